@@ -1,0 +1,299 @@
+//! Expansion: writes the network struct, its parameter, state and tape blocks, and the
+//! `Network` (and, with a loss, `Supervised`) implementation from a validated [`Plan`].
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::validate::Plan;
+
+pub fn expand(plan: &Plan) -> TokenStream {
+    let Plan { attrs, vis, name, input, layers, loss, checks } = plan;
+    let params_ty = format_ident!("{}Params", name);
+    let state_ty = format_ident!("{}State", name);
+    let tape_ty = format_ident!("{}Tape", name);
+    let sn = quote!(::staticnn);
+    let pv = quote!(::staticnn::__private);
+    let output = &layers.last().expect("validated: at least one layer").output;
+    let name_str = name.to_string();
+    let last = &layers.last().expect("validated: at least one layer").field;
+
+    let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
+    let aux: Vec<_> = layers.iter().map(|l| format_ident!("__aux_{}", l.field)).collect();
+    let docs: Vec<_> = layers.iter().map(|l| &l.docs).collect();
+    let values: Vec<_> = layers.iter().map(|l| &l.value).collect();
+    let outs: Vec<_> = layers.iter().map(|l| &l.output).collect();
+    // `<Ty as Layer<T, IN, OUT>>` for each layer.
+    let lt: Vec<TokenStream> = layers
+        .iter()
+        .map(|l| {
+            let (ty, i, o) = (&l.ty, &l.input, &l.output);
+            quote!(<#ty as #sn::Layer<T, #i, #o>>)
+        })
+        .collect();
+    let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
+    let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
+    let field_docs: Vec<String> = layers.iter().map(|l| format!("Layer {}.", l.label)).collect();
+
+    // Widest layer output: the size of each inference scratch buffer and backward buffer.
+    let widest = quote!({ #pv::max_width(&[#(#outs),*]) });
+
+    // Width checks the macro could not decide (widths given by `const` items).
+    let checks = checks.iter().map(|c| {
+        let (marker, produced, declared) = (&c.marker, &c.produced, &c.declared);
+        let call = quote_spanned!(c.span=> #pv::assert_feeds::<#pv::Width<#produced>, #marker, #declared>());
+        quote! {
+            const _: () = {
+                #[allow(non_camel_case_types)]
+                struct #marker;
+                #call
+            };
+        }
+    });
+
+    // Eval forward through two scratch buffers.
+    let n = layers.len();
+    let forward_steps = (0..n).map(|k| {
+        let (l, v, f) = (&lt[k], values[k], fields[k]);
+        let src = if k == 0 {
+            quote!(x)
+        } else {
+            let buf = scratch(k - 1);
+            let w = outs[k - 1];
+            quote!(#pv::view::<T, #w, B, __W>(&#buf))
+        };
+        let dst = if k == n - 1 {
+            quote!(&mut __out)
+        } else {
+            let buf = scratch(k);
+            let w = outs[k];
+            quote!(#pv::view_mut::<T, #w, B, __W>(&mut #buf))
+        };
+        quote!(#l::forward(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+    });
+
+    let train_steps = (0..n).map(|k| {
+        let (l, v, f, a) = (&lt[k], values[k], fields[k], &aux[k]);
+        let src = if k == 0 {
+            quote!(x)
+        } else {
+            let p = fields[k - 1];
+            quote!(&tape.#p)
+        };
+        quote!(#l::forward_train(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
+    });
+
+    // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
+    let backward_steps = (0..n).rev().map(|k| {
+        let (l, v, f, a) = (&lt[k], values[k], fields[k], &aux[k]);
+        let src = if k == 0 {
+            quote!(x)
+        } else {
+            let p = fields[k - 1];
+            quote!(&tape.#p)
+        };
+        let dy = if k == n - 1 {
+            quote!(dy)
+        } else {
+            let buf = grad_buf(n - 2 - k);
+            let w = outs[k];
+            quote!(#pv::view::<T, #w, B, __W>(#buf))
+        };
+        let dx = if k == 0 {
+            quote!(dx)
+        } else {
+            let buf = grad_buf(n - 1 - k);
+            let w = ins[k];
+            quote!(#pv::Some(#pv::view_mut::<T, #w, B, __W>(#buf)))
+        };
+        quote!(#l::backward(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
+    });
+
+    let supervised = loss.as_ref().map(|loss| {
+        quote! {
+            impl<T: #sn::Scalar> #sn::Supervised<T, #input, #output> for #name<T> {
+                type Loss = #loss;
+            }
+        }
+    });
+
+    let params_doc = format!("Learnable parameters of [`{name}`], layer by layer: one contiguous block of scalars.");
+    let state_doc = format!("Persistent non-learned state of [`{name}`] (running statistics), layer by layer.");
+    let tape_doc = format!(
+        "Everything a train-mode forward of [`{name}`] on `B` samples saves for backward; each public field is that layer's output."
+    );
+    let input_w = input;
+
+    quote! {
+        #(#attrs)*
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        #vis struct #name<T: #sn::Scalar = f32> {
+            /// Learnable parameters, layer by layer.
+            pub params: #params_ty<T>,
+            /// Persistent non-learned state, layer by layer.
+            pub state: #state_ty<T>,
+        }
+
+        #[doc = #params_doc]
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        #[allow(unused_braces)]
+        #vis struct #params_ty<T: #sn::Scalar = f32> {
+            #(
+                #[doc = #field_docs]
+                #(#docs)*
+                pub #fields: #lt::Params,
+            )*
+        }
+
+        #[doc = #state_doc]
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        #[allow(unused_braces)]
+        #vis struct #state_ty<T: #sn::Scalar = f32> {
+            #(
+                #[doc = #field_docs]
+                pub #fields: #lt::State,
+            )*
+        }
+
+        #[doc = #tape_doc]
+        #[allow(unused_braces)]
+        #vis struct #tape_ty<T: #sn::Scalar, const B: usize> {
+            #(
+                #[doc = #field_docs]
+                pub #fields: #sn::SMatrix<T, #outs, B>,
+            )*
+            #( #aux: #lt::Tape<B>, )*
+            __grad: [#sn::SMatrix<T, #widest, B>; 2],
+        }
+
+        #[allow(unsafe_code, unused_braces)]
+        const _: () = {
+            // SAFETY: `#[repr(C)]` structs whose fields are blocks of `T` (the `Layer` contract
+            // for `Params` and `State`), so there is no padding and any bit pattern is valid.
+            unsafe impl<T: #sn::Scalar> #pv::Zeroable for #name<T> {}
+            unsafe impl<T: #sn::Scalar> #pv::Pod for #name<T> {}
+            unsafe impl<T: #sn::Scalar> #pv::Zeroable for #params_ty<T> {}
+            unsafe impl<T: #sn::Scalar> #pv::Pod for #params_ty<T> {}
+            unsafe impl<T: #sn::Scalar> #pv::Zeroable for #state_ty<T> {}
+            unsafe impl<T: #sn::Scalar> #pv::Pod for #state_ty<T> {}
+            // SAFETY: every field is `Zeroable`.
+            unsafe impl<T: #sn::Scalar, const B: usize> #pv::Zeroable for #tape_ty<T, B> {}
+        };
+
+        #(#checks)*
+
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar> #name<T> {
+            /// Input features.
+            pub const INPUT: usize = #input_w;
+            /// Output features.
+            pub const OUTPUT: usize = #output;
+            /// Learnable scalars.
+            pub const PARAMS: usize = 0 #( + #lt::PARAMS )*;
+            /// Forward FLOPs per sample.
+            pub const FLOPS: usize = 0 #( + #lt::FLOPS )*;
+            /// Bytes of the parameter block (also of a gradient block).
+            pub const PARAM_BYTES: usize = ::core::mem::size_of::<#params_ty<T>>();
+            /// Bytes of the persistent state.
+            pub const STATE_BYTES: usize = ::core::mem::size_of::<#state_ty<T>>();
+            /// Widest layer output: the height of each scratch buffer.
+            pub const WIDEST: usize = #widest;
+            /// Bytes of the training tape for batches of `B` samples.
+            pub const fn tape_bytes<const B: usize>() -> usize {
+                ::core::mem::size_of::<#tape_ty<T, B>>()
+            }
+            /// Bytes of inference scratch for `B` samples: two buffers of the widest layer.
+            pub const fn scratch_bytes<const B: usize>() -> usize {
+                2 * Self::WIDEST * B * ::core::mem::size_of::<T>()
+            }
+        }
+
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar> #sn::Network<T, #input_w, #output> for #name<T> {
+            type Params = #params_ty<T>;
+            type State = #state_ty<T>;
+            type Tape<const B: usize> = #tape_ty<T, B>;
+
+            const NAME: &'static str = #name_str;
+            const LAYERS: &'static [#sn::LayerInfo] = &[
+                #(
+                    #sn::LayerInfo {
+                        name: #labels,
+                        kind: #lt::KIND,
+                        inputs: #ins,
+                        outputs: #outs,
+                        params: #lt::PARAMS,
+                        flops: #lt::FLOPS,
+                    },
+                )*
+            ];
+
+            #[inline]
+            fn params(&self) -> &#params_ty<T> {
+                &self.params
+            }
+            #[inline]
+            fn params_mut(&mut self) -> &mut #params_ty<T> {
+                &mut self.params
+            }
+            #[inline]
+            fn state(&self) -> &#state_ty<T> {
+                &self.state
+            }
+            #[inline]
+            fn state_mut(&mut self) -> &mut #state_ty<T> {
+                &mut self.state
+            }
+
+            fn init<R: #pv::Rng + ?Sized>(&mut self, rng: &mut R) {
+                #( #lt::init_params(&#values, &mut self.params.#fields, &mut self.state.#fields, rng); )*
+            }
+
+            fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, B>) -> #sn::SMatrix<T, #output, B> {
+                const __W: usize = #widest;
+                let mut __s0 = #sn::SMatrix::<T, __W, B>::zeros();
+                let mut __s1 = #sn::SMatrix::<T, __W, B>::zeros();
+                let mut __out = #sn::SMatrix::<T, #output, B>::zeros();
+                let _ = (&mut __s0, &mut __s1);
+                #(#forward_steps)*
+                __out
+            }
+
+            fn forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input_w, B>,
+                tape: &'t mut #tape_ty<T, B>,
+                rng: &mut R,
+            ) -> &'t #sn::SMatrix<T, #output, B> {
+                #(#train_steps)*
+                &tape.#last
+            }
+
+            fn backward<const B: usize>(
+                &self,
+                x: &#sn::SMatrix<T, #input_w, B>,
+                tape: &mut #tape_ty<T, B>,
+                dy: &#sn::SMatrix<T, #output, B>,
+                grads: &mut #params_ty<T>,
+                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, B>>,
+            ) {
+                const __W: usize = #widest;
+                let [__g0, __g1] = &mut tape.__grad;
+                let _ = (&__g0, &__g1);
+                #(#backward_steps)*
+            }
+        }
+
+        #supervised
+    }
+}
+
+fn scratch(k: usize) -> proc_macro2::Ident {
+    proc_macro2::Ident::new(if k % 2 == 0 { "__s0" } else { "__s1" }, Span::call_site())
+}
+
+fn grad_buf(k: usize) -> proc_macro2::Ident {
+    proc_macro2::Ident::new(if k % 2 == 0 { "__g0" } else { "__g1" }, Span::call_site())
+}

@@ -1,0 +1,56 @@
+//! Parameter blocks: plain structs of scalars seen as one contiguous slice.
+//!
+//! Every network's parameters, gradients and optimiser state are `#[repr(C)]` structs that
+//! hold nothing but scalars of one type. [`as_slice`] and [`as_mut_slice`] view such a block as
+//! `&[T]`, so an optimiser is one loop over a slice, written once for every network.
+
+use bytemuck::Pod;
+
+use crate::Scalar;
+
+/// Views a block of scalars as a slice.
+///
+/// `P` must consist of `T` values only (as every `Params` type of a [`Layer`](crate::Layer)
+/// does); a block whose size is not a multiple of `T`'s is rejected at compile time.
+///
+/// ```
+/// let block = [[1.0f32, 2.0], [3.0, 4.0]];
+/// assert_eq!(staticnn::block::as_slice::<f32, _>(&block), &[1.0, 2.0, 3.0, 4.0]);
+/// ```
+#[inline]
+pub fn as_slice<T: Scalar, P: Pod>(block: &P) -> &[T] {
+    const { assert!(size_of::<P>() % size_of::<T>() == 0, "a parameter block must hold only scalars") };
+    if size_of::<P>() == 0 {
+        return &[];
+    }
+    bytemuck::cast_slice(core::slice::from_ref(block))
+}
+
+/// Views a block of scalars as a mutable slice; see [`as_slice`].
+#[inline]
+pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
+    const { assert!(size_of::<P>() % size_of::<T>() == 0, "a parameter block must hold only scalars") };
+    if size_of::<P>() == 0 {
+        return &mut [];
+    }
+    bytemuck::cast_slice_mut(core::slice::from_mut(block))
+}
+
+/// Number of scalars in a block of type `P`.
+pub const fn len<T, P>() -> usize {
+    size_of::<P>() / size_of::<T>()
+}
+
+/// Sets every scalar of a block to zero, in place (no temporary on the stack).
+#[inline]
+pub fn zero<P: Pod>(block: &mut P) {
+    bytemuck::bytes_of_mut(block).fill(0);
+}
+
+/// A zeroed block on the heap, for blocks too large for the stack.
+///
+/// Never passes the value through the stack: the memory is allocated zeroed.
+#[cfg(feature = "alloc")]
+pub fn zeroed_box<P: bytemuck::Zeroable>() -> alloc::boxed::Box<P> {
+    bytemuck::zeroed_box()
+}

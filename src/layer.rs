@@ -1,0 +1,143 @@
+//! The [`Layer`] trait: what every layer, built in or your own, provides.
+
+use bytemuck::{Pod, Zeroable};
+use rand::Rng;
+
+use crate::{SMatrix, Scalar};
+
+/// A layer that maps `I` features to `O` features for a batch of `B` samples (one per column).
+///
+/// The value implementing `Layer` is the layer's *configuration* (initialisation scheme,
+/// slope, …); it owns no numbers. Learnable numbers live in [`Layer::Params`], running
+/// statistics in [`Layer::State`], and whatever a train-mode forward saves for backward in
+/// [`Layer::Tape`]. Keeping them apart lets a network store all its parameters as one
+/// contiguous block (see [`block`](crate::block)) and run the optimiser as a single loop.
+///
+/// # Implementing your own layer
+///
+/// Name the type in [`network!`](crate::network) as `Custom(Type)` (width-preserving) or
+/// `Custom(Type, IN -> OUT)`; the type must also implement `Default`.
+///
+/// ```
+/// use staticnn::prelude::*;
+/// use staticnn::rand::Rng;
+///
+/// /// Multiplies every feature by a learned scale.
+/// #[derive(Default)]
+/// pub struct Scale;
+///
+/// impl<T: Scalar, const N: usize> Layer<T, N, N> for Scale {
+///     type Params = [T; N];
+///     type State = ();
+///     type Tape<const B: usize> = ();
+///     const KIND: &'static str = "Scale";
+///     const FLOPS: usize = N;
+///
+///     fn init_params<R: Rng + ?Sized>(&self, p: &mut [T; N], _: &mut (), _: &mut R) {
+///         p.fill(T::one());
+///     }
+///     fn forward<const B: usize>(&self, p: &[T; N], _: &(), x: &SMatrix<T, N, B>, y: &mut SMatrix<T, N, B>) {
+///         for b in 0..B {
+///             for i in 0..N {
+///                 y[(i, b)] = p[i] * x[(i, b)];
+///             }
+///         }
+///     }
+///     fn backward<const B: usize>(
+///         &self, p: &[T; N], x: &SMatrix<T, N, B>, _: &SMatrix<T, N, B>, _: &(),
+///         dy: &SMatrix<T, N, B>, dx: Option<&mut SMatrix<T, N, B>>, g: &mut [T; N],
+///     ) {
+///         for b in 0..B {
+///             for i in 0..N {
+///                 g[i] += dy[(i, b)] * x[(i, b)];
+///             }
+///         }
+///         if let Some(dx) = dx {
+///             for b in 0..B {
+///                 for i in 0..N {
+///                     dx[(i, b)] = dy[(i, b)] * p[i];
+///                 }
+///             }
+///         }
+///     }
+/// }
+///
+/// network! {
+///     struct Scaled {
+///         input: 3,
+///         Custom(Scale),
+///         Linear(2),
+///     }
+/// }
+/// assert_eq!(Scaled::<f32>::PARAMS, 3 + 3 * 2 + 2);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer from {I} to {O} features",
+    label = "this layer cannot map {I} features to {O}",
+    note = "a layer used in `network!` implements `staticnn::Layer<T, IN, OUT>` for the widths around it"
+)]
+pub trait Layer<T: Scalar, const I: usize, const O: usize> {
+    /// Learnable parameters: a `#[repr(C)]` block of `T` values only (`()` when none).
+    type Params: Pod;
+    /// Non-learned state that persists between batches (batch-norm running statistics);
+    /// a block of `T` values only, `()` when none.
+    type State: Pod;
+    /// What a train-mode forward saves for backward, beyond the layer's input and output.
+    type Tape<const B: usize>: Zeroable;
+
+    /// Short name of the layer type, shown by `summary()`.
+    const KIND: &'static str;
+    /// Floating-point operations of a forward pass, per sample.
+    const FLOPS: usize;
+    /// Number of learnable scalars.
+    const PARAMS: usize = crate::block::len::<T, Self::Params>();
+
+    /// Initialises parameters and state, drawing randomness from `rng`.
+    fn init_params<R: Rng + ?Sized>(
+        &self,
+        params: &mut Self::Params,
+        state: &mut Self::State,
+        rng: &mut R,
+    );
+
+    /// Eval-mode forward: `y = f(x)`.
+    fn forward<const B: usize>(
+        &self,
+        params: &Self::Params,
+        state: &Self::State,
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+    );
+
+    /// Train-mode forward: like [`forward`](Layer::forward), but may use batch statistics or
+    /// randomness, update `state`, and save values in `tape` for [`backward`](Layer::backward).
+    /// The default runs the eval-mode forward.
+    fn forward_train<const B: usize, R: Rng + ?Sized>(
+        &self,
+        params: &Self::Params,
+        state: &mut Self::State,
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+        tape: &mut Self::Tape<B>,
+        rng: &mut R,
+    ) {
+        let _ = (tape, rng);
+        self.forward(params, state, x, y);
+    }
+
+    /// Backward: given the input `x`, the output `y` and `tape` of the last train-mode
+    /// forward and the loss gradient `dy` with respect to `y`, **adds** the parameter
+    /// gradients to `grads` and, when `dx` is given, **writes** the gradient with respect to
+    /// `x` into it.
+    #[allow(clippy::too_many_arguments)]
+    fn backward<const B: usize>(
+        &self,
+        params: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        y: &SMatrix<T, O, B>,
+        tape: &Self::Tape<B>,
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        grads: &mut Self::Params,
+    );
+}

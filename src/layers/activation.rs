@@ -1,0 +1,106 @@
+//! Element-wise activation functions.
+
+use rand::Rng;
+
+use crate::{Layer, SMatrix, Scalar};
+
+/// Implements `Layer<T, N, N>` for an element-wise activation from its value `f(x)` and its
+/// derivative written in terms of the input `x` and the output `y`.
+macro_rules! elementwise {
+    ($ty:ty, $kind:literal, $flops:literal, |$s:ident, $x:ident| $f:expr, |$s2:ident, $xx:ident, $y:ident| $df:expr) => {
+        impl<T: Scalar, const N: usize> Layer<T, N, N> for $ty {
+            type Params = ();
+            type State = ();
+            type Tape<const B: usize> = ();
+            const KIND: &'static str = $kind;
+            const FLOPS: usize = $flops * N;
+
+            fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+            #[inline]
+            fn forward<const B: usize>(&self, _: &(), _: &(), x: &SMatrix<T, N, B>, y: &mut SMatrix<T, N, B>) {
+                let $s = self;
+                for (yv, &$x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+                    *yv = $f;
+                }
+            }
+
+            #[inline]
+            fn backward<const B: usize>(
+                &self,
+                _: &(),
+                x: &SMatrix<T, N, B>,
+                y: &SMatrix<T, N, B>,
+                _: &(),
+                dy: &SMatrix<T, N, B>,
+                dx: Option<&mut SMatrix<T, N, B>>,
+                _: &mut (),
+            ) {
+                let $s2 = self;
+                if let Some(dx) = dx {
+                    let it = x.as_slice().iter().zip(y.as_slice()).zip(dy.as_slice());
+                    for (d, ((&$xx, &$y), &g)) in dx.as_mut_slice().iter_mut().zip(it) {
+                        *d = g * ($df);
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Logistic sigmoid `σ(x) = 1 / (1 + e^{−x})`; `σ'(x) = σ(x)(1 − σ(x))`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sigmoid;
+
+/// Hyperbolic tangent; `tanh'(x) = 1 − tanh²(x)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tanh;
+
+/// Rectified linear unit `max(0, x)`; the derivative at 0 is taken as 0 (as PyTorch does).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReLU;
+
+/// Leaky ReLU `max(0, x) + slope·min(0, x)`, PyTorch's `nn.LeakyReLU` (default slope 0.01).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeakyReLU {
+    /// Slope for negative inputs.
+    pub slope: f64,
+}
+
+impl Default for LeakyReLU {
+    fn default() -> Self {
+        LeakyReLU { slope: 0.01 }
+    }
+}
+
+/// Exponential linear unit: `x` for `x > 0`, `α(e^x − 1)` otherwise (PyTorch's `nn.ELU`,
+/// default α = 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ELU {
+    /// Saturation value for large negative inputs is `−alpha`.
+    pub alpha: f64,
+}
+
+impl Default for ELU {
+    fn default() -> Self {
+        ELU { alpha: 1.0 }
+    }
+}
+
+elementwise!(Sigmoid, "Sigmoid", 4, |_s, x| T::one() / (T::one() + (-x).exp()), |_s, _x, y| y * (T::one() - y));
+elementwise!(Tanh, "Tanh", 4, |_s, x| x.tanh(), |_s, _x, y| T::one() - y * y);
+elementwise!(ReLU, "ReLU", 1, |_s, x| if x > T::zero() { x } else { T::zero() }, |_s, x, _y| if x > T::zero() { T::one() } else { T::zero() });
+elementwise!(
+    LeakyReLU,
+    "LeakyReLU",
+    2,
+    |s, x| if x > T::zero() { x } else { T::of(s.slope) * x },
+    |s, x, _y| if x > T::zero() { T::one() } else { T::of(s.slope) }
+);
+elementwise!(
+    ELU,
+    "ELU",
+    4,
+    |s, x| if x > T::zero() { x } else { T::of(s.alpha) * (x.exp() - T::one()) },
+    |s, x, y| if x > T::zero() { T::one() } else { y + T::of(s.alpha) }
+);

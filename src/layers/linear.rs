@@ -1,0 +1,83 @@
+//! Fully connected layer `y = W x + b`.
+
+use bytemuck::{Pod, Zeroable};
+use rand::Rng;
+
+use crate::kernels;
+use crate::{Init, Layer, SMatrix, SVector, Scalar};
+
+/// Fully connected layer `y = W x + b`, PyTorch's `nn.Linear`.
+///
+/// `W` is `O × I` (PyTorch's `[out, in]`), `b` has `O` entries. Both are initialised with
+/// [`Init::TorchDefault`] unless the declaration says otherwise
+/// (`Linear(128, init = he_normal, bias = zeros)`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Linear {
+    /// Initialisation of the weight matrix.
+    pub weight: Init,
+    /// Initialisation of the bias.
+    pub bias: Init,
+}
+
+impl Default for Linear {
+    fn default() -> Self {
+        Linear { weight: Init::TorchDefault, bias: Init::TorchDefault }
+    }
+}
+
+/// Parameters of a [`Linear`] layer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearParams<T: Scalar, const I: usize, const O: usize> {
+    /// Weight matrix, `O × I`.
+    pub weight: SMatrix<T, O, I>,
+    /// Bias, `O` entries.
+    pub bias: SVector<T, O>,
+}
+
+// SAFETY: `#[repr(C)]`, both fields are `Pod` blocks of `T` with `T`'s alignment, so there is
+// no padding and every bit pattern is valid.
+unsafe impl<T: Scalar, const I: usize, const O: usize> Zeroable for LinearParams<T, I, O> {}
+// SAFETY: as above.
+unsafe impl<T: Scalar, const I: usize, const O: usize> Pod for LinearParams<T, I, O> {}
+
+impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
+    type Params = LinearParams<T, I, O>;
+    type State = ();
+    type Tape<const B: usize> = ();
+    const KIND: &'static str = "Linear";
+    const FLOPS: usize = 2 * I * O;
+
+    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
+        self.weight.fill(p.weight.as_mut_slice(), I, O, rng);
+        self.bias.fill(p.bias.as_mut_slice(), I, O, rng);
+    }
+
+    #[inline]
+    fn forward<const B: usize>(
+        &self,
+        p: &Self::Params,
+        _: &(),
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+    ) {
+        kernels::affine(p.weight.as_slice(), p.bias.as_slice(), x.as_slice(), y.as_mut_slice(), I, O);
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        p: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        _: &SMatrix<T, O, B>,
+        _: &(),
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        g: &mut Self::Params,
+    ) {
+        kernels::affine_grads(g.weight.as_mut_slice(), g.bias.as_mut_slice(), x.as_slice(), dy.as_slice(), I, O);
+        if let Some(dx) = dx {
+            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Maxout: the element-wise maximum of `K` affine pieces.
+
+use bytemuck::{Pod, Zeroable};
+use rand::Rng;
+
+use crate::kernels;
+use crate::layers::LinearParams;
+use crate::{Init, Layer, SMatrix, Scalar};
+
+/// Maxout unit (Goodfellow et al. 2013): `y_o = max_k (W_k x + b_k)_o` over `K` affine pieces.
+///
+/// Each piece is initialised like a [`Linear`](crate::layers::Linear) layer (default
+/// [`Init::TorchDefault`]). Ties go to the lowest piece index. `K` is at most 255.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Maxout<const K: usize> {
+    /// Initialisation of each piece's weight matrix.
+    pub weight: Init,
+    /// Initialisation of each piece's bias.
+    pub bias: Init,
+}
+
+impl<const K: usize> Default for Maxout<K> {
+    fn default() -> Self {
+        Maxout { weight: Init::TorchDefault, bias: Init::TorchDefault }
+    }
+}
+
+/// Parameters of a [`Maxout`] layer: `K` affine pieces.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaxoutParams<T: Scalar, const I: usize, const O: usize, const K: usize> {
+    /// The pieces, each `O × I` weights and `O` biases.
+    pub pieces: [LinearParams<T, I, O>; K],
+}
+
+// SAFETY: `#[repr(C)]` array of `Pod` blocks of `T`; no padding.
+unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Zeroable for MaxoutParams<T, I, O, K> {}
+// SAFETY: as above.
+unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Pod for MaxoutParams<T, I, O, K> {}
+
+/// Which piece won, per output and sample.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxoutTape<const O: usize, const B: usize> {
+    winner: [[u8; O]; B],
+}
+
+// SAFETY: arrays of `u8`.
+unsafe impl<const O: usize, const B: usize> Zeroable for MaxoutTape<O, B> {}
+
+impl<const K: usize> Maxout<K> {
+    fn pieces<T: Scalar, const I: usize, const O: usize, const B: usize>(
+        p: &MaxoutParams<T, I, O, K>,
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+        mut record: impl FnMut(usize, usize, u8),
+    ) {
+        const { assert!(K >= 1 && K <= 255, "maxout needs 1 to 255 pieces") };
+        let mut z = SMatrix::<T, O, B>::zeros();
+        for (k, piece) in p.pieces.iter().enumerate() {
+            kernels::affine(piece.weight.as_slice(), piece.bias.as_slice(), x.as_slice(), z.as_mut_slice(), I, O);
+            for b in 0..B {
+                for o in 0..O {
+                    if k == 0 || z[(o, b)] > y[(o, b)] {
+                        y[(o, b)] = z[(o, b)];
+                        record(b, o, k as u8);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> for Maxout<K> {
+    type Params = MaxoutParams<T, I, O, K>;
+    type State = ();
+    type Tape<const B: usize> = MaxoutTape<O, B>;
+    const KIND: &'static str = "Maxout";
+    const FLOPS: usize = 2 * I * O * K + O * K;
+
+    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
+        for piece in &mut p.pieces {
+            self.weight.fill(piece.weight.as_mut_slice(), I, O, rng);
+            self.bias.fill(piece.bias.as_mut_slice(), I, O, rng);
+        }
+    }
+
+    fn forward<const B: usize>(&self, p: &Self::Params, _: &(), x: &SMatrix<T, I, B>, y: &mut SMatrix<T, O, B>) {
+        Self::pieces(p, x, y, |_, _, _| {});
+    }
+
+    fn forward_train<const B: usize, R: Rng + ?Sized>(
+        &self,
+        p: &Self::Params,
+        _: &mut (),
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+        tape: &mut Self::Tape<B>,
+        _: &mut R,
+    ) {
+        Self::pieces(p, x, y, |b, o, k| tape.winner[b][o] = k);
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        p: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        _: &SMatrix<T, O, B>,
+        tape: &Self::Tape<B>,
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        g: &mut Self::Params,
+    ) {
+        let mut dx = dx;
+        if let Some(dx) = dx.as_deref_mut() {
+            dx.fill(T::zero());
+        }
+        // Route each output's gradient to the piece that won it.
+        for (k, (gp, pp)) in g.pieces.iter_mut().zip(&p.pieces).enumerate() {
+            let mut routed = SMatrix::<T, O, B>::zeros();
+            for b in 0..B {
+                for o in 0..O {
+                    if tape.winner[b][o] as usize == k {
+                        routed[(o, b)] = dy[(o, b)];
+                    }
+                }
+            }
+            kernels::affine_grads(gp.weight.as_mut_slice(), gp.bias.as_mut_slice(), x.as_slice(), routed.as_slice(), I, O);
+            if let Some(dx) = dx.as_deref_mut() {
+                kernels::affine_input_grad_acc(pp.weight.as_slice(), routed.as_slice(), dx.as_mut_slice(), I, O);
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The built-in layers. Each is a small configuration value; see [`Layer`](crate::Layer).
+
+mod activation;
+mod linear;
+mod maxout;
+mod prelu;
+mod softmax;
+
+pub use activation::{ELU, LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use linear::{Linear, LinearParams};
+pub use maxout::{Maxout, MaxoutParams, MaxoutTape};
+pub use prelu::{PReLU, PReLUParams};
+pub use softmax::Softmax;
+pub(crate) use softmax::softmax_columns;

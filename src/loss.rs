@@ -1,0 +1,205 @@
+//! Loss functions: a scalar to minimise and its gradient with respect to the network output.
+//!
+//! Every loss is a mean over the batch, as PyTorch's default `reduction = "mean"`.
+
+use crate::layers::softmax_columns;
+use crate::{SMatrix, Scalar};
+
+/// A loss over `N` network outputs.
+pub trait Loss<T: Scalar, const N: usize> {
+    /// The target of a batch of `B` samples: class indices or a matrix of target values.
+    type Target<const B: usize>;
+
+    /// The loss of output `y` against target `t`.
+    fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &Self::Target<B>) -> T;
+
+    /// The loss, and its gradient with respect to `y` written into `dy`.
+    fn loss_and_grad<const B: usize>(
+        &self,
+        y: &SMatrix<T, N, B>,
+        t: &Self::Target<B>,
+        dy: &mut SMatrix<T, N, B>,
+    ) -> T;
+}
+
+/// A class label known to be below `N`: the target of classification losses.
+///
+/// The number of classes is part of the type, so labels for a 10-class network cannot be
+/// given to a 3-class one; the value is checked once, when the label is made.
+///
+/// ```
+/// use staticnn::ClassIndex;
+/// assert_eq!(ClassIndex::<10>::new(3).map(ClassIndex::get), Some(3));
+/// assert!(ClassIndex::<10>::new(10).is_none());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassIndex<const N: usize>(usize);
+
+impl<const N: usize> ClassIndex<N> {
+    /// The label `k`, or `None` when `k ≥ N`.
+    pub const fn new(k: usize) -> Option<Self> {
+        if k < N { Some(ClassIndex(k)) } else { None }
+    }
+
+    /// The class number.
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl<const N: usize> TryFrom<usize> for ClassIndex<N> {
+    type Error = usize;
+
+    /// Fails with the offending value when it is not below `N`.
+    fn try_from(k: usize) -> Result<Self, usize> {
+        Self::new(k).ok_or(k)
+    }
+}
+
+/// Softmax cross-entropy on logits with class-index targets (`nn.CrossEntropyLoss`):
+/// `L = mean_b [ log Σ_k e^{y_kb} − y_{t_b b} ]`, computed with a stable log-sum-exp.
+/// Gradient: `(softmax(y) − onehot(t)) / B`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SoftmaxCrossEntropy;
+
+impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
+    type Target<const B: usize> = [ClassIndex<N>; B];
+
+    fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &[ClassIndex<N>; B]) -> T {
+        let mut total = T::zero();
+        for (yc, c) in y.as_slice().chunks_exact(N).zip(t) {
+            let m = yc.iter().copied().fold(yc[0], |a, b| if b > a { b } else { a });
+            let s = yc.iter().fold(T::zero(), |s, &v| s + (v - m).exp());
+            total += m + s.ln() - yc[c.get()];
+        }
+        total / T::of(B as f64)
+    }
+
+    fn loss_and_grad<const B: usize>(
+        &self,
+        y: &SMatrix<T, N, B>,
+        t: &[ClassIndex<N>; B],
+        dy: &mut SMatrix<T, N, B>,
+    ) -> T {
+        let l = self.loss(y, t);
+        softmax_columns(y.as_slice(), dy.as_mut_slice(), N);
+        let inv_b = T::one() / T::of(B as f64);
+        for (dc, c) in dy.as_mut_slice().chunks_exact_mut(N).zip(t) {
+            dc[c.get()] -= T::one();
+            for d in dc.iter_mut() {
+                *d *= inv_b;
+            }
+        }
+        l
+    }
+}
+
+/// Multiclass hinge (SVM) loss with class-index targets:
+/// `L = mean_b Σ_{k≠t} max(0, y_k − y_t + 1)` (PyTorch's `MultiMarginLoss` times `N`).
+/// Gradient: `+1/B` on every violating `y_k`, `−(violations)/B` on `y_t`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hinge;
+
+impl<T: Scalar, const N: usize> Loss<T, N> for Hinge {
+    type Target<const B: usize> = [ClassIndex<N>; B];
+
+    fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &[ClassIndex<N>; B]) -> T {
+        let mut total = T::zero();
+        for (yc, c) in y.as_slice().chunks_exact(N).zip(t) {
+            let st = yc[c.get()];
+            for (k, &s) in yc.iter().enumerate() {
+                let m = s - st + T::one();
+                if k != c.get() && m > T::zero() {
+                    total += m;
+                }
+            }
+        }
+        total / T::of(B as f64)
+    }
+
+    fn loss_and_grad<const B: usize>(
+        &self,
+        y: &SMatrix<T, N, B>,
+        t: &[ClassIndex<N>; B],
+        dy: &mut SMatrix<T, N, B>,
+    ) -> T {
+        let inv_b = T::one() / T::of(B as f64);
+        let mut total = T::zero();
+        for ((yc, dc), c) in y.as_slice().chunks_exact(N).zip(dy.as_mut_slice().chunks_exact_mut(N)).zip(t) {
+            let st = yc[c.get()];
+            let mut violations = T::zero();
+            for (k, (&s, d)) in yc.iter().zip(dc.iter_mut()).enumerate() {
+                let m = s - st + T::one();
+                *d = T::zero();
+                if k != c.get() && m > T::zero() {
+                    total += m;
+                    *d = inv_b;
+                    violations += T::one();
+                }
+            }
+            dc[c.get()] = -violations * inv_b;
+        }
+        total * inv_b
+    }
+}
+
+/// Binary cross-entropy on logits (`nn.BCEWithLogitsLoss`), mean over all `N·B` entries:
+/// `ℓ = max(y, 0) − y·t + log(1 + e^{−|y|})`. Gradient: `(σ(y) − t) / (N·B)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BceWithLogits;
+
+impl<T: Scalar, const N: usize> Loss<T, N> for BceWithLogits {
+    type Target<const B: usize> = SMatrix<T, N, B>;
+
+    fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &SMatrix<T, N, B>) -> T {
+        let mut total = T::zero();
+        for (&z, &tv) in y.as_slice().iter().zip(t.as_slice()) {
+            let relu = if z > T::zero() { z } else { T::zero() };
+            total += relu - z * tv + (-z.abs()).exp().ln_1p();
+        }
+        total / T::of((N * B) as f64)
+    }
+
+    fn loss_and_grad<const B: usize>(
+        &self,
+        y: &SMatrix<T, N, B>,
+        t: &SMatrix<T, N, B>,
+        dy: &mut SMatrix<T, N, B>,
+    ) -> T {
+        let inv = T::one() / T::of((N * B) as f64);
+        for ((d, &z), &tv) in dy.as_mut_slice().iter_mut().zip(y.as_slice()).zip(t.as_slice()) {
+            *d = (T::one() / (T::one() + (-z).exp()) - tv) * inv;
+        }
+        self.loss(y, t)
+    }
+}
+
+/// Mean squared error (`nn.MSELoss`), mean over all `N·B` entries: `mean (y − t)²`.
+/// Gradient: `2 (y − t) / (N·B)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mse;
+
+impl<T: Scalar, const N: usize> Loss<T, N> for Mse {
+    type Target<const B: usize> = SMatrix<T, N, B>;
+
+    fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &SMatrix<T, N, B>) -> T {
+        let mut total = T::zero();
+        for (&a, &b) in y.as_slice().iter().zip(t.as_slice()) {
+            total += (a - b) * (a - b);
+        }
+        total / T::of((N * B) as f64)
+    }
+
+    fn loss_and_grad<const B: usize>(
+        &self,
+        y: &SMatrix<T, N, B>,
+        t: &SMatrix<T, N, B>,
+        dy: &mut SMatrix<T, N, B>,
+    ) -> T {
+        let scale = T::of(2.0) / T::of((N * B) as f64);
+        for ((d, &a), &b) in dy.as_mut_slice().iter_mut().zip(y.as_slice()).zip(t.as_slice()) {
+            *d = (a - b) * scale;
+        }
+        self.loss(y, t)
+    }
+}

@@ -1,0 +1,191 @@
+//! The traits every network declared with [`network!`](crate::network) implements.
+
+use bytemuck::{Pod, Zeroable};
+use rand::Rng;
+
+use crate::summary::{LayerInfo, Summary};
+use crate::{Loss, Optimizer, SMatrix, SVector, Scalar, block};
+
+/// A network from `IN` features to `OUT` outputs, in scalar `T`.
+///
+/// The value holds the parameters and the persistent state (batch-norm running statistics);
+/// it is plain data that can be zero-initialised in place (a `static`, a zeroed `Box`).
+/// Training writes a [`Tape`](Network::Tape) sized for a batch of `B` samples, and gradients
+/// into a separate [`Params`](Network::Params) block; nothing is allocated on the heap.
+pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
+    /// All learnable parameters, one `#[repr(C)]` block of `T` values.
+    type Params: Pod;
+    /// All persistent non-learned state, one block of `T` values.
+    type State: Pod;
+    /// Everything a train-mode forward for `B` samples saves for backward: each layer's
+    /// output, layer-private values, and the buffers backward passes gradients through.
+    type Tape<const B: usize>: Zeroable;
+
+    /// The network's name as declared.
+    const NAME: &'static str;
+    /// One entry per layer, in order.
+    const LAYERS: &'static [LayerInfo];
+
+    /// The parameters.
+    fn params(&self) -> &Self::Params;
+    /// The parameters, mutably.
+    fn params_mut(&mut self) -> &mut Self::Params;
+    /// The persistent state.
+    fn state(&self) -> &Self::State;
+    /// The persistent state, mutably.
+    fn state_mut(&mut self) -> &mut Self::State;
+
+    /// (Re-)initialises every layer's parameters and state, layer by layer in declaration
+    /// order, drawing from `rng`.
+    fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
+
+    /// Eval-mode forward of a batch (one sample per column). Needs no RNG and no tape: it
+    /// uses two scratch buffers of the widest layer on the stack.
+    fn forward<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> SMatrix<T, OUT, B>;
+
+    /// Train-mode forward: writes every layer's output (and what backward needs) into `tape`,
+    /// updates persistent state such as running statistics, and returns the network output,
+    /// which lives in the tape.
+    fn forward_train<'t, const B: usize, R: Rng + ?Sized>(
+        &mut self,
+        x: &SMatrix<T, IN, B>,
+        tape: &'t mut Self::Tape<B>,
+        rng: &mut R,
+    ) -> &'t SMatrix<T, OUT, B>;
+
+    /// Backward pass after [`forward_train`](Network::forward_train) on the same `x` and
+    /// `tape`: given `dy`, the loss gradient with respect to the output, **adds** the gradient
+    /// of every parameter to `grads` (zero it first, or accumulate over micro-batches) and,
+    /// when `dx` is given, writes the gradient with respect to the input into it.
+    fn backward<const B: usize>(
+        &self,
+        x: &SMatrix<T, IN, B>,
+        tape: &mut Self::Tape<B>,
+        dy: &SMatrix<T, OUT, B>,
+        grads: &mut Self::Params,
+        dx: Option<&mut SMatrix<T, IN, B>>,
+    );
+
+    /// A network initialised from `rng`. Passes the network through the stack; use
+    /// [`new_boxed`](Network::new_boxed) or [`init`](Network::init) on zeroed storage for
+    /// large networks.
+    fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut net = Self::zeroed();
+        net.init(rng);
+        net
+    }
+
+    /// A network initialised from `rng`, built in place on the heap.
+    #[cfg(feature = "alloc")]
+    fn new_boxed<R: Rng + ?Sized>(rng: &mut R) -> alloc::boxed::Box<Self> {
+        let mut net = block::zeroed_box::<Self>();
+        net.init(rng);
+        net
+    }
+
+    /// A zeroed gradient block.
+    fn gradients() -> Self::Params {
+        Zeroable::zeroed()
+    }
+
+    /// A zeroed tape for batches of `B` samples.
+    fn tape<const B: usize>() -> Self::Tape<B> {
+        Zeroable::zeroed()
+    }
+
+    /// Eval-mode forward of one sample.
+    fn predict(&self, x: &SVector<T, IN>) -> SVector<T, OUT> {
+        self.forward(x)
+    }
+
+    /// Index of the largest output for each sample of a batch (the predicted class).
+    fn classify<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> [usize; B] {
+        let y = self.forward(x);
+        core::array::from_fn(|b| {
+            let mut best = 0;
+            for k in 1..OUT {
+                if y[(k, b)] > y[(best, b)] {
+                    best = k;
+                }
+            }
+            best
+        })
+    }
+
+    /// A Keras-style table of the layers with parameter counts, FLOPs and memory; it
+    /// implements `Display` and allocates nothing.
+    fn summary(&self) -> Summary {
+        Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(Self::NAME, Self::LAYERS, scratch_width(Self::LAYERS))
+    }
+}
+
+fn scratch_width(layers: &[LayerInfo]) -> usize {
+    layers.iter().map(|l| l.outputs).max().unwrap_or(0)
+}
+
+/// Training went wrong in a way that must stop it; the parameters were left as they were.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The loss or a gradient was NaN or infinite; no update was applied.
+    NonFinite {
+        /// The loss of the batch (possibly itself non-finite).
+        loss: f64,
+    },
+}
+
+impl core::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TrainError::NonFinite { loss } => {
+                write!(f, "non-finite loss or gradient (loss = {loss}); parameters left unchanged")
+            }
+        }
+    }
+}
+
+impl core::error::Error for TrainError {}
+
+/// A network declared with a loss: it can compute the loss and take a whole training step.
+pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
+    /// The loss declared in `network!`.
+    type Loss: Loss<T, OUT> + Default;
+
+    /// Eval-mode loss of a batch.
+    fn loss<const B: usize>(
+        &self,
+        x: &SMatrix<T, IN, B>,
+        target: &<Self::Loss as Loss<T, OUT>>::Target<B>,
+    ) -> T {
+        Self::Loss::default().loss(&self.forward(x), target)
+    }
+
+    /// One training step on a batch: zero `grads`, train-mode forward, loss, backward, and
+    /// one optimiser step. Returns the batch loss (before the update).
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite; the
+    /// parameters are then left untouched, so nothing is lost.
+    fn train_step<const B: usize, O: Optimizer<T, Self::Params>, R: Rng + ?Sized>(
+        &mut self,
+        x: &SMatrix<T, IN, B>,
+        target: &<Self::Loss as Loss<T, OUT>>::Target<B>,
+        grads: &mut Self::Params,
+        tape: &mut Self::Tape<B>,
+        opt: &mut O,
+        rng: &mut R,
+    ) -> Result<T, TrainError> {
+        block::zero(grads);
+        let mut dy = SMatrix::<T, OUT, B>::zeros();
+        let y = self.forward_train(x, tape, rng);
+        let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
+        self.backward(x, tape, &dy, grads, None);
+        let finite = loss.is_finite() && block::as_slice::<T, _>(grads).iter().all(|g| g.is_finite());
+        if !finite {
+            return Err(TrainError::NonFinite { loss: loss.as_f64() });
+        }
+        opt.step(self.params_mut(), grads);
+        Ok(loss)
+    }
+}
