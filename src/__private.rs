@@ -10,18 +10,31 @@ use crate::{SMatrix, Scalar};
 /// A width carried in a type, for readable width-mismatch errors.
 pub struct Width<const N: usize>;
 
-/// Holds when a layer declared to take `N` inputs follows a layer that produces `N`.
+/// Holds when the layer marked by `Self`, declared to take `N` inputs, is fed the width `W`
+/// (a [`Width`]). The check reports through [`Feeds`], whose message can show both numbers.
+///
+/// The macro spans the marker (`Self`) on the user's width token, and rustc points at the
+/// `Self` argument of a failed bound, so the error lands on that token.
+pub trait FedBy<W, const N: usize> {}
+
+impl<L, const P: usize, const N: usize> FedBy<Width<P>, N> for L where (): Feeds<P, N> {}
+
+/// Holds when a layer declared to take `N` inputs receives `P`, that is when `P == N`.
+///
+/// Implemented for every type, so that rustc offers no "but it is implemented for …" hint;
+/// the self type of the failing bound is `()`, not the marker, so that rustc reports this
+/// trait's message rather than the generic "trait bound not satisfied" of [`FedBy`].
 #[diagnostic::on_unimplemented(
-    message = "layer `{L}` takes {N} inputs, but the layer before it produces `{Self}`",
-    label = "this layer expects {N} inputs",
-    note = "the output width of each layer must equal the input width of the next"
+    message = "this layer takes {N} inputs, but receives {P}",
+    label = "this width is {N}",
+    note = "each layer's input width must equal the output width of the layer before it (for the first layer, the network's `input`)"
 )]
-pub trait Feeds<L, const N: usize> {}
+pub trait Feeds<const P: usize, const N: usize> {}
 
-impl<L, const N: usize> Feeds<L, N> for Width<N> {}
+impl<S: ?Sized, const N: usize> Feeds<N, N> for S {}
 
-/// Compile-time check that `W` feeds a layer `L` taking `N` inputs.
-pub const fn assert_feeds<W: Feeds<L, N>, L, const N: usize>() {}
+/// Compile-time check that the width `W` feeds the layer marked `L`, which takes `N` inputs.
+pub const fn assert_feeds<W, L: FedBy<W, N>, const N: usize>() {}
 
 /// The largest of the widths.
 pub const fn max_width(widths: &[usize]) -> usize {

@@ -1,40 +1,4 @@
-//! Compile-time checked neural networks on static matrices.
-//!
-//! `staticnn` turns a declaration written with [`network!`] into a plain struct whose layer
-//! widths are checked by the compiler and whose forward and backward passes run on
-//! [`nalgebra`] static matrices. It is `#![no_std]`, allocates nothing while it runs or
-//! trains, and follows PyTorch's documented semantics so that numbers carry across.
-//!
-//! ```
-//! use staticnn::prelude::*;
-//! use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
-//!
-//! network! {
-//!     /// Learns exclusive-or.
-//!     pub struct Xor {
-//!         input: 2,
-//!         hidden: Linear(2 -> 8, init = xavier_uniform),
-//!         Tanh,
-//!         out: Linear(1),
-//!         loss: BceWithLogits,
-//!     }
-//! }
-//!
-//! let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
-//! let mut net = Xor::<f64>::new(&mut rng);
-//! let x = SMatrix::<f64, 2, 4>::from_column_slice(&[0., 0., 0., 1., 1., 0., 1., 1.]);
-//! let t = SMatrix::<f64, 1, 4>::from_column_slice(&[0., 1., 1., 0.]);
-//! let mut tape = Xor::<f64>::tape::<4>();
-//! let mut grads = Xor::<f64>::gradients();
-//! let mut sgd = Sgd::new(0.5);
-//! for _ in 0..2000 {
-//!     net.train_step(&x, &t, &mut grads, &mut tape, &mut sgd, &mut rng)?;
-//! }
-//! let y = net.forward(&x);
-//! assert!(y[0] < 0.0 && y[1] > 0.0 && y[2] > 0.0 && y[3] < 0.0);
-//! assert_eq!(Xor::<f64>::PARAMS, 2 * 8 + 8 + 8 + 1);
-//! # Ok::<(), staticnn::network::TrainError>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

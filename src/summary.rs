@@ -64,7 +64,11 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} ({})", self.name, self.scalar)?;
-        writeln!(f, "{:>3}  {:<12} {:<10} {:>14} {:>10} {:>10}", "#", "layer", "type", "in → out", "params", "FLOPs")?;
+        writeln!(
+            f,
+            "{:>3}  {:<12} {:<10} {:>6} → {:<5} {:>10} {:>10}",
+            "#", "layer", "type", "in", "out", "params", "FLOPs"
+        )?;
         for (i, l) in self.layers.iter().enumerate() {
             writeln!(
                 f,

@@ -24,19 +24,20 @@ const MAX_PIXEL: f32 = 16.0;
 const ROWS: usize = 1797;
 
 /// Rows that go to the test set under the split rule.
-const TEST_ROWS: usize = 359;
+const TEST_ROWS: usize = 355;
 
 /// The digits, split into a training and a test set.
 ///
-/// Row `i` (0-based) of the file is a test sample when `i % 5 == 4` and a
-/// training sample otherwise; rows keep their file order in each set.
+/// Stratified and fixed: counting the samples of each class in file order
+/// from 0, the `k`-th sample of a class is a test sample when `k % 5 == 4`
+/// and a training sample otherwise; rows keep their file order in each set.
 /// Pixels are scaled to `[0, 1]`.
 pub struct Digits {
-    /// Training images, 1438 of them, each 64 pixels in row-major order.
+    /// Training images, 1442 of them, each 64 pixels in row-major order.
     pub train_x: Vec<[f32; FEATURES]>,
     /// Training labels in `0..CLASSES`, one per training image.
     pub train_y: Vec<usize>,
-    /// Test images, 359 of them, each 64 pixels in row-major order.
+    /// Test images, 355 of them, each 64 pixels in row-major order.
     pub test_x: Vec<[f32; FEATURES]>,
     /// Test labels in `0..CLASSES`, one per test image.
     pub test_y: Vec<usize>,
@@ -56,9 +57,13 @@ pub fn load() -> Digits {
     };
 
     let mut rows = 0;
+    let mut seen = [0usize; CLASSES];
     for (i, line) in CSV.lines().enumerate() {
         let (x, y) = parse_row(line, i + 1);
-        if i % 5 == 4 {
+        assert!(y < CLASSES, "digits.csv line {}: label {y} out of range", i + 1);
+        let k = seen[y];
+        seen[y] += 1;
+        if k % 5 == 4 {
             digits.test_x.push(x);
             digits.test_y.push(y);
         } else {
