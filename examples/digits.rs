@@ -11,9 +11,9 @@ mod digits;
 use staticnn::ClassIndex;
 use staticnn::network::TrainError;
 use staticnn::prelude::*;
+use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::seq::SliceRandom;
-use staticnn::rand::SeedableRng;
 
 use digits::{CLASSES, FEATURES};
 
@@ -76,8 +76,9 @@ pub fn run(epochs: usize, seed: u64, verbose: bool) -> Result<Report, TrainError
         let mut batches = 0;
         for chunk in order.chunks_exact(BATCH) {
             let x = SMatrix::<f32, FEATURES, BATCH>::from_fn(|r, c| data.train_x[chunk[c]][r]);
-            let y: [ClassIndex<CLASSES>; BATCH] =
-                core::array::from_fn(|c| ClassIndex::new(data.train_y[chunk[c]]).expect("labels are below 10"));
+            let y: [ClassIndex<CLASSES>; BATCH] = core::array::from_fn(|c| {
+                ClassIndex::new(data.train_y[chunk[c]]).expect("labels are below 10")
+            });
             total += net.train_step(&x, &y, &mut grads, &mut tape, &mut sgd, &mut rng)?;
             batches += 1;
         }
@@ -93,7 +94,11 @@ pub fn run(epochs: usize, seed: u64, verbose: bool) -> Result<Report, TrainError
         confusion[y][predicted] += 1;
     }
     let correct: usize = (0..CLASSES).map(|k| confusion[k][k]).sum();
-    Ok(Report { accuracy: correct as f64 / data.test_y.len() as f64, confusion, final_loss })
+    Ok(Report {
+        accuracy: correct as f64 / data.test_y.len() as f64,
+        confusion,
+        final_loss,
+    })
 }
 
 /// Per-pixel standardisation fitted on the training split only, applied to both splits.

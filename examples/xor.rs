@@ -44,7 +44,12 @@ fn main() -> Result<(), TrainError> {
         let predicted = u8::from(y[case] > 0.0);
         let expected = t[case] as u8;
         correct += usize::from(predicted == expected);
-        println!("{} xor {} = {predicted} (logit {:+.3})", x[(0, case)], x[(1, case)], y[case]);
+        println!(
+            "{} xor {} = {predicted} (logit {:+.3})",
+            x[(0, case)],
+            x[(1, case)],
+            y[case]
+        );
     }
     println!("accuracy: {correct}/4");
     assert_eq!(correct, 4, "XOR was not learned");

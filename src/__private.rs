@@ -51,7 +51,9 @@ pub const fn max_width(widths: &[usize]) -> usize {
 
 /// The first `R·C` scalars of a scratch buffer, seen as an `R × C` matrix.
 #[inline(always)]
-pub fn view<T: Scalar, const R: usize, const C: usize, const M: usize>(buf: &SMatrix<T, M, C>) -> &SMatrix<T, R, C> {
+pub fn view<T: Scalar, const R: usize, const C: usize, const M: usize>(
+    buf: &SMatrix<T, M, C>,
+) -> &SMatrix<T, R, C> {
     const { assert!(R <= M) };
     &bytemuck::cast_slice::<T, SMatrix<T, R, C>>(&buf.as_slice()[..R * C])[0]
 }

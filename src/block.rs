@@ -19,7 +19,12 @@ use crate::Scalar;
 /// ```
 #[inline]
 pub fn as_slice<T: Scalar, P: Pod>(block: &P) -> &[T] {
-    const { assert!(size_of::<P>() % size_of::<T>() == 0, "a parameter block must hold only scalars") };
+    const {
+        assert!(
+            size_of::<P>().is_multiple_of(size_of::<T>()),
+            "a parameter block must hold only scalars"
+        )
+    };
     if size_of::<P>() == 0 {
         return &[];
     }
@@ -29,7 +34,12 @@ pub fn as_slice<T: Scalar, P: Pod>(block: &P) -> &[T] {
 /// Views a block of scalars as a mutable slice; see [`as_slice`].
 #[inline]
 pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
-    const { assert!(size_of::<P>() % size_of::<T>() == 0, "a parameter block must hold only scalars") };
+    const {
+        assert!(
+            size_of::<P>().is_multiple_of(size_of::<T>()),
+            "a parameter block must hold only scalars"
+        )
+    };
     if size_of::<P>() == 0 {
         return &mut [];
     }

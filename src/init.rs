@@ -81,7 +81,9 @@ impl Init {
                 let a = gain * libm::sqrt(6.0 / (fi + fo));
                 uniform(dst, -a, a, rng)
             }
-            Init::XavierNormal { gain } => normal(dst, 0.0, gain * libm::sqrt(2.0 / (fi + fo)), rng),
+            Init::XavierNormal { gain } => {
+                normal(dst, 0.0, gain * libm::sqrt(2.0 / (fi + fo)), rng)
+            }
             Init::HeUniform { slope } => {
                 let a = libm::sqrt(3.0) * he_std(slope, fi);
                 uniform(dst, -a, a, rng)
@@ -149,7 +151,14 @@ mod tests {
         assert!((s - 0.1).abs() < 0.002, "{s}");
         let (_, s, _, _) = moments(Init::LecunNormal, 400, 10);
         assert!((s - 0.05).abs() < 0.001);
-        let (m, s, _, _) = moments(Init::Normal { mean: 3.0, std: 0.5 }, 1, 1);
+        let (m, s, _, _) = moments(
+            Init::Normal {
+                mean: 3.0,
+                std: 0.5,
+            },
+            1,
+            1,
+        );
         assert!((m - 3.0).abs() < 0.01 && (s - 0.5).abs() < 0.01);
         let (_, _, lo, hi) = moments(Init::TorchDefault, 16, 1);
         assert!(lo >= -0.25 && hi < 0.25 && lo < -0.24 && hi > 0.24);
@@ -165,7 +174,12 @@ mod tests {
         let mut b = [0.0f32; 64];
         let mut c = [0.0f64; 64];
         for (dst, seed) in [(&mut a, 9), (&mut b, 9)] {
-            Init::HeNormal { slope: 0.0 }.fill(dst, 8, 8, &mut Xoshiro128PlusPlus::seed_from_u64(seed));
+            Init::HeNormal { slope: 0.0 }.fill(
+                dst,
+                8,
+                8,
+                &mut Xoshiro128PlusPlus::seed_from_u64(seed),
+            );
         }
         Init::HeNormal { slope: 0.0 }.fill(&mut c, 8, 8, &mut Xoshiro128PlusPlus::seed_from_u64(9));
         assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));

@@ -95,14 +95,28 @@ mod tests {
         let b = nalgebra::SVector::<f64, 3>::new(0.5, -1.0, 2.0);
         let x = nalgebra::SMatrix::<f64, 2, 4>::from_fn(|r, c| (r + 3 * c) as f64 * 0.25);
         let mut y = nalgebra::SMatrix::<f64, 3, 4>::zeros();
-        affine(w.as_slice(), b.as_slice(), x.as_slice(), y.as_mut_slice(), 2, 3);
+        affine(
+            w.as_slice(),
+            b.as_slice(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            2,
+            3,
+        );
         let expected = w * x + b * nalgebra::SMatrix::<f64, 1, 4>::repeat(1.0);
         assert!((y - expected).norm() < 1e-12);
 
         let dy = nalgebra::SMatrix::<f64, 3, 4>::from_fn(|r, c| (r as f64) - (c as f64) * 0.5);
         let mut dw = nalgebra::SMatrix::<f64, 3, 2>::zeros();
         let mut db = nalgebra::SVector::<f64, 3>::zeros();
-        affine_grads(dw.as_mut_slice(), db.as_mut_slice(), x.as_slice(), dy.as_slice(), 2, 3);
+        affine_grads(
+            dw.as_mut_slice(),
+            db.as_mut_slice(),
+            x.as_slice(),
+            dy.as_slice(),
+            2,
+            3,
+        );
         assert!((dw - dy * x.transpose()).norm() < 1e-12);
         assert!((db - dy.column_sum()).norm() < 1e-12);
 

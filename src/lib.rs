@@ -43,8 +43,8 @@ pub type SVector<T, const N: usize> = nalgebra::SVector<T, N>;
 pub mod prelude {
     pub use crate::layers::*;
     pub use crate::loss::{BceWithLogits, ClassIndex, Hinge, Loss, Mse, SoftmaxCrossEntropy};
-    pub use crate::{Init, Layer, Network, Optimizer, SMatrix, SVector, Scalar, Sgd, Supervised};
     pub use crate::network;
+    pub use crate::{Init, Layer, Network, Optimizer, SMatrix, SVector, Scalar, Sgd, Supervised};
 }
 
 /// Items the code written by [`network!`] refers to. Not part of the public API.

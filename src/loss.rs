@@ -68,7 +68,10 @@ impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
     fn loss<const B: usize>(&self, y: &SMatrix<T, N, B>, t: &[ClassIndex<N>; B]) -> T {
         let mut total = T::zero();
         for (yc, c) in y.as_slice().chunks_exact(N).zip(t) {
-            let m = yc.iter().copied().fold(yc[0], |a, b| if b > a { b } else { a });
+            let m = yc
+                .iter()
+                .copied()
+                .fold(yc[0], |a, b| if b > a { b } else { a });
             let s = yc.iter().fold(T::zero(), |s, &v| s + (v - m).exp());
             total += m + s.ln() - yc[c.get()];
         }
@@ -125,7 +128,12 @@ impl<T: Scalar, const N: usize> Loss<T, N> for Hinge {
     ) -> T {
         let inv_b = T::one() / T::of(B as f64);
         let mut total = T::zero();
-        for ((yc, dc), c) in y.as_slice().chunks_exact(N).zip(dy.as_mut_slice().chunks_exact_mut(N)).zip(t) {
+        for ((yc, dc), c) in y
+            .as_slice()
+            .chunks_exact(N)
+            .zip(dy.as_mut_slice().chunks_exact_mut(N))
+            .zip(t)
+        {
             let st = yc[c.get()];
             let mut violations = T::zero();
             for (k, (&s, d)) in yc.iter().zip(dc.iter_mut()).enumerate() {
@@ -167,7 +175,12 @@ impl<T: Scalar, const N: usize> Loss<T, N> for BceWithLogits {
         dy: &mut SMatrix<T, N, B>,
     ) -> T {
         let inv = T::one() / T::of((N * B) as f64);
-        for ((d, &z), &tv) in dy.as_mut_slice().iter_mut().zip(y.as_slice()).zip(t.as_slice()) {
+        for ((d, &z), &tv) in dy
+            .as_mut_slice()
+            .iter_mut()
+            .zip(y.as_slice())
+            .zip(t.as_slice())
+        {
             *d = (T::one() / (T::one() + (-z).exp()) - tv) * inv;
         }
         self.loss(y, t)
@@ -197,7 +210,12 @@ impl<T: Scalar, const N: usize> Loss<T, N> for Mse {
         dy: &mut SMatrix<T, N, B>,
     ) -> T {
         let scale = T::of(2.0) / T::of((N * B) as f64);
-        for ((d, &a), &b) in dy.as_mut_slice().iter_mut().zip(y.as_slice()).zip(t.as_slice()) {
+        for ((d, &a), &b) in dy
+            .as_mut_slice()
+            .iter_mut()
+            .zip(y.as_slice())
+            .zip(t.as_slice())
+        {
             *d = (a - b) * scale;
         }
         self.loss(y, t)

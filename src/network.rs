@@ -115,7 +115,11 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     /// A Keras-style table of the layers with parameter counts, FLOPs and memory; it
     /// implements `Display` and allocates nothing.
     fn summary(&self) -> Summary {
-        Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(Self::NAME, Self::LAYERS, scratch_width(Self::LAYERS))
+        Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(
+            Self::NAME,
+            Self::LAYERS,
+            scratch_width(Self::LAYERS),
+        )
     }
 }
 
@@ -138,7 +142,10 @@ impl core::fmt::Display for TrainError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             TrainError::NonFinite { loss } => {
-                write!(f, "non-finite loss or gradient (loss = {loss}); parameters left unchanged")
+                write!(
+                    f,
+                    "non-finite loss or gradient (loss = {loss}); parameters left unchanged"
+                )
             }
         }
     }
@@ -181,9 +188,12 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         let y = self.forward_train(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
         self.backward(x, tape, &dy, grads, None);
-        let finite = loss.is_finite() && block::as_slice::<T, _>(grads).iter().all(|g| g.is_finite());
+        let finite =
+            loss.is_finite() && block::as_slice::<T, _>(grads).iter().all(|g| g.is_finite());
         if !finite {
-            return Err(TrainError::NonFinite { loss: loss.as_f64() });
+            return Err(TrainError::NonFinite {
+                loss: loss.as_f64(),
+            });
         }
         opt.step(self.params_mut(), grads);
         Ok(loss)

@@ -76,10 +76,23 @@ impl fmt::Display for Summary {
                 i, l.name, l.kind, l.inputs, l.outputs, l.params, l.flops
             )?;
         }
-        writeln!(f, "parameters: {} ({} bytes)", self.params(), self.param_bytes)?;
+        writeln!(
+            f,
+            "parameters: {} ({} bytes)",
+            self.params(),
+            self.param_bytes
+        )?;
         writeln!(f, "state: {} bytes", self.state_bytes)?;
         writeln!(f, "forward FLOPs per sample: {}", self.flops())?;
-        writeln!(f, "train tape per sample: {} bytes", self.tape_bytes_per_sample)?;
-        write!(f, "inference scratch per sample: {} bytes", self.scratch_bytes_per_sample)
+        writeln!(
+            f,
+            "train tape per sample: {} bytes",
+            self.tape_bytes_per_sample
+        )?;
+        write!(
+            f,
+            "inference scratch per sample: {} bytes",
+            self.scratch_bytes_per_sample
+        )
     }
 }

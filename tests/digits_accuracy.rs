@@ -8,9 +8,18 @@ mod example;
 /// the test accuracy (≥ 96 %) and that the confusion matrix accounts for every test image.
 #[test]
 fn digits_example_reaches_96_percent() {
-    let report = example::run(example::EPOCHS, example::SEED, false).expect("training stays finite");
+    let report =
+        example::run(example::EPOCHS, example::SEED, false).expect("training stays finite");
     let total: usize = report.confusion.iter().flatten().sum();
     assert_eq!(total, 355);
-    assert!(report.final_loss < 0.1, "training loss {}", report.final_loss);
-    assert!(report.accuracy >= 0.96, "test accuracy {:.4}", report.accuracy);
+    assert!(
+        report.final_loss < 0.1,
+        "training loss {}",
+        report.final_loss
+    );
+    assert!(
+        report.accuracy >= 0.96,
+        "test accuracy {:.4}",
+        report.accuracy
+    );
 }

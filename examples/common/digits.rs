@@ -60,7 +60,11 @@ pub fn load() -> Digits {
     let mut seen = [0usize; CLASSES];
     for (i, line) in CSV.lines().enumerate() {
         let (x, y) = parse_row(line, i + 1);
-        assert!(y < CLASSES, "digits.csv line {}: label {y} out of range", i + 1);
+        assert!(
+            y < CLASSES,
+            "digits.csv line {}: label {y} out of range",
+            i + 1
+        );
         let k = seen[y];
         seen[y] += 1;
         if k % 5 == 4 {

@@ -291,9 +291,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
 }
 
 fn scratch(k: usize) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(if k % 2 == 0 { "__s0" } else { "__s1" }, Span::call_site())
+    proc_macro2::Ident::new(if k.is_multiple_of(2) { "__s0" } else { "__s1" }, Span::call_site())
 }
 
 fn grad_buf(k: usize) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(if k % 2 == 0 { "__g0" } else { "__g1" }, Span::call_site())
+    proc_macro2::Ident::new(if k.is_multiple_of(2) { "__g0" } else { "__g1" }, Span::call_site())
 }

@@ -18,7 +18,13 @@ macro_rules! elementwise {
             fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 
             #[inline]
-            fn forward<const B: usize>(&self, _: &(), _: &(), x: &SMatrix<T, N, B>, y: &mut SMatrix<T, N, B>) {
+            fn forward<const B: usize>(
+                &self,
+                _: &(),
+                _: &(),
+                x: &SMatrix<T, N, B>,
+                y: &mut SMatrix<T, N, B>,
+            ) {
                 let $s = self;
                 for (yv, &$x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
                     *yv = $f;
@@ -87,20 +93,45 @@ impl Default for ELU {
     }
 }
 
-elementwise!(Sigmoid, "Sigmoid", 4, |_s, x| T::one() / (T::one() + (-x).exp()), |_s, _x, y| y * (T::one() - y));
-elementwise!(Tanh, "Tanh", 4, |_s, x| x.tanh(), |_s, _x, y| T::one() - y * y);
-elementwise!(ReLU, "ReLU", 1, |_s, x| if x > T::zero() { x } else { T::zero() }, |_s, x, _y| if x > T::zero() { T::one() } else { T::zero() });
+elementwise!(
+    Sigmoid,
+    "Sigmoid",
+    4,
+    |_s, x| T::one() / (T::one() + (-x).exp()),
+    |_s, _x, y| y * (T::one() - y)
+);
+elementwise!(Tanh, "Tanh", 4, |_s, x| x.tanh(), |_s, _x, y| T::one()
+    - y * y);
+elementwise!(
+    ReLU,
+    "ReLU",
+    1,
+    |_s, x| if x > T::zero() { x } else { T::zero() },
+    |_s, x, _y| if x > T::zero() { T::one() } else { T::zero() }
+);
 elementwise!(
     LeakyReLU,
     "LeakyReLU",
     2,
     |s, x| if x > T::zero() { x } else { T::of(s.slope) * x },
-    |s, x, _y| if x > T::zero() { T::one() } else { T::of(s.slope) }
+    |s, x, _y| if x > T::zero() {
+        T::one()
+    } else {
+        T::of(s.slope)
+    }
 );
 elementwise!(
     ELU,
     "ELU",
     4,
-    |s, x| if x > T::zero() { x } else { T::of(s.alpha) * (x.exp() - T::one()) },
-    |s, x, y| if x > T::zero() { T::one() } else { y + T::of(s.alpha) }
+    |s, x| if x > T::zero() {
+        x
+    } else {
+        T::of(s.alpha) * (x.exp() - T::one())
+    },
+    |s, x, y| if x > T::zero() {
+        T::one()
+    } else {
+        y + T::of(s.alpha)
+    }
 );

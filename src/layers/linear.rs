@@ -21,7 +21,10 @@ pub struct Linear {
 
 impl Default for Linear {
     fn default() -> Self {
-        Linear { weight: Init::TorchDefault, bias: Init::TorchDefault }
+        Linear {
+            weight: Init::TorchDefault,
+            bias: Init::TorchDefault,
+        }
     }
 }
 
@@ -61,7 +64,14 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         x: &SMatrix<T, I, B>,
         y: &mut SMatrix<T, O, B>,
     ) {
-        kernels::affine(p.weight.as_slice(), p.bias.as_slice(), x.as_slice(), y.as_mut_slice(), I, O);
+        kernels::affine(
+            p.weight.as_slice(),
+            p.bias.as_slice(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            I,
+            O,
+        );
     }
 
     #[inline]
@@ -75,7 +85,14 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) {
-        kernels::affine_grads(g.weight.as_mut_slice(), g.bias.as_mut_slice(), x.as_slice(), dy.as_slice(), I, O);
+        kernels::affine_grads(
+            g.weight.as_mut_slice(),
+            g.bias.as_mut_slice(),
+            x.as_slice(),
+            dy.as_slice(),
+            I,
+            O,
+        );
         if let Some(dx) = dx {
             kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
         }

@@ -21,7 +21,10 @@ pub struct Maxout<const K: usize> {
 
 impl<const K: usize> Default for Maxout<K> {
     fn default() -> Self {
-        Maxout { weight: Init::TorchDefault, bias: Init::TorchDefault }
+        Maxout {
+            weight: Init::TorchDefault,
+            bias: Init::TorchDefault,
+        }
     }
 }
 
@@ -34,9 +37,15 @@ pub struct MaxoutParams<T: Scalar, const I: usize, const O: usize, const K: usiz
 }
 
 // SAFETY: `#[repr(C)]` array of `Pod` blocks of `T`; no padding.
-unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Zeroable for MaxoutParams<T, I, O, K> {}
+unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Zeroable
+    for MaxoutParams<T, I, O, K>
+{
+}
 // SAFETY: as above.
-unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Pod for MaxoutParams<T, I, O, K> {}
+unsafe impl<T: Scalar, const I: usize, const O: usize, const K: usize> Pod
+    for MaxoutParams<T, I, O, K>
+{
+}
 
 /// Which piece won, per output and sample.
 #[derive(Clone, Copy, Debug)]
@@ -57,7 +66,14 @@ impl<const K: usize> Maxout<K> {
         const { assert!(K >= 1 && K <= 255, "maxout needs 1 to 255 pieces") };
         let mut z = SMatrix::<T, O, B>::zeros();
         for (k, piece) in p.pieces.iter().enumerate() {
-            kernels::affine(piece.weight.as_slice(), piece.bias.as_slice(), x.as_slice(), z.as_mut_slice(), I, O);
+            kernels::affine(
+                piece.weight.as_slice(),
+                piece.bias.as_slice(),
+                x.as_slice(),
+                z.as_mut_slice(),
+                I,
+                O,
+            );
             for b in 0..B {
                 for o in 0..O {
                     if k == 0 || z[(o, b)] > y[(o, b)] {
@@ -84,7 +100,13 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
         }
     }
 
-    fn forward<const B: usize>(&self, p: &Self::Params, _: &(), x: &SMatrix<T, I, B>, y: &mut SMatrix<T, O, B>) {
+    fn forward<const B: usize>(
+        &self,
+        p: &Self::Params,
+        _: &(),
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+    ) {
         Self::pieces(p, x, y, |_, _, _| {});
     }
 
@@ -124,9 +146,22 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
                     }
                 }
             }
-            kernels::affine_grads(gp.weight.as_mut_slice(), gp.bias.as_mut_slice(), x.as_slice(), routed.as_slice(), I, O);
+            kernels::affine_grads(
+                gp.weight.as_mut_slice(),
+                gp.bias.as_mut_slice(),
+                x.as_slice(),
+                routed.as_slice(),
+                I,
+                O,
+            );
             if let Some(dx) = dx.as_deref_mut() {
-                kernels::affine_input_grad_acc(pp.weight.as_slice(), routed.as_slice(), dx.as_mut_slice(), I, O);
+                kernels::affine_input_grad_acc(
+                    pp.weight.as_slice(),
+                    routed.as_slice(),
+                    dx.as_mut_slice(),
+                    I,
+                    O,
+                );
             }
         }
     }

@@ -1,12 +1,16 @@
 //! The built-in layers. Each is a small configuration value; see [`Layer`](crate::Layer).
 
 mod activation;
+mod batch_norm;
+mod dropout;
 mod linear;
 mod maxout;
 mod prelu;
 mod softmax;
 
 pub use activation::{ELU, LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use batch_norm::{BatchNorm, BatchNormParams, BatchNormState, BatchNormTape};
+pub use dropout::{Dropout, DropoutTape};
 pub use linear::{Linear, LinearParams};
 pub use maxout::{Maxout, MaxoutParams, MaxoutTape};
 pub use prelu::{PReLU, PReLUParams};

@@ -44,7 +44,13 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for PReLU {
     }
 
     #[inline]
-    fn forward<const B: usize>(&self, p: &Self::Params, _: &(), x: &SMatrix<T, N, B>, y: &mut SMatrix<T, N, B>) {
+    fn forward<const B: usize>(
+        &self,
+        p: &Self::Params,
+        _: &(),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+    ) {
         for (yv, &xv) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
             *yv = if xv > T::zero() { xv } else { p.slope * xv };
         }
@@ -69,7 +75,11 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for PReLU {
         }
         g.slope += ds;
         if let Some(dx) = dx {
-            for (d, (&xv, &gv)) in dx.as_mut_slice().iter_mut().zip(x.as_slice().iter().zip(dy.as_slice())) {
+            for (d, (&xv, &gv)) in dx
+                .as_mut_slice()
+                .iter_mut()
+                .zip(x.as_slice().iter().zip(dy.as_slice()))
+            {
                 *d = if xv > T::zero() { gv } else { p.slope * gv };
             }
         }

@@ -16,7 +16,10 @@ pub struct Softmax;
 /// Writes the softmax of `x` into `y`, column by column.
 pub(crate) fn softmax_columns<T: Scalar>(x: &[T], y: &mut [T], n: usize) {
     for (xc, yc) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
-        let m = xc.iter().copied().fold(xc[0], |a, b| if b > a { b } else { a });
+        let m = xc
+            .iter()
+            .copied()
+            .fold(xc[0], |a, b| if b > a { b } else { a });
         let mut sum = T::zero();
         for (yv, &xv) in yc.iter_mut().zip(xc) {
             *yv = (xv - m).exp();
@@ -39,7 +42,13 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Softmax {
     fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 
     #[inline]
-    fn forward<const B: usize>(&self, _: &(), _: &(), x: &SMatrix<T, N, B>, y: &mut SMatrix<T, N, B>) {
+    fn forward<const B: usize>(
+        &self,
+        _: &(),
+        _: &(),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+    ) {
         softmax_columns(x.as_slice(), y.as_mut_slice(), N);
     }
 

@@ -28,7 +28,10 @@ impl<T: Scalar> Sgd<T> {
 impl<T: Scalar, P: Pod> Optimizer<T, P> for Sgd<T> {
     fn step(&mut self, params: &mut P, grads: &P) {
         let lr = self.lr;
-        for (p, &g) in block::as_mut_slice::<T, P>(params).iter_mut().zip(block::as_slice::<T, P>(grads)) {
+        for (p, &g) in block::as_mut_slice::<T, P>(params)
+            .iter_mut()
+            .zip(block::as_slice::<T, P>(grads))
+        {
             *p -= lr * g;
         }
     }

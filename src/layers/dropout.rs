@@ -1,0 +1,120 @@
+//! Inverted dropout (Srivastava et al. 2014), PyTorch's `nn.Dropout`.
+
+use bytemuck::Zeroable;
+use rand::Rng;
+
+use crate::{Layer, SMatrix, Scalar};
+
+/// Inverted dropout, PyTorch's `nn.Dropout(p)`.
+///
+/// Train mode zeroes each unit independently with probability `p` and scales the kept ones
+/// by `1/(1 − p)`, so the expected output equals the input (the modern form of the
+/// weight-scaling inference rule); the mask is saved in the tape for backward. Eval mode is
+/// the identity. `p` must lie in `[0, 1)`; `p = 0` is the identity in both modes.
+///
+/// A unit is kept when a 32-bit draw from the RNG is at least `round(p·2³²)`, so the
+/// randomness is the same for `f32` and `f64` networks and on 32- and 64-bit targets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dropout {
+    /// Probability of dropping a unit.
+    pub p: f64,
+}
+
+impl Default for Dropout {
+    fn default() -> Self {
+        Dropout { p: 0.5 }
+    }
+}
+
+/// The dropout mask of a batch: `0` for dropped units, `1/(1 − p)` for kept ones.
+#[derive(Clone, Copy, Debug)]
+pub struct DropoutTape<T: Scalar, const N: usize, const B: usize> {
+    /// The mask, one entry per unit and sample.
+    pub mask: SMatrix<T, N, B>,
+}
+
+// SAFETY: a zeroable matrix of `T`.
+unsafe impl<T: Scalar, const N: usize, const B: usize> Zeroable for DropoutTape<T, N, B> {}
+
+impl Dropout {
+    /// The 32-bit threshold below which a draw drops the unit.
+    fn threshold(&self) -> u64 {
+        let t = self.p * 4294967296.0;
+        if t <= 0.0 {
+            0
+        } else if t >= 4294967296.0 {
+            1 << 32
+        } else {
+            libm::round(t) as u64
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize> Layer<T, N, N> for Dropout {
+    type Params = ();
+    type State = ();
+    type Tape<const B: usize> = DropoutTape<T, N, B>;
+    const KIND: &'static str = "Dropout";
+    const FLOPS: usize = 0;
+
+    fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+    #[inline]
+    fn forward<const B: usize>(
+        &self,
+        _: &(),
+        _: &(),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+    ) {
+        y.copy_from(x);
+    }
+
+    fn forward_train<const B: usize, R: Rng + ?Sized>(
+        &self,
+        _: &(),
+        _: &mut (),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+        tape: &mut Self::Tape<B>,
+        rng: &mut R,
+    ) {
+        let threshold = self.threshold();
+        if threshold == 0 {
+            tape.mask.fill(T::one());
+            y.copy_from(x);
+            return;
+        }
+        let scale = T::one() / (T::one() - T::of(self.p));
+        for ((m, yv), &xv) in tape
+            .mask
+            .as_mut_slice()
+            .iter_mut()
+            .zip(y.as_mut_slice())
+            .zip(x.as_slice())
+        {
+            *m = if u64::from(rng.next_u32()) >= threshold {
+                scale
+            } else {
+                T::zero()
+            };
+            *yv = *m * xv;
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _: &(),
+        _: &SMatrix<T, N, B>,
+        _: &SMatrix<T, N, B>,
+        tape: &Self::Tape<B>,
+        dy: &SMatrix<T, N, B>,
+        dx: Option<&mut SMatrix<T, N, B>>,
+        _: &mut (),
+    ) {
+        if let Some(dx) = dx {
+            dx.copy_from(dy);
+            dx.component_mul_assign(&tape.mask);
+        }
+    }
+}
