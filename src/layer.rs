@@ -15,7 +15,7 @@ use crate::{SMatrix, Scalar};
 ///
 /// # Implementing your own layer
 ///
-/// Name the type in [`network!`](crate::network) as `Custom(Type)` (width-preserving) or
+/// Name the type in [`network!`](macro@crate::network) as `Custom(Type)` (width-preserving) or
 /// `Custom(Type, IN -> OUT)`; the type must also implement `Default`.
 ///
 /// ```

@@ -1,4 +1,4 @@
-//! The traits every network declared with [`network!`](crate::network) implements.
+//! The traits every network declared with [`network!`](macro@crate::network) implements.
 
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;

@@ -1,10 +1,10 @@
 //! The `network!` proc macro of [staticnn](https://docs.rs/staticnn). Use it through the
 //! `staticnn` crate, which documents the DSL.
 //!
-//! The macro is a pipeline with one module per stage: [`ast`] parses the declaration into a
-//! syntax tree that keeps the user's tokens (for spans), [`validate`] checks it and resolves
-//! every width into a [`validate::Plan`], and [`expand`] writes the Rust code. When
-//! validation fails, [`fallback`] emits the errors together with a minimal struct so that one
+//! The macro is a pipeline with one module per stage: `ast` parses the declaration into a
+//! syntax tree that keeps the user's tokens (for spans), `validate` checks it and resolves
+//! every width into a `validate::Plan`, and `expand` writes the Rust code. When
+//! validation fails, `fallback` emits the errors together with a minimal struct so that one
 //! mistake gives one error, not a cascade.
 
 use proc_macro::TokenStream;

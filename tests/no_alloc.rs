@@ -1,0 +1,313 @@
+//! Running and training a network touches no heap: every built-in layer and every loss,
+//! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`.
+//!
+//! A counting global allocator records every heap operation (allocation, zeroed allocation,
+//! reallocation and deallocation) made by the current thread while a measurement is armed, so
+//! the test harness's own threads cannot disturb the count. Networks, tapes, gradients and data
+//! are all created before measuring.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use staticnn::prelude::*;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+/// Heap operations made by armed threads.
+static HEAP_OPS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Whether this thread's heap operations are being counted. `const`-initialised and
+    /// without a destructor, so reading it never allocates and always succeeds.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn record() {
+    if ARMED.try_with(Cell::get).unwrap_or(false) {
+        HEAP_OPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The system allocator, counting.
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record();
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record();
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns its result with the number of heap operations this thread made.
+fn heap_ops<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    ARMED.with(|a| a.set(true));
+    let before = HEAP_OPS.load(Ordering::SeqCst);
+    let r = black_box(f());
+    let after = HEAP_OPS.load(Ordering::SeqCst);
+    ARMED.with(|a| a.set(false));
+    (r, after - before)
+}
+
+/// Samples per batch.
+const B: usize = 16;
+
+network! {
+    /// Every built-in layer, with `Softmax` as the output and no loss.
+    struct Everything {
+        input: 24,
+        Linear(32),
+        Sigmoid,
+        Linear(32),
+        Tanh,
+        Linear(48),
+        ReLU,
+        Maxout(32, k = 2),
+        LeakyReLU(slope = 0.05),
+        Linear(32),
+        PReLU,
+        Linear(16),
+        ELU(alpha = 0.5),
+        Linear(10),
+        Softmax,
+    }
+}
+
+network! {
+    /// The same layers as a classifier trained on logits.
+    struct Classifier {
+        input: 24,
+        Linear(32),
+        Sigmoid,
+        Linear(32),
+        Tanh,
+        Linear(48),
+        ReLU,
+        Maxout(32, k = 2),
+        LeakyReLU(slope = 0.05),
+        Linear(32),
+        PReLU,
+        Linear(16),
+        ELU(alpha = 0.5),
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// A margin classifier.
+    struct Margin {
+        input: 24,
+        Linear(16),
+        PReLU,
+        Linear(10),
+        loss: Hinge,
+    }
+}
+
+network! {
+    /// A multi-label tagger.
+    struct Tagger {
+        input: 24,
+        Maxout(16, k = 3),
+        Linear(6),
+        loss: BceWithLogits,
+    }
+}
+
+network! {
+    /// A regressor.
+    struct Regressor {
+        input: 24,
+        Linear(16),
+        ELU,
+        Linear(4),
+        loss: Mse,
+    }
+}
+
+/// What one measured call did.
+struct Measurement {
+    network: &'static str,
+    call: &'static str,
+    heap_ops: usize,
+}
+
+fn random<const R: usize, const C: usize>(rng: &mut Xoshiro128PlusPlus) -> SMatrix<f32, R, C> {
+    SMatrix::from_fn(|_, _| rng.random_range(-1.0f32..1.0))
+}
+
+/// Measures the calls every network has.
+fn measure_network<N, const IN: usize, const OUT: usize>(
+    name: &'static str,
+    net: &mut N,
+    x: &SMatrix<f32, IN, B>,
+    rng: &mut Xoshiro128PlusPlus,
+    out: &mut Vec<Measurement>,
+) where
+    N: Network<f32, IN, OUT>,
+{
+    let mut tape = N::tape::<B>();
+    let mut grads = N::gradients();
+    let mut dx = SMatrix::<f32, IN, B>::zeros();
+    let dy = random::<OUT, B>(rng);
+    let sample = x.column(0).into_owned();
+    let mut sgd = Sgd::new(0.01f32);
+    let mut push = |call, heap_ops| {
+        out.push(Measurement {
+            network: name,
+            call,
+            heap_ops,
+        })
+    };
+
+    let (_, n) = heap_ops(|| net.forward(x));
+    push("forward", n);
+    let (_, n) = heap_ops(|| net.predict(&sample));
+    push("predict", n);
+    let (_, n) = heap_ops(|| net.classify(x));
+    push("classify", n);
+    let (_, n) = heap_ops(|| *net.forward_train(x, &mut tape, rng));
+    push("forward_train", n);
+    let (_, n) = heap_ops(|| net.backward(x, &mut tape, &dy, &mut grads, Some(&mut dx)));
+    push("backward (with dx)", n);
+    let (_, n) = heap_ops(|| net.backward(x, &mut tape, &dy, &mut grads, None));
+    push("backward (no dx)", n);
+    let (_, n) = heap_ops(|| sgd.step(net.params_mut(), &grads));
+    push("Optimizer::step", n);
+    assert!(
+        dx.iter().all(|v| v.is_finite()),
+        "{name}: non-finite input gradient"
+    );
+}
+
+/// Measures the calls of a network with a loss: the above, plus `loss` and `train_step`.
+fn measure_supervised<N, const IN: usize, const OUT: usize>(
+    name: &'static str,
+    net: &mut N,
+    x: &SMatrix<f32, IN, B>,
+    target: &<N::Loss as Loss<f32, OUT>>::Target<B>,
+    rng: &mut Xoshiro128PlusPlus,
+    out: &mut Vec<Measurement>,
+) where
+    N: Supervised<f32, IN, OUT>,
+{
+    measure_network::<N, IN, OUT>(name, net, x, rng, out);
+    let mut tape = N::tape::<B>();
+    let mut grads = N::gradients();
+    let mut sgd = Sgd::new(0.01f32);
+
+    let (_, n) = heap_ops(|| net.loss(x, target));
+    out.push(Measurement {
+        network: name,
+        call: "Supervised::loss",
+        heap_ops: n,
+    });
+    let (losses, n) = heap_ops(|| {
+        let mut losses = [0.0f32; 5];
+        for l in &mut losses {
+            *l = net
+                .train_step(x, target, &mut grads, &mut tape, &mut sgd, rng)
+                .unwrap_or(f32::NAN);
+        }
+        losses
+    });
+    out.push(Measurement {
+        network: name,
+        call: "train_step (x5)",
+        heap_ops: n,
+    });
+    assert!(
+        losses.iter().all(|l| l.is_finite()),
+        "{name}: training failed: {losses:?}"
+    );
+}
+
+fn labels<const N: usize>(rng: &mut Xoshiro128PlusPlus) -> [ClassIndex<N>; B] {
+    std::array::from_fn(|_| ClassIndex::new(rng.random_range(0..N)).expect("below N"))
+}
+
+#[test]
+fn running_and_training_allocate_nothing() {
+    // The counter must see an allocation made inside a measurement, or zero proves nothing.
+    let (v, n) = heap_ops(|| Vec::<u8>::with_capacity(1));
+    drop(v);
+    assert!(n >= 1, "the counting allocator is not in effect");
+
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
+    let x = random::<24, B>(&mut rng);
+    let mut results = Vec::with_capacity(64);
+
+    let mut everything = Everything::<f32>::new(&mut rng);
+    measure_network::<_, 24, 10>("Everything", &mut everything, &x, &mut rng, &mut results);
+
+    let mut classifier = Classifier::<f32>::new(&mut rng);
+    let classes = labels::<10>(&mut rng);
+    measure_supervised::<_, 24, 10>(
+        "Classifier",
+        &mut classifier,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+
+    let mut margin = Margin::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>("Margin", &mut margin, &x, &classes, &mut rng, &mut results);
+
+    let mut tagger = Tagger::<f32>::new(&mut rng);
+    let tags = SMatrix::<f32, 6, B>::from_fn(|_, _| if rng.random::<bool>() { 1.0 } else { 0.0 });
+    measure_supervised::<_, 24, 6>("Tagger", &mut tagger, &x, &tags, &mut rng, &mut results);
+
+    let mut regressor = Regressor::<f32>::new(&mut rng);
+    let values = random::<4, B>(&mut rng);
+    measure_supervised::<_, 24, 4>(
+        "Regressor",
+        &mut regressor,
+        &x,
+        &values,
+        &mut rng,
+        &mut results,
+    );
+
+    for m in &results {
+        println!(
+            "{:<10} {:<20} {} heap operations",
+            m.network, m.call, m.heap_ops
+        );
+    }
+    let offenders: Vec<_> = results
+        .iter()
+        .filter(|m| m.heap_ops != 0)
+        .map(|m| (m.network, m.call, m.heap_ops))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "heap operations while running: {offenders:?}"
+    );
+    assert_eq!(results.len(), 7 + 4 * 9);
+}
