@@ -23,7 +23,7 @@ use crate::{SMatrix, Scalar};
 /// use staticnn::rand::Rng;
 ///
 /// /// Multiplies every feature by a learned scale.
-/// #[derive(Default)]
+/// #[derive(Debug, Default)]
 /// pub struct Scale;
 ///
 /// impl<T: Scalar, const N: usize> Layer<T, N, N> for Scale {
@@ -78,10 +78,10 @@ use crate::{SMatrix, Scalar};
 )]
 pub trait Layer<T: Scalar, const I: usize, const O: usize> {
     /// Learnable parameters: a `#[repr(C)]` block of `T` values only (`()` when none).
-    type Params: Pod;
+    type Params: Pod + core::fmt::Debug;
     /// Non-learned state that persists between batches (batch-norm running statistics);
     /// a block of `T` values only, `()` when none.
-    type State: Pod;
+    type State: Pod + core::fmt::Debug;
     /// What a train-mode forward saves for backward, beyond the layer's input and output.
     type Tape<const B: usize>: Zeroable;
 

@@ -40,7 +40,9 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
 
     /// Eval-mode forward of a batch (one sample per column). Needs no RNG and no tape: it
-    /// uses two scratch buffers of the widest layer on the stack.
+    /// uses two scratch buffers of the widest layer on the stack (`scratch_bytes::<B>()`),
+    /// besides the returned output and any temporaries of the layers themselves (a
+    /// `Maxout` layer keeps one piece's output).
     fn forward<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> SMatrix<T, OUT, B>;
 
     /// Train-mode forward: writes every layer's output (and what backward needs) into `tape`,

@@ -15,6 +15,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let pv = quote!(::staticnn::__private);
     let output = &layers.last().expect("validated: at least one layer").output;
     let name_str = name.to_string();
+    let tape_name = tape_ty.to_string();
     let last = &layers.last().expect("validated: at least one layer").field;
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
@@ -126,7 +127,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     quote! {
         #(#attrs)*
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug)]
         #vis struct #name<T: #sn::Scalar = f32> {
             /// Learnable parameters, layer by layer.
             pub params: #params_ty<T>,
@@ -136,7 +137,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[doc = #params_doc]
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug)]
         #[allow(unused_braces)]
         #vis struct #params_ty<T: #sn::Scalar = f32> {
             #(
@@ -148,7 +149,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[doc = #state_doc]
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug)]
         #[allow(unused_braces)]
         #vis struct #state_ty<T: #sn::Scalar = f32> {
             #(
@@ -181,6 +182,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
             // SAFETY: every field is `Zeroable`.
             unsafe impl<T: #sn::Scalar, const B: usize> #pv::Zeroable for #tape_ty<T, B> {}
         };
+
+        #[allow(unused_braces)]
+        impl<T: #sn::Scalar, const B: usize> ::core::fmt::Debug for #tape_ty<T, B> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#tape_name)
+                    #( .field(#labels, &self.#fields) )*
+                    .finish_non_exhaustive()
+            }
+        }
 
         #(#checks)*
 
