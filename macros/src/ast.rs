@@ -14,24 +14,52 @@
 //! width   := INTEGER | path                          -- a literal or a `const` item
 //! ```
 
-use proc_macro2::Span;
+use proc_macro2::{Delimiter, Span, TokenTree};
+use syn::parse::discouraged::Speculative;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, LitInt, Path, Token, Type, Visibility, braced, parenthesized};
 
 /// The whole declaration.
+///
+/// Once the network's name is known, a syntax error no longer aborts parsing: it is kept (in
+/// `errors`, or in an [`Entry::Broken`] whose tokens are skipped up to the next `,`), and
+/// validation reports it together with everything else, so that the fallback still declares
+/// the network and code using it adds no errors.
 pub struct Decl {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
     pub entries: Vec<Entry>,
+    /// Whether the braced body was found; without it, nothing can be said about the entries.
+    pub has_body: bool,
+    /// Syntax errors outside the entries.
+    pub errors: Vec<syn::Error>,
 }
 
 /// One comma-separated entry of the body.
 pub enum Entry {
-    Input { key: Ident, width: Width },
-    Loss { key: Ident, kind: Ident, args: Option<Args> },
+    Input {
+        key: Ident,
+        width: Width,
+    },
+    Loss {
+        key: Ident,
+        kind: Ident,
+        args: Option<Args>,
+    },
     Layer(LayerDecl),
+    /// An entry with a syntax error, and what it was meant to be. Validation reports the
+    /// error in its turn, so that errors come in source order.
+    Broken(Broken, syn::Error),
+}
+
+/// What an [`Entry::Broken`] entry was meant to be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    Input,
+    Loss,
+    Layer,
 }
 
 /// A layer as written.
@@ -84,58 +112,143 @@ impl Parse for Decl {
         }
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
+        let mut errors = Vec::new();
         if input.peek(Token![<]) {
-            return Err(syn::Error::new(
+            errors.push(syn::Error::new(
                 input.span(),
                 "a network takes no generic parameters here; it is generic over its scalar type already",
             ));
+            skip_until(
+                input,
+                |tt| matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace),
+            );
         }
         if !input.peek(syn::token::Brace) {
-            return Err(syn::Error::new(input.span(), "expected `{` and the network's layers"));
+            let span = if input.is_empty() {
+                name.span()
+            } else {
+                input.span()
+            };
+            errors.push(syn::Error::new(
+                span,
+                "expected `{` and the network's input and layers after the name",
+            ));
+            skip_until(input, |_| false);
+            return Ok(Decl {
+                attrs,
+                vis,
+                name,
+                entries: Vec::new(),
+                has_body: false,
+                errors,
+            });
         }
         let body;
         braced!(body in input);
         let mut entries = Vec::new();
         while !body.is_empty() {
-            entries.push(body.parse()?);
+            entries.push(parse_entry(&body));
             if body.is_empty() {
                 break;
             }
             if !body.peek(Token![,]) {
-                return Err(syn::Error::new(body.span(), "expected `,` between entries"));
+                // The tokens up to the next `,` are lost; count them as a broken layer.
+                let error = syn::Error::new(body.span(), "expected `,` between entries");
+                skip_until(&body, is_comma);
+                entries.push(Entry::Broken(Broken::Layer, error));
+                if body.is_empty() {
+                    break;
+                }
             }
             body.parse::<Token![,]>()?;
         }
         if !input.is_empty() {
-            return Err(syn::Error::new(input.span(), "unexpected tokens after the network's body"));
+            errors.push(syn::Error::new(
+                input.span(),
+                "unexpected tokens after the network's body",
+            ));
+            skip_until(input, |_| false);
         }
-        Ok(Decl { attrs, vis, name, entries })
+        Ok(Decl {
+            attrs,
+            vis,
+            name,
+            entries,
+            has_body: true,
+            errors,
+        })
     }
 }
 
-impl Parse for Entry {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let named = input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]);
-        let name = if named {
-            let key: Ident = input.parse()?;
-            input.parse::<Token![:]>()?;
-            if key == "input" {
-                return Ok(Entry::Input { key, width: input.parse()? });
+fn is_comma(tt: &TokenTree) -> bool {
+    matches!(tt, TokenTree::Punct(p) if p.as_char() == ',')
+}
+
+/// Skips token trees up to (not including) the first one for which `stop` holds.
+fn skip_until(input: ParseStream, stop: impl Fn(&TokenTree) -> bool) {
+    let _ = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if stop(&tt) {
+                break;
             }
-            if key == "loss" {
-                let kind = parse_kind(input, "a loss, such as `SoftmaxCrossEntropy`")?;
-                let args = parse_args(input, &kind)?;
-                return Ok(Entry::Loss { key, kind, args });
-            }
-            Some(key)
-        } else {
-            None
-        };
-        let kind = parse_kind(input, "a layer, such as `Linear(10)` or `ReLU`")?;
-        let args = parse_args(input, &kind)?;
-        Ok(Entry::Layer(LayerDecl { attrs, name, kind, args }))
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+/// Parses one entry; on a syntax error, skips to the next `,` and returns an
+/// [`Entry::Broken`] with the error and what the entry was meant to be.
+///
+/// The entry is parsed on a fork: a failed parse may leave tokens unread inside a group,
+/// which syn would otherwise report once more as "unexpected token" and fail the whole macro.
+fn parse_entry(input: ParseStream) -> Entry {
+    let mut meant = Broken::Layer;
+    let fork = input.fork();
+    match parse_entry_inner(&fork, &mut meant) {
+        Ok(entry) => {
+            input.advance_to(&fork);
+            entry
+        }
+        Err(e) => {
+            skip_until(input, is_comma);
+            Entry::Broken(meant, e)
+        }
     }
+}
+
+fn parse_entry_inner(input: ParseStream, meant: &mut Broken) -> syn::Result<Entry> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let named = input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]);
+    let name = if named {
+        let key: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        if key == "input" {
+            *meant = Broken::Input;
+            return Ok(Entry::Input {
+                key,
+                width: input.parse()?,
+            });
+        }
+        if key == "loss" {
+            *meant = Broken::Loss;
+            let kind = parse_kind(input, "a loss, such as `SoftmaxCrossEntropy`")?;
+            let args = parse_args(input, &kind)?;
+            return Ok(Entry::Loss { key, kind, args });
+        }
+        Some(key)
+    } else {
+        None
+    };
+    let kind = parse_kind(input, "a layer, such as `Linear(10)` or `ReLU`")?;
+    let args = parse_args(input, &kind)?;
+    Ok(Entry::Layer(LayerDecl {
+        attrs,
+        name,
+        kind,
+        args,
+    }))
 }
 
 fn parse_kind(input: ParseStream, what: &str) -> syn::Result<Ident> {
@@ -154,20 +267,30 @@ fn parse_args(input: ParseStream, kind: &Ident) -> syn::Result<Option<Args>> {
     let paren = parenthesized!(content in input);
     let mut items = Vec::new();
     while !content.is_empty() {
-        let is_option = content.peek(Ident) && content.peek2(Token![=]) && !content.peek2(Token![==]);
+        let is_option =
+            content.peek(Ident) && content.peek2(Token![=]) && !content.peek2(Token![==]);
         let item = if is_option {
             let key: Ident = content.parse()?;
             content.parse::<Token![=]>()?;
-            Arg::Option { key, value: content.parse()? }
+            Arg::Option {
+                key,
+                value: content.parse()?,
+            }
         } else if kind == "Custom" && items.is_empty() {
             Arg::Type(content.parse()?)
         } else {
             let first: Width = content.parse()?;
             if content.peek(Token![->]) {
                 content.parse::<Token![->]>()?;
-                Arg::Widths { input: Some(first), output: content.parse()? }
+                Arg::Widths {
+                    input: Some(first),
+                    output: content.parse()?,
+                }
             } else {
-                Arg::Widths { input: None, output: first }
+                Arg::Widths {
+                    input: None,
+                    output: first,
+                }
             }
         };
         items.push(item);
@@ -175,18 +298,29 @@ fn parse_args(input: ParseStream, kind: &Ident) -> syn::Result<Option<Args>> {
             break;
         }
         if !content.peek(Token![,]) {
-            return Err(syn::Error::new(content.span(), "expected `,` between arguments"));
+            return Err(syn::Error::new(
+                content.span(),
+                "expected `,` between arguments",
+            ));
         }
         content.parse::<Token![,]>()?;
     }
-    Ok(Some(Args { span: paren.span.join(), items }))
+    Ok(Some(Args {
+        span: paren.span.join(),
+        items,
+    }))
 }
 
 impl Parse for Width {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(LitInt) {
             Ok(Width::Lit(input.parse()?))
-        } else if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![crate]) || input.peek(Token![self]) || input.peek(Token![super]) {
+        } else if input.peek(Ident)
+            || input.peek(Token![::])
+            || input.peek(Token![crate])
+            || input.peek(Token![self])
+            || input.peek(Token![super])
+        {
             Ok(Width::Path(input.parse()?))
         } else {
             Err(syn::Error::new(

@@ -7,7 +7,15 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::validate::Plan;
 
 pub fn expand(plan: &Plan) -> TokenStream {
-    let Plan { attrs, vis, name, input, layers, loss, checks } = plan;
+    let Plan {
+        attrs,
+        vis,
+        name,
+        input,
+        layers,
+        loss,
+        checks,
+    } = plan;
     let params_ty = format_ident!("{}Params", name);
     let state_ty = format_ident!("{}State", name);
     let tape_ty = format_ident!("{}Tape", name);
@@ -19,21 +27,59 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let last = &layers.last().expect("validated: at least one layer").field;
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
-    let aux: Vec<_> = layers.iter().map(|l| format_ident!("__aux_{}", l.field)).collect();
+    let aux: Vec<_> = layers
+        .iter()
+        .map(|l| format_ident!("__aux_{}", l.field))
+        .collect();
     let docs: Vec<_> = layers.iter().map(|l| &l.docs).collect();
     let values: Vec<_> = layers.iter().map(|l| &l.value).collect();
     let outs: Vec<_> = layers.iter().map(|l| &l.output).collect();
-    // `<Ty as Layer<T, IN, OUT>>` for each layer.
-    let lt: Vec<TokenStream> = layers
+    // `<Ty as Layer<T, IN, OUT>>` for each layer. A user's `Custom` type is respanned onto
+    // its own token (the projection and every associated item taken from it), so that a type
+    // that is not a layer for these widths is reported once, on that token.
+    let spans: Vec<Option<Span>> = layers
         .iter()
         .map(|l| {
-            let (ty, i, o) = (&l.ty, &l.input, &l.output);
-            quote!(<#ty as #sn::Layer<T, #i, #o>>)
+            l.custom.then(|| {
+                l.ty.clone()
+                    .into_iter()
+                    .next()
+                    .map_or_else(Span::call_site, |t| t.span())
+            })
         })
         .collect();
+    let lt: Vec<TokenStream> = layers
+        .iter()
+        .zip(&spans)
+        .map(|(l, span)| {
+            let (ty, i, o) = (&l.ty, &l.input, &l.output);
+            respan(quote!(<#ty as #sn::Layer<T, #i, #o>>), *span)
+        })
+        .collect();
+    let item = |name: &str| -> Vec<TokenStream> {
+        let name = proc_macro2::Ident::new(name, Span::call_site());
+        lt.iter()
+            .zip(&spans)
+            .map(|(l, span)| respan(quote!(#l::#name), *span))
+            .collect()
+    };
+    let lt_params = item("Params");
+    let lt_state = item("State");
+    let lt_tape = item("Tape");
+    let lt_count = item("PARAMS");
+    let lt_flops = item("FLOPS");
+    let lt_kind = item("KIND");
+
+    let lt_init = item("init_params");
+    let lt_forward = item("forward");
+    let lt_forward_train = item("forward_train");
+    let lt_backward = item("backward");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
-    let field_docs: Vec<String> = layers.iter().map(|l| format!("Layer {}.", l.label)).collect();
+    let field_docs: Vec<String> = layers
+        .iter()
+        .map(|l| format!("Layer {}.", l.label))
+        .collect();
 
     // Widest layer output: the size of each inference scratch buffer and backward buffer.
     let widest = quote!({ #pv::max_width(&[#(#outs),*]) });
@@ -54,7 +100,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // Eval forward through two scratch buffers.
     let n = layers.len();
     let forward_steps = (0..n).map(|k| {
-        let (l, v, f) = (&lt[k], values[k], fields[k]);
+        let (fwd, v, f) = (&lt_forward[k], values[k], fields[k]);
         let src = if k == 0 {
             quote!(x)
         } else {
@@ -69,23 +115,23 @@ pub fn expand(plan: &Plan) -> TokenStream {
             let w = outs[k];
             quote!(#pv::view_mut::<T, #w, B, __W>(&mut #buf))
         };
-        quote!(#l::forward(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+        quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
     });
 
     let train_steps = (0..n).map(|k| {
-        let (l, v, f, a) = (&lt[k], values[k], fields[k], &aux[k]);
+        let (fwdt, v, f, a) = (&lt_forward_train[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {
             quote!(x)
         } else {
             let p = fields[k - 1];
             quote!(&tape.#p)
         };
-        quote!(#l::forward_train(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
+        quote!(#fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
     });
 
     // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
     let backward_steps = (0..n).rev().map(|k| {
-        let (l, v, f, a) = (&lt[k], values[k], fields[k], &aux[k]);
+        let (bwd, v, f, a) = (&lt_backward[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {
             quote!(x)
         } else {
@@ -106,7 +152,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             let w = ins[k];
             quote!(#pv::Some(#pv::view_mut::<T, #w, B, __W>(#buf)))
         };
-        quote!(#l::backward(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
+        quote!(#bwd(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
     });
 
     let supervised = loss.as_ref().map(|loss| {
@@ -117,8 +163,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
-    let params_doc = format!("Learnable parameters of [`{name}`], layer by layer: one contiguous block of scalars.");
-    let state_doc = format!("Persistent non-learned state of [`{name}`] (running statistics), layer by layer.");
+    let params_doc = format!(
+        "Learnable parameters of [`{name}`], layer by layer: one contiguous block of scalars."
+    );
+    let state_doc =
+        format!("Persistent non-learned state of [`{name}`] (running statistics), layer by layer.");
     let tape_doc = format!(
         "Everything a train-mode forward of [`{name}`] on `B` samples saves for backward; each public field is that layer's output."
     );
@@ -143,7 +192,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             #(
                 #[doc = #field_docs]
                 #(#docs)*
-                pub #fields: #lt::Params,
+                pub #fields: #lt_params,
             )*
         }
 
@@ -154,7 +203,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #vis struct #state_ty<T: #sn::Scalar = f32> {
             #(
                 #[doc = #field_docs]
-                pub #fields: #lt::State,
+                pub #fields: #lt_state,
             )*
         }
 
@@ -165,7 +214,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #[doc = #field_docs]
                 pub #fields: #sn::SMatrix<T, #outs, B>,
             )*
-            #( #aux: #lt::Tape<B>, )*
+            #( #aux: #lt_tape<B>, )*
             __grad: [#sn::SMatrix<T, #widest, B>; 2],
         }
 
@@ -201,9 +250,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// Output features.
             pub const OUTPUT: usize = #output;
             /// Learnable scalars.
-            pub const PARAMS: usize = 0 #( + #lt::PARAMS )*;
+            pub const PARAMS: usize = 0 #( + #lt_count )*;
             /// Forward FLOPs per sample.
-            pub const FLOPS: usize = 0 #( + #lt::FLOPS )*;
+            pub const FLOPS: usize = 0 #( + #lt_flops )*;
             /// Bytes of the parameter block (also of a gradient block).
             pub const PARAM_BYTES: usize = ::core::mem::size_of::<#params_ty<T>>();
             /// Bytes of the persistent state.
@@ -231,11 +280,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #(
                     #sn::LayerInfo {
                         name: #labels,
-                        kind: #lt::KIND,
+                        kind: #lt_kind,
                         inputs: #ins,
                         outputs: #outs,
-                        params: #lt::PARAMS,
-                        flops: #lt::FLOPS,
+                        params: #lt_count,
+                        flops: #lt_flops,
                     },
                 )*
             ];
@@ -258,7 +307,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
 
             fn init<R: #pv::Rng + ?Sized>(&mut self, rng: &mut R) {
-                #( #lt::init_params(&#values, &mut self.params.#fields, &mut self.state.#fields, rng); )*
+                #( #lt_init(&#values, &mut self.params.#fields, &mut self.state.#fields, rng); )*
             }
 
             fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, B>) -> #sn::SMatrix<T, #output, B> {
@@ -300,10 +349,34 @@ pub fn expand(plan: &Plan) -> TokenStream {
     }
 }
 
+/// Gives every token of `tokens` the span `span`, when there is one.
+fn respan(tokens: TokenStream, span: Option<Span>) -> TokenStream {
+    let Some(span) = span else { return tokens };
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut g2 = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), Some(span)));
+                g2.set_span(span);
+                t = proc_macro2::TokenTree::Group(g2);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
 fn scratch(k: usize) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(if k.is_multiple_of(2) { "__s0" } else { "__s1" }, Span::call_site())
+    proc_macro2::Ident::new(
+        if k.is_multiple_of(2) { "__s0" } else { "__s1" },
+        Span::call_site(),
+    )
 }
 
 fn grad_buf(k: usize) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(if k.is_multiple_of(2) { "__g0" } else { "__g1" }, Span::call_site())
+    proc_macro2::Ident::new(
+        if k.is_multiple_of(2) { "__g0" } else { "__g1" },
+        Span::call_site(),
+    )
 }

@@ -11,7 +11,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, Lit, UnOp, Visibility};
 
-use crate::ast::{Arg, Args, Decl, Entry, LayerDecl, Width};
+use crate::ast::{Arg, Args, Broken, Decl, Entry, LayerDecl, Width};
 
 /// Collects errors so that independent mistakes are all reported in one compile.
 #[derive(Default)]
@@ -20,6 +20,13 @@ pub struct Errors(Option<syn::Error>);
 impl Errors {
     pub fn push(&mut self, span: Span, msg: impl std::fmt::Display) {
         let e = syn::Error::new(span, msg);
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub fn push_error(&mut self, e: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
@@ -39,24 +46,32 @@ pub enum W {
 }
 
 impl W {
-    fn of(w: &Width, errors: &mut Errors) -> W {
+    /// The width as written; `None` (with an error pushed) when it is not a valid width.
+    fn of(w: &Width, errors: &mut Errors) -> Option<W> {
         match w {
             Width::Lit(l) => match l.base10_parse::<usize>() {
                 Ok(0) => {
                     errors.push(l.span(), "a width must be at least 1");
-                    W::Known(1)
+                    None
                 }
-                Ok(n) if l.suffix().is_empty() || l.suffix() == "usize" => W::Known(n),
+                Err(_) if l.base10_digits().starts_with('-') => {
+                    errors.push(l.span(), "a width must be at least 1");
+                    None
+                }
+                Ok(n) if l.suffix().is_empty() || l.suffix() == "usize" => Some(W::Known(n)),
                 Ok(_) => {
-                    errors.push(l.span(), "write a width without a type suffix, or with `usize`");
-                    W::Known(1)
+                    errors.push(
+                        l.span(),
+                        "write a width without a type suffix, or with `usize`",
+                    );
+                    None
                 }
                 Err(_) => {
                     errors.push(l.span(), "this width does not fit in a `usize`");
-                    W::Known(1)
+                    None
                 }
             },
-            Width::Path(p) => W::Named(p.clone()),
+            Width::Path(p) => Some(W::Named(p.clone())),
         }
     }
 }
@@ -87,6 +102,8 @@ pub struct Layer {
     pub value: TokenStream,
     pub input: W,
     pub output: W,
+    /// A user's type (`Custom`), whose mistakes are reported on its own token.
+    pub custom: bool,
 }
 
 /// Everything the expansion needs.
@@ -100,18 +117,84 @@ pub struct Plan {
     pub checks: Vec<Check>,
 }
 
-const LAYERS: &[&str] = &["Linear", "Maxout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Custom"];
+const LAYERS: &[&str] = &[
+    "Linear",
+    "Maxout",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+    "Custom",
+];
 const LOSSES: &[&str] = &["SoftmaxCrossEntropy", "Hinge", "BceWithLogits", "Mse"];
+
+/// The width flowing into the next layer.
+#[derive(Clone)]
+struct Flow {
+    /// The width; a best guess when an earlier mistake hides it.
+    width: W,
+    /// Where the width comes from, as a mismatch message says it ("the network's `input`
+    /// is", "layer `hidden` produces"); `None` when `width` is a guess, so that one mistake
+    /// is not reported again as width mismatches further down.
+    from: Option<String>,
+}
+
+impl Flow {
+    fn known(width: W, from: String) -> Flow {
+        Flow {
+            width,
+            from: Some(from),
+        }
+    }
+
+    fn guess(width: W) -> Flow {
+        Flow { width, from: None }
+    }
+}
+
+/// The outline of a declaration that may have mistakes: the fallback declares a network of
+/// this shape so that code using it type-checks and reports nothing more.
+pub struct Shape {
+    pub input: W,
+    pub output: W,
+    pub loss: Option<TokenStream>,
+}
 
 /// Checks the declaration and resolves it.
 pub fn plan(decl: &Decl) -> Result<Plan, syn::Error> {
+    check(decl).0
+}
+
+/// The input and output widths and the loss of a declaration, guessed where mistakes hide
+/// them.
+pub fn shape(decl: &Decl) -> Shape {
+    check(decl).1
+}
+
+fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
     let mut errors = Errors::default();
-    let mut input: Option<(Ident, W)> = None;
-    let mut loss: Option<(Ident, Ident)> = None;
+    for e in &decl.errors {
+        errors.push_error(e.clone());
+    }
+    for a in decl.attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        errors.push(
+            a.path().span(),
+            "`network!` cannot derive traits for a network; it implements `Clone`, `Copy` and `Debug` already",
+        );
+    }
+    let mut input: Option<Option<W>> = None; // declared, and its width when valid
+    let mut input_guess: Option<W> = None; // the first layer's declared input width
+    let mut loss_declared = false;
+    let mut loss: Option<Ident> = None; // a known loss
     let mut layers = Vec::new();
+    let mut position = 0; // of the next layer, counting layers with syntax errors
+    let mut broken_layers = false;
     let mut checks = Vec::new();
     let mut names: HashMap<String, Span> = HashMap::new();
-    let mut current: Option<(W, String)> = None; // width flowing out of the previous layer, and who made it
+    let mut flow = Flow::guess(W::Known(1));
     let mut previous_kind: Option<Ident> = None;
 
     for entry in &decl.entries {
@@ -121,51 +204,84 @@ pub fn plan(decl: &Decl) -> Result<Plan, syn::Error> {
                     errors.push(key.span(), "`input` is declared twice");
                     continue;
                 }
-                if !layers.is_empty() {
+                if !layers.is_empty() || broken_layers {
                     errors.push(key.span(), "`input` must come before the layers");
                 }
                 let w = W::of(width, &mut errors);
-                current = Some((w.clone(), "the input".to_string()));
-                input = Some((key.clone(), w));
+                flow = match &w {
+                    Some(w) => Flow::known(w.clone(), "the network's `input` is".to_string()),
+                    None => Flow::guess(W::Known(1)),
+                };
+                input = Some(w);
             }
             Entry::Loss { key, kind, args } => {
-                if loss.is_some() {
-                    errors.push(key.span(), "a network has one loss; `loss` is declared twice");
+                if loss_declared {
+                    errors.push(
+                        key.span(),
+                        "a network has one loss; `loss` is declared twice",
+                    );
                     continue;
                 }
-                if !LOSSES.iter().any(|l| kind == l) {
-                    errors.push(kind.span(), format!("unknown loss `{kind}`; expected one of {}", list(LOSSES)));
+                loss_declared = true;
+                if LOSSES.iter().any(|l| kind == l) {
+                    loss = Some(kind.clone());
+                } else {
+                    errors.push(
+                        kind.span(),
+                        format!("unknown loss `{kind}`{}", suggest(kind, LOSSES)),
+                    );
                 }
                 if let Some(args) = args {
                     errors.push(args.span, format!("`{kind}` takes no arguments"));
                 }
-                if kind == "SoftmaxCrossEntropy" {
-                    if let Some(prev) = previous_kind.as_ref().filter(|p| *p == "Softmax") {
-                        errors.push(
-                            prev.span(),
-                            "`SoftmaxCrossEntropy` applies softmax to the logits itself; remove this `Softmax` layer",
-                        );
-                    }
-                }
-                loss = Some((key.clone(), kind.clone()));
-            }
-            Entry::Layer(decl_layer) => {
-                if let Some((key, _)) = &loss {
+                if let Some(prev) = previous_kind
+                    .as_ref()
+                    .filter(|p| *p == "Softmax" && kind == "SoftmaxCrossEntropy")
+                {
                     errors.push(
-                        decl_layer.kind.span(),
-                        format!("layers must come before the loss; move this layer above `{key}`"),
+                        prev.span(),
+                        "`SoftmaxCrossEntropy` applies softmax to the logits itself; remove this `Softmax` layer",
                     );
                 }
-                let index = layers.len();
+            }
+            Entry::Broken(meant, error) => {
+                errors.push_error(error.clone());
+                match meant {
+                    Broken::Input if input.is_none() => {
+                        input = Some(None);
+                        flow = Flow::guess(W::Known(1));
+                    }
+                    Broken::Input => {}
+                    Broken::Loss => loss_declared = true,
+                    Broken::Layer => {
+                        position += 1;
+                        broken_layers = true;
+                        flow.from = None;
+                        previous_kind = None;
+                    }
+                }
+            }
+            Entry::Layer(decl_layer) => {
+                if loss_declared {
+                    errors.push(
+                        decl_layer.kind.span(),
+                        "layers must come before the loss; move this layer above `loss`",
+                    );
+                }
+                let index = position;
+                position += 1;
                 let field = match &decl_layer.name {
                     Some(n) => n.clone(),
                     None => Ident::new(&format!("layer{index}"), decl_layer.kind.span()),
                 };
                 let key = field.to_string();
                 if matches!(key.as_str(), "params" | "state") || key.starts_with("__") {
-                    errors.push(field.span(), format!("`{key}` is reserved; choose another layer name"));
+                    errors.push(
+                        field.span(),
+                        format!("`{key}` is reserved; choose another layer name"),
+                    );
                 }
-                if let Some(_first) = names.get(&key) {
+                if names.contains_key(&key) {
                     errors.push(field.span(), format!("duplicate layer name `{key}`"));
                 } else {
                     names.insert(key.clone(), field.span());
@@ -174,53 +290,106 @@ pub fn plan(decl: &Decl) -> Result<Plan, syn::Error> {
                     Some(n) => format!("`{n}`"),
                     None => format!("{index} (`{}`)", decl_layer.kind),
                 };
-                let (produced, producer) = match &current {
-                    Some((w, who)) => (w.clone(), who.clone()),
-                    None => (W::Known(1), String::new()),
-                };
-                if let Some(layer) = resolve(decl_layer, &field, &label, &produced, &producer, &mut checks, &mut errors) {
-                    current = Some((layer.output.clone(), format!("layer {label}")));
-                    layers.push(layer);
-                } else {
-                    layers.push(Layer {
-                        field: field.clone(),
-                        label,
-                        docs: Vec::new(),
-                        ty: quote!(()),
-                        value: quote!(()),
-                        input: produced.clone(),
-                        output: produced,
-                    });
+                if index == 0 && input_guess.is_none() {
+                    input_guess = declared_input(decl_layer);
                 }
+                let (layer, after) =
+                    resolve(decl_layer, &field, &label, &flow, &mut checks, &mut errors);
+                layers.push(layer.unwrap_or_else(|| Layer {
+                    field: field.clone(),
+                    label,
+                    docs: Vec::new(),
+                    ty: quote!(()),
+                    value: quote!(()),
+                    input: flow.width.clone(),
+                    output: after.width.clone(),
+                    custom: false,
+                }));
+                flow = after;
                 previous_kind = Some(decl_layer.kind.clone());
             }
         }
     }
-    if input.is_none() {
-        errors.push(decl.name.span(), format!("network `{}` needs its input width, as in `input: 64,` before the layers", decl.name));
+    if decl.has_body && decl.entries.is_empty() {
+        errors.push(
+            decl.name.span(),
+            format!("network `{}` is empty; declare its input width and layers, as in `input: 64, Linear(10)`", decl.name),
+        );
+    } else if decl.has_body && input.is_none() {
+        errors.push(
+            decl.name.span(),
+            format!(
+                "network `{}` needs its input width, as in `input: 64,` before the layers",
+                decl.name
+            ),
+        );
     }
-    if layers.is_empty() {
-        errors.push(decl.name.span(), format!("network `{}` has no layers; add at least one, as in `Linear(10)`", decl.name));
+    if !decl.entries.is_empty() && layers.is_empty() && !broken_layers {
+        errors.push(
+            decl.name.span(),
+            format!(
+                "network `{}` has no layers; add at least one, as in `Linear(10)`",
+                decl.name
+            ),
+        );
     }
+    let loss = loss.map(|kind| quote_spanned!(kind.span()=> ::staticnn::loss::#kind));
+    let declared_input = input.clone().flatten();
+    let shape = Shape {
+        input: declared_input
+            .clone()
+            .or(input_guess)
+            .unwrap_or(W::Known(1)),
+        output: flow.width,
+        loss: loss.clone(),
+    };
     if let Some(e) = errors.into_error() {
-        return Err(e);
+        return (Err(e), shape);
     }
-    let loss = loss.map(|(_, kind)| {
-        quote_spanned!(kind.span()=> ::staticnn::loss::#kind)
-    });
-    Ok(Plan {
+    let plan = Plan {
         attrs: decl.attrs.clone(),
         vis: decl.vis.clone(),
         name: decl.name.clone(),
-        input: input.expect("checked above").1,
+        input: declared_input.expect("checked above"),
         layers,
         loss,
         checks,
+    };
+    (Ok(plan), shape)
+}
+
+/// The input width a layer declares, if any, for guessing a missing `input`.
+fn declared_input(layer: &LayerDecl) -> Option<W> {
+    let preserving = !matches!(
+        layer.kind.to_string().as_str(),
+        "Linear" | "Maxout" | "Custom"
+    );
+    layer.args.as_ref()?.items.iter().find_map(|a| match a {
+        Arg::Widths { input: Some(w), .. } => W::of(w, &mut Errors::default()),
+        Arg::Widths {
+            input: None,
+            output,
+        } if preserving => W::of(output, &mut Errors::default()),
+        _ => None,
     })
 }
 
+/// "; did you mean `X`?" for a name that differs from a known one only in case, or the list
+/// of known names.
+fn suggest(name: &Ident, known: &[&str]) -> String {
+    let name = name.to_string();
+    match known.iter().find(|k| k.eq_ignore_ascii_case(&name)) {
+        Some(k) => format!("; did you mean `{k}`?"),
+        None => format!("; expected one of {}", list(known)),
+    }
+}
+
 fn list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Options given to a layer, each used at most once.
@@ -237,30 +406,27 @@ impl<'a> Options<'a> {
     }
 }
 
+/// Resolves one layer fed by `flow`; returns it (`None` when it cannot be resolved) and the
+/// width flowing out of it.
 fn resolve(
     decl: &LayerDecl,
     field: &Ident,
     label: &str,
-    produced: &W,
-    producer: &str,
+    flow: &Flow,
     checks: &mut Vec<Check>,
     errors: &mut Errors,
-) -> Option<Layer> {
+) -> (Option<Layer>, Flow) {
     let kind = &decl.kind;
     let kind_str = kind.to_string();
+    let unknown = Flow::guess(flow.width.clone());
     if !LAYERS.contains(&kind_str.as_str()) {
-        let hint = LAYERS
-            .iter()
-            .find(|l| l.eq_ignore_ascii_case(&kind_str))
-            .map(|l| format!("; did you mean `{l}`?"))
-            .unwrap_or_else(|| format!("; expected one of {}", list(LAYERS)));
         let hint = if matches!(kind_str.as_str(), "BatchNorm" | "Dropout") {
             format!("; `{kind_str}` is not available yet")
         } else {
-            hint
+            suggest(kind, LAYERS)
         };
         errors.push(kind.span(), format!("unknown layer `{kind}`{hint}"));
-        return None;
+        return (None, unknown);
     }
     let allowed: &'static [&'static str] = match kind_str.as_str() {
         "Linear" => &["init", "bias"],
@@ -270,21 +436,33 @@ fn resolve(
         "PReLU" => &["init"],
         _ => &[],
     };
-    let mut opts = Options { kind, allowed, given: Vec::new() };
+    let mut opts = Options {
+        kind,
+        allowed,
+        given: Vec::new(),
+    };
     let mut widths: Option<(Option<&Width>, &Width)> = None;
     let mut custom_ty = None;
     let no_args = Vec::new();
-    let items = decl.args.as_ref().map(|a: &Args| &a.items).unwrap_or(&no_args);
+    let items = decl
+        .args
+        .as_ref()
+        .map(|a: &Args| &a.items)
+        .unwrap_or(&no_args);
     for item in items {
         match item {
             Arg::Option { key, value } => {
                 if !opts.allowed.contains(&key.to_string().as_str()) {
-                    let expected = if opts.allowed.is_empty() {
+                    let msg = if opts.allowed.is_empty() {
                         format!("`{}` takes no options", opts.kind)
                     } else {
-                        format!("its options are {}", list(opts.allowed))
+                        format!(
+                            "`{}` has no option `{key}`; its options are {}",
+                            opts.kind,
+                            list(opts.allowed)
+                        )
                     };
-                    errors.push(key.span(), format!("`{}` has no option `{key}`; {expected}", opts.kind));
+                    errors.push(key.span(), msg);
                 } else if opts.given.iter().any(|(k, _)| *k == key) {
                     errors.push(key.span(), format!("option `{key}` is given twice"));
                 } else {
@@ -293,7 +471,10 @@ fn resolve(
             }
             Arg::Widths { input, output } => {
                 if widths.is_some() {
-                    errors.push(output.span(), "widths are given twice; write them once, as `OUT` or `IN -> OUT`");
+                    errors.push(
+                        output.span(),
+                        "widths are given twice; write them once, as `OUT` or `IN -> OUT`",
+                    );
                 } else {
                     widths = Some((input.as_ref(), output));
                 }
@@ -303,80 +484,143 @@ fn resolve(
     }
 
     let (declared_in, declared_out) = match widths {
-        Some((i, o)) => (i.map(|w| (w, W::of(w, errors))), Some((o, W::of(o, errors)))),
+        Some((i, o)) => (
+            i.map(|w| (w, W::of(w, errors))),
+            Some((o, W::of(o, errors))),
+        ),
         None => (None, None),
     };
-    let changes_width = matches!(kind_str.as_str(), "Linear" | "Maxout") || (kind_str == "Custom" && declared_in.is_some());
-    // Check the declared input width against what the previous layer produces.
-    let mut check_against = |w: &Width, declared: &W, errors: &mut Errors| match (produced, declared) {
-        (W::Known(p), W::Known(d)) if p != d => errors.push(
-            w.span(),
-            format!("layer {label} takes {d} inputs, but {producer} produces {p}"),
-        ),
-        (W::Known(_), W::Known(_)) => {}
-        _ => checks.push(Check {
-            span: w.span(),
-            marker: Ident::new(&field.to_string(), w.span()),
-            produced: produced.clone(),
-            declared: declared.clone(),
-        }),
+    let changes_width = matches!(kind_str.as_str(), "Linear" | "Maxout")
+        || (kind_str == "Custom" && declared_in.is_some());
+    // Checks a declared input width against the width flowing in; `false` on a mismatch.
+    let mut check_against = |w: &Width, declared: &W, errors: &mut Errors| -> bool {
+        let Some(from) = &flow.from else { return true };
+        match (&flow.width, declared) {
+            (W::Known(p), W::Known(d)) if p != d => {
+                errors.push(
+                    w.span(),
+                    format!("layer {label} takes {d} inputs, but {from} {p}"),
+                );
+                false
+            }
+            (W::Known(_), W::Known(_)) => true,
+            _ => {
+                let mut marker = field.clone();
+                marker.set_span(w.span());
+                checks.push(Check {
+                    span: w.span(),
+                    marker,
+                    produced: flow.width.clone(),
+                    declared: declared.clone(),
+                });
+                true
+            }
+        }
     };
-    let output = if changes_width {
-        if let Some((w, d)) = &declared_in {
+    let produces = format!("layer {label} produces");
+    let (output, after) = if changes_width {
+        if let Some((w, Some(d))) = &declared_in {
             check_against(w, d, errors);
         }
         match declared_out {
-            Some((_, o)) => o,
+            Some((_, Some(o))) => (o.clone(), Flow::known(o, produces)),
+            Some((_, None)) => (flow.width.clone(), unknown),
             None => {
                 errors.push(
                     kind.span(),
-                    format!("`{kind}` needs its output width, as in `{kind}(10)` or `{kind}(64 -> 10)`"),
+                    format!(
+                        "`{kind}` needs its output width, as in `{kind}(10)` or `{kind}(64 -> 10)`"
+                    ),
                 );
-                return None;
+                return (None, unknown);
             }
         }
     } else {
         if let Some((w, _)) = &declared_in {
-            errors.push(w.span(), format!("`{kind}` keeps the width of its input; write one width, as in `{kind}(64)`"));
+            errors.push(
+                w.span(),
+                format!(
+                    "`{kind}` keeps the width of its input; write one width, as in `{kind}(64)`"
+                ),
+            );
         }
-        if let Some((w, d)) = &declared_out {
-            check_against(w, d, errors);
+        match &declared_out {
+            // A declared width both checks the width flowing in and, after a mistake, is the
+            // best guess of it.
+            Some((w, Some(d))) if flow.from.is_none() || !check_against(w, d, errors) => {
+                (flow.width.clone(), Flow::guess(d.clone()))
+            }
+            Some((_, None)) => (flow.width.clone(), unknown),
+            _ => (
+                flow.width.clone(),
+                Flow {
+                    width: flow.width.clone(),
+                    from: flow.from.as_ref().map(|_| produces),
+                },
+            ),
         }
-        produced.clone()
     };
-
-    let number = |opts: &mut Options, key: &str, default: f64, errors: &mut Errors| -> TokenStream {
-        match opts.take(key) {
-            Some((_, e)) => float(e, errors),
-            None => Literal::f64_suffixed(default).into_token_stream(),
-        }
-    };
+    let number =
+        |opts: &mut Options, key: &str, default: f64, errors: &mut Errors| -> TokenStream {
+            match opts.take(key) {
+                Some((_, e)) => float(e, errors),
+                None => Literal::f64_suffixed(default).into_token_stream(),
+            }
+        };
     let (ty, value) = match kind_str.as_str() {
         "Linear" => {
-            let weight = opts.take("init").map(|(_, e)| init(e, errors)).unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
-            let bias = opts.take("bias").map(|(_, e)| init(e, errors)).unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
-            (quote!(::staticnn::layers::Linear), quote!(::staticnn::layers::Linear { weight: #weight, bias: #bias }))
+            let weight = opts
+                .take("init")
+                .map(|(_, e)| init(e, errors))
+                .unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
+            let bias = opts
+                .take("bias")
+                .map(|(_, e)| init(e, errors))
+                .unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
+            (
+                quote!(::staticnn::layers::Linear),
+                quote!(::staticnn::layers::Linear { weight: #weight, bias: #bias }),
+            )
         }
         "Maxout" => {
             let k = match opts.take("k") {
-                Some((_, Expr::Lit(syn::ExprLit { lit: Lit::Int(l), .. }))) => match l.base10_parse::<usize>() {
-                    Ok(k) if (1..=255).contains(&k) => Literal::usize_unsuffixed(k),
-                    _ => {
-                        errors.push(l.span(), "`k`, the number of maxout pieces, must be an integer from 1 to 255");
-                        Literal::usize_unsuffixed(2)
+                Some((
+                    _,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(l), ..
+                    }),
+                )) => {
+                    match l.base10_parse::<usize>() {
+                        Ok(k) if (1..=255).contains(&k) => Literal::usize_unsuffixed(k),
+                        _ => {
+                            errors.push(l.span(), "`k`, the number of maxout pieces, must be an integer from 1 to 255");
+                            Literal::usize_unsuffixed(2)
+                        }
                     }
-                },
+                }
                 Some((_, e)) => {
-                    errors.push(e.span(), "`k`, the number of maxout pieces, must be an integer literal");
+                    errors.push(
+                        e.span(),
+                        "`k`, the number of maxout pieces, must be an integer literal",
+                    );
                     Literal::usize_unsuffixed(2)
                 }
                 None => {
-                    errors.push(kind.span(), "`Maxout` needs its number of pieces, as in `Maxout(64, k = 2)`");
+                    errors.push(
+                        kind.span(),
+                        "`Maxout` needs its number of pieces, as in `Maxout(64, k = 2)`",
+                    );
                     Literal::usize_unsuffixed(2)
                 }
             };
-            let weight = opts.take("init").map(|(_, e)| init(e, errors)).unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
-            let bias = opts.take("bias").map(|(_, e)| init(e, errors)).unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
+            let weight = opts
+                .take("init")
+                .map(|(_, e)| init(e, errors))
+                .unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
+            let bias = opts
+                .take("bias")
+                .map(|(_, e)| init(e, errors))
+                .unwrap_or_else(|| quote!(::staticnn::Init::TorchDefault));
             (
                 quote!(::staticnn::layers::Maxout<#k>),
                 quote!(::staticnn::layers::Maxout::<#k> { weight: #weight, bias: #bias }),
@@ -384,33 +628,66 @@ fn resolve(
         }
         "LeakyReLU" => {
             let slope = number(&mut opts, "slope", 0.01, errors);
-            (quote!(::staticnn::layers::LeakyReLU), quote!(::staticnn::layers::LeakyReLU { slope: #slope }))
+            (
+                quote!(::staticnn::layers::LeakyReLU),
+                quote!(::staticnn::layers::LeakyReLU { slope: #slope }),
+            )
         }
         "ELU" => {
             let alpha = number(&mut opts, "alpha", 1.0, errors);
-            (quote!(::staticnn::layers::ELU), quote!(::staticnn::layers::ELU { alpha: #alpha }))
+            (
+                quote!(::staticnn::layers::ELU),
+                quote!(::staticnn::layers::ELU { alpha: #alpha }),
+            )
         }
         "PReLU" => {
             let init = number(&mut opts, "init", 0.25, errors);
-            (quote!(::staticnn::layers::PReLU), quote!(::staticnn::layers::PReLU { init: #init }))
+            (
+                quote!(::staticnn::layers::PReLU),
+                quote!(::staticnn::layers::PReLU { init: #init }),
+            )
         }
         "Custom" => match custom_ty {
-            Some(ty) => (quote!(#ty), quote!(<#ty as ::core::default::Default>::default())),
+            Some(ty) => (
+                quote!(#ty),
+                quote!(<#ty as ::core::default::Default>::default()),
+            ),
             None => {
                 errors.push(kind.span(), "`Custom` needs the layer's type, as in `Custom(MyLayer)` or `Custom(MyLayer, 8 -> 4)`");
-                return None;
+                return (None, after);
             }
         },
         other => {
             let ident = Ident::new(other, kind.span());
-            (quote!(::staticnn::layers::#ident), quote!(::staticnn::layers::#ident))
+            (
+                quote!(::staticnn::layers::#ident),
+                quote!(::staticnn::layers::#ident),
+            )
         }
     };
-    let docs = decl.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+    let docs = decl
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect();
     for a in decl.attrs.iter().filter(|a| !a.path().is_ident("doc")) {
-        errors.push(a.span(), "only doc comments may be attached to a layer");
+        errors.push(
+            a.path().span(),
+            "only doc comments may be attached to a layer",
+        );
     }
-    Some(Layer { field: field.clone(), label: label.to_string(), docs, ty, value, input: produced.clone(), output })
+    let layer = Layer {
+        field: field.clone(),
+        label: label.to_string(),
+        docs,
+        ty,
+        value,
+        input: flow.width.clone(),
+        output,
+        custom: kind == "Custom",
+    };
+    (Some(layer), after)
 }
 
 /// A floating-point option: a number literal (optionally negated) or a `const` item of
@@ -419,13 +696,19 @@ fn float(e: &Expr, errors: &mut Errors) -> TokenStream {
     match literal_f64(e) {
         Some(Ok(v)) => Literal::f64_suffixed(v).into_token_stream(),
         Some(Err(())) => {
-            errors.push(e.span(), "expected a number");
+            errors.push(
+                e.span(),
+                "expected a number, such as `0.1`, or the name of a `const` item",
+            );
             quote!(0.0f64)
         }
         None => match e {
             Expr::Path(p) => quote_spanned!(p.span()=> (#p as f64)),
             _ => {
-                errors.push(e.span(), "expected a number, such as `0.1`, or the name of a `const` item");
+                errors.push(
+                    e.span(),
+                    "expected a number, such as `0.1`, or the name of a `const` item",
+                );
                 quote!(0.0f64)
             }
         },
@@ -440,7 +723,9 @@ fn literal_f64(e: &Expr) -> Option<Result<f64, ()>> {
             Lit::Int(i) => Some(i.base10_parse::<f64>().map_err(|_| ())),
             _ => Some(Err(())),
         },
-        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => literal_f64(&u.expr).map(|r| r.map(|v| -v)),
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
+            literal_f64(&u.expr).map(|r| r.map(|v| -v))
+        }
         Expr::Paren(p) => literal_f64(&p.expr),
         _ => None,
     }
@@ -459,19 +744,61 @@ const INITS: &[&str] = &[
     "torch_default",
 ];
 
+/// Every name `init` accepts, aliases included.
+const INIT_NAMES: &[&str] = &[
+    "zeros",
+    "constant",
+    "uniform",
+    "normal",
+    "xavier_uniform",
+    "glorot_uniform",
+    "xavier_normal",
+    "glorot_normal",
+    "he_uniform",
+    "kaiming_uniform",
+    "he_normal",
+    "kaiming_normal",
+    "lecun_normal",
+    "torch_default",
+];
+
+/// "; did you mean …?" for an unknown initialisation that differs from a known one in case
+/// or is the start of known ones (`kaiming`, `he`), or the list of schemes.
+fn suggest_init(name: &Ident) -> String {
+    let name = name.to_string().to_lowercase();
+    let close: Vec<String> = INIT_NAMES
+        .iter()
+        .filter(|n| **n == name || n.starts_with(&format!("{name}_")))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    match close.as_slice() {
+        [] => format!("; expected one of {}", list(INITS)),
+        [one] => format!("; did you mean {one}?"),
+        [first @ .., last] => format!("; did you mean {} or {last}?", first.join(", ")),
+    }
+}
+
 /// An initialisation scheme: `he_normal`, `he_normal(slope = 0.1)`, `normal(0.0, 0.01)`, …
 fn init(e: &Expr, errors: &mut Errors) -> TokenStream {
     let (name, args): (&Ident, Vec<&Expr>) = match e {
         Expr::Path(p) if p.path.get_ident().is_some() => (p.path.get_ident().unwrap(), Vec::new()),
         Expr::Call(c) => match &*c.func {
-            Expr::Path(p) if p.path.get_ident().is_some() => (p.path.get_ident().unwrap(), c.args.iter().collect()),
+            Expr::Path(p) if p.path.get_ident().is_some() => {
+                (p.path.get_ident().unwrap(), c.args.iter().collect())
+            }
             _ => {
-                errors.push(e.span(), format!("expected an initialisation scheme: one of {}", list(INITS)));
+                errors.push(
+                    e.span(),
+                    format!("expected an initialisation scheme: one of {}", list(INITS)),
+                );
                 return quote!(::staticnn::Init::Zeros);
             }
         },
         _ => {
-            errors.push(e.span(), format!("expected an initialisation scheme: one of {}", list(INITS)));
+            errors.push(
+                e.span(),
+                format!("expected an initialisation scheme: one of {}", list(INITS)),
+            );
             return quote!(::staticnn::Init::Zeros);
         }
     };
@@ -489,7 +816,11 @@ fn init(e: &Expr, errors: &mut Errors) -> TokenStream {
             None => match default {
                 Some(d) => Literal::f64_suffixed(d).into_token_stream(),
                 None => {
-                    errors.push(e.span(), format!("`{name}` needs `{key}`"));
+                    let usage = INITS
+                        .iter()
+                        .find(|i| i.starts_with(&format!("{name}(")))
+                        .unwrap_or(&"");
+                    errors.push(e.span(), format!("`{name}` needs `{key}`, as in `{usage}`"));
                     quote!(0.0f64)
                 }
             },
@@ -507,7 +838,10 @@ fn init(e: &Expr, errors: &mut Errors) -> TokenStream {
         }
         "normal" => {
             let (mean, std) = (arg(0, "mean", None, errors), arg(1, "std", None, errors));
-            (quote!(::staticnn::Init::Normal { mean: #mean, std: #std }), 2)
+            (
+                quote!(::staticnn::Init::Normal { mean: #mean, std: #std }),
+                2,
+            )
         }
         "xavier_uniform" | "glorot_uniform" => {
             let gain = arg(0, "gain", Some(1.0), errors);
@@ -528,12 +862,18 @@ fn init(e: &Expr, errors: &mut Errors) -> TokenStream {
         "lecun_normal" => (quote!(::staticnn::Init::LecunNormal), 0),
         "torch_default" => (quote!(::staticnn::Init::TorchDefault), 0),
         _ => {
-            errors.push(name.span(), format!("unknown initialisation `{name}`; expected one of {}", list(INITS)));
+            errors.push(
+                name.span(),
+                format!("unknown initialisation `{name}`{}", suggest_init(name)),
+            );
             return quote!(::staticnn::Init::Zeros);
         }
     };
     if args.len() > max_args {
-        errors.push(args[max_args].span(), format!("`{name}` takes at most {max_args} argument(s)"));
+        errors.push(
+            args[max_args].span(),
+            format!("`{name}` takes at most {max_args} argument(s)"),
+        );
     }
     ts
 }

@@ -1,0 +1,7 @@
+use staticnn::prelude::*;
+
+network! {
+    struct Net {}
+}
+
+fn main() {}

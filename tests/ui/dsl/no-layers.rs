@@ -1,0 +1,9 @@
+use staticnn::prelude::*;
+
+network! {
+    struct Net {
+        input: 4,
+    }
+}
+
+fn main() {}

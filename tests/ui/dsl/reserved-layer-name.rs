@@ -1,0 +1,10 @@
+use staticnn::prelude::*;
+
+network! {
+    struct Net {
+        input: 4,
+        params: Linear(3),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use staticnn::prelude::*;
+
+network! {
+    struct Net {
+        input: 4,
+        Linear(3, weight = zeros),
+    }
+}
+
+fn main() {}
