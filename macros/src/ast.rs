@@ -11,6 +11,7 @@
 //! arg     := IDENT '=' expr                          -- an option
 //!          | width ('->' width)?                     -- widths: output, or input -> output
 //!          | type                                    -- only as Custom's first argument
+//!          | FLOAT                                   -- only for Dropout: its probability
 //! width   := INTEGER | path                          -- a literal or a `const` item
 //! ```
 
@@ -274,6 +275,12 @@ fn parse_args(input: ParseStream, kind: &Ident) -> syn::Result<Option<Args>> {
             content.parse::<Token![=]>()?;
             Arg::Option {
                 key,
+                value: content.parse()?,
+            }
+        } else if kind == "Dropout" && (content.peek(syn::LitFloat) || content.peek(Token![-])) {
+            // `Dropout(0.5)`: the positional number is the drop probability.
+            Arg::Option {
+                key: Ident::new("p", content.span()),
                 value: content.parse()?,
             }
         } else if kind == "Custom" && items.is_empty() {

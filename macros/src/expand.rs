@@ -15,6 +15,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         layers,
         loss,
         checks,
+        ..
     } = plan;
     let params_ty = format_ident!("{}Params", name);
     let state_ty = format_ident!("{}State", name);
@@ -32,6 +33,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .map(|l| format_ident!("__aux_{}", l.field))
         .collect();
     let docs: Vec<_> = layers.iter().map(|l| &l.docs).collect();
+    let asserts: Vec<_> = layers.iter().map(|l| &l.asserts).collect();
     let values: Vec<_> = layers.iter().map(|l| &l.value).collect();
     let outs: Vec<_> = layers.iter().map(|l| &l.output).collect();
     // `<Ty as Layer<T, IN, OUT>>` for each layer. A user's `Custom` type is respanned onto
@@ -163,6 +165,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
+    let inference = if plan.inference {
+        crate::inference::expand(plan)
+    } else {
+        TokenStream::new()
+    };
     let params_doc = format!(
         "Learnable parameters of [`{name}`], layer by layer: one contiguous block of scalars."
     );
@@ -242,6 +249,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #(#checks)*
+        #(#(#asserts)*)*
 
         #[allow(unused_braces, clippy::all)]
         impl<T: #sn::Scalar> #name<T> {
@@ -346,6 +354,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #supervised
+
+        #inference
     }
 }
 

@@ -4,6 +4,7 @@
 //! The macro is a pipeline with one module per stage: `ast` parses the declaration into a
 //! syntax tree that keeps the user's tokens (for spans), `validate` checks it and resolves
 //! every width into a `validate::Plan`, and `expand` writes the Rust code. When
+//! a network has batch norm or dropout, `inference` also writes its inference-only form. When
 //! validation fails, `fallback` emits the errors together with a minimal struct so that one
 //! mistake gives one error, not a cascade.
 
@@ -12,6 +13,7 @@ use proc_macro::TokenStream;
 mod ast;
 mod expand;
 mod fallback;
+mod inference;
 mod validate;
 
 /// Declares a neural network; see the `staticnn` crate for the DSL.

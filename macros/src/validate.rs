@@ -94,7 +94,10 @@ pub struct Check {
 }
 
 /// A resolved layer.
+#[derive(Clone)]
 pub struct Layer {
+    /// The layer type as written (`Linear`, `BatchNorm`, …).
+    pub kind: String,
     pub field: Ident,
     pub label: String,
     pub docs: Vec<Attribute>,
@@ -104,6 +107,8 @@ pub struct Layer {
     pub output: W,
     /// A user's type (`Custom`), whose mistakes are reported on its own token.
     pub custom: bool,
+    /// Compile-time assertions on option values given by `const` items.
+    pub asserts: Vec<TokenStream>,
 }
 
 /// Everything the expansion needs.
@@ -115,6 +120,8 @@ pub struct Plan {
     pub layers: Vec<Layer>,
     pub loss: Option<TokenStream>,
     pub checks: Vec<Check>,
+    /// Whether to also write the inference-only form (`NameInference`, `to_inference`).
+    pub inference: bool,
 }
 
 const LAYERS: &[&str] = &[
@@ -127,6 +134,8 @@ const LAYERS: &[&str] = &[
     "PReLU",
     "ELU",
     "Softmax",
+    "BatchNorm",
+    "Dropout",
     "Custom",
 ];
 const LOSSES: &[&str] = &["SoftmaxCrossEntropy", "Hinge", "BceWithLogits", "Mse"];
@@ -296,6 +305,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
                 let (layer, after) =
                     resolve(decl_layer, &field, &label, &flow, &mut checks, &mut errors);
                 layers.push(layer.unwrap_or_else(|| Layer {
+                    kind: String::new(),
                     field: field.clone(),
                     label,
                     docs: Vec::new(),
@@ -304,6 +314,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
                     input: flow.width.clone(),
                     output: after.width.clone(),
                     custom: false,
+                    asserts: Vec::new(),
                 }));
                 flow = after;
                 previous_kind = Some(decl_layer.kind.clone());
@@ -354,6 +365,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
         layers,
         loss,
         checks,
+        inference: true,
     };
     (Ok(plan), shape)
 }
@@ -420,11 +432,7 @@ fn resolve(
     let kind_str = kind.to_string();
     let unknown = Flow::guess(flow.width.clone());
     if !LAYERS.contains(&kind_str.as_str()) {
-        let hint = if matches!(kind_str.as_str(), "BatchNorm" | "Dropout") {
-            format!("; `{kind_str}` is not available yet")
-        } else {
-            suggest(kind, LAYERS)
-        };
+        let hint = suggest(kind, LAYERS);
         errors.push(kind.span(), format!("unknown layer `{kind}`{hint}"));
         return (None, unknown);
     }
@@ -434,6 +442,8 @@ fn resolve(
         "LeakyReLU" => &["slope"],
         "ELU" => &["alpha"],
         "PReLU" => &["init"],
+        "BatchNorm" => &["eps", "momentum"],
+        "Dropout" => &["p"],
         _ => &[],
     };
     let mut opts = Options {
@@ -567,6 +577,7 @@ fn resolve(
                 None => Literal::f64_suffixed(default).into_token_stream(),
             }
         };
+    let mut checks_const = Vec::new();
     let (ty, value) = match kind_str.as_str() {
         "Linear" => {
             let weight = opts
@@ -647,6 +658,51 @@ fn resolve(
                 quote!(::staticnn::layers::PReLU { init: #init }),
             )
         }
+        "BatchNorm" => {
+            let eps = positive(&mut opts, "eps", 1e-5, false, errors);
+            let momentum = positive(&mut opts, "momentum", 0.1, true, errors);
+            (
+                quote!(::staticnn::layers::BatchNorm),
+                quote!(::staticnn::layers::BatchNorm { eps: #eps, momentum: #momentum }),
+            )
+        }
+        "Dropout" => {
+            let p = match opts.take("p") {
+                Some((_, e)) => match literal_f64(e) {
+                    Some(Ok(v)) if (0.0..1.0).contains(&v) => {
+                        Literal::f64_suffixed(v).into_token_stream()
+                    }
+                    Some(Ok(v)) => {
+                        errors.push(
+                            e.span(),
+                            format!("a dropout probability must be in [0, 1), not {v}"),
+                        );
+                        quote!(0.0f64)
+                    }
+                    _ => {
+                        let p = float(e, errors);
+                        checks_const.push(quote_spanned! {e.span()=>
+                            const _: () = ::core::assert!(
+                                #p >= 0.0 && #p < 1.0,
+                                "a dropout probability must be in [0, 1)"
+                            );
+                        });
+                        p
+                    }
+                },
+                None => {
+                    errors.push(
+                        kind.span(),
+                        "`Dropout` needs its probability, as in `Dropout(0.5)`",
+                    );
+                    quote!(0.0f64)
+                }
+            };
+            (
+                quote!(::staticnn::layers::Dropout),
+                quote!(::staticnn::layers::Dropout { p: #p }),
+            )
+        }
         "Custom" => match custom_ty {
             Some(ty) => (
                 quote!(#ty),
@@ -678,6 +734,7 @@ fn resolve(
         );
     }
     let layer = Layer {
+        kind: kind_str.clone(),
         field: field.clone(),
         label: label.to_string(),
         docs,
@@ -686,8 +743,32 @@ fn resolve(
         input: flow.width.clone(),
         output,
         custom: kind == "Custom",
+        asserts: checks_const,
     };
     (Some(layer), after)
+}
+
+/// A floating-point option that must be positive (or, with `unit`, lie in `(0, 1]`) when
+/// it is a literal.
+fn positive(
+    opts: &mut Options,
+    key: &str,
+    default: f64,
+    unit: bool,
+    errors: &mut Errors,
+) -> TokenStream {
+    match opts.take(key) {
+        Some((_, e)) => {
+            if let Some(Ok(v)) = literal_f64(e)
+                && (v <= 0.0 || (unit && v > 1.0))
+            {
+                let range = if unit { "in (0, 1]" } else { "positive" };
+                errors.push(e.span(), format!("`{key}` must be {range}, not {v}"));
+            }
+            float(e, errors)
+        }
+        None => Literal::f64_suffixed(default).into_token_stream(),
+    }
 }
 
 /// A floating-point option: a number literal (optionally negated) or a `const` item of

@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::layers::LinearParams;
 use crate::{Layer, SMatrix, SVector, Scalar};
 
 /// Batch normalisation over the features of a batch, PyTorch's `nn.BatchNorm1d`.
@@ -28,6 +29,27 @@ impl Default for BatchNorm {
         BatchNorm {
             eps: 1e-5,
             momentum: 0.1,
+        }
+    }
+}
+
+impl BatchNorm {
+    /// Folds this eval-mode batch norm into the `Linear` layer before it:
+    /// with `a = γ / √(σ²_run + ε)`, the weight rows become `a ⊙ W` and the bias
+    /// `a ⊙ (b − μ_run) + β`, so that the layer alone computes both.
+    pub fn fold_into<T: Scalar, const I: usize, const O: usize>(
+        &self,
+        linear: &mut LinearParams<T, I, O>,
+        params: &BatchNormParams<T, O>,
+        state: &BatchNormState<T, O>,
+    ) {
+        let eps = T::of(self.eps);
+        for o in 0..O {
+            let a = params.weight[o] / (state.running_var[o] + eps).sqrt();
+            for i in 0..I {
+                linear.weight[(o, i)] *= a;
+            }
+            linear.bias[o] = a * (linear.bias[o] - state.running_mean[o]) + params.bias[o];
         }
     }
 }

@@ -1,0 +1,125 @@
+//! The inference-only form of a network with batch norm or dropout.
+//!
+//! `NameInference` is the same network with every `Dropout` removed (it is the identity in
+//! eval mode) and every `BatchNorm` that follows a `Linear` layer (possibly through dropout)
+//! folded into that layer's weight and bias. It is written by the ordinary expansion from a
+//! second plan; `Name::to_inference` copies and folds the parameters.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::validate::{Layer, Plan};
+
+/// What becomes of each layer of the trained network.
+enum Fate {
+    /// Copied unchanged.
+    Keep,
+    /// Removed (dropout).
+    Drop,
+    /// Folded into the `Linear` layer at this position of the trained network.
+    FoldInto(usize),
+}
+
+pub fn expand(plan: &Plan) -> TokenStream {
+    let layers = &plan.layers;
+    if !layers
+        .iter()
+        .any(|l| l.kind == "BatchNorm" || l.kind == "Dropout")
+    {
+        return TokenStream::new();
+    }
+    let mut fates = Vec::with_capacity(layers.len());
+    let mut last_kept: Option<usize> = None; // the last kept layer, looking through dropout
+    for (k, l) in layers.iter().enumerate() {
+        let fate = match l.kind.as_str() {
+            "Dropout" => Fate::Drop,
+            "BatchNorm" => match last_kept {
+                Some(j) if layers[j].kind == "Linear" && !folded(&fates, j) => Fate::FoldInto(j),
+                _ => Fate::Keep,
+            },
+            _ => Fate::Keep,
+        };
+        if matches!(fate, Fate::Keep) {
+            last_kept = Some(k);
+        }
+        fates.push(fate);
+    }
+    // A network of nothing but dropout keeps one dropout layer, which is the identity.
+    if fates.iter().all(|f| !matches!(f, Fate::Keep)) {
+        fates[0] = Fate::Keep;
+    }
+
+    // The kept layers, each taking its input from the previous kept layer.
+    let mut kept: Vec<Layer> = Vec::new();
+    for (l, fate) in layers.iter().zip(&fates) {
+        if let Fate::Keep = fate {
+            let mut l = l.clone();
+            l.asserts.clear();
+            l.input = kept
+                .last()
+                .map_or_else(|| plan.input.clone(), |p| p.output.clone());
+            if l.kind != "Linear" && l.kind != "Maxout" && l.kind != "Custom" {
+                l.output = l.input.clone();
+            }
+            kept.push(l);
+        }
+    }
+    let name = format_ident!("{}Inference", plan.name);
+    let doc = format!(
+        "Inference-only form of [`{}`]: batch norms that follow a `Linear` layer are folded into it and dropout is removed. Made by [`{}::to_inference`].",
+        plan.name, plan.name
+    );
+    let inference_plan = Plan {
+        attrs: vec![syn::parse_quote!(#[doc = #doc])],
+        vis: plan.vis.clone(),
+        name: name.clone(),
+        input: plan.input.clone(),
+        layers: kept,
+        loss: None,
+        checks: Vec::new(),
+        inference: false,
+    };
+    let body = crate::expand::expand(&inference_plan);
+
+    let steps = layers.iter().zip(&fates).map(|(l, fate)| {
+        let f = &l.field;
+        match fate {
+            Fate::Keep => quote! {
+                out.params.#f = self.params.#f;
+                out.state.#f = self.state.#f;
+            },
+            Fate::Drop => quote!(),
+            Fate::FoldInto(j) => {
+                let (target, bn) = (&layers[*j].field, &l.value);
+                quote!(#bn.fold_into(&mut out.params.#target, &self.params.#f, &self.state.#f);)
+            }
+        }
+    });
+    let (orig, vis) = (&plan.name, &plan.vis);
+    quote! {
+        #body
+
+        impl<T: ::staticnn::Scalar> #orig<T> {
+            /// The inference-only form of this network: batch norms after `Linear` layers
+            /// folded into their weights, dropout removed. Its eval-mode outputs equal this
+            /// network's eval-mode outputs up to rounding.
+            #vis fn to_inference(&self) -> #name<T> {
+                let mut out = <#name<T> as ::staticnn::__private::Zeroable>::zeroed();
+                self.to_inference_into(&mut out);
+                out
+            }
+
+            /// Writes the inference-only form into `out` (for networks too large for the
+            /// stack: `out` can be a zeroed `Box` or a `static`).
+            #vis fn to_inference_into(&self, out: &mut #name<T>) {
+                #(#steps)*
+            }
+        }
+    }
+}
+
+fn folded(fates: &[Fate], j: usize) -> bool {
+    fates
+        .iter()
+        .any(|f| matches!(f, Fate::FoldInto(t) if *t == j))
+}
