@@ -32,6 +32,7 @@ use crate::{SMatrix, Scalar};
 ///     type Tape<const B: usize> = ();
 ///     const KIND: &'static str = "Scale";
 ///     const FLOPS: usize = N;
+///     const SEGMENTS: &'static [staticnn::layout::Segment] = &[staticnn::layout::Segment::weights(N, 1, 1)];
 ///
 ///     fn init_params<R: Rng + ?Sized>(&self, p: &mut [T; N], _: &mut (), _: &mut R) {
 ///         p.fill(T::one());
@@ -91,6 +92,13 @@ pub trait Layer<T: Scalar, const I: usize, const O: usize> {
     const FLOPS: usize;
     /// Number of learnable scalars.
     const PARAMS: usize = crate::block::len::<T, Self::Params>();
+    /// What the scalars of [`Params`](Layer::Params) are, in storage order: weight
+    /// matrices, biases, normalisation parameters, or other. Optimisers and regularisers
+    /// use it to leave biases alone by default, and max-norm to find each unit's weights.
+    /// The default says all `PARAMS` scalars are [`Role::Other`](crate::layout::Role::Other).
+    const SEGMENTS: &'static [crate::layout::Segment] = &[crate::layout::Segment::other(
+        <Self as Layer<T, I, O>>::PARAMS,
+    )];
 
     /// Initialises parameters and state, drawing randomness from `rng`.
     fn init_params<R: Rng + ?Sized>(

@@ -14,6 +14,7 @@ pub mod block;
 pub mod init;
 pub mod layer;
 pub mod layers;
+pub mod layout;
 pub mod loss;
 pub mod network;
 pub mod optim;
@@ -24,6 +25,7 @@ mod kernels;
 
 pub use init::Init;
 pub use layer::Layer;
+pub use layout::ParamBlock;
 pub use loss::{ClassIndex, Loss};
 pub use network::{Network, Supervised};
 pub use optim::{Optimizer, Sgd};

@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::summary::{LayerInfo, Summary};
-use crate::{Loss, Optimizer, SMatrix, SVector, Scalar, block};
+use crate::{Loss, Optimizer, ParamBlock, SMatrix, SVector, Scalar, block};
 
 /// A network from `IN` features to `OUT` outputs, in scalar `T`.
 ///
@@ -14,7 +14,7 @@ use crate::{Loss, Optimizer, SMatrix, SVector, Scalar, block};
 /// into a separate [`Params`](Network::Params) block; nothing is allocated on the heap.
 pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     /// All learnable parameters, one `#[repr(C)]` block of `T` values.
-    type Params: Pod;
+    type Params: ParamBlock<T>;
     /// All persistent non-learned state, one block of `T` values.
     type State: Pod;
     /// Everything a train-mode forward for `B` samples saves for backward: each layer's

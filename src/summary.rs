@@ -19,6 +19,8 @@ pub struct LayerInfo {
     pub params: usize,
     /// Forward FLOPs per sample.
     pub flops: usize,
+    /// What the layer's parameters are, in storage order.
+    pub segments: &'static [crate::layout::Segment],
 }
 
 /// A network's layer table and memory figures; print it with `{}`.

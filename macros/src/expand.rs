@@ -71,6 +71,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_count = item("PARAMS");
     let lt_flops = item("FLOPS");
     let lt_kind = item("KIND");
+    let lt_segments = item("SEGMENTS");
 
     let lt_init = item("init_params");
     let lt_forward = item("forward");
@@ -277,6 +278,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
 
+        impl<T: #sn::Scalar> #sn::ParamBlock<T> for #params_ty<T> {
+            const LAYERS: &'static [#sn::LayerInfo] =
+                <#name<T> as #sn::Network<T, #input_w, #output>>::LAYERS;
+        }
+
         #[allow(unused_braces, clippy::all)]
         impl<T: #sn::Scalar> #sn::Network<T, #input_w, #output> for #name<T> {
             type Params = #params_ty<T>;
@@ -293,6 +299,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                         outputs: #outs,
                         params: #lt_count,
                         flops: #lt_flops,
+                        segments: #lt_segments,
                     },
                 )*
             ];

@@ -14,6 +14,7 @@ macro_rules! elementwise {
             type Tape<const B: usize> = ();
             const KIND: &'static str = $kind;
             const FLOPS: usize = $flops * N;
+            const SEGMENTS: &'static [crate::layout::Segment] = &[];
 
             fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 

@@ -4,6 +4,7 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::layers::LinearParams;
+use crate::layout::Segment;
 use crate::{Layer, SMatrix, SVector, Scalar};
 
 /// Batch normalisation over the features of a batch, PyTorch's `nn.BatchNorm1d`.
@@ -108,6 +109,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
     type Tape<const B: usize> = BatchNormTape<T, N, B>;
     const KIND: &'static str = "BatchNorm";
     const FLOPS: usize = 2 * N;
+    const SEGMENTS: &'static [Segment] = &[Segment::norm(2 * N)];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, s: &mut Self::State, _: &mut R) {
         p.weight.fill(T::one());

@@ -56,6 +56,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Dropout {
     type Tape<const B: usize> = DropoutTape<T, N, B>;
     const KIND: &'static str = "Dropout";
     const FLOPS: usize = 0;
+    const SEGMENTS: &'static [crate::layout::Segment] = &[];
 
     fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 

@@ -4,6 +4,7 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::kernels;
+use crate::layout::Segment;
 use crate::{Init, Layer, SMatrix, SVector, Scalar};
 
 /// Fully connected layer `y = W x + b`, PyTorch's `nn.Linear`.
@@ -50,6 +51,7 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
     type Tape<const B: usize> = ();
     const KIND: &'static str = "Linear";
     const FLOPS: usize = 2 * I * O;
+    const SEGMENTS: &'static [Segment] = &[Segment::weights(O, I, 1), Segment::bias(O)];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
         self.weight.fill(p.weight.as_mut_slice(), I, O, rng);

@@ -4,8 +4,8 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::kernels;
-use crate::layers::LinearParams;
-use crate::{Init, Layer, SMatrix, Scalar};
+use crate::layout::Segment;
+use crate::{Init, Layer, SMatrix, SVector, Scalar};
 
 /// Maxout unit (Goodfellow et al. 2013): `y_o = max_k (W_k x + b_k)_o` over `K` affine pieces.
 ///
@@ -28,12 +28,14 @@ impl<const K: usize> Default for Maxout<K> {
     }
 }
 
-/// Parameters of a [`Maxout`] layer: `K` affine pieces.
+/// Parameters of a [`Maxout`] layer: `K` affine pieces, all weights first, then all biases.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MaxoutParams<T: Scalar, const I: usize, const O: usize, const K: usize> {
-    /// The pieces, each `O × I` weights and `O` biases.
-    pub pieces: [LinearParams<T, I, O>; K],
+    /// The weight matrix of each piece, `O × I`.
+    pub weight: [SMatrix<T, O, I>; K],
+    /// The bias of each piece, `O` entries.
+    pub bias: [SVector<T, O>; K],
 }
 
 // SAFETY: `#[repr(C)]` array of `Pod` blocks of `T`; no padding.
@@ -65,10 +67,10 @@ impl<const K: usize> Maxout<K> {
     ) {
         const { assert!(K >= 1 && K <= 255, "maxout needs 1 to 255 pieces") };
         let mut z = SMatrix::<T, O, B>::zeros();
-        for (k, piece) in p.pieces.iter().enumerate() {
+        for (k, (w, bias)) in p.weight.iter().zip(&p.bias).enumerate() {
             kernels::affine(
-                piece.weight.as_slice(),
-                piece.bias.as_slice(),
+                w.as_slice(),
+                bias.as_slice(),
                 x.as_slice(),
                 z.as_mut_slice(),
                 I,
@@ -92,11 +94,12 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
     type Tape<const B: usize> = MaxoutTape<O, B>;
     const KIND: &'static str = "Maxout";
     const FLOPS: usize = 2 * I * O * K + O * K;
+    const SEGMENTS: &'static [Segment] = &[Segment::weights(O, I, K), Segment::bias(O * K)];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
-        for piece in &mut p.pieces {
-            self.weight.fill(piece.weight.as_mut_slice(), I, O, rng);
-            self.bias.fill(piece.bias.as_mut_slice(), I, O, rng);
+        for (w, b) in p.weight.iter_mut().zip(&mut p.bias) {
+            self.weight.fill(w.as_mut_slice(), I, O, rng);
+            self.bias.fill(b.as_mut_slice(), I, O, rng);
         }
     }
 
@@ -137,7 +140,8 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
             dx.fill(T::zero());
         }
         // Route each output's gradient to the piece that won it.
-        for (k, (gp, pp)) in g.pieces.iter_mut().zip(&p.pieces).enumerate() {
+        let pieces = g.weight.iter_mut().zip(&mut g.bias).zip(&p.weight);
+        for (k, ((gw, gb), pw)) in pieces.enumerate() {
             let mut routed = SMatrix::<T, O, B>::zeros();
             for b in 0..B {
                 for o in 0..O {
@@ -147,8 +151,8 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
                 }
             }
             kernels::affine_grads(
-                gp.weight.as_mut_slice(),
-                gp.bias.as_mut_slice(),
+                gw.as_mut_slice(),
+                gb.as_mut_slice(),
                 x.as_slice(),
                 routed.as_slice(),
                 I,
@@ -156,7 +160,7 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
             );
             if let Some(dx) = dx.as_deref_mut() {
                 kernels::affine_input_grad_acc(
-                    pp.weight.as_slice(),
+                    pw.as_slice(),
                     routed.as_slice(),
                     dx.as_mut_slice(),
                     I,

@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::layout::Segment;
 use crate::{Layer, SMatrix, Scalar};
 
 /// Parametric ReLU `max(0, x) + a·min(0, x)` with one learned slope `a` shared by all
@@ -38,6 +39,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for PReLU {
     type Tape<const B: usize> = ();
     const KIND: &'static str = "PReLU";
     const FLOPS: usize = 2 * N;
+    const SEGMENTS: &'static [Segment] = &[Segment::other(1)];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), _: &mut R) {
         p.slope = T::of(self.init);

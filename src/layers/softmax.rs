@@ -38,6 +38,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Softmax {
     type Tape<const B: usize> = ();
     const KIND: &'static str = "Softmax";
     const FLOPS: usize = 4 * N;
+    const SEGMENTS: &'static [crate::layout::Segment] = &[];
 
     fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 

@@ -1,8 +1,6 @@
 //! Plain stochastic gradient descent.
 
-use bytemuck::Pod;
-
-use crate::{Optimizer, Scalar, block};
+use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Plain SGD: `θ ← θ − lr·∇θ` (`torch.optim.SGD` without momentum or weight decay).
 ///
@@ -25,7 +23,7 @@ impl<T: Scalar> Sgd<T> {
     }
 }
 
-impl<T: Scalar, P: Pod> Optimizer<T, P> for Sgd<T> {
+impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T> {
     fn step(&mut self, params: &mut P, grads: &P) {
         let lr = self.lr;
         for (p, &g) in block::as_mut_slice::<T, P>(params)
