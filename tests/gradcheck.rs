@@ -78,13 +78,10 @@ fn maxout_gap<const I: usize, const O: usize, const K: usize, const B: usize>(
     a: &SMatrix<f64, I, B>,
 ) -> f64 {
     let z: Vec<SMatrix<f64, O, B>> = p
-        .pieces
+        .weight
         .iter()
-        .map(|piece| {
-            SMatrix::from_fn(|o, b| {
-                piece.bias[o] + piece.weight.row(o).dot(&a.column(b).transpose())
-            })
-        })
+        .zip(&p.bias)
+        .map(|(w, bias)| SMatrix::from_fn(|o, b| bias[o] + w.row(o).dot(&a.column(b).transpose())))
         .collect();
     let mut gap = f64::INFINITY;
     for b in 0..B {
