@@ -23,7 +23,7 @@ use crate::{SMatrix, Scalar};
 /// use staticnn::rand::Rng;
 ///
 /// /// Multiplies every feature by a learned scale.
-/// #[derive(Debug, Default)]
+/// #[derive(Debug, Default, PartialEq)]
 /// pub struct Scale;
 ///
 /// impl<T: Scalar, const N: usize> Layer<T, N, N> for Scale {
@@ -79,10 +79,10 @@ use crate::{SMatrix, Scalar};
 )]
 pub trait Layer<T: Scalar, const I: usize, const O: usize> {
     /// Learnable parameters: a `#[repr(C)]` block of `T` values only (`()` when none).
-    type Params: Pod + core::fmt::Debug;
+    type Params: Pod + PartialEq + core::fmt::Debug;
     /// Non-learned state that persists between batches (batch-norm running statistics);
     /// a block of `T` values only, `()` when none.
-    type State: Pod + core::fmt::Debug;
+    type State: Pod + PartialEq + core::fmt::Debug;
     /// What a train-mode forward saves for backward, beyond the layer's input and output.
     type Tape<const B: usize>: Zeroable;
 

@@ -16,6 +16,7 @@ pub mod layer;
 pub mod layers;
 pub mod layout;
 pub mod loss;
+pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod scalar;

@@ -102,16 +102,7 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
 
     /// Index of the largest output for each sample of a batch (the predicted class).
     fn classify<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> [usize; B] {
-        let y = self.forward(x);
-        core::array::from_fn(|b| {
-            let mut best = 0;
-            for k in 1..OUT {
-                if y[(k, b)] > y[(best, b)] {
-                    best = k;
-                }
-            }
-            best
-        })
+        crate::metrics::argmax(&self.forward(x))
     }
 
     /// A Keras-style table of the layers with parameter counts, FLOPs and memory; it
@@ -175,7 +166,8 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// # Errors
     ///
     /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite; the
-    /// parameters are then left untouched, so nothing is lost.
+    /// parameters and the persistent state (running statistics) are then left as they were
+    /// before the call, so nothing is lost.
     fn train_step<const B: usize, O: Optimizer<T, Self::Params>, R: Rng + ?Sized>(
         &mut self,
         x: &SMatrix<T, IN, B>,
@@ -186,6 +178,8 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         rng: &mut R,
     ) -> Result<T, TrainError> {
         block::zero(grads);
+        // Running statistics change in the forward pass: keep them to restore on failure.
+        let state = *self.state();
         let mut dy = SMatrix::<T, OUT, B>::zeros();
         let y = self.forward_train(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
@@ -193,6 +187,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         let finite =
             loss.is_finite() && block::as_slice::<T, _>(grads).iter().all(|g| g.is_finite());
         if !finite {
+            *self.state_mut() = state;
             return Err(TrainError::NonFinite {
                 loss: loss.as_f64(),
             });

@@ -184,7 +184,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     quote! {
         #(#attrs)*
         #[repr(C)]
-        #[derive(Clone, Copy, Debug)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         #vis struct #name<T: #sn::Scalar = f32> {
             /// Learnable parameters, layer by layer.
             pub params: #params_ty<T>,
@@ -194,7 +194,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[doc = #params_doc]
         #[repr(C)]
-        #[derive(Clone, Copy, Debug)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #params_ty<T: #sn::Scalar = f32> {
             #(
@@ -206,7 +206,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[doc = #state_doc]
         #[repr(C)]
-        #[derive(Clone, Copy, Debug)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #state_ty<T: #sn::Scalar = f32> {
             #(

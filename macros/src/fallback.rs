@@ -37,7 +37,7 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
         #errors
 
         #(#attrs)*
-        #[derive(Clone, Copy, Debug)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         #vis struct #name<T: #sn::Scalar = f32>(#pv::PhantomData<T>);
 
         #[allow(unsafe_code, unused_braces, unused_variables, clippy::all)]

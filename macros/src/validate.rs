@@ -191,7 +191,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
     for a in decl.attrs.iter().filter(|a| a.path().is_ident("derive")) {
         errors.push(
             a.path().span(),
-            "`network!` cannot derive traits for a network; it implements `Clone`, `Copy` and `Debug` already",
+            "`network!` cannot derive traits for a network; it implements `Clone`, `Copy`, `Debug` and `PartialEq` already",
         );
     }
     let mut input: Option<Option<W>> = None; // declared, and its width when valid
