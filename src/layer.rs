@@ -99,6 +99,18 @@ pub trait Layer<T: Scalar, const I: usize, const O: usize> {
     const SEGMENTS: &'static [crate::layout::Segment] = &[crate::layout::Segment::other(
         <Self as Layer<T, I, O>>::PARAMS,
     )];
+    /// The tensors of the layer as PyTorch names and shapes them, for weight files (see
+    /// [`io`](crate::io)): where each lies in [`Params`](Layer::Params) or
+    /// [`State`](Layer::State), its name (`weight`, `running_mean`), its PyTorch shape and
+    /// its storage order. Together they must cover the parameters and the state exactly
+    /// once; the weight-file functions check that at compile time.
+    ///
+    /// The default describes the parameters as one tensor `params` of shape `[PARAMS]` and
+    /// the state as one tensor `state` of shape `[state scalars]`, each left out when empty.
+    const TENSORS: &'static [crate::io::Tensor] = crate::io::Tensor::fallback(&[
+        crate::io::Tensor::params("params", 0, &[<Self as Layer<T, I, O>>::PARAMS]),
+        crate::io::Tensor::state("state", 0, &[crate::block::len::<T, Self::State>()]),
+    ]);
 
     /// Initialises parameters and state, drawing randomness from `rng`.
     fn init_params<R: Rng + ?Sized>(

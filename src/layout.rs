@@ -110,6 +110,9 @@ impl<T: Scalar, const N: usize> ParamBlock<T> for [T; N] {
         params: N,
         flops: 0,
         segments: &[Segment::weights(N, 1, 1)],
+        state: 0,
+        named: false,
+        tensors: &[crate::io::Tensor::params("array", 0, &[N])],
     }];
 }
 

@@ -11,7 +11,9 @@ extern crate std;
 extern crate self as staticnn;
 
 pub mod block;
+pub mod data;
 pub mod init;
+pub mod io;
 pub mod layer;
 pub mod layers;
 pub mod layout;
@@ -19,7 +21,9 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+pub mod regularize;
 pub mod scalar;
+pub mod schedule;
 pub mod summary;
 
 mod kernels;
@@ -29,7 +33,7 @@ pub use layer::Layer;
 pub use layout::ParamBlock;
 pub use loss::{ClassIndex, Loss};
 pub use network::{Network, Supervised};
-pub use optim::{Optimizer, Sgd};
+pub use optim::{Adam, AdamW, LearningRate, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
 pub use staticnn_macros::network;
 pub use summary::{LayerInfo, Summary};
@@ -44,10 +48,19 @@ pub type SVector<T, const N: usize> = nalgebra::SVector<T, N>;
 
 /// Everything a typical program needs, in one import.
 pub mod prelude {
+    pub use crate::data::{Augment, Dataset, Loader, Preprocess, Remainder};
     pub use crate::layers::*;
     pub use crate::loss::{BceWithLogits, ClassIndex, Hinge, Loss, Mse, SoftmaxCrossEntropy};
     pub use crate::network;
-    pub use crate::{Init, Layer, Network, Optimizer, SMatrix, SVector, Scalar, Sgd, Supervised};
+    pub use crate::optim::{
+        AdamConfig, AdamWConfig, Decay, DecayScope, RmsPropConfig, SgdConfig, clip_grad_norm,
+    };
+    pub use crate::regularize::{L1, L2, MaxNorm, Penalty};
+    pub use crate::schedule::{CosineAnnealing, ExponentialLr, LinearWarmup, Schedule, StepLr};
+    pub use crate::{
+        Adam, AdamW, Init, Layer, LearningRate, Network, Optimizer, RmsProp, SMatrix, SVector,
+        Scalar, Sgd, Supervised,
+    };
 }
 
 /// Items the code written by [`network!`] refers to. Not part of the public API.

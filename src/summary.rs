@@ -21,6 +21,12 @@ pub struct LayerInfo {
     pub flops: usize,
     /// What the layer's parameters are, in storage order.
     pub segments: &'static [crate::layout::Segment],
+    /// Scalars of persistent state (batch-norm running statistics).
+    pub state: usize,
+    /// Whether the layer was declared with a name (otherwise `name` is `layer{index}`).
+    pub named: bool,
+    /// The layer's tensors as PyTorch names and shapes them ([`Layer::TENSORS`](crate::Layer::TENSORS)).
+    pub tensors: &'static [crate::io::Tensor],
 }
 
 /// A network's layer table and memory figures; print it with `{}`.

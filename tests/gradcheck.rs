@@ -16,6 +16,12 @@
 //! layers and losses, and 55 of 60 for the stack, each time on a derivative below 1e-4
 //! whose two values agreed to within 3e-10.)
 //!
+//! Batch norm is checked in train mode, where its output depends on the whole batch through
+//! the batch mean and variance, so the input gradient includes their derivatives. Dropout is
+//! checked in train mode with a fixed mask: every evaluation of `J` (see [`objective`])
+//! reseeds the RNG with the same seed before its forward, so every forward draws the same
+//! mask, and `J` is a smooth function of the parameters and the input.
+//!
 //! Finite differences are meaningless across a kink, so the inputs (for the stack, the
 //! network too) are drawn again until no ReLU-like pre-activation (ReLU, LeakyReLU, PReLU,
 //! ELU), no maxout runner-up and no hinge margin lies within 1e-3 of its kink: far beyond the
@@ -394,6 +400,159 @@ fn stack_case(seed: u64) -> (Stack<f64>, SMatrix<f64, 4, 5>, SMatrix<f64, 3, 5>)
 fn stack_of_every_layer() {
     let (mut net, x, c) = stack_case(10);
     check_network("Stack", &mut net, &x, &c);
+}
+
+network! { struct BatchNormNet { input: 5, BatchNorm } }
+network! { struct DropoutNet { input: 5, Dropout(0.4) } }
+
+/// A `BatchNormNet` with `γ` and `β` drawn away from their initial 1 and 0, so that their
+/// gradients are not special.
+fn batch_norm_net(rng: &mut Xoshiro128PlusPlus) -> BatchNormNet<f64> {
+    let mut net = BatchNormNet::<f64>::new(rng);
+    net.params.layer0.weight = uniform(rng, 0.5, 1.5);
+    net.params.layer0.bias = uniform(rng, -0.5, 0.5);
+    net
+}
+
+/// Batch norm in train mode, batch of 6: gradients of `γ`, `β` and of the input, through the
+/// batch mean and variance.
+#[test]
+fn batch_norm() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(12);
+    let mut net = batch_norm_net(&mut rng);
+    let x: SMatrix<f64, 5, 6> = uniform(&mut rng, -2.0, 2.0);
+    let c: SMatrix<f64, 5, 6> = uniform(&mut rng, -1.0, 1.0);
+    check_network("BatchNormNet", &mut net, &x, &c);
+}
+
+/// Batch norm with the smallest batch that has a gradient through the statistics worth
+/// checking (with 2 samples each normalised value is ±1 whatever the input).
+#[test]
+fn batch_norm_batch_of_three() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(13);
+    let mut net = batch_norm_net(&mut rng);
+    let x: SMatrix<f64, 5, 3> = uniform(&mut rng, -2.0, 2.0);
+    let c: SMatrix<f64, 5, 3> = uniform(&mut rng, -1.0, 1.0);
+    check_network("BatchNormNet (batch of 3)", &mut net, &x, &c);
+}
+
+/// A feature that is the same in every sample of the batch has zero batch variance: it is
+/// normalised by `1/√ε` alone. Outputs and gradients stay finite, and the gradients are
+/// still right (the variance a perturbation of `STEP` creates, about `STEP²`, is negligible
+/// beside `ε = 1e-5`).
+#[test]
+fn batch_norm_feature_with_zero_variance() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(14);
+    let mut net = batch_norm_net(&mut rng);
+    let mut x: SMatrix<f64, 5, 4> = uniform(&mut rng, -2.0, 2.0);
+    x.row_mut(2).fill(0.75);
+    let c: SMatrix<f64, 5, 4> = uniform(&mut rng, -1.0, 1.0);
+
+    let mut tape = BatchNormNet::<f64>::tape::<4>();
+    let y = *net.forward_train(&x, &mut tape, &mut rng);
+    assert!(y.iter().all(|v| v.is_finite()), "non-finite output {y}");
+    for b in 0..4 {
+        assert_eq!(
+            y[(2, b)],
+            net.params.layer0.bias[2],
+            "a constant feature normalises to 0, so its output is β"
+        );
+    }
+    let mut grads = BatchNormNet::<f64>::gradients();
+    let mut dx = SMatrix::<f64, 5, 4>::zeros();
+    net.backward(&x, &mut tape, &c, &mut grads, Some(&mut dx));
+    assert!(
+        dx.iter()
+            .chain(block::as_slice::<f64, _>(&grads))
+            .all(|v| v.is_finite()),
+        "non-finite gradient: dx = {dx}, grads = {grads:?}"
+    );
+    assert_eq!(grads.layer0.weight[2], 0.0, "x̂ = 0, so ∂J/∂γ = Σ c·x̂ = 0");
+    check_network("BatchNormNet (zero variance)", &mut net, &x, &c);
+}
+
+/// The units dropped by a train-mode forward of `net` on `x` after seeding the RNG with 0, as
+/// [`objective`] does (`x` has no zero, so a zero output is a dropped unit).
+fn dropped<Net, const N: usize, const B: usize>(
+    net: &mut Net,
+    x: &SMatrix<f64, N, B>,
+) -> SMatrix<bool, N, B>
+where
+    Net: Network<f64, N, N>,
+{
+    let mut tape = Net::tape::<B>();
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(0);
+    net.forward_train(x, &mut tape, &mut rng).map(|v| v == 0.0)
+}
+
+/// Dropout with p = 0.4 in train mode: gradient of the input through a fixed mask (zero for
+/// dropped units, `1/(1 − p)` for kept ones). The mask must be the same for every input the
+/// finite differences try, and must drop some units and keep others, or the check says little.
+#[test]
+fn dropout() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(15);
+    let mut net = DropoutNet::<f64>::new(&mut rng);
+    let x: SMatrix<f64, 5, 4> = clear_of_zero(&mut rng);
+    let c: SMatrix<f64, 5, 4> = uniform(&mut rng, -1.0, 1.0);
+    let mask = dropped(&mut net, &x);
+    assert!(
+        mask.iter().any(|&d| d) && mask.iter().any(|&d| !d),
+        "the mask should drop some units and keep others: {mask}"
+    );
+    let mut shifted = x;
+    shifted[(1, 2)] += STEP;
+    assert_eq!(
+        mask,
+        dropped(&mut net, &shifted),
+        "reseeding must give the same mask"
+    );
+    check_network("DropoutNet", &mut net, &x, &c);
+}
+
+network! {
+    /// Batch norm and dropout between linear layers and smooth activations (no kinks), so
+    /// that the gradient of each reaches the layers before it.
+    struct NormStack {
+        input: 4,
+        fc1: Linear(6),
+        bn1: BatchNorm,
+        tanh: Tanh,
+        drop1: Dropout(0.3),
+        fc2: Linear(5),
+        bn2: BatchNorm(eps = 1e-3, momentum = 0.2),
+        sig: Sigmoid,
+        drop2: Dropout(p = 0.5),
+        fc3: Linear(3),
+    }
+}
+
+/// Batch norm and dropout in a stack: gradients of every parameter (the linear layers'
+/// through both batch norms and both masks) and of the input.
+#[test]
+fn stack_with_batch_norm_and_dropout() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(16);
+    let mut net = NormStack::<f64>::new(&mut rng);
+    net.params.bn1.weight = uniform(&mut rng, 0.5, 1.5);
+    net.params.bn1.bias = uniform(&mut rng, -0.5, 0.5);
+    net.params.bn2.weight = uniform(&mut rng, 0.5, 1.5);
+    net.params.bn2.bias = uniform(&mut rng, -0.5, 0.5);
+    let x: SMatrix<f64, 4, 6> = uniform(&mut rng, -2.0, 2.0);
+    let c: SMatrix<f64, 3, 6> = uniform(&mut rng, -1.0, 1.0);
+
+    let mut tape = NormStack::<f64>::tape::<6>();
+    net.forward_train(&x, &mut tape, &mut Xoshiro128PlusPlus::seed_from_u64(0));
+    for (name, out) in [
+        ("drop1", tape.drop1.as_slice()),
+        ("drop2", tape.drop2.as_slice()),
+    ] {
+        let zeros = out.iter().filter(|&&v| v == 0.0).count();
+        assert!(
+            zeros > 0 && zeros < out.len(),
+            "{name} should drop some units and keep others ({zeros} of {} dropped)",
+            out.len()
+        );
+    }
+    check_network("NormStack", &mut net, &x, &c);
 }
 
 /// Backward adds parameter gradients to what `grads` holds, and writes (not adds) the input

@@ -1,5 +1,7 @@
 //! Running and training a network touches no heap: every built-in layer and every loss,
-//! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`.
+//! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`, and
+//! making and running the inference-only form of a network with batch norm and dropout
+//! (`to_inference`, `to_inference_into`).
 //!
 //! A counting global allocator records every heap operation (allocation, zeroed allocation,
 //! reallocation and deallocation) made by the current thread while a measurement is armed, so
@@ -81,7 +83,9 @@ network! {
     struct Everything {
         input: 24,
         Linear(32),
+        BatchNorm,
         Sigmoid,
+        Dropout(0.25),
         Linear(32),
         Tanh,
         Linear(48),
@@ -102,7 +106,9 @@ network! {
     struct Classifier {
         input: 24,
         Linear(32),
+        BatchNorm,
         Sigmoid,
+        Dropout(0.25),
         Linear(32),
         Tanh,
         Linear(48),
@@ -113,6 +119,21 @@ network! {
         PReLU,
         Linear(16),
         ELU(alpha = 0.5),
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Batch norm as the first layer (a train step asks it for no input gradient), and one
+    /// after dropout after a linear layer (folded into it by `to_inference`).
+    struct Normalised {
+        input: 24,
+        BatchNorm(24, eps = 1e-3, momentum = 0.2),
+        Linear(16),
+        Dropout(p = 0.2),
+        BatchNorm(16),
+        ReLU,
         Linear(10),
         loss: SoftmaxCrossEntropy,
     }
@@ -260,7 +281,7 @@ fn running_and_training_allocate_nothing() {
 
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
     let x = random::<24, B>(&mut rng);
-    let mut results = Vec::with_capacity(64);
+    let mut results = Vec::with_capacity(128);
 
     let mut everything = Everything::<f32>::new(&mut rng);
     measure_network::<_, 24, 10>("Everything", &mut everything, &x, &mut rng, &mut results);
@@ -275,6 +296,44 @@ fn running_and_training_allocate_nothing() {
         &mut rng,
         &mut results,
     );
+
+    let mut normalised = Normalised::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>(
+        "Normalised",
+        &mut normalised,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+
+    // The inference-only forms: made by value, made in place, and run.
+    macro_rules! measure_inference {
+        ($name:literal, $net:ident, $inference:ident) => {{
+            let mut push = |call, heap_ops| {
+                results.push(Measurement {
+                    network: $name,
+                    call,
+                    heap_ops,
+                })
+            };
+            let (inference, n) = heap_ops(|| $net.to_inference());
+            push("to_inference", n);
+            let mut into = $inference::<f32>::new(&mut rng);
+            let (_, n) = heap_ops(|| $net.to_inference_into(&mut into));
+            push("to_inference_into", n);
+            let (y, n) = heap_ops(|| inference.forward(&x));
+            push("inference forward", n);
+            assert!(
+                y.iter().all(|v| v.is_finite()),
+                "{}: non-finite output",
+                $name
+            );
+        }};
+    }
+    measure_inference!("Everything", everything, EverythingInference);
+    measure_inference!("Classifier", classifier, ClassifierInference);
+    measure_inference!("Normalised", normalised, NormalisedInference);
 
     let mut margin = Margin::<f32>::new(&mut rng);
     measure_supervised::<_, 24, 10>("Margin", &mut margin, &x, &classes, &mut rng, &mut results);
@@ -309,5 +368,5 @@ fn running_and_training_allocate_nothing() {
         offenders.is_empty(),
         "heap operations while running: {offenders:?}"
     );
-    assert_eq!(results.len(), 7 + 4 * 9);
+    assert_eq!(results.len(), 7 + 5 * 9 + 3 * 3);
 }

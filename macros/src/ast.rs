@@ -11,7 +11,7 @@
 //! arg     := IDENT '=' expr                          -- an option
 //!          | width ('->' width)?                     -- widths: output, or input -> output
 //!          | type                                    -- only as Custom's first argument
-//!          | FLOAT                                   -- only for Dropout: its probability
+//!          | expr                                    -- only for Dropout: its probability
 //! width   := INTEGER | path                          -- a literal or a `const` item
 //! ```
 
@@ -277,11 +277,13 @@ fn parse_args(input: ParseStream, kind: &Ident) -> syn::Result<Option<Args>> {
                 key,
                 value: content.parse()?,
             }
-        } else if kind == "Dropout" && (content.peek(syn::LitFloat) || content.peek(Token![-])) {
-            // `Dropout(0.5)`: the positional number is the drop probability.
+        } else if kind == "Dropout" {
+            // `Dropout(0.5)`, `Dropout(P)`: a positional argument is the drop probability
+            // (a dropout keeps its input's width, so it needs no width).
+            let value: syn::Expr = content.parse()?;
             Arg::Option {
-                key: Ident::new("p", content.span()),
-                value: content.parse()?,
+                key: Ident::new("p", syn::spanned::Spanned::span(&value)),
+                value,
             }
         } else if kind == "Custom" && items.is_empty() {
             Arg::Type(content.parse()?)

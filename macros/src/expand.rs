@@ -72,6 +72,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_flops = item("FLOPS");
     let lt_kind = item("KIND");
     let lt_segments = item("SEGMENTS");
+    let lt_tensors = item("TENSORS");
+    // A named layer's label is its name in backquotes; an unnamed one's is its position
+    // and kind (see `validate`).
+    let named: Vec<bool> = layers.iter().map(|l| l.label.starts_with('`')).collect();
 
     let lt_init = item("init_params");
     let lt_forward = item("forward");
@@ -109,18 +113,35 @@ pub fn expand(plan: &Plan) -> TokenStream {
         } else {
             let buf = scratch(k - 1);
             let w = outs[k - 1];
-            quote!(#pv::view::<T, #w, B, __W>(&#buf))
+            quote!(#pv::view::<T, #w, { B }, __W>(&#buf))
         };
         let dst = if k == n - 1 {
             quote!(&mut __out)
         } else {
             let buf = scratch(k);
             let w = outs[k];
-            quote!(#pv::view_mut::<T, #w, B, __W>(&mut #buf))
+            quote!(#pv::view_mut::<T, #w, { B }, __W>(&mut #buf))
         };
         quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
     });
 
+    // Batch statistics need two samples: a train-mode forward with `B = 1` through a batch
+    // norm does not compile, and the error points at the batch norm.
+    let batch_guards = layers.iter().filter(|l| l.kind == "BatchNorm").map(|l| {
+        quote_spanned! {l.span=>
+            {
+                struct __AtLeastTwo<const B: usize>;
+                #[allow(dead_code)]
+                impl<const B: usize> __AtLeastTwo<B> {
+                    const OK: () = ::core::assert!(
+                        B >= 2,
+                        "this batch norm needs at least 2 samples per batch in train mode (eval-mode `forward` takes any batch)"
+                    );
+                }
+                let () = __AtLeastTwo::<B>::OK;
+            }
+        }
+    });
     let train_steps = (0..n).map(|k| {
         let (fwdt, v, f, a) = (&lt_forward_train[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {
@@ -146,14 +167,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
         } else {
             let buf = grad_buf(n - 2 - k);
             let w = outs[k];
-            quote!(#pv::view::<T, #w, B, __W>(#buf))
+            quote!(#pv::view::<T, #w, { B }, __W>(#buf))
         };
         let dx = if k == 0 {
             quote!(dx)
         } else {
             let buf = grad_buf(n - 1 - k);
             let w = ins[k];
-            quote!(#pv::Some(#pv::view_mut::<T, #w, B, __W>(#buf)))
+            quote!(#pv::Some(#pv::view_mut::<T, #w, { B }, __W>(#buf)))
         };
         quote!(#bwd(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
     });
@@ -220,10 +241,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #vis struct #tape_ty<T: #sn::Scalar, const B: usize> {
             #(
                 #[doc = #field_docs]
-                pub #fields: #sn::SMatrix<T, #outs, B>,
+                pub #fields: #sn::SMatrix<T, #outs, { B }>,
             )*
-            #( #aux: #lt_tape<B>, )*
-            __grad: [#sn::SMatrix<T, #widest, B>; 2],
+            #( #aux: #lt_tape<{ B }>, )*
+            __grad: [#sn::SMatrix<T, #widest, { B }>; 2],
         }
 
         #[allow(unsafe_code, unused_braces)]
@@ -237,11 +258,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
             unsafe impl<T: #sn::Scalar> #pv::Zeroable for #state_ty<T> {}
             unsafe impl<T: #sn::Scalar> #pv::Pod for #state_ty<T> {}
             // SAFETY: every field is `Zeroable`.
-            unsafe impl<T: #sn::Scalar, const B: usize> #pv::Zeroable for #tape_ty<T, B> {}
+            unsafe impl<T: #sn::Scalar, const B: usize> #pv::Zeroable for #tape_ty<T, { B }> {}
         };
 
         #[allow(unused_braces)]
-        impl<T: #sn::Scalar, const B: usize> ::core::fmt::Debug for #tape_ty<T, B> {
+        impl<T: #sn::Scalar, const B: usize> ::core::fmt::Debug for #tape_ty<T, { B }> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#tape_name)
                     #( .field(#labels, &self.#fields) )*
@@ -266,11 +287,19 @@ pub fn expand(plan: &Plan) -> TokenStream {
             pub const PARAM_BYTES: usize = ::core::mem::size_of::<#params_ty<T>>();
             /// Bytes of the persistent state.
             pub const STATE_BYTES: usize = ::core::mem::size_of::<#state_ty<T>>();
+            /// Bytes of the blob `staticnn::io::to_bytes` writes: a header, the parameters
+            /// and the state.
+            pub const BLOB_BYTES: usize =
+                #sn::io::HEADER_BYTES + Self::PARAM_BYTES + Self::STATE_BYTES;
+            /// Architecture fingerprint (`staticnn::io::fingerprint` of the layers), recorded
+            /// in blobs so that a blob made by another architecture is refused.
+            pub const FINGERPRINT: u64 =
+                #sn::io::fingerprint(<Self as #sn::Network<T, #input_w, #output>>::LAYERS);
             /// Widest layer output: the height of each scratch buffer.
             pub const WIDEST: usize = #widest;
             /// Bytes of the training tape for batches of `B` samples.
             pub const fn tape_bytes<const B: usize>() -> usize {
-                ::core::mem::size_of::<#tape_ty<T, B>>()
+                ::core::mem::size_of::<#tape_ty<T, { B }>>()
             }
             /// Bytes of inference scratch for `B` samples: two buffers of the widest layer.
             pub const fn scratch_bytes<const B: usize>() -> usize {
@@ -287,7 +316,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         impl<T: #sn::Scalar> #sn::Network<T, #input_w, #output> for #name<T> {
             type Params = #params_ty<T>;
             type State = #state_ty<T>;
-            type Tape<const B: usize> = #tape_ty<T, B>;
+            type Tape<const B: usize> = #tape_ty<T, { B }>;
 
             const NAME: &'static str = #name_str;
             const LAYERS: &'static [#sn::LayerInfo] = &[
@@ -300,6 +329,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
                         params: #lt_count,
                         flops: #lt_flops,
                         segments: #lt_segments,
+                        state: #sn::block::len::<T, #lt_state>(),
+                        named: #named,
+                        tensors: #lt_tensors,
                     },
                 )*
             ];
@@ -325,11 +357,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #( #lt_init(&#values, &mut self.params.#fields, &mut self.state.#fields, rng); )*
             }
 
-            fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, B>) -> #sn::SMatrix<T, #output, B> {
+            fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
                 const __W: usize = #widest;
-                let mut __s0 = #sn::SMatrix::<T, __W, B>::zeros();
-                let mut __s1 = #sn::SMatrix::<T, __W, B>::zeros();
-                let mut __out = #sn::SMatrix::<T, #output, B>::zeros();
+                let mut __s0 = #sn::SMatrix::<T, __W, { B }>::zeros();
+                let mut __s1 = #sn::SMatrix::<T, __W, { B }>::zeros();
+                let mut __out = #sn::SMatrix::<T, #output, { B }>::zeros();
                 let _ = (&mut __s0, &mut __s1);
                 #(#forward_steps)*
                 __out
@@ -337,21 +369,22 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
             fn forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(
                 &mut self,
-                x: &#sn::SMatrix<T, #input_w, B>,
-                tape: &'t mut #tape_ty<T, B>,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
-            ) -> &'t #sn::SMatrix<T, #output, B> {
+            ) -> &'t #sn::SMatrix<T, #output, { B }> {
+                #(#batch_guards)*
                 #(#train_steps)*
                 &tape.#last
             }
 
             fn backward<const B: usize>(
                 &self,
-                x: &#sn::SMatrix<T, #input_w, B>,
-                tape: &mut #tape_ty<T, B>,
-                dy: &#sn::SMatrix<T, #output, B>,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &mut #tape_ty<T, { B }>,
+                dy: &#sn::SMatrix<T, #output, { B }>,
                 grads: &mut #params_ty<T>,
-                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, B>>,
+                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
             ) {
                 const __W: usize = #widest;
                 let [__g0, __g1] = &mut tape.__grad;

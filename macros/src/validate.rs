@@ -98,6 +98,8 @@ pub struct Check {
 pub struct Layer {
     /// The layer type as written (`Linear`, `BatchNorm`, …).
     pub kind: String,
+    /// Where the layer type is written, for errors about the layer.
+    pub span: Span,
     pub field: Ident,
     pub label: String,
     pub docs: Vec<Attribute>,
@@ -306,6 +308,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
                     resolve(decl_layer, &field, &label, &flow, &mut checks, &mut errors);
                 layers.push(layer.unwrap_or_else(|| Layer {
                     kind: String::new(),
+                    span: decl_layer.kind.span(),
                     field: field.clone(),
                     label,
                     docs: Vec::new(),
@@ -474,7 +477,13 @@ fn resolve(
                     };
                     errors.push(key.span(), msg);
                 } else if opts.given.iter().any(|(k, _)| *k == key) {
-                    errors.push(key.span(), format!("option `{key}` is given twice"));
+                    let msg = if kind == "Dropout" {
+                        "the dropout probability is given twice; write it once, as in `Dropout(0.5)`"
+                            .to_string()
+                    } else {
+                        format!("option `{key}` is given twice")
+                    };
+                    errors.push(key.span(), msg);
                 } else {
                     opts.given.push((key, value));
                 }
@@ -735,6 +744,7 @@ fn resolve(
     }
     let layer = Layer {
         kind: kind_str.clone(),
+        span: kind.span(),
         field: field.clone(),
         label: label.to_string(),
         docs,

@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::io::Tensor;
 use crate::layers::LinearParams;
 use crate::layout::Segment;
 use crate::{Layer, SMatrix, SVector, Scalar};
@@ -15,8 +16,8 @@ use crate::{Layer, SMatrix, SVector, Scalar};
 /// variance for the running variance. Eval mode normalises with the running statistics.
 /// `γ` starts at 1, `β` at 0, the running mean at 0 and the running variance at 1.
 ///
-/// Training needs at least two samples per batch: a train-mode forward with `B = 1` does
-/// not compile.
+/// Training needs at least two samples per batch: in a network declared with `network!`, a
+/// train-mode forward with `B = 1` does not compile.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNorm {
     /// Added to the variance before the square root (default `1e-5`).
@@ -93,16 +94,6 @@ unsafe impl<T: Scalar, const N: usize> Pod for BatchNormState<T, N> {}
 // SAFETY: fields are zeroable matrices of `T`.
 unsafe impl<T: Scalar, const N: usize, const B: usize> Zeroable for BatchNormTape<T, N, B> {}
 
-/// Compile-time guard: batch statistics need at least two samples.
-struct AtLeastTwo<const B: usize>;
-
-impl<const B: usize> AtLeastTwo<B> {
-    const OK: () = assert!(
-        B >= 2,
-        "batch normalisation needs at least 2 samples per batch in train mode; a batch of 1 has no variance"
-    );
-}
-
 impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
     type Params = BatchNormParams<T, N>;
     type State = BatchNormState<T, N>;
@@ -110,6 +101,16 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
     const KIND: &'static str = "BatchNorm";
     const FLOPS: usize = 2 * N;
     const SEGMENTS: &'static [Segment] = &[Segment::norm(2 * N)];
+    /// As in `nn.BatchNorm1d`: `weight` (`γ`) and `bias` (`β`), `[N]` each, the running
+    /// statistics `running_mean` and `running_var`, and the `num_batches_tracked` counter,
+    /// which staticnn does not keep (see [`Place::Counter`](crate::io::Place::Counter)).
+    const TENSORS: &'static [Tensor] = &[
+        Tensor::params("weight", 0, &[N]),
+        Tensor::params("bias", N, &[N]),
+        Tensor::state("running_mean", 0, &[N]),
+        Tensor::state("running_var", N, &[N]),
+        Tensor::counter("num_batches_tracked"),
+    ];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, s: &mut Self::State, _: &mut R) {
         p.weight.fill(T::one());
@@ -154,7 +155,6 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
         tape: &mut Self::Tape<B>,
         _: &mut R,
     ) {
-        let () = AtLeastTwo::<B>::OK;
         let n = T::of(B as f64);
         let eps = T::of(self.eps);
         let m = T::of(self.momentum);
@@ -186,7 +186,9 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
                 yc[i] = p.weight[i] * hc[i] + p.bias[i];
             }
         }
-        let unbias = n / (n - T::one());
+        // Unbiased running variance; a batch of one (which `network!` rejects at compile
+        // time) has no variance to correct and keeps the biased one instead of dividing by 0.
+        let unbias = if B > 1 { n / (n - T::one()) } else { T::one() };
         for i in 0..N {
             s.running_mean[i] = (T::one() - m) * s.running_mean[i] + m * mean[i];
             s.running_var[i] = (T::one() - m) * s.running_var[i] + m * var[i] * unbias;

@@ -86,7 +86,8 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Dropout {
             y.copy_from(x);
             return;
         }
-        let scale = T::one() / (T::one() - T::of(self.p));
+        // Rounded once from f64, so the factor is the correctly rounded 1/(1 − p).
+        let scale = T::of(1.0 / (1.0 - self.p));
         for ((m, yv), &xv) in tape
             .mask
             .as_mut_slice()

@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::io::Tensor;
 use crate::kernels;
 use crate::layout::Segment;
 use crate::{Init, Layer, SMatrix, SVector, Scalar};
@@ -52,6 +53,11 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
     const KIND: &'static str = "Linear";
     const FLOPS: usize = 2 * I * O;
     const SEGMENTS: &'static [Segment] = &[Segment::weights(O, I, 1), Segment::bias(O)];
+    /// `weight` `[O, I]` (stored column-major) and `bias` `[O]`, as in `nn.Linear`.
+    const TENSORS: &'static [Tensor] = &[
+        Tensor::params("weight", 0, &[O, I]).column_major(),
+        Tensor::params("bias", O * I, &[O]),
+    ];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
         self.weight.fill(p.weight.as_mut_slice(), I, O, rng);

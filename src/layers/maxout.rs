@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::io::Tensor;
 use crate::kernels;
 use crate::layout::Segment;
 use crate::{Init, Layer, SMatrix, SVector, Scalar};
@@ -95,6 +96,13 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
     const KIND: &'static str = "Maxout";
     const FLOPS: usize = 2 * I * O * K + O * K;
     const SEGMENTS: &'static [Segment] = &[Segment::weights(O, I, K), Segment::bias(O * K)];
+    /// PyTorch has no maxout module; staticnn names its tensors `weight` `[K, O, I]` (piece
+    /// `k`'s matrix is `weight[k]`, each stored column-major) and `bias` `[K, O]`, as a
+    /// `nn.Linear(I, K·O)` whose weight and bias are viewed as `[K, O, I]` and `[K, O]`.
+    const TENSORS: &'static [Tensor] = &[
+        Tensor::params("weight", 0, &[K, O, I]).column_major(),
+        Tensor::params("bias", K * O * I, &[K, O]),
+    ];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
         for (w, b) in p.weight.iter_mut().zip(&mut p.bias) {

@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::io::Tensor;
 use crate::layout::Segment;
 use crate::{Layer, SMatrix, Scalar};
 
@@ -40,6 +41,8 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for PReLU {
     const KIND: &'static str = "PReLU";
     const FLOPS: usize = 2 * N;
     const SEGMENTS: &'static [Segment] = &[Segment::other(1)];
+    /// `weight` of shape `[1]`, as in `nn.PReLU()`.
+    const TENSORS: &'static [Tensor] = &[Tensor::params("weight", 0, &[1])];
 
     fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), _: &mut R) {
         p.slope = T::of(self.init);

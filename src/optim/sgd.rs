@@ -1,36 +1,326 @@
-//! Plain stochastic gradient descent.
+//! Stochastic gradient descent, with optional momentum and weight decay
+//! (`torch.optim.SGD`).
 
+use core::fmt;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Decay, LearningRate, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
-/// Plain SGD: `θ ← θ − lr·∇θ` (`torch.optim.SGD` without momentum or weight decay).
+/// Hyperparameters of [`Sgd`] besides the learning rate; `Default` is PyTorch's defaults
+/// (no momentum, no dampening, no Nesterov, no weight decay).
+///
+/// PyTorch 2.x also defaults the learning rate (to `1e-3`); staticnn asks for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SgdConfig {
+    /// Momentum factor `μ` (default 0: no momentum). Needs an [`Sgd`] made by
+    /// [`Sgd::with`], which owns a velocity buffer.
+    pub momentum: f64,
+    /// Dampening `τ` of the gradient added to the velocity (default 0).
+    pub dampening: f64,
+    /// Nesterov momentum (default `false`); needs `momentum > 0` and `dampening = 0`.
+    pub nesterov: bool,
+    /// Weight decay (default none); see [`Decay`] for its scope.
+    pub weight_decay: Decay,
+}
+
+// SAFETY: every field is `Zeroable` (`f64`, `bool`, `Decay`); all-zero bytes are the
+// default configuration.
+unsafe impl Zeroable for SgdConfig {}
+
+/// Stochastic gradient descent, `torch.optim.SGD`.
+///
+/// With gradient `g`, weight decay `λ` (for the parameters in its scope), momentum `μ`,
+/// dampening `τ` and learning rate `γ`, one step is
+///
+/// ```text
+/// g ← g + λ·θ
+/// b ← g                      on the first step
+/// b ← μ·b + (1 − τ)·g        afterwards            (only when μ ≠ 0)
+/// g ← g + μ·b  if nesterov,  else  g ← b           (only when μ ≠ 0)
+/// θ ← θ − γ·g
+/// ```
+///
+/// `S` is the optimiser's state. [`Sgd::new`] makes plain SGD, [`Sgd<T>`] =
+/// `Sgd<T, NoVelocity>`, which owns nothing but its hyperparameters and works for every
+/// network; it may still decay weights. [`Sgd::with`] makes `Sgd<T, Velocity<P>>`, which owns
+/// a velocity buffer of the network's parameter type `P` (inferred from the network it
+/// trains) and supports momentum.
 ///
 /// ```
 /// use staticnn::{Optimizer, Sgd};
+/// use staticnn::optim::SgdConfig;
+///
+/// // Plain SGD: θ ← θ − γ·g.
 /// let mut p = [1.0f64, 2.0];
 /// Sgd::new(0.5).step(&mut p, &[2.0, -2.0]);
 /// assert_eq!(p, [0.0, 3.0]);
+///
+/// // Heavy-ball momentum: the second step moves further along the same gradient.
+/// let mut sgd = Sgd::with(0.5, SgdConfig { momentum: 0.9, ..Default::default() });
+/// let mut p = [0.0f64];
+/// sgd.step(&mut p, &[1.0]);
+/// assert_eq!(p, [-0.5]);
+/// sgd.step(&mut p, &[1.0]);
+/// assert_eq!(p, [-0.5 - 0.5 * 1.9]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sgd<T> {
-    /// Learning rate.
+pub struct Sgd<T, S = NoVelocity> {
+    /// Learning rate `γ`.
     pub lr: T,
+    /// The other hyperparameters.
+    pub config: SgdConfig,
+    state: S,
 }
 
-impl<T: Scalar> Sgd<T> {
-    /// SGD with learning rate `lr`.
-    pub fn new(lr: T) -> Self {
-        Sgd { lr }
+/// The state of plain [`Sgd`]: none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoVelocity;
+
+// SAFETY: a field-less struct; zero bytes are its only value.
+unsafe impl Zeroable for NoVelocity {}
+
+/// The state of [`Sgd`] with momentum: a velocity buffer of parameter type `P`, and whether
+/// a step has been taken (the first step sets the velocity to the gradient).
+#[derive(Clone, Copy)]
+pub struct Velocity<P> {
+    buf: P,
+    started: bool,
+}
+
+// SAFETY: `P` is `Zeroable` and `bool` is; zero bytes are the state before the first step.
+unsafe impl<P: Zeroable> Zeroable for Velocity<P> {}
+
+impl<P> fmt::Debug for Velocity<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Velocity")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
     }
 }
 
-impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T> {
-    fn step(&mut self, params: &mut P, grads: &P) {
-        let lr = self.lr;
-        for (p, &g) in block::as_mut_slice::<T, P>(params)
-            .iter_mut()
-            .zip(block::as_slice::<T, P>(grads))
-        {
-            *p -= lr * g;
+// SAFETY: `T` (a scalar), `SgdConfig` and `S` are all `Zeroable`.
+unsafe impl<T: Scalar, S: Zeroable> Zeroable for Sgd<T, S> {}
+
+impl<T: Scalar> Sgd<T, NoVelocity> {
+    /// Plain SGD with learning rate `lr` (PyTorch's `SGD(params, lr)`); set
+    /// `config.weight_decay` for weight decay. It has no velocity buffer: use [`Sgd::with`]
+    /// for momentum.
+    pub fn new(lr: T) -> Self {
+        Sgd {
+            lr,
+            config: SgdConfig::default(),
+            state: NoVelocity,
         }
+    }
+}
+
+impl<T: Scalar, P: Pod> Sgd<T, Velocity<P>> {
+    /// SGD with learning rate `lr`, the hyperparameters of `config`, and a zeroed velocity
+    /// buffer of type `P`, built on the stack (see [`boxed`](Sgd::boxed) for large networks).
+    ///
+    /// ```
+    /// use staticnn::optim::{Decay, Sgd, SgdConfig};
+    /// let sgd = Sgd::<f32, _>::with(0.1, SgdConfig {
+    ///     momentum: 0.9,
+    ///     nesterov: true,
+    ///     weight_decay: Decay::weights(1e-4),
+    ///     ..Default::default()
+    /// });
+    /// # let _: &Sgd<f32, staticnn::optim::Velocity<[f32; 3]>> = &sgd;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `config.nesterov` is set without `momentum > 0` and `dampening = 0` (PyTorch
+    /// refuses that configuration too).
+    pub fn with(lr: T, config: SgdConfig) -> Self {
+        check(&config);
+        Sgd {
+            lr,
+            config,
+            state: Velocity::zeroed(),
+        }
+    }
+
+    /// Like [`with`](Sgd::with), but built zeroed on the heap, never passing through the
+    /// stack.
+    ///
+    /// # Panics
+    ///
+    /// As [`with`](Sgd::with).
+    #[cfg(feature = "alloc")]
+    pub fn boxed(lr: T, config: SgdConfig) -> alloc::boxed::Box<Self> {
+        check(&config);
+        let mut sgd = block::zeroed_box::<Self>();
+        sgd.lr = lr;
+        sgd.config = config;
+        sgd
+    }
+
+    /// Forgets the velocity: the next step is a first step again.
+    pub fn reset(&mut self) {
+        block::zero(&mut self.state.buf);
+        self.state.started = false;
+    }
+}
+
+fn check(config: &SgdConfig) {
+    assert!(
+        !config.nesterov || (config.momentum > 0.0 && config.dampening == 0.0),
+        "Nesterov momentum requires momentum > 0 and dampening = 0 (got momentum {}, dampening {})",
+        config.momentum,
+        config.dampening
+    );
+}
+
+impl<T: Scalar, S> LearningRate<T> for Sgd<T, S> {
+    fn lr(&self) -> T {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: T) {
+        self.lr = lr;
+    }
+}
+
+/// Plain SGD with optional weight decay.
+///
+/// # Panics
+///
+/// If `config.momentum` is not 0: there is no velocity buffer to keep it in.
+impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        assert!(
+            self.config.momentum == 0.0,
+            "Sgd::new has no velocity buffer; make the optimiser with Sgd::with to use momentum"
+        );
+        let lr = self.lr;
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
+        for (run, seg) in runs::<T, P>() {
+            let wd = T::of(self.config.weight_decay.lambda_for(seg.role));
+            for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
+                *p -= lr * (g + wd * *p);
+            }
+        }
+    }
+}
+
+impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, Velocity<P>> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        let c = self.config;
+        let mu = c.momentum;
+        // b ← keep·b + add·g: the first step, and every step without momentum, takes the
+        // gradient itself (PyTorch uses no buffer at all without momentum).
+        let (keep, add) = if mu == 0.0 || !self.state.started {
+            (0.0, 1.0)
+        } else {
+            (mu, 1.0 - c.dampening)
+        };
+        // The step direction is from_grad·g + from_buf·b.
+        let (from_grad, from_buf) = if c.nesterov && mu != 0.0 {
+            (1.0, mu)
+        } else {
+            (0.0, 1.0)
+        };
+        let [keep, add, from_grad, from_buf] = [keep, add, from_grad, from_buf].map(T::of);
+        let lr = self.lr;
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
+        let buf = block::as_mut_slice::<T, P>(&mut self.state.buf);
+        for (run, seg) in runs::<T, P>() {
+            let wd = T::of(c.weight_decay.lambda_for(seg.role));
+            let (p, g, b) = (&mut params[run.clone()], &grads[run.clone()], &mut buf[run]);
+            for ((p, &g), b) in p.iter_mut().zip(g).zip(b) {
+                let d = g + wd * *p;
+                *b = keep * *b + add * d;
+                *p -= lr * (from_grad * d + from_buf * *b);
+            }
+        }
+        self.state.started = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::DecayScope;
+
+    #[test]
+    fn plain_sgd_with_decay_follows_torch() {
+        let mut sgd = Sgd::new(0.1f64);
+        sgd.config.weight_decay = Decay::all(0.5);
+        let mut p = [2.0f64, -4.0];
+        sgd.step(&mut p, &[1.0, 1.0]);
+        // θ − γ(g + λθ)
+        assert_eq!(p, [2.0 - 0.1 * (1.0 + 1.0), -4.0 - 0.1 * (1.0 - 2.0)]);
+    }
+
+    #[test]
+    fn dampening_does_not_apply_to_the_first_step() {
+        let cfg = SgdConfig {
+            momentum: 0.5,
+            dampening: 0.5,
+            ..Default::default()
+        };
+        let mut sgd = Sgd::with(1.0f64, cfg);
+        let mut p = [0.0f64];
+        sgd.step(&mut p, &[1.0]);
+        assert_eq!(p, [-1.0]); // b = g
+        sgd.step(&mut p, &[1.0]);
+        assert_eq!(p, [-1.0 - (0.5 + 0.5)]); // b = μb + (1 − τ)g = 1
+        sgd.reset();
+        sgd.step(&mut p, &[2.0]);
+        assert_eq!(p, [-2.0 - 2.0]); // first step again
+    }
+
+    #[test]
+    fn momentum_zero_ignores_dampening_as_torch_does() {
+        let cfg = SgdConfig {
+            dampening: 0.9,
+            weight_decay: Decay {
+                lambda: 0.0,
+                scope: DecayScope::All,
+            },
+            ..Default::default()
+        };
+        let mut with = Sgd::with(0.5f64, cfg);
+        let mut plain = Sgd::new(0.5f64);
+        let (mut p, mut q) = ([1.0f64, -3.0], [1.0f64, -3.0]);
+        for _ in 0..3 {
+            with.step(&mut p, &[0.25, 4.0]);
+            plain.step(&mut q, &[0.25, 4.0]);
+        }
+        assert_eq!(p, q);
+    }
+
+    #[test]
+    #[should_panic(expected = "Nesterov momentum requires")]
+    fn nesterov_without_momentum_is_refused() {
+        let _ = Sgd::<f32, Velocity<[f32; 1]>>::with(
+            0.1,
+            SgdConfig {
+                nesterov: true,
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "no velocity buffer")]
+    fn plain_sgd_refuses_momentum() {
+        let mut sgd = Sgd::new(0.1f32);
+        sgd.config.momentum = 0.9;
+        sgd.step(&mut [0.0f32], &[1.0]);
+    }
+
+    #[test]
+    fn zeroed_is_new_with_zero_lr() {
+        let sgd = Sgd::<f64, Velocity<[f64; 2]>>::zeroed();
+        assert_eq!(sgd.config, SgdConfig::default());
+        assert!(!sgd.state.started);
+        assert_eq!(sgd.lr, 0.0);
     }
 }

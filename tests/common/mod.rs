@@ -87,6 +87,11 @@ impl Fixture {
         })
     }
 
+    /// The case's name, for messages.
+    pub fn case(&self) -> &str {
+        &self.case
+    }
+
     /// The names of the tensors that start with `prefix`, sorted.
     pub fn names(&self, prefix: &str) -> Vec<String> {
         self.tensors

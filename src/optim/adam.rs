@@ -1,0 +1,368 @@
+//! Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019): `torch.optim.Adam` and
+//! `torch.optim.AdamW`.
+
+use core::fmt;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Decay, LearningRate, runs};
+use crate::{Optimizer, ParamBlock, Scalar, block};
+
+/// Hyperparameters of [`Adam`] besides the learning rate; `Default` is PyTorch's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Decay rates `(β₁, β₂)` of the first and second moment estimates (default
+    /// `(0.9, 0.999)`).
+    pub betas: (f64, f64),
+    /// Added to the denominator for stability (default `1e-8`).
+    pub eps: f64,
+    /// L2-style weight decay, added to the gradient (default none); see [`Decay`].
+    pub weight_decay: Decay,
+}
+
+impl AdamConfig {
+    /// PyTorch's default learning rate for Adam, `1e-3`.
+    pub const DEFAULT_LR: f64 = 1e-3;
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: Decay::NONE,
+        }
+    }
+}
+
+/// Hyperparameters of [`AdamW`] besides the learning rate; `Default` is PyTorch's defaults,
+/// with weight decay `0.01`, except that the decay's scope is
+/// [`WeightsOnly`](super::DecayScope::WeightsOnly) (PyTorch decays every parameter: use
+/// [`Decay::all`] for that).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamWConfig {
+    /// Decay rates `(β₁, β₂)` of the first and second moment estimates (default
+    /// `(0.9, 0.999)`).
+    pub betas: (f64, f64),
+    /// Added to the denominator for stability (default `1e-8`).
+    pub eps: f64,
+    /// Decoupled weight decay (default `Decay::weights(0.01)`): parameters in scope are
+    /// multiplied by `1 − γλ` before each update.
+    pub weight_decay: Decay,
+}
+
+impl AdamWConfig {
+    /// PyTorch's default learning rate for AdamW, `1e-3`.
+    pub const DEFAULT_LR: f64 = 1e-3;
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig {
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: Decay::weights(0.01),
+        }
+    }
+}
+
+// SAFETY: every field is `Zeroable` (`f64`, a pair of `f64`, `Decay`).
+unsafe impl Zeroable for AdamConfig {}
+// SAFETY: as for `AdamConfig`.
+unsafe impl Zeroable for AdamWConfig {}
+
+/// The state both Adams keep: moment estimates `m` and `v` and the number of steps taken.
+#[derive(Clone, Copy)]
+struct Moments<P> {
+    m: P,
+    v: P,
+    t: u32,
+}
+
+impl<P: Pod> Moments<P> {
+    fn reset(&mut self) {
+        block::zero(&mut self.m);
+        block::zero(&mut self.v);
+        self.t = 0;
+    }
+
+    /// One Adam step; `decoupled` selects AdamW's decay.
+    #[inline]
+    fn step<T: Scalar>(
+        &mut self,
+        lr: T,
+        config: &AdamConfig,
+        decoupled: bool,
+        params: &mut P,
+        grads: &P,
+    ) where
+        P: ParamBlock<T>,
+    {
+        let (beta1, beta2) = config.betas;
+        self.t = self.t.saturating_add(1);
+        let t = f64::from(self.t);
+        // Bias corrections in f64, as PyTorch computes them (in Python floats).
+        let bias_correction1 = 1.0 - libm::pow(beta1, t);
+        let bias_correction2 = 1.0 - libm::pow(beta2, t);
+        let step_size = T::of(lr.as_f64() / bias_correction1);
+        let bc2_sqrt = T::of(libm::sqrt(bias_correction2));
+        let [w1, keep2, w2, eps] = [1.0 - beta1, beta2, 1.0 - beta2, config.eps].map(T::of);
+
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
+        let m = block::as_mut_slice::<T, P>(&mut self.m);
+        let v = block::as_mut_slice::<T, P>(&mut self.v);
+        for (run, seg) in runs::<T, P>() {
+            let lambda = config.weight_decay.lambda_for(seg.role);
+            // Adam adds λθ to the gradient; AdamW multiplies θ by 1 − γλ first.
+            let (l2, shrink) = if decoupled {
+                (T::zero(), T::of(1.0 - lr.as_f64() * lambda))
+            } else {
+                (T::of(lambda), T::one())
+            };
+            let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
+            let (m, v) = (&mut m[run.clone()], &mut v[run]);
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                *p *= shrink;
+                let g = g + l2 * *p;
+                // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
+                *m += w1 * (g - *m);
+                *v = keep2 * *v + w2 * (g * g);
+                let denom = v.sqrt() / bc2_sqrt + eps;
+                *p -= step_size * (*m / denom);
+            }
+        }
+    }
+}
+
+/// Adam, `torch.optim.Adam` (without `amsgrad`).
+///
+/// With gradient `g`, step count `t`, learning rate `γ` and L2 weight decay `λ` (for the
+/// parameters in its scope):
+///
+/// ```text
+/// g ← g + λ·θ
+/// m ← β₁·m + (1 − β₁)·g
+/// v ← β₂·v + (1 − β₂)·g²
+/// θ ← θ − γ/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+/// ```
+///
+/// The moments are two blocks of the parameter type `P`, owned by the optimiser and zero
+/// initially; `P` is inferred from the network it trains. PyTorch's default learning rate
+/// is [`AdamConfig::DEFAULT_LR`] (`1e-3`).
+///
+/// ```
+/// use staticnn::{Adam, Optimizer};
+/// let mut adam = Adam::new(0.1);
+/// let mut p = [1.0f64, 1.0];
+/// adam.step(&mut p, &[4.0, -0.5]);
+/// // The first step moves each parameter by about γ against its gradient's sign.
+/// assert!((p[0] - 0.9).abs() < 1e-8 && (p[1] - 1.1).abs() < 1e-8);
+/// ```
+///
+/// For a large network, build it on the heap (`alloc` feature) or in zeroed storage:
+///
+/// ```
+/// # #[cfg(feature = "alloc")] {
+/// use staticnn::optim::{Adam, AdamConfig};
+/// type Big = [f32; 1 << 20]; // stands for a large network's `Params`
+/// let adam = Adam::<f32, Big>::boxed(1e-3, AdamConfig::default());
+/// // equivalently: `block::zeroed_box::<Adam<f32, Big>>()`, then set `lr` and `config`
+/// assert_eq!(adam.steps(), 0);
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Adam<T, P> {
+    /// Learning rate `γ`.
+    pub lr: T,
+    /// The other hyperparameters.
+    pub config: AdamConfig,
+    state: Moments<P>,
+}
+
+/// AdamW, `torch.optim.AdamW` (without `amsgrad`): Adam with decoupled weight decay.
+///
+/// Each step first multiplies the parameters in the decay's scope by `1 − γλ`, then takes
+/// an [`Adam`] step without L2 decay:
+///
+/// ```text
+/// θ ← θ·(1 − γλ)
+/// m ← β₁·m + (1 − β₁)·g
+/// v ← β₂·v + (1 − β₂)·g²
+/// θ ← θ − γ/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+/// ```
+///
+/// The default decay is `0.01`, PyTorch's, but on weight matrices only (see
+/// [`AdamWConfig`]). PyTorch's default learning rate is [`AdamWConfig::DEFAULT_LR`]
+/// (`1e-3`). The state is as [`Adam`]'s.
+///
+/// ```
+/// use staticnn::{AdamW, Optimizer};
+/// use staticnn::optim::{AdamWConfig, Decay};
+/// let mut adamw = AdamW::with(0.1, AdamWConfig { weight_decay: Decay::all(0.5), ..Default::default() });
+/// let mut p = [2.0f64];
+/// adamw.step(&mut p, &[0.0]);
+/// assert_eq!(p, [2.0 * (1.0 - 0.1 * 0.5)]); // a zero gradient leaves only the decay
+/// ```
+#[derive(Clone, Copy)]
+pub struct AdamW<T, P> {
+    /// Learning rate `γ`.
+    pub lr: T,
+    /// The other hyperparameters.
+    pub config: AdamWConfig,
+    state: Moments<P>,
+}
+
+// SAFETY: `T` (a scalar), the configuration, two blocks `P` and a `u32` are all `Zeroable`;
+// zeroed state is the state before the first step.
+unsafe impl<T: Scalar, P: Pod> Zeroable for Adam<T, P> {}
+// SAFETY: as for `Adam`.
+unsafe impl<T: Scalar, P: Pod> Zeroable for AdamW<T, P> {}
+
+macro_rules! adam_common {
+    ($name:ident, $config:ident, $decoupled:literal) => {
+        impl<T: Scalar, P: Pod> $name<T, P> {
+            /// The optimiser with learning rate `lr` and PyTorch's default hyperparameters,
+            /// built on the stack.
+            pub fn new(lr: T) -> Self {
+                Self::with(lr, $config::default())
+            }
+
+            /// The optimiser with learning rate `lr` and the hyperparameters of `config`,
+            /// with zeroed moments, built on the stack.
+            pub fn with(lr: T, config: $config) -> Self {
+                $name {
+                    lr,
+                    config,
+                    state: Moments::zeroed(),
+                }
+            }
+
+            /// Like [`with`](Self::with), but built zeroed on the heap, never passing
+            /// through the stack.
+            #[cfg(feature = "alloc")]
+            pub fn boxed(lr: T, config: $config) -> alloc::boxed::Box<Self> {
+                let mut opt = block::zeroed_box::<Self>();
+                opt.lr = lr;
+                opt.config = config;
+                opt
+            }
+
+            /// Number of steps taken since creation or the last [`reset`](Self::reset)
+            /// (the `t` of the bias corrections).
+            pub fn steps(&self) -> u32 {
+                self.state.t
+            }
+
+            /// Zeroes the moments and the step count, in place.
+            pub fn reset(&mut self) {
+                self.state.reset();
+            }
+        }
+
+        impl<T: Scalar, P> LearningRate<T> for $name<T, P> {
+            fn lr(&self) -> T {
+                self.lr
+            }
+
+            fn set_lr(&mut self, lr: T) {
+                self.lr = lr;
+            }
+        }
+
+        impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for $name<T, P> {
+            fn step(&mut self, params: &mut P, grads: &P) {
+                let c = AdamConfig {
+                    betas: self.config.betas,
+                    eps: self.config.eps,
+                    weight_decay: self.config.weight_decay,
+                };
+                self.state.step(self.lr, &c, $decoupled, params, grads);
+            }
+        }
+
+        impl<T: fmt::Debug, P> fmt::Debug for $name<T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("lr", &self.lr)
+                    .field("config", &self.config)
+                    .field("steps", &self.state.t)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+adam_common!(Adam, AdamConfig, false);
+adam_common!(AdamW, AdamWConfig, true);
+
+// SAFETY: two `Zeroable` blocks and a `u32`.
+unsafe impl<P: Zeroable> Zeroable for Moments<P> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adam, written out for one scalar in f64.
+    fn reference(steps: &[f64], lr: f64, beta1: f64, beta2: f64, eps: f64, l2: f64) -> f64 {
+        let (mut p, mut m, mut v) = (1.5, 0.0, 0.0);
+        for (t, &g) in steps.iter().enumerate() {
+            let t = (t + 1) as f64;
+            let g = g + l2 * p;
+            m = beta1 * m + (1.0 - beta1) * g;
+            v = beta2 * v + (1.0 - beta2) * g * g;
+            let m_hat = m / (1.0 - beta1.powf(t));
+            let v_hat = v / (1.0 - beta2.powf(t));
+            p -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        p
+    }
+
+    #[test]
+    fn adam_matches_the_textbook_rule() {
+        let grads = [0.3, -1.2, 0.05, 2.0];
+        let mut adam = Adam::with(
+            0.01f64,
+            AdamConfig {
+                betas: (0.8, 0.99),
+                eps: 1e-6,
+                weight_decay: Decay::all(0.1),
+            },
+        );
+        let mut p = [1.5f64];
+        for &g in &grads {
+            adam.step(&mut p, &[g]);
+        }
+        let e = reference(&grads, 0.01, 0.8, 0.99, 1e-6, 0.1);
+        assert!((p[0] - e).abs() < 1e-14, "{} vs {e}", p[0]);
+        assert_eq!(adam.steps(), 4);
+        adam.reset();
+        assert_eq!(adam.steps(), 0);
+    }
+
+    #[test]
+    fn weights_only_decay_leaves_other_roles_alone() {
+        // An array block is one weight column, so decay applies; a zero gradient moves
+        // nothing but the decay.
+        let mut adamw = AdamW::with(0.5f64, AdamWConfig::default());
+        let mut p = [2.0f64, -2.0];
+        adamw.step(&mut p, &[0.0, 0.0]);
+        assert_eq!(p, [2.0 * (1.0 - 0.5 * 0.01), -2.0 * (1.0 - 0.5 * 0.01)]);
+    }
+
+    #[test]
+    fn defaults_are_torch_defaults() {
+        let a = AdamConfig::default();
+        assert_eq!(
+            (a.betas, a.eps, a.weight_decay.lambda),
+            ((0.9, 0.999), 1e-8, 0.0)
+        );
+        let w = AdamWConfig::default();
+        assert_eq!(
+            (w.betas, w.eps, w.weight_decay.lambda),
+            ((0.9, 0.999), 1e-8, 0.01)
+        );
+        assert_eq!(AdamConfig::DEFAULT_LR, 1e-3);
+        assert_eq!(AdamWConfig::DEFAULT_LR, 1e-3);
+    }
+}

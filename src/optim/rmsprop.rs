@@ -1,0 +1,228 @@
+//! RMSprop (Hinton 2012; centred form after Graves 2013): `torch.optim.RMSprop`.
+
+use core::fmt;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Decay, LearningRate, runs};
+use crate::{Optimizer, ParamBlock, Scalar, block};
+
+/// Hyperparameters of [`RmsProp`] besides the learning rate; `Default` is PyTorch's
+/// defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropConfig {
+    /// Smoothing constant `α` of the squared-gradient average (default `0.99`).
+    pub alpha: f64,
+    /// Added to the denominator for stability (default `1e-8`).
+    pub eps: f64,
+    /// L2-style weight decay, added to the gradient (default none); see [`Decay`].
+    pub weight_decay: Decay,
+    /// Momentum factor `μ` (default 0).
+    pub momentum: f64,
+    /// Centred RMSprop (default `false`): normalise by an estimate of the gradient's
+    /// variance instead of its second moment.
+    pub centered: bool,
+}
+
+impl RmsPropConfig {
+    /// PyTorch's default learning rate for RMSprop, `1e-2`.
+    pub const DEFAULT_LR: f64 = 1e-2;
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig {
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: Decay::NONE,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+}
+
+// SAFETY: every field is `Zeroable` (`f64`, `Decay`, `bool`).
+unsafe impl Zeroable for RmsPropConfig {}
+
+/// RMSprop, `torch.optim.RMSprop`.
+///
+/// With gradient `g`, learning rate `γ`, L2 weight decay `λ` (for the parameters in its
+/// scope), smoothing constant `α` and momentum `μ`:
+///
+/// ```text
+/// g ← g + λ·θ
+/// v ← α·v + (1 − α)·g²
+/// a ← α·a + (1 − α)·g,  ṽ ← v − a²      if centred
+/// ṽ ← v                                 otherwise
+/// b ← μ·b + g / (√ṽ + ε),  θ ← θ − γ·b  if μ > 0
+/// θ ← θ − γ·g / (√ṽ + ε)                otherwise
+/// ```
+///
+/// The state is three blocks of the parameter type `P` (`v`, `a`, `b`), zero initially,
+/// owned by the optimiser; `P` is inferred from the network it trains. The last two are
+/// used only when centred and with momentum, but are always there, so that the update is
+/// one loop for every configuration. PyTorch's default learning rate is
+/// [`RmsPropConfig::DEFAULT_LR`] (`1e-2`).
+///
+/// ```
+/// use staticnn::{Optimizer, RmsProp};
+/// let mut rms = RmsProp::new(0.01);
+/// let mut p = [0.0f64];
+/// rms.step(&mut p, &[3.0]);
+/// // v = 0.01·9, so the step is γ·3/√0.09 = 10γ.
+/// assert!((p[0] + 0.1).abs() < 1e-7);
+/// ```
+#[derive(Clone, Copy)]
+pub struct RmsProp<T, P> {
+    /// Learning rate `γ`.
+    pub lr: T,
+    /// The other hyperparameters.
+    pub config: RmsPropConfig,
+    square_avg: P,
+    grad_avg: P,
+    buf: P,
+}
+
+// SAFETY: `T` (a scalar), the configuration and three blocks `P` are all `Zeroable`; zeroed
+// state is the state before the first step.
+unsafe impl<T: Scalar, P: Pod> Zeroable for RmsProp<T, P> {}
+
+impl<T: Scalar, P: Pod> RmsProp<T, P> {
+    /// RMSprop with learning rate `lr` and PyTorch's default hyperparameters, built on the
+    /// stack.
+    pub fn new(lr: T) -> Self {
+        Self::with(lr, RmsPropConfig::default())
+    }
+
+    /// RMSprop with learning rate `lr` and the hyperparameters of `config`, with zeroed
+    /// state, built on the stack.
+    pub fn with(lr: T, config: RmsPropConfig) -> Self {
+        let mut rms = Self::zeroed();
+        rms.lr = lr;
+        rms.config = config;
+        rms
+    }
+
+    /// Like [`with`](Self::with), but built zeroed on the heap, never passing through the
+    /// stack.
+    #[cfg(feature = "alloc")]
+    pub fn boxed(lr: T, config: RmsPropConfig) -> alloc::boxed::Box<Self> {
+        let mut rms = block::zeroed_box::<Self>();
+        rms.lr = lr;
+        rms.config = config;
+        rms
+    }
+
+    /// Zeroes the state, in place.
+    pub fn reset(&mut self) {
+        block::zero(&mut self.square_avg);
+        block::zero(&mut self.grad_avg);
+        block::zero(&mut self.buf);
+    }
+}
+
+impl<T: Scalar, P> LearningRate<T> for RmsProp<T, P> {
+    fn lr(&self) -> T {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: T) {
+        self.lr = lr;
+    }
+}
+
+impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for RmsProp<T, P> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        let c = self.config;
+        // a ← a + w·(g − a): PyTorch's lerp with weight 1 − α when centred; with w = 0, `a`
+        // stays 0 and ṽ = v exactly.
+        let w = if c.centered { 1.0 - c.alpha } else { 0.0 };
+        // Without momentum b ← 0·b + g/(√ṽ + ε), which is the plain step.
+        let [alpha, one_minus_alpha, w, mu, eps] =
+            [c.alpha, 1.0 - c.alpha, w, c.momentum, c.eps].map(T::of);
+        let lr = self.lr;
+
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
+        let v = block::as_mut_slice::<T, P>(&mut self.square_avg);
+        let a = block::as_mut_slice::<T, P>(&mut self.grad_avg);
+        let b = block::as_mut_slice::<T, P>(&mut self.buf);
+        for (run, seg) in runs::<T, P>() {
+            let wd = T::of(c.weight_decay.lambda_for(seg.role));
+            let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
+            let (v, a, b) = (&mut v[run.clone()], &mut a[run.clone()], &mut b[run]);
+            for ((((p, &g), v), a), b) in p.iter_mut().zip(g).zip(v).zip(a).zip(b) {
+                let g = g + wd * *p;
+                *v = alpha * *v + one_minus_alpha * (g * g);
+                *a += w * (g - *a);
+                let denom = (*v - *a * *a).sqrt() + eps;
+                *b = mu * *b + g / denom;
+                *p -= lr * *b;
+            }
+        }
+    }
+}
+
+impl<T: fmt::Debug, P> fmt::Debug for RmsProp<T, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RmsProp")
+            .field("lr", &self.lr)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Centred RMSprop with momentum, written out for one scalar in f64.
+    fn reference(steps: &[f64], lr: f64, alpha: f64, eps: f64, mu: f64, l2: f64) -> f64 {
+        let (mut p, mut v, mut a, mut b) = (0.7, 0.0, 0.0, 0.0);
+        for &g in steps {
+            let g = g + l2 * p;
+            v = alpha * v + (1.0 - alpha) * g * g;
+            a = alpha * a + (1.0 - alpha) * g;
+            b = mu * b + g / ((v - a * a).sqrt() + eps);
+            p -= lr * b;
+        }
+        p
+    }
+
+    #[test]
+    fn centred_with_momentum_matches_the_textbook_rule() {
+        let grads = [0.3, -1.2, 0.05, 2.0];
+        let config = RmsPropConfig {
+            alpha: 0.9,
+            eps: 1e-6,
+            weight_decay: Decay::all(0.1),
+            momentum: 0.6,
+            centered: true,
+        };
+        let mut rms = RmsProp::with(0.01f64, config);
+        let mut p = [0.7f64];
+        for &g in &grads {
+            rms.step(&mut p, &[g]);
+        }
+        let e = reference(&grads, 0.01, 0.9, 1e-6, 0.6, 0.1);
+        assert!((p[0] - e).abs() < 1e-14, "{} vs {e}", p[0]);
+        rms.reset();
+        assert_eq!(rms.square_avg, [0.0]);
+    }
+
+    #[test]
+    fn defaults_are_torch_defaults() {
+        let c = RmsPropConfig::default();
+        assert_eq!(
+            (
+                c.alpha,
+                c.eps,
+                c.weight_decay.lambda,
+                c.momentum,
+                c.centered
+            ),
+            (0.99, 1e-8, 0.0, 0.0, false)
+        );
+        assert_eq!(RmsPropConfig::DEFAULT_LR, 1e-2);
+    }
+}
