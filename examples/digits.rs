@@ -1,20 +1,32 @@
 //! 02 — Handwritten digits: a real data set, end to end.
 //!
-//! Trains a 64-128-64-10 ReLU network with batch normalisation and dropout, using plain SGD
-//! (step-decayed learning rate), on the UCI 8×8 digits shipped in `data/digits/` (fixed,
-//! stratified 1442/355 split; pixels standardised with statistics of the training split).
-//! Then folds the batch norms into the weights for deployment (`to_inference`), and prints
-//! the test accuracy and the confusion matrix of the deployed network. Run it with `cargo run --release --example digits --features std`.
+//! The UCI 8×8 digits shipped in `data/digits/` (fixed, stratified 1442/355 train/test
+//! split). From the training part a stratified validation set is held out; pixels are
+//! standardised with training statistics. A 64-128-64-10 ReLU network with batch norm and
+//! dropout trains with Adam, a cosine learning-rate schedule, additive Gaussian noise as
+//! augmentation, and early stopping on the validation loss, behind a progress bar. The
+//! learning curves go to an SVG file; the batch norms are folded into the weights for
+//! deployment; then an ensemble of bagged networks is compared with its members.
+//!
+//! Run it with `cargo run --release --example digits --features std`.
 
 #[path = "common/digits.rs"]
 mod digits;
 
-use staticnn::ClassIndex;
-use staticnn::network::TrainError;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use staticnn::data::{
+    Dataset, GaussianNoise, Loader, Preprocess, Ratio, Remainder, Standardise, split_stratified,
+};
+use staticnn::ensemble::{Ensemble, bootstrap};
+use staticnn::fit::{Callback, Control, EarlyStopping, EpochStats, FitConfig, fit};
+use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
+use staticnn::progress::Progress;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::rand::seq::SliceRandom;
+use staticnn::schedule::CosineAnnealing;
 
 use digits::{CLASSES, FEATURES};
 
@@ -35,115 +47,265 @@ network! {
 }
 
 /// Mini-batch size.
-const BATCH: usize = 16;
-
-/// Initial learning rate; it halves every 25 epochs.
-const LR: f32 = 0.1;
-
-/// Passes over the training set.
-pub const EPOCHS: usize = 100;
-
-/// Seed of the run (weights, shuffling).
+const BATCH: usize = 32;
+/// Base learning rate of Adam; cosine-annealed over `EPOCHS`.
+const LR: f64 = 3e-3;
+/// Most epochs a network trains for.
+pub const EPOCHS: usize = 80;
+/// Standard deviation of the noise added to standardised pixels during training.
+const NOISE: f64 = 0.5;
+/// Epochs without a better validation loss before stopping.
+const PATIENCE: usize = 15;
+/// Members of the bagged ensemble.
+pub const MEMBERS: usize = 5;
+/// Seed of the run.
 pub const SEED: u64 = 2026;
 
-/// What a training run produced.
+/// What a run produced.
 pub struct Report {
-    /// Fraction of test images classified correctly.
+    /// Test accuracy of the single network, deployed (`to_inference`).
     pub accuracy: f64,
-    /// `confusion[true][predicted]` counts over the test set.
-    pub confusion: [[usize; CLASSES]; CLASSES],
-    /// Mean training loss of the last epoch.
-    pub final_loss: f32,
+    /// Its confusion matrix on the test set.
+    pub confusion: Confusion<CLASSES>,
+    /// Per-epoch figures of the single network's training.
+    pub curves: Vec<EpochStats>,
+    /// Test accuracy of each bagged member.
+    pub member_accuracy: [f64; MEMBERS],
+    /// Test accuracy of the bagged ensemble.
+    pub ensemble_accuracy: f64,
 }
 
-/// Trains for `epochs` epochs from `seed` and evaluates on the test split.
-pub fn run(epochs: usize, seed: u64, verbose: bool) -> Result<Report, TrainError> {
-    let mut data = digits::load();
-    standardise(&mut data);
-    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    let mut net = DigitNet::<f32>::new(&mut rng);
-    if verbose {
-        println!("{}\n", net.summary());
-    }
-    let mut tape = DigitNet::<f32>::tape::<BATCH>();
-    let mut grads = DigitNet::<f32>::gradients();
-    let mut sgd = Sgd::new(LR);
+/// Records every epoch, and forwards it to a progress bar when there is one.
+struct Recorder<'a> {
+    curves: &'a mut Vec<EpochStats>,
+    bar: Option<&'a mut Progress>,
+}
 
-    let mut order: Vec<usize> = (0..data.train_x.len()).collect();
-    let mut final_loss = 0.0;
-    for epoch in 0..epochs {
-        // Reshuffle every epoch; the last partial batch is dropped (it differs every epoch).
-        order.shuffle(&mut rng);
-        // Step decay: the learning rate halves every 25 epochs.
-        sgd.lr = LR * 0.5f32.powi((epoch / 25) as i32);
-        let mut total = 0.0;
-        let mut batches = 0;
-        for chunk in order.chunks_exact(BATCH) {
-            let x = SMatrix::<f32, FEATURES, BATCH>::from_fn(|r, c| data.train_x[chunk[c]][r]);
-            let y: [ClassIndex<CLASSES>; BATCH] = core::array::from_fn(|c| {
-                ClassIndex::new(data.train_y[chunk[c]]).expect("labels are below 10")
-            });
-            total += net.train_step(&x, &y, &mut grads, &mut tape, &mut sgd, &mut rng)?;
-            batches += 1;
-        }
-        final_loss = total / batches as f32;
-        if verbose && (epoch % 10 == 0 || epoch + 1 == epochs) {
-            println!("epoch {epoch:>3}: train loss {final_loss:.4}");
-        }
+impl Callback for Recorder<'_> {
+    fn epoch_end(&mut self, stats: &EpochStats) -> Control {
+        self.curves.push(*stats);
+        self.bar
+            .as_mut()
+            .map_or(Control::Continue, |b| b.epoch_end(stats))
+    }
+}
+
+/// Trains one network on `train` with early stopping on `val`; returns it (best weights
+/// restored) with its learning curves.
+fn train_one(
+    train: Dataset<'_, f32, FEATURES, usize>,
+    val: Dataset<'_, f32, FEATURES, usize>,
+    seed: u64,
+    bar: Option<&mut Progress>,
+) -> Result<Trained, Box<dyn Error>> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    // Networks, tapes and optimiser state are built zeroed on the heap, in place.
+    let mut net = DigitNet::<f32>::new_boxed(&mut rng);
+    let mut best = net.clone();
+    let mut tape = staticnn::block::zeroed_box::<DigitNetTape<f32, BATCH>>();
+    let mut grads = staticnn::block::zeroed_box::<DigitNetParams<f32>>();
+    let mut adam = Adam::new(LR as f32);
+    let mut order = vec![0usize; train.len()];
+    let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
+    let config = FitConfig {
+        epochs: EPOCHS,
+        early_stopping: Some(EarlyStopping::new(PATIENCE)),
+        schedule: CosineAnnealing {
+            t_max: EPOCHS as u32,
+            eta_min: 0.0,
+        },
+        // Shift each training image by up to one pixel either way (zero padding).
+        // Additive Gaussian noise on the standardised pixels of every training batch.
+        augment: GaussianNoise { std: NOISE },
+    };
+    let mut curves = Vec::new();
+    let mut recorder = Recorder {
+        curves: &mut curves,
+        bar,
+    };
+    fit(
+        &mut *net,
+        &mut *best,
+        &mut *tape,
+        &mut *grads,
+        &mut loader,
+        val,
+        &mut adam,
+        LR,
+        &config,
+        &mut rng,
+        &mut recorder,
+    )?;
+    Ok((net, curves))
+}
+
+/// Test accuracy of a classifier given as a function from a batch of one image to its class.
+fn test_accuracy(
+    test_x: &[[f32; FEATURES]],
+    test_y: &[usize],
+    classify: impl Fn(&SVector<f32, FEATURES>) -> usize,
+) -> f64 {
+    let correct = test_x
+        .iter()
+        .zip(test_y)
+        .filter(|(x, y)| classify(&SVector::from_column_slice(&x[..])) == **y)
+        .count();
+    correct as f64 / test_y.len() as f64
+}
+
+/// The whole experiment. With `verbose`, prints progress and tables.
+pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
+    let digits::Digits {
+        mut train_x,
+        train_y,
+        mut test_x,
+        test_y,
+    } = digits::load();
+
+    // Standardise with statistics of the training images only.
+    let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
+    norm.apply_all(&mut train_x);
+    norm.apply_all(&mut test_x);
+    let all = Dataset::new(&train_x, &train_y)?;
+
+    // Hold out one sample in seven of each class for validation (early stopping).
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
+    let mut rows = vec![0usize; train_y.len()];
+    let split = split_stratified::<CLASSES>(
+        &train_y,
+        &mut rows,
+        Ratio {
+            train: 6,
+            validation: 1,
+            test: 0,
+        },
+        &mut rng,
+    )?;
+    let (train, val) = (all.select(split.train)?, all.select(split.validation)?);
+    if verbose {
+        println!(
+            "{} training, {} validation, {} test images\n",
+            train.len(),
+            val.len(),
+            test_y.len()
+        );
+    }
+
+    // One network, with a progress bar.
+    let mut bar = verbose.then(|| Progress::new(EPOCHS));
+    let (net, curves) = train_one(train, val, SEED, bar.as_mut())?;
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    if verbose {
+        println!("\n{}\n", net.summary());
     }
 
     // Deploy: batch norms folded into the Linear layers before them, dropout gone.
     let deployed = net.to_inference();
+    let mut confusion = Confusion::<CLASSES>::new();
+    for (x, &y) in test_x.iter().zip(&test_y) {
+        let [p] = deployed.classify(&SVector::<f32, FEATURES>::from_column_slice(x));
+        confusion.add(y, p);
+    }
     if verbose {
-        println!("\n{}", deployed.summary());
+        println!("{}\n", deployed.summary());
     }
-    let mut confusion = [[0usize; CLASSES]; CLASSES];
-    for (x, &y) in data.test_x.iter().zip(&data.test_y) {
-        let [predicted] = deployed.classify(&SVector::<f32, FEATURES>::from_column_slice(x));
-        confusion[y][predicted] += 1;
+
+    // Bagging: each member trains on a bootstrap resample of the training rows.
+    let mut members = Vec::with_capacity(MEMBERS);
+    for m in 0..MEMBERS {
+        let mut resample = vec![0usize; split.train.len()];
+        bootstrap(&mut resample, split.train.len(), &mut rng);
+        let rows: Vec<usize> = resample.iter().map(|&i| split.train[i]).collect();
+        let (member, _) = train_one(all.select(&rows)?, val, SEED + 1 + m as u64, None)?;
+        members.push(member.to_inference());
     }
-    let correct: usize = (0..CLASSES).map(|k| confusion[k][k]).sum();
+    let member_accuracy: [f64; MEMBERS] =
+        core::array::from_fn(|m| test_accuracy(&test_x, &test_y, |x| members[m].classify(x)[0]));
+    let ensemble = Ensemble::<_, MEMBERS> {
+        members: core::array::from_fn(|m| members[m]),
+    };
+    let ensemble_accuracy = test_accuracy(&test_x, &test_y, |x| ensemble.classify(x)[0]);
+
     Ok(Report {
-        accuracy: correct as f64 / data.test_y.len() as f64,
+        accuracy: confusion.accuracy(),
         confusion,
-        final_loss,
+        curves,
+        member_accuracy,
+        ensemble_accuracy,
     })
 }
 
-/// Per-pixel standardisation fitted on the training split only, applied to both splits.
-/// Pixels that never vary in training (the image corners) are only centred.
-fn standardise(data: &mut digits::Digits) {
-    let n = data.train_x.len() as f32;
-    let mut mean = [0.0f32; FEATURES];
-    let mut var = [0.0f32; FEATURES];
-    for x in &data.train_x {
-        for (m, v) in mean.iter_mut().zip(x) {
-            *m += v / n;
+/// One chart: title, y range, and how to read the train and validation values of an epoch.
+type Panel = (&'static str, f64, f64, [fn(&EpochStats) -> f64; 2]);
+
+/// A trained network and its learning curves.
+type Trained = (Box<DigitNet<f32>>, Vec<EpochStats>);
+
+/// Draws train and validation loss (left) and accuracy (right) per epoch into an SVG file.
+fn plot_curves(curves: &[EpochStats], path: &Path) -> Result<(), Box<dyn Error>> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (1000, 400)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(500);
+    let epochs = curves.len().max(2) as f64;
+    let max_loss = curves
+        .iter()
+        .map(|c| c.train_loss.max(c.val_loss))
+        .fold(0.0, f64::max);
+    let loss: Panel = (
+        "loss",
+        0.0,
+        max_loss * 1.05,
+        [|c| c.train_loss, |c| c.val_loss],
+    );
+    let accuracy: Panel = (
+        "accuracy",
+        0.8,
+        1.0,
+        [
+            |c| c.train_accuracy.unwrap_or(0.0),
+            |c| c.val_accuracy.unwrap_or(0.0),
+        ],
+    );
+    for (area, (title, lo, hi, series)) in [(&left, loss), (&right, accuracy)] {
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..epochs - 1.0, lo..hi)?;
+        chart.configure_mesh().x_desc("epoch").draw()?;
+        for (f, colour, name) in [(series[0], &BLUE, "train"), (series[1], &RED, "validation")] {
+            chart
+                .draw_series(LineSeries::new(
+                    curves.iter().map(|c| (c.epoch as f64, f(c))),
+                    colour,
+                ))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
         }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
     }
-    for x in &data.train_x {
-        for ((s, v), m) in var.iter_mut().zip(x).zip(&mean) {
-            *s += (v - m) * (v - m) / n;
-        }
-    }
-    let scale = var.map(|v| if v > 1e-6 { 1.0 / v.sqrt() } else { 1.0 });
-    for x in data.train_x.iter_mut().chain(data.test_x.iter_mut()) {
-        for ((v, m), s) in x.iter_mut().zip(&mean).zip(&scale) {
-            *v = (*v - m) * s;
-        }
-    }
+    root.present()?;
+    Ok(())
 }
 
-#[allow(dead_code)]
-fn main() -> Result<(), TrainError> {
-    let report = run(EPOCHS, SEED, true)?;
-    println!("\nconfusion matrix (rows: true digit, columns: predicted)");
+fn main() -> Result<(), Box<dyn Error>> {
+    let report = run(true)?;
+
+    println!("confusion matrix of the deployed network (rows: true digit, columns: predicted)");
     print!("     ");
     for k in 0..CLASSES {
         print!("{k:>4}");
     }
     println!();
-    for (k, row) in report.confusion.iter().enumerate() {
+    for (k, row) in report.confusion.counts.iter().enumerate() {
         print!("{k:>4} ");
         for n in row {
             print!("{n:>4}");
@@ -151,5 +313,19 @@ fn main() -> Result<(), TrainError> {
         println!();
     }
     println!("\ntest accuracy: {:.2} %", 100.0 * report.accuracy);
+
+    let mean = report.member_accuracy.iter().sum::<f64>() / MEMBERS as f64;
+    println!("\nbagged ensemble of {MEMBERS}:");
+    for (m, a) in report.member_accuracy.iter().enumerate() {
+        println!("  member {m}: {:.2} %", 100.0 * a);
+    }
+    println!("  mean member: {:.2} %", 100.0 * mean);
+    println!("  ensemble:    {:.2} %", 100.0 * report.ensemble_accuracy);
+
+    let dir = PathBuf::from("target/staticnn-examples/digits");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("learning-curves.svg");
+    plot_curves(&report.curves, &path)?;
+    println!("\nlearning curves: {}", path.display());
     Ok(())
 }

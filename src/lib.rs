@@ -12,6 +12,8 @@ extern crate self as staticnn;
 
 pub mod block;
 pub mod data;
+pub mod ensemble;
+pub mod fit;
 pub mod init;
 pub mod io;
 pub mod layer;
@@ -21,6 +23,8 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "std")]
+pub mod progress;
 pub mod regularize;
 pub mod scalar;
 pub mod schedule;

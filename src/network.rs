@@ -68,6 +68,9 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         dx: Option<&mut SMatrix<T, IN, B>>,
     );
 
+    /// The network output saved in a tape by the last train-mode forward.
+    fn output<const B: usize>(tape: &Self::Tape<B>) -> &SMatrix<T, OUT, B>;
+
     /// A network initialised from `rng`. Passes the network through the stack; use
     /// [`new_boxed`](Network::new_boxed) or [`init`](Network::init) on zeroed storage for
     /// large networks.

@@ -378,6 +378,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 &tape.#last
             }
 
+            #[inline]
+            fn output<const B: usize>(tape: &#tape_ty<T, { B }>) -> &#sn::SMatrix<T, #output, { B }> {
+                &tape.#last
+            }
+
             fn backward<const B: usize>(
                 &self,
                 x: &#sn::SMatrix<T, #input_w, { B }>,

@@ -85,6 +85,9 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
                     dx: ::core::option::Option<&mut #sn::SMatrix<T, #input, B>>,
                 ) {
                 }
+                fn output<const B: usize>(tape: &()) -> &#sn::SMatrix<T, #output, B> {
+                    ::core::unreachable!()
+                }
             }
 
             #supervised

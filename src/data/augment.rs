@@ -123,6 +123,13 @@ pub trait Augment<T: Scalar, const N: usize> {
     }
 }
 
+/// No augmentation: the identity.
+impl<T: Scalar, const N: usize> Augment<T, N> for () {
+    fn augment<R: Rng + ?Sized>(&self, _: &mut [T; N], _: &mut R) {}
+
+    fn augment_batch<const B: usize, R: Rng + ?Sized>(&self, _: &mut SMatrix<T, N, B>, _: &mut R) {}
+}
+
 impl<T: Scalar, const N: usize, A1: Augment<T, N>, A2: Augment<T, N>> Augment<T, N> for (A1, A2) {
     fn augment<R: Rng + ?Sized>(&self, x: &mut [T; N], rng: &mut R) {
         self.0.augment(x, rng);
