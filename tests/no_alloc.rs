@@ -370,3 +370,92 @@ fn running_and_training_allocate_nothing() {
     );
     assert_eq!(results.len(), 7 + 5 * 9 + 3 * 3);
 }
+
+/// The training toolkit allocates nothing either: every optimiser's step, gradient
+/// clipping, penalties, and a whole `fit` run (loader, augmentation, schedule, early
+/// stopping with its snapshot copy, evaluation).
+#[test]
+fn optimisers_and_fit_allocate_nothing() {
+    use staticnn::data::{Dataset, GaussianNoise, Loader, Remainder};
+    use staticnn::fit::{EarlyStopping, EpochStats, FitConfig, fit};
+    use staticnn::optim::{AdamConfig, RmsPropConfig, SgdConfig, clip_grad_norm};
+    use staticnn::regularize::{L1, L2, MaxNorm, Penalty};
+    use staticnn::schedule::CosineAnnealing;
+
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
+    let mut net = Classifier::<f32>::new(&mut rng);
+    let x = random::<24, B>(&mut rng);
+    let y = labels::<10>(&mut rng);
+    let mut tape = Classifier::<f32>::tape::<B>();
+    let mut grads = Classifier::<f32>::gradients();
+    let mut adam = Adam::with(1e-3, AdamConfig::default());
+    let mut adamw = AdamW::new(1e-3);
+    let mut rms = RmsProp::with(
+        1e-3,
+        RmsPropConfig {
+            momentum: 0.9,
+            centered: true,
+            ..RmsPropConfig::default()
+        },
+    );
+    let mut sgd = Sgd::with(
+        1e-2,
+        SgdConfig {
+            momentum: 0.9,
+            nesterov: true,
+            ..SgdConfig::default()
+        },
+    );
+    let ((), ops) = heap_ops(|| {
+        for _ in 0..2 {
+            net.train_step(&x, &y, &mut grads, &mut tape, &mut adam, &mut rng)
+                .unwrap();
+            net.train_step(&x, &y, &mut grads, &mut tape, &mut adamw, &mut rng)
+                .unwrap();
+            net.train_step(&x, &y, &mut grads, &mut tape, &mut rms, &mut rng)
+                .unwrap();
+            net.train_step(&x, &y, &mut grads, &mut tape, &mut sgd, &mut rng)
+                .unwrap();
+        }
+        let _ = clip_grad_norm(&mut grads, 1.0f32);
+        let _ = L2::new(1e-4).penalty_and_grad(&net.params, &mut grads);
+        let _ = L1::new(1e-4).penalty_and_grad(&net.params, &mut grads);
+        let _ = MaxNorm::new(3.0).apply(&mut net.params);
+    });
+    assert_eq!(ops, 0, "optimisers, clipping and penalties");
+
+    let xs: Vec<[f32; 24]> = (0..40)
+        .map(|i| core::array::from_fn(|j| ((i * 7 + j) % 11) as f32 * 0.1))
+        .collect();
+    let ys: Vec<usize> = (0..40).map(|i| i % 10).collect();
+    let data = Dataset::new(&xs, &ys).unwrap();
+    let mut order = vec![0usize; 40];
+    let mut best = net;
+    let config = FitConfig {
+        epochs: 3,
+        early_stopping: Some(EarlyStopping::new(2)),
+        schedule: CosineAnnealing {
+            t_max: 3,
+            eta_min: 0.0,
+        },
+        augment: GaussianNoise { std: 0.1 },
+    };
+    let (report, ops) = heap_ops(|| {
+        let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
+        fit(
+            &mut net,
+            &mut best,
+            &mut tape,
+            &mut grads,
+            &mut loader,
+            data,
+            &mut adam,
+            1e-3,
+            &config,
+            &mut rng,
+            &mut |_: &EpochStats| {},
+        )
+    });
+    assert!(report.is_ok());
+    assert_eq!(ops, 0, "a whole fit run");
+}
