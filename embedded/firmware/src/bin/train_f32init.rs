@@ -1,0 +1,26 @@
+//! Training on the device, initialised in `f32` by `staticnn_sine::init_f32`, the workaround
+//! for the library's initialisation (FOOTPRINT.md): same distribution, no `f64` code, no
+//! unused schemes. Otherwise as `train`: trains the sine network with SGD until the epoch loss
+//! is below `LOSS_THRESHOLD`; exits with status 0 when it got there, 2 on a non-finite loss,
+//! 3 when it ran out of epochs.
+//!
+//! The network, its gradients and the tape are statics (`.bss`), so the linker accounts for
+//! every byte training needs besides the stack, and their total is a `const` checked when the
+//! firmware is compiled (`staticnn_firmware::TRAIN_RAM_BUDGET`). The data set is in flash.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use staticnn_sine::{Sine, SineParams, Start, Tape};
+
+#[entry]
+fn main() -> ! {
+    // cortex-m-rt turns these into `&'static mut` references, handed out once.
+    // SAFETY (all three): the generated network, parameter and tape types are `Zeroable`
+    // (blocks of `f32`), so all-zero bytes are a valid value.
+    static mut NET: Sine<f32> = unsafe { core::mem::zeroed() };
+    static mut GRADS: SineParams<f32> = unsafe { core::mem::zeroed() };
+    static mut TAPE: Tape = unsafe { core::mem::zeroed() };
+
+    staticnn_firmware::train_and_exit(Start::F32, NET, GRADS, TAPE)
+}
