@@ -63,6 +63,10 @@ pub enum Init {
 
 impl Init {
     /// Fills `dst` according to the scheme.
+    ///
+    /// Always inlined: a layer's scheme is a constant of the generated code, so only the
+    /// scheme in use is compiled in (on a microcontroller the others would cost kilobytes).
+    #[inline(always)]
     pub fn fill<T: Scalar, R: Rng + ?Sized>(
         &self,
         dst: &mut [T],

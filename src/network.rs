@@ -183,7 +183,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         block::zero(grads);
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
-        let mut dy = SMatrix::<T, OUT, B>::zeros();
+        let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
         let y = self.forward_train(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
         self.backward(x, tape, &dy, grads, None);

@@ -11,16 +11,15 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
 
-/// Heap operations made by armed threads.
-static HEAP_OPS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
+    /// Heap operations this thread made while armed. Per thread, so that tests running in
+    /// parallel (one of which allocates on purpose to check the counter) never mix counts.
+    static HEAP_OPS: Cell<usize> = const { Cell::new(0) };
     /// Whether this thread's heap operations are being counted. `const`-initialised and
     /// without a destructor, so reading it never allocates and always succeeds.
     static ARMED: Cell<bool> = const { Cell::new(false) };
@@ -28,7 +27,7 @@ thread_local! {
 
 fn record() {
     if ARMED.try_with(Cell::get).unwrap_or(false) {
-        HEAP_OPS.fetch_add(1, Ordering::Relaxed);
+        let _ = HEAP_OPS.try_with(|c| c.set(c.get() + 1));
     }
 }
 
@@ -68,9 +67,9 @@ static ALLOCATOR: Counting = Counting;
 /// Runs `f` and returns its result with the number of heap operations this thread made.
 fn heap_ops<R>(f: impl FnOnce() -> R) -> (R, usize) {
     ARMED.with(|a| a.set(true));
-    let before = HEAP_OPS.load(Ordering::SeqCst);
+    let before = HEAP_OPS.with(Cell::get);
     let r = black_box(f());
-    let after = HEAP_OPS.load(Ordering::SeqCst);
+    let after = HEAP_OPS.with(Cell::get);
     ARMED.with(|a| a.set(false));
     (r, after - before)
 }

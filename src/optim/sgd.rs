@@ -199,6 +199,13 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
         let lr = self.lr;
         let params = block::as_mut_slice::<T, P>(params);
         let grads = block::as_slice::<T, P>(grads);
+        if self.config.weight_decay.lambda == 0.0 {
+            // Plain SGD: one loop over the whole block, no layout needed.
+            for (p, &g) in params.iter_mut().zip(grads) {
+                *p -= lr * g;
+            }
+            return;
+        }
         for (run, seg) in runs::<T, P>() {
             let wd = T::of(self.config.weight_decay.lambda_for(seg.role));
             for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
