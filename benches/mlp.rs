@@ -1,0 +1,676 @@
+//! Criterion benchmarks of the workloads of the performance issue (f32, one thread), each
+//! next to a baseline measured in the same run, and an FMA peak loop so that every figure
+//! can be read as a fraction of the machine's peak.
+//!
+//! `cargo bench --features std` runs criterion on every case (its report gives the time and,
+//! as "thrpt … elem/s", the FLOP rate), then prints a summary table measured by interleaving
+//! all cases round by round, so that the ratios between them are taken under the same load.
+//!
+//! FLOPs are the necessary ones: forward 2·Σ in·out·B, weight gradients 2·Σ in·out·B, input
+//! gradients 2·Σ in·out·B for every layer but the first (activations, losses, batch norm and
+//! the optimiser are not counted).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use staticnn::block::zeroed_box;
+use staticnn::optim::AdamConfig;
+use staticnn::prelude::*;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+network! {
+    /// W1: tiny inference.
+    struct Tiny {
+        input: 2,
+        fc1: Linear(16),
+        Tanh,
+        fc2: Linear(16),
+        Tanh,
+        fc3: Linear(1),
+    }
+}
+
+network! {
+    /// W2: small inference.
+    struct Small {
+        input: 64,
+        fc1: Linear(64),
+        ReLU,
+        fc2: Linear(64),
+        ReLU,
+        fc3: Linear(10),
+    }
+}
+
+network! {
+    /// W3: MNIST-sized training step.
+    struct Mnist {
+        input: 784,
+        fc1: Linear(128),
+        ReLU,
+        fc2: Linear(64),
+        ReLU,
+        fc3: Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W4: as W3 with batch norm, dropout (trained with Adam).
+    struct MnistBn {
+        input: 784,
+        fc1: Linear(128),
+        BatchNorm,
+        ReLU,
+        Dropout(0.5),
+        fc2: Linear(64),
+        BatchNorm,
+        ReLU,
+        fc3: Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W5: a wider training step.
+    struct Wide {
+        input: 784,
+        fc1: Linear(512),
+        ReLU,
+        fc2: Linear(512),
+        ReLU,
+        fc3: Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+/// Learning rate of every training benchmark. Thousands of steps run on one fixed batch; at
+/// this rate the parameters barely move, so every step computes on the same kind of numbers
+/// (a network that memorised the batch would drive the loss gradient towards subnormal
+/// numbers, whose arithmetic is slow).
+const LR: f32 = 1e-5;
+
+/// Necessary FLOPs of inference through layers of widths `dims`, for `b` samples.
+fn inference_flops(dims: &[usize], b: usize) -> u64 {
+    let macs: usize = dims.windows(2).map(|w| w[0] * w[1]).sum();
+    (2 * macs * b) as u64
+}
+
+/// Necessary FLOPs of a training step (forward, weight gradients, input gradients of every
+/// layer but the first).
+fn train_flops(dims: &[usize], b: usize) -> u64 {
+    let macs: usize = dims.windows(2).map(|w| w[0] * w[1]).sum();
+    let first = dims[0] * dims[1];
+    (2 * (3 * macs - first) * b) as u64
+}
+
+/// One benchmarked piece of work: `run` does it once.
+struct Case {
+    group: &'static str,
+    name: &'static str,
+    flops: u64,
+    /// Name of the case (in this group, or `group/name`) this one is compared with.
+    reference: Option<&'static str>,
+    run: Box<dyn FnMut()>,
+}
+
+impl Case {
+    fn new(
+        group: &'static str,
+        name: &'static str,
+        flops: u64,
+        reference: Option<&'static str>,
+        run: impl FnMut() + 'static,
+    ) -> Self {
+        Case {
+            group,
+            name,
+            flops,
+            reference,
+            run: Box::new(run),
+        }
+    }
+
+    fn id(&self) -> String {
+        format!("{}/{}", self.group, self.name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Peak: a register-blocked FMA loop.
+
+/// Independent accumulators of the peak loop (each an 8-wide vector).
+const ACC: usize = 12;
+/// Loop trips per call of the peak case.
+const PEAK_TRIPS: usize = 20_000;
+/// FLOPs per call of the peak case: one FMA (2 FLOPs) per lane, accumulator and trip.
+const PEAK_FLOPS: u64 = (PEAK_TRIPS * ACC * 8 * 2) as u64;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,fma")]
+fn fma_loop_avx(trips: usize, a: f32, b: f32) -> f32 {
+    use std::arch::x86_64::{_mm256_add_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_storeu_ps};
+    let va = _mm256_set1_ps(a);
+    let vb = _mm256_set1_ps(b);
+    let mut acc = [_mm256_set1_ps(1.0); ACC];
+    for _ in 0..trips {
+        for v in &mut acc {
+            *v = _mm256_fmadd_ps(*v, va, vb);
+        }
+    }
+    let mut s = acc[0];
+    for v in &acc[1..] {
+        s = _mm256_add_ps(s, *v);
+    }
+    let mut out = [0.0f32; 8];
+    // SAFETY: `out` holds 8 floats; an unaligned store needs nothing more.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+    out.iter().sum()
+}
+
+/// The same loop on plain arrays, for targets without AVX + FMA.
+fn fma_loop_portable(trips: usize, a: f32, b: f32) -> f32 {
+    let mut acc = [[1.0f32; 8]; ACC];
+    for _ in 0..trips {
+        for v in &mut acc {
+            for x in v.iter_mut() {
+                *x = *x * a + b;
+            }
+        }
+    }
+    acc.iter().flatten().sum()
+}
+
+fn fma_loop(trips: usize, a: f32, b: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX and FMA, checked just above.
+        return unsafe { fma_loop_avx(trips, a, b) };
+    }
+    fma_loop_portable(trips, a, b)
+}
+
+// ---------------------------------------------------------------------------------------
+// W1 baseline: straightforward Rust on plain arrays, libm's tanhf.
+
+struct TinyRef {
+    w1: [[f32; 2]; 16],
+    b1: [f32; 16],
+    w2: [[f32; 16]; 16],
+    b2: [f32; 16],
+    w3: [f32; 16],
+    b3: f32,
+}
+
+impl TinyRef {
+    fn from_net(net: &Tiny<f32>) -> Self {
+        let p = &net.params;
+        TinyRef {
+            w1: std::array::from_fn(|o| std::array::from_fn(|i| p.fc1.weight[(o, i)])),
+            b1: std::array::from_fn(|o| p.fc1.bias[o]),
+            w2: std::array::from_fn(|o| std::array::from_fn(|i| p.fc2.weight[(o, i)])),
+            b2: std::array::from_fn(|o| p.fc2.bias[o]),
+            w3: std::array::from_fn(|i| p.fc3.weight[(0, i)]),
+            b3: p.fc3.bias[0],
+        }
+    }
+
+    fn forward(&self, x: [f32; 2]) -> f32 {
+        let mut h1 = [0.0f32; 16];
+        for (h, (w, b)) in h1.iter_mut().zip(self.w1.iter().zip(&self.b1)) {
+            *h = libm::tanhf(b + w[0] * x[0] + w[1] * x[1]);
+        }
+        let mut h2 = [0.0f32; 16];
+        for (h, (w, b)) in h2.iter_mut().zip(self.w2.iter().zip(&self.b2)) {
+            let mut s = *b;
+            for (wv, hv) in w.iter().zip(&h1) {
+                s += wv * hv;
+            }
+            *h = libm::tanhf(s);
+        }
+        let mut y = self.b3;
+        for (wv, hv) in self.w3.iter().zip(&h2) {
+            y += wv * hv;
+        }
+        y
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// nalgebra baselines: nalgebra's own (static) products.
+
+/// `y = relu?(W x + b)` column by column, with nalgebra's product.
+fn na_affine<const I: usize, const O: usize, const B: usize>(
+    w: &SMatrix<f32, O, I>,
+    b: &SVector<f32, O>,
+    x: &SMatrix<f32, I, B>,
+    y: &mut SMatrix<f32, O, B>,
+    relu: bool,
+) {
+    w.mul_to(x, y);
+    for mut col in y.column_iter_mut() {
+        for (v, bv) in col.iter_mut().zip(b.iter()) {
+            *v += bv;
+            if relu {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// A hand-written three-layer ReLU MLP on nalgebra static matrices (on the heap), trained
+/// with softmax cross-entropy and plain SGD.
+struct NaMlp<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: usize> {
+    w1: Box<SMatrix<f32, H1, I>>,
+    b1: SVector<f32, H1>,
+    w2: Box<SMatrix<f32, H2, H1>>,
+    b2: SVector<f32, H2>,
+    w3: Box<SMatrix<f32, O, H2>>,
+    b3: SVector<f32, O>,
+    a1: Box<SMatrix<f32, H1, B>>,
+    a2: Box<SMatrix<f32, H2, B>>,
+    z3: Box<SMatrix<f32, O, B>>,
+    d1: Box<SMatrix<f32, H1, B>>,
+    d2: Box<SMatrix<f32, H2, B>>,
+    d3: Box<SMatrix<f32, O, B>>,
+    xt: Box<SMatrix<f32, B, I>>,
+    a1t: Box<SMatrix<f32, B, H1>>,
+    a2t: Box<SMatrix<f32, B, H2>>,
+    dw1: Box<SMatrix<f32, H1, I>>,
+    dw2: Box<SMatrix<f32, H2, H1>>,
+    dw3: Box<SMatrix<f32, O, H2>>,
+}
+
+impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: usize>
+    NaMlp<I, H1, H2, O, B>
+{
+    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
+        fn filled<const R: usize, const C: usize>(
+            rng: &mut Xoshiro128PlusPlus,
+        ) -> Box<SMatrix<f32, R, C>> {
+            let bound = 1.0 / (C as f32).sqrt();
+            let mut m = zeroed_box::<SMatrix<f32, R, C>>();
+            m.iter_mut()
+                .for_each(|v| *v = (rng.random::<f32>() * 2.0 - 1.0) * bound);
+            m
+        }
+        NaMlp {
+            w1: filled(rng),
+            b1: *filled::<H1, 1>(rng),
+            w2: filled(rng),
+            b2: *filled::<H2, 1>(rng),
+            w3: filled(rng),
+            b3: *filled::<O, 1>(rng),
+            a1: zeroed_box(),
+            a2: zeroed_box(),
+            z3: zeroed_box(),
+            d1: zeroed_box(),
+            d2: zeroed_box(),
+            d3: zeroed_box(),
+            xt: zeroed_box(),
+            a1t: zeroed_box(),
+            a2t: zeroed_box(),
+            dw1: zeroed_box(),
+            dw2: zeroed_box(),
+            dw3: zeroed_box(),
+        }
+    }
+
+    /// Forward, softmax cross-entropy, backward and an SGD step; returns the mean loss.
+    fn step(&mut self, x: &SMatrix<f32, I, B>, t: &[usize; B], lr: f32) -> f32 {
+        na_affine(&self.w1, &self.b1, x, &mut self.a1, true);
+        na_affine(&self.w2, &self.b2, &self.a1, &mut self.a2, true);
+        na_affine(&self.w3, &self.b3, &self.a2, &mut self.z3, false);
+
+        let mut loss = 0.0;
+        let scale = 1.0 / B as f32;
+        for (b, (z, mut d)) in self
+            .z3
+            .column_iter()
+            .zip(self.d3.column_iter_mut())
+            .enumerate()
+        {
+            let m = z.max();
+            let mut sum = 0.0;
+            for (dv, zv) in d.iter_mut().zip(z.iter()) {
+                *dv = libm::expf(zv - m);
+                sum += *dv;
+            }
+            loss += libm::logf(sum) + m - z[t[b]];
+            d.iter_mut().for_each(|v| *v *= scale / sum);
+            d[t[b]] -= scale;
+        }
+
+        self.a2.transpose_to(&mut *self.a2t);
+        self.d3.mul_to(&*self.a2t, &mut *self.dw3);
+        let db3 = self.d3.column_sum();
+        self.w3.tr_mul_to(&*self.d3, &mut *self.d2);
+        self.d2.zip_apply(&*self.a2, |d, a| {
+            if a <= 0.0 {
+                *d = 0.0;
+            }
+        });
+
+        self.a1.transpose_to(&mut *self.a1t);
+        self.d2.mul_to(&*self.a1t, &mut *self.dw2);
+        let db2 = self.d2.column_sum();
+        self.w2.tr_mul_to(&*self.d2, &mut *self.d1);
+        self.d1.zip_apply(&*self.a1, |d, a| {
+            if a <= 0.0 {
+                *d = 0.0;
+            }
+        });
+
+        x.transpose_to(&mut *self.xt);
+        self.d1.mul_to(&*self.xt, &mut *self.dw1);
+        let db1 = self.d1.column_sum();
+
+        self.w1.zip_apply(&*self.dw1, |p, g| *p -= lr * g);
+        self.b1.zip_apply(&db1, |p, g| *p -= lr * g);
+        self.w2.zip_apply(&*self.dw2, |p, g| *p -= lr * g);
+        self.b2.zip_apply(&db2, |p, g| *p -= lr * g);
+        self.w3.zip_apply(&*self.dw3, |p, g| *p -= lr * g);
+        self.b3.zip_apply(&db3, |p, g| *p -= lr * g);
+        loss * scale
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cases.
+
+fn random_box<const R: usize, const C: usize>(
+    rng: &mut Xoshiro128PlusPlus,
+) -> Box<SMatrix<f32, R, C>> {
+    let mut m = zeroed_box::<SMatrix<f32, R, C>>();
+    m.iter_mut().for_each(|v| *v = rng.random::<f32>());
+    m
+}
+
+fn labels<const N: usize, const B: usize>() -> [ClassIndex<N>; B] {
+    std::array::from_fn(|b| ClassIndex::new((b * 7 + 3) % N).expect("below N"))
+}
+
+fn peak_case() -> Case {
+    Case::new("peak", "fma_loop", PEAK_FLOPS, None, || {
+        black_box(fma_loop(
+            black_box(PEAK_TRIPS),
+            black_box(0.999_9),
+            black_box(1e-4),
+        ));
+    })
+}
+
+fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
+    let flops = inference_flops(&[2, 16, 16, 1], 1);
+    let net = Tiny::<f32>::new(rng);
+    let reference = TinyRef::from_net(&net);
+    let x = SVector::<f32, 2>::new(0.3, -0.7);
+    let (ours, theirs) = (net.predict(&x)[0], reference.forward([x[0], x[1]]));
+    assert!(
+        (ours - theirs).abs() <= 1e-5 * (1.0 + theirs.abs()),
+        "W1 mismatch: {ours} vs {theirs}"
+    );
+    vec![
+        Case::new(
+            "W1 2-16-16-1 tanh B=1",
+            "staticnn",
+            flops,
+            Some("arrays+libm"),
+            move || {
+                black_box(net.predict(black_box(&x)));
+            },
+        ),
+        Case::new(
+            "W1 2-16-16-1 tanh B=1",
+            "arrays+libm",
+            flops,
+            None,
+            move || {
+                black_box(reference.forward(black_box([x[0], x[1]])));
+            },
+        ),
+    ]
+}
+
+fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
+    let flops = inference_flops(&[64, 64, 64, 10], B);
+    let net = Box::new(Small::<f32>::new(rng));
+    let x = random_box::<64, B>(rng);
+    let x2 = x.clone();
+    let p = net.params;
+    let baseline = move || {
+        let mut h1 = SMatrix::<f32, 64, B>::zeros();
+        let mut h2 = SMatrix::<f32, 64, B>::zeros();
+        let mut y = SMatrix::<f32, 10, B>::zeros();
+        na_affine(&p.fc1.weight, &p.fc1.bias, black_box(&*x2), &mut h1, true);
+        na_affine(&p.fc2.weight, &p.fc2.bias, &h1, &mut h2, true);
+        na_affine(&p.fc3.weight, &p.fc3.bias, &h2, &mut y, false);
+        y
+    };
+    let (ours, theirs) = (net.forward(&x), baseline());
+    assert!(
+        (ours - theirs).amax() <= 1e-4,
+        "W2 mismatch: {}",
+        (ours - theirs).amax()
+    );
+    vec![
+        Case::new(group, "staticnn", flops, Some("nalgebra"), move || {
+            black_box(net.forward(black_box(&*x)));
+        }),
+        Case::new(group, "nalgebra", flops, None, move || {
+            black_box(baseline());
+        }),
+    ]
+}
+
+/// A training case for a three-layer network `N` (`IN-H1-H2-OUT`) with a nalgebra twin.
+macro_rules! train_cases {
+    ($group:expr, $net:ident, $i:literal, $h1:literal, $h2:literal, $o:literal, $b:literal, $rng:expr) => {{
+        let rng: &mut Xoshiro128PlusPlus = $rng;
+        let flops = train_flops(&[$i, $h1, $h2, $o], $b);
+        let mut net = $net::<f32>::new_boxed(rng);
+        let mut grads = zeroed_box::<<$net<f32> as Network<f32, $i, $o>>::Params>();
+        let mut tape = zeroed_box::<<$net<f32> as Network<f32, $i, $o>>::Tape<$b>>();
+        let x = random_box::<$i, $b>(rng);
+        let t = labels::<$o, $b>();
+        let mut sgd = Sgd::new(LR);
+        let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(99);
+        let mut na = NaMlp::<$i, $h1, $h2, $o, $b>::new(rng);
+        let xn = x.clone();
+        let tn: [usize; $b] = std::array::from_fn(|b| t[b].get());
+        vec![
+            Case::new($group, "staticnn", flops, Some("nalgebra"), move || {
+                let r = net.train_step(
+                    black_box(&*x),
+                    &t,
+                    &mut grads,
+                    &mut tape,
+                    &mut sgd,
+                    &mut step_rng,
+                );
+                black_box(r.ok());
+            }),
+            Case::new($group, "nalgebra", flops, None, move || {
+                black_box(na.step(black_box(&*xn), &tn, LR));
+            }),
+        ]
+    }};
+}
+
+const W3: &str = "W3 784-128-64-10 B=64 SGD";
+
+fn w4_case(rng: &mut Xoshiro128PlusPlus) -> Case {
+    type Params = <MnistBn<f32> as Network<f32, 784, 10>>::Params;
+    let flops = train_flops(&[784, 128, 64, 10], 64);
+    let mut net = MnistBn::<f32>::new_boxed(rng);
+    let mut grads = zeroed_box::<Params>();
+    let mut tape = zeroed_box::<<MnistBn<f32> as Network<f32, 784, 10>>::Tape<64>>();
+    let mut adam = Adam::<f32, Params>::boxed(LR, AdamConfig::default());
+    let x = random_box::<784, 64>(rng);
+    let t = labels::<10, 64>();
+    let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(98);
+    let reference: &'static str = Box::leak(format!("{W3}/staticnn").into_boxed_str());
+    Case::new(
+        "W4 784-128(BN,ReLU,drop)-64(BN,ReLU)-10 B=64 Adam",
+        "staticnn",
+        flops,
+        Some(reference),
+        move || {
+            let r = net.train_step(
+                black_box(&*x),
+                &t,
+                &mut grads,
+                &mut tape,
+                &mut *adam,
+                &mut step_rng,
+            );
+            black_box(r.ok());
+        },
+    )
+}
+
+fn cases() -> Vec<Case> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(2026);
+    let mut cases = vec![peak_case()];
+    cases.extend(w1_cases(&mut rng));
+    cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
+    cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
+    cases.extend(train_cases!(W3, Mnist, 784, 128, 64, 10, 64, &mut rng));
+    cases.push(w4_case(&mut rng));
+    cases.extend(train_cases!(
+        "W5 784-512-512-10 B=128 SGD",
+        Wide,
+        784,
+        512,
+        512,
+        10,
+        128,
+        &mut rng
+    ));
+    cases
+}
+
+// ---------------------------------------------------------------------------------------
+// The interleaved summary.
+
+/// Rounds of the summary; in each, every case runs for about `SLICE`.
+const ROUNDS: usize = 21;
+const SLICE: Duration = Duration::from_millis(8);
+
+fn summary(cases: &mut [Case]) {
+    // Calibrate: calls per slice.
+    let calls: Vec<u32> = cases
+        .iter_mut()
+        .map(|c| {
+            (c.run)();
+            let start = Instant::now();
+            let mut n = 0u32;
+            while start.elapsed() < SLICE / 4 {
+                (c.run)();
+                n += 1;
+            }
+            (n * 4).max(1)
+        })
+        .collect();
+    let mut samples = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    for _ in 0..ROUNDS {
+        for ((c, &n), s) in cases.iter_mut().zip(&calls).zip(&mut samples) {
+            let start = Instant::now();
+            for _ in 0..n {
+                (c.run)();
+            }
+            s.push(start.elapsed().as_secs_f64() / f64::from(n));
+        }
+    }
+    let median: Vec<f64> = samples
+        .iter_mut()
+        .map(|s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect();
+    let gflops: Vec<f64> = cases
+        .iter()
+        .zip(&median)
+        .map(|(c, t)| c.flops as f64 / t / 1e9)
+        .collect();
+    let peak = gflops[0];
+
+    println!();
+    println!(
+        "summary: median of {ROUNDS} interleaved rounds, f32, one thread; peak = {peak:.1} GFLOP/s"
+    );
+    println!(
+        "{:<50} {:<12} {:>11} {:>8} {:>7}  ratio",
+        "workload", "variant", "time", "GFLOP/s", "% peak"
+    );
+    for (k, c) in cases.iter().enumerate() {
+        let ratio = c.reference.map_or(String::new(), |r| {
+            let id = if r.contains('/') {
+                r.to_string()
+            } else {
+                format!("{}/{r}", c.group)
+            };
+            match cases.iter().position(|o| o.id() == id) {
+                Some(j) => format!("{:.2}x the speed of {id}", median[j] / median[k]),
+                None => format!("(no case {id})"),
+            }
+        });
+        println!(
+            "{:<50} {:<12} {:>11} {:>8.2} {:>6.1}%  {ratio}",
+            c.group,
+            c.name,
+            format_time(median[k]),
+            gflops[k],
+            100.0 * gflops[k] / peak,
+        );
+    }
+}
+
+fn format_time(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{:.1} ns", s * 1e9)
+    } else if s < 1e-3 {
+        format!("{:.2} µs", s * 1e6)
+    } else {
+        format!("{:.3} ms", s * 1e3)
+    }
+}
+
+fn main() {
+    // The summary runs with `cargo bench`, not in test mode or under `--profile-time`.
+    let args: Vec<String> = std::env::args().collect();
+    let bench_mode =
+        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time");
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+        .configure_from_args();
+    let mut cases = cases();
+    let mut k = 0;
+    while k < cases.len() {
+        let group = cases[k].group;
+        let end = cases[k..]
+            .iter()
+            .position(|c| c.group != group)
+            .map_or(cases.len(), |n| k + n);
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(cases[k].flops));
+        if cases[k].flops > 100_000_000 {
+            // Steps of tens of milliseconds: fewer samples keep the suite short.
+            g.sample_size(10);
+        }
+        for case in &mut cases[k..end] {
+            g.bench_function(case.name, |b| b.iter(|| (case.run)()));
+        }
+        g.finish();
+        k = end;
+    }
+    c.final_summary();
+    if bench_mode {
+        summary(&mut cases);
+    }
+}
