@@ -106,14 +106,5 @@ where
     T: Scalar,
     Net: Network<T, M, K>,
 {
-    let p = probabilities(net, x, views);
-    core::array::from_fn(|b| {
-        let mut best = 0;
-        for k in 1..K {
-            if p[(k, b)] > p[(best, b)] {
-                best = k;
-            }
-        }
-        best
-    })
+    crate::metrics::argmax(&probabilities(net, x, views))
 }
