@@ -12,9 +12,11 @@
 
 #[path = "common/digits.rs"]
 mod digits;
+#[path = "common/plot.rs"]
+mod plot;
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use staticnn::data::{
     Dataset, GaussianNoise, Loader, Preprocess, Ratio, Remainder, Standardise, split_stratified,
@@ -29,6 +31,7 @@ use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::schedule::CosineAnnealing;
 
 use digits::{CLASSES, FEATURES};
+use plot::{Panel, Series};
 
 network! {
     /// Classifies 8×8 digit images into 0–9.
@@ -237,63 +240,27 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
     })
 }
 
-/// One chart: title, y range, and how to read the train and validation values of an epoch.
-type Panel = (&'static str, f64, f64, [fn(&EpochStats) -> f64; 2]);
-
 /// A trained network and its learning curves.
 type Trained = (Box<DigitNet<f32>>, Vec<EpochStats>);
 
 /// Draws train and validation loss (left) and accuracy (right) per epoch into an SVG file.
 fn plot_curves(curves: &[EpochStats], path: &Path) -> Result<(), Box<dyn Error>> {
-    use plotters::prelude::*;
-    let root = SVGBackend::new(path, (1000, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(500);
-    let epochs = curves.len().max(2) as f64;
-    let max_loss = curves
-        .iter()
-        .map(|c| c.train_loss.max(c.val_loss))
-        .fold(0.0, f64::max);
-    let loss: Panel = (
-        "loss",
-        0.0,
-        max_loss * 1.05,
-        [|c| c.train_loss, |c| c.val_loss],
+    let series = |f: fn(&EpochStats) -> f64, g: fn(&EpochStats) -> f64| {
+        vec![
+            Series::new("train", curves.iter().map(|c| (c.epoch as f64, f(c)))),
+            Series::new("validation", curves.iter().map(|c| (c.epoch as f64, g(c)))),
+        ]
+    };
+    let loss = series(|c| c.train_loss, |c| c.val_loss);
+    let accuracy = series(
+        |c| c.train_accuracy.unwrap_or(0.0),
+        |c| c.val_accuracy.unwrap_or(0.0),
     );
-    let accuracy: Panel = (
-        "accuracy",
-        0.8,
-        1.0,
-        [
-            |c| c.train_accuracy.unwrap_or(0.0),
-            |c| c.val_accuracy.unwrap_or(0.0),
-        ],
-    );
-    for (area, (title, lo, hi, series)) in [(&left, loss), (&right, accuracy)] {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..epochs - 1.0, lo..hi)?;
-        chart.configure_mesh().x_desc("epoch").draw()?;
-        for (f, colour, name) in [(series[0], &BLUE, "train"), (series[1], &RED, "validation")] {
-            chart
-                .draw_series(LineSeries::new(
-                    curves.iter().map(|c| (c.epoch as f64, f(c))),
-                    colour,
-                ))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE)
-            .border_style(BLACK)
-            .draw()?;
-    }
-    root.present()?;
-    Ok(())
+    let panels = [
+        Panel::fitted("loss", "epoch", "", loss),
+        Panel::fitted("accuracy", "epoch", "", accuracy).with_y(0.8..1.0),
+    ];
+    plot::lines(path, 2, &panels)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -322,9 +289,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("  mean member: {:.2} %", 100.0 * mean);
     println!("  ensemble:    {:.2} %", 100.0 * report.ensemble_accuracy);
 
-    let dir = PathBuf::from("target/staticnn-examples/digits");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("learning-curves.svg");
+    let path = plot::output_dir("digits")?.join("learning-curves.svg");
     plot_curves(&report.curves, &path)?;
     println!("\nlearning curves: {}", path.display());
     Ok(())
