@@ -13,6 +13,8 @@ use proc_macro::TokenStream;
 mod ast;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod growth;
 mod inference;
 mod validate;
 
