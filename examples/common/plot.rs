@@ -162,9 +162,13 @@ pub fn histograms(
             .caption(&h.title, ("sans-serif", 14))
             .margin(6)
             .x_label_area_size(24)
-            .y_label_area_size(40)
+            .y_label_area_size(56)
             .build_cartesian_2d(h.range.clone(), 0.0..top * 1.05)?;
-        chart.configure_mesh().disable_mesh().draw()?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .y_label_formatter(&|n| format!("{n:.0}"))
+            .draw()?;
         chart.draw_series(counts.iter().enumerate().map(|(b, &n)| {
             let x0 = h.range.start + b as f64 * width;
             Rectangle::new([(x0, 0.0), (x0 + width, n as f64)], BLUE.mix(0.6).filled())
