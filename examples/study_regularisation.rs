@@ -200,6 +200,14 @@ where
     }
 }
 
+/// The validation scores `fit` measured (eval mode) after an epoch.
+fn validation(stats: &EpochStats) -> Score {
+    Score {
+        accuracy: stats.val_accuracy.unwrap_or(0.0),
+        loss: stats.val_loss,
+    }
+}
+
 /// How a variant trains.
 struct Recipe<A> {
     name: &'static str,
@@ -260,22 +268,13 @@ where
         // ones (eval mode), which the caller completes from the plain run.
         curves.extend(seen.iter().map(|s| Point {
             train: Score::default(),
-            val: Score {
-                accuracy: s.val_accuracy.unwrap_or(0.0),
-                loss: s.val_loss,
-            },
+            val: validation(s),
         }));
     } else {
         config.epochs = 1;
         for _ in 0..epochs {
-            // `fit` has scored the validation set in eval mode after the epoch.
             let mut val = Score::default();
-            let mut record = |s: &EpochStats| {
-                val = Score {
-                    accuracy: s.val_accuracy.unwrap_or(0.0),
-                    loss: s.val_loss,
-                }
-            };
+            let mut record = |s: &EpochStats| val = validation(s);
             fit(
                 &mut net,
                 &mut best,
