@@ -49,22 +49,128 @@ pub const fn max_width(widths: &[usize]) -> usize {
     m
 }
 
-/// The first `R·C` scalars of a scratch buffer, seen as an `R × C` matrix.
-#[inline(always)]
-pub fn view<T: Scalar, const R: usize, const C: usize, const M: usize>(
-    buf: &SMatrix<T, M, C>,
-) -> &SMatrix<T, R, C> {
-    const { assert!(R <= M) };
-    &bytemuck::cast_slice::<T, SMatrix<T, R, C>>(&buf.as_slice()[..R * C])[0]
+/// Rows of inference scratch for a chain of layers: the largest over the layers of what
+/// must be alive while the layer runs, its input width plus its output width. `pairs` holds
+/// these sums, with the first layer counting only its output (it reads the caller's input)
+/// and the last only its input (it writes the returned matrix).
+pub const fn scratch_rows(pairs: &[usize]) -> usize {
+    max_width(pairs)
 }
 
-/// The first `R·C` scalars of a scratch buffer, seen as a mutable `R × C` matrix.
+/// A scratch buffer of `A + G + Z` rows and `C` columns (column-major, so the scalars of the
+/// matrices follow one another) seen as three matrices: `A` rows at the front, a gap of `G`,
+/// and `Z` rows at the back.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Split<T, const A: usize, const G: usize, const Z: usize, const C: usize> {
+    /// The front.
+    pub a: SMatrix<T, A, C>,
+    /// What lies between.
+    pub gap: SMatrix<T, G, C>,
+    /// The back.
+    pub z: SMatrix<T, Z, C>,
+}
+
+// SAFETY: `#[repr(C)]` of three matrices of the same scalar, each an array of `T` with `T`'s
+// alignment, so there is no padding and every bit pattern of `T` values is valid.
+#[allow(unsafe_code)]
+unsafe impl<T: Scalar, const A: usize, const G: usize, const Z: usize, const C: usize> Zeroable
+    for Split<T, A, G, Z, C>
+{
+}
+// SAFETY: as above.
+#[allow(unsafe_code)]
+unsafe impl<T: Scalar, const A: usize, const G: usize, const Z: usize, const C: usize> Pod
+    for Split<T, A, G, Z, C>
+{
+}
+
+/// `buf`, of `M = A + G + Z` rows, seen as a [`Split`]. The sizes and alignments agree by
+/// construction (checked at compile time), so the cast compiles to nothing.
 #[inline(always)]
-pub fn view_mut<T: Scalar, const R: usize, const C: usize, const M: usize>(
+fn split<
+    T: Scalar,
+    const A: usize,
+    const G: usize,
+    const Z: usize,
+    const C: usize,
+    const M: usize,
+>(
+    buf: &mut SMatrix<T, M, C>,
+) -> &mut Split<T, A, G, Z, C> {
+    const { assert!(A + G + Z == M) };
+    bytemuck::cast_mut(buf)
+}
+
+/// The first `R` rows' worth of scalars (`R·C`) of a scratch buffer of `M = R + G` rows, seen
+/// as an `R × C` matrix.
+#[inline(always)]
+pub fn front<T: Scalar, const R: usize, const G: usize, const C: usize, const M: usize>(
+    buf: &SMatrix<T, M, C>,
+) -> &SMatrix<T, R, C> {
+    const { assert!(R + G == M) };
+    &bytemuck::cast_ref::<SMatrix<T, M, C>, Split<T, R, G, 0, C>>(buf).a
+}
+
+/// The last `R·C` scalars of a scratch buffer of `M = G + R` rows, seen as an `R × C` matrix.
+#[inline(always)]
+pub fn back<T: Scalar, const R: usize, const G: usize, const C: usize, const M: usize>(
+    buf: &SMatrix<T, M, C>,
+) -> &SMatrix<T, R, C> {
+    const { assert!(R + G == M) };
+    &bytemuck::cast_ref::<SMatrix<T, M, C>, Split<T, 0, G, R, C>>(buf).z
+}
+
+/// The first `R·C` scalars of a scratch buffer of `M = R + G` rows, seen as a mutable
+/// `R × C` matrix.
+#[inline(always)]
+pub fn front_mut<T: Scalar, const R: usize, const G: usize, const C: usize, const M: usize>(
     buf: &mut SMatrix<T, M, C>,
 ) -> &mut SMatrix<T, R, C> {
-    const { assert!(R <= M) };
-    &mut bytemuck::cast_slice_mut::<T, SMatrix<T, R, C>>(&mut buf.as_mut_slice()[..R * C])[0]
+    &mut split::<T, R, G, 0, C, M>(buf).a
+}
+
+/// A layer's input (`I` rows) at the front of a scratch buffer of `M = I + G + O` rows and
+/// its output (`O` rows) at the back: disjoint borrows of one buffer.
+#[inline(always)]
+pub fn front_to_back<
+    T: Scalar,
+    const I: usize,
+    const G: usize,
+    const O: usize,
+    const C: usize,
+    const M: usize,
+>(
+    buf: &mut SMatrix<T, M, C>,
+) -> (&SMatrix<T, I, C>, &mut SMatrix<T, O, C>) {
+    let s = split::<T, I, G, O, C, M>(buf);
+    (&s.a, &mut s.z)
+}
+
+/// A layer's input (`I` rows) at the back of a scratch buffer of `M = O + G + I` rows and
+/// its output (`O` rows) at the front: disjoint borrows of one buffer.
+#[inline(always)]
+pub fn back_to_front<
+    T: Scalar,
+    const I: usize,
+    const G: usize,
+    const O: usize,
+    const C: usize,
+    const M: usize,
+>(
+    buf: &mut SMatrix<T, M, C>,
+) -> (&SMatrix<T, I, C>, &mut SMatrix<T, O, C>) {
+    let s = split::<T, O, G, I, C, M>(buf);
+    (&s.z, &mut s.a)
+}
+
+/// The value whose bytes are all zero, in a `const` context (generated `const fn zeroed`).
+pub const fn zeroed<Z: Zeroable>() -> Z {
+    // SAFETY: `Zeroable` promises that all-zero bytes are a valid `Z`.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::mem::zeroed()
+    }
 }
 
 /// The number of scalars in a layer's parameter block (for the layer table).

@@ -1,9 +1,18 @@
 //! Weight initialisation schemes (PyTorch's `nn.init` formulas).
 //!
-//! Every scheme draws in `f64` from the caller's RNG and rounds to the network's scalar, in
-//! storage order (column-major: the weights of input 0 to every output, then input 1, …),
-//! weights before biases, layer by layer. The same seed therefore gives the same weights bit
-//! for bit, and an `f32` network gets exactly the rounded weights of its `f64` twin.
+//! By default every scheme draws in `f64` from the caller's RNG and rounds to the network's
+//! scalar ([`RoundedF64`]), in storage order (column-major: the weights of input 0 to every
+//! output, then input 1, …), weights before biases, layer by layer. The same seed therefore
+//! gives the same weights bit for bit, and an `f32` network gets exactly the rounded weights
+//! of its `f64` twin.
+//!
+//! On a microcontroller without double-precision hardware that costs kilobytes of software
+//! `f64` (about 4.3 kB on a Cortex-M4F). [`Native`] draws the same distributions in the
+//! network's own scalar instead, with the fan-dependent factors (`1/√fan_in`, …) computed by
+//! the compiler: pass it to [`Network::init_with`](crate::Network::init_with). Its values
+//! differ from the default's (and an `f32` network is then no longer its `f64` twin rounded);
+//! only the path chosen is compiled in.
+//!
 //! Use a portable generator such as [`rand::rngs::Xoshiro128PlusPlus`] so that a seed means
 //! the same on a 32-bit microcontroller and on a 64-bit host.
 
@@ -62,7 +71,7 @@ pub enum Init {
 }
 
 impl Init {
-    /// Fills `dst` according to the scheme.
+    /// Fills `dst` according to the scheme, drawing in `f64` and rounding ([`RoundedF64`]).
     ///
     /// Always inlined: a layer's scheme is a constant of the generated code, so only the
     /// scheme in use is compiled in (on a microcontroller the others would cost kilobytes).
@@ -98,6 +107,185 @@ impl Init {
                 let a = 1.0 / libm::sqrt(fi);
                 uniform(dst, -a, a, rng)
             }
+        }
+    }
+
+    /// Fills `dst` according to the scheme, for a layer with `FAN_IN` inputs and `FAN_OUT`
+    /// outputs, drawing as `draw` says: [`RoundedF64`] is [`fill`](Init::fill), [`Native`]
+    /// computes in `T`.
+    #[inline(always)]
+    pub fn fill_with<
+        D: Draw,
+        T: Scalar,
+        R: Rng + ?Sized,
+        const FAN_IN: usize,
+        const FAN_OUT: usize,
+    >(
+        &self,
+        draw: D,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        draw.fill::<T, R, FAN_IN, FAN_OUT>(self, dst, rng)
+    }
+
+    /// [`Native`] drawing: every value computed in `T`.
+    #[inline(always)]
+    fn fill_native<T: Scalar, R: Rng + ?Sized, const FAN_IN: usize, const FAN_OUT: usize>(
+        &self,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        // The factors that depend only on the widths, computed by the compiler.
+        let inv_sqrt_in = T::of(const { 1.0 / const_sqrt(FAN_IN as f64) });
+        let xavier_u = T::of(const { const_sqrt(6.0 / (FAN_IN + FAN_OUT) as f64) });
+        let xavier_n = T::of(const { const_sqrt(2.0 / (FAN_IN + FAN_OUT) as f64) });
+        // He's gain √(2 / (1 + slope²)), in `T` (the slope is the scheme's own parameter).
+        let he_gain = |slope: f64| {
+            let s = T::of(slope);
+            (T::of(2.0) / (T::one() + s * s)).sqrt()
+        };
+        match *self {
+            Init::Zeros => dst.fill(T::zero()),
+            Init::Constant(c) => dst.fill(T::of(c)),
+            Init::Uniform { lo, hi } => uniform_native(dst, T::of(lo), T::of(hi), rng),
+            Init::Normal { mean, std } => normal_native(dst, T::of(mean), T::of(std), rng),
+            Init::XavierUniform { gain } => {
+                let a = T::of(gain) * xavier_u;
+                uniform_native(dst, -a, a, rng)
+            }
+            Init::XavierNormal { gain } => {
+                normal_native(dst, T::zero(), T::of(gain) * xavier_n, rng)
+            }
+            Init::HeUniform { slope } => {
+                let a = T::of(const { const_sqrt(3.0) }) * he_gain(slope) * inv_sqrt_in;
+                uniform_native(dst, -a, a, rng)
+            }
+            Init::HeNormal { slope } => {
+                normal_native(dst, T::zero(), he_gain(slope) * inv_sqrt_in, rng)
+            }
+            Init::LecunNormal => normal_native(dst, T::zero(), inv_sqrt_in, rng),
+            Init::TorchDefault => uniform_native(dst, -inv_sqrt_in, inv_sqrt_in, rng),
+        }
+    }
+}
+
+/// How [`Init`] schemes compute: in `f64` then rounded ([`RoundedF64`], the default), or in
+/// the network's scalar ([`Native`]). Passed by value to
+/// [`Network::init_with`](crate::Network::init_with) and
+/// [`Layer::init_params_with`](crate::Layer::init_params_with); the choice is a type, so
+/// only the chosen arithmetic is compiled in.
+pub trait Draw: Copy {
+    /// Fills `dst` as `init` says, for a layer with `FAN_IN` inputs and `FAN_OUT` outputs.
+    fn fill<T: Scalar, R: Rng + ?Sized, const FAN_IN: usize, const FAN_OUT: usize>(
+        self,
+        init: &Init,
+        dst: &mut [T],
+        rng: &mut R,
+    );
+}
+
+/// The default drawing: in `f64`, rounded to the network's scalar, so that an `f32` network
+/// is exactly its `f64` twin rounded (and a seed gives the same weights on every machine).
+/// Uniform values take 53 random bits; normal values come from `rand_distr`'s ziggurat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundedF64;
+
+impl Draw for RoundedF64 {
+    #[inline(always)]
+    fn fill<T: Scalar, R: Rng + ?Sized, const FAN_IN: usize, const FAN_OUT: usize>(
+        self,
+        init: &Init,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        init.fill(dst, FAN_IN, FAN_OUT, rng)
+    }
+}
+
+/// Drawing in the network's own scalar: for `f32`, uniform values from 24 random bits (every
+/// value in `[0, 1)` a multiple of 2⁻²⁴, as `rand` draws an `f32`), normal values by
+/// Marsaglia's polar method (logarithm and square root in `f32`), the fan-dependent factors
+/// (`1/√fan_in`, `√(6 / (fan_in + fan_out))`, …) computed at compile time. No `f64`
+/// arithmetic reaches the program as long as the scheme is a constant (as in
+/// [`network!`](macro@crate::network), where its `f64` parameters fold into `T` constants);
+/// on a Cortex-M4F that saves about 4 kB of flash.
+///
+/// The distributions are the default's; the values are not (an `f32` network initialised
+/// this way is not its `f64` twin rounded), but they are the same for the same seed on
+/// every machine. `f64` networks draw 53-bit uniforms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Native;
+
+impl Draw for Native {
+    #[inline(always)]
+    fn fill<T: Scalar, R: Rng + ?Sized, const FAN_IN: usize, const FAN_OUT: usize>(
+        self,
+        init: &Init,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        init.fill_native::<T, R, FAN_IN, FAN_OUT>(dst, rng)
+    }
+}
+
+/// `√x` for `x ≥ 0`, correctly rounded or within an ulp, in a `const` context (Newton's
+/// iteration from an exponent-halving start).
+const fn const_sqrt(x: f64) -> f64 {
+    if x <= 0.0 || x.is_infinite() {
+        return if x == 0.0 { 0.0 } else { f64::NAN };
+    }
+    let mut r = if x > 1.0 { x } else { 1.0 };
+    // Halve the exponent for a start within a factor of two, then Newton.
+    while r * r > 4.0 * x {
+        r *= 0.5;
+    }
+    let mut i = 0;
+    while i < 8 {
+        r = 0.5 * (r + x / r);
+        i += 1;
+    }
+    r
+}
+
+/// A uniform value in `[0, 1)` of `T`, without `f64` arithmetic for `f32`: 24 random bits
+/// scaled by 2⁻²⁴ for a 4-byte scalar, 53 bits scaled by 2⁻⁵³ otherwise.
+#[inline(always)]
+fn unit<T: Scalar, R: Rng + ?Sized>(rng: &mut R) -> T {
+    // `from_u32`/`from_u64` never fail for `f32` and `f64`.
+    if size_of::<T>() == 4 {
+        let bits = T::from_u32(rng.next_u32() >> 8).unwrap_or_else(T::zero);
+        bits / T::from_u32(1 << 24).unwrap_or_else(T::one)
+    } else {
+        let bits = T::from_u64(rng.next_u64() >> 11).unwrap_or_else(T::zero);
+        bits / T::from_u64(1 << 53).unwrap_or_else(T::one)
+    }
+}
+
+fn uniform_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], lo: T, hi: T, rng: &mut R) {
+    for v in dst {
+        *v = lo + (hi - lo) * unit::<T, R>(rng);
+    }
+}
+
+/// Marsaglia's polar method: a point uniform in the unit disc gives two independent standard
+/// normal values; both are used.
+fn normal_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], mean: T, std: T, rng: &mut R) {
+    let two = T::one() + T::one();
+    let mut pairs = dst.chunks_mut(2);
+    for pair in &mut pairs {
+        let (u, v, s) = loop {
+            let u = two * unit::<T, R>(rng) - T::one();
+            let v = two * unit::<T, R>(rng) - T::one();
+            let s = u * u + v * v;
+            if s > T::zero() && s < T::one() {
+                break (u, v, s);
+            }
+        };
+        let f = (-two * s.ln() / s).sqrt();
+        pair[0] = mean + std * u * f;
+        if let Some(second) = pair.get_mut(1) {
+            *second = mean + std * v * f;
         }
     }
 }
@@ -188,5 +376,90 @@ mod tests {
         Init::HeNormal { slope: 0.0 }.fill(&mut c, 8, 8, &mut Xoshiro128PlusPlus::seed_from_u64(9));
         assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
         assert_eq!(a, c.map(|v| v as f32));
+    }
+
+    /// Mean, standard deviation, minimum and maximum of 20 000 values drawn in `f32` with
+    /// [`Native`] for a layer of 64 inputs and 32 outputs.
+    fn native_moments(init: Init) -> (f64, f64, f32, f32) {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(5);
+        let mut v = [0.0f32; 20000];
+        init.fill_with::<Native, f32, _, 64, 32>(Native, &mut v, &mut rng);
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        let var = v
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (mean, var.sqrt(), lo, hi)
+    }
+
+    #[test]
+    fn native_draws_follow_the_same_formulas() {
+        // TorchDefault: U(±1/8) for 64 inputs, σ = a/√3.
+        let (m, s, lo, hi) = native_moments(Init::TorchDefault);
+        assert!(
+            lo >= -0.125 && hi < 0.125 && lo < -0.124 && hi > 0.124,
+            "{lo} {hi}"
+        );
+        assert!(
+            m.abs() < 0.003 && (s - 0.125 / 3f64.sqrt()).abs() < 0.002,
+            "{m} {s}"
+        );
+        // Xavier uniform: a = √(6/96) = 0.25.
+        let (_, s, lo, hi) = native_moments(Init::XavierUniform { gain: 1.0 });
+        assert!(lo >= -0.25 && hi < 0.25 && (s - 0.25 / 3f64.sqrt()).abs() < 0.004);
+        // Normal schemes by the polar method: σ = √(2/96), √2/8 (He), 1/8 (LeCun).
+        let (m, s, _, _) = native_moments(Init::XavierNormal { gain: 1.0 });
+        assert!(
+            m.abs() < 0.003 && (s - (2.0f64 / 96.0).sqrt()).abs() < 0.003,
+            "{m} {s}"
+        );
+        let (_, s, _, _) = native_moments(Init::HeNormal { slope: 0.0 });
+        assert!((s - 2f64.sqrt() / 8.0).abs() < 0.003, "{s}");
+        let (_, s, _, _) = native_moments(Init::HeUniform { slope: 0.0 });
+        assert!((s - 2f64.sqrt() / 8.0).abs() < 0.003, "{s}");
+        let (_, s, _, _) = native_moments(Init::LecunNormal);
+        assert!((s - 0.125).abs() < 0.002, "{s}");
+        let (m, s, _, _) = native_moments(Init::Normal {
+            mean: 3.0,
+            std: 0.5,
+        });
+        assert!((m - 3.0).abs() < 0.01 && (s - 0.5).abs() < 0.01, "{m} {s}");
+        assert_eq!(native_moments(Init::Constant(1.5)).2, 1.5);
+        assert_eq!(native_moments(Init::Zeros).3, 0.0);
+    }
+
+    #[test]
+    fn native_f32_uniform_uses_24_bits_and_differs_from_rounded() {
+        let mut native = [0.0f32; 8];
+        let mut rounded = [0.0f32; 8];
+        let draw = |d: &mut [f32], native: bool| {
+            let rng = &mut Xoshiro128PlusPlus::seed_from_u64(2);
+            if native {
+                Init::Uniform { lo: 0.0, hi: 1.0 }.fill_with::<Native, f32, _, 1, 1>(Native, d, rng)
+            } else {
+                Init::Uniform { lo: 0.0, hi: 1.0 }
+                    .fill_with::<RoundedF64, f32, _, 1, 1>(RoundedF64, d, rng)
+            }
+        };
+        draw(&mut native, true);
+        draw(&mut rounded, false);
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
+        for &v in &native {
+            assert_eq!(v, (rng.next_u32() >> 8) as f32 / 16_777_216.0);
+        }
+        assert_ne!(native, rounded);
+    }
+
+    #[test]
+    fn const_sqrt_is_exact_enough() {
+        for x in [1.0, 2.0, 3.0, 0.0625, 6.0 / 17.0, 784.0, 1e6, 1e-6] {
+            let r = const_sqrt(x);
+            assert!((r - x.sqrt()).abs() <= f64::EPSILON * r, "{x}: {r}");
+        }
+        assert_eq!(const_sqrt(0.0), 0.0);
     }
 }

@@ -120,6 +120,26 @@ pub trait Layer<T: Scalar, const I: usize, const O: usize> {
         rng: &mut R,
     );
 
+    /// Initialises parameters and state as [`init_params`](Layer::init_params) does, but
+    /// drawing as `draw` says ([`init::Draw`](crate::init::Draw)): in `f64` rounded to `T`
+    /// ([`RoundedF64`](crate::init::RoundedF64), what `init_params` does) or in `T` itself
+    /// ([`Native`](crate::init::Native)).
+    ///
+    /// `Linear` and `Maxout` follow `draw`. The default ignores it and calls
+    /// `init_params`, which suits every layer whose initialisation draws nothing or draws
+    /// only in `T`; a layer of your own that samples in `f64` can override it.
+    #[inline(always)]
+    fn init_params_with<D: crate::init::Draw, R: Rng + ?Sized>(
+        &self,
+        draw: D,
+        params: &mut Self::Params,
+        state: &mut Self::State,
+        rng: &mut R,
+    ) {
+        let _ = draw;
+        self.init_params(params, state, rng)
+    }
+
     /// Eval-mode forward: `y = f(x)`.
     fn forward<const B: usize>(
         &self,

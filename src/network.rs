@@ -36,13 +36,40 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     fn state_mut(&mut self) -> &mut Self::State;
 
     /// (Re-)initialises every layer's parameters and state, layer by layer in declaration
-    /// order, drawing from `rng`.
-    fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
+    /// order, drawing from `rng` in `f64` and rounding to `T`
+    /// ([`RoundedF64`](crate::init::RoundedF64)), so that an `f32` network is exactly its
+    /// `f64` twin rounded.
+    fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        self.init_with(crate::init::RoundedF64, rng)
+    }
+
+    /// (Re-)initialises as [`init`](Network::init) does, drawing as `draw` says:
+    /// `init_with(Native, rng)` ([`Native`](crate::init::Native)) computes in `T`, so an
+    /// `f32` network's initialisation links no `f64` arithmetic, which firmware for cores
+    /// without a double-precision unit wants (about 4 kB less flash on a Cortex-M4F). The
+    /// distributions are the same; the values are not.
+    ///
+    /// ```
+    /// use staticnn::init::Native;
+    /// use staticnn::prelude::*;
+    /// use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
+    ///
+    /// network! {
+    ///     struct Sine { input: 1, Linear(16), Tanh, Linear(1), loss: Mse }
+    /// }
+    /// let mut net = Sine::<f32>::zeroed();
+    /// net.init_with(Native, &mut Xoshiro128PlusPlus::seed_from_u64(42));
+    /// // PyTorch's `nn.Linear` default: uniform on ±1/√fan_in, here ±1.
+    /// assert!(net.params.layer0.weight.iter().all(|w| w.abs() < 1.0));
+    /// assert!(net.params.layer0.weight.iter().any(|&w| w != 0.0));
+    /// ```
+    fn init_with<D: crate::init::Draw, R: Rng + ?Sized>(&mut self, draw: D, rng: &mut R);
 
     /// Eval-mode forward of a batch (one sample per column). Needs no RNG and no tape: it
-    /// uses two scratch buffers of the widest layer on the stack (`scratch_bytes::<B>()`),
-    /// besides the returned output and any temporaries of the layers themselves (a
-    /// `Maxout` layer keeps one piece's output).
+    /// uses one scratch buffer on the stack (`scratch_bytes::<B>()`), as tall as the widest
+    /// input-plus-output pair of a layer, in which each layer reads its input at one end and
+    /// writes its output at the other; besides that, the returned output and any temporaries
+    /// of the layers themselves (a `Maxout` layer keeps one piece's output).
     fn forward<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> SMatrix<T, OUT, B>;
 
     /// Train-mode forward: writes every layer's output (and what backward needs) into `tape`,
@@ -114,13 +141,21 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(
             Self::NAME,
             Self::LAYERS,
-            scratch_width(Self::LAYERS),
+            scratch_rows(Self::LAYERS),
         )
     }
 }
 
-fn scratch_width(layers: &[LayerInfo]) -> usize {
-    layers.iter().map(|l| l.outputs).max().unwrap_or(0)
+/// Rows of eval-mode scratch (as the generated `SCRATCH`): the largest input plus output
+/// width of a layer, the first layer counting only its output and the last only its input.
+fn scratch_rows(layers: &[LayerInfo]) -> usize {
+    let last = layers.len().saturating_sub(1);
+    layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| if k == 0 { 0 } else { l.inputs } + if k == last { 0 } else { l.outputs })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Training went wrong in a way that must stop it; the parameters were left as they were.

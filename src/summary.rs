@@ -45,7 +45,7 @@ impl Summary {
     pub(crate) fn new<T: Scalar, P, S, Tape1>(
         name: &'static str,
         layers: &'static [LayerInfo],
-        widest: usize,
+        scratch_rows: usize,
     ) -> Self {
         Summary {
             name,
@@ -54,7 +54,7 @@ impl Summary {
             param_bytes: size_of::<P>(),
             state_bytes: size_of::<S>(),
             tape_bytes_per_sample: size_of::<Tape1>(),
-            scratch_bytes_per_sample: 2 * widest * size_of::<T>(),
+            scratch_bytes_per_sample: scratch_rows * size_of::<T>(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Running and training a network touches no heap: every built-in layer and every loss,
 //! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`, and
 //! making and running the inference-only form of a network with batch norm and dropout
-//! (`to_inference`, `to_inference_into`).
+//! (`to_inference`, `to_inference_into`); and, at the benchmarks' size, inference and train
+//! steps of the performance issue's W3 and W4 (batches of 64).
 //!
 //! A counting global allocator records every heap operation (allocation, zeroed allocation,
 //! reallocation and deallocation) made by the current thread while a measurement is armed, so
@@ -457,4 +458,99 @@ fn optimisers_and_fit_allocate_nothing() {
     });
     assert!(report.is_ok());
     assert_eq!(ops, 0, "a whole fit run");
+}
+
+network! {
+    /// W3 of the performance issue: 784-128-64-10 with ReLU.
+    struct W3 {
+        input: 784,
+        Linear(128),
+        ReLU,
+        Linear(64),
+        ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W4 of the performance issue: W3 with batch norm and dropout.
+    struct W4 {
+        input: 784,
+        Linear(128),
+        BatchNorm,
+        ReLU,
+        Dropout(0.5),
+        Linear(64),
+        BatchNorm,
+        ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+/// The benchmarks' workloads at their size: W3 and W4 on batches of 64, inference (eval
+/// forward, prediction of one sample, and W4's inference form) and full train steps (W3 with
+/// SGD and momentum, W4 with Adam), with networks, tapes, gradients and optimisers made on the
+/// heap before measuring (they are too large for a test thread's stack).
+#[cfg(feature = "alloc")]
+#[test]
+fn w3_and_w4_infer_and_train_without_heap() {
+    use staticnn::block::zeroed_box;
+    use staticnn::optim::{AdamConfig, SgdConfig, Velocity};
+
+    const B64: usize = 64;
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(64);
+    let mut x = zeroed_box::<SMatrix<f32, 784, B64>>();
+    x.iter_mut()
+        .for_each(|v| *v = rng.random_range(0.0f32..1.0));
+    let y: [ClassIndex<10>; B64] =
+        std::array::from_fn(|_| ClassIndex::new(rng.random_range(0..10)).expect("below 10"));
+    let sample = x.column(0).into_owned();
+
+    let mut w3 = W3::<f32>::new_boxed(&mut rng);
+    let mut w3_tape = zeroed_box::<W3Tape<f32, B64>>();
+    let mut w3_grads = zeroed_box::<W3Params<f32>>();
+    let mut sgd: Box<Sgd<f32, Velocity<W3Params<f32>>>> = Sgd::boxed(
+        1e-2,
+        SgdConfig {
+            momentum: 0.9,
+            ..SgdConfig::default()
+        },
+    );
+    let (out, ops) = heap_ops(|| w3.forward(&x));
+    assert_eq!(ops, 0, "W3 forward (B = 64)");
+    assert!(out.iter().all(|v| v.is_finite()));
+    let (_, ops) = heap_ops(|| w3.predict(&sample));
+    assert_eq!(ops, 0, "W3 predict");
+    let (losses, ops) = heap_ops(|| {
+        [0; 3].map(|_| {
+            w3.train_step(&x, &y, &mut w3_grads, &mut w3_tape, &mut *sgd, &mut rng)
+                .expect("finite")
+        })
+    });
+    assert_eq!(ops, 0, "W3 train step with SGD momentum (B = 64)");
+    assert!(losses.iter().all(|l| l.is_finite()));
+
+    let mut w4 = W4::<f32>::new_boxed(&mut rng);
+    let mut w4_tape = zeroed_box::<W4Tape<f32, B64>>();
+    let mut w4_grads = zeroed_box::<W4Params<f32>>();
+    let mut adam = Adam::<f32, W4Params<f32>>::boxed(1e-3, AdamConfig::default());
+    let mut w4_inference = zeroed_box::<W4Inference<f32>>();
+    let (losses, ops) = heap_ops(|| {
+        [0; 3].map(|_| {
+            w4.train_step(&x, &y, &mut w4_grads, &mut w4_tape, &mut *adam, &mut rng)
+                .expect("finite")
+        })
+    });
+    assert_eq!(ops, 0, "W4 train step with Adam (B = 64)");
+    assert!(losses.iter().all(|l| l.is_finite()));
+    let (out, ops) = heap_ops(|| w4.forward(&x));
+    assert_eq!(ops, 0, "W4 forward (B = 64)");
+    assert!(out.iter().all(|v| v.is_finite()));
+    let (_, ops) = heap_ops(|| {
+        w4.to_inference_into(&mut w4_inference);
+        w4_inference.forward(&x)
+    });
+    assert_eq!(ops, 0, "W4 inference form, made in place and run (B = 64)");
 }

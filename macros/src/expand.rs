@@ -77,7 +77,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // and kind (see `validate`).
     let named: Vec<bool> = layers.iter().map(|l| l.label.starts_with('`')).collect();
 
-    let lt_init = item("init_params");
+    let lt_init = item("init_params_with");
     let lt_forward = item("forward");
     let lt_forward_train = item("forward_train");
     let lt_backward = item("backward");
@@ -104,23 +104,59 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
-    // Eval forward through two scratch buffers.
+    // Eval forward through one scratch buffer: layer k reads its input at one end and writes
+    // its output at the other, the ends alternating, so that no layer overwrites the input of
+    // the next. The first layer reads `x`, the last writes the returned matrix.
     let n = layers.len();
+    let pairs = (0..n).map(|k| {
+        let i = if k == 0 {
+            quote!(0)
+        } else {
+            let w = ins[k];
+            quote!(#w)
+        };
+        let o = if k == n - 1 {
+            quote!(0)
+        } else {
+            let w = outs[k];
+            quote!(#w)
+        };
+        quote!(#i + #o)
+    });
+    let scratch_rows = quote!({ #pv::scratch_rows(&[#(#pairs),*]) });
     let forward_steps = (0..n).map(|k| {
         let (fwd, v, f) = (&lt_forward[k], values[k], fields[k]);
-        let src = if k == 0 {
-            quote!(x)
+        let (i, o) = (ins[k], outs[k]);
+        // Where layer k's input is: the front when k is odd, the back when k is even.
+        let from_front = k % 2 == 1;
+        let (src, dst) = if n == 1 {
+            (quote!(x), quote!(&mut __out))
+        } else if k == 0 {
+            (
+                quote!(x),
+                quote!(#pv::front_mut::<T, #o, { __S - (#o) }, { B }, __S>(&mut __s)),
+            )
+        } else if k == n - 1 && from_front {
+            (
+                quote!(#pv::front::<T, #i, { __S - (#i) }, { B }, __S>(&__s)),
+                quote!(&mut __out),
+            )
+        } else if k == n - 1 {
+            (
+                quote!(#pv::back::<T, #i, { __S - (#i) }, { B }, __S>(&__s)),
+                quote!(&mut __out),
+            )
         } else {
-            let buf = scratch(k - 1);
-            let w = outs[k - 1];
-            quote!(#pv::view::<T, #w, { B }, __W>(&#buf))
-        };
-        let dst = if k == n - 1 {
-            quote!(&mut __out)
-        } else {
-            let buf = scratch(k);
-            let w = outs[k];
-            quote!(#pv::view_mut::<T, #w, { B }, __W>(&mut #buf))
+            let split = if from_front {
+                quote!(front_to_back)
+            } else {
+                quote!(back_to_front)
+            };
+            return quote! {
+                let (__x, __y) =
+                    #pv::#split::<T, #i, { __S - (#i) - (#o) }, #o, { B }, __S>(&mut __s);
+                #fwd(&#v, &self.params.#f, &self.state.#f, __x, __y);
+            };
         };
         quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
     });
@@ -167,14 +203,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
         } else {
             let buf = grad_buf(n - 2 - k);
             let w = outs[k];
-            quote!(#pv::view::<T, #w, { B }, __W>(#buf))
+            quote!(#pv::front::<T, #w, { __W - (#w) }, { B }, __W>(#buf))
         };
         let dx = if k == 0 {
             quote!(dx)
         } else {
             let buf = grad_buf(n - 1 - k);
             let w = ins[k];
-            quote!(#pv::Some(#pv::view_mut::<T, #w, { B }, __W>(#buf)))
+            quote!(#pv::Some(#pv::front_mut::<T, #w, { __W - (#w) }, { B }, __W>(#buf)))
         };
         quote!(#bwd(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
     });
@@ -261,6 +297,31 @@ pub fn expand(plan: &Plan) -> TokenStream {
             unsafe impl<T: #sn::Scalar, const B: usize> #pv::Zeroable for #tape_ty<T, { B }> {}
         };
 
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar> #params_ty<T> {
+            /// Every parameter zero, in a `const` context (a `static` gradient block).
+            pub const fn zeroed() -> Self {
+                #pv::zeroed()
+            }
+        }
+
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar> #state_ty<T> {
+            /// Every state value zero, in a `const` context.
+            pub const fn zeroed() -> Self {
+                #pv::zeroed()
+            }
+        }
+
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar, const B: usize> #tape_ty<T, { B }> {
+            /// A zeroed tape, in a `const` context: `static mut TAPE: Tape<f32, 8> =
+            /// Tape::zeroed();` needs no `unsafe`.
+            pub const fn zeroed() -> Self {
+                #pv::zeroed()
+            }
+        }
+
         #[allow(unused_braces)]
         impl<T: #sn::Scalar, const B: usize> ::core::fmt::Debug for #tape_ty<T, { B }> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -275,6 +336,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[allow(unused_braces, clippy::all)]
         impl<T: #sn::Scalar> #name<T> {
+            /// The network with every parameter and state value zero, in a `const` context,
+            /// so that a `static` (or `static mut`) network needs no `unsafe`:
+            /// `static mut NET: Net<f32> = Net::zeroed();`, then `Network::init` at run time.
+            /// Zero bytes are a valid value of every generated block (they are `Zeroable`).
+            pub const fn zeroed() -> Self {
+                #pv::zeroed()
+            }
+
             /// Input features.
             pub const INPUT: usize = #input_w;
             /// Output features.
@@ -295,15 +364,21 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// in blobs so that a blob made by another architecture is refused.
             pub const FINGERPRINT: u64 =
                 #sn::io::fingerprint(<Self as #sn::Network<T, #input_w, #output>>::LAYERS);
-            /// Widest layer output: the height of each scratch buffer.
+            /// Widest layer output: the height of each of the tape's two backward buffers.
             pub const WIDEST: usize = #widest;
+            /// Rows of eval-mode scratch: the largest input width plus output width of any
+            /// layer (the first layer counting only its output, the last only its input).
+            pub const SCRATCH: usize = #scratch_rows;
             /// Bytes of the training tape for batches of `B` samples.
             pub const fn tape_bytes<const B: usize>() -> usize {
                 ::core::mem::size_of::<#tape_ty<T, { B }>>()
             }
-            /// Bytes of inference scratch for `B` samples: two buffers of the widest layer.
+            /// Bytes of eval-mode scratch for `B` samples, on the stack of `forward`: one
+            /// buffer of [`SCRATCH`](Self::SCRATCH) rows, in which each layer reads its input
+            /// at one end and writes its output at the other (the returned output is not
+            /// included).
             pub const fn scratch_bytes<const B: usize>() -> usize {
-                2 * Self::WIDEST * B * ::core::mem::size_of::<T>()
+                Self::SCRATCH * B * ::core::mem::size_of::<T>()
             }
         }
 
@@ -353,16 +428,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 &mut self.state
             }
 
-            fn init<R: #pv::Rng + ?Sized>(&mut self, rng: &mut R) {
-                #( #lt_init(&#values, &mut self.params.#fields, &mut self.state.#fields, rng); )*
+            fn init_with<D: #sn::init::Draw, R: #pv::Rng + ?Sized>(&mut self, draw: D, rng: &mut R) {
+                let _ = draw;
+                #( #lt_init(&#values, draw, &mut self.params.#fields, &mut self.state.#fields, rng); )*
             }
 
             fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
-                const __W: usize = #widest;
-                let mut __s0 = #sn::SMatrix::<T, __W, { B }>::zeros();
-                let mut __s1 = #sn::SMatrix::<T, __W, { B }>::zeros();
+                const __S: usize = #scratch_rows;
+                let mut __s = #sn::SMatrix::<T, __S, { B }>::zeros();
                 let mut __out = #sn::SMatrix::<T, #output, { B }>::zeros();
-                let _ = (&mut __s0, &mut __s1);
+                let _ = &mut __s;
                 #(#forward_steps)*
                 __out
             }
@@ -420,13 +495,6 @@ fn respan(tokens: TokenStream, span: Option<Span>) -> TokenStream {
             t
         })
         .collect()
-}
-
-fn scratch(k: usize) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(
-        if k.is_multiple_of(2) { "__s0" } else { "__s1" },
-        Span::call_site(),
-    )
 }
 
 fn grad_buf(k: usize) -> proc_macro2::Ident {

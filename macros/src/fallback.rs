@@ -64,7 +64,7 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
                 fn state_mut(&mut self) -> &mut () {
                     ::core::unreachable!()
                 }
-                fn init<R: #pv::Rng + ?Sized>(&mut self, rng: &mut R) {}
+                fn init_with<D: #sn::init::Draw, R: #pv::Rng + ?Sized>(&mut self, draw: D, rng: &mut R) {}
                 fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input, B>) -> #sn::SMatrix<T, #output, B> {
                     ::core::unreachable!()
                 }
@@ -95,6 +95,9 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
 
         #[allow(dead_code, unused_braces, clippy::all)]
         impl<T: #sn::Scalar> #name<T> {
+            pub const fn zeroed() -> Self {
+                Self(#pv::PhantomData)
+            }
             pub const INPUT: usize = #input;
             pub const OUTPUT: usize = #output;
             pub const PARAMS: usize = 0;
@@ -102,6 +105,7 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
             pub const PARAM_BYTES: usize = 0;
             pub const STATE_BYTES: usize = 0;
             pub const WIDEST: usize = 0;
+            pub const SCRATCH: usize = 0;
             pub const fn tape_bytes<const B: usize>() -> usize {
                 0
             }

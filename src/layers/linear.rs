@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::init::{Draw, RoundedF64};
 use crate::io::Tensor;
 use crate::kernels;
 use crate::layout::Segment;
@@ -59,9 +60,20 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         Tensor::params("bias", O * I, &[O]),
     ];
 
-    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
-        self.weight.fill(p.weight.as_mut_slice(), I, O, rng);
-        self.bias.fill(p.bias.as_mut_slice(), I, O, rng);
+    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, s: &mut (), rng: &mut R) {
+        self.init_params_with(RoundedF64, p, s, rng)
+    }
+
+    #[inline(always)]
+    fn init_params_with<D: Draw, R: Rng + ?Sized>(
+        &self,
+        draw: D,
+        p: &mut Self::Params,
+        _: &mut (),
+        rng: &mut R,
+    ) {
+        (self.weight).fill_with::<D, T, R, I, O>(draw, p.weight.as_mut_slice(), rng);
+        (self.bias).fill_with::<D, T, R, I, O>(draw, p.bias.as_mut_slice(), rng);
     }
 
     #[inline]

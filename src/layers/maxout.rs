@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::init::{Draw, RoundedF64};
 use crate::io::Tensor;
 use crate::kernels;
 use crate::layout::Segment;
@@ -104,10 +105,21 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> Layer<T, I, O> f
         Tensor::params("bias", K * O * I, &[K, O]),
     ];
 
-    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, _: &mut (), rng: &mut R) {
+    fn init_params<R: Rng + ?Sized>(&self, p: &mut Self::Params, s: &mut (), rng: &mut R) {
+        self.init_params_with(RoundedF64, p, s, rng)
+    }
+
+    #[inline(always)]
+    fn init_params_with<D: Draw, R: Rng + ?Sized>(
+        &self,
+        draw: D,
+        p: &mut Self::Params,
+        _: &mut (),
+        rng: &mut R,
+    ) {
         for (w, b) in p.weight.iter_mut().zip(&mut p.bias) {
-            self.weight.fill(w.as_mut_slice(), I, O, rng);
-            self.bias.fill(b.as_mut_slice(), I, O, rng);
+            (self.weight).fill_with::<D, T, R, I, O>(draw, w.as_mut_slice(), rng);
+            (self.bias).fill_with::<D, T, R, I, O>(draw, b.as_mut_slice(), rng);
         }
     }
 

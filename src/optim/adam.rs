@@ -271,6 +271,9 @@ macro_rules! adam_common {
         }
 
         impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for $name<T, P> {
+            /// The first and second moments.
+            const STATE_BYTES: usize = 2 * size_of::<P>();
+
             fn step(&mut self, params: &mut P, grads: &P) {
                 let c = AdamConfig {
                     betas: self.config.betas,

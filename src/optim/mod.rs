@@ -64,6 +64,13 @@ use crate::{ParamBlock, Scalar, block};
 /// Implementations see both blocks as flat slices (see [`block`]), so one implementation
 /// serves every network, and the update is a single loop per segment of the block.
 pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
+    /// Bytes of per-parameter state the optimiser keeps (velocity, moments): a whole number
+    /// of parameter blocks, known at compile time. Plain [`Sgd`] keeps none; [`Sgd`] with
+    /// momentum one block, [`Adam`] and [`AdamW`] two, [`RmsProp`] three. The optimiser
+    /// value itself is this plus a few scalars of configuration and counters
+    /// (`size_of` of it).
+    const STATE_BYTES: usize = 0;
+
     /// Applies one update.
     fn step(&mut self, params: &mut P, grads: &P);
 }

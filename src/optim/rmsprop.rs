@@ -132,6 +132,10 @@ impl<T: Scalar, P> LearningRate<T> for RmsProp<T, P> {
 }
 
 impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for RmsProp<T, P> {
+    /// The square average, the gradient average (used when centred) and the momentum
+    /// buffer (used with momentum), all three always kept.
+    const STATE_BYTES: usize = 3 * size_of::<P>();
+
     fn step(&mut self, params: &mut P, grads: &P) {
         let c = self.config;
         // a ← a + w·(g − a): PyTorch's lerp with weight 1 − α when centred; with w = 0, `a`

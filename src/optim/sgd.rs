@@ -216,6 +216,9 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
 }
 
 impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, Velocity<P>> {
+    /// The velocity buffer.
+    const STATE_BYTES: usize = size_of::<P>();
+
     fn step(&mut self, params: &mut P, grads: &P) {
         let c = self.config;
         let mu = c.momentum;

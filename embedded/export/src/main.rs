@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     let mut grads = Sine::<f32>::gradients();
     let mut tape: Tape = Sine::<f32>::tape::<BATCH>();
     let mut runs = Vec::new();
-    for start in [Start::F32, Start::Library] {
+    for start in [Start::Native, Start::Rounded] {
         match train_from(start, &mut net, &mut grads, &mut tape) {
             Ok(t) => {
                 println!(
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    // The network trained from the library's initialisation is the one exported.
+    // The network trained from the library's default initialisation is the one exported.
     let worst = worst_error(&net);
     println!("{}", net.summary());
     println!("worst test error {worst} (tolerance {TOLERANCE})");
@@ -241,14 +241,16 @@ use staticnn::nalgebra::ArrayStorage;
 
 use crate::{{Sine, SineParams, SineState, Trained}};
 
-/// How training from the library's initialisation ended on the host (loss {loss:?}).
+/// How training from the library's default initialisation (`f64`, rounded) ended on the
+/// host (loss {loss:?}).
 pub const HOST: Trained = Trained {{ epochs: {epochs}, loss: f32::from_bits({loss_bits:#010x}) }};
-/// How training from `init_f32` ended on the host (loss {loss_f32:?}).
-pub const HOST_F32: Trained = Trained {{ epochs: {epochs_f32}, loss: f32::from_bits({loss_f32_bits:#010x}) }};
+/// How training from the library's `f32` initialisation (`init_with(Native, …)`) ended on
+/// the host (loss {loss_f32:?}).
+pub const HOST_NATIVE: Trained = Trained {{ epochs: {epochs_f32}, loss: f32::from_bits({loss_f32_bits:#010x}) }};
 /// The largest error of [`TRAINED`] on the test points ({worst:?}).
 pub const HOST_WORST_ERROR: f32 = f32::from_bits({worst_bits:#010x});
 
-/// The sine network trained on the host from the library's initialisation: {count}
+/// The sine network trained on the host from the library's default initialisation: {count}
 /// parameters, written out exactly. As a `const` it costs nothing until used; a `static`
 /// initialised from it is placed in read-only memory.
 pub const TRAINED: Sine<f32> = Sine {{

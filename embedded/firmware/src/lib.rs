@@ -246,12 +246,14 @@ pub mod measure {
         net: &Sine<f32>,
     ) {
         use staticnn::block::as_slice;
-        use staticnn_sine::{BATCH, DATA_BYTES, HOST, HOST_F32, LOSS_THRESHOLD, TRAIN_RAM_BYTES};
+        use staticnn_sine::{
+            BATCH, DATA_BYTES, HOST, HOST_NATIVE, LOSS_THRESHOLD, TRAIN_RAM_BYTES,
+        };
 
         let peak = stack_peak();
         let host = match start {
-            Start::Library => HOST,
-            Start::F32 => HOST_F32,
+            Start::Rounded => HOST,
+            Start::Native => HOST_NATIVE,
         };
         match result {
             Ok(t) => Line::new()
@@ -273,13 +275,13 @@ pub mod measure {
             Err(Failure::NoConvergence) => Line::new().str("train: no convergence").print(),
         }
         let same_weights = match start {
-            Start::Library => Some(
+            Start::Rounded => Some(
                 as_slice::<f32, _>(&net.params)
                     .iter()
                     .zip(as_slice::<f32, _>(&staticnn_sine::TRAINED.params))
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
             ),
-            Start::F32 => None,
+            Start::Native => None,
         };
         let same = result
             .is_ok_and(|t| t.epochs == host.epochs && t.loss.to_bits() == host.loss.to_bits())

@@ -7,14 +7,16 @@ use staticnn::nalgebra::ArrayStorage;
 
 use crate::{Sine, SineParams, SineState, Trained};
 
-/// How training from the library's initialisation ended on the host (loss 0.0009987431).
+/// How training from the library's default initialisation (`f64`, rounded) ended on the
+/// host (loss 0.0009987431).
 pub const HOST: Trained = Trained { epochs: 560, loss: f32::from_bits(0x3a82e842) };
-/// How training from `init_f32` ended on the host (loss 0.000996124).
-pub const HOST_F32: Trained = Trained { epochs: 541, loss: f32::from_bits(0x3a829060) };
+/// How training from the library's `f32` initialisation (`init_with(Native, …)`) ended on
+/// the host (loss 0.000996124).
+pub const HOST_NATIVE: Trained = Trained { epochs: 541, loss: f32::from_bits(0x3a829060) };
 /// The largest error of [`TRAINED`] on the test points (0.064429864).
 pub const HOST_WORST_ERROR: f32 = f32::from_bits(0x3d83f3ce);
 
-/// The sine network trained on the host from the library's initialisation: 321
+/// The sine network trained on the host from the library's default initialisation: 321
 /// parameters, written out exactly. As a `const` it costs nothing until used; a `static`
 /// initialised from it is placed in read-only memory.
 pub const TRAINED: Sine<f32> = Sine {

@@ -4,8 +4,9 @@
 //!
 //! The network is a `static` initialised from the generated `const` [`staticnn_sine::TRAINED`],
 //! so its weights are in `.rodata` (flash) and take no RAM; `check.sh` checks the symbol
-//! `SINE_NET` with `arm-none-eabi-objdump`. Inference itself needs only the stack: two scratch
-//! columns of the widest layer and the layers' temporaries.
+//! `SINE_NET` with `arm-none-eabi-objdump`. Inference itself needs only the stack: one scratch
+//! column of `Sine::SCRATCH` rows (the widest input-plus-output pair of a layer) and the
+//! layers' temporaries.
 #![no_std]
 #![no_main]
 

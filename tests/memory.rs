@@ -1,0 +1,266 @@
+//! The memory every network needs, known at compile time: parameters, gradients, optimiser
+//! state, the training tape for a batch and eval-mode scratch, for the two networks of the
+//! performance issue, W3 (784-128-64-10, ReLU) and W4 (784-128(BN, ReLU, dropout 0.5)-64(BN,
+//! ReLU)-10).
+//!
+//! Every figure is derived here by hand from the layer widths, not from the macro's formulas,
+//! and checked both in `const` items (the build fails when one is wrong) and in ordinary
+//! assertions (so that the test run reports them). The heap side (zero heap operations in
+//! inference and in a train step of W3 and W4) is in `tests/no_alloc.rs`.
+
+use staticnn::optim::Velocity;
+use staticnn::prelude::*;
+
+network! {
+    /// W3: the training benchmark without batch norm.
+    struct W3 {
+        input: 784,
+        Linear(128),
+        ReLU,
+        Linear(64),
+        ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W4: W3 with batch norm and dropout.
+    struct W4 {
+        input: 784,
+        Linear(128),
+        BatchNorm,
+        ReLU,
+        Dropout(0.5),
+        Linear(64),
+        BatchNorm,
+        ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+/// Bytes of an `f32`.
+const F32: usize = 4;
+/// Bytes of an `f64`.
+const F64: usize = 8;
+/// The benchmarks' batch.
+const B: usize = 64;
+
+// --- W3 -----------------------------------------------------------------------------------
+
+/// Weights and biases of the three linear layers.
+const W3_SCALARS: usize = (784 * 128 + 128) + (128 * 64 + 64) + (64 * 10 + 10);
+/// Tape: every layer's output for the batch (Linear 128, ReLU 128, Linear 64, ReLU 64,
+/// Linear 10), then backward's two gradient buffers of the widest layer (128 rows). Linear
+/// and ReLU save nothing else.
+const W3_TAPE_SCALARS: usize = (128 + 128 + 64 + 64 + 10) * B + 2 * 128 * B;
+/// Scratch rows: the first layer writes 128 rows (it reads the caller's input); the first
+/// ReLU reads 128 and writes 128; the second Linear 128 + 64; the second ReLU 64 + 64; the
+/// last layer reads 64 (it writes the returned matrix). The largest is the first ReLU's.
+const W3_SCRATCH_ROWS: usize = 128 + 128;
+
+const _: () = assert!(W3_SCALARS == 109_386);
+const _: () = assert!(W3::<f32>::PARAMS == W3_SCALARS);
+const _: () = assert!(W3::<f32>::PARAM_BYTES == 437_544);
+const _: () = assert!(W3::<f64>::PARAM_BYTES == W3_SCALARS * F64);
+const _: () = assert!(W3::<f32>::STATE_BYTES == 0);
+const _: () = assert!(W3::<f32>::tape_bytes::<B>() == 166_400);
+const _: () = assert!(W3::<f32>::tape_bytes::<B>() == W3_TAPE_SCALARS * F32);
+const _: () = assert!(W3::<f32>::SCRATCH == W3_SCRATCH_ROWS);
+const _: () = assert!(W3::<f32>::scratch_bytes::<1>() == 1024);
+const _: () = assert!(W3::<f32>::scratch_bytes::<B>() == W3_SCRATCH_ROWS * B * F32);
+// Optimiser state: SGD with momentum keeps one velocity block, Adam two moment blocks,
+// plain SGD nothing.
+const _: () = assert!(
+    <Sgd<f32, Velocity<W3Params<f32>>> as Optimizer<f32, W3Params<f32>>>::STATE_BYTES
+        == W3_SCALARS * F32
+);
+const _: () = assert!(
+    <Adam<f32, W3Params<f32>> as Optimizer<f32, W3Params<f32>>>::STATE_BYTES
+        == 2 * W3_SCALARS * F32
+);
+const _: () = assert!(<Sgd<f32> as Optimizer<f32, W3Params<f32>>>::STATE_BYTES == 0);
+
+// --- W4 -----------------------------------------------------------------------------------
+
+/// The linear layers of W3, plus `γ` and `β` of the two batch norms (128 and 64 features).
+const W4_SCALARS: usize = W3_SCALARS + 2 * 128 + 2 * 64;
+/// Running mean and variance of the two batch norms.
+const W4_STATE_SCALARS: usize = 2 * 128 + 2 * 64;
+/// Tape: the outputs (Linear 128, BatchNorm 128, ReLU 128, Dropout 128, Linear 64,
+/// BatchNorm 64, ReLU 64, Linear 10); each batch norm's `x̂` (features × batch) and `1/σ`
+/// (one per feature); the dropout mask (128 × batch); backward's two buffers of 128 rows.
+const W4_TAPE_SCALARS: usize =
+    (4 * 128 + 3 * 64 + 10) * B + (128 * B + 128) + (64 * B + 64) + 128 * B + 2 * 128 * B;
+/// Scratch rows: the layers at width 128 after the first (batch norm, ReLU, dropout) each
+/// read 128 and write 128.
+const W4_SCRATCH_ROWS: usize = 128 + 128;
+
+const _: () = assert!(W4_SCALARS == 109_770);
+const _: () = assert!(W4::<f32>::PARAMS == W4_SCALARS);
+const _: () = assert!(W4::<f32>::PARAM_BYTES == 439_080);
+const _: () = assert!(W4::<f32>::STATE_BYTES == W4_STATE_SCALARS * F32);
+const _: () = assert!(W4::<f32>::STATE_BYTES == 1536);
+const _: () = assert!(W4::<f32>::tape_bytes::<B>() == 331_008);
+const _: () = assert!(W4::<f32>::tape_bytes::<B>() == W4_TAPE_SCALARS * F32);
+const _: () = assert!(W4::<f32>::SCRATCH == W4_SCRATCH_ROWS);
+const _: () = assert!(W4::<f32>::scratch_bytes::<B>() == W4_SCRATCH_ROWS * B * F32);
+const _: () = assert!(
+    <Adam<f32, W4Params<f32>> as Optimizer<f32, W4Params<f32>>>::STATE_BYTES
+        == 2 * W4_SCALARS * F32
+);
+const _: () = assert!(
+    <AdamW<f32, W4Params<f32>> as Optimizer<f32, W4Params<f32>>>::STATE_BYTES
+        == 2 * W4_SCALARS * F32
+);
+const _: () = assert!(
+    <RmsProp<f32, W4Params<f32>> as Optimizer<f32, W4Params<f32>>>::STATE_BYTES
+        == 3 * W4_SCALARS * F32
+);
+
+// The inference form of W4 (batch norms folded into the linear layers, dropout removed) is
+// W3's shape: W3's parameters, no state, W3's scratch.
+const _: () = assert!(W4Inference::<f32>::PARAMS == W3_SCALARS);
+const _: () = assert!(W4Inference::<f32>::STATE_BYTES == 0);
+const _: () = assert!(W4Inference::<f32>::scratch_bytes::<1>() == W3_SCRATCH_ROWS * F32);
+
+/// Zeroed networks, gradients and tapes are `const`: statics need no `unsafe`.
+static W3_NET: W3<f32> = W3::zeroed();
+static W4_GRADS: W4Params<f32> = W4Params::zeroed();
+static W4_STATE: W4State<f32> = W4State::zeroed();
+static W3_TAPE: W3Tape<f32, 2> = W3Tape::zeroed();
+
+#[test]
+fn sizes_are_the_hand_derived_ones() {
+    // The same figures as the `const` assertions, reported by the test run.
+    let cases = [
+        ("W3 parameters", W3::<f32>::PARAM_BYTES, 437_544),
+        ("W3 gradients", size_of::<W3Params<f32>>(), 437_544),
+        (
+            "W3 SGD momentum",
+            <Sgd<f32, Velocity<W3Params<f32>>> as Optimizer<f32, W3Params<f32>>>::STATE_BYTES,
+            437_544,
+        ),
+        (
+            "W3 Adam",
+            <Adam<f32, W3Params<f32>> as Optimizer<f32, W3Params<f32>>>::STATE_BYTES,
+            875_088,
+        ),
+        ("W3 tape (B = 64)", W3::<f32>::tape_bytes::<64>(), 166_400),
+        ("W3 scratch (B = 1)", W3::<f32>::scratch_bytes::<1>(), 1024),
+        (
+            "W3 scratch (B = 64)",
+            W3::<f32>::scratch_bytes::<64>(),
+            65_536,
+        ),
+        ("W4 parameters", W4::<f32>::PARAM_BYTES, 439_080),
+        ("W4 state", W4::<f32>::STATE_BYTES, 1536),
+        (
+            "W4 Adam",
+            <Adam<f32, W4Params<f32>> as Optimizer<f32, W4Params<f32>>>::STATE_BYTES,
+            878_160,
+        ),
+        ("W4 tape (B = 64)", W4::<f32>::tape_bytes::<64>(), 331_008),
+        (
+            "W4 scratch (B = 64)",
+            W4::<f32>::scratch_bytes::<64>(),
+            65_536,
+        ),
+    ];
+    for (what, got, want) in cases {
+        assert_eq!(got, want, "{what}");
+    }
+}
+
+#[test]
+fn optimiser_values_hold_their_state_and_a_little_configuration() {
+    // The whole optimiser value is its state plus configuration and counters, under 128 B.
+    let adam = size_of::<Adam<f32, W4Params<f32>>>();
+    let state = <Adam<f32, W4Params<f32>> as Optimizer<f32, W4Params<f32>>>::STATE_BYTES;
+    assert!(adam >= state && adam - state < 128, "{adam} vs {state}");
+    let sgd = size_of::<Sgd<f32, Velocity<W3Params<f32>>>>();
+    assert!(
+        sgd >= W3_SCALARS * F32 && sgd - W3_SCALARS * F32 < 128,
+        "{sgd}"
+    );
+}
+
+#[test]
+fn summary_reports_the_scratch() {
+    let text = W3::<f32>::zeroed().summary().to_string();
+    assert!(
+        text.contains("inference scratch per sample: 1024 bytes"),
+        "{text}"
+    );
+    assert!(text.contains("train tape per sample: "), "{text}");
+    let w4 = W4::<f32>::zeroed().summary().to_string();
+    assert!(w4.contains("state: 1536 bytes"), "{w4}");
+}
+
+#[test]
+fn const_zeroed_values_are_all_zero() {
+    assert!(
+        staticnn::block::as_slice::<f32, _>(&W3_NET.params)
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(
+        staticnn::block::as_slice::<f32, _>(&W4_GRADS)
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(
+        staticnn::block::as_slice::<f32, _>(&W4_STATE)
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(W3_TAPE.layer4.iter().all(|&v| v == 0.0));
+}
+
+/// Scratch layout: an eval-mode forward through the one scratch buffer gives the network
+/// output a train-mode forward computes layer by layer into the tape (no dropout or batch
+/// norm in W3, so both modes are the same function), for odd and even layer counts.
+#[test]
+fn forward_through_one_scratch_buffer_matches_the_tape() {
+    use staticnn::rand::SeedableRng;
+    use staticnn::rand::rngs::Xoshiro128PlusPlus;
+
+    network! {
+        struct Even {
+            input: 3,
+            Linear(5),
+            Tanh,
+            Linear(2),
+            Sigmoid,
+            loss: Mse,
+        }
+    }
+    network! {
+        struct One {
+            input: 3,
+            Linear(2),
+            loss: Mse,
+        }
+    }
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+    let x = SMatrix::<f64, 3, 4>::from_fn(|i, j| (i as f64 - 1.0) * 0.7 + j as f64 * 0.3);
+
+    let mut even = Even::<f64>::new(&mut rng);
+    let mut tape = Even::<f64>::tape::<4>();
+    let train = *even.forward_train(&x, &mut tape, &mut rng);
+    assert_eq!(even.forward(&x), train);
+    assert_eq!(Even::<f64>::SCRATCH, 5 + 5);
+
+    let mut one = One::<f64>::new(&mut rng);
+    let mut tape = One::<f64>::tape::<4>();
+    let train = *one.forward_train(&x, &mut tape, &mut rng);
+    assert_eq!(one.forward(&x), train);
+    assert_eq!(One::<f64>::scratch_bytes::<4>(), 0);
+
+    let mut w3 = W3::<f64>::new(&mut rng);
+    let mut tape = W3::<f64>::tape::<2>();
+    let x = SMatrix::<f64, 784, 2>::from_fn(|i, j| ((i * 7 + j * 3) % 11) as f64 / 11.0 - 0.5);
+    let train = *w3.forward_train(&x, &mut tape, &mut rng);
+    assert_eq!(w3.forward(&x), train);
+}
