@@ -30,11 +30,11 @@
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __m256, __m256d, __m256i, _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_cmpgt_epi32,
-    _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd, _mm256_maskstore_ps,
-    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_storeu_pd,
-    _mm256_storeu_ps,
+    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
+    _mm256_broadcast_ss, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_storeu_pd, _mm256_storeu_ps,
 };
 
 use crate::Scalar;
@@ -74,6 +74,8 @@ trait Lanes: Scalar {
     unsafe fn broadcast(p: *const Self) -> Self::V;
     /// `a · b + c`, rounded once.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b`.
+    unsafe fn plus(a: Self::V, b: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
     unsafe fn mask(n: usize) -> __m256i;
 }
@@ -110,6 +112,11 @@ impl Lanes for f32 {
     unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
         // SAFETY: the caller guarantees FMA.
         unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_add_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
@@ -155,6 +162,11 @@ impl Lanes for f64 {
     unsafe fn fmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
         // SAFETY: the caller guarantees FMA.
         unsafe { _mm256_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_add_pd(a, b) }
     }
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
@@ -355,6 +367,18 @@ unsafe fn pass<S: Lanes>(
 #[inline(always)]
 fn copy_rows<S: Lanes>(src: &[S], dst: &mut [S]) {
     assert!(src.len() <= 2 * S::L && dst.len() == 2 * S::L);
+    if src.len() == 2 * S::L {
+        // SAFETY: both hold two vectors (asserted); the callers run with AVX2.
+        unsafe {
+            for v in 0..2 {
+                S::store(
+                    dst.as_mut_ptr().add(v * S::L),
+                    S::load(src.as_ptr().add(v * S::L)),
+                );
+            }
+        }
+        return;
+    }
     for v in 0..2 {
         let start = (v * S::L).min(src.len());
         let len = (src.len() - start).min(S::L);
@@ -502,10 +526,20 @@ unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i:
             for (b, dst) in panel.chunks_exact_mut(2 * S::L).take(kc).enumerate() {
                 copy_rows(&dy[(b0 + b) * o + r0..][..h], dst);
             }
-            // The bias gradient, summed sample by sample as the plain loops do.
-            for (r, d) in db[r0..r0 + h].iter_mut().enumerate() {
-                for b in 0..kc {
-                    *d += dy[(b0 + b) * o + r0 + r];
+            // The bias gradient, summed sample by sample as the plain loops do, from the panel.
+            let dbt = &mut db[r0..r0 + h];
+            for v in 0..h.div_ceil(S::L) {
+                let len = (h - v * S::L).min(S::L);
+                // SAFETY: the mask selects `len` lanes, inside `dbt` from `v·L`; the panel
+                // holds `kc` steps of two vectors; the callers run with AVX2.
+                unsafe {
+                    let m = S::mask(len);
+                    let d = dbt.as_mut_ptr().add(v * S::L);
+                    let mut acc = S::load_masked(d, m);
+                    for step in panel.chunks_exact(2 * S::L).take(kc) {
+                        acc = S::plus(acc, S::load(step.as_ptr().add(v * S::L)));
+                    }
+                    S::store_masked(d, m, acc);
                 }
             }
         };
