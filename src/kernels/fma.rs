@@ -329,7 +329,8 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const NR: usize>(
 }
 
 /// Runs the row tiles of a pass with `rows` rows in total: `pack(r0, rows_in_tile, panel)`
-/// fills the panel of each, then `row_of_tiles` runs every column.
+/// fills the panel of each (a stack array of the caller's, zeroed once per call), then
+/// `row_of_tiles` runs every column.
 ///
 /// # Safety
 /// AVX2 and FMA; `pack` fills `kc` steps of the panel; the pass's bounds as in [`tile`].
@@ -338,14 +339,14 @@ unsafe fn pass<S: Lanes>(
     p: &Pass<S>,
     rows: usize,
     n: usize,
+    panel: &mut [S; PANEL],
     mut pack: impl FnMut(usize, usize, &mut [S; PANEL]),
 ) {
     let l = S::L;
-    let mut panel = [S::zero(); PANEL];
     let mut r0 = 0;
     while r0 < rows {
         let h = (rows - r0).min(2 * l);
-        pack(r0, h, &mut panel);
+        pack(r0, h, panel);
         let pp = panel.as_ptr();
         // SAFETY: the tile's rows `r0 .. r0 + h` lie inside `0 .. rows`; the mask selects the
         // rows of the last vector; AVX2 and FMA (the caller).
@@ -434,6 +435,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         }
         return;
     }
+    let mut panel = [S::zero(); PANEL];
     let mut k0 = 0;
     while k0 < i {
         let kc = KC.min(i - k0);
@@ -459,7 +461,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, n, pack) };
+        unsafe { pass(&p, o, n, &mut panel, pack) };
         k0 += kc;
     }
 }
@@ -505,6 +507,7 @@ pub(super) fn affine_grads<T: Scalar>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i: usize, o: usize) {
     let n = dy.len() / o;
+    let mut panel = [S::zero(); PANEL];
     let mut b0 = 0;
     while b0 < n {
         let kc = KC.min(n - b0);
@@ -545,7 +548,7 @@ unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i:
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, i, pack) };
+        unsafe { pass(&p, o, i, &mut panel, pack) };
         b0 += kc;
     }
 }
@@ -595,6 +598,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
 ) {
     let n = dx.len() / i;
     let zeros = [S::zero(); 16];
+    let mut panel = [S::zero(); PANEL];
     let mut k0 = 0;
     while k0 < o {
         let kc = KC.min(o - k0);
@@ -625,7 +629,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, i, n, pack) };
+        unsafe { pass(&p, i, n, &mut panel, pack) };
         k0 += kc;
     }
 }
