@@ -5,6 +5,8 @@
 //! `cargo bench --features std` runs criterion on every case (its report gives the time and,
 //! as "thrpt … elem/s", the FLOP rate), then prints a summary table measured by interleaving
 //! all cases round by round, so that the ratios between them are taken under the same load.
+//! `SUMMARY_ONLY=W3 cargo bench --features std` prints only the summary, of the peak and
+//! the cases whose `group/variant` contains `W3` (`SUMMARY_ONLY=` for all of them).
 //!
 //! FLOPs are the necessary ones: forward 2·Σ in·out·B, weight gradients 2·Σ in·out·B, input
 //! gradients 2·Σ in·out·B for every layer but the first (activations, losses, batch norm and
@@ -650,6 +652,15 @@ fn main() {
         .sample_size(20)
         .configure_from_args();
     let mut cases = cases();
+    if let Ok(filter) = std::env::var("SUMMARY_ONLY") {
+        // A quick look: the summary alone, on the peak and the cases whose group contains
+        // the filter in `group/variant` (all of them when it is empty).
+        if bench_mode {
+            cases.retain(|c| c.group == "peak" || c.id().contains(filter.as_str()));
+            summary(&mut cases);
+        }
+        return;
+    }
     let mut k = 0;
     while k < cases.len() {
         let group = cases[k].group;

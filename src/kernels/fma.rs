@@ -1,0 +1,635 @@
+//! AVX2 + FMA micro-kernels for x86-64, `f32` (8 lanes) and `f64` (4 lanes).
+//!
+//! They run when the CPU has AVX2 and FMA: known at compile time (`-C target-cpu=native`),
+//! or detected at run time under `std`. Each entry point returns `false` (and does nothing)
+//! when they cannot run or the scalar type is neither `f32` nor `f64`, and the caller takes
+//! the portable path.
+//!
+//! All three products run one micro-kernel, `Y = init + A · X` on a tile of 2 vectors of
+//! rows × up to 6 columns (12 accumulators in registers, one fused multiply-add per vector
+//! of `A` and broadcast entry of `X`), over a panel of `A` packed into a stack array: two
+//! vectors of rows per step of the shared dimension, contiguous, zero past the last row.
+//! The shared dimension is taken in passes of `KC` steps, so that the panel stays in L1
+//! while it serves every column tile (a panel read in place, strided by `o`, does not: its
+//! lines fall into a few cache sets).
+//!
+//! - `W · X` (forward): `A` = rows of `W`, `X` = the inputs, started from the bias (first
+//!   pass) or from the partial sums in `y` (later passes).
+//! - `dY · Xᵀ` (weight gradient): `A` = rows of `dY` over the samples (the bias gradient is
+//!   summed while packing), `X` = `Xᵀ`, started from `dW`.
+//! - `Wᵀ · dY` (input gradient): `A` = columns of `W`, transposed while packing, `X` = `dY`,
+//!   started from zero or from `dX`.
+//!
+//! Rows that do not fill a vector are loaded and stored with masks, so the kernels never
+//! touch memory outside the matrices. Every output of `W · X` and `dY · Xᵀ` is accumulated
+//! in the order of the shared dimension, as the plain loops do, but with one rounding per
+//! fused multiply-add.
+//!
+//! Bounds: the safe entry points assert the lengths of every slice against `i`, `o` and
+//! the batch; the micro-kernels then work on raw pointers inside those bounds.
+
+use core::any::TypeId;
+use core::arch::x86_64::{
+    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
+    _mm256_broadcast_ss, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_storeu_pd, _mm256_storeu_ps,
+};
+
+use crate::Scalar;
+
+/// Whether the CPU runs these kernels.
+#[inline]
+pub(super) fn available() -> bool {
+    #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+    return true;
+    #[cfg(all(
+        feature = "std",
+        not(all(target_feature = "avx2", target_feature = "fma"))
+    ))]
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    #[cfg(not(any(feature = "std", all(target_feature = "avx2", target_feature = "fma"))))]
+    return false;
+}
+
+/// The element type of a vector register: `f32` or `f64`.
+///
+/// Every method is an AVX2 / FMA instruction: callers must run on a CPU that has them
+/// ([`available`]) and be compiled with both features enabled, so that the methods inline.
+trait Lanes: Scalar {
+    /// One vector register of lanes.
+    type V: Copy;
+    /// Lanes per vector.
+    const L: usize;
+    /// Loads `L` elements from `p`.
+    unsafe fn load(p: *const Self) -> Self::V;
+    /// Loads the lanes of `p` selected by `m` (zero elsewhere, never touching them).
+    unsafe fn load_masked(p: *const Self, m: __m256i) -> Self::V;
+    /// Stores `L` elements to `p`.
+    unsafe fn store(p: *mut Self, v: Self::V);
+    /// Stores the lanes selected by `m`.
+    unsafe fn store_masked(p: *mut Self, m: __m256i, v: Self::V);
+    /// Broadcasts `*p` to every lane.
+    unsafe fn broadcast(p: *const Self) -> Self::V;
+    /// `a · b + c`, rounded once.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b`.
+    unsafe fn plus(a: Self::V, b: Self::V) -> Self::V;
+    /// The mask selecting the first `n` lanes (`n ≤ L`).
+    unsafe fn mask(n: usize) -> __m256i;
+}
+
+impl Lanes for f32 {
+    type V = __m256;
+    const L: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable elements at `p` and AVX.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, m: __m256i) -> __m256 {
+        // SAFETY: the caller guarantees the selected lanes readable and AVX.
+        unsafe { _mm256_maskload_ps(p, m) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: the caller guarantees 8 writable elements at `p` and AVX.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f32, m: __m256i, v: __m256) {
+        // SAFETY: the caller guarantees the selected lanes writable and AVX.
+        unsafe { _mm256_maskstore_ps(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> __m256 {
+        // SAFETY: the caller guarantees `*p` readable and AVX.
+        unsafe { _mm256_broadcast_ss(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: the caller guarantees FMA.
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __m256i {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
+    }
+}
+
+impl Lanes for f64 {
+    type V = __m256d;
+    const L: usize = 4;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m256d {
+        // SAFETY: the caller guarantees 4 readable elements at `p` and AVX.
+        unsafe { _mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f64, m: __m256i) -> __m256d {
+        // SAFETY: the caller guarantees the selected lanes readable and AVX.
+        unsafe { _mm256_maskload_pd(p, m) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m256d) {
+        // SAFETY: the caller guarantees 4 writable elements at `p` and AVX.
+        unsafe { _mm256_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f64, m: __m256i, v: __m256d) {
+        // SAFETY: the caller guarantees the selected lanes writable and AVX.
+        unsafe { _mm256_maskstore_pd(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f64) -> __m256d {
+        // SAFETY: the caller guarantees `*p` readable and AVX.
+        unsafe { _mm256_broadcast_sd(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees FMA.
+        unsafe { _mm256_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __m256i {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
+    }
+}
+
+/// Loads vector `v` of a tile whose last vector is masked when `MASK`.
+#[inline(always)]
+unsafe fn load_row<S: Lanes, const MV: usize, const MASK: bool>(
+    p: *const S,
+    v: usize,
+    m: __m256i,
+) -> S::V {
+    // SAFETY: the caller guarantees the tile's rows readable and AVX2.
+    unsafe {
+        if MASK && v + 1 == MV {
+            S::load_masked(p.add(v * S::L), m)
+        } else {
+            S::load(p.add(v * S::L))
+        }
+    }
+}
+
+/// Stores vector `v` of a tile whose last vector is masked when `MASK`.
+#[inline(always)]
+unsafe fn store_row<S: Lanes, const MV: usize, const MASK: bool>(
+    p: *mut S,
+    v: usize,
+    m: __m256i,
+    x: S::V,
+) {
+    // SAFETY: the caller guarantees the tile's rows writable and AVX2.
+    unsafe {
+        if MASK && v + 1 == MV {
+            S::store_masked(p.add(v * S::L), m, x)
+        } else {
+            S::store(p.add(v * S::L), x)
+        }
+    }
+}
+
+/// Reinterprets a slice of `T` as a slice of `S` when they are the same type.
+#[inline(always)]
+fn same<T: Scalar, S: Scalar>(s: &[T]) -> Option<&[S]> {
+    (TypeId::of::<T>() == TypeId::of::<S>()).then(|| bytemuck::cast_slice(s))
+}
+
+/// Reinterprets a mutable slice of `T` as a slice of `S` when they are the same type.
+#[inline(always)]
+fn same_mut<T: Scalar, S: Scalar>(s: &mut [T]) -> Option<&mut [S]> {
+    (TypeId::of::<T>() == TypeId::of::<S>()).then(|| bytemuck::cast_slice_mut(s))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared micro-kernel: a tile of `Y = init + A · X` with `A` packed.
+
+/// Entries of the shared dimension per pass: a packed panel of two vectors of rows over
+/// `KC` entries (16 KiB in `f32` and in `f64`) stays in L1 while it serves every column tile
+/// of the pass.
+pub(super) const KC: usize = 256;
+
+/// Elements of the packed panel, a stack array: `KC` steps of 16 (two vectors of `f32`;
+/// `f64` uses the first half of its 32 KiB).
+const PANEL: usize = 16 * KC;
+
+/// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
+/// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
+struct Pass<S> {
+    /// `X[0, 0]` of the pass; `X[k, j]` is at `x + k·xk + j·xj`.
+    x: *const S,
+    xk: usize,
+    xj: usize,
+    /// `Y[0, 0]`; `Y[r, j]` is at `y + r + j·ys`.
+    y: *mut S,
+    ys: usize,
+    /// Where the accumulators start: `init[r, j]` is at `init + r·init_rows + j·init_step`
+    /// (`init_step` 0 for a bias, both 0 for zeros).
+    init: *const S,
+    init_rows: usize,
+    init_step: usize,
+    kc: usize,
+}
+
+/// Runs `tile` on the column tiles of `n` columns: as few tiles of at most six as cover them,
+/// of sizes differing by at most one (32 columns: 6, 6, 5, 5, 5, 5), so that no tile is left
+/// with too few columns to hide the latency of its multiply-adds.
+///
+/// # Safety
+/// As [`tile`], for every column `0 .. n`.
+#[inline(always)]
+unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool>(
+    p: &Pass<S>,
+    panel: *const S,
+    r0: usize,
+    n: usize,
+    m: __m256i,
+) {
+    let tiles = n.div_ceil(6);
+    let mut j0 = 0;
+    for t in 0..tiles {
+        // The first `n mod tiles` tiles take one column more.
+        let width = n / tiles + usize::from(t < n % tiles);
+        // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
+        unsafe {
+            match width {
+                6 => tile::<S, MV, MASK, 6>(p, panel, r0, j0, m),
+                5 => tile::<S, MV, MASK, 5>(p, panel, r0, j0, m),
+                4 => tile::<S, MV, MASK, 4>(p, panel, r0, j0, m),
+                3 => tile::<S, MV, MASK, 3>(p, panel, r0, j0, m),
+                2 => tile::<S, MV, MASK, 2>(p, panel, r0, j0, m),
+                _ => tile::<S, MV, MASK, 1>(p, panel, r0, j0, m),
+            }
+        }
+        j0 += width;
+    }
+}
+
+/// One tile: rows `r0 ..` (`MV` vectors, the last one's rows selected by `m` when `MASK`)
+/// × columns `j0 .. j0 + NR`, accumulated in registers over the pass.
+///
+/// # Safety
+/// AVX2 and FMA; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
+/// `init` and `y`, and its columns of `x` over `kc` steps, are inside their matrices.
+#[inline(always)]
+unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const NR: usize>(
+    p: &Pass<S>,
+    panel: *const S,
+    r0: usize,
+    j0: usize,
+    m: __m256i,
+) {
+    // SAFETY: the caller's bounds.
+    unsafe {
+        let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
+        let mut acc: [[S::V; MV]; NR] = core::array::from_fn(|j| {
+            core::array::from_fn(|v| load_row::<S, MV, MASK>(init.add(j * p.init_step), v, m))
+        });
+        let mut xk = p.x.add(j0 * p.xj);
+        let mut a = panel;
+        for _ in 0..p.kc {
+            let av: [S::V; MV] = core::array::from_fn(|v| S::load(a.add(v * S::L)));
+            for (j, accj) in acc.iter_mut().enumerate() {
+                let xb = S::broadcast(xk.add(j * p.xj));
+                for (c, &avv) in accj.iter_mut().zip(&av) {
+                    *c = S::fmadd(avv, xb, *c);
+                }
+            }
+            a = a.add(2 * S::L);
+            xk = xk.add(p.xk);
+        }
+        for (j, accj) in acc.iter().enumerate() {
+            let yj = p.y.add(r0 + (j0 + j) * p.ys);
+            for (v, &c) in accj.iter().enumerate() {
+                store_row::<S, MV, MASK>(yj, v, m, c);
+            }
+        }
+    }
+}
+
+/// Runs the row tiles of a pass with `rows` rows in total: `pack(r0, rows_in_tile, panel)`
+/// fills the panel of each (a stack array of the caller's, zeroed once per call), then
+/// `row_of_tiles` runs every column.
+///
+/// # Safety
+/// AVX2 and FMA; `pack` fills `kc` steps of the panel; the pass's bounds as in [`tile`].
+#[inline(always)]
+unsafe fn pass<S: Lanes>(
+    p: &Pass<S>,
+    rows: usize,
+    n: usize,
+    panel: &mut [S; PANEL],
+    mut pack: impl FnMut(usize, usize, &mut [S; PANEL]),
+) {
+    let l = S::L;
+    let mut r0 = 0;
+    while r0 < rows {
+        let h = (rows - r0).min(2 * l);
+        pack(r0, h, panel);
+        let pp = panel.as_ptr();
+        // SAFETY: the tile's rows `r0 .. r0 + h` lie inside `0 .. rows`; the mask selects the
+        // rows of the last vector; AVX2 and FMA (the caller).
+        unsafe {
+            let full = h.is_multiple_of(l);
+            let m = S::mask(if full { l } else { h % l });
+            match (h > l, full) {
+                (true, true) => row_of_tiles::<S, 2, false>(p, pp, r0, n, m),
+                (true, false) => row_of_tiles::<S, 2, true>(p, pp, r0, n, m),
+                (false, true) => row_of_tiles::<S, 1, false>(p, pp, r0, n, m),
+                (false, false) => row_of_tiles::<S, 1, true>(p, pp, r0, n, m),
+            }
+        }
+        r0 += h;
+    }
+}
+
+/// Copies `src` (at most two vectors) into the two vectors of `dst`, zero past its end.
+#[inline(always)]
+fn copy_rows<S: Lanes>(src: &[S], dst: &mut [S]) {
+    assert!(src.len() <= 2 * S::L && dst.len() == 2 * S::L);
+    if src.len() == 2 * S::L {
+        // SAFETY: both hold two vectors (asserted); the callers run with AVX2.
+        unsafe {
+            for v in 0..2 {
+                S::store(
+                    dst.as_mut_ptr().add(v * S::L),
+                    S::load(src.as_ptr().add(v * S::L)),
+                );
+            }
+        }
+        return;
+    }
+    for v in 0..2 {
+        let start = (v * S::L).min(src.len());
+        let len = (src.len() - start).min(S::L);
+        // SAFETY: the mask selects `len` lanes, inside `src` from `start`; `dst` holds two
+        // vectors (asserted); the callers run with AVX2.
+        unsafe {
+            let x = S::load_masked(src.as_ptr().add(start), S::mask(len));
+            S::store(dst.as_mut_ptr().add(v * S::L), x);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// W · X
+
+/// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`. Returns `false`
+/// (nothing done) when the kernels cannot run for `T` on this CPU.
+pub(super) fn affine<T: Scalar>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+) -> bool {
+    if o == 0 || !available() {
+        return false;
+    }
+    let n = y.len() / o;
+    assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
+    if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
+        // SAFETY: the CPU has AVX2 and FMA (`available`).
+        unsafe { affine_avx2::<f32>(w, bias, x, y, i, o) };
+    } else if let (Some(w), Some(bias), Some(x), Some(y)) =
+        (same(w), same(bias), same(x), same_mut(y))
+    {
+        // SAFETY: as above.
+        unsafe { affine_avx2::<f64>(w, bias, x, y, i, o) };
+    } else {
+        return false;
+    }
+    true
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: usize, o: usize) {
+    let n = y.len() / o;
+    if i == 0 {
+        for yc in y.chunks_exact_mut(o) {
+            yc.copy_from_slice(bias);
+        }
+        return;
+    }
+    let mut panel = [S::zero(); PANEL];
+    let mut k0 = 0;
+    while k0 < i {
+        let kc = KC.min(i - k0);
+        let p = Pass {
+            // SAFETY: `k0 < i`: inside `x` (`i · n`).
+            x: unsafe { x.as_ptr().add(k0) },
+            xk: 1,
+            xj: i,
+            y: y.as_mut_ptr(),
+            ys: o,
+            // The first pass starts from the bias, the others from the partial sums in `y`,
+            // so every output is summed in input order.
+            init: if k0 == 0 { bias.as_ptr() } else { y.as_ptr() },
+            init_rows: 1,
+            init_step: if k0 == 0 { 0 } else { o },
+            kc,
+        };
+        // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
+        let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
+            for (k, dst) in panel.chunks_exact_mut(2 * S::L).take(kc).enumerate() {
+                copy_rows(&w[(k0 + k) * o + r0..][..h], dst);
+            }
+        };
+        // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
+        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
+        unsafe { pass(&p, o, n, &mut panel, pack) };
+        k0 += kc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// dY · Xᵀ
+
+/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`. Returns `false` (nothing
+/// done) when the kernels cannot run for `T` on this CPU.
+pub(super) fn affine_grads<T: Scalar>(
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+) -> bool {
+    if o == 0 || !available() {
+        return false;
+    }
+    let n = dy.len() / o;
+    assert!(dw.len() == o * i && db.len() == o && x.len() == i * n && dy.len() == o * n);
+    if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
+    {
+        // SAFETY: the CPU has AVX2 and FMA (`available`).
+        unsafe { grads_avx2::<f32>(dw, db, x, dy, i, o) };
+    } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
+        (same_mut(dw), same_mut(db), same(x), same(dy))
+    {
+        // SAFETY: as above.
+        unsafe { grads_avx2::<f64>(dw, db, x, dy, i, o) };
+    } else {
+        return false;
+    }
+    true
+}
+
+/// `dW` (`o × i`) += `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
+/// dimension is the batch, and the bias gradient is summed while packing `dY`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine_grads`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i: usize, o: usize) {
+    let n = dy.len() / o;
+    let mut panel = [S::zero(); PANEL];
+    let mut b0 = 0;
+    while b0 < n {
+        let kc = KC.min(n - b0);
+        let p = Pass {
+            // SAFETY: `b0 < n`: inside `x` (`i · n`).
+            x: unsafe { x.as_ptr().add(b0 * i) },
+            xk: i,
+            xj: 1,
+            y: dw.as_mut_ptr(),
+            ys: o,
+            init: dw.as_ptr(),
+            init_rows: 1,
+            init_step: o,
+            kc,
+        };
+        let db = &mut *db;
+        // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
+        let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
+            for (b, dst) in panel.chunks_exact_mut(2 * S::L).take(kc).enumerate() {
+                copy_rows(&dy[(b0 + b) * o + r0..][..h], dst);
+            }
+            // The bias gradient, summed sample by sample as the plain loops do, from the panel.
+            let dbt = &mut db[r0..r0 + h];
+            for v in 0..h.div_ceil(S::L) {
+                let len = (h - v * S::L).min(S::L);
+                // SAFETY: the mask selects `len` lanes, inside `dbt` from `v·L`; the panel
+                // holds `kc` steps of two vectors; the callers run with AVX2.
+                unsafe {
+                    let m = S::mask(len);
+                    let d = dbt.as_mut_ptr().add(v * S::L);
+                    let mut acc = S::load_masked(d, m);
+                    for step in panel.chunks_exact(2 * S::L).take(kc) {
+                        acc = S::plus(acc, S::load(step.as_ptr().add(v * S::L)));
+                    }
+                    S::store_masked(d, m, acc);
+                }
+            }
+        };
+        // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
+        // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
+        unsafe { pass(&p, o, i, &mut panel, pack) };
+        b0 += kc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Wᵀ · dY
+
+/// `dX = Wᵀ · dY`, or `dX += Wᵀ · dY` when `add`; `W` is `o × i`. Returns `false` (nothing
+/// done) when the kernels cannot run for `T` on this CPU.
+pub(super) fn input_grad<T: Scalar>(
+    w: &[T],
+    dy: &[T],
+    dx: &mut [T],
+    i: usize,
+    o: usize,
+    add: bool,
+) -> bool {
+    if i == 0 || o == 0 || !available() {
+        return false;
+    }
+    let n = dx.len() / i;
+    assert!(w.len() == o * i && dy.len() == o * n && dx.len() == i * n);
+    if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
+        // SAFETY: the CPU has AVX2 and FMA (`available`).
+        unsafe { input_grad_avx2::<f32>(w, dy, dx, i, o, add) };
+    } else if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
+        // SAFETY: as above.
+        unsafe { input_grad_avx2::<f64>(w, dy, dx, i, o, add) };
+    } else {
+        return false;
+    }
+    true
+}
+
+/// `dX` (`i × n`) (+)= `Wᵀ` (`i × o`, packed from the columns of `W`) · `dY` (`o × n`).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`input_grad`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn input_grad_avx2<S: Lanes>(
+    w: &[S],
+    dy: &[S],
+    dx: &mut [S],
+    i: usize,
+    o: usize,
+    add: bool,
+) {
+    let n = dx.len() / i;
+    let zeros = [S::zero(); 16];
+    let mut panel = [S::zero(); PANEL];
+    let mut k0 = 0;
+    while k0 < o {
+        let kc = KC.min(o - k0);
+        let from_dx = add || k0 > 0;
+        let p = Pass {
+            // SAFETY: `k0 < o`: inside `dY` (`o · n`).
+            x: unsafe { dy.as_ptr().add(k0) },
+            xk: 1,
+            xj: o,
+            y: dx.as_mut_ptr(),
+            ys: i,
+            init: if from_dx { dx.as_ptr() } else { zeros.as_ptr() },
+            init_rows: usize::from(from_dx),
+            init_step: if from_dx { i } else { 0 },
+            kc,
+        };
+        // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
+        let pack = |c0: usize, h: usize, panel: &mut [S; PANEL]| {
+            if h < 2 * S::L {
+                panel.fill(S::zero());
+            }
+            for c in 0..h {
+                let src = &w[(c0 + c) * o + k0..][..kc];
+                for (dst, &v) in panel[c..].iter_mut().step_by(2 * S::L).zip(src) {
+                    *dst = v;
+                }
+            }
+        };
+        // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
+        // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
+        unsafe { pass(&p, i, n, &mut panel, pack) };
+        k0 += kc;
+    }
+}

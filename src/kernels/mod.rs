@@ -1,0 +1,384 @@
+//! Slice kernels for the dense products of forward and backward: `W · X` (`affine`, with
+//! the bias), `dY · Xᵀ` (`affine_grads`, with the bias gradient) and `Wᵀ · dY`
+//! (`affine_input_grad[_acc]`).
+//!
+//! All matrices are column-major, as nalgebra stores them. Three implementations, chosen
+//! per call:
+//!
+//! - [`fma`] (x86-64): AVX2 + FMA micro-kernels for `f32` and `f64`, when the CPU has them —
+//!   detected at run time under `std`, or known at compile time (`-C target-cpu=native`).
+//! - [`blocked`]: register-blocked kernels in portable Rust, for AArch64, x86 CPUs without
+//!   FMA, builds without `std` that cannot detect it, and other scalar types.
+//! - [`simple`]: the plain column-major loops, the only path on targets without a vector
+//!   unit worth blocking for (the Cortex-M firmware), and the path of a single sample
+//!   through a small layer elsewhere (inlined into the caller: the fastest for it).
+//!
+//! No kernel allocates: every tile lives in registers and local arrays.
+
+// Microcontrollers use the plain loops of `simple` only.
+#![cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+
+use crate::Scalar;
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+mod blocked;
+#[cfg(target_arch = "x86_64")]
+mod fma;
+mod simple;
+
+/// Whether the blocked kernels run on this target (the others take the plain loops).
+const BLOCKED: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64"
+));
+
+/// Below this many weights, a single sample takes the plain loops (inlined into the caller,
+/// no dispatch): W1's 16 × 16 layers and W2's 64 × 64 measured fastest that way.
+const SMALL_GEMV: usize = 64 * 64 + 1;
+
+/// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
+#[inline]
+pub(crate) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
+    debug_assert_eq!(w.len(), o * i);
+    debug_assert_eq!(bias.len(), o);
+    debug_assert_eq!(x.len() / i.max(1), y.len() / o.max(1));
+    if !BLOCKED || (y.len() == o && o * i < SMALL_GEMV) {
+        return simple::affine(w, bias, x, y, i, o);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if fma::affine(w, bias, x, y, i, o) {
+        return;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    blocked::affine(w, bias, x, y, i, o);
+}
+
+/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
+#[inline]
+pub(crate) fn affine_grads<T: Scalar>(
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+) {
+    debug_assert_eq!(dw.len(), o * i);
+    debug_assert_eq!(db.len(), o);
+    if !BLOCKED {
+        return simple::affine_grads(dw, db, x, dy, i, o);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if fma::affine_grads(dw, db, x, dy, i, o) {
+        return;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    blocked::affine_grads(dw, db, x, dy, i, o);
+}
+
+/// `dX = Wᵀ · dY`; `W` is `o × i`.
+#[inline]
+pub(crate) fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
+    input_grad(w, dy, dx, i, o, false);
+}
+
+/// Adds `Wᵀ · dY` into `dX`.
+#[inline]
+pub(crate) fn affine_input_grad_acc<T: Scalar>(
+    w: &[T],
+    dy: &[T],
+    dx: &mut [T],
+    i: usize,
+    o: usize,
+) {
+    input_grad(w, dy, dx, i, o, true);
+}
+
+/// `dX = Wᵀ · dY`, or `dX += Wᵀ · dY` when `add`.
+#[inline(always)]
+fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, add: bool) {
+    debug_assert_eq!(w.len(), o * i);
+    if !BLOCKED {
+        return if add {
+            simple::affine_input_grad_acc(w, dy, dx, i, o)
+        } else {
+            simple::affine_input_grad(w, dy, dx, i, o)
+        };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if fma::input_grad(w, dy, dx, i, o, add) {
+        return;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    blocked::input_grad(w, dy, dx, i, o, add);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `affine(w, bias, x, y, i, o)`.
+    type AffineFn<T> = fn(&[T], &[T], &[T], &mut [T], usize, usize);
+    /// `affine_grads(dw, db, x, dy, i, o)`.
+    type GradsFn<T> = fn(&mut [T], &mut [T], &[T], &[T], usize, usize);
+    /// `input_grad(w, dy, dx, i, o, add)`.
+    type InputGradFn<T> = fn(&[T], &[T], &mut [T], usize, usize, bool);
+
+    /// The products of one implementation.
+    struct Kernels<T> {
+        name: &'static str,
+        affine: AffineFn<T>,
+        grads: GradsFn<T>,
+        input_grad: InputGradFn<T>,
+    }
+
+    /// Every implementation this target and CPU can run: the dispatching entry points, the
+    /// plain loops, the portable blocked kernels and the FMA kernels.
+    fn implementations<T: Scalar>() -> [Option<Kernels<T>>; 4] {
+        #[cfg(target_arch = "x86_64")]
+        let fma = fma::available().then_some(Kernels {
+            name: "fma",
+            affine: |w, b, x, y, i, o| assert!(fma::affine(w, b, x, y, i, o)),
+            grads: |dw, db, x, dy, i, o| assert!(fma::affine_grads(dw, db, x, dy, i, o)),
+            input_grad: |w, dy, dx, i, o, add| assert!(fma::input_grad(w, dy, dx, i, o, add)),
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let fma = None;
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+        let blocked = Some(Kernels {
+            name: "blocked",
+            affine: blocked::affine,
+            grads: blocked::affine_grads,
+            input_grad: blocked::input_grad,
+        });
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+        let blocked = None;
+        [
+            Some(Kernels {
+                name: "dispatch",
+                affine,
+                grads: affine_grads,
+                input_grad: |w, dy, dx, i, o, add| {
+                    if add {
+                        affine_input_grad_acc(w, dy, dx, i, o)
+                    } else {
+                        affine_input_grad(w, dy, dx, i, o)
+                    }
+                },
+            }),
+            Some(Kernels {
+                name: "simple",
+                affine: simple::affine,
+                grads: simple::affine_grads,
+                input_grad: |w, dy, dx, i, o, add| {
+                    if add {
+                        simple::affine_input_grad_acc(w, dy, dx, i, o)
+                    } else {
+                        simple::affine_input_grad(w, dy, dx, i, o)
+                    }
+                },
+            }),
+            blocked,
+            fma,
+        ]
+    }
+
+    #[test]
+    fn affine_matches_nalgebra() {
+        let w = nalgebra::SMatrix::<f64, 3, 2>::from_fn(|r, c| (r * 2 + c) as f64 - 1.5);
+        let b = nalgebra::SVector::<f64, 3>::new(0.5, -1.0, 2.0);
+        let x = nalgebra::SMatrix::<f64, 2, 4>::from_fn(|r, c| (r + 3 * c) as f64 * 0.25);
+        let mut y = nalgebra::SMatrix::<f64, 3, 4>::zeros();
+        affine(
+            w.as_slice(),
+            b.as_slice(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            2,
+            3,
+        );
+        let expected = w * x + b * nalgebra::SMatrix::<f64, 1, 4>::repeat(1.0);
+        assert!((y - expected).norm() < 1e-12);
+
+        let dy = nalgebra::SMatrix::<f64, 3, 4>::from_fn(|r, c| (r as f64) - (c as f64) * 0.5);
+        let mut dw = nalgebra::SMatrix::<f64, 3, 2>::zeros();
+        let mut db = nalgebra::SVector::<f64, 3>::zeros();
+        affine_grads(
+            dw.as_mut_slice(),
+            db.as_mut_slice(),
+            x.as_slice(),
+            dy.as_slice(),
+            2,
+            3,
+        );
+        assert!((dw - dy * x.transpose()).norm() < 1e-12);
+        assert!((db - dy.column_sum()).norm() < 1e-12);
+
+        let mut dx = nalgebra::SMatrix::<f64, 2, 4>::zeros();
+        affine_input_grad(w.as_slice(), dy.as_slice(), dx.as_mut_slice(), 2, 3);
+        assert!((dx - w.transpose() * dy).norm() < 1e-12);
+        affine_input_grad_acc(w.as_slice(), dy.as_slice(), dx.as_mut_slice(), 2, 3);
+        assert!((dx - 2.0 * w.transpose() * dy).norm() < 1e-12);
+    }
+
+    /// Checks the three products of `k` on one shape against plain triple loops in `f64`.
+    /// The buffers hold at least `o·i`, `i·n` and `o·n` elements.
+    #[allow(clippy::too_many_arguments)]
+    fn check_shape<T: Scalar>(
+        k: &Kernels<T>,
+        tol: f64,
+        (o, i, n): (usize, usize, usize),
+        w: &[T],
+        x: &[T],
+        g: &[T],
+        bias: &[T],
+        out: &mut [T],
+        grads: &mut [T],
+    ) {
+        let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+        let (w, x, g, bias) = (&w[..o * i], &x[..i * n], &g[..o * n], &bias[..o]);
+        let close = |a: T, b: f64| (a.as_f64() - b).abs() <= tol * (1.0 + b.abs());
+        let name = k.name;
+
+        let y = &mut out[..o * n];
+        y.fill(T::of(f64::NAN));
+        (k.affine)(w, bias, x, y, i, o);
+        for b in 0..n {
+            for r in 0..o {
+                let mut e = bias[r].as_f64();
+                for c in 0..i {
+                    e += w[c * o + r].as_f64() * x[b * i + c].as_f64();
+                }
+                assert!(close(y[b * o + r], e), "{name} affine o={o} i={i} n={n}");
+            }
+        }
+
+        let dw = &mut grads[..o * i];
+        for (c, d) in dw.iter_mut().enumerate() {
+            *d = v(c + 1);
+        }
+        let mut db = [T::one(); 128];
+        let db = &mut db[..o];
+        (k.grads)(dw, db, x, g, i, o);
+        for c in 0..i {
+            for r in 0..o {
+                let mut e = v(c * o + r + 1).as_f64();
+                for b in 0..n {
+                    e += g[b * o + r].as_f64() * x[b * i + c].as_f64();
+                }
+                assert!(close(dw[c * o + r], e), "{name} grads o={o} i={i} n={n}");
+            }
+        }
+        for r in 0..o {
+            let e: f64 = 1.0 + (0..n).map(|b| g[b * o + r].as_f64()).sum::<f64>();
+            assert!(close(db[r], e), "{name} bias grads o={o} i={i} n={n}");
+        }
+
+        for add in [false, true] {
+            let dx = &mut out[..i * n];
+            dx.fill(T::one());
+            (k.input_grad)(w, g, dx, i, o, add);
+            for b in 0..n {
+                for c in 0..i {
+                    let e: f64 = (0..o)
+                        .map(|r| w[c * o + r].as_f64() * g[b * o + r].as_f64())
+                        .sum();
+                    let e = if add { 1.0 + e } else { e };
+                    assert!(
+                        close(dx[b * i + c], e),
+                        "{name} input grad (add: {add}) o={o} i={i} n={n}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every tile size and edge of every implementation: the kernels against plain triple
+    /// loops. Row counts around the vector widths (4 and 8) and the tiles (8 and 16), input
+    /// counts around the tiles (3, 4 and 6), batches from one sample to past two tiles.
+    #[test]
+    fn kernels_match_plain_loops_on_every_edge() {
+        fn check<T: Scalar>(tol: f64) {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let w: [T; 40 * 14] = core::array::from_fn(v);
+            let x: [T; 14 * 13] = core::array::from_fn(|k| v(k + 5));
+            let g: [T; 40 * 13] = core::array::from_fn(|k| v(k + 9));
+            let bias: [T; 40] = core::array::from_fn(|k| v(k + 3));
+            let mut out = [T::zero(); 40 * 13];
+            let mut grads = [T::zero(); 40 * 14];
+            for k in implementations::<T>().iter().flatten() {
+                for o in [1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 21, 24, 31, 33, 40] {
+                    for i in [1, 2, 3, 4, 5, 6, 7, 9, 13, 14] {
+                        for n in [1, 2, 3, 4, 5, 6, 7, 9, 12, 13] {
+                            let s = (o, i, n);
+                            check_shape(k, tol, s, &w, &x, &g, &bias, &mut out, &mut grads);
+                        }
+                    }
+                }
+            }
+        }
+        check::<f64>(1e-12);
+        check::<f32>(1e-5);
+    }
+
+    /// Large shapes, wider than a pass of the FMA forward kernel, a sample at a time and in
+    /// a batch.
+    #[test]
+    fn kernels_match_plain_loops_on_large_shapes() {
+        const O: usize = 67;
+        const I: usize = 600;
+        const N: usize = 19;
+        let v = |k: usize| ((k * 37 + 11) % 23) as f32 / 7.0 - 1.5;
+        let w: [f32; O * I] = core::array::from_fn(v);
+        let x: [f32; I * N] = core::array::from_fn(|k| v(k + 5));
+        let g: [f32; O * N] = core::array::from_fn(|k| v(k + 9));
+        let bias: [f32; O] = core::array::from_fn(|k| v(k + 3));
+        let mut out = [0.0; I * N];
+        let mut grads = [0.0; O * I];
+        for k in implementations::<f32>().iter().flatten() {
+            for s in [(O, I, N), (O, I, 1), (64, 64, 1), (65, 64, 1), (O, 64, N)] {
+                check_shape(k, 1e-4, s, &w, &x, &g, &bias, &mut out, &mut grads);
+            }
+        }
+    }
+
+    /// A forward product wider than one pass sums in input order on every path: with one
+    /// rounding per multiply and add on the portable paths, with fused multiply-adds on the
+    /// FMA path.
+    #[test]
+    fn affine_in_several_passes() {
+        const I: usize = 2085;
+        const O: usize = 9;
+        const N: usize = 5;
+        let v = |k: usize| ((k * 37 + 11) % 23) as f64 / 7.0 - 1.5;
+        let w: [f64; O * I] = core::array::from_fn(v);
+        let x: [f64; I * N] = core::array::from_fn(|k| v(k + 5));
+        let bias: [f64; O] = core::array::from_fn(|k| v(k + 3));
+        for k in implementations::<f64>().iter().flatten() {
+            let fused = k.name == "fma"
+                || (k.name == "dispatch" && cfg!(target_arch = "x86_64") && {
+                    #[cfg(target_arch = "x86_64")]
+                    let f = fma::available();
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let f = false;
+                    f
+                });
+            let mut y = [0.0; O * N];
+            (k.affine)(&w, &bias, &x, &mut y, I, O);
+            for b in 0..N {
+                for r in 0..O {
+                    let mut e = bias[r];
+                    for c in 0..I {
+                        let (p, q) = (w[c * O + r], x[b * I + c]);
+                        e = if fused { libm::fma(p, q, e) } else { e + p * q };
+                    }
+                    assert_eq!(y[b * O + r], e, "{} row {r} column {b}", k.name);
+                }
+            }
+        }
+    }
+}
