@@ -1,20 +1,25 @@
 //! 05 — Ensembles: how much bagging K networks buys over one.
 //!
-//! Eight 64-64-10 ReLU networks learn the UCI 8×8 digits (standardised pixels), each with
-//! Adam for a fixed number of epochs on its own bootstrap resample of the 1442 training
-//! images (`ensemble::bootstrap`: 1442 rows drawn with replacement) and from its own seed.
-//! The ensemble of the first K members (`ensemble::Ensemble`, which averages the members'
-//! class probabilities) is scored on the 355 test images for K = 1…8, next to the test
-//! accuracy of those K members on their own (mean, worst, best) and the test cross-entropy
-//! of the ensemble against that of its average member.
+//! A pool of sixteen 64-64-10 ReLU networks learns the UCI 8×8 digits (standardised
+//! pixels), each with Adam for a fixed number of epochs on its own bootstrap resample of
+//! the 1442 training images (`ensemble::bootstrap`: 1442 rows drawn with replacement) and
+//! from its own seed. For K = 1…8, fifty K-member subsets of the pool are drawn at random;
+//! each subset is scored on the 355 test images as an ensemble (`ensemble::Ensemble`, which
+//! averages the members' class probabilities) and member by member (the mean and the best
+//! of its members' accuracies). The table gives, per K, the mean and standard deviation
+//! over the subsets of the ensemble's accuracy, the mean over the subsets of its mean and
+//! best member's accuracy, how often the ensemble matched or beat its best member, and the
+//! cross-entropy of the ensemble against that of its average member.
 //!
 //! What it shows: from two members on, the ensemble is more accurate than its average
-//! member (by two to four test images) and about as accurate as its best one; its
-//! cross-entropy falls by a third within three members and then levels off — averaging
-//! tempers the members' confident mistakes, so the probabilities improve more than the
-//! decisions.
+//! member, and from about four members on it is on average at least as accurate as its
+//! best member — which one cannot pick without a validation set, while the ensemble needs
+//! none. The ensemble's cross-entropy falls faster than its accuracy rises: averaging
+//! tempers the members' confident mistakes. Drawing many subsets matters: a single draw of
+//! K members can make either side look better by a few test images.
 //!
-//! It prints the table and writes both curves to
+//! It prints the table and writes both curves (accuracy with a ±1 standard deviation band
+//! and the min–max range over the subsets, and cross-entropy) to
 //! `target/staticnn-examples/study_ensembles/ensemble.svg`.
 //!
 //! Run it with `cargo run --release --example study_ensembles`.
@@ -31,12 +36,12 @@ use staticnn::data::Standardise;
 use staticnn::ensemble::{Ensemble, bootstrap};
 use staticnn::fit::{EpochStats, FitConfig, evaluate, fit};
 use staticnn::prelude::*;
-use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
 use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
-use plot::{Panel, Series};
+use plot::{Band, Panel, Series};
 
 network! {
     /// One ReLU hidden layer: small and quick to train.
@@ -49,34 +54,47 @@ network! {
     }
 }
 
-/// Most members.
-pub const MEMBERS: usize = 8;
+/// Networks in the pool.
+pub const POOL: usize = 16;
+/// Largest ensemble.
+pub const MAX_K: usize = 8;
+/// Random subsets of the pool drawn for each K.
+pub const SUBSETS: usize = 50;
 /// Mini-batch size.
 const BATCH: usize = 32;
+/// Test images scored at once by an ensemble.
+const CHUNK: usize = 71;
 /// Learning rate of Adam.
 const LR: f64 = 1e-3;
 /// Epochs each member trains for.
 pub const EPOCHS: usize = 30;
-/// Seed of the resamples; member `m` is initialised from `SEED + 1 + m`.
+/// Seed of the resamples; member `m` is initialised from `SEED + 1 + m`, and the subsets
+/// are drawn from `SEED + 1 + pool`.
 const SEED: u64 = 5;
 
-/// Test figures of the first K members and of their ensemble.
+/// Test figures of the K-member subsets, over the subsets drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Row {
     /// Number of members.
     pub k: usize,
-    /// Mean test accuracy of the K members.
-    pub mean: f64,
-    /// Lowest test accuracy among them.
-    pub min: f64,
-    /// Highest test accuracy among them.
-    pub max: f64,
-    /// Test accuracy of their ensemble.
+    /// Mean test accuracy of the ensembles.
     pub ensemble: f64,
-    /// Mean test cross-entropy of the K members.
-    pub mean_loss: f64,
-    /// Test cross-entropy of the ensemble's mean probabilities.
+    /// Standard deviation of the ensembles' test accuracy.
+    pub ensemble_std: f64,
+    /// Lowest test accuracy of an ensemble.
+    pub ensemble_min: f64,
+    /// Highest test accuracy of an ensemble.
+    pub ensemble_max: f64,
+    /// Mean over the subsets of their members' mean test accuracy.
+    pub mean_member: f64,
+    /// Mean over the subsets of their best member's test accuracy.
+    pub best_member: f64,
+    /// Share of the subsets whose ensemble is at least as accurate as its best member.
+    pub at_least_best: f64,
+    /// Mean test cross-entropy of the ensembles.
     pub ensemble_loss: f64,
+    /// Mean over the subsets of their members' mean test cross-entropy.
+    pub member_loss: f64,
 }
 
 type Net = Member<f32>;
@@ -120,30 +138,40 @@ fn train_member(
     Ok(net)
 }
 
-/// Test accuracy and mean cross-entropy of the ensemble of the first `K` members.
+/// Test accuracy and mean cross-entropy of the ensemble of the members `pick` of `pool`
+/// (`pick.len()` must be `K`).
 fn ensemble_scores<const K: usize>(
-    members: &[Net],
+    pool: &[Net],
+    pick: &[usize],
     test: Dataset<'_, f32, FEATURES, usize>,
 ) -> (f64, f64) {
     let ensemble = Ensemble::<Net, K> {
-        members: core::array::from_fn(|m| members[m]),
+        members: core::array::from_fn(|m| pool[pick[m]]),
     };
     let (mut correct, mut loss) = (0usize, 0.0);
-    for (x, &y) in test.iter() {
-        let p = ensemble.probabilities(&SVector::<f32, FEATURES>::from_column_slice(x));
-        let predicted = staticnn::metrics::argmax(&p)[0];
-        correct += usize::from(predicted == y);
-        loss -= f64::from(p[y].max(f32::MIN_POSITIVE)).ln();
+    let samples: Vec<_> = test.iter().collect();
+    let mut x = SMatrix::<f32, FEATURES, CHUNK>::zeros();
+    for chunk in samples.chunks(CHUNK) {
+        x.fill(0.0);
+        for (c, (sample, _)) in chunk.iter().enumerate() {
+            x.set_column(c, &SVector::<f32, FEATURES>::from_column_slice(&sample[..]));
+        }
+        let p = ensemble.probabilities(&x);
+        let predicted = staticnn::metrics::argmax(&p);
+        for (c, &(_, &y)) in chunk.iter().enumerate() {
+            correct += usize::from(predicted[c] == y);
+            loss -= f64::from(p[(y, c)].max(f32::MIN_POSITIVE)).ln();
+        }
     }
     let n = test.len() as f64;
     (correct as f64 / n, loss / n)
 }
 
-/// Test accuracy and cross-entropy of an ensemble of the first members.
-type EnsembleScores = fn(&[Net], Dataset<'_, f32, FEATURES, usize>) -> (f64, f64);
+/// Test accuracy and cross-entropy of an ensemble of chosen members of a pool.
+type EnsembleScores = fn(&[Net], &[usize], Dataset<'_, f32, FEATURES, usize>) -> (f64, f64);
 
 /// `ensemble_scores` for K = 1…8.
-const ENSEMBLES: [EnsembleScores; MEMBERS] = [
+const ENSEMBLES: [EnsembleScores; MAX_K] = [
     ensemble_scores::<1>,
     ensemble_scores::<2>,
     ensemble_scores::<3>,
@@ -154,8 +182,32 @@ const ENSEMBLES: [EnsembleScores; MEMBERS] = [
     ensemble_scores::<8>,
 ];
 
-/// Trains `MEMBERS` bagged networks for `epochs` epochs each and returns one row per K.
-pub fn run(epochs: usize) -> Result<Vec<Row>, Box<dyn Error>> {
+/// `k` distinct members of `0..pool`, drawn uniformly (a partial Fisher–Yates shuffle).
+fn draw(pool: usize, k: usize, rng: &mut Xoshiro128PlusPlus) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..pool).collect();
+    for i in 0..k {
+        let j = rng.random_range(i..pool);
+        all.swap(i, j);
+    }
+    all.truncate(k);
+    all
+}
+
+/// Mean and (population) standard deviation of `values`.
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// Trains a pool of `pool` bagged networks for `epochs` epochs each, then scores `subsets`
+/// random K-member subsets of it for each K = 1…8; returns one row per K.
+pub fn run(pool: usize, epochs: usize, subsets: usize) -> Result<Vec<Row>, Box<dyn Error>> {
+    assert!(
+        pool >= MAX_K,
+        "a pool of {pool} cannot give {MAX_K} members"
+    );
     let digits::Digits {
         mut train_x,
         train_y,
@@ -170,9 +222,9 @@ pub fn run(epochs: usize) -> Result<Vec<Row>, Box<dyn Error>> {
 
     let n = train.len();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
-    let mut members = Vec::with_capacity(MEMBERS);
-    let mut scores = Vec::with_capacity(MEMBERS);
-    for m in 0..MEMBERS {
+    let mut members = Vec::with_capacity(pool);
+    let mut scores = Vec::with_capacity(pool);
+    for m in 0..pool {
         let mut rows = vec![0usize; n];
         bootstrap(&mut rows, n, &mut rng);
         let mut drawn = vec![false; n];
@@ -184,77 +236,118 @@ pub fn run(epochs: usize) -> Result<Vec<Row>, Box<dyn Error>> {
         ));
         members.push(net);
     }
+    let accuracy: Vec<f64> = scores.iter().map(|s| s.accuracy.unwrap_or(0.0)).collect();
 
-    let rows = (1..=MEMBERS)
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED + 1 + pool as u64);
+    let rows = (1..=MAX_K)
         .map(|k| {
-            let accuracy: Vec<f64> = scores[..k]
-                .iter()
-                .map(|s| s.accuracy.unwrap_or(0.0))
-                .collect();
-            let (ensemble, ensemble_loss) = ENSEMBLES[k - 1](&members, test);
+            let (mut ens, mut ens_loss, mut mean, mut best, mut loss, mut wins) =
+                (Vec::new(), 0.0, 0.0, 0.0, 0.0, 0usize);
+            for _ in 0..subsets {
+                let pick = draw(pool, k, &mut rng);
+                let (a, l) = ENSEMBLES[k - 1](&members, &pick, test);
+                let best_here = pick.iter().map(|&m| accuracy[m]).fold(0.0, f64::max);
+                ens.push(a);
+                ens_loss += l;
+                mean += pick.iter().map(|&m| accuracy[m]).sum::<f64>() / k as f64;
+                best += best_here;
+                loss += pick.iter().map(|&m| scores[m].loss).sum::<f64>() / k as f64;
+                wins += usize::from(a >= best_here);
+            }
+            let s = subsets as f64;
+            let (ensemble, ensemble_std) = mean_std(&ens);
             Row {
                 k,
-                mean: accuracy.iter().sum::<f64>() / k as f64,
-                min: accuracy.iter().copied().fold(f64::INFINITY, f64::min),
-                max: accuracy.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 ensemble,
-                mean_loss: scores[..k].iter().map(|s| s.loss).sum::<f64>() / k as f64,
-                ensemble_loss,
+                ensemble_std,
+                ensemble_min: ens.iter().copied().fold(f64::INFINITY, f64::min),
+                ensemble_max: ens.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                mean_member: mean / s,
+                best_member: best / s,
+                at_least_best: wins as f64 / s,
+                ensemble_loss: ens_loss / s,
+                member_loss: loss / s,
             }
         })
         .collect();
     Ok(rows)
 }
 
-fn print_table(rows: &[Row]) {
-    println!("test accuracy (355 images) of the first K bagged members and of their ensemble");
+fn print_table(rows: &[Row], pool: usize, subsets: usize) {
     println!(
-        "{:>2} | {:>8} {:>8} {:>8} | {:>8} | {:>9} {:>9}",
-        "K", "mean", "min", "max", "ensemble", "mean loss", "ens. loss"
+        "test accuracy (355 images) of {subsets} random K-member subsets of {pool} bagged \
+         networks: ensemble against its members"
+    );
+    println!(
+        "{:>2} | {:>17} {:>8} {:>8} | {:>8} {:>8} | {:>7} | {:>9} {:>9}",
+        "K",
+        "ensemble ± std",
+        "min",
+        "max",
+        "mean mb.",
+        "best mb.",
+        "≥ best",
+        "ens. loss",
+        "mb. loss"
     );
     for r in rows {
         println!(
-            "{:>2} | {:>6.2} % {:>6.2} % {:>6.2} % | {:>6.2} % | {:>9.4} {:>9.4}",
+            "{:>2} | {:>7.2} ± {:>4.2} % {:>6.2} % {:>6.2} % | {:>6.2} % {:>6.2} % | {:>5.0} % | {:>9.4} {:>9.4}",
             r.k,
-            100.0 * r.mean,
-            100.0 * r.min,
-            100.0 * r.max,
             100.0 * r.ensemble,
-            r.mean_loss,
-            r.ensemble_loss
+            100.0 * r.ensemble_std,
+            100.0 * r.ensemble_min,
+            100.0 * r.ensemble_max,
+            100.0 * r.mean_member,
+            100.0 * r.best_member,
+            100.0 * r.at_least_best,
+            r.ensemble_loss,
+            r.member_loss
         );
     }
 }
 
-/// Accuracy (left) and cross-entropy (right) against K.
+/// Accuracy (left, with the ensembles' ±1 std band and min–max range) and cross-entropy
+/// (right) against K.
 fn plot_rows(rows: &[Row], path: &Path) -> Result<(), Box<dyn Error>> {
     let line =
         |name: &str, f: fn(&Row) -> f64| Series::new(name, rows.iter().map(|r| (r.k as f64, f(r))));
     let accuracy = vec![
-        line("ensemble", |r| r.ensemble),
-        line("best member", |r| r.max),
-        line("mean member", |r| r.mean),
-        line("worst member", |r| r.min),
+        line("ensemble (mean)", |r| r.ensemble),
+        line("best member (mean)", |r| r.best_member),
+        line("mean member (mean)", |r| r.mean_member),
+        line("ensemble min", |r| r.ensemble_min),
+        line("ensemble max", |r| r.ensemble_max),
     ];
-    let lo = rows.iter().map(|r| r.min).fold(1.0, f64::min);
-    let hi = rows
+    let band = Band {
+        name: "ensemble ± 1 std".into(),
+        points: rows
+            .iter()
+            .map(|r| {
+                let k = r.k as f64;
+                (k, r.ensemble - r.ensemble_std, r.ensemble + r.ensemble_std)
+            })
+            .collect(),
+    };
+    let lo = rows
         .iter()
-        .map(|r| r.ensemble.max(r.max))
-        .fold(0.0, f64::max);
+        .map(|r| r.ensemble_min.min(r.mean_member))
+        .fold(1.0, f64::min);
+    let hi = rows.iter().map(|r| r.ensemble_max).fold(0.0, f64::max);
     let loss = vec![
         line("ensemble", |r| r.ensemble_loss),
-        line("mean member", |r| r.mean_loss),
+        line("mean member", |r| r.member_loss),
     ];
     let panels = [
-        Panel::fitted("test accuracy", "members K", "", accuracy).with_y(lo - 0.005..hi + 0.005),
+        Panel::fitted("test accuracy", "members K", "", accuracy).with_y(lo - 0.003..hi + 0.003),
         Panel::fitted("test cross-entropy", "members K", "", loss),
     ];
-    plot::lines(path, 2, &panels)
+    plot::lines_with_bands(path, 2, &panels, &[vec![band], Vec::new()])
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let rows = run(EPOCHS)?;
-    print_table(&rows);
+    let rows = run(POOL, EPOCHS, SUBSETS)?;
+    print_table(&rows, POOL, SUBSETS);
     let path = plot::output_dir("study_ensembles")?.join("ensemble.svg");
     plot_rows(&rows, &path)?;
     println!("\naccuracy and cross-entropy against K: {}", path.display());

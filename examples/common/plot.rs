@@ -195,3 +195,70 @@ fn grid_root(
     root.fill(&WHITE)?;
     Ok((root, (rows, columns)))
 }
+
+/// A shaded band of a chart: at each `x`, the range from `lo` to `hi` (for example a
+/// mean ± one standard deviation).
+pub struct Band {
+    /// Legend entry.
+    pub name: String,
+    /// Points `(x, lo, hi)` in increasing `x`.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// Draws `panels` as [`lines`] does, each first shaded with its bands (`bands[i]` belongs to
+/// `panels[i]`; missing entries mean no band), into the SVG file `path`.
+pub fn lines_with_bands(
+    path: &Path,
+    columns: usize,
+    panels: &[Panel],
+    bands: &[Vec<Band>],
+) -> Result<(), Box<dyn Error>> {
+    let (root, shape) = grid_root(path, columns, panels.len())?;
+    let areas = root.split_evenly(shape);
+    for (i, (panel, area)) in panels.iter().zip(&areas).enumerate() {
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(48)
+            .build_cartesian_2d(panel.x.clone(), panel.y.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc(&panel.x_desc)
+            .y_desc(&panel.y_desc)
+            .draw()?;
+        for (k, band) in bands.get(i).into_iter().flatten().enumerate() {
+            // Bands take their colour from the series of the same index, lightened.
+            let colour = Palette99::pick(k).mix(0.2);
+            let outline: Vec<(f64, f64)> = band
+                .points
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(band.points.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, colour.filled())))?
+                .label(&band.name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 4), (x + 16, y + 4)], colour.filled())
+                });
+        }
+        for (k, s) in panel.series.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    colour.stroke_width(2),
+                ))?
+                .label(&s.name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
