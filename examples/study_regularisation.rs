@@ -61,10 +61,9 @@ use plot::{Panel, Series};
 
 /// Width of both hidden layers.
 const HIDDEN: usize = 256;
-/// Drop probability of the dropout variant, as written in [`WideDropout`] (a literal there:
-/// `network!` casts a named constant to `f64`, which clippy flags as unnecessary).
+/// Drop probability of the dropout variant ([`WideDropout`]).
 pub const DROPOUT: f64 = 0.5;
-/// The lighter drop probability the sweep also tries, as written in [`WideDropoutLight`].
+/// The lighter drop probability the sweep also tries ([`WideDropoutLight`]).
 const DROPOUT_LIGHT: f64 = 0.2;
 
 network! {
@@ -86,10 +85,10 @@ network! {
         input: FEATURES,
         fc1: Linear(FEATURES -> HIDDEN, init = he_normal, bias = zeros),
         act1: ReLU,
-        drop1: Dropout(0.5),
+        drop1: Dropout(DROPOUT),
         fc2: Linear(HIDDEN, init = he_normal, bias = zeros),
         act2: ReLU,
-        drop2: Dropout(0.5),
+        drop2: Dropout(DROPOUT),
         out: Linear(CLASSES, init = he_normal, bias = zeros),
         loss: SoftmaxCrossEntropy,
     }
@@ -101,10 +100,10 @@ network! {
         input: FEATURES,
         fc1: Linear(FEATURES -> HIDDEN, init = he_normal, bias = zeros),
         act1: ReLU,
-        drop1: Dropout(0.2),
+        drop1: Dropout(DROPOUT_LIGHT),
         fc2: Linear(HIDDEN, init = he_normal, bias = zeros),
         act2: ReLU,
-        drop2: Dropout(0.2),
+        drop2: Dropout(DROPOUT_LIGHT),
         out: Linear(CLASSES, init = he_normal, bias = zeros),
         loss: SoftmaxCrossEntropy,
     }

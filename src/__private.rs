@@ -33,6 +33,12 @@ pub trait Feeds<const P: usize, const N: usize> {}
 
 impl<S: ?Sized, const N: usize> Feeds<N, N> for S {}
 
+/// A floating-point option given as a `const` item: the identity on `f64`, so an item of any
+/// other type is a type error on the user's token (and an `f64` one needs no cast).
+pub const fn float_option(value: f64) -> f64 {
+    value
+}
+
 /// Compile-time check that the width `W` feeds the layer marked `L`, which takes `N` inputs.
 pub const fn assert_feeds<W, L: FedBy<W, N>, const N: usize>() {}
 

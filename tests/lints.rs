@@ -24,12 +24,18 @@ pub mod nets {
     /// Hidden width given by a `const` item.
     pub const HIDDEN: usize = 12;
 
+    /// Options given by `f64` `const` items (no cast in the expansion).
+    pub const SLOPE: f64 = 0.1;
+    /// Dropout probability.
+    pub const P: f64 = 0.25;
+
     network! {
         /// Every kind of layer, named and unnamed, with every width form.
         pub struct Strict {
             input: 6,
             fc1: Linear(6 -> HIDDEN, init = he_normal(slope = 0.1), bias = zeros),
-            LeakyReLU(slope = 0.1),
+            LeakyReLU(slope = SLOPE),
+            Dropout(P),
             fc2: Linear(HIDDEN -> 8, init = xavier_uniform),
             Tanh(8),
             Maxout(8, k = 2),

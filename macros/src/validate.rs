@@ -794,7 +794,7 @@ fn float(e: &Expr, errors: &mut Errors) -> TokenStream {
             quote!(0.0f64)
         }
         None => match e {
-            Expr::Path(p) => quote_spanned!(p.span()=> (#p as f64)),
+            Expr::Path(p) => quote_spanned!(p.span()=> ::staticnn::__private::float_option(#p)),
             _ => {
                 errors.push(
                     e.span(),
