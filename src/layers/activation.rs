@@ -88,7 +88,8 @@ macro_rules! elementwise {
 /// Logistic sigmoid `σ(x) = 1 / (1 + e^{−x})`; `σ'(x) = σ(x)(1 − σ(x))`, computed from the
 /// saved output.
 ///
-/// `f32` uses [`math::sigmoid`], within 2 ulp of the exact value and vectorised; `f64` computes the formula with `libm`'s `exp`.
+/// `f32` uses [`math::sigmoid`], within 2 ulp of the exact value over every `f32` and
+/// vectorised; `f64` computes the formula with `libm`'s `exp`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sigmoid;
 
