@@ -20,6 +20,7 @@ pub mod layer;
 pub mod layers;
 pub mod layout;
 pub mod loss;
+pub mod math;
 pub mod metrics;
 pub mod network;
 pub mod optim;
