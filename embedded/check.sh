@@ -74,6 +74,13 @@ cargo fmt -- --check --color=never
 section "cargo clippy --workspace --all-features (on the host)"
 cargo clippy --workspace --all-features --target-dir "$target_dir" -- -D warnings
 
+# The generated sources must be what the exporter writes today: it trains the sine model on
+# the host with the firmware's arithmetic (`--cfg staticnn_portable`, .cargo/config.toml),
+# so a change to the library's numerics shows up here, and the firmware's comparison with
+# the host's weights stays exact.
+section "generated sources up to date (staticnn-sine-export --check)"
+cargo run --release -q -p staticnn-sine-export --target-dir "$target_dir" -- --check
+
 # Two builds per target: the minimal firmware (exit status only), measured for flash and
 # static RAM, and the measurement build (stack painting and a report), run for the stack.
 section "cargo build --release (minimal and --features measure)"

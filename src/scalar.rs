@@ -5,7 +5,9 @@ use nalgebra::RealField;
 /// A floating-point element type: `f32` for deployment, `f64` for gradient checks.
 ///
 /// The maths (`exp`, `tanh`, `ln`, …) comes from [`nalgebra::RealField`], which `staticnn`
-/// builds on `libm`, so results do not depend on the platform's C library.
+/// builds on `libm`, so results do not depend on the platform's C library; the `f32` tanh and
+/// sigmoid layers use staticnn's own vectorisable functions instead (`src/math.rs`, within 2
+/// ulp of the correctly rounded result).
 pub trait Scalar: RealField + Copy + bytemuck::Pod + Default + PartialOrd {
     /// Converts from `f64`, rounding to nearest.
     fn of(v: f64) -> Self;

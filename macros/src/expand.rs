@@ -435,8 +435,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
             fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
                 const __S: usize = #scratch_rows;
-                let mut __s = #sn::SMatrix::<T, __S, { B }>::zeros();
-                let mut __out = #sn::SMatrix::<T, #output, { B }>::zeros();
+                let mut __s = #pv::zeroed::<#sn::SMatrix::<T, __S, { B }>>();
+                let mut __out = #pv::zeroed::<#sn::SMatrix::<T, #output, { B }>>();
                 let _ = &mut __s;
                 #(#forward_steps)*
                 __out

@@ -14,10 +14,18 @@
 //!   through a small layer elsewhere (inlined into the caller: the fastest for it).
 //!
 //! No kernel allocates: every tile lives in registers and local arrays.
+//!
+//! Building with `RUSTFLAGS="--cfg staticnn_portable"` makes every target take the plain
+//! loops, so that a host computes bit for bit what a microcontroller computes (the sine
+//! exporter in `embedded/` trains that way). It is a `cfg`, not a feature, so that
+//! `--all-features` builds keep the fast kernels.
 
-// Microcontrollers use the plain loops of `simple` only.
+// Microcontrollers (and portable builds) use the plain loops of `simple` only.
 #![cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    any(
+        staticnn_portable,
+        not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))
+    ),
     allow(dead_code)
 )]
 
@@ -30,10 +38,13 @@ mod fma;
 mod simple;
 
 /// Whether the blocked kernels run on this target (the others take the plain loops).
-const BLOCKED: bool = cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64"
+const BLOCKED: bool = cfg!(all(
+    not(staticnn_portable),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64"
+    )
 ));
 
 /// Below this many weights, a single sample takes the plain loops (inlined into the caller,

@@ -10,8 +10,16 @@ use crate::Scalar;
 pub(super) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
     for (xc, yc) in x.chunks_exact(i).zip(y.chunks_exact_mut(o)) {
-        yc.copy_from_slice(bias);
-        for (wc, &xv) in w.chunks_exact(o).zip(xc) {
+        let mut columns = w.chunks_exact(o).zip(xc);
+        // The bias enters with the first input (`b + w·x`, the same sum in the same order
+        // as starting from a copy of the bias), so no `memcpy` is linked on a
+        // microcontroller for it.
+        if let Some((wc, &xv)) = columns.next() {
+            for ((yv, &wv), &b) in yc.iter_mut().zip(wc).zip(bias) {
+                *yv = b + wv * xv;
+            }
+        }
+        for (wc, &xv) in columns {
             for (yv, &wv) in yc.iter_mut().zip(wc) {
                 *yv += wv * xv;
             }
