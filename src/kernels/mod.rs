@@ -52,6 +52,11 @@ const BLOCKED: bool = cfg!(all(
 const SMALL_GEMV: usize = 64 * 64 + 1;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
+// On targets without the vector kernels the early `return` is the last statement.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    allow(clippy::needless_return)
+)]
 #[inline]
 pub(crate) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
@@ -69,6 +74,11 @@ pub(crate) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: us
 }
 
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
+// On targets without the vector kernels the early `return` is the last statement.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    allow(clippy::needless_return)
+)]
 #[inline]
 pub(crate) fn affine_grads<T: Scalar>(
     dw: &mut [T],
@@ -110,6 +120,11 @@ pub(crate) fn affine_input_grad_acc<T: Scalar>(
 }
 
 /// `dX = Wᵀ · dY`, or `dX += Wᵀ · dY` when `add`.
+// On targets without the vector kernels the early `return` is the last statement.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    allow(clippy::needless_return)
+)]
 #[inline(always)]
 fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, add: bool) {
     debug_assert_eq!(w.len(), o * i);
