@@ -5,12 +5,8 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::sqrt::sqrt_in_place;
 use super::{Decay, LearningRate, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
-
-/// Elements updated per block of the Adam loop (a stack array of this many scalars).
-const BLOCK: usize = 64;
 
 /// Hyperparameters of [`Adam`] besides the learning rate; `Default` is PyTorch's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -126,28 +122,14 @@ impl<P: Pod> Moments<P> {
             };
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
             let (m, v) = (&mut m[run.clone()], &mut v[run]);
-            // In blocks, so that the square roots go several at a time (`sqrt_in_place`)
-            // and the loops around them vectorise; per element the operations and their
-            // order are those of the one-loop form, so are the results.
-            let mut root = [T::zero(); BLOCK];
-            let blocks = p.chunks_mut(BLOCK).zip(g.chunks(BLOCK));
-            for ((p, g), (m, v)) in blocks.zip(m.chunks_mut(BLOCK).zip(v.chunks_mut(BLOCK))) {
-                let root = &mut root[..p.len()];
-                for ((((p, &g), m), v), r) in
-                    p.iter_mut().zip(g).zip(m.iter_mut()).zip(v).zip(&mut *root)
-                {
-                    *p *= shrink;
-                    let g = g + l2 * *p;
-                    // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
-                    *m += w1 * (g - *m);
-                    *v = keep2 * *v + w2 * (g * g);
-                    *r = *v;
-                }
-                sqrt_in_place(root);
-                for ((p, m), &r) in p.iter_mut().zip(&*m).zip(&*root) {
-                    let denom = r / bc2_sqrt + eps;
-                    *p -= step_size * (*m / denom);
-                }
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                *p *= shrink;
+                let g = g + l2 * *p;
+                // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
+                *m += w1 * (g - *m);
+                *v = keep2 * *v + w2 * (g * g);
+                let denom = v.sqrt() / bc2_sqrt + eps;
+                *p -= step_size * (*m / denom);
             }
         }
     }

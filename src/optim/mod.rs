@@ -46,7 +46,6 @@ mod adam;
 mod clip;
 mod rmsprop;
 mod sgd;
-mod sqrt;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, grad_norm};
