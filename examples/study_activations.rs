@@ -29,7 +29,7 @@ use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
 
-use staticnn::data::{Dataset, Loader, Preprocess, Remainder, Standardise};
+use staticnn::data::{Dataset, Loader, Remainder};
 use staticnn::fit::{EpochStats, FitConfig, FitError, fit};
 use staticnn::optim::SgdConfig;
 use staticnn::prelude::*;
@@ -143,14 +143,11 @@ impl Data {
     /// Loads the digits and standardises them with the training images' statistics.
     pub fn load() -> Result<Self, Box<dyn Error>> {
         let digits::Digits {
-            mut train_x,
+            train_x,
             train_y,
-            mut test_x,
+            test_x,
             test_y,
-        } = digits::load();
-        let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
-        norm.apply_all(&mut train_x);
-        norm.apply_all(&mut test_x);
+        } = digits::load_standardised()?;
         Ok(Data {
             train_x,
             train_y,

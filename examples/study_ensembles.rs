@@ -32,7 +32,6 @@ mod plot;
 use std::error::Error;
 use std::path::Path;
 
-use staticnn::data::Standardise;
 use staticnn::ensemble::{Ensemble, bootstrap};
 use staticnn::fit::{EpochStats, FitConfig, evaluate, fit};
 use staticnn::prelude::*;
@@ -209,14 +208,11 @@ pub fn run(pool: usize, epochs: usize, subsets: usize) -> Result<Vec<Row>, Box<d
         "a pool of {pool} cannot give {MAX_K} members"
     );
     let digits::Digits {
-        mut train_x,
+        train_x,
         train_y,
-        mut test_x,
+        test_x,
         test_y,
-    } = digits::load();
-    let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
-    norm.apply_all(&mut train_x);
-    norm.apply_all(&mut test_x);
+    } = digits::load_standardised()?;
     let train = Dataset::new(&train_x, &train_y)?;
     let test = Dataset::new(&test_x, &test_y)?;
 

@@ -35,7 +35,7 @@ mod plot;
 use std::error::Error;
 use std::path::Path;
 
-use staticnn::data::{Dataset, Loader, Preprocess, Remainder, Standardise};
+use staticnn::data::{Dataset, Loader, Remainder};
 use staticnn::fit::{EpochStats, FitConfig, evaluate, fit};
 use staticnn::optim::SgdConfig;
 use staticnn::prelude::*;
@@ -406,14 +406,11 @@ fn plot_std(schemes: &[SchemeReport], path: &Path) -> Result<(), Box<dyn Error>>
 /// Trains `net` on the standardised digits and measures how alike its hidden units are.
 fn train_small(name: &'static str, net: SmallNet) -> Result<SymmetryReport, Box<dyn Error>> {
     let digits::Digits {
-        mut train_x,
+        train_x,
         train_y,
-        mut test_x,
+        test_x,
         test_y,
-    } = digits::load();
-    let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
-    norm.apply_all(&mut train_x);
-    norm.apply_all(&mut test_x);
+    } = digits::load_standardised()?;
     let train = Dataset::new(&train_x, &train_y)?;
     let test = Dataset::new(&test_x, &test_y)?;
 

@@ -129,3 +129,15 @@ fn parse_row(line: &str, line_no: usize) -> ([f32; FEATURES], usize) {
     );
     (x, label)
 }
+
+/// [`load`], with every image standardised by the training images' per-pixel statistics
+/// (`staticnn::data::Standardise` fitted on the training set only).
+#[allow(dead_code)] // not every program that includes this module standardises
+pub fn load_standardised() -> Result<Digits, Box<dyn std::error::Error>> {
+    use staticnn::data::{Dataset, Preprocess, Standardise};
+    let mut d = load();
+    let norm = Standardise::fit(&Dataset::new(&d.train_x, &d.train_y)?)?;
+    norm.apply_all(&mut d.train_x);
+    norm.apply_all(&mut d.test_x);
+    Ok(d)
+}
