@@ -262,9 +262,93 @@ fn na_affine<const I: usize, const O: usize, const B: usize>(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// matrixmultiply: a blocked, packed sgemm (it allocates its packing buffers on every call).
+
+/// `C = A · B + beta · C` for column-major `f32` matrices through `matrixmultiply::sgemm`:
+/// `A` is `m × k`, `B` is `k × n`; `ta`/`tb` read `A`/`B` as the transposes of the
+/// column-major matrices stored in `a`/`b` (a transposed view costs nothing: only strides).
+#[allow(clippy::too_many_arguments)]
+fn sgemm(
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    beta: f32,
+    c: &mut [f32],
+) {
+    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
+    // Strides (row, column) of a column-major `r × c` matrix, or of the transpose of one.
+    let strides = |rows: usize, t: bool| -> (isize, isize) {
+        if t {
+            (rows as isize, 1)
+        } else {
+            (1, rows as isize)
+        }
+    };
+    let (rsa, csa) = strides(if ta { k } else { m }, ta);
+    let (rsb, csb) = strides(if tb { n } else { k }, tb);
+    // SAFETY: the strides address `m × k`, `k × n` and `m × n` elements inside the slices,
+    // whose lengths are asserted above; `c` does not alias `a` or `b` (a `&mut` borrow).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            1,
+            m as isize,
+        );
+    }
+}
+
+/// Which product the nalgebra baseline uses.
+#[derive(Clone, Copy, PartialEq)]
+enum Products {
+    /// nalgebra's own static product (`mul_to`, `tr_mul_to`, with explicit transposes).
+    Nalgebra,
+    /// `matrixmultiply::sgemm` on the same matrices (transposes as strides).
+    Matrixmultiply,
+}
+
+/// `y = relu?(W x + b)` with matrixmultiply's product: `y` starts as the bias.
+fn mm_affine<const I: usize, const O: usize, const B: usize>(
+    w: &SMatrix<f32, O, I>,
+    b: &SVector<f32, O>,
+    x: &SMatrix<f32, I, B>,
+    y: &mut SMatrix<f32, O, B>,
+    relu: bool,
+) {
+    for mut col in y.column_iter_mut() {
+        col.copy_from(b);
+    }
+    sgemm(
+        (O, I, B),
+        w.as_slice(),
+        false,
+        x.as_slice(),
+        false,
+        1.0,
+        y.as_mut_slice(),
+    );
+    if relu {
+        y.apply(|v| *v = v.max(0.0));
+    }
+}
+
 /// A hand-written three-layer ReLU MLP on nalgebra static matrices (on the heap), trained
-/// with softmax cross-entropy and plain SGD.
+/// with softmax cross-entropy and plain SGD, its products by nalgebra or by matrixmultiply.
 struct NaMlp<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: usize> {
+    products: Products,
     w1: Box<SMatrix<f32, H1, I>>,
     b1: SVector<f32, H1>,
     w2: Box<SMatrix<f32, H2, H1>>,
@@ -288,7 +372,7 @@ struct NaMlp<const I: usize, const H1: usize, const H2: usize, const O: usize, c
 impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: usize>
     NaMlp<I, H1, H2, O, B>
 {
-    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
+    fn new(rng: &mut Xoshiro128PlusPlus, products: Products) -> Self {
         fn filled<const R: usize, const C: usize>(
             rng: &mut Xoshiro128PlusPlus,
         ) -> Box<SMatrix<f32, R, C>> {
@@ -299,6 +383,7 @@ impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: 
             m
         }
         NaMlp {
+            products,
             w1: filled(rng),
             b1: *filled::<H1, 1>(rng),
             w2: filled(rng),
@@ -320,11 +405,28 @@ impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: 
         }
     }
 
+    /// Takes the weights and biases of `other`.
+    fn copy_weights_from(&mut self, other: &Self) {
+        self.w1.copy_from(&other.w1);
+        self.b1 = other.b1;
+        self.w2.copy_from(&other.w2);
+        self.b2 = other.b2;
+        self.w3.copy_from(&other.w3);
+        self.b3 = other.b3;
+    }
+
     /// Forward, softmax cross-entropy, backward and an SGD step; returns the mean loss.
     fn step(&mut self, x: &SMatrix<f32, I, B>, t: &[usize; B], lr: f32) -> f32 {
-        na_affine(&self.w1, &self.b1, x, &mut self.a1, true);
-        na_affine(&self.w2, &self.b2, &self.a1, &mut self.a2, true);
-        na_affine(&self.w3, &self.b3, &self.a2, &mut self.z3, false);
+        let mm = self.products == Products::Matrixmultiply;
+        if mm {
+            mm_affine(&self.w1, &self.b1, x, &mut self.a1, true);
+            mm_affine(&self.w2, &self.b2, &self.a1, &mut self.a2, true);
+            mm_affine(&self.w3, &self.b3, &self.a2, &mut self.z3, false);
+        } else {
+            na_affine(&self.w1, &self.b1, x, &mut self.a1, true);
+            na_affine(&self.w2, &self.b2, &self.a1, &mut self.a2, true);
+            na_affine(&self.w3, &self.b3, &self.a2, &mut self.z3, false);
+        }
 
         let mut loss = 0.0;
         let scale = 1.0 / B as f32;
@@ -345,28 +447,78 @@ impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: 
             d[t[b]] -= scale;
         }
 
-        self.a2.transpose_to(&mut *self.a2t);
-        self.d3.mul_to(&*self.a2t, &mut *self.dw3);
+        if mm {
+            // dW3 = d3 · a2ᵀ, d2 = W3ᵀ · d3.
+            let (d3, a2) = (self.d3.as_slice(), self.a2.as_slice());
+            sgemm(
+                (O, B, H2),
+                d3,
+                false,
+                a2,
+                true,
+                0.0,
+                self.dw3.as_mut_slice(),
+            );
+            sgemm(
+                (H2, O, B),
+                self.w3.as_slice(),
+                true,
+                d3,
+                false,
+                0.0,
+                self.d2.as_mut_slice(),
+            );
+        } else {
+            self.a2.transpose_to(&mut *self.a2t);
+            self.d3.mul_to(&*self.a2t, &mut *self.dw3);
+            self.w3.tr_mul_to(&*self.d3, &mut *self.d2);
+        }
         let db3 = self.d3.column_sum();
-        self.w3.tr_mul_to(&*self.d3, &mut *self.d2);
         self.d2.zip_apply(&*self.a2, |d, a| {
             if a <= 0.0 {
                 *d = 0.0;
             }
         });
 
-        self.a1.transpose_to(&mut *self.a1t);
-        self.d2.mul_to(&*self.a1t, &mut *self.dw2);
+        if mm {
+            let (d2, a1) = (self.d2.as_slice(), self.a1.as_slice());
+            sgemm(
+                (H2, B, H1),
+                d2,
+                false,
+                a1,
+                true,
+                0.0,
+                self.dw2.as_mut_slice(),
+            );
+            sgemm(
+                (H1, H2, B),
+                self.w2.as_slice(),
+                true,
+                d2,
+                false,
+                0.0,
+                self.d1.as_mut_slice(),
+            );
+        } else {
+            self.a1.transpose_to(&mut *self.a1t);
+            self.d2.mul_to(&*self.a1t, &mut *self.dw2);
+            self.w2.tr_mul_to(&*self.d2, &mut *self.d1);
+        }
         let db2 = self.d2.column_sum();
-        self.w2.tr_mul_to(&*self.d2, &mut *self.d1);
         self.d1.zip_apply(&*self.a1, |d, a| {
             if a <= 0.0 {
                 *d = 0.0;
             }
         });
 
-        x.transpose_to(&mut *self.xt);
-        self.d1.mul_to(&*self.xt, &mut *self.dw1);
+        if mm {
+            let (d1, x) = (self.d1.as_slice(), x.as_slice());
+            sgemm((H1, B, I), d1, false, x, true, 0.0, self.dw1.as_mut_slice());
+        } else {
+            x.transpose_to(&mut *self.xt);
+            self.d1.mul_to(&*self.xt, &mut *self.dw1);
+        }
         let db1 = self.d1.column_sum();
 
         self.w1.zip_apply(&*self.dw1, |p, g| *p -= lr * g);
@@ -377,6 +529,136 @@ impl<const I: usize, const H1: usize, const H2: usize, const O: usize, const B: 
         self.b3.zip_apply(&db3, |p, g| *p -= lr * g);
         loss * scale
     }
+}
+
+/// The products of a training step of an `I-H1-H2-O` network at batch `B` and nothing else,
+/// by matrixmultiply: what a blocked sgemm reaches on exactly these shapes (the forward
+/// `W · X` of three layers, `dY · Xᵀ` of three, `Wᵀ · dY` of the last two).
+fn sgemm_products_case<
+    const I: usize,
+    const H1: usize,
+    const H2: usize,
+    const O: usize,
+    const B: usize,
+>(
+    group: &'static str,
+    rng: &mut Xoshiro128PlusPlus,
+) -> Case {
+    let dims = [I, H1, H2, O];
+    let x = random_box::<I, B>(rng);
+    let a1 = random_box::<H1, B>(rng);
+    let a2 = random_box::<H2, B>(rng);
+    let (w1, w2, w3) = (
+        random_box::<H1, I>(rng),
+        random_box::<H2, H1>(rng),
+        random_box::<O, H2>(rng),
+    );
+    let (d1, d2, d3) = (
+        random_box::<H1, B>(rng),
+        random_box::<H2, B>(rng),
+        random_box::<O, B>(rng),
+    );
+    let mut y = vec![0.0f32; H1.max(H2).max(O) * B];
+    let (mut g1, mut g2, mut g3) = (
+        zeroed_box::<SMatrix<f32, H1, I>>(),
+        zeroed_box::<SMatrix<f32, H2, H1>>(),
+        zeroed_box::<SMatrix<f32, O, H2>>(),
+    );
+    Case::new(
+        group,
+        "sgemm only",
+        train_flops(&dims, B),
+        Some("staticnn"),
+        move || {
+            let (x, a1, a2) = (x.as_slice(), a1.as_slice(), a2.as_slice());
+            let (d1, d2, d3) = (d1.as_slice(), d2.as_slice(), d3.as_slice());
+            let (w1, w2, w3) = (w1.as_slice(), w2.as_slice(), w3.as_slice());
+            sgemm((H1, I, B), w1, false, x, false, 0.0, &mut y[..H1 * B]);
+            sgemm((H2, H1, B), w2, false, a1, false, 0.0, &mut y[..H2 * B]);
+            sgemm((O, H2, B), w3, false, a2, false, 0.0, &mut y[..O * B]);
+            sgemm((O, B, H2), d3, false, a2, true, 0.0, g3.as_mut_slice());
+            sgemm((H2, O, B), w3, true, d3, false, 0.0, &mut y[..H2 * B]);
+            sgemm((H2, B, H1), d2, false, a1, true, 0.0, g2.as_mut_slice());
+            sgemm((H1, H2, B), w2, true, d2, false, 0.0, &mut y[..H1 * B]);
+            sgemm((H1, B, I), d1, false, x, true, 0.0, g1.as_mut_slice());
+            black_box((&y, &g1, &g2, &g3));
+        },
+    )
+}
+
+/// One dense product of a workload, by staticnn's kernel and by matrixmultiply, as two cases
+/// of the group `K <what> <shape>` (`SUMMARY_ONLY=K` selects them all).
+#[derive(Clone, Copy)]
+enum Product {
+    /// `Y = b + W · X`: `W` is `o × i`, `X` is `i × n`.
+    Forward,
+    /// `dW += dY · Xᵀ` (and the bias gradient).
+    WeightGrad,
+    /// `dX = Wᵀ · dY`.
+    InputGrad,
+}
+
+fn product_cases(
+    what: &str,
+    product: Product,
+    (o, i, n): (usize, usize, usize),
+    rng: &mut Xoshiro128PlusPlus,
+) -> Vec<Case> {
+    use staticnn::__private::kernels;
+    let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random::<f32>()).collect() };
+    let (w, x, dy, bias) = (random(o * i), random(i * n), random(o * n), random(o));
+    let (w2, x2, dy2) = (w.clone(), x.clone(), dy.clone());
+    let (mut out, mut out2) = (
+        vec![0.0f32; (o * i).max(o * n).max(i * n)],
+        vec![0.0f32; (o * i).max(o * n).max(i * n)],
+    );
+    let mut db = vec![0.0f32; o];
+    let name = match product {
+        Product::Forward => "W·X",
+        Product::WeightGrad => "dY·Xᵀ",
+        Product::InputGrad => "Wᵀ·dY",
+    };
+    let group: &'static str =
+        Box::leak(format!("K {what} {name} o={o} i={i} n={n}").into_boxed_str());
+    let flops = (2 * o * i * n) as u64;
+    vec![
+        Case::new(
+            group,
+            "staticnn",
+            flops,
+            Some("sgemm"),
+            move || match product {
+                Product::Forward => kernels::affine(&w, &bias, &x, &mut out[..o * n], i, o),
+                Product::WeightGrad => {
+                    kernels::affine_grads(&mut out[..o * i], &mut db, &x, &dy, i, o)
+                }
+                Product::InputGrad => kernels::affine_input_grad(&w, &dy, &mut out[..i * n], i, o),
+            },
+        ),
+        Case::new(group, "sgemm", flops, None, move || match product {
+            Product::Forward => sgemm((o, i, n), &w2, false, &x2, false, 0.0, &mut out2[..o * n]),
+            Product::WeightGrad => {
+                sgemm((o, n, i), &dy2, false, &x2, true, 1.0, &mut out2[..o * i])
+            }
+            Product::InputGrad => sgemm((i, o, n), &w2, true, &dy2, false, 0.0, &mut out2[..i * n]),
+        }),
+    ]
+}
+
+/// The products of W2 at batch 32 and of W3, one by one.
+fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for shape in [(64, 64, 32), (10, 64, 32)] {
+        cases.extend(product_cases("W2", Product::Forward, shape, rng));
+    }
+    for shape in [(128, 784, 64), (64, 128, 64), (10, 64, 64)] {
+        cases.extend(product_cases("W3", Product::Forward, shape, rng));
+        cases.extend(product_cases("W3", Product::WeightGrad, shape, rng));
+    }
+    for shape in [(64, 128, 64), (10, 64, 64)] {
+        cases.extend(product_cases("W3", Product::InputGrad, shape, rng));
+    }
+    cases
 }
 
 // ---------------------------------------------------------------------------------------
@@ -479,9 +761,19 @@ macro_rules! train_cases {
         let t = labels::<$o, $b>();
         let mut sgd = Sgd::new(LR);
         let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(99);
-        let mut na = NaMlp::<$i, $h1, $h2, $o, $b>::new(rng);
+        let mut na = NaMlp::<$i, $h1, $h2, $o, $b>::new(rng, Products::Nalgebra);
+        let mut mm = NaMlp::<$i, $h1, $h2, $o, $b>::new(rng, Products::Matrixmultiply);
         let xn = x.clone();
+        let xm = x.clone();
         let tn: [usize; $b] = std::array::from_fn(|b| t[b].get());
+        // The two baselines compute the same step: same loss from the same weights.
+        mm.copy_weights_from(&na);
+        let (ln, lm) = (na.step(&xn, &tn, 0.0), mm.step(&xm, &tn, 0.0));
+        assert!(
+            (ln - lm).abs() <= 1e-4 * ln.abs(),
+            "{}: {ln} vs {lm}",
+            $group
+        );
         vec![
             Case::new($group, "staticnn", flops, Some("nalgebra"), move || {
                 let r = net.train_step(
@@ -496,6 +788,9 @@ macro_rules! train_cases {
             }),
             Case::new($group, "nalgebra", flops, None, move || {
                 black_box(na.step(black_box(&*xn), &tn, LR));
+            }),
+            Case::new($group, "nalgebra+mm", flops, Some("staticnn"), move || {
+                black_box(mm.step(black_box(&*xm), &tn, LR));
             }),
         ]
     }};
@@ -540,6 +835,7 @@ fn cases() -> Vec<Case> {
     cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
     cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
     cases.extend(train_cases!(W3, Mnist, 784, 128, 64, 10, 64, &mut rng));
+    cases.push(sgemm_products_case::<784, 128, 64, 10, 64>(W3, &mut rng));
     cases.push(w4_case(&mut rng));
     cases.extend(train_cases!(
         "W5 784-512-512-10 B=128 SGD",
@@ -551,6 +847,7 @@ fn cases() -> Vec<Case> {
         128,
         &mut rng
     ));
+    cases.extend(all_product_cases(&mut rng));
     cases
 }
 

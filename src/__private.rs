@@ -7,6 +7,11 @@ pub use rand::Rng;
 
 use crate::{SMatrix, Scalar};
 
+/// The slice kernels of the dense products, for the benchmarks' per-product cases.
+pub mod kernels {
+    pub use crate::kernels::{affine, affine_grads, affine_input_grad};
+}
+
 /// A width carried in a type, for readable width-mismatch errors.
 pub struct Width<const N: usize>;
 

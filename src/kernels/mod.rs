@@ -58,7 +58,7 @@ const SMALL_GEMV: usize = 64 * 64 + 1;
     allow(clippy::needless_return)
 )]
 #[inline]
-pub(crate) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
+pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
     debug_assert_eq!(bias.len(), o);
     debug_assert_eq!(x.len() / i.max(1), y.len() / o.max(1));
@@ -80,14 +80,7 @@ pub(crate) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: us
     allow(clippy::needless_return)
 )]
 #[inline]
-pub(crate) fn affine_grads<T: Scalar>(
-    dw: &mut [T],
-    db: &mut [T],
-    x: &[T],
-    dy: &[T],
-    i: usize,
-    o: usize,
-) {
+pub fn affine_grads<T: Scalar>(dw: &mut [T], db: &mut [T], x: &[T], dy: &[T], i: usize, o: usize) {
     debug_assert_eq!(dw.len(), o * i);
     debug_assert_eq!(db.len(), o);
     if !BLOCKED {
@@ -103,19 +96,13 @@ pub(crate) fn affine_grads<T: Scalar>(
 
 /// `dX = Wᵀ · dY`; `W` is `o × i`.
 #[inline]
-pub(crate) fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
+pub fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
     input_grad(w, dy, dx, i, o, false);
 }
 
 /// Adds `Wᵀ · dY` into `dX`.
 #[inline]
-pub(crate) fn affine_input_grad_acc<T: Scalar>(
-    w: &[T],
-    dy: &[T],
-    dx: &mut [T],
-    i: usize,
-    o: usize,
-) {
+pub fn affine_input_grad_acc<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
     input_grad(w, dy, dx, i, o, true);
 }
 
