@@ -180,4 +180,25 @@ pub trait Layer<T: Scalar, const I: usize, const O: usize> {
         dx: Option<&mut SMatrix<T, I, B>>,
         grads: &mut Self::Params,
     );
+
+    /// As [`backward`](Layer::backward), but **writes** the parameter gradients into `grads`
+    /// (whatever it held is overwritten) instead of adding to them: what a training step
+    /// needs, without zeroing the gradients first. The default zeroes `grads` and calls
+    /// `backward`; a layer overrides it when its kernels can write the gradients directly
+    /// ([`Linear`](crate::layers::Linear) does), which saves a pass over their memory.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn backward_overwrite<const B: usize>(
+        &self,
+        params: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        y: &SMatrix<T, O, B>,
+        tape: &Self::Tape<B>,
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        grads: &mut Self::Params,
+    ) {
+        crate::block::zero(grads);
+        self.backward(params, x, y, tape, dy, dx, grads);
+    }
 }

@@ -95,6 +95,23 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         dx: Option<&mut SMatrix<T, IN, B>>,
     );
 
+    /// As [`backward`](Network::backward), but **writes** the parameter gradients into
+    /// `grads` (whatever it held is overwritten) instead of adding to them, which saves
+    /// zeroing them first: [`train_step`](Network::train_step) uses it. `network!` makes
+    /// every layer write its own gradients ([`Layer::backward_overwrite`]); the default
+    /// zeroes `grads` and calls `backward`.
+    fn backward_overwrite<const B: usize>(
+        &self,
+        x: &SMatrix<T, IN, B>,
+        tape: &mut Self::Tape<B>,
+        dy: &SMatrix<T, OUT, B>,
+        grads: &mut Self::Params,
+        dx: Option<&mut SMatrix<T, IN, B>>,
+    ) {
+        block::zero(grads);
+        self.backward(x, tape, dy, grads, dx);
+    }
+
     /// The network output saved in a tape by the last train-mode forward.
     fn output<const B: usize>(tape: &Self::Tape<B>) -> &SMatrix<T, OUT, B>;
 
@@ -198,8 +215,8 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         Self::Loss::default().loss(&self.forward(x), target)
     }
 
-    /// One training step on a batch: zero `grads`, train-mode forward, loss, backward, and
-    /// one optimiser step. Returns the batch loss (before the update).
+    /// One training step on a batch: train-mode forward, loss, backward (which overwrites
+    /// `grads`), and one optimiser step. Returns the batch loss (before the update).
     ///
     /// # Errors
     ///
@@ -215,15 +232,13 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         opt: &mut O,
         rng: &mut R,
     ) -> Result<T, TrainError> {
-        block::zero(grads);
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
         let y = self.forward_train(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
-        self.backward(x, tape, &dy, grads, None);
-        let finite =
-            loss.is_finite() && block::as_slice::<T, _>(grads).iter().all(|g| g.is_finite());
+        self.backward_overwrite(x, tape, &dy, grads, None);
+        let finite = loss.is_finite() && block::all_finite::<T, _>(grads);
         if !finite {
             *self.state_mut() = state;
             return Err(TrainError::NonFinite {

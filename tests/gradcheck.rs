@@ -187,6 +187,25 @@ fn check_network<Net, const IN: usize, const OUT: usize, const B: usize>(
     let mut dx = SMatrix::<f64, IN, B>::repeat(f64::NAN);
     net.backward(x, &mut tape, c, &mut grads, Some(&mut dx));
 
+    // The overwriting backward of a training step gives the same gradients, bit for bit,
+    // whatever the gradient block held before (NaN here, which any read would spread).
+    let mut set = Net::gradients();
+    block::as_mut_slice::<f64, _>(&mut set).fill(f64::NAN);
+    let mut dx_set = SMatrix::<f64, IN, B>::repeat(f64::NAN);
+    net.backward_overwrite(x, &mut tape, c, &mut set, Some(&mut dx_set));
+    let (added, written) = (
+        block::as_slice::<f64, _>(&grads),
+        block::as_slice::<f64, _>(&set),
+    );
+    for (k, (a, w)) in added.iter().zip(written).enumerate() {
+        assert_eq!(
+            a.to_bits(),
+            w.to_bits(),
+            "{name}: backward_overwrite, parameter {k}"
+        );
+    }
+    assert_eq!(dx, dx_set, "{name}: backward_overwrite, input gradient");
+
     let mut mismatches = Mismatches::default();
     let n = block::as_slice::<f64, _>(net.params()).len();
     for i in 0..n {

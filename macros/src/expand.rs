@@ -81,6 +81,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_forward = item("forward");
     let lt_forward_train = item("forward_train");
     let lt_backward = item("backward");
+    let lt_backward_set = item("backward_overwrite");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
     let field_docs: Vec<String> = layers
@@ -190,8 +191,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
     });
 
     // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
+    // `SET` (a const of the generated `__backward`) picks the layers' overwriting backward.
     let backward_steps = (0..n).rev().map(|k| {
-        let (bwd, v, f, a) = (&lt_backward[k], values[k], fields[k], &aux[k]);
+        let (bwd, bwd_set) = (&lt_backward[k], &lt_backward_set[k]);
+        let (v, f, a) = (values[k], fields[k], &aux[k]);
         let src = if k == 0 {
             quote!(x)
         } else {
@@ -212,7 +215,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             let w = ins[k];
             quote!(#pv::Some(#pv::front_mut::<T, #w, { __W - (#w) }, { B }, __W>(#buf)))
         };
-        quote!(#bwd(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f);)
+        let args =
+            quote!((&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f));
+        quote!(if SET { #bwd_set #args } else { #bwd #args })
     });
 
     let supervised = loss.as_ref().map(|loss| {
@@ -380,6 +385,23 @@ pub fn expand(plan: &Plan) -> TokenStream {
             pub const fn scratch_bytes<const B: usize>() -> usize {
                 Self::SCRATCH * B * ::core::mem::size_of::<T>()
             }
+
+            /// The backward pass of `Network::backward` (`SET` false: the layers add their
+            /// gradients) and `Network::backward_overwrite` (`SET`: they write them).
+            #[inline(always)]
+            fn __backward<const B: usize, const SET: bool>(
+                &self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &mut #tape_ty<T, { B }>,
+                dy: &#sn::SMatrix<T, #output, { B }>,
+                grads: &mut #params_ty<T>,
+                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
+            ) {
+                const __W: usize = #widest;
+                let [__g0, __g1] = &mut tape.__grad;
+                let _ = (&__g0, &__g1);
+                #(#backward_steps)*
+            }
         }
 
         impl<T: #sn::Scalar> #sn::ParamBlock<T> for #params_ty<T> {
@@ -466,10 +488,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 grads: &mut #params_ty<T>,
                 dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
             ) {
-                const __W: usize = #widest;
-                let [__g0, __g1] = &mut tape.__grad;
-                let _ = (&__g0, &__g1);
-                #(#backward_steps)*
+                self.__backward::<{ B }, false>(x, tape, dy, grads, dx);
+            }
+
+            fn backward_overwrite<const B: usize>(
+                &self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &mut #tape_ty<T, { B }>,
+                dy: &#sn::SMatrix<T, #output, { B }>,
+                grads: &mut #params_ty<T>,
+                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
+            ) {
+                self.__backward::<{ B }, true>(x, tape, dy, grads, dx);
             }
         }
 

@@ -230,9 +230,51 @@ fn same_mut<T: Scalar, S: Scalar>(s: &mut [T]) -> Option<&mut [S]> {
 /// of the pass.
 pub(super) const KC: usize = 256;
 
+/// Steps per pass over a shared dimension of `k`: as few passes of at most `KC` as cover it,
+/// of equal length (784 inputs: 4 × 196, not 3 × 256 and a short pass of 16).
+#[inline(always)]
+fn pass_len(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1))
+}
+
 /// Elements of the packed panel, a stack array: `KC` steps of 16 (two vectors of `f32`;
 /// `f64` uses the first half of its 32 KiB).
 const PANEL: usize = 16 * KC;
+
+/// The packed panel's storage, aligned to a cache line so that no vector load from it
+/// straddles two lines.
+#[repr(C, align(64))]
+struct Aligned<S>([S; PANEL]);
+
+/// The packed panel: up to `KC` steps of two vectors, on the stack. It is not zeroed (that
+/// would cost a 16 or 32 KiB `memset` per call, a sizeable part of a small product): every
+/// packing function writes each step it fills before the micro-kernel reads it.
+struct Panel<S> {
+    buf: MaybeUninit<Aligned<S>>,
+}
+
+impl<S: Lanes> Panel<S> {
+    #[inline(always)]
+    fn new() -> Self {
+        Panel {
+            buf: MaybeUninit::uninit(),
+        }
+    }
+
+    /// Where step `k < KC` starts (`2·L` elements).
+    #[inline(always)]
+    fn step(&mut self, k: usize) -> *mut S {
+        assert!(k < KC);
+        // SAFETY: `k·2·L < KC·2·L ≤ PANEL`: inside the buffer.
+        unsafe { self.buf.as_mut_ptr().cast::<S>().add(k * 2 * S::L) }
+    }
+
+    /// The first step, for reading what was written.
+    #[inline(always)]
+    fn as_ptr(&self) -> *const S {
+        self.buf.as_ptr().cast()
+    }
+}
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
@@ -329,18 +371,18 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const NR: usize>(
 }
 
 /// Runs the row tiles of a pass with `rows` rows in total: `pack(r0, rows_in_tile, panel)`
-/// fills the panel of each (a stack array of the caller's, zeroed once per call), then
-/// `row_of_tiles` runs every column.
+/// fills the panel of each (on the caller's stack), then `row_of_tiles` runs every column.
 ///
 /// # Safety
-/// AVX2 and FMA; `pack` fills `kc` steps of the panel; the pass's bounds as in [`tile`].
+/// AVX2 and FMA; `pack` writes all `2·L` elements of the panel's first `kc` steps; the
+/// pass's bounds as in [`tile`].
 #[inline(always)]
 unsafe fn pass<S: Lanes>(
     p: &Pass<S>,
     rows: usize,
     n: usize,
-    panel: &mut [S; PANEL],
-    mut pack: impl FnMut(usize, usize, &mut [S; PANEL]),
+    panel: &mut Panel<S>,
+    mut pack: impl FnMut(usize, usize, &mut Panel<S>),
 ) {
     let l = S::L;
     let mut r0 = 0;
@@ -364,22 +406,39 @@ unsafe fn pass<S: Lanes>(
     }
 }
 
-/// Copies `src` (at most two vectors) into the two vectors of `dst`, zero past its end.
+/// Packs `kc` steps of `h ≤ 2·L` rows into the panel: step `k` copies
+/// `src[k·stride ..][..h]` into the panel's two vectors of that step, zero past `h`.
 #[inline(always)]
-fn copy_rows<S: Lanes>(src: &[S], dst: &mut [S]) {
-    assert!(src.len() <= 2 * S::L && dst.len() == 2 * S::L);
-    if src.len() == 2 * S::L {
-        // SAFETY: both hold two vectors (asserted); the callers run with AVX2.
-        unsafe {
-            for v in 0..2 {
-                S::store(
-                    dst.as_mut_ptr().add(v * S::L),
-                    S::load(src.as_ptr().add(v * S::L)),
-                );
-            }
+fn pack_columns<S: Lanes>(src: &[S], stride: usize, h: usize, kc: usize, panel: &mut Panel<S>) {
+    assert!(h <= 2 * S::L && kc <= KC && (kc == 0 || (kc - 1) * stride + h <= src.len()));
+    if kc == 0 {
+        return;
+    }
+    if h < 2 * S::L {
+        for k in 0..kc {
+            copy_rows(&src[k * stride..][..h], panel.step(k));
         }
         return;
     }
+    let to = panel.step(0);
+    // SAFETY: step `k < kc` reads `2·L` elements from `k·stride`, inside `src` (asserted),
+    // and writes the panel's `2·L` elements of step `k < kc ≤ KC`; the callers run with AVX.
+    unsafe {
+        let (mut from, mut to) = (src.as_ptr(), to);
+        for _ in 0..kc {
+            S::store(to, S::load(from));
+            S::store(to.add(S::L), S::load(from.add(S::L)));
+            from = from.add(stride);
+            to = to.add(2 * S::L);
+        }
+    }
+}
+
+/// Copies `src` (at most two vectors) into the two vectors at `dst` (a step of a
+/// [`Panel`]: `2·L` writable elements), zero past its end.
+#[inline(always)]
+fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
+    assert!(src.len() <= 2 * S::L);
     for v in 0..2 {
         let start = (v * S::L).min(src.len());
         let len = (src.len() - start).min(S::L);
@@ -435,10 +494,12 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         }
         return;
     }
-    let mut panel = [S::zero(); PANEL];
+    let mut panel = Aligned([S::zero(); PANEL]);
+    let panel = &mut panel.0;
     let mut k0 = 0;
+    let step = pass_len(i);
     while k0 < i {
-        let kc = KC.min(i - k0);
+        let kc = step.min(i - k0);
         let p = Pass {
             // SAFETY: `k0 < i`: inside `x` (`i · n`).
             x: unsafe { x.as_ptr().add(k0) },
@@ -455,13 +516,11 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         };
         // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
         let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
-            for (k, dst) in panel.chunks_exact_mut(2 * S::L).take(kc).enumerate() {
-                copy_rows(&w[(k0 + k) * o + r0..][..h], dst);
-            }
+            pack_columns(&w[k0 * o + r0..], o, h, kc, panel);
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, n, &mut panel, pack) };
+        unsafe { pass(&p, o, n, panel, pack) };
         k0 += kc;
     }
 }
@@ -469,8 +528,9 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
 // ---------------------------------------------------------------------------------------
 // dY · Xᵀ
 
-/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`. Returns `false` (nothing
-/// done) when the kernels cannot run for `T` on this CPU.
+/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]` when `add`, `dW = dY · Xᵀ` and
+/// `db = Σ_b dY[:, b]` otherwise; `dW` is `o × i`. Returns `false` (nothing done) when the
+/// kernels cannot run for `T` on this CPU.
 pub(super) fn affine_grads<T: Scalar>(
     dw: &mut [T],
     db: &mut [T],
@@ -478,6 +538,7 @@ pub(super) fn affine_grads<T: Scalar>(
     dy: &[T],
     i: usize,
     o: usize,
+    add: bool,
 ) -> bool {
     if o == 0 || !available() {
         return false;
@@ -487,30 +548,43 @@ pub(super) fn affine_grads<T: Scalar>(
     if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { grads_avx2::<f32>(dw, db, x, dy, i, o) };
+        unsafe { grads_avx2::<f32>(dw, db, x, dy, i, o, add) };
     } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
         (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: as above.
-        unsafe { grads_avx2::<f64>(dw, db, x, dy, i, o) };
+        unsafe { grads_avx2::<f64>(dw, db, x, dy, i, o, add) };
     } else {
         return false;
     }
     true
 }
 
-/// `dW` (`o × i`) += `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
-/// dimension is the batch, and the bias gradient is summed while packing `dY`.
+/// `dW` (`o × i`) (+)= `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
+/// dimension is the batch, and the bias gradient is summed while packing `dY`. Without
+/// `add`, the first pass starts from zero instead of reading `dW` and `db`.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine_grads`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i: usize, o: usize) {
+unsafe fn grads_avx2<S: Lanes>(
+    dw: &mut [S],
+    db: &mut [S],
+    x: &[S],
+    dy: &[S],
+    i: usize,
+    o: usize,
+    add: bool,
+) {
     let n = dy.len() / o;
-    let mut panel = [S::zero(); PANEL];
+    let zeros = [S::zero(); 16];
+    let mut panel = Aligned([S::zero(); PANEL]);
+    let panel = &mut panel.0;
     let mut b0 = 0;
+    let step = pass_len(n);
     while b0 < n {
-        let kc = KC.min(n - b0);
+        let kc = step.min(n - b0);
+        let from_dw = add || b0 > 0;
         let p = Pass {
             // SAFETY: `b0 < n`: inside `x` (`i · n`).
             x: unsafe { x.as_ptr().add(b0 * i) },
@@ -518,17 +592,15 @@ unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i:
             xj: 1,
             y: dw.as_mut_ptr(),
             ys: o,
-            init: dw.as_ptr(),
-            init_rows: 1,
-            init_step: o,
+            init: if from_dw { dw.as_ptr() } else { zeros.as_ptr() },
+            init_rows: usize::from(from_dw),
+            init_step: if from_dw { o } else { 0 },
             kc,
         };
         let db = &mut *db;
         // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
         let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
-            for (b, dst) in panel.chunks_exact_mut(2 * S::L).take(kc).enumerate() {
-                copy_rows(&dy[(b0 + b) * o + r0..][..h], dst);
-            }
+            pack_columns(&dy[b0 * o + r0..], o, h, kc, panel);
             // The bias gradient, summed sample by sample as the plain loops do, from the panel.
             let dbt = &mut db[r0..r0 + h];
             for v in 0..h.div_ceil(S::L) {
@@ -538,7 +610,11 @@ unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i:
                 unsafe {
                     let m = S::mask(len);
                     let d = dbt.as_mut_ptr().add(v * S::L);
-                    let mut acc = S::load_masked(d, m);
+                    let mut acc = if from_dw {
+                        S::load_masked(d, m)
+                    } else {
+                        S::load_masked(zeros.as_ptr(), m)
+                    };
                     for step in panel.chunks_exact(2 * S::L).take(kc) {
                         acc = S::plus(acc, S::load(step.as_ptr().add(v * S::L)));
                     }
@@ -548,7 +624,7 @@ unsafe fn grads_avx2<S: Lanes>(dw: &mut [S], db: &mut [S], x: &[S], dy: &[S], i:
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, i, &mut panel, pack) };
+        unsafe { pass(&p, o, i, panel, pack) };
         b0 += kc;
     }
 }
@@ -598,10 +674,12 @@ unsafe fn input_grad_avx2<S: Lanes>(
 ) {
     let n = dx.len() / i;
     let zeros = [S::zero(); 16];
-    let mut panel = [S::zero(); PANEL];
+    let mut panel = Aligned([S::zero(); PANEL]);
+    let panel = &mut panel.0;
     let mut k0 = 0;
+    let step = pass_len(o);
     while k0 < o {
-        let kc = KC.min(o - k0);
+        let kc = step.min(o - k0);
         let from_dx = add || k0 > 0;
         let p = Pass {
             // SAFETY: `k0 < o`: inside `dY` (`o · n`).
@@ -629,7 +707,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, i, n, &mut panel, pack) };
+        unsafe { pass(&p, i, n, panel, pack) };
         k0 += kc;
     }
 }

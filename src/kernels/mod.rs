@@ -74,21 +74,53 @@ pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o:
 }
 
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
+#[inline]
+pub fn affine_grads<T: Scalar>(dw: &mut [T], db: &mut [T], x: &[T], dy: &[T], i: usize, o: usize) {
+    weight_grads(dw, db, x, dy, i, o, true);
+}
+
+/// `dW = dY · Xᵀ` and `db = Σ_b dY[:, b]` (overwriting both); `dW` is `o × i`.
+#[inline]
+pub fn affine_grads_set<T: Scalar>(
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+) {
+    weight_grads(dw, db, x, dy, i, o, false);
+}
+
+/// `dW (+)= dY · Xᵀ` and `db (+)= Σ_b dY[:, b]`: added when `add`, written otherwise.
 // On targets without the vector kernels the early `return` is the last statement.
 #[cfg_attr(
     not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
     allow(clippy::needless_return)
 )]
-#[inline]
-pub fn affine_grads<T: Scalar>(dw: &mut [T], db: &mut [T], x: &[T], dy: &[T], i: usize, o: usize) {
+#[inline(always)]
+fn weight_grads<T: Scalar>(
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+    add: bool,
+) {
     debug_assert_eq!(dw.len(), o * i);
     debug_assert_eq!(db.len(), o);
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED && fma::affine_grads(dw, db, x, dy, i, o, add) {
+        return;
+    }
+    // The other paths add: start them from zero.
+    if !add {
+        dw.fill(T::zero());
+        db.fill(T::zero());
+    }
     if !BLOCKED {
         return simple::affine_grads(dw, db, x, dy, i, o);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if fma::affine_grads(dw, db, x, dy, i, o) {
-        return;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     blocked::affine_grads(dw, db, x, dy, i, o);
@@ -136,8 +168,8 @@ mod tests {
 
     /// `affine(w, bias, x, y, i, o)`.
     type AffineFn<T> = fn(&[T], &[T], &[T], &mut [T], usize, usize);
-    /// `affine_grads(dw, db, x, dy, i, o)`.
-    type GradsFn<T> = fn(&mut [T], &mut [T], &[T], &[T], usize, usize);
+    /// `affine_grads(dw, db, x, dy, i, o, add)`.
+    type GradsFn<T> = fn(&mut [T], &mut [T], &[T], &[T], usize, usize, bool);
     /// `input_grad(w, dy, dx, i, o, add)`.
     type InputGradFn<T> = fn(&[T], &[T], &mut [T], usize, usize, bool);
 
@@ -156,7 +188,7 @@ mod tests {
         let fma = fma::available().then_some(Kernels {
             name: "fma",
             affine: |w, b, x, y, i, o| assert!(fma::affine(w, b, x, y, i, o)),
-            grads: |dw, db, x, dy, i, o| assert!(fma::affine_grads(dw, db, x, dy, i, o)),
+            grads: |dw, db, x, dy, i, o, add| assert!(fma::affine_grads(dw, db, x, dy, i, o, add)),
             input_grad: |w, dy, dx, i, o, add| assert!(fma::input_grad(w, dy, dx, i, o, add)),
         });
         #[cfg(not(target_arch = "x86_64"))]
@@ -165,7 +197,13 @@ mod tests {
         let blocked = Some(Kernels {
             name: "blocked",
             affine: blocked::affine,
-            grads: blocked::affine_grads,
+            grads: |dw, db, x, dy, i, o, add| {
+                if !add {
+                    dw.fill(T::zero());
+                    db.fill(T::zero());
+                }
+                blocked::affine_grads(dw, db, x, dy, i, o)
+            },
             input_grad: blocked::input_grad,
         });
         #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
@@ -174,7 +212,13 @@ mod tests {
             Some(Kernels {
                 name: "dispatch",
                 affine,
-                grads: affine_grads,
+                grads: |dw, db, x, dy, i, o, add| {
+                    if add {
+                        affine_grads(dw, db, x, dy, i, o)
+                    } else {
+                        affine_grads_set(dw, db, x, dy, i, o)
+                    }
+                },
                 input_grad: |w, dy, dx, i, o, add| {
                     if add {
                         affine_input_grad_acc(w, dy, dx, i, o)
@@ -186,7 +230,13 @@ mod tests {
             Some(Kernels {
                 name: "simple",
                 affine: simple::affine,
-                grads: simple::affine_grads,
+                grads: |dw, db, x, dy, i, o, add| {
+                    if !add {
+                        dw.fill(T::zero());
+                        db.fill(T::zero());
+                    }
+                    simple::affine_grads(dw, db, x, dy, i, o)
+                },
                 input_grad: |w, dy, dx, i, o, add| {
                     if add {
                         simple::affine_input_grad_acc(w, dy, dx, i, o)
@@ -270,25 +320,34 @@ mod tests {
             }
         }
 
-        let dw = &mut grads[..o * i];
-        for (c, d) in dw.iter_mut().enumerate() {
-            *d = v(c + 1);
-        }
-        let mut db = [T::one(); 128];
-        let db = &mut db[..o];
-        (k.grads)(dw, db, x, g, i, o);
-        for c in 0..i {
-            for r in 0..o {
-                let mut e = v(c * o + r + 1).as_f64();
-                for b in 0..n {
-                    e += g[b * o + r].as_f64() * x[b * i + c].as_f64();
-                }
-                assert!(close(dw[c * o + r], e), "{name} grads o={o} i={i} n={n}");
+        for add in [true, false] {
+            // Without `add`, whatever `dW` and `db` held must not count.
+            let start = |c: usize| if add { v(c + 1).as_f64() } else { 0.0 };
+            let dw = &mut grads[..o * i];
+            for (c, d) in dw.iter_mut().enumerate() {
+                *d = v(c + 1);
             }
-        }
-        for r in 0..o {
-            let e: f64 = 1.0 + (0..n).map(|b| g[b * o + r].as_f64()).sum::<f64>();
-            assert!(close(db[r], e), "{name} bias grads o={o} i={i} n={n}");
+            let mut db = [T::one(); 128];
+            let db = &mut db[..o];
+            (k.grads)(dw, db, x, g, i, o, add);
+            for c in 0..i {
+                for r in 0..o {
+                    let mut e = start(c * o + r);
+                    for b in 0..n {
+                        e += g[b * o + r].as_f64() * x[b * i + c].as_f64();
+                    }
+                    let at = "o={o} i={i} n={n} add={add}";
+                    assert!(close(dw[c * o + r], e), "{name} grads {at}");
+                }
+            }
+            for r in 0..o {
+                let e0 = if add { 1.0 } else { 0.0 };
+                let e: f64 = e0 + (0..n).map(|b| g[b * o + r].as_f64()).sum::<f64>();
+                assert!(
+                    close(db[r], e),
+                    "{name} bias grads o={o} i={i} n={n} add={add}"
+                );
+            }
         }
 
         for add in [false, true] {

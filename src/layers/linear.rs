@@ -117,4 +117,28 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
             kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
         }
     }
+
+    #[inline]
+    fn backward_overwrite<const B: usize>(
+        &self,
+        p: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        _: &SMatrix<T, O, B>,
+        _: &(),
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        g: &mut Self::Params,
+    ) {
+        kernels::affine_grads_set(
+            g.weight.as_mut_slice(),
+            g.bias.as_mut_slice(),
+            x.as_slice(),
+            dy.as_slice(),
+            I,
+            O,
+        );
+        if let Some(dx) = dx {
+            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
+        }
+    }
 }
