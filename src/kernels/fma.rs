@@ -36,6 +36,7 @@ use core::arch::x86_64::{
     _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
     _mm256_setr_epi64x, _mm256_storeu_pd, _mm256_storeu_ps,
 };
+use core::mem::MaybeUninit;
 
 use crate::Scalar;
 
@@ -416,7 +417,8 @@ fn pack_columns<S: Lanes>(src: &[S], stride: usize, h: usize, kc: usize, panel: 
     }
     if h < 2 * S::L {
         for k in 0..kc {
-            copy_rows(&src[k * stride..][..h], panel.step(k));
+            // SAFETY: a step of the panel holds two vectors; the callers run with AVX2.
+            unsafe { copy_rows(&src[k * stride..][..h], panel.step(k)) };
         }
         return;
     }
@@ -434,19 +436,21 @@ fn pack_columns<S: Lanes>(src: &[S], stride: usize, h: usize, kc: usize, panel: 
     }
 }
 
-/// Copies `src` (at most two vectors) into the two vectors at `dst` (a step of a
-/// [`Panel`]: `2·L` writable elements), zero past its end.
+/// Copies `src` (at most two vectors) into the two vectors at `dst`, zero past its end.
+///
+/// # Safety
+/// `dst` is valid for writing `2·L` elements (a step of a [`Panel`]); AVX2.
 #[inline(always)]
-fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
+unsafe fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
     assert!(src.len() <= 2 * S::L);
     for v in 0..2 {
         let start = (v * S::L).min(src.len());
         let len = (src.len() - start).min(S::L);
         // SAFETY: the mask selects `len` lanes, inside `src` from `start`; `dst` holds two
-        // vectors (asserted); the callers run with AVX2.
+        // vectors (the caller); AVX2 (the caller).
         unsafe {
             let x = S::load_masked(src.as_ptr().add(start), S::mask(len));
-            S::store(dst.as_mut_ptr().add(v * S::L), x);
+            S::store(dst.add(v * S::L), x);
         }
     }
 }
@@ -494,8 +498,8 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         }
         return;
     }
-    let mut panel = Aligned([S::zero(); PANEL]);
-    let panel = &mut panel.0;
+    let mut panel = Panel::new();
+    let panel = &mut panel;
     let mut k0 = 0;
     let step = pass_len(i);
     while k0 < i {
@@ -515,7 +519,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
             kc,
         };
         // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
+        let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
             pack_columns(&w[k0 * o + r0..], o, h, kc, panel);
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
@@ -578,8 +582,8 @@ unsafe fn grads_avx2<S: Lanes>(
 ) {
     let n = dy.len() / o;
     let zeros = [S::zero(); 16];
-    let mut panel = Aligned([S::zero(); PANEL]);
-    let panel = &mut panel.0;
+    let mut panel = Panel::new();
+    let panel = &mut panel;
     let mut b0 = 0;
     let step = pass_len(n);
     while b0 < n {
@@ -599,7 +603,7 @@ unsafe fn grads_avx2<S: Lanes>(
         };
         let db = &mut *db;
         // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut [S; PANEL]| {
+        let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
             pack_columns(&dy[b0 * o + r0..], o, h, kc, panel);
             // The bias gradient, summed sample by sample as the plain loops do, from the panel.
             let dbt = &mut db[r0..r0 + h];
@@ -615,8 +619,9 @@ unsafe fn grads_avx2<S: Lanes>(
                     } else {
                         S::load_masked(zeros.as_ptr(), m)
                     };
-                    for step in panel.chunks_exact(2 * S::L).take(kc) {
-                        acc = S::plus(acc, S::load(step.as_ptr().add(v * S::L)));
+                    let steps = panel.as_ptr().add(v * S::L);
+                    for k in 0..kc {
+                        acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
                     }
                     S::store_masked(d, m, acc);
                 }
@@ -674,8 +679,8 @@ unsafe fn input_grad_avx2<S: Lanes>(
 ) {
     let n = dx.len() / i;
     let zeros = [S::zero(); 16];
-    let mut panel = Aligned([S::zero(); PANEL]);
-    let panel = &mut panel.0;
+    let mut panel = Panel::new();
+    let panel = &mut panel;
     let mut k0 = 0;
     let step = pass_len(o);
     while k0 < o {
@@ -694,14 +699,21 @@ unsafe fn input_grad_avx2<S: Lanes>(
             kc,
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
-        let pack = |c0: usize, h: usize, panel: &mut [S; PANEL]| {
-            if h < 2 * S::L {
-                panel.fill(S::zero());
-            }
-            for c in 0..h {
-                let src = &w[(c0 + c) * o + k0..][..kc];
-                for (dst, &v) in panel[c..].iter_mut().step_by(2 * S::L).zip(src) {
-                    *dst = v;
+        let pack = |c0: usize, h: usize, panel: &mut Panel<S>| {
+            assert!(h <= 2 * S::L && kc <= KC);
+            let to = panel.step(0);
+            // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are
+            // written: all of them zero first when fewer than `2·L` columns fill them, then
+            // element `c < h` of each step.
+            unsafe {
+                if h < 2 * S::L {
+                    core::ptr::write_bytes(to, 0, kc * 2 * S::L);
+                }
+                for c in 0..h {
+                    let src = &w[(c0 + c) * o + k0..][..kc];
+                    for (k, &v) in src.iter().enumerate() {
+                        to.add(k * 2 * S::L + c).write(v);
+                    }
                 }
             }
         };
