@@ -33,8 +33,10 @@ use core::arch::x86_64::{
     __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
     _mm256_broadcast_ss, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
     _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
-    _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
-    _mm256_setr_epi64x, _mm256_storeu_pd, _mm256_storeu_ps,
+    _mm256_maskstore_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_shuffle_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd,
+    _mm256_unpacklo_ps,
 };
 use core::mem::MaybeUninit;
 
@@ -79,6 +81,9 @@ trait Lanes: Scalar {
     unsafe fn plus(a: Self::V, b: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
     unsafe fn mask(n: usize) -> __m256i;
+    /// Transposes an `L × L` block into a panel: lane `c` of the vector at `dst + k·2·L` is
+    /// `src[c·stride + k]`, for `k, c < L` (`L` columns of `L` consecutive elements each).
+    unsafe fn transpose_block(src: *const Self, stride: usize, dst: *mut Self);
 }
 
 impl Lanes for f32 {
@@ -129,6 +134,41 @@ impl Lanes for f32 {
             )
         }
     }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, stride: usize, dst: *mut f32) {
+        // SAFETY: the caller guarantees 8 columns of 8 readable elements at `src`, 8 steps of
+        // 16 writable elements at `dst`, and AVX.
+        unsafe {
+            let r: [__m256; 8] = core::array::from_fn(|c| _mm256_loadu_ps(src.add(c * stride)));
+            // Pairs of columns interleaved, then quadruples, then the 128-bit halves swapped:
+            // the classic 8 × 8 transpose in 24 shuffles.
+            let t: [__m256; 8] = core::array::from_fn(|q| {
+                let (a, b) = (r[q / 2 * 2], r[q / 2 * 2 + 1]);
+                if q % 2 == 0 {
+                    _mm256_unpacklo_ps(a, b)
+                } else {
+                    _mm256_unpackhi_ps(a, b)
+                }
+            });
+            let u: [__m256; 8] = core::array::from_fn(|q| {
+                // q = 4·g + 2·h + s: group g of four columns, unpack half h, shuffle s.
+                let (g, h, lo) = (q / 4, (q / 2) % 2, q % 2 == 0);
+                let (a, b) = (t[4 * g + h], t[4 * g + 2 + h]);
+                if lo {
+                    _mm256_shuffle_ps::<0x44>(a, b)
+                } else {
+                    _mm256_shuffle_ps::<0xEE>(a, b)
+                }
+            });
+            // u[4g + 2h + s] holds steps 2h + s (low half) and 4 + 2h + s (high half) of
+            // columns 4g .. 4g + 4.
+            for k in 0..4 {
+                let (a, b) = (u[k], u[4 + k]);
+                _mm256_storeu_ps(dst.add(k * 16), _mm256_permute2f128_ps::<0x20>(a, b));
+                _mm256_storeu_ps(dst.add((k + 4) * 16), _mm256_permute2f128_ps::<0x31>(a, b));
+            }
+        }
+    }
 }
 
 impl Lanes for f64 {
@@ -173,6 +213,26 @@ impl Lanes for f64 {
     unsafe fn mask(n: usize) -> __m256i {
         // SAFETY: the caller guarantees AVX2.
         unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f64, stride: usize, dst: *mut f64) {
+        // SAFETY: the caller guarantees 4 columns of 4 readable elements at `src`, 4 steps of
+        // 8 writable elements at `dst`, and AVX.
+        unsafe {
+            let r: [__m256d; 4] = core::array::from_fn(|c| _mm256_loadu_pd(src.add(c * stride)));
+            // t0 = steps 0 and 2 of columns 0, 1; t1 = steps 1 and 3; t2, t3 of columns 2, 3.
+            let t = [
+                _mm256_unpacklo_pd(r[0], r[1]),
+                _mm256_unpackhi_pd(r[0], r[1]),
+                _mm256_unpacklo_pd(r[2], r[3]),
+                _mm256_unpackhi_pd(r[2], r[3]),
+            ];
+            for k in 0..2 {
+                let (a, b) = (t[k], t[2 + k]);
+                _mm256_storeu_pd(dst.add(k * 8), _mm256_permute2f128_pd::<0x20>(a, b));
+                _mm256_storeu_pd(dst.add((k + 2) * 8), _mm256_permute2f128_pd::<0x31>(a, b));
+            }
+        }
     }
 }
 
@@ -702,17 +762,29 @@ unsafe fn input_grad_avx2<S: Lanes>(
         let pack = |c0: usize, h: usize, panel: &mut Panel<S>| {
             assert!(h <= 2 * S::L && kc <= KC);
             let to = panel.step(0);
-            // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are
-            // written: all of them zero first when fewer than `2·L` columns fill them, then
-            // element `c < h` of each step.
+            // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are all
+            // written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
+            // `w`: asserted) and the rest element by element; with fewer, zero first, then
+            // element `c < h` of each step. AVX2 (the callers).
             unsafe {
-                if h < 2 * S::L {
-                    core::ptr::write_bytes(to, 0, kc * 2 * S::L);
+                let l = S::L;
+                // Whole blocks of `L` columns × `L` steps by in-register transposes.
+                let (blocks, ks) = if h == 2 * l { (2, kc / l * l) } else { (0, 0) };
+                for half in 0..blocks {
+                    let src = &w[(c0 + half * l) * o + k0..];
+                    assert!((l - 1) * o + ks <= src.len());
+                    for k in (0..ks).step_by(l) {
+                        S::transpose_block(src.as_ptr().add(k), o, to.add(k * 2 * l + half * l));
+                    }
                 }
+                if h < 2 * l {
+                    core::ptr::write_bytes(to, 0, kc * 2 * l);
+                }
+                // The rest element by element.
                 for c in 0..h {
                     let src = &w[(c0 + c) * o + k0..][..kc];
-                    for (k, &v) in src.iter().enumerate() {
-                        to.add(k * 2 * S::L + c).write(v);
+                    for (k, &v) in src.iter().enumerate().skip(ks) {
+                        to.add(k * 2 * l + c).write(v);
                     }
                 }
             }
