@@ -122,16 +122,74 @@ impl<P: Pod> Moments<P> {
             };
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
             let (m, v) = (&mut m[run.clone()], &mut v[run]);
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                *p *= shrink;
-                let g = g + l2 * *p;
-                // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
-                *m += w1 * (g - *m);
-                *v = keep2 * *v + w2 * (g * g);
-                let denom = v.sqrt() / bc2_sqrt + eps;
-                *p -= step_size * (*m / denom);
-            }
+            let c = Coefficients {
+                shrink,
+                l2,
+                w1,
+                keep2,
+                w2,
+                bc2_sqrt,
+                eps,
+                step_size,
+            };
+            update(p, g, m, v, &c);
         }
+    }
+}
+
+/// The per-element constants of one Adam step over one run of parameters.
+struct Coefficients<T> {
+    shrink: T,
+    l2: T,
+    w1: T,
+    keep2: T,
+    w2: T,
+    bc2_sqrt: T,
+    eps: T,
+    step_size: T,
+}
+
+/// Updates `p`, `m` and `v` from `g`, element by element.
+///
+/// With the `std` feature on x86-64, a copy compiled for AVX (8 `f32` per instruction, and
+/// above all per square root and division, which bound this loop) runs when the CPU has it;
+/// it gives the same bits (the same correctly rounded operations, no fused multiply-add).
+#[inline]
+fn update<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coefficients<T>) {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { update_avx(p, g, m, v, c) };
+    }
+    update_loop(p, g, m, v, c);
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn update_avx<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coefficients<T>) {
+    update_loop(p, g, m, v, c);
+}
+
+#[inline(always)]
+fn update_loop<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coefficients<T>) {
+    let Coefficients {
+        shrink,
+        l2,
+        w1,
+        keep2,
+        w2,
+        bc2_sqrt,
+        eps,
+        step_size,
+    } = *c;
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        *p *= shrink;
+        let g = g + l2 * *p;
+        // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
+        *m += w1 * (g - *m);
+        *v = keep2 * *v + w2 * (g * g);
+        let denom = v.sqrt() / bc2_sqrt + eps;
+        *p -= step_size * (*m / denom);
     }
 }
 
@@ -367,5 +425,37 @@ mod tests {
         );
         assert_eq!(AdamConfig::DEFAULT_LR, 1e-3);
         assert_eq!(AdamWConfig::DEFAULT_LR, 1e-3);
+    }
+
+    /// The AVX copy of the update loop gives the same bits as the portable one.
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    #[test]
+    fn avx_update_matches_the_portable_loop() {
+        if !std::is_x86_feature_detected!("avx") {
+            return;
+        }
+        let c = Coefficients {
+            shrink: 0.9999f32,
+            l2: 0.01,
+            w1: 0.1,
+            keep2: 0.999,
+            w2: 0.001,
+            bc2_sqrt: 0.0447,
+            eps: 1e-8,
+            step_size: 0.0123,
+        };
+        let wave = |k: usize, f: f32| libm::sinf(k as f32 * f) * (1.0 + (k % 7) as f32);
+        let start = |f: f32| -> [f32; 1003] { core::array::from_fn(|k| wave(k, f)) };
+        let g = start(0.37);
+        let (mut p1, mut m1) = (start(0.11), start(0.23));
+        let mut v1 = start(0.05).map(|x| x * x);
+        let (mut p2, mut m2, mut v2) = (p1, m1, v1);
+        update_loop(&mut p1, &g, &mut m1, &mut v1, &c);
+        // SAFETY: the CPU supports AVX, checked above.
+        unsafe { update_avx(&mut p2, &g, &mut m2, &mut v2, &c) };
+        let bits = |x: &[f32; 1003]| x.map(f32::to_bits);
+        assert_eq!(bits(&p1), bits(&p2));
+        assert_eq!(bits(&m1), bits(&m2));
+        assert_eq!(bits(&v1), bits(&v2));
     }
 }
