@@ -48,7 +48,7 @@ pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
 
 /// Whether every scalar of a block is finite (neither NaN nor infinite).
 ///
-/// `v − v` is zero for a finite `v` and NaN otherwise; the check sums it into 16 independent
+/// `0 · v` is zero for a finite `v` and NaN otherwise; the check sums it into 16 independent
 /// accumulators, which the compiler turns into vector instructions (the training step runs
 /// this over every gradient), and looks at them once at the end.
 ///
@@ -65,10 +65,10 @@ pub fn all_finite<T: Scalar, P: Pod>(block: &P) -> bool {
     let mut acc = [T::zero(); 16];
     for c in chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v - v;
+            *a += v * T::zero();
         }
     }
-    acc.iter().chain(rest).all(|&v| v - v == T::zero())
+    acc.iter().chain(rest).all(|&v| v * T::zero() == T::zero())
 }
 
 /// Number of scalars in a block of type `P`.
