@@ -4,13 +4,15 @@
 //! they run single samples of small layers (inlined into the caller) and serve as the
 //! tests' reference.
 //!
-//! They are written as offset loops over sub-slices of one column (`&w[c * o..c * o + o]`)
-//! rather than as chains of `chunks_exact` and `zip`: on a Cortex-M, where they are not
-//! inlined, every live iterator of such a chain is several words of state that ends up in
-//! the stack frame (`affine_input_grad` had a 232-byte frame on thumbv7em-none-eabihf, 80 B
-//! now), while an offset and a column length fit in registers. Each output element is summed
-//! in the same order as before, so the results did not change by a bit
-//! (`embedded/FOOTPRINT.md`, "Stack").
+//! They are written as index loops over one column at a time, the next column of `W` split
+//! off the rest with `split_at(o)`, rather than as chains of `chunks_exact` and `zip`: on a
+//! Cortex-M, where they are not inlined, every live iterator of such a chain is several
+//! words of state that ends up in the stack frame (`affine_input_grad` had a 232-byte frame
+//! on thumbv7em-none-eabihf, 72 B with these loops), while an offset and a column length fit
+//! in registers. Splitting (rather than slicing at `c * o`) also leaves no bounds check that
+//! the compiler turns into a division, so ARMv6-M links no software divider for them. Each
+//! output element is summed in the same order as with the iterator chains, so the results
+//! are the same bit for bit (`embedded/FOOTPRINT.md`, "Stack").
 use crate::Scalar;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
@@ -25,17 +27,17 @@ pub(super) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: us
         // The bias enters with the first input (`b + w·x`, the same sum in the same order
         // as starting from a copy of the bias), so no `memcpy` is linked on a
         // microcontroller for it.
-        let w0 = &w[..o];
+        let (w0, mut wr) = w.split_at(o);
         let x0 = xc[0];
         for r in 0..o {
             yc[r] = bias[r] + w0[r] * x0;
         }
-        for c in 1..i {
-            let wc = &w[c * o..c * o + o];
-            let xv = xc[c];
+        for &xv in &xc[1..] {
+            let (wc, rest) = wr.split_at(o);
             for r in 0..o {
                 yc[r] += wc[r] * xv;
             }
+            wr = rest;
         }
         xo += i;
         yo += o;
@@ -60,12 +62,13 @@ pub(super) fn affine_grads<T: Scalar>(
         for r in 0..o {
             db[r] += g[r];
         }
-        for c in 0..i {
-            let dwc = &mut dw[c * o..c * o + o];
-            let xv = xc[c];
+        let mut dwr = &mut *dw;
+        for &xv in xc {
+            let (dwc, rest) = dwr.split_at_mut(o);
             for r in 0..o {
                 dwc[r] += g[r] * xv;
             }
+            dwr = rest;
         }
         xo += i;
         go += o;
@@ -79,8 +82,11 @@ pub(super) fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: u
     while go < dy.len() {
         let g = &dy[go..go + o];
         let dxc = &mut dx[xo..xo + i];
-        for c in 0..i {
-            dxc[c] = dot(&w[c * o..c * o + o], g);
+        let mut wr = w;
+        for d in dxc {
+            let (wc, rest) = wr.split_at(o);
+            *d = dot(wc, g);
+            wr = rest;
         }
         xo += i;
         go += o;
@@ -100,8 +106,11 @@ pub(super) fn affine_input_grad_acc<T: Scalar>(
     while go < dy.len() {
         let g = &dy[go..go + o];
         let dxc = &mut dx[xo..xo + i];
-        for c in 0..i {
-            dxc[c] += dot(&w[c * o..c * o + o], g);
+        let mut wr = w;
+        for d in dxc {
+            let (wc, rest) = wr.split_at(o);
+            *d += dot(wc, g);
+            wr = rest;
         }
         xo += i;
         go += o;
