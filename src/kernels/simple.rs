@@ -3,27 +3,44 @@
 //! embedded firmware's bit-for-bit comparison with the host was recorded with. Elsewhere
 //! they run single samples of small layers (inlined into the caller) and serve as the
 //! tests' reference.
+//!
+//! They are written as index loops over one column at a time, the next column of `W` split
+//! off the rest with `split_at(o)`, rather than as chains of `chunks_exact` and `zip`: on a
+//! Cortex-M, where they are not inlined, every live iterator of such a chain is several
+//! words of state that ends up in the stack frame (`affine_input_grad` had a 232-byte frame
+//! on thumbv7em-none-eabihf, 72 B with these loops), while an offset and a column length fit
+//! in registers. Splitting (rather than slicing at `c * o`) also leaves no bounds check that
+//! the compiler turns into a division, so ARMv6-M links no software divider for them. Each
+//! output element is summed in the same order as with the iterator chains, so the results
+//! are the same bit for bit (`embedded/FOOTPRINT.md`, "Stack").
 use crate::Scalar;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
 #[inline]
 pub(super) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
-    for (xc, yc) in x.chunks_exact(i).zip(y.chunks_exact_mut(o)) {
-        let mut columns = w.chunks_exact(o).zip(xc);
+    let bias = &bias[..o];
+    let (mut xo, mut yo) = (0, 0);
+    while yo < y.len() {
+        let xc = &x[xo..xo + i];
+        let yc = &mut y[yo..yo + o];
         // The bias enters with the first input (`b + w·x`, the same sum in the same order
         // as starting from a copy of the bias), so no `memcpy` is linked on a
         // microcontroller for it.
-        if let Some((wc, &xv)) = columns.next() {
-            for ((yv, &wv), &b) in yc.iter_mut().zip(wc).zip(bias) {
-                *yv = b + wv * xv;
-            }
+        let (w0, mut wr) = w.split_at(o);
+        let x0 = xc[0];
+        for r in 0..o {
+            yc[r] = bias[r] + w0[r] * x0;
         }
-        for (wc, &xv) in columns {
-            for (yv, &wv) in yc.iter_mut().zip(wc) {
-                *yv += wv * xv;
+        for &xv in &xc[1..] {
+            let (wc, rest) = wr.split_at(o);
+            for r in 0..o {
+                yc[r] += wc[r] * xv;
             }
+            wr = rest;
         }
+        xo += i;
+        yo += o;
     }
 }
 
@@ -37,25 +54,42 @@ pub(super) fn affine_grads<T: Scalar>(
     i: usize,
     o: usize,
 ) {
-    for (xc, dyc) in x.chunks_exact(i).zip(dy.chunks_exact(o)) {
-        for (dbv, &g) in db.iter_mut().zip(dyc) {
-            *dbv += g;
+    let db = &mut db[..o];
+    let (mut xo, mut go) = (0, 0);
+    while go < dy.len() {
+        let xc = &x[xo..xo + i];
+        let g = &dy[go..go + o];
+        for r in 0..o {
+            db[r] += g[r];
         }
-        for (dwc, &xv) in dw.chunks_exact_mut(o).zip(xc) {
-            for (d, &g) in dwc.iter_mut().zip(dyc) {
-                *d += g * xv;
+        let mut dwr = &mut *dw;
+        for &xv in xc {
+            let (dwc, rest) = dwr.split_at_mut(o);
+            for r in 0..o {
+                dwc[r] += g[r] * xv;
             }
+            dwr = rest;
         }
+        xo += i;
+        go += o;
     }
 }
 
 /// `dX = Wᵀ · dY`; `W` is `o × i`.
 #[inline]
 pub(super) fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
-    for (dyc, dxc) in dy.chunks_exact(o).zip(dx.chunks_exact_mut(i)) {
-        for (d, wc) in dxc.iter_mut().zip(w.chunks_exact(o)) {
-            *d = dot(wc, dyc);
+    let (mut xo, mut go) = (0, 0);
+    while go < dy.len() {
+        let g = &dy[go..go + o];
+        let dxc = &mut dx[xo..xo + i];
+        let mut wr = w;
+        for d in dxc {
+            let (wc, rest) = wr.split_at(o);
+            *d = dot(wc, g);
+            wr = rest;
         }
+        xo += i;
+        go += o;
     }
 }
 
@@ -68,27 +102,41 @@ pub(super) fn affine_input_grad_acc<T: Scalar>(
     i: usize,
     o: usize,
 ) {
-    for (dyc, dxc) in dy.chunks_exact(o).zip(dx.chunks_exact_mut(i)) {
-        for (d, wc) in dxc.iter_mut().zip(w.chunks_exact(o)) {
-            *d += dot(wc, dyc);
+    let (mut xo, mut go) = (0, 0);
+    while go < dy.len() {
+        let g = &dy[go..go + o];
+        let dxc = &mut dx[xo..xo + i];
+        let mut wr = w;
+        for d in dxc {
+            let (wc, rest) = wr.split_at(o);
+            *d += dot(wc, g);
+            wr = rest;
         }
+        xo += i;
+        go += o;
     }
 }
 
 /// Dot product with four independent accumulators.
 #[inline]
 fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 4];
-    let (a4, ar) = a.split_at(a.len() / 4 * 4);
-    let (b4, br) = b.split_at(a4.len());
-    for (ac, bc) in a4.chunks_exact(4).zip(b4.chunks_exact(4)) {
-        for k in 0..4 {
-            acc[k] += ac[k] * bc[k];
-        }
+    let n = a.len();
+    let b = &b[..n];
+    let n4 = n / 4 * 4;
+    let (mut a0, mut a1, mut a2, mut a3) = (T::zero(), T::zero(), T::zero(), T::zero());
+    let mut k = 0;
+    while k < n4 {
+        let (ac, bc) = (&a[k..k + 4], &b[k..k + 4]);
+        a0 += ac[0] * bc[0];
+        a1 += ac[1] * bc[1];
+        a2 += ac[2] * bc[2];
+        a3 += ac[3] * bc[3];
+        k += 4;
     }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (&x, &y) in ar.iter().zip(br) {
-        s += x * y;
+    let mut s = (a0 + a1) + (a2 + a3);
+    while k < n {
+        s += a[k] * b[k];
+        k += 1;
     }
     s
 }
