@@ -48,9 +48,10 @@ pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
 
 /// Whether every scalar of a block is finite (neither NaN nor infinite).
 ///
-/// `0 · v` is zero for a finite `v` and NaN otherwise; the check sums it into 16 independent
-/// accumulators, which the compiler turns into vector instructions (the training step runs
-/// this over every gradient), and looks at them once at the end.
+/// `0 · v` is zero for a finite `v` and NaN otherwise; on targets with vector units the
+/// check sums it into 16 independent accumulators, which the compiler turns into vector
+/// instructions (the training step runs this over every gradient), and looks at them once
+/// at the end.
 ///
 /// ```
 /// assert!(staticnn::block::all_finite::<f32, _>(&[1.0f32, -2.0, 0.0]));
@@ -60,6 +61,19 @@ pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
 #[inline]
 pub fn all_finite<T: Scalar, P: Pod>(block: &P) -> bool {
     let values = as_slice::<T, P>(block);
+    // Targets without a vector unit (microcontrollers) keep the plain loop: the 16
+    // accumulators would be 16 scalars of stack there, for nothing.
+    let vector = cfg!(all(
+        not(staticnn_portable),
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64"
+        )
+    ));
+    if !vector {
+        return values.iter().all(|v| v.is_finite());
+    }
     let chunks = values.chunks_exact(16);
     let rest = chunks.remainder();
     let mut acc = [T::zero(); 16];

@@ -114,13 +114,17 @@ fn weight_grads<T: Scalar>(
     if BLOCKED && fma::affine_grads(dw, db, x, dy, i, o, add) {
         return;
     }
-    // The other paths add: start them from zero.
+    if !BLOCKED {
+        return if add {
+            simple::affine_grads::<T, true>(dw, db, x, dy, i, o)
+        } else {
+            simple::affine_grads::<T, false>(dw, db, x, dy, i, o)
+        };
+    }
+    // The portable blocked kernels add: start them from zero.
     if !add {
         dw.fill(T::zero());
         db.fill(T::zero());
-    }
-    if !BLOCKED {
-        return simple::affine_grads(dw, db, x, dy, i, o);
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     blocked::affine_grads(dw, db, x, dy, i, o);
@@ -231,11 +235,11 @@ mod tests {
                 name: "simple",
                 affine: simple::affine,
                 grads: |dw, db, x, dy, i, o, add| {
-                    if !add {
-                        dw.fill(T::zero());
-                        db.fill(T::zero());
+                    if add {
+                        simple::affine_grads::<T, true>(dw, db, x, dy, i, o)
+                    } else {
+                        simple::affine_grads::<T, false>(dw, db, x, dy, i, o)
                     }
-                    simple::affine_grads(dw, db, x, dy, i, o)
                 },
                 input_grad: |w, dy, dx, i, o, add| {
                     if add {

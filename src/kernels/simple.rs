@@ -44,9 +44,11 @@ pub(super) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: us
     }
 }
 
-/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
+/// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]` when `ADD`; `dW = dY · Xᵀ` and
+/// `db = Σ_b dY[:, b]` otherwise (the first sample's terms are written as `0 + term`, the
+/// same bits as adding them to a zeroed block, without a pass to zero it); `dW` is `o × i`.
 #[inline]
-pub(super) fn affine_grads<T: Scalar>(
+pub(super) fn affine_grads<T: Scalar, const ADD: bool>(
     dw: &mut [T],
     db: &mut [T],
     x: &[T],
@@ -55,18 +57,23 @@ pub(super) fn affine_grads<T: Scalar>(
     o: usize,
 ) {
     let db = &mut db[..o];
+    if !ADD && dy.is_empty() {
+        dw.fill(T::zero());
+        db.fill(T::zero());
+    }
     let (mut xo, mut go) = (0, 0);
     while go < dy.len() {
         let xc = &x[xo..xo + i];
         let g = &dy[go..go + o];
+        let first = !ADD && go == 0;
         for r in 0..o {
-            db[r] += g[r];
+            db[r] = if first { T::zero() } else { db[r] } + g[r];
         }
         let mut dwr = &mut *dw;
         for &xv in xc {
             let (dwc, rest) = dwr.split_at_mut(o);
             for r in 0..o {
-                dwc[r] += g[r] * xv;
+                dwc[r] = if first { T::zero() } else { dwc[r] } + g[r] * xv;
             }
             dwr = rest;
         }
