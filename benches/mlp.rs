@@ -883,27 +883,25 @@ fn summary(cases: &mut [Case]) {
             s.push(start.elapsed().as_secs_f64() / f64::from(n));
         }
     }
-    let median: Vec<f64> = samples
-        .iter_mut()
-        .map(|s| {
-            s.sort_by(f64::total_cmp);
-            s[s.len() / 2]
-        })
-        .collect();
-    let gflops: Vec<f64> = cases
-        .iter()
-        .zip(&median)
-        .map(|(c, t)| c.flops as f64 / t / 1e9)
-        .collect();
-    let peak = gflops[0];
+    for s in &mut samples {
+        s.sort_by(f64::total_cmp);
+    }
+    let median: Vec<f64> = samples.iter().map(|s| s[s.len() / 2]).collect();
+    // The fastest round: this virtual machine shares its caches (and sometimes its core)
+    // with other tenants, which slows rounds at random, memory-bound cases most.
+    let best: Vec<f64> = samples.iter().map(|s| s[0]).collect();
+    let rate = |c: &Case, t: f64| c.flops as f64 / t / 1e9;
+    let peak = rate(&cases[0], median[0]);
+    let peak_best = rate(&cases[0], best[0]);
 
     println!();
     println!(
-        "summary: median of {ROUNDS} interleaved rounds, f32, one thread; peak = {peak:.1} GFLOP/s"
+        "summary: {ROUNDS} interleaved rounds, f32, one thread; peak = {peak:.1} GFLOP/s \
+         (median), {peak_best:.1} (best round)"
     );
     println!(
-        "{:<50} {:<12} {:>11} {:>8} {:>7}  ratio",
-        "workload", "variant", "time", "GFLOP/s", "% peak"
+        "{:<50} {:<12} {:>11} {:>8} {:>7} {:>11} {:>7}  ratio (medians)",
+        "workload", "variant", "median", "GFLOP/s", "% peak", "best", "% peak"
     );
     for (k, c) in cases.iter().enumerate() {
         let ratio = c.reference.map_or(String::new(), |r| {
@@ -918,12 +916,14 @@ fn summary(cases: &mut [Case]) {
             }
         });
         println!(
-            "{:<50} {:<12} {:>11} {:>8.2} {:>6.1}%  {ratio}",
+            "{:<50} {:<12} {:>11} {:>8.2} {:>6.1}% {:>11} {:>6.1}%  {ratio}",
             c.group,
             c.name,
             format_time(median[k]),
-            gflops[k],
-            100.0 * gflops[k] / peak,
+            rate(c, median[k]),
+            100.0 * rate(c, median[k]) / peak,
+            format_time(best[k]),
+            100.0 * rate(c, best[k]) / peak_best,
         );
     }
 }
