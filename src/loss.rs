@@ -2,7 +2,6 @@
 //!
 //! Every loss is a mean over the batch, as PyTorch's default `reduction = "mean"`.
 
-use crate::layers::softmax_columns;
 use crate::{SMatrix, Scalar};
 
 /// A loss over `N` network outputs.
@@ -84,16 +83,32 @@ impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
         t: &[ClassIndex<N>; B],
         dy: &mut SMatrix<T, N, B>,
     ) -> T {
-        let l = self.loss(y, t);
-        softmax_columns(y.as_slice(), dy.as_mut_slice(), N);
+        // One pass of exponentials per column serves the loss and the softmax: the same
+        // maximum, terms and sum as `loss` and `softmax_columns` compute, in the same order.
         let inv_b = T::one() / T::of(B as f64);
-        for (dc, c) in dy.as_mut_slice().chunks_exact_mut(N).zip(t) {
+        let mut total = T::zero();
+        let columns = y.as_slice().chunks_exact(N);
+        for ((yc, dc), c) in columns.zip(dy.as_mut_slice().chunks_exact_mut(N)).zip(t) {
+            let m = yc
+                .iter()
+                .copied()
+                .fold(yc[0], |a, b| if b > a { b } else { a });
+            let mut s = T::zero();
+            for (d, &v) in dc.iter_mut().zip(yc) {
+                *d = (v - m).exp();
+                s += *d;
+            }
+            total += m + s.ln() - yc[c.get()];
+            let inv = T::one() / s;
+            for d in dc.iter_mut() {
+                *d *= inv;
+            }
             dc[c.get()] -= T::one();
             for d in dc.iter_mut() {
                 *d *= inv_b;
             }
         }
-        l
+        total / T::of(B as f64)
     }
 }
 
@@ -219,5 +234,34 @@ impl<T: Scalar, const N: usize> Loss<T, N> for Mse {
             *d = (a - b) * scale;
         }
         self.loss(y, t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::softmax_columns;
+
+    /// The single pass of `SoftmaxCrossEntropy::loss_and_grad` gives the bits of `loss` and
+    /// of `(softmax(y) − onehot(t)) / B` computed by `softmax_columns`.
+    #[test]
+    fn softmax_cross_entropy_in_one_pass_is_bit_identical() {
+        const N: usize = 7;
+        const B: usize = 5;
+        let y = SMatrix::<f32, N, B>::from_fn(|r, c| ((r * 5 + c * 3) % 11) as f32 * 0.7 - 3.1);
+        let t: [ClassIndex<N>; B] =
+            core::array::from_fn(|b| ClassIndex::new((b * 3) % N).expect("below N"));
+        let mut dy = SMatrix::<f32, N, B>::zeros();
+        let l = SoftmaxCrossEntropy.loss_and_grad(&y, &t, &mut dy);
+        assert_eq!(l.to_bits(), SoftmaxCrossEntropy.loss(&y, &t).to_bits());
+        let mut expected = SMatrix::<f32, N, B>::zeros();
+        softmax_columns(y.as_slice(), expected.as_mut_slice(), N);
+        for (b, c) in t.iter().enumerate() {
+            expected[(c.get(), b)] -= 1.0;
+        }
+        expected *= 1.0 / B as f32;
+        for (a, e) in dy.iter().zip(expected.iter()) {
+            assert_eq!(a.to_bits(), e.to_bits());
+        }
     }
 }
