@@ -97,9 +97,10 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
 
     /// As [`backward`](Network::backward), but **writes** the parameter gradients into
     /// `grads` (whatever it held is overwritten) instead of adding to them, which saves
-    /// zeroing them first: [`train_step`](Network::train_step) uses it. `network!` makes
-    /// every layer write its own gradients ([`Layer::backward_overwrite`]); the default
-    /// zeroes `grads` and calls `backward`.
+    /// zeroing them first: [`train_step`](crate::Supervised::train_step) uses it.
+    /// `network!` makes every layer write its own gradients
+    /// ([`Layer::backward_overwrite`](crate::Layer::backward_overwrite)); the default zeroes
+    /// `grads` and calls `backward`.
     fn backward_overwrite<const B: usize>(
         &self,
         x: &SMatrix<T, IN, B>,
