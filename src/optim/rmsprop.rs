@@ -155,15 +155,72 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for RmsProp<T, P> {
             let wd = T::of(c.weight_decay.lambda_for(seg.role));
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
             let (v, a, b) = (&mut v[run.clone()], &mut a[run.clone()], &mut b[run]);
-            for ((((p, &g), v), a), b) in p.iter_mut().zip(g).zip(v).zip(a).zip(b) {
-                let g = g + wd * *p;
-                *v = alpha * *v + one_minus_alpha * (g * g);
-                *a += w * (g - *a);
-                let denom = (*v - *a * *a).sqrt() + eps;
-                *b = mu * *b + g / denom;
-                *p -= lr * *b;
-            }
+            let k = Coefficients {
+                wd,
+                alpha,
+                one_minus_alpha,
+                w,
+                eps,
+                mu,
+                lr,
+            };
+            update(p, g, [v, a, b], &k);
         }
+    }
+}
+
+/// The per-element constants of one RMSprop step over one run of parameters.
+#[derive(Clone, Copy)]
+struct Coefficients<T> {
+    wd: T,
+    alpha: T,
+    one_minus_alpha: T,
+    w: T,
+    eps: T,
+    mu: T,
+    lr: T,
+}
+
+/// Updates `p` and the square average, gradient average and momentum buffer `[v, a, b]`
+/// from `g`, element by element.
+///
+/// With the `std` feature on x86-64, a copy compiled for AVX (8 `f32` per instruction, and
+/// above all per square root and division, which bound this loop) runs when the CPU has it;
+/// it gives the same bits (the same correctly rounded operations, no fused multiply-add).
+#[inline]
+fn update<T: Scalar>(p: &mut [T], g: &[T], vab: [&mut [T]; 3], k: &Coefficients<T>) {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { update_avx(p, g, vab, k) };
+    }
+    update_loop(p, g, vab, k);
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn update_avx<T: Scalar>(p: &mut [T], g: &[T], vab: [&mut [T]; 3], k: &Coefficients<T>) {
+    update_loop(p, g, vab, k);
+}
+
+#[inline(always)]
+fn update_loop<T: Scalar>(p: &mut [T], g: &[T], [v, a, b]: [&mut [T]; 3], k: &Coefficients<T>) {
+    let Coefficients {
+        wd,
+        alpha,
+        one_minus_alpha,
+        w,
+        eps,
+        mu,
+        lr,
+    } = *k;
+    for ((((p, &g), v), a), b) in p.iter_mut().zip(g).zip(v).zip(a).zip(b) {
+        let g = g + wd * *p;
+        *v = alpha * *v + one_minus_alpha * (g * g);
+        *a += w * (g - *a);
+        let denom = (*v - *a * *a).sqrt() + eps;
+        *b = mu * *b + g / denom;
+        *p -= lr * *b;
     }
 }
 
@@ -228,5 +285,38 @@ mod tests {
             (0.99, 1e-8, 0.0, 0.0, false)
         );
         assert_eq!(RmsPropConfig::DEFAULT_LR, 1e-2);
+    }
+
+    /// The AVX copy of the update loop gives the same bits as the portable one.
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    #[test]
+    fn avx_update_matches_the_portable_loop() {
+        if !std::is_x86_feature_detected!("avx") {
+            return;
+        }
+        let k = Coefficients {
+            wd: 0.01f32,
+            alpha: 0.99,
+            one_minus_alpha: 0.01,
+            w: 0.01,
+            eps: 1e-8,
+            mu: 0.9,
+            lr: 0.0123,
+        };
+        let wave = |i: usize, f: f32| libm::sinf(i as f32 * f) * (1.0 + (i % 7) as f32);
+        let start = |f: f32| -> [f32; 1003] { core::array::from_fn(|i| wave(i, f)) };
+        let g = start(0.37);
+        let (mut p1, mut a1, mut b1) = (start(0.11), start(0.23), start(0.31));
+        // The square average dominates the squared gradient average, as it does in use.
+        let mut v1: [f32; 1003] = core::array::from_fn(|i| a1[i] * a1[i] + wave(i, 0.05).abs());
+        let (mut p2, mut v2, mut a2, mut b2) = (p1, v1, a1, b1);
+        update_loop(&mut p1, &g, [&mut v1, &mut a1, &mut b1], &k);
+        // SAFETY: the CPU supports AVX, checked above.
+        unsafe { update_avx(&mut p2, &g, [&mut v2, &mut a2, &mut b2], &k) };
+        let bits = |x: &[f32; 1003]| x.map(f32::to_bits);
+        assert_eq!(bits(&p1), bits(&p2));
+        assert_eq!(bits(&v1), bits(&v2));
+        assert_eq!(bits(&a1), bits(&a2));
+        assert_eq!(bits(&b1), bits(&b2));
     }
 }
