@@ -11,34 +11,9 @@
 use staticnn::optim::Velocity;
 use staticnn::prelude::*;
 
-network! {
-    /// W3: the training benchmark without batch norm.
-    struct W3 {
-        input: 784,
-        Linear(128),
-        ReLU,
-        Linear(64),
-        ReLU,
-        Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
-}
-
-network! {
-    /// W4: W3 with batch norm and dropout.
-    struct W4 {
-        input: 784,
-        Linear(128),
-        BatchNorm,
-        ReLU,
-        Dropout(0.5),
-        Linear(64),
-        BatchNorm,
-        ReLU,
-        Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
-}
+#[path = "common/workloads.rs"]
+mod workloads;
+use workloads::*;
 
 /// Bytes of an `f32`.
 const F32: usize = 4;

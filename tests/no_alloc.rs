@@ -14,8 +14,12 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use staticnn::prelude::*;
+
+#[path = "common/workloads.rs"]
+mod workloads;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
+use workloads::*;
 
 thread_local! {
     /// Heap operations this thread made while armed. Per thread, so that tests running in
@@ -458,35 +462,6 @@ fn optimisers_and_fit_allocate_nothing() {
     });
     assert!(report.is_ok());
     assert_eq!(ops, 0, "a whole fit run");
-}
-
-network! {
-    /// W3 of the performance issue: 784-128-64-10 with ReLU.
-    struct W3 {
-        input: 784,
-        Linear(128),
-        ReLU,
-        Linear(64),
-        ReLU,
-        Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
-}
-
-network! {
-    /// W4 of the performance issue: W3 with batch norm and dropout.
-    struct W4 {
-        input: 784,
-        Linear(128),
-        BatchNorm,
-        ReLU,
-        Dropout(0.5),
-        Linear(64),
-        BatchNorm,
-        ReLU,
-        Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
 }
 
 /// The benchmarks' workloads at their size: W3 and W4 on batches of 64, inference (eval

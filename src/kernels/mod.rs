@@ -153,9 +153,9 @@ fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, ad
     debug_assert_eq!(w.len(), o * i);
     if !BLOCKED {
         return if add {
-            simple::affine_input_grad_acc(w, dy, dx, i, o)
+            simple::affine_input_grad::<T, true>(w, dy, dx, i, o)
         } else {
-            simple::affine_input_grad(w, dy, dx, i, o)
+            simple::affine_input_grad::<T, false>(w, dy, dx, i, o)
         };
     }
     #[cfg(target_arch = "x86_64")]
@@ -243,9 +243,9 @@ mod tests {
                 },
                 input_grad: |w, dy, dx, i, o, add| {
                     if add {
-                        simple::affine_input_grad_acc(w, dy, dx, i, o)
+                        simple::affine_input_grad::<T, true>(w, dy, dx, i, o)
                     } else {
-                        simple::affine_input_grad(w, dy, dx, i, o)
+                        simple::affine_input_grad::<T, false>(w, dy, dx, i, o)
                     }
                 },
             }),

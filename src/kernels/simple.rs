@@ -82,27 +82,9 @@ pub(super) fn affine_grads<T: Scalar, const ADD: bool>(
     }
 }
 
-/// `dX = Wᵀ · dY`; `W` is `o × i`.
+/// `dX += Wᵀ · dY` when `ADD`, `dX = Wᵀ · dY` otherwise; `W` is `o × i`.
 #[inline]
-pub(super) fn affine_input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize) {
-    let (mut xo, mut go) = (0, 0);
-    while go < dy.len() {
-        let g = &dy[go..go + o];
-        let dxc = &mut dx[xo..xo + i];
-        let mut wr = w;
-        for d in dxc {
-            let (wc, rest) = wr.split_at(o);
-            *d = dot(wc, g);
-            wr = rest;
-        }
-        xo += i;
-        go += o;
-    }
-}
-
-/// Adds `Wᵀ · dY` into `dX`.
-#[inline]
-pub(super) fn affine_input_grad_acc<T: Scalar>(
+pub(super) fn affine_input_grad<T: Scalar, const ADD: bool>(
     w: &[T],
     dy: &[T],
     dx: &mut [T],
@@ -116,7 +98,7 @@ pub(super) fn affine_input_grad_acc<T: Scalar>(
         let mut wr = w;
         for d in dxc {
             let (wc, rest) = wr.split_at(o);
-            *d += dot(wc, g);
+            *d = if ADD { *d + dot(wc, g) } else { dot(wc, g) };
             wr = rest;
         }
         xo += i;

@@ -105,17 +105,7 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) {
-        kernels::affine_grads(
-            g.weight.as_mut_slice(),
-            g.bias.as_mut_slice(),
-            x.as_slice(),
-            dy.as_slice(),
-            I,
-            O,
-        );
-        if let Some(dx) = dx {
-            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
-        }
+        linear_backward(p, x, dy, dx, g, true);
     }
 
     #[inline]
@@ -129,16 +119,28 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) {
-        kernels::affine_grads_set(
-            g.weight.as_mut_slice(),
-            g.bias.as_mut_slice(),
-            x.as_slice(),
-            dy.as_slice(),
-            I,
-            O,
-        );
-        if let Some(dx) = dx {
-            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
-        }
+        linear_backward(p, x, dy, dx, g, false);
+    }
+}
+
+/// The backward pass of [`Linear`]: the parameter gradients added to `g` when `add`,
+/// written into it otherwise, and the input gradient written into `dx` when asked.
+#[inline(always)]
+fn linear_backward<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    p: &LinearParams<T, I, O>,
+    x: &SMatrix<T, I, B>,
+    dy: &SMatrix<T, O, B>,
+    dx: Option<&mut SMatrix<T, I, B>>,
+    g: &mut LinearParams<T, I, O>,
+    add: bool,
+) {
+    let (dw, db) = (g.weight.as_mut_slice(), g.bias.as_mut_slice());
+    if add {
+        kernels::affine_grads(dw, db, x.as_slice(), dy.as_slice(), I, O);
+    } else {
+        kernels::affine_grads_set(dw, db, x.as_slice(), dy.as_slice(), I, O);
+    }
+    if let Some(dx) = dx {
+        kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
     }
 }
