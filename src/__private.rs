@@ -12,6 +12,10 @@ pub mod kernels {
     pub use crate::kernels::{affine, affine_grads, affine_input_grad};
 }
 
+/// Whether a training step has each layer check the gradients it writes (the vector kernels
+/// check them as they store them) rather than checking the whole gradient block afterwards.
+pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;
+
 /// A width carried in a type, for readable width-mismatch errors.
 pub struct Width<const N: usize>;
 

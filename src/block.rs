@@ -60,7 +60,12 @@ pub fn as_mut_slice<T: Scalar, P: Pod>(block: &mut P) -> &mut [T] {
 /// ```
 #[inline]
 pub fn all_finite<T: Scalar, P: Pod>(block: &P) -> bool {
-    let values = as_slice::<T, P>(block);
+    slice_all_finite(as_slice::<T, P>(block))
+}
+
+/// Whether every scalar of `values` is finite: [`all_finite`] on a slice.
+#[inline]
+pub(crate) fn slice_all_finite<T: Scalar>(values: &[T]) -> bool {
     // Targets without a vector unit (microcontrollers) keep the plain loop: the 16
     // accumulators would be 16 scalars of stack there, for nothing.
     let vector = cfg!(all(

@@ -201,4 +201,26 @@ pub trait Layer<T: Scalar, const I: usize, const O: usize> {
         crate::block::zero(grads);
         self.backward(params, x, y, tape, dy, dx, grads);
     }
+
+    /// As [`backward_overwrite`](Layer::backward_overwrite), and returns whether every
+    /// parameter gradient it wrote is finite: what a training step checks before it lets the
+    /// optimiser change anything. The default calls `backward_overwrite` and then reads
+    /// `grads` again ([`block::all_finite`](crate::block::all_finite)); a layer overrides it
+    /// when its kernels can check the values as they write them
+    /// ([`Linear`](crate::layers::Linear) does), which saves that second pass.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn backward_overwrite_finite<const B: usize>(
+        &self,
+        params: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        y: &SMatrix<T, O, B>,
+        tape: &Self::Tape<B>,
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        grads: &mut Self::Params,
+    ) -> bool {
+        self.backward_overwrite(params, x, y, tape, dy, dx, grads);
+        crate::block::all_finite::<T, _>(grads)
+    }
 }

@@ -113,6 +113,25 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         self.backward(x, tape, dy, grads, dx);
     }
 
+    /// As [`backward_overwrite`](Network::backward_overwrite), and returns whether every
+    /// parameter gradient is finite, as [`block::all_finite`] on `grads` would:
+    /// [`train_step`](crate::Supervised::train_step) uses it. `network!` has every layer
+    /// check the gradients it writes
+    /// ([`Layer::backward_overwrite_finite`](crate::Layer::backward_overwrite_finite)), so
+    /// `Linear`'s vector kernels check them as they store them instead of reading them all
+    /// again; the default calls `backward_overwrite` and then `block::all_finite`.
+    fn backward_overwrite_finite<const B: usize>(
+        &self,
+        x: &SMatrix<T, IN, B>,
+        tape: &mut Self::Tape<B>,
+        dy: &SMatrix<T, OUT, B>,
+        grads: &mut Self::Params,
+        dx: Option<&mut SMatrix<T, IN, B>>,
+    ) -> bool {
+        self.backward_overwrite(x, tape, dy, grads, dx);
+        block::all_finite::<T, _>(grads)
+    }
+
     /// The network output saved in a tape by the last train-mode forward.
     fn output<const B: usize>(tape: &Self::Tape<B>) -> &SMatrix<T, OUT, B>;
 
@@ -238,8 +257,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
         let y = self.forward_train(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
-        self.backward_overwrite(x, tape, &dy, grads, None);
-        let finite = loss.is_finite() && block::all_finite::<T, _>(grads);
+        let finite = self.backward_overwrite_finite(x, tape, &dy, grads, None) && loss.is_finite();
         if !finite {
             *self.state_mut() = state;
             return Err(TrainError::NonFinite {

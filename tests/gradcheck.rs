@@ -206,6 +206,41 @@ fn check_network<Net, const IN: usize, const OUT: usize, const B: usize>(
     }
     assert_eq!(dx, dx_set, "{name}: backward_overwrite, input gradient");
 
+    // The checking backward of a training step writes the same bits and finds them finite;
+    // with `dy` spoilt, it finds what reading the block back finds: not finite, when the
+    // network has parameters.
+    block::as_mut_slice::<f64, _>(&mut set).fill(f64::NAN);
+    dx_set.fill(f64::NAN);
+    let finite = net.backward_overwrite_finite(x, &mut tape, c, &mut set, Some(&mut dx_set));
+    assert!(
+        finite,
+        "{name}: backward_overwrite_finite on finite gradients"
+    );
+    assert_eq!(
+        block::as_slice::<f64, _>(&set),
+        block::as_slice::<f64, _>(&grads),
+        "{name}: backward_overwrite_finite"
+    );
+    assert_eq!(
+        dx, dx_set,
+        "{name}: backward_overwrite_finite, input gradient"
+    );
+    for bad in [f64::NAN, f64::INFINITY] {
+        let spoilt = SMatrix::<f64, OUT, B>::repeat(bad);
+        let finite = net.backward_overwrite_finite(x, &mut tape, &spoilt, &mut set, None);
+        assert_eq!(
+            finite,
+            block::all_finite::<f64, _>(&set),
+            "{name}: backward_overwrite_finite with {bad} in dy"
+        );
+        let params = block::as_slice::<f64, _>(net.params()).len();
+        assert_eq!(
+            finite,
+            params == 0,
+            "{name}: {bad} in dy reaches the gradients"
+        );
+    }
+
     let mut mismatches = Mismatches::default();
     let n = block::as_slice::<f64, _>(net.params()).len();
     for i in 0..n {

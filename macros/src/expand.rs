@@ -82,6 +82,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_forward_train = item("forward_train");
     let lt_backward = item("backward");
     let lt_backward_set = item("backward_overwrite");
+    let lt_backward_finite = item("backward_overwrite_finite");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
     let field_docs: Vec<String> = layers
@@ -191,9 +192,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
     });
 
     // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
-    // `SET` (a const of the generated `__backward`) picks the layers' overwriting backward.
+    // `SET` (a const of the generated `__backward`) picks the layers' overwriting backward,
+    // `CHECK` the one that also says whether the gradients it wrote are finite.
     let backward_steps = (0..n).rev().map(|k| {
         let (bwd, bwd_set) = (&lt_backward[k], &lt_backward_set[k]);
+        let bwd_finite = &lt_backward_finite[k];
         let (v, f, a) = (values[k], fields[k], &aux[k]);
         let src = if k == 0 {
             quote!(x)
@@ -217,7 +220,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
         };
         let args =
             quote!((&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f));
-        quote!(if SET { #bwd_set #args } else { #bwd #args })
+        quote! {
+            if CHECK {
+                __finite &= #bwd_finite #args;
+            } else if SET {
+                #bwd_set #args
+            } else {
+                #bwd #args
+            }
+        }
     });
 
     let supervised = loss.as_ref().map(|loss| {
@@ -387,20 +398,25 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
 
             /// The backward pass of `Network::backward` (`SET` false: the layers add their
-            /// gradients) and `Network::backward_overwrite` (`SET`: they write them).
+            /// gradients), `Network::backward_overwrite` (`SET`: they write them) and
+            /// `Network::backward_overwrite_finite` (`CHECK`: they write them and say
+            /// whether they are finite). Returns whether every layer's are (`true` without
+            /// `CHECK`).
             #[inline(always)]
-            fn __backward<const B: usize, const SET: bool>(
+            fn __backward<const B: usize, const SET: bool, const CHECK: bool>(
                 &self,
                 x: &#sn::SMatrix<T, #input_w, { B }>,
                 tape: &mut #tape_ty<T, { B }>,
                 dy: &#sn::SMatrix<T, #output, { B }>,
                 grads: &mut #params_ty<T>,
                 dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
-            ) {
+            ) -> bool {
                 const __W: usize = #widest;
                 let [__g0, __g1] = &mut tape.__grad;
                 let _ = (&__g0, &__g1);
+                let mut __finite = true;
                 #(#backward_steps)*
+                __finite
             }
         }
 
@@ -488,7 +504,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 grads: &mut #params_ty<T>,
                 dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
             ) {
-                self.__backward::<{ B }, false>(x, tape, dy, grads, dx);
+                self.__backward::<{ B }, false, false>(x, tape, dy, grads, dx);
             }
 
             fn backward_overwrite<const B: usize>(
@@ -499,7 +515,23 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 grads: &mut #params_ty<T>,
                 dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
             ) {
-                self.__backward::<{ B }, true>(x, tape, dy, grads, dx);
+                self.__backward::<{ B }, true, false>(x, tape, dy, grads, dx);
+            }
+
+            fn backward_overwrite_finite<const B: usize>(
+                &self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &mut #tape_ty<T, { B }>,
+                dy: &#sn::SMatrix<T, #output, { B }>,
+                grads: &mut #params_ty<T>,
+                dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
+            ) -> bool {
+                if #pv::FUSED_FINITE_CHECK {
+                    self.__backward::<{ B }, true, true>(x, tape, dy, grads, dx)
+                } else {
+                    self.__backward::<{ B }, true, false>(x, tape, dy, grads, dx);
+                    #sn::block::all_finite::<T, _>(grads)
+                }
             }
         }
 

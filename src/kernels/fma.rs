@@ -30,13 +30,14 @@
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
-    _mm256_broadcast_ss, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
-    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps,
+    _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castsi256_pd, _mm256_castsi256_ps,
+    _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd,
+    _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
     _mm256_maskstore_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_shuffle_ps, _mm256_storeu_pd,
-    _mm256_storeu_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd,
-    _mm256_unpacklo_ps,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
+    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_pd,
+    _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps,
 };
 use core::mem::MaybeUninit;
 
@@ -79,6 +80,14 @@ trait Lanes: Scalar {
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn plus(a: Self::V, b: Self::V) -> Self::V;
+    /// `a − b`.
+    unsafe fn minus(a: Self::V, b: Self::V) -> Self::V;
+    /// Zero in every lane.
+    unsafe fn zeros() -> Self::V;
+    /// `v` in the lanes selected by `m`, zero elsewhere.
+    unsafe fn keep(v: Self::V, m: __m256i) -> Self::V;
+    /// Whether every lane of `v` is zero (a NaN lane is not).
+    unsafe fn all_zero(v: Self::V) -> bool;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
     unsafe fn mask(n: usize) -> __m256i;
     /// Transposes an `L × L` block into a panel: lane `c` of the vector at `dst + k·2·L` is
@@ -123,6 +132,28 @@ impl Lanes for f32 {
     unsafe fn plus(a: __m256, b: __m256) -> __m256 {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn minus(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn zeros() -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn keep(v: __m256, m: __m256i) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_and_ps(v, _mm256_castsi256_ps(m)) }
+    }
+    #[inline(always)]
+    unsafe fn all_zero(v: __m256) -> bool {
+        let mut lanes = [0.0; 8];
+        // SAFETY: `lanes` holds one vector; the caller guarantees AVX.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().all(|&x| x == 0.0)
     }
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
@@ -208,6 +239,28 @@ impl Lanes for f64 {
     unsafe fn plus(a: __m256d, b: __m256d) -> __m256d {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn minus(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn zeros() -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn keep(v: __m256d, m: __m256i) -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_and_pd(v, _mm256_castsi256_pd(m)) }
+    }
+    #[inline(always)]
+    unsafe fn all_zero(v: __m256d) -> bool {
+        let mut lanes = [0.0; 4];
+        // SAFETY: `lanes` holds one vector; the caller guarantees AVX.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
+        lanes.iter().all(|&x| x == 0.0)
     }
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
@@ -357,52 +410,64 @@ struct Pass<S> {
 
 /// Runs `tile` on the column tiles of `n` columns: as few tiles of at most six as cover them,
 /// of sizes differing by at most one (32 columns: 6, 6, 5, 5, 5, 5), so that no tile is left
-/// with too few columns to hide the latency of its multiply-adds.
+/// with too few columns to hide the latency of its multiply-adds. Returns the sum of the
+/// tiles' checks (see [`tile`]).
 ///
 /// # Safety
 /// As [`tile`], for every column `0 .. n`.
 #[inline(always)]
-unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool>(
+unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool>(
     p: &Pass<S>,
     panel: *const S,
     r0: usize,
     n: usize,
     m: __m256i,
-) {
+) -> S::V {
     let tiles = n.div_ceil(6);
     let mut j0 = 0;
+    // SAFETY: AVX (the caller).
+    let mut check = unsafe { S::zeros() };
     for t in 0..tiles {
         // The first `n mod tiles` tiles take one column more.
         let width = n / tiles + usize::from(t < n % tiles);
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
-            match width {
-                6 => tile::<S, MV, MASK, 6>(p, panel, r0, j0, m),
-                5 => tile::<S, MV, MASK, 5>(p, panel, r0, j0, m),
-                4 => tile::<S, MV, MASK, 4>(p, panel, r0, j0, m),
-                3 => tile::<S, MV, MASK, 3>(p, panel, r0, j0, m),
-                2 => tile::<S, MV, MASK, 2>(p, panel, r0, j0, m),
-                _ => tile::<S, MV, MASK, 1>(p, panel, r0, j0, m),
+            let c = match width {
+                6 => tile::<S, MV, MASK, CHECK, 6>(p, panel, r0, j0, m),
+                5 => tile::<S, MV, MASK, CHECK, 5>(p, panel, r0, j0, m),
+                4 => tile::<S, MV, MASK, CHECK, 4>(p, panel, r0, j0, m),
+                3 => tile::<S, MV, MASK, CHECK, 3>(p, panel, r0, j0, m),
+                2 => tile::<S, MV, MASK, CHECK, 2>(p, panel, r0, j0, m),
+                _ => tile::<S, MV, MASK, CHECK, 1>(p, panel, r0, j0, m),
+            };
+            if CHECK {
+                check = S::plus(check, c);
             }
         }
         j0 += width;
     }
+    check
 }
 
 /// One tile: rows `r0 ..` (`MV` vectors, the last one's rows selected by `m` when `MASK`)
 /// × columns `j0 .. j0 + NR`, accumulated in registers over the pass.
 ///
+/// With `CHECK`, returns `Σ (v − v)` over the values it stored (masked lanes cleared): zero
+/// in every lane when they are all finite, NaN in some lane otherwise. The subtractions and
+/// additions run on the adder pipes, beside the multiply-adds, so the check costs next to
+/// nothing where a separate pass would read the whole result again. Without `CHECK`, zero.
+///
 /// # Safety
 /// AVX2 and FMA; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
 /// `init` and `y`, and its columns of `x` over `kc` steps, are inside their matrices.
 #[inline(always)]
-unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const NR: usize>(
+unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool, const NR: usize>(
     p: &Pass<S>,
     panel: *const S,
     r0: usize,
     j0: usize,
     m: __m256i,
-) {
+) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
         let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
@@ -422,31 +487,45 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const NR: usize>(
             a = a.add(2 * S::L);
             xk = xk.add(p.xk);
         }
+        let mut check = S::zeros();
         for (j, accj) in acc.iter().enumerate() {
             let yj = p.y.add(r0 + (j0 + j) * p.ys);
             for (v, &c) in accj.iter().enumerate() {
                 store_row::<S, MV, MASK>(yj, v, m, c);
+                if CHECK {
+                    let d = S::minus(c, c);
+                    let d = if MASK && v + 1 == MV {
+                        S::keep(d, m)
+                    } else {
+                        d
+                    };
+                    check = S::plus(check, d);
+                }
             }
         }
+        check
     }
 }
 
 /// Runs the row tiles of a pass with `rows` rows in total: `pack(r0, rows_in_tile, panel)`
 /// fills the panel of each (on the caller's stack), then `row_of_tiles` runs every column.
+/// Returns the sum of the tiles' checks (see [`tile`]).
 ///
 /// # Safety
 /// AVX2 and FMA; `pack` writes all `2·L` elements of the panel's first `kc` steps; the
 /// pass's bounds as in [`tile`].
 #[inline(always)]
-unsafe fn pass<S: Lanes>(
+unsafe fn pass<S: Lanes, const CHECK: bool>(
     p: &Pass<S>,
     rows: usize,
     n: usize,
     panel: &mut Panel<S>,
     mut pack: impl FnMut(usize, usize, &mut Panel<S>),
-) {
+) -> S::V {
     let l = S::L;
     let mut r0 = 0;
+    // SAFETY: AVX (the caller).
+    let mut check = unsafe { S::zeros() };
     while r0 < rows {
         let h = (rows - r0).min(2 * l);
         pack(r0, h, panel);
@@ -456,15 +535,19 @@ unsafe fn pass<S: Lanes>(
         unsafe {
             let full = h.is_multiple_of(l);
             let m = S::mask(if full { l } else { h % l });
-            match (h > l, full) {
-                (true, true) => row_of_tiles::<S, 2, false>(p, pp, r0, n, m),
-                (true, false) => row_of_tiles::<S, 2, true>(p, pp, r0, n, m),
-                (false, true) => row_of_tiles::<S, 1, false>(p, pp, r0, n, m),
-                (false, false) => row_of_tiles::<S, 1, true>(p, pp, r0, n, m),
+            let c = match (h > l, full) {
+                (true, true) => row_of_tiles::<S, 2, false, CHECK>(p, pp, r0, n, m),
+                (true, false) => row_of_tiles::<S, 2, true, CHECK>(p, pp, r0, n, m),
+                (false, true) => row_of_tiles::<S, 1, false, CHECK>(p, pp, r0, n, m),
+                (false, false) => row_of_tiles::<S, 1, true, CHECK>(p, pp, r0, n, m),
+            };
+            if CHECK {
+                check = S::plus(check, c);
             }
         }
         r0 += h;
     }
+    check
 }
 
 /// Packs `kc` steps of `h ≤ 2·L` rows into the panel: step `k` copies
@@ -584,7 +667,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, n, panel, pack) };
+        unsafe { pass::<S, false>(&p, o, n, panel, pack) };
         k0 += kc;
     }
 }
@@ -593,9 +676,10 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
 // dY · Xᵀ
 
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]` when `add`, `dW = dY · Xᵀ` and
-/// `db = Σ_b dY[:, b]` otherwise; `dW` is `o × i`. Returns `false` (nothing done) when the
-/// kernels cannot run for `T` on this CPU.
-pub(super) fn affine_grads<T: Scalar>(
+/// `db = Σ_b dY[:, b]` otherwise; `dW` is `o × i`. Returns `None` (nothing done) when the
+/// kernels cannot run for `T` on this CPU; otherwise, with `CHECK`, whether every value of
+/// `dW` and `db` is finite (checked as the kernel stores them), and `true` without.
+pub(super) fn affine_grads<T: Scalar, const CHECK: bool>(
     dw: &mut [T],
     db: &mut [T],
     x: &[T],
@@ -603,35 +687,37 @@ pub(super) fn affine_grads<T: Scalar>(
     i: usize,
     o: usize,
     add: bool,
-) -> bool {
+) -> Option<bool> {
     if o == 0 || !available() {
-        return false;
+        return None;
     }
     let n = dy.len() / o;
     assert!(dw.len() == o * i && db.len() == o && x.len() == i * n && dy.len() == o * n);
     if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { grads_avx2::<f32>(dw, db, x, dy, i, o, add) };
+        Some(unsafe { grads_avx2::<f32, CHECK>(dw, db, x, dy, i, o, add) })
     } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
         (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: as above.
-        unsafe { grads_avx2::<f64>(dw, db, x, dy, i, o, add) };
+        Some(unsafe { grads_avx2::<f64, CHECK>(dw, db, x, dy, i, o, add) })
     } else {
-        return false;
+        None
     }
-    true
 }
 
 /// `dW` (`o × i`) (+)= `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
 /// dimension is the batch, and the bias gradient is summed while packing `dY`. Without
-/// `add`, the first pass starts from zero instead of reading `dW` and `db`.
+/// `add`, the first pass starts from zero instead of reading `dW` and `db`. With `CHECK`,
+/// the last pass checks the values it stores, and the result says whether all are finite
+/// (a sum that is not finite after an early pass stays so: no later addition makes it
+/// finite again).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine_grads`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn grads_avx2<S: Lanes>(
+unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
     dw: &mut [S],
     db: &mut [S],
     x: &[S],
@@ -639,15 +725,27 @@ unsafe fn grads_avx2<S: Lanes>(
     i: usize,
     o: usize,
     add: bool,
-) {
+) -> bool {
     let n = dy.len() / o;
     let zeros = [S::zero(); 16];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut b0 = 0;
     let step = pass_len(n);
+    // The checks of the last pass: `dW`'s from the tiles, `db`'s from its sums.
+    // SAFETY: the CPU has AVX (the caller).
+    let (mut check, mut check_db) = unsafe { (S::zeros(), S::zeros()) };
+    if n == 0 {
+        // No samples: the gradients are the zeros (or what `dW` and `db` held, when adding).
+        if !add {
+            dw.fill(S::zero());
+            db.fill(S::zero());
+        }
+        return !CHECK || dw.iter().chain(&*db).all(|v| v.is_finite());
+    }
     while b0 < n {
         let kc = step.min(n - b0);
+        let last = b0 + kc == n;
         let from_dw = add || b0 > 0;
         let p = Pass {
             // SAFETY: `b0 < n`: inside `x` (`i · n`).
@@ -684,14 +782,25 @@ unsafe fn grads_avx2<S: Lanes>(
                         acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
                     }
                     S::store_masked(d, m, acc);
+                    if CHECK && last {
+                        check_db = S::plus(check_db, S::keep(S::minus(acc, acc), m));
+                    }
                 }
             }
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, o, i, panel, pack) };
+        unsafe {
+            if CHECK && last {
+                check = pass::<S, true>(&p, o, i, panel, pack);
+            } else {
+                pass::<S, false>(&p, o, i, panel, pack);
+            }
+        }
         b0 += kc;
     }
+    // SAFETY: as above.
+    !CHECK || unsafe { S::all_zero(S::plus(check, check_db)) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -791,7 +900,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass(&p, i, n, panel, pack) };
+        unsafe { pass::<S, false>(&p, i, n, panel, pack) };
         k0 += kc;
     }
 }

@@ -47,6 +47,11 @@ const BLOCKED: bool = cfg!(all(
     )
 ));
 
+/// Whether `affine_grads_set_finite` checks the gradients as its vector kernels store them
+/// (x86-64). Elsewhere it checks them afterwards, and a training step is as quick, and on a
+/// microcontroller smaller, when it checks the whole gradient block once instead.
+pub(crate) const FUSED_FINITE_CHECK: bool = BLOCKED && cfg!(target_arch = "x86_64");
+
 /// Below this many weights, a single sample takes the plain loops (inlined into the caller,
 /// no dispatch): W1's 16 × 16 layers and W2's 64 × 64 measured fastest that way.
 const SMALL_GEMV: usize = 64 * 64 + 1;
@@ -76,7 +81,7 @@ pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o:
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
 #[inline]
 pub fn affine_grads<T: Scalar>(dw: &mut [T], db: &mut [T], x: &[T], dy: &[T], i: usize, o: usize) {
-    weight_grads(dw, db, x, dy, i, o, true);
+    weight_grads::<T, false>(dw, db, x, dy, i, o, true);
 }
 
 /// `dW = dY · Xᵀ` and `db = Σ_b dY[:, b]` (overwriting both); `dW` is `o × i`.
@@ -89,17 +94,28 @@ pub fn affine_grads_set<T: Scalar>(
     i: usize,
     o: usize,
 ) {
-    weight_grads(dw, db, x, dy, i, o, false);
+    weight_grads::<T, false>(dw, db, x, dy, i, o, false);
+}
+
+/// As [`affine_grads_set`], and returns whether every value written to `dW` and `db` is
+/// finite. The vector kernels check the values as they store them (no second pass over
+/// `dW`); the other paths check the slices afterwards.
+#[inline]
+pub fn affine_grads_set_finite<T: Scalar>(
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+) -> bool {
+    weight_grads::<T, true>(dw, db, x, dy, i, o, false)
 }
 
 /// `dW (+)= dY · Xᵀ` and `db (+)= Σ_b dY[:, b]`: added when `add`, written otherwise.
-// On targets without the vector kernels the early `return` is the last statement.
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
-    allow(clippy::needless_return)
-)]
+/// Returns, with `CHECK`, whether every value of `dW` and `db` is finite; `true` without.
 #[inline(always)]
-fn weight_grads<T: Scalar>(
+fn weight_grads<T: Scalar, const CHECK: bool>(
     dw: &mut [T],
     db: &mut [T],
     x: &[T],
@@ -107,27 +123,29 @@ fn weight_grads<T: Scalar>(
     i: usize,
     o: usize,
     add: bool,
-) {
+) -> bool {
     debug_assert_eq!(dw.len(), o * i);
     debug_assert_eq!(db.len(), o);
     #[cfg(target_arch = "x86_64")]
-    if BLOCKED && fma::affine_grads(dw, db, x, dy, i, o, add) {
-        return;
+    if BLOCKED && let Some(finite) = fma::affine_grads::<T, CHECK>(dw, db, x, dy, i, o, add) {
+        return finite;
     }
     if !BLOCKED {
-        return if add {
+        if add {
             simple::affine_grads::<T, true>(dw, db, x, dy, i, o)
         } else {
             simple::affine_grads::<T, false>(dw, db, x, dy, i, o)
-        };
+        }
+    } else {
+        // The portable blocked kernels add: start them from zero.
+        if !add {
+            dw.fill(T::zero());
+            db.fill(T::zero());
+        }
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+        blocked::affine_grads(dw, db, x, dy, i, o);
     }
-    // The portable blocked kernels add: start them from zero.
-    if !add {
-        dw.fill(T::zero());
-        db.fill(T::zero());
-    }
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-    blocked::affine_grads(dw, db, x, dy, i, o);
+    !CHECK || (crate::block::slice_all_finite(dw) && crate::block::slice_all_finite(db))
 }
 
 /// `dX = Wᵀ · dY`; `W` is `o × i`.
@@ -192,7 +210,9 @@ mod tests {
         let fma = fma::available().then_some(Kernels {
             name: "fma",
             affine: |w, b, x, y, i, o| assert!(fma::affine(w, b, x, y, i, o)),
-            grads: |dw, db, x, dy, i, o, add| assert!(fma::affine_grads(dw, db, x, dy, i, o, add)),
+            grads: |dw, db, x, dy, i, o, add| {
+                assert!(fma::affine_grads::<T, false>(dw, db, x, dy, i, o, add).is_some())
+            },
             input_grad: |w, dy, dx, i, o, add| assert!(fma::input_grad(w, dy, dx, i, o, add)),
         });
         #[cfg(not(target_arch = "x86_64"))]
@@ -422,6 +442,74 @@ mod tests {
         }
     }
 
+    /// `affine_grads_set_finite` writes what `affine_grads_set` writes, bit for bit, and says
+    /// whether all of it is finite exactly when reading it back would: on every edge of the
+    /// tiles (masked rows, one to six columns), over several passes of the batch, with a
+    /// NaN, an infinity or an overflowing product placed anywhere in `x` or `dY`.
+    #[test]
+    fn weight_grads_check_what_they_store() {
+        fn check<T: Scalar>(big: f64) {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let mut x = [T::zero(); 13 * 300];
+            let mut g = [T::zero(); 33 * 300];
+            let (mut dw, mut dw_set) = ([T::zero(); 33 * 13], [T::zero(); 33 * 13]);
+            let (mut db, mut db_set) = ([T::zero(); 33], [T::zero(); 33]);
+            let bad = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, big];
+            let mut trial = 0usize;
+            for o in [1, 3, 8, 9, 16, 17, 33] {
+                for i in [1, 5, 6, 7, 13] {
+                    for n in [1, 4, 7, 300] {
+                        for case in 0..7 {
+                            trial += 1;
+                            let (x, g) = (&mut x[..i * n], &mut g[..o * n]);
+                            x.iter_mut().enumerate().for_each(|(k, e)| *e = v(k + 5));
+                            g.iter_mut().enumerate().for_each(|(k, e)| *e = v(k + 9));
+                            // Case 0 stays finite; the others spoil one value of `x` or `dY`.
+                            // A huge one, times the other operand set to 2, overflows its
+                            // products to infinity: finite inputs, gradients that are not.
+                            if case > 0 {
+                                let value = T::of(bad[case % 4]);
+                                let spot = trial * 7919;
+                                let (spoilt, other) = if case < 4 {
+                                    (&mut x[..], &mut g[..])
+                                } else {
+                                    (&mut g[..], &mut x[..])
+                                };
+                                if case % 4 == 3 {
+                                    other.fill(T::of(2.0));
+                                }
+                                spoilt[spot % spoilt.len()] = value;
+                            }
+                            let (dw, db) = (&mut dw[..o * i], &mut db[..o]);
+                            let (dw_set, db_set) = (&mut dw_set[..o * i], &mut db_set[..o]);
+                            dw.fill(T::of(f64::NAN));
+                            db.fill(T::of(f64::NAN));
+                            let finite = affine_grads_set_finite(dw, db, x, g, i, o);
+                            affine_grads_set(dw_set, db_set, x, g, i, o);
+                            let same = |a: &[T], b: &[T]| {
+                                a.iter()
+                                    .zip(b)
+                                    .all(|(p, q)| p.as_f64().to_bits() == q.as_f64().to_bits())
+                            };
+                            assert!(same(dw, dw_set), "o={o} i={i} n={n} case={case}: dW");
+                            assert!(same(db, db_set), "o={o} i={i} n={n} case={case}: db");
+                            let truth = crate::block::slice_all_finite(dw)
+                                && crate::block::slice_all_finite(db);
+                            assert_eq!(finite, truth, "o={o} i={i} n={n} case={case}");
+                            assert_eq!(
+                                truth,
+                                case == 0,
+                                "o={o} i={i} n={n} case={case}: spoilt or not"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        check::<f32>(3e38);
+        check::<f64>(1e308);
+    }
+
     /// A forward product wider than one pass sums in input order on every path: with one
     /// rounding per multiply and add on the portable paths, with fused multiply-adds on the
     /// FMA path.
@@ -436,7 +524,7 @@ mod tests {
         let bias: [f64; O] = core::array::from_fn(|k| v(k + 3));
         for k in implementations::<f64>().iter().flatten() {
             let fused = k.name == "fma"
-                || (k.name == "dispatch" && cfg!(target_arch = "x86_64") && {
+                || (k.name == "dispatch" && BLOCKED && cfg!(target_arch = "x86_64") && {
                     #[cfg(target_arch = "x86_64")]
                     let f = fma::available();
                     #[cfg(not(target_arch = "x86_64"))]

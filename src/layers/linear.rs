@@ -121,6 +121,25 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
     ) {
         linear_backward(p, x, dy, dx, g, false);
     }
+
+    #[inline]
+    fn backward_overwrite_finite<const B: usize>(
+        &self,
+        p: &Self::Params,
+        x: &SMatrix<T, I, B>,
+        _: &SMatrix<T, O, B>,
+        _: &(),
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        g: &mut Self::Params,
+    ) -> bool {
+        let (dw, db) = (g.weight.as_mut_slice(), g.bias.as_mut_slice());
+        let finite = kernels::affine_grads_set_finite(dw, db, x.as_slice(), dy.as_slice(), I, O);
+        if let Some(dx) = dx {
+            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
+        }
+        finite
+    }
 }
 
 /// The backward pass of [`Linear`]: the parameter gradients added to `g` when `add`,
