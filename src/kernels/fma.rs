@@ -390,6 +390,15 @@ impl<S: Lanes> Panel<S> {
     }
 }
 
+/// What a tile does besides its product ([`tile`]'s `MODE`): nothing more.
+const PLAIN: u8 = 0;
+/// Checks the values it stores ([`tile`]).
+const CHECKED: u8 = 1;
+/// Writes its rows strided and its columns contiguous, starting every row from the same
+/// `init[j]` ([`Pass`]): the forward product of a layer with few outputs, whose tiles run
+/// over the samples ([`affine_few_outputs`]).
+const TRANSPOSED: u8 = 2;
+
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
 struct Pass<S> {
@@ -397,11 +406,13 @@ struct Pass<S> {
     x: *const S,
     xk: usize,
     xj: usize,
-    /// `Y[0, 0]`; `Y[r, j]` is at `y + r + j·ys`.
+    /// `Y[0, 0]`; `Y[r, j]` is at `y + r + j·ys` (`TRANSPOSED`: at `y + r·ys + j`).
     y: *mut S,
     ys: usize,
+    /// Rows of `Y` in all (`TRANSPOSED` stores them one by one and must know where they end).
+    rows: usize,
     /// Where the accumulators start: `init[r, j]` is at `init + r·init_rows + j·init_step`
-    /// (`init_step` 0 for a bias, both 0 for zeros).
+    /// (`init_step` 0 for a bias, both 0 for zeros; `TRANSPOSED`: at `init + j`).
     init: *const S,
     init_rows: usize,
     init_step: usize,
@@ -416,7 +427,7 @@ struct Pass<S> {
 /// # Safety
 /// As [`tile`], for every column `0 .. n`.
 #[inline(always)]
-unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool>(
+unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8>(
     p: &Pass<S>,
     panel: *const S,
     r0: usize,
@@ -433,14 +444,14 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const CHECK:
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
             let c = match width {
-                6 => tile::<S, MV, MASK, CHECK, 6>(p, panel, r0, j0, m),
-                5 => tile::<S, MV, MASK, CHECK, 5>(p, panel, r0, j0, m),
-                4 => tile::<S, MV, MASK, CHECK, 4>(p, panel, r0, j0, m),
-                3 => tile::<S, MV, MASK, CHECK, 3>(p, panel, r0, j0, m),
-                2 => tile::<S, MV, MASK, CHECK, 2>(p, panel, r0, j0, m),
-                _ => tile::<S, MV, MASK, CHECK, 1>(p, panel, r0, j0, m),
+                6 => tile::<S, MV, MASK, MODE, 6>(p, panel, r0, j0, m),
+                5 => tile::<S, MV, MASK, MODE, 5>(p, panel, r0, j0, m),
+                4 => tile::<S, MV, MASK, MODE, 4>(p, panel, r0, j0, m),
+                3 => tile::<S, MV, MASK, MODE, 3>(p, panel, r0, j0, m),
+                2 => tile::<S, MV, MASK, MODE, 2>(p, panel, r0, j0, m),
+                _ => tile::<S, MV, MASK, MODE, 1>(p, panel, r0, j0, m),
             };
-            if CHECK {
+            if MODE == CHECKED {
                 check = S::plus(check, c);
             }
         }
@@ -452,16 +463,18 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const CHECK:
 /// One tile: rows `r0 ..` (`MV` vectors, the last one's rows selected by `m` when `MASK`)
 /// × columns `j0 .. j0 + NR`, accumulated in registers over the pass.
 ///
-/// With `CHECK`, returns `Σ (v − v)` over the values it stored (masked lanes cleared): zero
-/// in every lane when they are all finite, NaN in some lane otherwise. The subtractions and
+/// `CHECKED`: returns `Σ (v − v)` over the values it stored (masked lanes cleared): zero in
+/// every lane when they are all finite, NaN in some lane otherwise. The subtractions and
 /// additions run on the adder pipes, beside the multiply-adds, so the check costs next to
-/// nothing where a separate pass would read the whole result again. Without `CHECK`, zero.
+/// nothing where a separate pass would read the whole result again. Otherwise zero.
+/// `TRANSPOSED`: starts every row of column `j` from `init[j]` and stores the tile value by
+/// value, rows strided by `ys` (see [`Pass`]).
 ///
 /// # Safety
 /// AVX2 and FMA; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
 /// `init` and `y`, and its columns of `x` over `kc` steps, are inside their matrices.
 #[inline(always)]
-unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool, const NR: usize>(
+unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, const NR: usize>(
     p: &Pass<S>,
     panel: *const S,
     r0: usize,
@@ -470,10 +483,14 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool, c
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
-        let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
-        let mut acc: [[S::V; MV]; NR] = core::array::from_fn(|j| {
-            core::array::from_fn(|v| load_row::<S, MV, MASK>(init.add(j * p.init_step), v, m))
-        });
+        let mut acc: [[S::V; MV]; NR] = if MODE == TRANSPOSED {
+            core::array::from_fn(|j| [S::broadcast(p.init.add(j0 + j)); MV])
+        } else {
+            let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
+            core::array::from_fn(|j| {
+                core::array::from_fn(|v| load_row::<S, MV, MASK>(init.add(j * p.init_step), v, m))
+            })
+        };
         let mut xk = p.x.add(j0 * p.xj);
         let mut a = panel;
         for _ in 0..p.kc {
@@ -488,11 +505,27 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool, c
             xk = xk.add(p.xk);
         }
         let mut check = S::zeros();
+        if MODE == TRANSPOSED {
+            // Column `j` of the tile is `Y[r0 .., j0 + j]`, one value every `ys`: through a
+            // buffer of the tile's rows, the rows that exist.
+            let rows = (p.rows - r0).min(MV * S::L);
+            let mut lanes = [S::zero(); 16];
+            for (j, accj) in acc.iter().enumerate() {
+                for (v, &c) in accj.iter().enumerate() {
+                    S::store(lanes.as_mut_ptr().add(v * S::L), c);
+                }
+                let yj = p.y.add(r0 * p.ys + j0 + j);
+                for (r, &value) in lanes[..rows].iter().enumerate() {
+                    yj.add(r * p.ys).write(value);
+                }
+            }
+            return check;
+        }
         for (j, accj) in acc.iter().enumerate() {
             let yj = p.y.add(r0 + (j0 + j) * p.ys);
             for (v, &c) in accj.iter().enumerate() {
                 store_row::<S, MV, MASK>(yj, v, m, c);
-                if CHECK {
+                if MODE == CHECKED {
                     let d = S::minus(c, c);
                     let d = if MASK && v + 1 == MV {
                         S::keep(d, m)
@@ -515,7 +548,7 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const CHECK: bool, c
 /// AVX2 and FMA; `pack` writes all `2·L` elements of the panel's first `kc` steps; the
 /// pass's bounds as in [`tile`].
 #[inline(always)]
-unsafe fn pass<S: Lanes, const CHECK: bool>(
+unsafe fn pass<S: Lanes, const MODE: u8>(
     p: &Pass<S>,
     rows: usize,
     n: usize,
@@ -536,12 +569,12 @@ unsafe fn pass<S: Lanes, const CHECK: bool>(
             let full = h.is_multiple_of(l);
             let m = S::mask(if full { l } else { h % l });
             let c = match (h > l, full) {
-                (true, true) => row_of_tiles::<S, 2, false, CHECK>(p, pp, r0, n, m),
-                (true, false) => row_of_tiles::<S, 2, true, CHECK>(p, pp, r0, n, m),
-                (false, true) => row_of_tiles::<S, 1, false, CHECK>(p, pp, r0, n, m),
-                (false, false) => row_of_tiles::<S, 1, true, CHECK>(p, pp, r0, n, m),
+                (true, true) => row_of_tiles::<S, 2, false, MODE>(p, pp, r0, n, m),
+                (true, false) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m),
+                (false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m),
+                (false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m),
             };
-            if CHECK {
+            if MODE == CHECKED {
                 check = S::plus(check, c);
             }
         }
@@ -598,6 +631,48 @@ unsafe fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
     }
 }
 
+/// Packs `kc` steps of `h ≤ 2·L` columns of `src` (column `c` starts at `src[c·stride]`),
+/// transposed: lane `c` of step `k` is `src[(c0 + c)·stride + k0 + k]`, zero past `h`.
+#[inline(always)]
+fn pack_transposed<S: Lanes>(
+    src: &[S],
+    stride: usize,
+    c0: usize,
+    k0: usize,
+    h: usize,
+    kc: usize,
+    panel: &mut Panel<S>,
+) {
+    assert!(h <= 2 * S::L && kc <= KC);
+    let to = panel.step(0);
+    // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are all written:
+    // with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside `src`: asserted)
+    // and the rest element by element; with fewer, zero first, then element `c < h` of each
+    // step. AVX2 (the callers).
+    unsafe {
+        let l = S::L;
+        // Whole blocks of `L` columns × `L` steps by in-register transposes.
+        let (blocks, ks) = if h == 2 * l { (2, kc / l * l) } else { (0, 0) };
+        for half in 0..blocks {
+            let from = &src[(c0 + half * l) * stride + k0..];
+            assert!((l - 1) * stride + ks <= from.len());
+            for k in (0..ks).step_by(l) {
+                S::transpose_block(from.as_ptr().add(k), stride, to.add(k * 2 * l + half * l));
+            }
+        }
+        if h < 2 * l {
+            core::ptr::write_bytes(to, 0, kc * 2 * l);
+        }
+        // The rest element by element.
+        for c in 0..h {
+            let from = &src[(c0 + c) * stride + k0..][..kc];
+            for (k, &v) in from.iter().enumerate().skip(ks) {
+                to.add(k * 2 * l + c).write(v);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // W · X
 
@@ -643,6 +718,11 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
     }
     let mut panel = Panel::new();
     let panel = &mut panel;
+    if few_outputs::<S>(o, i, n) {
+        // SAFETY: the slice lengths of `affine`; AVX2 and FMA (the caller).
+        unsafe { affine_few_outputs(w, bias, x, y, i, o, panel) };
+        return;
+    }
     let mut k0 = 0;
     let step = pass_len(i);
     while k0 < i {
@@ -654,6 +734,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
             xj: i,
             y: y.as_mut_ptr(),
             ys: o,
+            rows: o,
             // The first pass starts from the bias, the others from the partial sums in `y`,
             // so every output is summed in input order.
             init: if k0 == 0 { bias.as_ptr() } else { y.as_ptr() },
@@ -667,9 +748,59 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
-        unsafe { pass::<S, false>(&p, o, n, panel, pack) };
+        unsafe { pass::<S, PLAIN>(&p, o, n, panel, pack) };
         k0 += kc;
     }
+}
+
+/// Whether `W · X` runs its tiles over the samples ([`affine_few_outputs`]): when the
+/// outputs would leave more of a tile's lanes empty than the samples would (10 outputs fill
+/// 10 of 16 rows; 32 samples fill all of theirs), and the inputs fit one pass.
+#[inline(always)]
+fn few_outputs<S: Lanes>(o: usize, i: usize, n: usize) -> bool {
+    let filled = |rows: usize| rows * 64 / rows.next_multiple_of(S::L).max(1);
+    o < 2 * S::L && i <= KC && n >= 2 * S::L && filled(o) < filled(n)
+}
+
+/// `Y = bias + W · X` for a layer with few outputs: `Yᵀ = Xᵀ · Wᵀ`, tiles of two vectors of
+/// samples × up to six outputs, over a panel of `X` transposed while packing; the entries of
+/// `W` are broadcast from its columns (`W[j, k]` at `w + k·o + j`), and every output starts
+/// from its bias. Each output is summed in input order with one fused multiply-add per
+/// input, as in [`affine_avx2`]'s tiles over the outputs: the same bits.
+///
+/// # Safety
+/// AVX2 and FMA; the slice lengths of [`affine`], and `i ≤ KC` (one pass).
+#[inline(always)]
+unsafe fn affine_few_outputs<S: Lanes>(
+    w: &[S],
+    bias: &[S],
+    x: &[S],
+    y: &mut [S],
+    i: usize,
+    o: usize,
+    panel: &mut Panel<S>,
+) {
+    let n = y.len() / o;
+    assert!(i <= KC && w.len() == o * i && bias.len() == o && x.len() == i * n);
+    let p = Pass {
+        x: w.as_ptr(),
+        xk: o,
+        xj: 1,
+        y: y.as_mut_ptr(),
+        ys: o,
+        rows: n,
+        init: bias.as_ptr(),
+        init_rows: 0,
+        init_step: 0,
+        kc: i,
+    };
+    // The panel: samples `r0 .. r0 + h` of `X`, transposed.
+    let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
+        pack_transposed(x, i, r0, 0, h, i, panel);
+    };
+    // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
+    // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
+    unsafe { pass::<S, TRANSPOSED>(&p, n, o, panel, pack) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -754,6 +885,7 @@ unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
             xj: 1,
             y: dw.as_mut_ptr(),
             ys: o,
+            rows: o,
             init: if from_dw { dw.as_ptr() } else { zeros.as_ptr() },
             init_rows: usize::from(from_dw),
             init_step: if from_dw { o } else { 0 },
@@ -792,9 +924,9 @@ unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
         // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
         unsafe {
             if CHECK && last {
-                check = pass::<S, true>(&p, o, i, panel, pack);
+                check = pass::<S, CHECKED>(&p, o, i, panel, pack);
             } else {
-                pass::<S, false>(&p, o, i, panel, pack);
+                pass::<S, PLAIN>(&p, o, i, panel, pack);
             }
         }
         b0 += kc;
@@ -862,6 +994,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
             xj: o,
             y: dx.as_mut_ptr(),
             ys: i,
+            rows: i,
             init: if from_dx { dx.as_ptr() } else { zeros.as_ptr() },
             init_rows: usize::from(from_dx),
             init_step: if from_dx { i } else { 0 },
@@ -869,38 +1002,11 @@ unsafe fn input_grad_avx2<S: Lanes>(
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
         let pack = |c0: usize, h: usize, panel: &mut Panel<S>| {
-            assert!(h <= 2 * S::L && kc <= KC);
-            let to = panel.step(0);
-            // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are all
-            // written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
-            // `w`: asserted) and the rest element by element; with fewer, zero first, then
-            // element `c < h` of each step. AVX2 (the callers).
-            unsafe {
-                let l = S::L;
-                // Whole blocks of `L` columns × `L` steps by in-register transposes.
-                let (blocks, ks) = if h == 2 * l { (2, kc / l * l) } else { (0, 0) };
-                for half in 0..blocks {
-                    let src = &w[(c0 + half * l) * o + k0..];
-                    assert!((l - 1) * o + ks <= src.len());
-                    for k in (0..ks).step_by(l) {
-                        S::transpose_block(src.as_ptr().add(k), o, to.add(k * 2 * l + half * l));
-                    }
-                }
-                if h < 2 * l {
-                    core::ptr::write_bytes(to, 0, kc * 2 * l);
-                }
-                // The rest element by element.
-                for c in 0..h {
-                    let src = &w[(c0 + c) * o + k0..][..kc];
-                    for (k, &v) in src.iter().enumerate().skip(ks) {
-                        to.add(k * 2 * l + c).write(v);
-                    }
-                }
-            }
+            pack_transposed(w, o, c0, k0, h, kc, panel);
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass::<S, false>(&p, i, n, panel, pack) };
+        unsafe { pass::<S, PLAIN>(&p, i, n, panel, pack) };
         k0 += kc;
     }
 }

@@ -510,6 +510,58 @@ mod tests {
         check::<f64>(1e308);
     }
 
+    /// A layer with few outputs and a batch of samples (tiles over the samples on the FMA
+    /// path) gives the bits of fused multiply-adds in input order from the bias, with every
+    /// edge of its tiles: 1 to 15 outputs, batches that fill or do not fill a vector.
+    #[test]
+    fn few_outputs_sum_in_input_order() {
+        fn check<T: Scalar>(fma: fn(T, T, T) -> T) {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let w: [T; 15 * 256] = core::array::from_fn(v);
+            let x: [T; 256 * 40] = core::array::from_fn(|k| v(k + 5));
+            let bias: [T; 15] = core::array::from_fn(|k| v(k + 3));
+            let mut y = [T::zero(); 15 * 40];
+            for k in implementations::<T>().iter().flatten() {
+                let fused = k.name == "fma"
+                    || (k.name == "dispatch" && BLOCKED && cfg!(target_arch = "x86_64") && {
+                        #[cfg(target_arch = "x86_64")]
+                        let f = fma::available();
+                        #[cfg(not(target_arch = "x86_64"))]
+                        let f = false;
+                        f
+                    });
+                if !fused {
+                    continue;
+                }
+                for o in 1..=15 {
+                    for i in [1, 7, 64, 200, 256] {
+                        for n in [8, 9, 16, 17, 23, 32, 40] {
+                            let (w, x, y) = (&w[..o * i], &x[..i * n], &mut y[..o * n]);
+                            y.fill(T::of(f64::NAN));
+                            (k.affine)(w, &bias[..o], x, y, i, o);
+                            for b in 0..n {
+                                for r in 0..o {
+                                    let mut e = bias[r];
+                                    for c in 0..i {
+                                        e = fma(w[c * o + r], x[b * i + c], e);
+                                    }
+                                    let got = y[b * o + r];
+                                    assert!(
+                                        got.as_f64().to_bits() == e.as_f64().to_bits(),
+                                        "{} o={o} i={i} n={n}: Y[{r}, {b}] = {got:?}, not {e:?}",
+                                        k.name
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        check::<f32>(libm::fmaf);
+        check::<f64>(libm::fma);
+    }
+
     /// A forward product wider than one pass sums in input order on every path: with one
     /// rounding per multiply and add on the portable paths, with fused multiply-adds on the
     /// FMA path.
