@@ -1,16 +1,13 @@
 //! The data module: batching, splits, pre-processing, augmentation and test-time
 //! augmentation, each checked against hand-worked values or exhaustive bookkeeping; the
-//! typed errors; and that none of it touches the heap (a counting allocator, as in
-//! `tests/no_alloc.rs`).
+//! typed errors; and that none of it touches the heap (the counting allocator of
+//! `tests/common/counting_alloc.rs`).
 //!
 //! Samples in the batching tests carry their own identity: sample `i` is `[i, 100 + i]`
 //! with label `i % 3`, so a batch can be read back and checked column by column.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use staticnn::data::{
     ChannelMean, Chw, DataError, GaussianNoise, MeanImage, RandomCrop, RandomFlip, RandomTranslate,
@@ -24,65 +21,9 @@ use staticnn::rand::{RngExt, SeedableRng};
 #[path = "../examples/common/digits.rs"]
 mod digits;
 
-// ---------------------------------------------------------------------------------------
-// Counting allocator (the pattern of tests/no_alloc.rs).
-
-/// Heap operations made by armed threads.
-static HEAP_OPS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Whether this thread's heap operations are counted; `const`-initialised, no destructor.
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn record() {
-    if ARMED.try_with(Cell::get).unwrap_or(false) {
-        HEAP_OPS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// The system allocator, counting.
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the number of heap operations this thread made.
-fn heap_ops<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ARMED.with(|a| a.set(true));
-    let before = HEAP_OPS.load(Ordering::SeqCst);
-    let r = black_box(f());
-    let after = HEAP_OPS.load(Ordering::SeqCst);
-    ARMED.with(|a| a.set(false));
-    (r, after - before)
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::heap_ops;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures.

@@ -4,80 +4,20 @@
 //! (`to_inference`, `to_inference_into`); and, at the benchmarks' size, inference and train
 //! steps of the performance issue's W3 and W4 (batches of 64).
 //!
-//! A counting global allocator records every heap operation (allocation, zeroed allocation,
-//! reallocation and deallocation) made by the current thread while a measurement is armed, so
-//! the test harness's own threads cannot disturb the count. Networks, tapes, gradients and data
-//! are all created before measuring.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::hint::black_box;
+//! A counting global allocator (`tests/common/counting_alloc.rs`) records every heap
+//! operation made by the current thread while a measurement is armed. Networks, tapes,
+//! gradients and data are all created before measuring.
 
 use staticnn::prelude::*;
 
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "common/workloads.rs"]
 mod workloads;
+use counting_alloc::heap_ops;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
 use workloads::*;
-
-thread_local! {
-    /// Heap operations this thread made while armed. Per thread, so that tests running in
-    /// parallel (one of which allocates on purpose to check the counter) never mix counts.
-    static HEAP_OPS: Cell<usize> = const { Cell::new(0) };
-    /// Whether this thread's heap operations are being counted. `const`-initialised and
-    /// without a destructor, so reading it never allocates and always succeeds.
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn record() {
-    if ARMED.try_with(Cell::get).unwrap_or(false) {
-        let _ = HEAP_OPS.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-/// The system allocator, counting.
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record();
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the number of heap operations this thread made.
-fn heap_ops<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ARMED.with(|a| a.set(true));
-    let before = HEAP_OPS.with(Cell::get);
-    let r = black_box(f());
-    let after = HEAP_OPS.with(Cell::get);
-    ARMED.with(|a| a.set(false));
-    (r, after - before)
-}
 
 /// Samples per batch.
 const B: usize = 16;
