@@ -16,6 +16,25 @@ pub mod kernels {
 /// check them as they store them) rather than checking the whole gradient block afterwards.
 pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;
 
+/// The eval forward of a `Linear` layer and the `ReLU` after it, in one pass: what the
+/// generated `forward` calls for such a pair (same bits as the two layers one after the
+/// other).
+#[inline]
+pub fn linear_relu<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    p: &crate::layers::LinearParams<T, I, O>,
+    x: &SMatrix<T, I, B>,
+    y: &mut SMatrix<T, O, B>,
+) {
+    crate::kernels::affine_relu(
+        p.weight.as_slice(),
+        p.bias.as_slice(),
+        x.as_slice(),
+        y.as_mut_slice(),
+        I,
+        O,
+    );
+}
+
 /// A width carried in a type, for readable width-mismatch errors.
 pub struct Width<const N: usize>;
 

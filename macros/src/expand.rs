@@ -126,24 +126,48 @@ pub fn expand(plan: &Plan) -> TokenStream {
         quote!(#i + #o)
     });
     let scratch_rows = quote!({ #pv::scratch_rows(&[#(#pairs),*]) });
-    let forward_steps = (0..n).map(|k| {
+    // A `Linear` followed by a `ReLU` is one step of the eval forward: the kernels apply the
+    // `ReLU` as they store the product (`__private::linear_relu`, the same bits as the two
+    // layers), so the activation costs no pass of its own. Each step is `(first, last)`
+    // layer; the ends of the scratch alternate by step.
+    let mut steps: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let mut k = 0;
+    while k < n {
+        let fuse = k + 1 < n
+            && layers[k].kind == "Linear"
+            && !layers[k].custom
+            && layers[k + 1].kind == "ReLU"
+            && !layers[k + 1].custom;
+        let last = if fuse { k + 1 } else { k };
+        steps.push((k, last));
+        k = last + 1;
+    }
+    let m = steps.len();
+    let forward_steps = steps.iter().enumerate().map(|(s, &(k, last))| {
         let (fwd, v, f) = (&lt_forward[k], values[k], fields[k]);
-        let (i, o) = (ins[k], outs[k]);
-        // Where layer k's input is: the front when k is odd, the back when k is even.
-        let from_front = k % 2 == 1;
-        let (src, dst) = if n == 1 {
+        let (i, o) = (ins[k], outs[last]);
+        let call = |src: TokenStream, dst: TokenStream| {
+            if last > k {
+                quote!(#pv::linear_relu(&self.params.#f, #src, #dst);)
+            } else {
+                quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+            }
+        };
+        // Where step s's input is: the front when s is odd, the back when s is even.
+        let from_front = s % 2 == 1;
+        let (src, dst) = if m == 1 {
             (quote!(x), quote!(&mut __out))
-        } else if k == 0 {
+        } else if s == 0 {
             (
                 quote!(x),
                 quote!(#pv::front_mut::<T, #o, { __S - (#o) }, { B }, __S>(&mut __s)),
             )
-        } else if k == n - 1 && from_front {
+        } else if s == m - 1 && from_front {
             (
                 quote!(#pv::front::<T, #i, { __S - (#i) }, { B }, __S>(&__s)),
                 quote!(&mut __out),
             )
-        } else if k == n - 1 {
+        } else if s == m - 1 {
             (
                 quote!(#pv::back::<T, #i, { __S - (#i) }, { B }, __S>(&__s)),
                 quote!(&mut __out),
@@ -154,13 +178,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
             } else {
                 quote!(back_to_front)
             };
+            let step = call(quote!(__x), quote!(__y));
             return quote! {
                 let (__x, __y) =
                     #pv::#split::<T, #i, { __S - (#i) - (#o) }, #o, { B }, __S>(&mut __s);
-                #fwd(&#v, &self.params.#f, &self.state.#f, __x, __y);
+                #step
             };
         };
-        quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+        call(src, dst)
     });
 
     // Batch statistics need two samples: a train-mode forward with `B = 1` through a batch

@@ -34,10 +34,11 @@ use core::arch::x86_64::{
     _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castsi256_pd, _mm256_castsi256_ps,
     _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd,
     _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
-    _mm256_maskstore_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
-    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_pd,
-    _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps,
+    _mm256_maskstore_ps, _mm256_max_pd, _mm256_max_ps, _mm256_permute2f128_pd,
+    _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_sub_pd, _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps,
+    _mm256_unpacklo_pd, _mm256_unpacklo_ps,
 };
 use core::mem::MaybeUninit;
 
@@ -88,6 +89,8 @@ trait Lanes: Scalar {
     unsafe fn keep(v: Self::V, m: __m256i) -> Self::V;
     /// Whether every lane of `v` is zero (a NaN lane is not).
     unsafe fn all_zero(v: Self::V) -> bool;
+    /// `x` where `x > 0`, else `+0` (NaN and `−0` included): the `ReLU` layer's value.
+    unsafe fn relu(v: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
     unsafe fn mask(n: usize) -> __m256i;
     /// Transposes an `L × L` block into a panel: lane `c` of the vector at `dst + k·2·L` is
@@ -142,6 +145,12 @@ impl Lanes for f32 {
     unsafe fn zeros() -> __m256 {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX. `max(v, 0)` returns its second operand, `+0`,
+        // when `v` is NaN and when both are zeros: `+0` for `−0`, as `if v > 0 { v } else { 0 }`.
+        unsafe { _mm256_max_ps(v, _mm256_setzero_ps()) }
     }
     #[inline(always)]
     unsafe fn keep(v: __m256, m: __m256i) -> __m256 {
@@ -249,6 +258,12 @@ impl Lanes for f64 {
     unsafe fn zeros() -> __m256d {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees AVX. `max(v, 0)` returns its second operand, `+0`,
+        // when `v` is NaN and when both are zeros: `+0` for `−0`, as `if v > 0 { v } else { 0 }`.
+        unsafe { _mm256_max_pd(v, _mm256_setzero_pd()) }
     }
     #[inline(always)]
     unsafe fn keep(v: __m256d, m: __m256i) -> __m256d {
@@ -390,7 +405,8 @@ impl<S: Lanes> Panel<S> {
     }
 }
 
-/// What a tile does besides its product ([`tile`]'s `MODE`): nothing more.
+/// What a tile does besides its product ([`tile`]'s `MODE`, a set of these flags): nothing
+/// more.
 const PLAIN: u8 = 0;
 /// Checks the values it stores ([`tile`]).
 const CHECKED: u8 = 1;
@@ -398,6 +414,9 @@ const CHECKED: u8 = 1;
 /// `init[j]` ([`Pass`]): the forward product of a layer with few outputs, whose tiles run
 /// over the samples ([`affine_few_outputs`]).
 const TRANSPOSED: u8 = 2;
+/// Stores `max(v, 0)` (0 for NaN), as the `ReLU` layer computes it: the last pass of the
+/// forward product of a `Linear` followed by a `ReLU` ([`affine`]'s `relu`).
+const RELU: u8 = 4;
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
@@ -451,7 +470,7 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
                 2 => tile::<S, MV, MASK, MODE, 2>(p, panel, r0, j0, m),
                 _ => tile::<S, MV, MASK, MODE, 1>(p, panel, r0, j0, m),
             };
-            if MODE == CHECKED {
+            if MODE & CHECKED != 0 {
                 check = S::plus(check, c);
             }
         }
@@ -483,7 +502,7 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, cons
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
-        let mut acc: [[S::V; MV]; NR] = if MODE == TRANSPOSED {
+        let mut acc: [[S::V; MV]; NR] = if MODE & TRANSPOSED != 0 {
             core::array::from_fn(|j| [S::broadcast(p.init.add(j0 + j)); MV])
         } else {
             let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
@@ -504,8 +523,13 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, cons
             a = a.add(2 * S::L);
             xk = xk.add(p.xk);
         }
+        if MODE & RELU != 0 {
+            for c in acc.iter_mut().flatten() {
+                *c = S::relu(*c);
+            }
+        }
         let mut check = S::zeros();
-        if MODE == TRANSPOSED {
+        if MODE & TRANSPOSED != 0 {
             // Column `j` of the tile is `Y[r0 .., j0 + j]`, one value every `ys`: through a
             // buffer of the tile's rows, the rows that exist.
             let rows = (p.rows - r0).min(MV * S::L);
@@ -525,7 +549,7 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, cons
             let yj = p.y.add(r0 + (j0 + j) * p.ys);
             for (v, &c) in accj.iter().enumerate() {
                 store_row::<S, MV, MASK>(yj, v, m, c);
-                if MODE == CHECKED {
+                if MODE & CHECKED != 0 {
                     let d = S::minus(c, c);
                     let d = if MASK && v + 1 == MV {
                         S::keep(d, m)
@@ -574,7 +598,7 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
                 (false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m),
                 (false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m),
             };
-            if MODE == CHECKED {
+            if MODE & CHECKED != 0 {
                 check = S::plus(check, c);
             }
         }
@@ -676,9 +700,10 @@ fn pack_transposed<S: Lanes>(
 // ---------------------------------------------------------------------------------------
 // W · X
 
-/// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`. Returns `false`
-/// (nothing done) when the kernels cannot run for `T` on this CPU.
-pub(super) fn affine<T: Scalar>(
+/// `y[:, b] = bias + W · x[:, b]` for every column `b`, followed by `ReLU` when `RELU` (the
+/// last pass stores `max(v, 0)`); `W` is `o × i`. Returns `false` (nothing done) when the
+/// kernels cannot run for `T` on this CPU.
+pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     w: &[T],
     bias: &[T],
     x: &[T],
@@ -693,12 +718,12 @@ pub(super) fn affine<T: Scalar>(
     assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
     if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { affine_avx2::<f32>(w, bias, x, y, i, o) };
+        unsafe { affine_avx2::<f32, RELU_AFTER>(w, bias, x, y, i, o) };
     } else if let (Some(w), Some(bias), Some(x), Some(y)) =
         (same(w), same(bias), same(x), same_mut(y))
     {
         // SAFETY: as above.
-        unsafe { affine_avx2::<f64>(w, bias, x, y, i, o) };
+        unsafe { affine_avx2::<f64, RELU_AFTER>(w, bias, x, y, i, o) };
     } else {
         return false;
     }
@@ -708,11 +733,24 @@ pub(super) fn affine<T: Scalar>(
 /// # Safety
 /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: usize, o: usize) {
+unsafe fn affine_avx2<S: Lanes, const RELU_AFTER: bool>(
+    w: &[S],
+    bias: &[S],
+    x: &[S],
+    y: &mut [S],
+    i: usize,
+    o: usize,
+) {
     let n = y.len() / o;
     if i == 0 {
         for yc in y.chunks_exact_mut(o) {
-            yc.copy_from_slice(bias);
+            for (v, &b) in yc.iter_mut().zip(bias) {
+                *v = if !RELU_AFTER || b > S::zero() {
+                    b
+                } else {
+                    S::zero()
+                };
+            }
         }
         return;
     }
@@ -720,7 +758,7 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
     let panel = &mut panel;
     if few_outputs::<S>(o, i, n) {
         // SAFETY: the slice lengths of `affine`; AVX2 and FMA (the caller).
-        unsafe { affine_few_outputs(w, bias, x, y, i, o, panel) };
+        unsafe { affine_few_outputs::<S, RELU_AFTER>(w, bias, x, y, i, o, panel) };
         return;
     }
     let mut k0 = 0;
@@ -747,8 +785,15 @@ unsafe fn affine_avx2<S: Lanes>(w: &[S], bias: &[S], x: &[S], y: &mut [S], i: us
             pack_columns(&w[k0 * o + r0..], o, h, kc, panel);
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
-        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA.
-        unsafe { pass::<S, PLAIN>(&p, o, n, panel, pack) };
+        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA. Only the last pass
+        // applies the `ReLU`: the others store partial sums.
+        unsafe {
+            if RELU_AFTER && k0 + kc == i {
+                pass::<S, RELU>(&p, o, n, panel, pack)
+            } else {
+                pass::<S, PLAIN>(&p, o, n, panel, pack)
+            }
+        };
         k0 += kc;
     }
 }
@@ -771,7 +816,7 @@ fn few_outputs<S: Lanes>(o: usize, i: usize, n: usize) -> bool {
 /// # Safety
 /// AVX2 and FMA; the slice lengths of [`affine`], and `i ≤ KC` (one pass).
 #[inline(always)]
-unsafe fn affine_few_outputs<S: Lanes>(
+unsafe fn affine_few_outputs<S: Lanes, const RELU_AFTER: bool>(
     w: &[S],
     bias: &[S],
     x: &[S],
@@ -800,7 +845,13 @@ unsafe fn affine_few_outputs<S: Lanes>(
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
     // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
-    unsafe { pass::<S, TRANSPOSED>(&p, n, o, panel, pack) };
+    unsafe {
+        if RELU_AFTER {
+            pass::<S, { TRANSPOSED | RELU }>(&p, n, o, panel, pack)
+        } else {
+            pass::<S, TRANSPOSED>(&p, n, o, panel, pack)
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -71,11 +71,30 @@ pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o:
         return simple::affine(w, bias, x, y, i, o);
     }
     #[cfg(target_arch = "x86_64")]
-    if fma::affine(w, bias, x, y, i, o) {
+    if fma::affine::<T, false>(w, bias, x, y, i, o) {
         return;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     blocked::affine(w, bias, x, y, i, o);
+}
+
+/// `y[:, b] = ReLU(bias + W · x[:, b])`: a `Linear` layer and the `ReLU` after it in one
+/// pass over `y` where the FMA kernels run (they apply the `ReLU` as they store), else
+/// [`affine`] and then the `ReLU` in place. The same bits either way, and the same as the
+/// `ReLU` layer: `v` where `v > 0`, else `+0` (NaN included).
+#[inline]
+pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED
+        && !(y.len() == o && o * i < SMALL_GEMV)
+        && fma::affine::<T, true>(w, bias, x, y, i, o)
+    {
+        return;
+    }
+    affine(w, bias, x, y, i, o);
+    for v in y.iter_mut() {
+        *v = if *v > T::zero() { *v } else { T::zero() };
+    }
 }
 
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]`; `dW` is `o × i`.
@@ -209,7 +228,7 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         let fma = fma::available().then_some(Kernels {
             name: "fma",
-            affine: |w, b, x, y, i, o| assert!(fma::affine(w, b, x, y, i, o)),
+            affine: |w, b, x, y, i, o| assert!(fma::affine::<T, false>(w, b, x, y, i, o)),
             grads: |dw, db, x, dy, i, o, add| {
                 assert!(fma::affine_grads::<T, false>(dw, db, x, dy, i, o, add).is_some())
             },
@@ -560,6 +579,55 @@ mod tests {
         }
         check::<f32>(libm::fmaf);
         check::<f64>(libm::fma);
+    }
+
+    /// `affine_relu` gives the bits of `affine` followed by the `ReLU` layer's formula, on
+    /// every path it takes: plain loops for a small single sample, tiles over the outputs in
+    /// one or several passes (only the last applies the `ReLU`), tiles over the samples for
+    /// few outputs; with negative sums, `−0` biases and NaN inputs among them.
+    #[cfg(feature = "std")]
+    #[test]
+    fn affine_relu_is_affine_then_relu() {
+        fn check<T: Scalar>() {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let w: std::vec::Vec<T> = (0..67 * 600).map(v).collect();
+            let mut x: std::vec::Vec<T> = (0..600 * 40).map(|k| v(k + 5)).collect();
+            x[7] = T::of(f64::NAN);
+            let mut bias: std::vec::Vec<T> = (0..67).map(|k| v(k + 3)).collect();
+            bias[1] = T::of(-0.0);
+            let shapes = [
+                (5, 5, 1),
+                (64, 64, 1),
+                (67, 64, 1),
+                (10, 64, 32),
+                (7, 200, 17),
+                (67, 600, 19),
+                (16, 1, 9),
+                (40, 300, 40),
+            ];
+            for (o, i, n) in shapes {
+                let (w, x, bias) = (&w[..o * i], &x[..i * n], &bias[..o]);
+                let mut fused = std::vec![T::of(f64::NAN); o * n];
+                let mut plain = std::vec![T::of(f64::NAN); o * n];
+                affine_relu(w, bias, x, &mut fused, i, o);
+                affine(w, bias, x, &mut plain, i, o);
+                let mut negatives = 0;
+                for (k, (&f, &p)) in fused.iter().zip(&plain).enumerate() {
+                    negatives += usize::from(p <= T::zero() || p != p);
+                    let e = if p > T::zero() { p } else { T::zero() };
+                    assert!(
+                        f.as_f64().to_bits() == e.as_f64().to_bits(),
+                        "o={o} i={i} n={n}: value {k} is {f:?}, not {e:?}"
+                    );
+                }
+                assert!(
+                    negatives > 0,
+                    "o={o} i={i} n={n}: the ReLU has nothing to do"
+                );
+            }
+        }
+        check::<f32>();
+        check::<f64>();
     }
 
     /// A forward product wider than one pass sums in input order on every path: with one

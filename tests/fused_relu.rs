@@ -1,0 +1,108 @@
+//! The eval-mode `forward` runs a `Linear` followed by a `ReLU` as one step (the kernels apply
+//! the `ReLU` as they store the product). It must give the bits of the two layers one after
+//! the other, which `forward_train` still runs layer by layer: compared here on networks
+//! where the pairs sit first, last, alone and between other layers (the scratch ends
+//! alternate by step, so every parity is covered), for single samples (plain loops) and
+//! batches (vector kernels, tiles over the outputs and over the samples), with negative
+//! sums, and a NaN input that the `ReLU` turns into zero.
+
+use staticnn::prelude::*;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+network! {
+    /// W2 of the benchmarks: two pairs, then a `Linear` with few outputs.
+    struct Small {
+        input: 64,
+        fc1: Linear(64),
+        ReLU,
+        fc2: Linear(64),
+        ReLU,
+        fc3: Linear(10),
+    }
+}
+
+network! {
+    /// Pairs at the start and in the middle, another activation between them, a `Linear`
+    /// not followed by a `ReLU`, and a pair that writes the output.
+    struct Mixed {
+        input: 5,
+        Linear(8),
+        ReLU,
+        Tanh,
+        Linear(12),
+        ReLU,
+        Linear(7),
+        Linear(3),
+        ReLU,
+    }
+}
+
+network! {
+    /// A single pair: the whole network is one step.
+    struct Pair {
+        input: 300,
+        fc: Linear(20),
+        ReLU,
+    }
+}
+
+/// `forward` against `forward_train`, bit for bit, on a batch of `B` samples drawn from
+/// `rng` (a NaN placed in the first sample when `nan`).
+fn same_bits<N, T, const IN: usize, const OUT: usize, const B: usize>(
+    net: &mut N,
+    rng: &mut Xoshiro128PlusPlus,
+    nan: bool,
+) where
+    N: Network<T, IN, OUT>,
+    T: Scalar,
+{
+    let mut x = SMatrix::<T, IN, B>::from_fn(|_, _| T::of(rng.random::<f64>() * 4.0 - 2.0));
+    if nan {
+        x[(IN / 2, 0)] = T::of(f64::NAN);
+    }
+    let eval = net.forward(&x);
+    let mut tape = N::tape::<B>();
+    let train = *net.forward_train(&x, &mut tape, rng);
+    let mut zeros = 0;
+    for (k, (e, t)) in eval.iter().zip(train.iter()).enumerate() {
+        assert_eq!(
+            e.as_f64().to_bits(),
+            t.as_f64().to_bits(),
+            "{} B = {B}: output {k} is {e:?} in forward, {t:?} in forward_train",
+            N::NAME
+        );
+        zeros += usize::from(*e == T::zero());
+    }
+    assert!(
+        zeros > 0 || OUT > 3,
+        "{}: a final ReLU with nothing to clamp",
+        N::NAME
+    );
+}
+
+fn check<T: Scalar>() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
+    let mut small = Small::<T>::new(&mut rng);
+    let mut mixed = Mixed::<T>::new(&mut rng);
+    let mut pair = Pair::<T>::new(&mut rng);
+    for nan in [false, true] {
+        same_bits::<_, T, 64, 10, 1>(&mut small, &mut rng, nan);
+        same_bits::<_, T, 64, 10, 32>(&mut small, &mut rng, nan);
+        same_bits::<_, T, 64, 10, 17>(&mut small, &mut rng, nan);
+        same_bits::<_, T, 5, 3, 1>(&mut mixed, &mut rng, nan);
+        same_bits::<_, T, 5, 3, 40>(&mut mixed, &mut rng, nan);
+        same_bits::<_, T, 300, 20, 1>(&mut pair, &mut rng, nan);
+        same_bits::<_, T, 300, 20, 9>(&mut pair, &mut rng, nan);
+    }
+}
+
+#[test]
+fn fused_pairs_give_the_bits_of_the_layers_f32() {
+    check::<f32>();
+}
+
+#[test]
+fn fused_pairs_give_the_bits_of_the_layers_f64() {
+    check::<f64>();
+}
