@@ -876,6 +876,10 @@ fn summary(cases: &mut [Case]) {
     let mut samples = vec![Vec::with_capacity(ROUNDS); cases.len()];
     for _ in 0..ROUNDS {
         for ((c, &n), s) in cases.iter_mut().zip(&calls).zip(&mut samples) {
+            // One call untimed first: the case before this one has just filled the caches
+            // with its own data, and a round measures a case's steady state, as a training
+            // loop or criterion's warm-up sees it, not the refill after another workload.
+            (c.run)();
             let start = Instant::now();
             for _ in 0..n {
                 (c.run)();
