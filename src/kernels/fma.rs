@@ -352,6 +352,76 @@ fn same_mut<T: Scalar, S: Scalar>(s: &mut [T]) -> Option<&mut [S]> {
 }
 
 // ---------------------------------------------------------------------------------------
+// The entry points for `f32` and `f64`, compiled once, in this crate.
+//
+// The kernels are generic (over the lanes, the tile shape and its mode), and a generic
+// function is compiled by every crate that instantiates it. These plain functions stop that
+// at the boundary: the generic entry points above them only cast the slices and call here,
+// so a crate that declares a network compiles none of the kernels again (the calls cannot
+// be inlined anyway: the callers are not compiled for AVX2).
+
+macro_rules! entry_points {
+    ($t:ty, $affine:ident, $grads:ident, $input_grad:ident) => {
+        /// [`affine_avx2`] for this type, the `ReLU` after it when `relu`.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
+        #[inline(never)]
+        unsafe fn $affine(
+            w: &[$t],
+            bias: &[$t],
+            x: &[$t],
+            y: &mut [$t],
+            i: usize,
+            o: usize,
+            relu: bool,
+        ) {
+            // SAFETY: the caller's.
+            unsafe { affine_avx2::<$t>(w, bias, x, y, i, o, relu) }
+        }
+
+        /// [`grads_avx2`] for this type, checking what it stores when `check`.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by
+        /// [`affine_grads`].
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        unsafe fn $grads(
+            dw: &mut [$t],
+            db: &mut [$t],
+            x: &[$t],
+            dy: &[$t],
+            i: usize,
+            o: usize,
+            add: bool,
+            check: bool,
+        ) -> bool {
+            // SAFETY: the caller's.
+            unsafe {
+                // One instantiation for both: the check is a few additions per tile, on the
+                // adder pipes, and the code is compiled once instead of twice.
+                let finite = grads_avx2::<$t>(dw, db, x, dy, i, o, add);
+                finite || !check
+            }
+        }
+
+        /// [`input_grad_avx2`] for this type.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`input_grad`].
+        #[inline(never)]
+        unsafe fn $input_grad(w: &[$t], dy: &[$t], dx: &mut [$t], i: usize, o: usize, add: bool) {
+            // SAFETY: the caller's.
+            unsafe { input_grad_avx2::<$t>(w, dy, dx, i, o, add) }
+        }
+    };
+}
+
+entry_points!(f32, affine_f32, grads_f32, input_grad_f32);
+entry_points!(f64, affine_f64, grads_f64, input_grad_f64);
+
+// ---------------------------------------------------------------------------------------
 // The shared micro-kernel: a tile of `Y = init + A · X` with `A` packed.
 
 /// Entries of the shared dimension per pass: a packed panel of two vectors of rows over
@@ -700,7 +770,7 @@ fn pack_transposed<S: Lanes>(
 // ---------------------------------------------------------------------------------------
 // W · X
 
-/// `y[:, b] = bias + W · x[:, b]` for every column `b`, followed by `ReLU` when `RELU` (the
+/// `y[:, b] = bias + W · x[:, b]` for every column `b`, followed by `ReLU` when `RELU_AFTER` (the
 /// last pass stores `max(v, 0)`); `W` is `o × i`. Returns `false` (nothing done) when the
 /// kernels cannot run for `T` on this CPU.
 pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
@@ -718,12 +788,12 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
     if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { affine_avx2::<f32, RELU_AFTER>(w, bias, x, y, i, o) };
+        unsafe { affine_f32(w, bias, x, y, i, o, RELU_AFTER) };
     } else if let (Some(w), Some(bias), Some(x), Some(y)) =
         (same(w), same(bias), same(x), same_mut(y))
     {
         // SAFETY: as above.
-        unsafe { affine_avx2::<f64, RELU_AFTER>(w, bias, x, y, i, o) };
+        unsafe { affine_f64(w, bias, x, y, i, o, RELU_AFTER) };
     } else {
         return false;
     }
@@ -733,34 +803,31 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
 /// # Safety
 /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_avx2<S: Lanes, const RELU_AFTER: bool>(
+unsafe fn affine_avx2<S: Lanes>(
     w: &[S],
     bias: &[S],
     x: &[S],
     y: &mut [S],
     i: usize,
     o: usize,
+    relu: bool,
 ) {
     let n = y.len() / o;
     if i == 0 {
         for yc in y.chunks_exact_mut(o) {
             for (v, &b) in yc.iter_mut().zip(bias) {
-                *v = if !RELU_AFTER || b > S::zero() {
-                    b
-                } else {
-                    S::zero()
-                };
+                *v = if !relu || b > S::zero() { b } else { S::zero() };
             }
         }
         return;
     }
-    let mut panel = Panel::new();
-    let panel = &mut panel;
     if few_outputs::<S>(o, i, n) {
         // SAFETY: the slice lengths of `affine`; AVX2 and FMA (the caller).
-        unsafe { affine_few_outputs::<S, RELU_AFTER>(w, bias, x, y, i, o, panel) };
+        unsafe { affine_few_outputs::<S>(w, bias, x, y, i, o, relu) };
         return;
     }
+    let mut panel = Panel::new();
+    let panel = &mut panel;
     let mut k0 = 0;
     let step = pass_len(i);
     while k0 < i {
@@ -788,7 +855,7 @@ unsafe fn affine_avx2<S: Lanes, const RELU_AFTER: bool>(
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA. Only the last pass
         // applies the `ReLU`: the others store partial sums.
         unsafe {
-            if RELU_AFTER && k0 + kc == i {
+            if relu && k0 + kc == i {
                 pass::<S, RELU>(&p, o, n, panel, pack)
             } else {
                 pass::<S, PLAIN>(&p, o, n, panel, pack)
@@ -816,15 +883,17 @@ fn few_outputs<S: Lanes>(o: usize, i: usize, n: usize) -> bool {
 /// # Safety
 /// AVX2 and FMA; the slice lengths of [`affine`], and `i ≤ KC` (one pass).
 #[inline(always)]
-unsafe fn affine_few_outputs<S: Lanes, const RELU_AFTER: bool>(
+unsafe fn affine_few_outputs<S: Lanes>(
     w: &[S],
     bias: &[S],
     x: &[S],
     y: &mut [S],
     i: usize,
     o: usize,
-    panel: &mut Panel<S>,
+    relu: bool,
 ) {
+    let mut panel = Panel::new();
+    let panel = &mut panel;
     let n = y.len() / o;
     assert!(i <= KC && w.len() == o * i && bias.len() == o && x.len() == i * n);
     let p = Pass {
@@ -845,13 +914,14 @@ unsafe fn affine_few_outputs<S: Lanes, const RELU_AFTER: bool>(
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
     // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
-    unsafe {
-        if RELU_AFTER {
-            pass::<S, { TRANSPOSED | RELU }>(&p, n, o, panel, pack)
-        } else {
-            pass::<S, TRANSPOSED>(&p, n, o, panel, pack)
+    unsafe { pass::<S, TRANSPOSED>(&p, n, o, panel, pack) };
+    // The `ReLU` after it, in place: these layers are small (fewer than 16 outputs), and one
+    // instantiation of the transposed tiles is compiled instead of two.
+    if relu {
+        for v in y.iter_mut() {
+            *v = if *v > S::zero() { *v } else { S::zero() };
         }
-    };
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -878,12 +948,12 @@ pub(super) fn affine_grads<T: Scalar, const CHECK: bool>(
     if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        Some(unsafe { grads_avx2::<f32, CHECK>(dw, db, x, dy, i, o, add) })
+        Some(unsafe { grads_f32(dw, db, x, dy, i, o, add, CHECK) })
     } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
         (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: as above.
-        Some(unsafe { grads_avx2::<f64, CHECK>(dw, db, x, dy, i, o, add) })
+        Some(unsafe { grads_f64(dw, db, x, dy, i, o, add, CHECK) })
     } else {
         None
     }
@@ -891,15 +961,14 @@ pub(super) fn affine_grads<T: Scalar, const CHECK: bool>(
 
 /// `dW` (`o × i`) (+)= `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
 /// dimension is the batch, and the bias gradient is summed while packing `dY`. Without
-/// `add`, the first pass starts from zero instead of reading `dW` and `db`. With `CHECK`,
-/// the last pass checks the values it stores, and the result says whether all are finite
-/// (a sum that is not finite after an early pass stays so: no later addition makes it
-/// finite again).
+/// `add`, the first pass starts from zero instead of reading `dW` and `db`. The last pass
+/// checks the values it stores, and the result says whether all are finite (a sum that is
+/// not finite after an early pass stays so: no later addition makes it finite again).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine_grads`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
+unsafe fn grads_avx2<S: Lanes>(
     dw: &mut [S],
     db: &mut [S],
     x: &[S],
@@ -923,7 +992,7 @@ unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
             dw.fill(S::zero());
             db.fill(S::zero());
         }
-        return !CHECK || dw.iter().chain(&*db).all(|v| v.is_finite());
+        return dw.iter().chain(&*db).all(|v| v.is_finite());
     }
     while b0 < n {
         let kc = step.min(n - b0);
@@ -965,25 +1034,23 @@ unsafe fn grads_avx2<S: Lanes, const CHECK: bool>(
                         acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
                     }
                     S::store_masked(d, m, acc);
-                    if CHECK && last {
+                    if last {
                         check_db = S::plus(check_db, S::keep(S::minus(acc, acc), m));
                     }
                 }
             }
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
-        // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA.
-        unsafe {
-            if CHECK && last {
-                check = pass::<S, CHECKED>(&p, o, i, panel, pack);
-            } else {
-                pass::<S, PLAIN>(&p, o, i, panel, pack);
-            }
+        // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA. Every pass checks (one
+        // instantiation of the tiles), the last one's verdict counts.
+        let c = unsafe { pass::<S, CHECKED>(&p, o, i, panel, pack) };
+        if last {
+            check = c;
         }
         b0 += kc;
     }
     // SAFETY: as above.
-    !CHECK || unsafe { S::all_zero(S::plus(check, check_db)) }
+    unsafe { S::all_zero(S::plus(check, check_db)) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1006,10 +1073,10 @@ pub(super) fn input_grad<T: Scalar>(
     assert!(w.len() == o * i && dy.len() == o * n && dx.len() == i * n);
     if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { input_grad_avx2::<f32>(w, dy, dx, i, o, add) };
+        unsafe { input_grad_f32(w, dy, dx, i, o, add) };
     } else if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
         // SAFETY: as above.
-        unsafe { input_grad_avx2::<f64>(w, dy, dx, i, o, add) };
+        unsafe { input_grad_f64(w, dy, dx, i, o, add) };
     } else {
         return false;
     }
