@@ -88,7 +88,13 @@ trait Lanes: Scalar {
     /// `v` in the lanes selected by `m`, zero elsewhere.
     unsafe fn keep(v: Self::V, m: __m256i) -> Self::V;
     /// Whether every lane of `v` is zero (a NaN lane is not).
-    unsafe fn all_zero(v: Self::V) -> bool;
+    #[inline(always)]
+    unsafe fn all_zero(v: Self::V) -> bool {
+        let mut lanes = [Self::zero(); 8];
+        // SAFETY: `lanes` holds a vector of `L ≤ 8` lanes; the caller guarantees AVX.
+        unsafe { Self::store(lanes.as_mut_ptr(), v) };
+        lanes[..Self::L].iter().all(|&x| x == Self::zero())
+    }
     /// `x` where `x > 0`, else `+0` (NaN and `−0` included): the `ReLU` layer's value.
     unsafe fn relu(v: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
@@ -156,13 +162,6 @@ impl Lanes for f32 {
     unsafe fn keep(v: __m256, m: __m256i) -> __m256 {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_and_ps(v, _mm256_castsi256_ps(m)) }
-    }
-    #[inline(always)]
-    unsafe fn all_zero(v: __m256) -> bool {
-        let mut lanes = [0.0; 8];
-        // SAFETY: `lanes` holds one vector; the caller guarantees AVX.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
-        lanes.iter().all(|&x| x == 0.0)
     }
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
@@ -271,13 +270,6 @@ impl Lanes for f64 {
         unsafe { _mm256_and_pd(v, _mm256_castsi256_pd(m)) }
     }
     #[inline(always)]
-    unsafe fn all_zero(v: __m256d) -> bool {
-        let mut lanes = [0.0; 4];
-        // SAFETY: `lanes` holds one vector; the caller guarantees AVX.
-        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
-        lanes.iter().all(|&x| x == 0.0)
-    }
-    #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
         // SAFETY: the caller guarantees AVX2.
         unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
@@ -380,12 +372,11 @@ macro_rules! entry_points {
             unsafe { affine_avx2::<$t>(w, bias, x, y, i, o, relu) }
         }
 
-        /// [`grads_avx2`] for this type, checking what it stores when `check`.
+        /// [`grads_avx2`] for this type: whether every value it stored is finite.
         ///
         /// # Safety
         /// The CPU has AVX2 and FMA; the slice lengths are those asserted by
         /// [`affine_grads`].
-        #[allow(clippy::too_many_arguments)]
         #[inline(never)]
         unsafe fn $grads(
             dw: &mut [$t],
@@ -395,15 +386,9 @@ macro_rules! entry_points {
             i: usize,
             o: usize,
             add: bool,
-            check: bool,
         ) -> bool {
             // SAFETY: the caller's.
-            unsafe {
-                // One instantiation for both: the check is a few additions per tile, on the
-                // adder pipes, and the code is compiled once instead of twice.
-                let finite = grads_avx2::<$t>(dw, db, x, dy, i, o, add);
-                finite || !check
-            }
+            unsafe { grads_avx2::<$t>(dw, db, x, dy, i, o, add) }
         }
 
         /// [`input_grad_avx2`] for this type.
@@ -498,7 +483,8 @@ struct Pass<S> {
     /// `Y[0, 0]`; `Y[r, j]` is at `y + r + j·ys` (`TRANSPOSED`: at `y + r·ys + j`).
     y: *mut S,
     ys: usize,
-    /// Rows of `Y` in all (`TRANSPOSED` stores them one by one and must know where they end).
+    /// Rows of `Y` in all: the pass runs their row tiles (and `TRANSPOSED` stores them one by
+    /// one, so it must know where they end).
     rows: usize,
     /// Where the accumulators start: `init[r, j]` is at `init + r·init_rows + j·init_step`
     /// (`init_step` 0 for a bias, both 0 for zeros; `TRANSPOSED`: at `init + j`).
@@ -634,7 +620,7 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, cons
     }
 }
 
-/// Runs the row tiles of a pass with `rows` rows in total: `pack(r0, rows_in_tile, panel)`
+/// Runs the row tiles of a pass over its `p.rows` rows: `pack(r0, rows_in_tile, panel)`
 /// fills the panel of each (on the caller's stack), then `row_of_tiles` runs every column.
 /// Returns the sum of the tiles' checks (see [`tile`]).
 ///
@@ -644,7 +630,6 @@ unsafe fn tile<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8, cons
 #[inline(always)]
 unsafe fn pass<S: Lanes, const MODE: u8>(
     p: &Pass<S>,
-    rows: usize,
     n: usize,
     panel: &mut Panel<S>,
     mut pack: impl FnMut(usize, usize, &mut Panel<S>),
@@ -653,6 +638,7 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
     let mut r0 = 0;
     // SAFETY: AVX (the caller).
     let mut check = unsafe { S::zeros() };
+    let rows = p.rows;
     while r0 < rows {
         let h = (rows - r0).min(2 * l);
         pack(r0, h, panel);
@@ -815,9 +801,10 @@ unsafe fn affine_avx2<S: Lanes>(
     let n = y.len() / o;
     if i == 0 {
         for yc in y.chunks_exact_mut(o) {
-            for (v, &b) in yc.iter_mut().zip(bias) {
-                *v = if !relu || b > S::zero() { b } else { S::zero() };
-            }
+            yc.copy_from_slice(bias);
+        }
+        if relu {
+            super::relu_in_place(y);
         }
         return;
     }
@@ -856,9 +843,9 @@ unsafe fn affine_avx2<S: Lanes>(
         // applies the `ReLU`: the others store partial sums.
         unsafe {
             if relu && k0 + kc == i {
-                pass::<S, RELU>(&p, o, n, panel, pack)
+                pass::<S, RELU>(&p, n, panel, pack)
             } else {
-                pass::<S, PLAIN>(&p, o, n, panel, pack)
+                pass::<S, PLAIN>(&p, n, panel, pack)
             }
         };
         k0 += kc;
@@ -914,13 +901,11 @@ unsafe fn affine_few_outputs<S: Lanes>(
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
     // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
-    unsafe { pass::<S, TRANSPOSED>(&p, n, o, panel, pack) };
+    unsafe { pass::<S, TRANSPOSED>(&p, o, panel, pack) };
     // The `ReLU` after it, in place: these layers are small (fewer than 16 outputs), and one
     // instantiation of the transposed tiles is compiled instead of two.
     if relu {
-        for v in y.iter_mut() {
-            *v = if *v > S::zero() { *v } else { S::zero() };
-        }
+        super::relu_in_place(y);
     }
 }
 
@@ -929,9 +914,10 @@ unsafe fn affine_few_outputs<S: Lanes>(
 
 /// `dW += dY · Xᵀ` and `db += Σ_b dY[:, b]` when `add`, `dW = dY · Xᵀ` and
 /// `db = Σ_b dY[:, b]` otherwise; `dW` is `o × i`. Returns `None` (nothing done) when the
-/// kernels cannot run for `T` on this CPU; otherwise, with `CHECK`, whether every value of
-/// `dW` and `db` is finite (checked as the kernel stores them), and `true` without.
-pub(super) fn affine_grads<T: Scalar, const CHECK: bool>(
+/// kernels cannot run for `T` on this CPU; otherwise whether every value of `dW` and `db` is
+/// finite, checked as the kernel stores them (a few additions per tile on the adder pipes,
+/// so it is always done and one copy of the kernel is compiled).
+pub(super) fn affine_grads<T: Scalar>(
     dw: &mut [T],
     db: &mut [T],
     x: &[T],
@@ -948,12 +934,12 @@ pub(super) fn affine_grads<T: Scalar, const CHECK: bool>(
     if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: the CPU has AVX2 and FMA (`available`).
-        Some(unsafe { grads_f32(dw, db, x, dy, i, o, add, CHECK) })
+        Some(unsafe { grads_f32(dw, db, x, dy, i, o, add) })
     } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
         (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: as above.
-        Some(unsafe { grads_f64(dw, db, x, dy, i, o, add, CHECK) })
+        Some(unsafe { grads_f64(dw, db, x, dy, i, o, add) })
     } else {
         None
     }
@@ -992,7 +978,7 @@ unsafe fn grads_avx2<S: Lanes>(
             dw.fill(S::zero());
             db.fill(S::zero());
         }
-        return dw.iter().chain(&*db).all(|v| v.is_finite());
+        return crate::block::slice_all_finite(dw) && crate::block::slice_all_finite(db);
     }
     while b0 < n {
         let kc = step.min(n - b0);
@@ -1043,7 +1029,7 @@ unsafe fn grads_avx2<S: Lanes>(
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA. Every pass checks (one
         // instantiation of the tiles), the last one's verdict counts.
-        let c = unsafe { pass::<S, CHECKED>(&p, o, i, panel, pack) };
+        let c = unsafe { pass::<S, CHECKED>(&p, i, panel, pack) };
         if last {
             check = c;
         }
@@ -1124,7 +1110,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass::<S, PLAIN>(&p, i, n, panel, pack) };
+        unsafe { pass::<S, PLAIN>(&p, n, panel, pack) };
         k0 += kc;
     }
 }

@@ -67,7 +67,7 @@ pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o:
     debug_assert_eq!(w.len(), o * i);
     debug_assert_eq!(bias.len(), o);
     debug_assert_eq!(x.len() / i.max(1), y.len() / o.max(1));
-    if !BLOCKED || (y.len() == o && o * i < SMALL_GEMV) {
+    if !BLOCKED || small_single_sample(y.len(), i, o) {
         return simple::affine(w, bias, x, y, i, o);
     }
     #[cfg(target_arch = "x86_64")]
@@ -85,13 +85,24 @@ pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o:
 #[inline]
 pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     #[cfg(target_arch = "x86_64")]
-    if BLOCKED
-        && !(y.len() == o && o * i < SMALL_GEMV)
-        && fma::affine::<T, true>(w, bias, x, y, i, o)
+    if BLOCKED && !small_single_sample(y.len(), i, o) && fma::affine::<T, true>(w, bias, x, y, i, o)
     {
         return;
     }
     affine(w, bias, x, y, i, o);
+    relu_in_place(y);
+}
+
+/// Whether a forward product is a single sample through few enough weights that the plain
+/// loops take it ([`SMALL_GEMV`]); `y_len` is the length of its output.
+#[inline(always)]
+fn small_single_sample(y_len: usize, i: usize, o: usize) -> bool {
+    y_len == o && o * i < SMALL_GEMV
+}
+
+/// The `ReLU` layer's value in place: `v` where `v > 0`, else `+0` (NaN and `−0` included).
+#[inline]
+fn relu_in_place<T: Scalar>(y: &mut [T]) {
     for v in y.iter_mut() {
         *v = if *v > T::zero() { *v } else { T::zero() };
     }
@@ -146,8 +157,8 @@ fn weight_grads<T: Scalar, const CHECK: bool>(
     debug_assert_eq!(dw.len(), o * i);
     debug_assert_eq!(db.len(), o);
     #[cfg(target_arch = "x86_64")]
-    if BLOCKED && let Some(finite) = fma::affine_grads::<T, CHECK>(dw, db, x, dy, i, o, add) {
-        return finite;
+    if BLOCKED && let Some(finite) = fma::affine_grads(dw, db, x, dy, i, o, add) {
+        return finite || !CHECK;
     }
     if !BLOCKED {
         if add {
@@ -230,7 +241,7 @@ mod tests {
             name: "fma",
             affine: |w, b, x, y, i, o| assert!(fma::affine::<T, false>(w, b, x, y, i, o)),
             grads: |dw, db, x, dy, i, o, add| {
-                assert!(fma::affine_grads::<T, false>(dw, db, x, dy, i, o, add).is_some())
+                assert!(fma::affine_grads(dw, db, x, dy, i, o, add).is_some())
             },
             input_grad: |w, dy, dx, i, o, add| assert!(fma::input_grad(w, dy, dx, i, o, add)),
         });
@@ -291,6 +302,16 @@ mod tests {
             blocked,
             fma,
         ]
+    }
+
+    /// Whether the implementation `name` runs the FMA kernels here (one rounding per
+    /// multiply-add): `fma` itself, and `dispatch` when the CPU has them.
+    fn fused(name: &str) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        let available = fma::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        let available = false;
+        name == "fma" || (name == "dispatch" && BLOCKED && available)
     }
 
     #[test]
@@ -541,15 +562,7 @@ mod tests {
             let bias: [T; 15] = core::array::from_fn(|k| v(k + 3));
             let mut y = [T::zero(); 15 * 40];
             for k in implementations::<T>().iter().flatten() {
-                let fused = k.name == "fma"
-                    || (k.name == "dispatch" && BLOCKED && cfg!(target_arch = "x86_64") && {
-                        #[cfg(target_arch = "x86_64")]
-                        let f = fma::available();
-                        #[cfg(not(target_arch = "x86_64"))]
-                        let f = false;
-                        f
-                    });
-                if !fused {
+                if !fused(k.name) {
                     continue;
                 }
                 for o in 1..=15 {
@@ -643,14 +656,7 @@ mod tests {
         let x: [f64; I * N] = core::array::from_fn(|k| v(k + 5));
         let bias: [f64; O] = core::array::from_fn(|k| v(k + 3));
         for k in implementations::<f64>().iter().flatten() {
-            let fused = k.name == "fma"
-                || (k.name == "dispatch" && BLOCKED && cfg!(target_arch = "x86_64") && {
-                    #[cfg(target_arch = "x86_64")]
-                    let f = fma::available();
-                    #[cfg(not(target_arch = "x86_64"))]
-                    let f = false;
-                    f
-                });
+            let fused = fused(k.name);
             let mut y = [0.0; O * N];
             (k.affine)(&w, &bias, &x, &mut y, I, O);
             for b in 0..N {

@@ -105,7 +105,7 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) {
-        linear_backward(p, x, dy, dx, g, true);
+        linear_backward(p, x, dy, dx, g, Grads::Add);
     }
 
     #[inline]
@@ -119,7 +119,7 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) {
-        linear_backward(p, x, dy, dx, g, false);
+        linear_backward(p, x, dy, dx, g, Grads::Set);
     }
 
     #[inline]
@@ -133,17 +133,24 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         dx: Option<&mut SMatrix<T, I, B>>,
         g: &mut Self::Params,
     ) -> bool {
-        let (dw, db) = (g.weight.as_mut_slice(), g.bias.as_mut_slice());
-        let finite = kernels::affine_grads_set_finite(dw, db, x.as_slice(), dy.as_slice(), I, O);
-        if let Some(dx) = dx {
-            kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
-        }
-        finite
+        linear_backward(p, x, dy, dx, g, Grads::SetFinite)
     }
 }
 
-/// The backward pass of [`Linear`]: the parameter gradients added to `g` when `add`,
-/// written into it otherwise, and the input gradient written into `dx` when asked.
+/// What [`linear_backward`] does with the parameter gradients.
+#[derive(Clone, Copy)]
+enum Grads {
+    /// Adds them to `g` (`backward`).
+    Add,
+    /// Writes them into `g` (`backward_overwrite`).
+    Set,
+    /// Writes them and checks that they are finite (`backward_overwrite_finite`).
+    SetFinite,
+}
+
+/// The backward pass of [`Linear`]: the parameter gradients added to or written into `g`,
+/// and the input gradient written into `dx` when asked. Returns whether the gradients are
+/// finite with [`Grads::SetFinite`], `true` otherwise.
 #[inline(always)]
 fn linear_backward<T: Scalar, const I: usize, const O: usize, const B: usize>(
     p: &LinearParams<T, I, O>,
@@ -151,15 +158,23 @@ fn linear_backward<T: Scalar, const I: usize, const O: usize, const B: usize>(
     dy: &SMatrix<T, O, B>,
     dx: Option<&mut SMatrix<T, I, B>>,
     g: &mut LinearParams<T, I, O>,
-    add: bool,
-) {
+    grads: Grads,
+) -> bool {
     let (dw, db) = (g.weight.as_mut_slice(), g.bias.as_mut_slice());
-    if add {
-        kernels::affine_grads(dw, db, x.as_slice(), dy.as_slice(), I, O);
-    } else {
-        kernels::affine_grads_set(dw, db, x.as_slice(), dy.as_slice(), I, O);
-    }
+    let (xs, dys) = (x.as_slice(), dy.as_slice());
+    let finite = match grads {
+        Grads::Add => {
+            kernels::affine_grads(dw, db, xs, dys, I, O);
+            true
+        }
+        Grads::Set => {
+            kernels::affine_grads_set(dw, db, xs, dys, I, O);
+            true
+        }
+        Grads::SetFinite => kernels::affine_grads_set_finite(dw, db, xs, dys, I, O),
+    };
     if let Some(dx) = dx {
-        kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
+        kernels::affine_input_grad(p.weight.as_slice(), dys, dx.as_mut_slice(), I, O);
     }
+    finite
 }
