@@ -207,6 +207,19 @@ pub const fn zeroed<Z: Zeroable>() -> Z {
     }
 }
 
+/// Scalars of padding after `count` scalars of a generated parameter or state block, so
+/// that the block fills whole cache lines: on x86-64, where the blocks are aligned to 64 bytes
+/// so that the vector kernels' loads and stores do not straddle two lines, as many as make
+/// the count a multiple of 16 (64 bytes of `f32`, 128 of `f64`); elsewhere none, so that
+/// firmware spends no memory on it.
+pub const fn line_pad(count: usize) -> usize {
+    if cfg!(target_arch = "x86_64") {
+        (16 - count % 16) % 16
+    } else {
+        0
+    }
+}
+
 /// The number of scalars in a layer's parameter block (for the layer table).
 pub const fn param_count<T, P>() -> usize {
     crate::block::len::<T, P>()

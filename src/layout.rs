@@ -88,6 +88,11 @@ pub trait ParamBlock<T: Scalar>: Pod {
     /// The layers whose parameters make up the block, in storage order.
     const LAYERS: &'static [LayerInfo];
 
+    /// Scalars at the end of the block that belong to no layer: the padding of a block that
+    /// `network!` generates to whole cache lines (see [`block`](crate::block)), zero for
+    /// any other block. Optimisers and regularisers leave them out.
+    const PADDING: usize = 0;
+
     /// Every segment with its offset in the block, in storage order.
     fn segments() -> impl Iterator<Item = (usize, Segment)> {
         Self::LAYERS

@@ -69,6 +69,31 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_state = item("State");
     let lt_tape = item("Tape");
     let lt_count = item("PARAMS");
+    // The same counts with `T = f32`, free of the generic parameter, so that they may size an
+    // array in a struct generic over `T`: the padding of the blocks to whole cache lines.
+    // Only for the library's layers, which are layers of every scalar type; a network with a
+    // custom layer (whose impl may be for one scalar type) is not padded.
+    let aligned = !layers.iter().any(|l| l.custom);
+    let counts_f32 = |name: &str| -> Vec<TokenStream> {
+        let name = proc_macro2::Ident::new(name, Span::call_site());
+        layers
+            .iter()
+            .map(|l| {
+                let (ty, i, o) = (&l.ty, &l.input, &l.output);
+                quote!(<#ty as #sn::Layer<f32, #i, #o>>::#name)
+            })
+            .collect()
+    };
+    let (params_f32, state_f32) = (counts_f32("PARAMS"), counts_f32("State"));
+    let (params_pad, state_pad, line_align) = if aligned {
+        (
+            quote!(#pv::line_pad(0 #( + #params_f32 )*)),
+            quote!(#pv::line_pad(0 #( + #sn::block::len::<f32, #state_f32>() )*)),
+            quote!(#[cfg_attr(target_arch = "x86_64", repr(align(64)))]),
+        )
+    } else {
+        (quote!(0), quote!(0), TokenStream::new())
+    };
     let lt_flops = item("FLOPS");
     let lt_kind = item("KIND");
     let lt_segments = item("SEGMENTS");
@@ -292,6 +317,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #[doc = #params_doc]
         #[repr(C)]
+        #line_align
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #params_ty<T: #sn::Scalar = f32> {
@@ -300,10 +326,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #(#docs)*
                 pub #fields: #lt_params,
             )*
+            /// Padding to whole cache lines (x86-64): zero, nobody's parameter. A struct
+            /// literal fills it with `..Self::zeroed()`.
+            #[doc(hidden)]
+            pub __pad: [T; #params_pad],
         }
 
         #[doc = #state_doc]
         #[repr(C)]
+        #line_align
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #state_ty<T: #sn::Scalar = f32> {
@@ -311,9 +342,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #[doc = #field_docs]
                 pub #fields: #lt_state,
             )*
+            /// Padding to whole cache lines (x86-64), as in the parameters.
+            #[doc(hidden)]
+            pub __pad: [T; #state_pad],
         }
 
         #[doc = #tape_doc]
+        #line_align
         #[allow(unused_braces)]
         #vis struct #tape_ty<T: #sn::Scalar, const B: usize> {
             #(
@@ -393,14 +428,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
             pub const PARAMS: usize = 0 #( + #lt_count )*;
             /// Forward FLOPs per sample.
             pub const FLOPS: usize = 0 #( + #lt_flops )*;
-            /// Bytes of the parameter block (also of a gradient block).
+            /// Bytes of the parameter block (also of a gradient block): on x86-64 the
+            /// parameters padded to whole 64-byte lines (at most 15 zero scalars; see
+            /// `staticnn::block`), elsewhere `PARAMS` scalars exactly.
             pub const PARAM_BYTES: usize = ::core::mem::size_of::<#params_ty<T>>();
-            /// Bytes of the persistent state.
+            /// Bytes of the persistent state (padded as the parameters are).
             pub const STATE_BYTES: usize = ::core::mem::size_of::<#state_ty<T>>();
             /// Bytes of the blob `staticnn::io::to_bytes` writes: a header, the parameters
-            /// and the state.
-            pub const BLOB_BYTES: usize =
-                #sn::io::HEADER_BYTES + Self::PARAM_BYTES + Self::STATE_BYTES;
+            /// and the state (without the blocks' padding: a blob is the same on every
+            /// target).
+            pub const BLOB_BYTES: usize = #sn::io::HEADER_BYTES
+                + (Self::PARAMS #( + #sn::block::len::<T, #lt_state>() )*)
+                    * ::core::mem::size_of::<T>();
             /// Architecture fingerprint (`staticnn::io::fingerprint` of the layers), recorded
             /// in blobs so that a blob made by another architecture is refused.
             pub const FINGERPRINT: u64 =
@@ -441,6 +480,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let _ = (&__g0, &__g1);
                 let mut __finite = true;
                 #(#backward_steps)*
+                if SET || CHECK {
+                    // The padding of the block is nobody's gradient: zero, whatever it held.
+                    grads.__pad = [T::zero(); #params_pad];
+                }
                 __finite
             }
         }
@@ -448,6 +491,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         impl<T: #sn::Scalar> #sn::ParamBlock<T> for #params_ty<T> {
             const LAYERS: &'static [#sn::LayerInfo] =
                 <#name<T> as #sn::Network<T, #input_w, #output>>::LAYERS;
+            const PADDING: usize = #params_pad;
         }
 
         #[allow(unused_braces, clippy::all)]

@@ -34,10 +34,12 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_BYTES: usize = 40;
 
 /// Bytes of the blob of a network of type `N` (every network also has it as
-/// `BLOB_BYTES`): the header, then every parameter and state scalar.
+/// `BLOB_BYTES`): the header, then every parameter and state scalar (not the blocks'
+/// padding, see [`block`](crate::block)).
 pub const fn blob_bytes<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>()
 -> usize {
-    HEADER_BYTES + size_of::<N::Params>() + size_of::<N::State>()
+    let (params, state) = scalars(N::LAYERS);
+    HEADER_BYTES + (params + state) * size_of::<T>()
 }
 
 /// Why a blob could not be written or read. The network is unchanged in every case.
@@ -171,8 +173,9 @@ where
     N: Network<T, IN, OUT>,
 {
     let w = const { le::width::<T>() };
-    let params = block::as_slice::<T, _>(net.params());
-    let state = block::as_slice::<T, _>(net.state());
+    let (n_params, n_state) = const { scalars(N::LAYERS) };
+    let params = &block::as_slice::<T, _>(net.params())[..n_params];
+    let state = &block::as_slice::<T, _>(net.state())[..n_state];
     let total = HEADER_BYTES + (params.len() + state.len()) * w;
     let found = out.len();
     let Some(out) = out.get_mut(..total) else {
@@ -219,8 +222,7 @@ where
     N: Network<T, IN, OUT>,
 {
     let w = const { le::width::<T>() };
-    let n_params = block::len::<T, N::Params>();
-    let n_state = block::len::<T, N::State>();
+    let (n_params, n_state) = const { scalars(N::LAYERS) };
     let expected_len = HEADER_BYTES + (n_params + n_state) * w;
     let wrong_length = BlobError::WrongLength {
         expected: expected_len,
@@ -276,6 +278,19 @@ where
         *v = le::get(b);
     }
     Ok(())
+}
+
+/// The parameters and state values the layers hold, which a blob stores: the blocks may hold
+/// a few more, the padding to whole cache lines that x86-64 gives them (zero, and not part of
+/// the model), so that a blob is the same on every target.
+const fn scalars(layers: &[crate::LayerInfo]) -> (usize, usize) {
+    let (mut params, mut state, mut k) = (0, 0, 0);
+    while k < layers.len() {
+        params += layers[k].params;
+        state += layers[k].state;
+        k += 1;
+    }
+    (params, state)
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {

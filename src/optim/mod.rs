@@ -183,13 +183,14 @@ unsafe impl Zeroable for Decay {}
 
 /// The runs of a block of type `P`, in storage order: each segment's index range and the
 /// segment itself. Scalars the block's layout does not describe (none, for every network
-/// and array) form a final [`Role::Other`] run, so the runs always cover the block.
+/// and array) form a final [`Role::Other`] run, so the runs always cover the block, except
+/// its [`PADDING`](ParamBlock::PADDING), which no run covers.
 ///
 /// # Panics
 ///
 /// If the layout describes more scalars than the block holds.
 pub(crate) fn runs<T: Scalar, P: ParamBlock<T>>() -> impl Iterator<Item = (Range<usize>, Segment)> {
-    let n = block::len::<T, P>();
+    let n = block::len::<T, P>() - P::PADDING;
     let described: usize = P::LAYERS
         .iter()
         .flat_map(|l| l.segments.iter())

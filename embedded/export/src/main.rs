@@ -205,7 +205,9 @@ fn render_trained(net: &Sine<f32>, host: Trained, host_f32: Trained, worst: f32)
         0,
         "the exporter writes stateless networks"
     );
-    let flat = staticnn::block::as_slice::<f32, _>(&net.params);
+    // The parameters without the block's padding (x86-64), which the literal leaves to
+    // `..SineParams::zeroed()`.
+    let flat = &staticnn::block::as_slice::<f32, _>(&net.params)[..Sine::<f32>::PARAMS];
     let mut rest = flat;
     let mut params = String::new();
     let mut state = String::new();
@@ -255,8 +257,9 @@ pub const HOST_WORST_ERROR: f32 = f32::from_bits({worst_bits:#010x});
 /// initialised from it is placed in read-only memory.
 pub const TRAINED: Sine<f32> = Sine {{
     params: SineParams {{
-{params}    }},
-    state: SineState {{ {state}}},
+{params}        ..SineParams::zeroed()
+    }},
+    state: SineState {{ {state}..SineState::zeroed() }},
 }};
 ",
         epochs = host.epochs,

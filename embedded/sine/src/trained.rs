@@ -77,6 +77,7 @@ pub const TRAINED: Sine<f32> = Sine {
                 [-0.008139374],
             ])),
         },
+        ..SineParams::zeroed()
     },
-    state: SineState { fc1: (), act1: (), fc2: (), act2: (), out: (), },
+    state: SineState { fc1: (), act1: (), fc2: (), act2: (), out: (), ..SineState::zeroed() },
 };
