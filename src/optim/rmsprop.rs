@@ -218,7 +218,7 @@ fn update_loop<T: Scalar>(p: &mut [T], g: &[T], [v, a, b]: [&mut [T]; 3], k: &Co
         let g = g + wd * *p;
         *v = alpha * *v + one_minus_alpha * (g * g);
         *a += w * (g - *a);
-        let denom = (*v - *a * *a).sqrt() + eps;
+        let denom = (*v - *a * *a).sqrt_correct() + eps;
         *b = mu * *b + g / denom;
         *p -= lr * *b;
     }
