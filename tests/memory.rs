@@ -315,6 +315,12 @@ fn padding_is_aligned_zero_and_not_stored() {
         tail(&grads)
     );
     assert!(tail(&net.params).iter().all(|&v| v.to_bits() == 0));
+    // Optimisers and clipping do not read the padding, whatever it holds.
+    block::as_mut_slice::<f32, _>(&mut *grads)[W4_SCALARS..].fill(f32::NAN);
+    Sgd::new(0.1f32).step(&mut net.params, &*grads);
+    adam.step(&mut net.params, &*grads);
+    assert!(tail(&net.params).iter().all(|&v| v.to_bits() == 0));
+    assert!(staticnn::optim::grad_norm::<f32, P>(&grads).is_finite());
 
     // A blob holds the described scalars only, the same on every target.
     let mut blob = vec![0u8; W4::<f32>::BLOB_BYTES];
@@ -326,4 +332,19 @@ fn padding_is_aligned_zero_and_not_stored() {
     let mut back = W4::<f32>::zeroed();
     staticnn::io::from_bytes(&mut back, &blob).unwrap();
     assert_eq!(back, *net);
+}
+
+/// The padding is nobody's: `Debug` shows the layers' blocks only.
+#[test]
+fn debug_shows_the_layers_not_the_padding() {
+    network! { struct Tiny { input: 2, first: Linear(3), Tanh, last: Linear(1) } }
+    let text = format!("{:?}", TinyParams::<f32>::zeroed());
+    assert!(text.starts_with("TinyParams { first: "), "{text}");
+    assert!(text.contains("last: ") && !text.contains("pad"), "{text}");
+    assert_eq!(
+        format!("{:?}", TinyState::<f32>::zeroed())
+            .matches("()")
+            .count(),
+        3
+    );
 }

@@ -25,6 +25,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let output = &layers.last().expect("validated: at least one layer").output;
     let name_str = name.to_string();
     let tape_name = tape_ty.to_string();
+    let (params_name, state_name) = (params_ty.to_string(), state_ty.to_string());
     let last = &layers.last().expect("validated: at least one layer").field;
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
@@ -318,7 +319,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #[doc = #params_doc]
         #[repr(C)]
         #line_align
-        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[derive(Clone, Copy, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #params_ty<T: #sn::Scalar = f32> {
             #(
@@ -335,7 +336,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #[doc = #state_doc]
         #[repr(C)]
         #line_align
-        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[derive(Clone, Copy, PartialEq)]
         #[allow(unused_braces)]
         #vis struct #state_ty<T: #sn::Scalar = f32> {
             #(
@@ -395,6 +396,25 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// Tape::zeroed();` needs no `unsafe`.
             pub const fn zeroed() -> Self {
                 #pv::zeroed()
+            }
+        }
+
+        // The layers' blocks, without the padding (nobody's).
+        #[allow(unused_braces)]
+        impl<T: #sn::Scalar> ::core::fmt::Debug for #params_ty<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#params_name)
+                    #( .field(#labels, &self.#fields) )*
+                    .finish()
+            }
+        }
+
+        #[allow(unused_braces)]
+        impl<T: #sn::Scalar> ::core::fmt::Debug for #state_ty<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#state_name)
+                    #( .field(#labels, &self.#fields) )*
+                    .finish()
             }
         }
 

@@ -200,8 +200,9 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
         let params = block::as_mut_slice::<T, P>(params);
         let grads = block::as_slice::<T, P>(grads);
         if self.config.weight_decay.lambda == 0.0 {
-            // Plain SGD: one loop over the whole block, no layout needed.
-            for (p, &g) in params.iter_mut().zip(grads) {
+            // Plain SGD: one loop over the whole block but its padding, no layout needed.
+            let n = params.len() - P::PADDING;
+            for (p, &g) in params[..n].iter_mut().zip(grads) {
                 *p -= lr * g;
             }
             return;
