@@ -34,46 +34,10 @@ network! {
     }
 }
 
-network! {
-    /// W2: small inference.
-    struct Small {
-        input: 64,
-        fc1: Linear(64),
-        ReLU,
-        fc2: Linear(64),
-        ReLU,
-        fc3: Linear(10),
-    }
-}
-
-network! {
-    /// W3: MNIST-sized training step.
-    struct Mnist {
-        input: 784,
-        fc1: Linear(128),
-        ReLU,
-        fc2: Linear(64),
-        ReLU,
-        fc3: Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
-}
-
-network! {
-    /// W4: as W3 with batch norm, dropout (trained with Adam).
-    struct MnistBn {
-        input: 784,
-        fc1: Linear(128),
-        BatchNorm,
-        ReLU,
-        Dropout(0.5),
-        fc2: Linear(64),
-        BatchNorm,
-        ReLU,
-        fc3: Linear(10),
-        loss: SoftmaxCrossEntropy,
-    }
-}
+// W2, W3 and W4, declared once with the tests that measure their memory and allocations.
+#[path = "../tests/common/workloads.rs"]
+mod workloads;
+use workloads::{W2, W3, W4};
 
 network! {
     /// W5: a wider training step.
@@ -720,7 +684,7 @@ fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
 
 fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     let flops = inference_flops(&[64, 64, 64, 10], B);
-    let net = Box::new(Small::<f32>::new(rng));
+    let net = Box::new(W2::<f32>::new(rng));
     let x = random_box::<64, B>(rng);
     let x2 = x.clone();
     let p = net.params;
@@ -796,19 +760,19 @@ macro_rules! train_cases {
     }};
 }
 
-const W3: &str = "W3 784-128-64-10 B=64 SGD";
+const W3_GROUP: &str = "W3 784-128-64-10 B=64 SGD";
 
 fn w4_case(rng: &mut Xoshiro128PlusPlus) -> Case {
-    type Params = <MnistBn<f32> as Network<f32, 784, 10>>::Params;
+    type Params = <W4<f32> as Network<f32, 784, 10>>::Params;
     let flops = train_flops(&[784, 128, 64, 10], 64);
-    let mut net = MnistBn::<f32>::new_boxed(rng);
+    let mut net = W4::<f32>::new_boxed(rng);
     let mut grads = zeroed_box::<Params>();
-    let mut tape = zeroed_box::<<MnistBn<f32> as Network<f32, 784, 10>>::Tape<64>>();
+    let mut tape = zeroed_box::<<W4<f32> as Network<f32, 784, 10>>::Tape<64>>();
     let mut adam = Adam::<f32, Params>::boxed(LR, AdamConfig::default());
     let x = random_box::<784, 64>(rng);
     let t = labels::<10, 64>();
     let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(98);
-    let reference: &'static str = Box::leak(format!("{W3}/staticnn").into_boxed_str());
+    let reference: &'static str = Box::leak(format!("{W3_GROUP}/staticnn").into_boxed_str());
     Case::new(
         "W4 784-128(BN,ReLU,drop)-64(BN,ReLU)-10 B=64 Adam",
         "staticnn",
@@ -834,8 +798,10 @@ fn cases() -> Vec<Case> {
     cases.extend(w1_cases(&mut rng));
     cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
     cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
-    cases.extend(train_cases!(W3, Mnist, 784, 128, 64, 10, 64, &mut rng));
-    cases.push(sgemm_products_case::<784, 128, 64, 10, 64>(W3, &mut rng));
+    cases.extend(train_cases!(W3_GROUP, W3, 784, 128, 64, 10, 64, &mut rng));
+    cases.push(sgemm_products_case::<784, 128, 64, 10, 64>(
+        W3_GROUP, &mut rng,
+    ));
     cases.push(w4_case(&mut rng));
     cases.extend(train_cases!(
         "W5 784-512-512-10 B=128 SGD",

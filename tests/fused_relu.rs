@@ -10,17 +10,9 @@ use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
 
-network! {
-    /// W2 of the benchmarks: two pairs, then a `Linear` with few outputs.
-    struct Small {
-        input: 64,
-        fc1: Linear(64),
-        ReLU,
-        fc2: Linear(64),
-        ReLU,
-        fc3: Linear(10),
-    }
-}
+#[path = "common/workloads.rs"]
+mod workloads;
+use workloads::W2;
 
 network! {
     /// Pairs at the start and in the middle, another activation between them, a `Linear`
@@ -83,7 +75,7 @@ fn same_bits<N, T, const IN: usize, const OUT: usize, const B: usize>(
 
 fn check<T: Scalar>() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
-    let mut small = Small::<T>::new(&mut rng);
+    let mut small = W2::<T>::new(&mut rng);
     let mut mixed = Mixed::<T>::new(&mut rng);
     let mut pair = Pair::<T>::new(&mut rng);
     for nan in [false, true] {
