@@ -106,6 +106,21 @@ pub trait ParamBlock<T: Scalar>: Pod {
     }
 }
 
+/// The scalars of a block that belong to layers: all but its [`PADDING`](ParamBlock::PADDING).
+#[inline]
+pub(crate) fn learned<T: Scalar, P: ParamBlock<T>>(block: &P) -> &[T] {
+    let all = crate::block::as_slice::<T, P>(block);
+    &all[..all.len() - P::PADDING]
+}
+
+/// [`learned`], mutable.
+#[inline]
+pub(crate) fn learned_mut<T: Scalar, P: ParamBlock<T>>(block: &mut P) -> &mut [T] {
+    let all = crate::block::as_mut_slice::<T, P>(block);
+    let n = all.len() - P::PADDING;
+    &mut all[..n]
+}
+
 impl<T: Scalar, const N: usize> ParamBlock<T> for [T; N] {
     const LAYERS: &'static [LayerInfo] = &[LayerInfo {
         name: "array",

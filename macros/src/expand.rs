@@ -75,7 +75,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // Only for the library's layers, which are layers of every scalar type; a network with a
     // custom layer (whose impl may be for one scalar type) is not padded.
     let aligned = !layers.iter().any(|l| l.custom);
-    let counts_f32 = |name: &str| -> Vec<TokenStream> {
+    let items_f32 = |name: &str| -> Vec<TokenStream> {
         let name = proc_macro2::Ident::new(name, Span::call_site());
         layers
             .iter()
@@ -85,7 +85,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             })
             .collect()
     };
-    let (params_f32, state_f32) = (counts_f32("PARAMS"), counts_f32("State"));
+    let (params_f32, state_f32) = (items_f32("PARAMS"), items_f32("State"));
     let (params_pad, state_pad, line_align) = if aligned {
         (
             quote!(#pv::line_pad(0 #( + #params_f32 )*)),

@@ -523,8 +523,7 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
     // SAFETY: AVX (the caller).
     let mut check = unsafe { S::zeros() };
     for t in 0..tiles {
-        // The first `n mod tiles` tiles take one column more.
-        let width = n / tiles + usize::from(t < n % tiles);
+        let width = tile_width(n, t);
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
             let c = match width {
@@ -547,6 +546,14 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
         j0 += width;
     }
     check
+}
+
+/// Columns of column tile `t` of `n` (see [`row_of_tiles`]): `n` in `⌈n / 6⌉` tiles, the
+/// first `n mod tiles` of them one column wider.
+#[inline(always)]
+fn tile_width(n: usize, t: usize) -> usize {
+    let tiles = n.div_ceil(6).max(1);
+    n / tiles + usize::from(t < n % tiles)
 }
 
 /// One tile: rows `r0 ..` (`MV` vectors, the last one's rows selected by `m` when `MASK`)
@@ -673,9 +680,8 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
     // SAFETY: AVX (the caller).
     let mut check = unsafe { S::zeros() };
     let rows = p.rows;
-    // The first column tile's width (see `row_of_tiles`): six, or the fused packing is off.
-    let tiles = n.div_ceil(6).max(1);
-    let six = n / tiles + usize::from(!n.is_multiple_of(tiles)) == 6;
+    // The fused packing runs in a first column tile of six columns.
+    let six = tile_width(n, 0) == 6;
     while r0 < rows {
         let h = (rows - r0).min(2 * l);
         // A full row tile of a pass that has `A` in place packs its panel in its first

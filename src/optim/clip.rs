@@ -1,6 +1,7 @@
 //! Gradient clipping by global norm (`torch.nn.utils.clip_grad_norm_`).
 
-use crate::{ParamBlock, Scalar, block};
+use crate::layout::{learned, learned_mut};
+use crate::{ParamBlock, Scalar};
 
 /// The Euclidean norm of a whole block, `√Σ g²`, accumulated in `f64`.
 ///
@@ -9,8 +10,7 @@ use crate::{ParamBlock, Scalar, block};
 /// ```
 pub fn grad_norm<T: Scalar, P: ParamBlock<T>>(grads: &P) -> T {
     // The padding (x86-64) is nobody's gradient: left out, whatever it holds.
-    let n = block::len::<T, P>() - P::PADDING;
-    let sum: f64 = block::as_slice::<T, P>(grads)[..n]
+    let sum: f64 = learned::<T, P>(grads)
         .iter()
         .map(|g| {
             let g = g.as_f64();
@@ -64,8 +64,7 @@ pub fn clip_grad_norm<T: Scalar, P: ParamBlock<T>>(grads: &mut P, max_norm: T) -
     let coef = max_norm.as_f64() / (n + 1e-6);
     if coef < 1.0 {
         let coef = T::of(coef);
-        let k = block::len::<T, P>() - P::PADDING;
-        for g in &mut block::as_mut_slice::<T, P>(grads)[..k] {
+        for g in learned_mut::<T, P>(grads) {
             *g *= coef;
         }
     }

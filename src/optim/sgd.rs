@@ -6,6 +6,7 @@ use core::fmt;
 use bytemuck::{Pod, Zeroable};
 
 use super::{Decay, LearningRate, runs};
+use crate::layout::{learned, learned_mut};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Hyperparameters of [`Sgd`] besides the learning rate; `Default` is PyTorch's defaults
@@ -197,16 +198,16 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
             "Sgd::new has no velocity buffer; make the optimiser with Sgd::with to use momentum"
         );
         let lr = self.lr;
-        let params = block::as_mut_slice::<T, P>(params);
-        let grads = block::as_slice::<T, P>(grads);
         if self.config.weight_decay.lambda == 0.0 {
             // Plain SGD: one loop over the whole block but its padding, no layout needed.
-            let n = params.len() - P::PADDING;
-            for (p, &g) in params[..n].iter_mut().zip(grads) {
+            let params = learned_mut::<T, P>(params);
+            for (p, &g) in params.iter_mut().zip(learned::<T, P>(grads)) {
                 *p -= lr * g;
             }
             return;
         }
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
         for (run, seg) in runs::<T, P>() {
             let wd = T::of(self.config.weight_decay.lambda_for(seg.role));
             for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
