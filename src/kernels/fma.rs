@@ -15,7 +15,16 @@
 //! column tile of each full row tile, which reads `W` in place and stores each step into the
 //! panel as it multiplies: `W` comes from L2 or L3 (the optimiser has just written it), and
 //! there its loads overlap with the multiply-adds instead of stalling a packing loop (W3's
-//! step about 2 % faster).
+//! step about 2 % faster). A pass that packs its panels first packs as many row tiles' panels
+//! side by side as the stack array holds (four for W3's weight gradient), then runs each
+//! column tile down all of them, so that the columns of `X` it reads come from L1 for all but
+//! the first (W3's weight-gradient product about 4 % faster).
+//!
+//! The loop of a tile takes two steps per trip, and reads strided columns of `X` (the
+//! forward and input-gradient products) from two bases with the stride as a scaled index
+//! (`STRIDED`): 22 instructions per step of 12 multiply-adds, where it took 29. That counts
+//! on a core shared with another hardware thread, where the instructions, not the
+//! multiply-adds, set the pace.
 //!
 //! - `W · X` (forward): `A` = rows of `W`, `X` = the inputs, started from the bias (first
 //!   pass) or from the partial sums in `y` (later passes).
@@ -456,12 +465,6 @@ impl<S: Lanes> Panel<S> {
         // SAFETY: `k·2·L < KC·2·L ≤ PANEL`: inside the buffer.
         unsafe { self.buf.as_mut_ptr().cast::<S>().add(k * 2 * S::L) }
     }
-
-    /// The first step, for reading what was written.
-    #[inline(always)]
-    fn as_ptr(&self) -> *const S {
-        self.buf.as_ptr().cast()
-    }
 }
 
 /// What a tile does besides its product, and how it reads `X` ([`tile`]'s `MODE`, a set of
@@ -739,74 +742,152 @@ unsafe fn tile<
     }
 }
 
-/// Runs the row tiles of a pass over its `p.rows` rows: `pack(r0, rows_in_tile, panel)`
-/// fills the panel of each (on the caller's stack), then `row_of_tiles` runs every column.
-/// Returns the sum of the tiles' checks (see [`tile`]).
+/// Runs the row tiles of a pass over its `p.rows` rows, and returns the sum of the tiles'
+/// checks (see [`tile`]). `pack(r0, rows_in_tile, panel, at)` fills the panel of a row tile
+/// from the panel's step `at` (the panel is on the caller's stack).
+///
+/// A pass that packs every panel first (`p.a` null) takes its full row tiles in groups of
+/// as many as the panel holds side by side (`KC / kc`: four for W3's weight gradient, whose
+/// passes are the 64 samples), packs a group, then runs each column tile down the group
+/// ([`tiles_down`]): the columns of `X` that a column tile reads are then loaded from L2 once
+/// per group, and from L1 by the group's other row tiles, instead of once per row tile. A
+/// pass that packs in its first column tile ([`Pass`]'s `a`) runs row tile by row tile
+/// ([`row_of_tiles`]), and so does the last row tile when it is not full. The order changes
+/// no value: every tile computes the same sums.
 ///
 /// # Safety
-/// AVX2 and FMA; `pack` writes all `2·L` elements of the panel's first `kc` steps; the
-/// pass's bounds as in [`tile`].
+/// AVX2 and FMA; `pack` writes all `2·L` elements of the `kc` steps of the panel from `at`;
+/// the pass's bounds as in [`tile`].
 #[inline(always)]
 unsafe fn pass<S: Lanes, const MODE: u8>(
     p: &Pass<S>,
     n: usize,
     panel: &mut Panel<S>,
-    mut pack: impl FnMut(usize, usize, &mut Panel<S>),
+    mut pack: impl FnMut(usize, usize, &mut Panel<S>, usize),
 ) -> S::V {
     let l = S::L;
-    let mut r0 = 0;
-    // SAFETY: AVX (the caller).
-    let mut check = unsafe { S::zeros() };
     let rows = p.rows;
+    let grouped = p.a.is_null();
+    let group = KC / p.kc.max(1);
     // The fused packing runs in a first column tile of six columns.
     let six = tile_width(n, 0) == 6;
+    // SAFETY: AVX (the caller).
+    let mut check = unsafe { S::zeros() };
+    let mut r0 = 0;
+    // Each round runs a group of full row tiles, or one row tile. (`pack` is called from one
+    // place only, so that LLVM inlines it: a closure without AVX that is not inlined calls
+    // its intrinsics as functions.)
     while r0 < rows {
+        let full = (rows - r0) / (2 * l);
+        let tiles = if grouped && full > 0 {
+            full.min(group)
+        } else {
+            1
+        };
         let h = (rows - r0).min(2 * l);
         // A full row tile of a pass that has `A` in place packs its panel in its first
-        // column tile, where the loads overlap with the multiply-adds; the others first.
-        let pack_first = !p.a.is_null() && h == 2 * l && six;
+        // column tile, where the loads overlap with the multiply-adds.
+        let pack_first = !grouped && h == 2 * l && six;
         if !pack_first {
-            pack(r0, h, panel);
-        }
-        let pp = panel.step(0);
-        // SAFETY: the tile's rows `r0 .. r0 + h` lie inside `0 .. rows`; the mask selects the
-        // rows of the last vector; AVX2 and FMA (the caller).
-        unsafe {
-            let full = h.is_multiple_of(l);
-            let m = S::mask(if full { l } else { h % l });
-            let c = match (h > l, full) {
-                (true, true) => row_of_tiles::<S, 2, false, MODE>(p, pp, r0, n, m, pack_first),
-                (true, false) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m, false),
-                (false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m, false),
-                (false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m, false),
-            };
-            if MODE & CHECKED != 0 {
-                check = S::plus(check, c);
+            for t in 0..tiles {
+                pack(r0 + t * 2 * l, h, panel, t * p.kc);
             }
         }
-        r0 += h;
+        // SAFETY: the round's rows `r0 .. r0 + tiles·h` lie inside `0 .. rows`, their panels
+        // are packed (or the first column tile packs them); the mask selects the rows of the
+        // last vector; AVX2 and FMA (the caller).
+        let c = unsafe {
+            let whole = h.is_multiple_of(l);
+            let m = S::mask(if whole { l } else { h % l });
+            let pp = panel.step(0);
+            if grouped && h == 2 * l {
+                tiles_down::<S, MODE>(p, panel, r0 / (2 * l)..r0 / (2 * l) + tiles, n, m)
+            } else {
+                match (h > l, whole) {
+                    (true, true) => row_of_tiles::<S, 2, false, MODE>(p, pp, r0, n, m, pack_first),
+                    (true, false) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m, false),
+                    (false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m, false),
+                    (false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m, false),
+                }
+            }
+        };
+        if MODE & CHECKED != 0 {
+            // SAFETY: AVX (the caller).
+            check = unsafe { S::plus(check, c) };
+        }
+        r0 += tiles * h;
     }
     check
 }
 
-/// Packs `kc` steps of `h ≤ 2·L` rows into the panel: step `k` copies
-/// `src[k·stride ..][..h]` into the panel's two vectors of that step, zero past `h`.
+/// Runs every column tile of the `n` columns (sized as in [`row_of_tiles`]) down the full
+/// row tiles `tiles`, whose panels lie side by side in `panel` (row tile `t` from step
+/// `(t − tiles.start)·kc`). Returns the sum of the tiles' checks.
+///
+/// # Safety
+/// As [`tile`] for each of these tiles; `m` selects every lane.
 #[inline(always)]
-fn pack_columns<S: Lanes>(src: &[S], stride: usize, h: usize, kc: usize, panel: &mut Panel<S>) {
-    assert!(h <= 2 * S::L && kc <= KC && (kc == 0 || (kc - 1) * stride + h <= src.len()));
+unsafe fn tiles_down<S: Lanes, const MODE: u8>(
+    p: &Pass<S>,
+    panel: &mut Panel<S>,
+    tiles: core::ops::Range<usize>,
+    n: usize,
+    m: __m256i,
+) -> S::V {
+    // SAFETY: AVX (the caller).
+    let mut check = unsafe { S::zeros() };
+    let mut j0 = 0;
+    for ct in 0..n.div_ceil(6) {
+        let width = tile_width(n, ct);
+        for t in tiles.clone() {
+            let pp = panel.step((t - tiles.start) * p.kc);
+            let r0 = t * 2 * S::L;
+            // SAFETY: rows `r0 .. r0 + 2·L` and columns `j0 .. j0 + width` lie inside the
+            // pass (the caller).
+            unsafe {
+                let c = match width {
+                    6 => tile::<S, 2, false, MODE, 6, false>(p, pp, r0, j0, m),
+                    5 => tile::<S, 2, false, MODE, 5, false>(p, pp, r0, j0, m),
+                    4 => tile::<S, 2, false, MODE, 4, false>(p, pp, r0, j0, m),
+                    3 => tile::<S, 2, false, MODE, 3, false>(p, pp, r0, j0, m),
+                    2 => tile::<S, 2, false, MODE, 2, false>(p, pp, r0, j0, m),
+                    _ => tile::<S, 2, false, MODE, 1, false>(p, pp, r0, j0, m),
+                };
+                if MODE & CHECKED != 0 {
+                    check = S::plus(check, c);
+                }
+            }
+        }
+        j0 += width;
+    }
+    check
+}
+
+/// Packs `kc` steps of `h ≤ 2·L` rows into the panel from its step `at`: step `k` copies
+/// `src[k·stride ..][..h]` into the panel's two vectors of step `at + k`, zero past `h`.
+#[inline(always)]
+fn pack_columns<S: Lanes>(
+    src: &[S],
+    stride: usize,
+    h: usize,
+    kc: usize,
+    panel: &mut Panel<S>,
+    at: usize,
+) {
+    assert!(h <= 2 * S::L && at + kc <= KC && (kc == 0 || (kc - 1) * stride + h <= src.len()));
     if kc == 0 {
         return;
     }
     if h < 2 * S::L {
         for k in 0..kc {
             // SAFETY: a step of the panel holds two vectors; the callers run with AVX2.
-            unsafe { copy_rows(&src[k * stride..][..h], panel.step(k)) };
+            unsafe { copy_rows(&src[k * stride..][..h], panel.step(at + k)) };
         }
         return;
     }
-    let to = panel.step(0);
+    let to = panel.step(at);
     // SAFETY: step `k < kc` reads `2·L` elements from `k·stride`, inside `src` (asserted),
-    // and writes the panel's `2·L` elements of step `k < kc ≤ KC`; the callers run with AVX.
+    // and writes the panel's `2·L` elements of step `at + k < KC`; the callers run with AVX.
     unsafe {
         let (mut from, mut to) = (src.as_ptr(), to);
         for _ in 0..kc {
@@ -838,20 +919,24 @@ unsafe fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
 }
 
 /// Packs `kc` steps of `h ≤ 2·L` columns of `src` (column `c` starts at `src[c·stride]`),
-/// transposed: lane `c` of step `k` is `src[(c0 + c)·stride + k0 + k]`, zero past `h`.
+/// transposed, into the panel from its step `at`: lane `c` of step `at + k` is
+/// `src[(c0 + c)·stride + k0 + k]`, zero past `h`.
 #[inline(always)]
 fn pack_transposed<S: Lanes>(
     src: &[S],
     stride: usize,
-    c0: usize,
-    k0: usize,
+    (c0, k0): (usize, usize),
     h: usize,
     kc: usize,
     panel: &mut Panel<S>,
+    at: usize,
 ) {
-    assert!(h <= 2 * S::L && kc <= KC);
-    let to = panel.step(0);
-    // SAFETY: the first `kc ≤ KC` steps of the panel, `2·L` elements each, are all written:
+    assert!(h <= 2 * S::L && at + kc <= KC);
+    if kc == 0 {
+        return;
+    }
+    let to = panel.step(at);
+    // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each, are all written:
     // with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside `src`: asserted)
     // and the rest element by element; with fewer, zero first, then element `c < h` of each
     // step. AVX2 (the callers).
@@ -964,8 +1049,8 @@ unsafe fn affine_avx2<S: Lanes>(
             a_step: o,
         };
         // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
-            pack_columns(&w[k0 * o + r0..], o, h, kc, panel);
+        let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+            pack_columns(&w[k0 * o + r0..], o, h, kc, panel, at);
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA. Only the last pass
@@ -1027,8 +1112,8 @@ unsafe fn affine_few_outputs<S: Lanes>(
         a_step: 0,
     };
     // The panel: samples `r0 .. r0 + h` of `X`, transposed.
-    let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
-        pack_transposed(x, i, r0, 0, h, i, panel);
+    let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+        pack_transposed(x, i, (r0, 0), h, i, panel, at);
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
     // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
@@ -1132,8 +1217,8 @@ unsafe fn grads_avx2<S: Lanes>(
         };
         let db = &mut *db;
         // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<S>| {
-            pack_columns(&dy[b0 * o + r0..], o, h, kc, panel);
+        let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+            pack_columns(&dy[b0 * o + r0..], o, h, kc, panel, at);
             // The bias gradient, summed sample by sample as the plain loops do, from the panel.
             let dbt = &mut db[r0..r0 + h];
             for v in 0..h.div_ceil(S::L) {
@@ -1148,7 +1233,7 @@ unsafe fn grads_avx2<S: Lanes>(
                     } else {
                         S::load_masked(zeros.as_ptr(), m)
                     };
-                    let steps = panel.as_ptr().add(v * S::L);
+                    let steps = panel.step(at).add(v * S::L);
                     for k in 0..kc {
                         acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
                     }
@@ -1240,8 +1325,8 @@ unsafe fn input_grad_avx2<S: Lanes>(
             a_step: 0,
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
-        let pack = |c0: usize, h: usize, panel: &mut Panel<S>| {
-            pack_transposed(w, o, c0, k0, h, kc, panel);
+        let pack = |c0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+            pack_transposed(w, o, (c0, k0), h, kc, panel, at);
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.

@@ -482,6 +482,26 @@ mod tests {
         }
     }
 
+    /// Passes that take their row tiles in groups (as many panels as fit side by side):
+    /// several groups and a last, partial group, in the weight gradient (100 rows, passes of
+    /// 100 samples: groups of two row tiles) and the input gradient (80 rows, 100 outputs).
+    #[test]
+    fn kernels_match_plain_loops_over_several_groups_of_row_tiles() {
+        const O: usize = 100;
+        const I: usize = 80;
+        const N: usize = 100;
+        let v = |k: usize| ((k * 37 + 11) % 23) as f32 / 7.0 - 1.5;
+        let w: std::vec::Vec<f32> = (0..O * I).map(v).collect();
+        let x: std::vec::Vec<f32> = (0..I * N).map(|k| v(k + 5)).collect();
+        let g: std::vec::Vec<f32> = (0..O * N).map(|k| v(k + 9)).collect();
+        let bias: std::vec::Vec<f32> = (0..O).map(|k| v(k + 3)).collect();
+        let mut out = std::vec![0.0; O * N];
+        let mut grads = std::vec![0.0; O * I];
+        for k in implementations::<f32>().iter().flatten() {
+            check_shape(k, 1e-4, (O, I, N), &w, &x, &g, &bias, &mut out, &mut grads);
+        }
+    }
+
     /// `affine_grads_set_finite` writes what `affine_grads_set` writes, bit for bit, and says
     /// whether all of it is finite exactly when reading it back would: on every edge of the
     /// tiles (masked rows, one to six columns), over several passes of the batch, with a
