@@ -7,6 +7,8 @@
 //! all cases round by round, so that the ratios between them are taken under the same load.
 //! `SUMMARY_ONLY=W3 cargo bench --features std` prints only the summary, of the peak and
 //! the cases whose `group/variant` contains `W3` (`SUMMARY_ONLY=` for all of them).
+//! `PHASES="W2 64-64-64-10 ReLU B=32/staticnn" cargo bench --features std` times that case
+//! call by call, alternating with the peak loop, to show the machine's slow phases.
 //!
 //! FLOPs are the necessary ones: forward 2·Σ in·out·B, weight gradients 2·Σ in·out·B, input
 //! gradients 2·Σ in·out·B for every layer but the first (activations, losses, batch norm and
@@ -898,6 +900,67 @@ fn summary(cases: &mut [Case]) {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Phases: call by call, to tell the machine's slow phases from the code's speed.
+
+/// How long the phase trace alternates its two cases.
+const PHASE_SPAN: Duration = Duration::from_secs(3);
+/// Blocks of the phase trace (each the mean of its calls).
+const PHASE_BLOCKS: usize = 30;
+
+/// Alternates single calls of the peak loop and of `case` for `PHASE_SPAN`, timing each,
+/// and prints both as rates in consecutive blocks of time, then the distribution of the
+/// case's calls. A slow phase of the machine that slows the case but not the peak loop
+/// shows as a run of slow blocks in the case's row only.
+fn phases(peak: &mut Case, case: &mut Case) {
+    let (mut tp, mut tc) = (Vec::new(), Vec::new());
+    (peak.run)();
+    (case.run)();
+    let start = Instant::now();
+    while start.elapsed() < PHASE_SPAN {
+        for (c, t) in [(&mut *peak, &mut tp), (&mut *case, &mut tc)] {
+            let s = Instant::now();
+            (c.run)();
+            t.push(s.elapsed().as_secs_f64());
+        }
+    }
+    let mut sorted = tp.clone();
+    sorted.sort_by(f64::total_cmp);
+    let peak_rate = peak.flops as f64 / sorted[sorted.len() / 2];
+    let percent = |c: &Case, t: f64| 100.0 * c.flops as f64 / t / peak_rate;
+    let row = |c: &Case, t: &[f64]| {
+        let blocks: Vec<String> = t
+            .chunks(t.len().div_ceil(PHASE_BLOCKS))
+            .map(|b| format!("{:.0}", percent(c, b.iter().sum::<f64>() / b.len() as f64)))
+            .collect();
+        blocks.join(" ")
+    };
+    println!();
+    println!(
+        "phases: {} alternating calls each over {:?}, as % of the peak loop's median call \
+         ({:.1} GFLOP/s), in {PHASE_BLOCKS} consecutive blocks",
+        tc.len(),
+        PHASE_SPAN,
+        peak_rate / 1e9
+    );
+    println!("{:<12} {}", peak.name, row(peak, &tp));
+    println!("{:<12} {}", case.name, row(case, &tc));
+    tc.sort_by(f64::total_cmp);
+    let q = |f: f64| percent(case, tc[((tc.len() - 1) as f64 * f) as usize]);
+    let fast = tc.iter().filter(|&&t| t <= 1.1 * tc[0]).count();
+    println!(
+        "{}/{}: % of peak: fastest call {:.1}; 10 % of calls at least {:.1}, half at least \
+         {:.1}, 90 % at least {:.1}; {:.0} % of calls within 10 % of the fastest's time",
+        case.group,
+        case.name,
+        q(0.0),
+        q(0.1),
+        q(0.5),
+        q(0.9),
+        100.0 * fast as f64 / tc.len() as f64
+    );
+}
+
 fn format_time(s: f64) -> String {
     if s < 1e-6 {
         format!("{:.1} ns", s * 1e9)
@@ -919,6 +982,22 @@ fn main() {
         .sample_size(20)
         .configure_from_args();
     let mut cases = cases();
+    if let Ok(filter) = std::env::var("PHASES") {
+        // The phase trace of the first case whose `group/variant` contains the filter.
+        if bench_mode {
+            match cases
+                .iter()
+                .position(|c| c.group != "peak" && c.id().contains(filter.as_str()))
+            {
+                Some(k) => {
+                    let (peak, rest) = cases.split_at_mut(1);
+                    phases(&mut peak[0], &mut rest[k - 1]);
+                }
+                None => eprintln!("PHASES={filter:?} names no case (group/variant)"),
+            }
+        }
+        return;
+    }
     if let Ok(filter) = std::env::var("SUMMARY_ONLY") {
         // A quick look: the summary alone, on the peak and the cases whose group contains
         // the filter in `group/variant` (all of them when it is empty).
