@@ -462,43 +462,37 @@ mod tests {
     }
 
     /// Large shapes, wider than a pass of the FMA forward kernel, a sample at a time and in
-    /// a batch.
+    /// a batch; and passes that take their row tiles in groups (as many panels as fit side
+    /// by side), over several groups and a last, partial one: 100 × 80 by 100 samples has
+    /// the weight gradient in groups of two row tiles (100 rows, passes of 100 samples) and
+    /// the input gradient too (80 rows, 100 outputs).
     #[test]
     fn kernels_match_plain_loops_on_large_shapes() {
-        const O: usize = 67;
-        const I: usize = 600;
-        const N: usize = 19;
+        let shapes = [
+            (67, 600, 19),
+            (67, 600, 1),
+            (64, 64, 1),
+            (65, 64, 1),
+            (67, 64, 19),
+        ];
+        let shapes = [shapes.as_slice(), &[(100, 80, 100)]].concat();
+        let most = |f: fn(&(usize, usize, usize)) -> usize| shapes.iter().map(f).max();
+        let (oi, in_, on) = (
+            most(|s| s.0 * s.1).unwrap_or(0),
+            most(|s| s.1 * s.2).unwrap_or(0),
+            most(|s| s.0 * s.2).unwrap_or(0),
+        );
         let v = |k: usize| ((k * 37 + 11) % 23) as f32 / 7.0 - 1.5;
-        let w: [f32; O * I] = core::array::from_fn(v);
-        let x: [f32; I * N] = core::array::from_fn(|k| v(k + 5));
-        let g: [f32; O * N] = core::array::from_fn(|k| v(k + 9));
-        let bias: [f32; O] = core::array::from_fn(|k| v(k + 3));
-        let mut out = [0.0; I * N];
-        let mut grads = [0.0; O * I];
+        let w: std::vec::Vec<f32> = (0..oi).map(v).collect();
+        let x: std::vec::Vec<f32> = (0..in_).map(|k| v(k + 5)).collect();
+        let g: std::vec::Vec<f32> = (0..on).map(|k| v(k + 9)).collect();
+        let bias: std::vec::Vec<f32> = (0..100).map(|k| v(k + 3)).collect();
+        let mut out = std::vec![0.0; in_.max(on)];
+        let mut grads = std::vec![0.0; oi];
         for k in implementations::<f32>().iter().flatten() {
-            for s in [(O, I, N), (O, I, 1), (64, 64, 1), (65, 64, 1), (O, 64, N)] {
+            for &s in &shapes {
                 check_shape(k, 1e-4, s, &w, &x, &g, &bias, &mut out, &mut grads);
             }
-        }
-    }
-
-    /// Passes that take their row tiles in groups (as many panels as fit side by side):
-    /// several groups and a last, partial group, in the weight gradient (100 rows, passes of
-    /// 100 samples: groups of two row tiles) and the input gradient (80 rows, 100 outputs).
-    #[test]
-    fn kernels_match_plain_loops_over_several_groups_of_row_tiles() {
-        const O: usize = 100;
-        const I: usize = 80;
-        const N: usize = 100;
-        let v = |k: usize| ((k * 37 + 11) % 23) as f32 / 7.0 - 1.5;
-        let w: std::vec::Vec<f32> = (0..O * I).map(v).collect();
-        let x: std::vec::Vec<f32> = (0..I * N).map(|k| v(k + 5)).collect();
-        let g: std::vec::Vec<f32> = (0..O * N).map(|k| v(k + 9)).collect();
-        let bias: std::vec::Vec<f32> = (0..O).map(|k| v(k + 3)).collect();
-        let mut out = std::vec![0.0; O * N];
-        let mut grads = std::vec![0.0; O * I];
-        for k in implementations::<f32>().iter().flatten() {
-            check_shape(k, 1e-4, (O, I, N), &w, &x, &g, &bias, &mut out, &mut grads);
         }
     }
 
