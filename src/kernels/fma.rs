@@ -515,10 +515,10 @@ struct Pass<S> {
     a_step: usize,
 }
 
-/// Runs `tile` on the column tiles of `n` columns: as few tiles of at most six as cover them,
-/// of sizes differing by at most one (32 columns: 6, 6, 5, 5, 5, 5), so that no tile is left
-/// with too few columns to hide the latency of its multiply-adds. Returns the sum of the
-/// tiles' checks (see [`tile`]).
+/// Runs `tile` on the column tiles of `n` columns of the last row tile of a pass, when it
+/// is not full: as few tiles of at most six as cover them, of sizes differing by at most one
+/// (32 columns: 6, 6, 5, 5, 5, 5), so that no tile is left with too few columns to hide the
+/// latency of its multiply-adds. Returns the sum of the tiles' checks (see [`tile`]).
 ///
 /// # Safety
 /// As [`tile`], for every column `0 .. n`.
@@ -529,7 +529,6 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
     r0: usize,
     n: usize,
     m: __m256i,
-    pack_first: bool,
 ) -> S::V {
     let tiles = n.div_ceil(6);
     let mut j0 = 0;
@@ -540,11 +539,6 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
             let c = match width {
-                // The first tile packs the panel from `A` in place as it runs (two full
-                // vectors of rows, six columns: `pass` makes sure).
-                6 if pack_first && t == 0 => {
-                    tile::<S, 2, false, MODE, 6, true>(p, panel, r0, j0, m)
-                }
                 6 => tile::<S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
                 5 => tile::<S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
                 4 => tile::<S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
@@ -672,12 +666,20 @@ unsafe fn tile<
         }
         let mut a = panel;
         let mut src = if PACK { p.a.add(r0) } else { p.a };
-        // Two steps per trip: half the loop's own instructions (counter, pointers, branch),
-        // which matter when the core is shared (see `STRIDED`). The empty `asm!` between
-        // them (a compiler barrier, no instruction) keeps LLVM from scheduling the two as one:
-        // it then moved each column's base separately (five more additions per trip) or,
-        // in some tiles, kept the accumulators on the stack.
-        for _ in 0..p.kc / 2 {
+        // Two steps per trip in the tiles that carry the products' bulk (two full vectors of
+        // rows, five or six columns): half the loop's own instructions (counter, pointers,
+        // branch), which matter when the core is shared (see `STRIDED`). The others take one
+        // step per trip: unrolled, their copies of the step doubled the library's build time.
+        // The empty `asm!` between the two steps (a compiler barrier, no instruction) keeps
+        // LLVM from scheduling them as one: it then moved each column's base separately
+        // (five more additions per trip) or, in some tiles, kept the accumulators on the
+        // stack.
+        let pairs = if MV == 2 && !MASK && NR >= 5 {
+            p.kc / 2
+        } else {
+            0
+        };
+        for _ in 0..pairs {
             step::<S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<S, MV, NR, PACK, MODE>(
@@ -693,8 +695,12 @@ unsafe fn tile<
             xk = xk.wrapping_add(2 * p.xk);
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
-        if p.kc % 2 == 1 {
+        for _ in 2 * pairs..p.kc {
             step::<S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            a = a.add(2 * S::L);
+            src = src.wrapping_add(p.a_step);
+            xk = xk.wrapping_add(p.xk);
+            xk3 = xk3.wrapping_add(p.xk);
         }
         if MODE & RELU != 0 {
             // Two plain loops: LLVM unrolls them, where it may leave a loop over
@@ -751,9 +757,9 @@ unsafe fn tile<
 /// passes are the 64 samples), packs a group, then runs each column tile down the group
 /// ([`tiles_down`]): the columns of `X` that a column tile reads are then loaded from L2 once
 /// per group, and from L1 by the group's other row tiles, instead of once per row tile. A
-/// pass that packs in its first column tile ([`Pass`]'s `a`) runs row tile by row tile
-/// ([`row_of_tiles`]), and so does the last row tile when it is not full. The order changes
-/// no value: every tile computes the same sums.
+/// pass that packs in its first column tile ([`Pass`]'s `a`) runs its full row tiles one by
+/// one (groups of one), and the last row tile, when it is not full, runs alone
+/// ([`row_of_tiles`]). The order changes no value: every tile computes the same sums.
 ///
 /// # Safety
 /// AVX2 and FMA; `pack` writes all `2·L` elements of the `kc` steps of the panel from `at`;
@@ -800,15 +806,12 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
             let whole = h.is_multiple_of(l);
             let m = S::mask(if whole { l } else { h % l });
             let pp = panel.step(0);
-            if grouped && h == 2 * l {
-                tiles_down::<S, MODE>(p, panel, r0 / (2 * l)..r0 / (2 * l) + tiles, n, m)
-            } else {
-                match (h > l, whole) {
-                    (true, true) => row_of_tiles::<S, 2, false, MODE>(p, pp, r0, n, m, pack_first),
-                    (true, false) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m, false),
-                    (false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m, false),
-                    (false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m, false),
-                }
+            let t0 = r0 / (2 * l);
+            match (h == 2 * l, h > l, whole) {
+                (true, ..) => tiles_down::<S, MODE>(p, panel, t0..t0 + tiles, n, m, pack_first),
+                (false, true, _) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m),
+                (false, false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m),
+                (false, false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m),
             }
         };
         if MODE & CHECKED != 0 {
@@ -822,7 +825,9 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
 
 /// Runs every column tile of the `n` columns (sized as in [`row_of_tiles`]) down the full
 /// row tiles `tiles`, whose panels lie side by side in `panel` (row tile `t` from step
-/// `(t − tiles.start)·kc`). Returns the sum of the tiles' checks.
+/// `(t − tiles.start)·kc`). With `pack_first` (one row tile, `A` in place, a first column
+/// tile of six columns), the first column tile packs the panel as it runs. Returns the sum
+/// of the tiles' checks.
 ///
 /// # Safety
 /// As [`tile`] for each of these tiles; `m` selects every lane.
@@ -833,6 +838,7 @@ unsafe fn tiles_down<S: Lanes, const MODE: u8>(
     tiles: core::ops::Range<usize>,
     n: usize,
     m: __m256i,
+    pack_first: bool,
 ) -> S::V {
     // SAFETY: AVX (the caller).
     let mut check = unsafe { S::zeros() };
@@ -846,6 +852,9 @@ unsafe fn tiles_down<S: Lanes, const MODE: u8>(
             // pass (the caller).
             unsafe {
                 let c = match width {
+                    6 if pack_first && ct == 0 => {
+                        tile::<S, 2, false, MODE, 6, true>(p, pp, r0, j0, m)
+                    }
                     6 => tile::<S, 2, false, MODE, 6, false>(p, pp, r0, j0, m),
                     5 => tile::<S, 2, false, MODE, 5, false>(p, pp, r0, j0, m),
                     4 => tile::<S, 2, false, MODE, 4, false>(p, pp, r0, j0, m),
