@@ -20,11 +20,11 @@
 //! column tile down all of them, so that the columns of `X` it reads come from L1 for all but
 //! the first (W3's weight-gradient product about 4 % faster).
 //!
-//! The loop of a tile takes two steps per trip, and reads strided columns of `X` (the
-//! forward and input-gradient products) from two bases with the stride as a scaled index
-//! (`STRIDED`): 22 instructions per step of 12 multiply-adds, where it took 29. That counts
-//! on a core shared with another hardware thread, where the instructions, not the
-//! multiply-adds, set the pace.
+//! The bulk tiles (two vectors of rows × five or six columns) take two steps per trip, and
+//! every tile reads strided columns of `X` (the forward and input-gradient products) from
+//! two bases with the stride as a scaled index (`STRIDED`): 22 instructions per step of 12
+//! multiply-adds, where it took 29. That counts on a core shared with another hardware
+//! thread, where the instructions, not the multiply-adds, set the pace.
 //!
 //! - `W · X` (forward): `A` = rows of `W`, `X` = the inputs, started from the bias (first
 //!   pass) or from the partial sums in `y` (later passes).
