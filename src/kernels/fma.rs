@@ -538,14 +538,7 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
         let width = tile_width(n, t);
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
-            let c = match width {
-                6 => tile::<S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
-                5 => tile::<S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
-                4 => tile::<S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
-                3 => tile::<S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
-                2 => tile::<S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
-                _ => tile::<S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
-            };
+            let c = tile_of_width::<S, MV, MASK, MODE>(width, false, p, panel, r0, j0, m);
             if MODE & CHECKED != 0 {
                 check = S::plus(check, c);
             }
@@ -553,6 +546,35 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
         j0 += width;
     }
     check
+}
+
+/// [`tile`] with `width ≤ 6` columns from `j0` (`pack`: the six-column tile that packs the
+/// panel as it runs, for two full vectors of rows). Returns its check.
+///
+/// # Safety
+/// As [`tile`]; `pack` only with `width` 6, `MV` 2 and no mask.
+#[inline(always)]
+unsafe fn tile_of_width<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8>(
+    width: usize,
+    pack: bool,
+    p: &Pass<S>,
+    panel: *mut S,
+    r0: usize,
+    j0: usize,
+    m: __m256i,
+) -> S::V {
+    // SAFETY: the caller's bounds.
+    unsafe {
+        match width {
+            6 if pack => tile::<S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
+            6 => tile::<S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
+            5 => tile::<S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
+            4 => tile::<S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
+            3 => tile::<S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
+            2 => tile::<S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
+            _ => tile::<S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
+        }
+    }
 }
 
 /// Columns of column tile `t` of `n` (see [`row_of_tiles`]): `n` in `⌈n / 6⌉` tiles, the
@@ -851,17 +873,8 @@ unsafe fn tiles_down<S: Lanes, const MODE: u8>(
             // SAFETY: rows `r0 .. r0 + 2·L` and columns `j0 .. j0 + width` lie inside the
             // pass (the caller).
             unsafe {
-                let c = match width {
-                    6 if pack_first && ct == 0 => {
-                        tile::<S, 2, false, MODE, 6, true>(p, pp, r0, j0, m)
-                    }
-                    6 => tile::<S, 2, false, MODE, 6, false>(p, pp, r0, j0, m),
-                    5 => tile::<S, 2, false, MODE, 5, false>(p, pp, r0, j0, m),
-                    4 => tile::<S, 2, false, MODE, 4, false>(p, pp, r0, j0, m),
-                    3 => tile::<S, 2, false, MODE, 3, false>(p, pp, r0, j0, m),
-                    2 => tile::<S, 2, false, MODE, 2, false>(p, pp, r0, j0, m),
-                    _ => tile::<S, 2, false, MODE, 1, false>(p, pp, r0, j0, m),
-                };
+                let pack = pack_first && ct == 0;
+                let c = tile_of_width::<S, 2, false, MODE>(width, pack, p, pp, r0, j0, m);
                 if MODE & CHECKED != 0 {
                     check = S::plus(check, c);
                 }
@@ -945,10 +958,10 @@ fn pack_transposed<S: Lanes>(
         return;
     }
     let to = panel.step(at);
-    // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each, are all written:
-    // with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside `src`: asserted)
-    // and the rest element by element; with fewer, zero first, then element `c < h` of each
-    // step. AVX2 (the callers).
+    // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each,
+    // are all written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
+    // `src`: asserted) and the rest element by element; with fewer, zero first, then element
+    // `c < h` of each step. AVX2 (the callers).
     unsafe {
         let l = S::L;
         // Whole blocks of `L` columns × `L` steps by in-register transposes.

@@ -474,23 +474,24 @@ mod tests {
             (64, 64, 1),
             (65, 64, 1),
             (67, 64, 19),
+            (100, 80, 100),
         ];
-        let shapes = [shapes.as_slice(), &[(100, 80, 100)]].concat();
-        let most = |f: fn(&(usize, usize, usize)) -> usize| shapes.iter().map(f).max();
-        let (oi, in_, on) = (
-            most(|s| s.0 * s.1).unwrap_or(0),
-            most(|s| s.1 * s.2).unwrap_or(0),
-            most(|s| s.0 * s.2).unwrap_or(0),
+        let most = |f: fn(&(usize, usize, usize)) -> usize| shapes.iter().map(f).max().unwrap_or(0);
+        let (o, oi, in_, on) = (
+            most(|s| s.0),
+            most(|s| s.0 * s.1),
+            most(|s| s.1 * s.2),
+            most(|s| s.0 * s.2),
         );
         let v = |k: usize| ((k * 37 + 11) % 23) as f32 / 7.0 - 1.5;
         let w: std::vec::Vec<f32> = (0..oi).map(v).collect();
         let x: std::vec::Vec<f32> = (0..in_).map(|k| v(k + 5)).collect();
         let g: std::vec::Vec<f32> = (0..on).map(|k| v(k + 9)).collect();
-        let bias: std::vec::Vec<f32> = (0..100).map(|k| v(k + 3)).collect();
+        let bias: std::vec::Vec<f32> = (0..o).map(|k| v(k + 3)).collect();
         let mut out = std::vec![0.0; in_.max(on)];
         let mut grads = std::vec![0.0; oi];
         for k in implementations::<f32>().iter().flatten() {
-            for &s in &shapes {
+            for s in shapes {
                 check_shape(k, 1e-4, s, &w, &x, &g, &bias, &mut out, &mut grads);
             }
         }
