@@ -44,6 +44,7 @@
 use core::fmt;
 
 use crate::data::{Augment, Dataset, Loader, Targets};
+use crate::network::TrainError;
 use crate::schedule::Schedule;
 use crate::{ClassIndex, LearningRate, Loss, Optimizer, SMatrix, Scalar, Supervised};
 
@@ -135,28 +136,35 @@ pub struct FitReport {
     pub stopped_early: bool,
 }
 
-/// Training stopped because a loss or gradient was NaN or infinite. The network holds the
-/// weights and statistics of its last finite step.
+/// Training stopped because a loss, a gradient or an update was NaN or infinite. The
+/// network holds the weights and statistics of its last successful step, all finite, and
+/// the optimiser its state after that step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum FitError {
-    /// A training step produced a non-finite loss or gradient.
+    /// A training step failed: a non-finite loss or gradient, or an update that would have
+    /// left a non-finite parameter or optimiser state value.
     Diverged {
         /// Epoch of the failing step.
         epoch: usize,
         /// Batch within the epoch.
         batch: usize,
-        /// The loss of that batch.
-        loss: f64,
+        /// What [`train_step`](Supervised::train_step) reported; its
+        /// [`loss`](TrainError::loss) is the batch's.
+        cause: TrainError,
     },
 }
 
 impl fmt::Display for FitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FitError::Diverged { epoch, batch, loss } => write!(
+            FitError::Diverged {
+                epoch,
+                batch,
+                cause,
+            } => write!(
                 f,
-                "training diverged at epoch {epoch}, batch {batch} (loss = {loss}); the network keeps its last finite weights"
+                "training diverged at epoch {epoch}, batch {batch}: {cause}; the network keeps its last finite weights"
             ),
         }
     }
@@ -279,8 +287,9 @@ where
 ///
 /// # Errors
 ///
-/// [`FitError::Diverged`] when a step's loss or gradient is not finite; the network keeps
-/// its last finite weights and statistics (see [`Supervised::train_step`]).
+/// [`FitError::Diverged`] when a step's loss, gradient or update is not finite; the network
+/// keeps the weights and statistics of its last successful step, all finite (see
+/// [`Supervised::train_step`]), and `best` the best epoch's, as it would have at the end.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<N, T, Y, O, S, A, R, C, const IN: usize, const OUT: usize, const B: usize>(
     net: &mut N,
@@ -322,10 +331,10 @@ where
             config.augment.augment_batch(&mut x, rng);
             let loss = net
                 .train_step(&x, &t, grads, tape, opt, rng)
-                .map_err(|e| match e {
-                    crate::network::TrainError::NonFinite { loss } => {
-                        FitError::Diverged { epoch, batch, loss }
-                    }
+                .map_err(|cause| FitError::Diverged {
+                    epoch,
+                    batch,
+                    cause,
                 })?;
             loss_sum += loss.as_f64() * valid as f64;
             seen += valid;

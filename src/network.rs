@@ -195,7 +195,8 @@ fn scratch_rows(layers: &[LayerInfo]) -> usize {
         .unwrap_or(0)
 }
 
-/// Training went wrong in a way that must stop it; the parameters were left as they were.
+/// Training went wrong in a way that must stop it; the parameters, the persistent state
+/// (running statistics) and the optimiser's state were left as they were.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TrainError {
@@ -204,6 +205,23 @@ pub enum TrainError {
         /// The loss of the batch (possibly itself non-finite).
         loss: f64,
     },
+    /// The loss and the gradients were finite, but the optimiser's update would have made
+    /// a parameter or a value of the optimiser's state NaN or infinite (a learning rate too
+    /// large for the scalar type, or a gradient whose square overflows); it was not
+    /// applied (see [`Optimizer::try_step`]).
+    NonFiniteUpdate {
+        /// The loss of the batch (finite).
+        loss: f64,
+    },
+}
+
+impl TrainError {
+    /// The loss of the batch that failed.
+    pub fn loss(&self) -> f64 {
+        match *self {
+            TrainError::NonFinite { loss } | TrainError::NonFiniteUpdate { loss } => loss,
+        }
+    }
 }
 
 impl core::fmt::Display for TrainError {
@@ -215,6 +233,12 @@ impl core::fmt::Display for TrainError {
                     "non-finite loss or gradient (loss = {loss}); parameters left unchanged"
                 )
             }
+            TrainError::NonFiniteUpdate { loss } => write!(
+                f,
+                "the optimiser's update would make a parameter or its state NaN or infinite \
+                 (loss = {loss}; learning rate too large?); parameters, running statistics \
+                 and optimiser state left unchanged"
+            ),
         }
     }
 }
@@ -236,13 +260,22 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     }
 
     /// One training step on a batch: train-mode forward, loss, backward (which overwrites
-    /// `grads`), and one optimiser step. Returns the batch loss (before the update).
+    /// `grads`), and one optimiser step ([`Optimizer::try_step`]). Returns the batch loss
+    /// (before the update).
+    ///
+    /// The guarantee that an error loses nothing costs no memory beyond a copy of the
+    /// persistent state (running statistics, usually small) on the stack, and one read-only
+    /// pass of the optimiser over the parameters, gradients and its state before it writes
+    /// them (see [`optim`](crate::optim#non-finite-updates)).
     ///
     /// # Errors
     ///
-    /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite; the
-    /// parameters and the persistent state (running statistics) are then left as they were
-    /// before the call, so nothing is lost.
+    /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite, and
+    /// [`TrainError::NonFiniteUpdate`] when they are finite but the update would make a
+    /// parameter or a value of the optimiser's state NaN or infinite. Either way the
+    /// parameters, the persistent state (running statistics) and the optimiser's state
+    /// (velocity, moments and step count) are left as they were before the call, bit for
+    /// bit, so nothing is lost.
     fn train_step<const B: usize, O: Optimizer<T, Self::Params>, R: Rng + ?Sized>(
         &mut self,
         x: &SMatrix<T, IN, B>,
@@ -264,7 +297,12 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
                 loss: loss.as_f64(),
             });
         }
-        opt.step(self.params_mut(), grads);
+        if opt.try_step(self.params_mut(), grads).is_err() {
+            *self.state_mut() = state;
+            return Err(TrainError::NonFiniteUpdate {
+                loss: loss.as_f64(),
+            });
+        }
         Ok(loss)
     }
 }

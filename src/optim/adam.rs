@@ -5,7 +5,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Hyperparameters of [`Adam`] besides the learning rate; `Default` is PyTorch's defaults.
@@ -86,43 +86,39 @@ impl<P: Pod> Moments<P> {
         self.t = 0;
     }
 
-    /// One Adam step; `decoupled` selects AdamW's decay.
+    /// One Adam step; `decoupled` selects AdamW's decay. With `CHECK`, a read-only pass
+    /// first makes sure every new parameter and moment is finite, and nothing is written
+    /// (nor the step counted) if one is not.
     #[inline]
-    fn step<T: Scalar>(
+    fn step<T: Scalar, const CHECK: bool>(
         &mut self,
         lr: T,
         config: &AdamConfig,
         decoupled: bool,
         params: &mut P,
         grads: &P,
-    ) where
+    ) -> Result<(), NonFiniteUpdate>
+    where
         P: ParamBlock<T>,
     {
         let (beta1, beta2) = config.betas;
-        self.t = self.t.saturating_add(1);
-        let t = f64::from(self.t);
+        let steps = self.t.saturating_add(1);
+        let t = f64::from(steps);
         // Bias corrections in f64, as PyTorch computes them (in Python floats).
         let bias_correction1 = 1.0 - libm::pow(beta1, t);
         let bias_correction2 = 1.0 - libm::pow(beta2, t);
         let step_size = T::of(lr.as_f64() / bias_correction1);
         let bc2_sqrt = T::of(libm::sqrt(bias_correction2));
         let [w1, keep2, w2, eps] = [1.0 - beta1, beta2, 1.0 - beta2, config.eps].map(T::of);
-
-        let params = block::as_mut_slice::<T, P>(params);
-        let grads = block::as_slice::<T, P>(grads);
-        let m = block::as_mut_slice::<T, P>(&mut self.m);
-        let v = block::as_mut_slice::<T, P>(&mut self.v);
-        for (run, seg) in runs::<T, P>() {
-            let lambda = config.weight_decay.lambda_for(seg.role);
+        let coefficients = |role| {
+            let lambda = config.weight_decay.lambda_for(role);
             // Adam adds λθ to the gradient; AdamW multiplies θ by 1 − γλ first.
             let (l2, shrink) = if decoupled {
                 (T::zero(), T::of(1.0 - lr.as_f64() * lambda))
             } else {
                 (T::of(lambda), T::one())
             };
-            let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
-            let (m, v) = (&mut m[run.clone()], &mut v[run]);
-            let c = Coefficients {
+            Coefficients {
                 shrink,
                 l2,
                 w1,
@@ -131,9 +127,28 @@ impl<P: Pod> Moments<P> {
                 bc2_sqrt,
                 eps,
                 step_size,
-            };
-            update(p, g, m, v, &c);
+            }
+        };
+
+        let params = block::as_mut_slice::<T, P>(params);
+        let grads = block::as_slice::<T, P>(grads);
+        let m = block::as_mut_slice::<T, P>(&mut self.m);
+        let v = block::as_mut_slice::<T, P>(&mut self.v);
+        if CHECK
+            && !runs::<T, P>().all(|(run, seg)| {
+                let (p, g) = (&params[run.clone()], &grads[run.clone()]);
+                finite(p, g, &m[run.clone()], &v[run], &coefficients(seg.role))
+            })
+        {
+            return Err(NonFiniteUpdate);
         }
+        for (run, seg) in runs::<T, P>() {
+            let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
+            let (m, v) = (&mut m[run.clone()], &mut v[run]);
+            update(p, g, m, v, &coefficients(seg.role));
+        }
+        self.t = steps;
+        Ok(())
     }
 }
 
@@ -149,11 +164,27 @@ struct Coefficients<T> {
     step_size: T,
 }
 
+impl<T: Scalar> Coefficients<T> {
+    /// The new parameter and moments of a parameter `p` with gradient `g` and moments `m`
+    /// and `v`: the one definition both passes of a step use.
+    #[inline(always)]
+    fn element(&self, p: T, g: T, m: T, v: T) -> [T; 3] {
+        let p = p * self.shrink;
+        let g = g + self.l2 * p;
+        // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
+        let m = m + self.w1 * (g - m);
+        let v = self.keep2 * v + self.w2 * (g * g);
+        let denom = v.sqrt_correct() / self.bc2_sqrt + self.eps;
+        [p - self.step_size * (m / denom), m, v]
+    }
+}
+
 /// Updates `p`, `m` and `v` from `g`, element by element.
 ///
 /// With the `std` feature on x86-64, a copy compiled for AVX (8 `f32` per instruction, and
 /// above all per square root and division, which bound this loop) runs when the CPU has it;
 /// it gives the same bits (the same correctly rounded operations, no fused multiply-add).
+/// [`finite`] is chosen in the same way.
 #[inline]
 fn update<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coefficients<T>) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
@@ -172,25 +203,34 @@ fn update_avx<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coe
 
 #[inline(always)]
 fn update_loop<T: Scalar>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Coefficients<T>) {
-    let Coefficients {
-        shrink,
-        l2,
-        w1,
-        keep2,
-        w2,
-        bc2_sqrt,
-        eps,
-        step_size,
-    } = *c;
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-        *p *= shrink;
-        let g = g + l2 * *p;
-        // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
-        *m += w1 * (g - *m);
-        *v = keep2 * *v + w2 * (g * g);
-        let denom = v.sqrt_correct() / bc2_sqrt + eps;
-        *p -= step_size * (*m / denom);
+        [*p, *m, *v] = c.element(*p, g, *m, *v);
     }
+}
+
+/// Whether [`update`] would leave every value of `p`, `m` and `v` finite; writes nothing.
+#[inline]
+fn finite<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { finite_avx(p, g, m, v, c) };
+    }
+    finite_loop(p, g, m, v, c)
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn finite_avx<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) -> bool {
+    finite_loop(p, g, m, v, c)
+}
+
+#[inline(always)]
+fn finite_loop<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) -> bool {
+    all_of(p.iter().zip(g).zip(m).zip(v), |(((&p, &g), &m), &v)| {
+        let [p, m, v] = c.element(p, g, m, v);
+        p.is_finite() & m.is_finite() & v.is_finite()
+    })
 }
 
 /// Adam, `torch.optim.Adam` (without `amsgrad`).
@@ -312,9 +352,23 @@ macro_rules! adam_common {
                 self.state.t
             }
 
+            /// The first and second moment estimates `(m, v)` (zero before the first step).
+            pub fn moments(&self) -> (&P, &P) {
+                (&self.state.m, &self.state.v)
+            }
+
             /// Zeroes the moments and the step count, in place.
             pub fn reset(&mut self) {
                 self.state.reset();
+            }
+
+            /// The configuration as the shared step reads it.
+            fn adam_config(&self) -> AdamConfig {
+                AdamConfig {
+                    betas: self.config.betas,
+                    eps: self.config.eps,
+                    weight_decay: self.config.weight_decay,
+                }
             }
         }
 
@@ -333,12 +387,19 @@ macro_rules! adam_common {
             const STATE_BYTES: usize = 2 * size_of::<P>();
 
             fn step(&mut self, params: &mut P, grads: &P) {
-                let c = AdamConfig {
-                    betas: self.config.betas,
-                    eps: self.config.eps,
-                    weight_decay: self.config.weight_decay,
-                };
-                self.state.step(self.lr, &c, $decoupled, params, grads);
+                // Unchecked, the update cannot fail.
+                let _ = self.state.step::<T, false>(
+                    self.lr,
+                    &self.adam_config(),
+                    $decoupled,
+                    params,
+                    grads,
+                );
+            }
+
+            fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate> {
+                self.state
+                    .step::<T, true>(self.lr, &self.adam_config(), $decoupled, params, grads)
             }
         }
 
@@ -457,5 +518,18 @@ mod tests {
         assert_eq!(bits(&p1), bits(&p2));
         assert_eq!(bits(&m1), bits(&m2));
         assert_eq!(bits(&v1), bits(&v2));
+
+        // The AVX copy of the check agrees with the portable one, element by element: a
+        // gradient whose square overflows (the second moment) anywhere, in the vector body
+        // or the remainder, fails both.
+        // SAFETY (each `finite_avx` below): the CPU supports AVX, checked above.
+        assert!(finite_loop(&p1, &g, &m1, &v1, &c));
+        assert!(unsafe { finite_avx(&p1, &g, &m1, &v1, &c) });
+        for at in [0, 7, 500, 1001, 1002] {
+            let mut g = g;
+            g[at] = 2e19;
+            assert!(!finite_loop(&p1, &g, &m1, &v1, &c), "{at}");
+            assert!(!unsafe { finite_avx(&p1, &g, &m1, &v1, &c) }, "{at}");
+        }
     }
 }

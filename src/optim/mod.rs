@@ -27,6 +27,20 @@
 //! parameters alone. The scope is decided once per [`Segment`] of the block (see
 //! [`layout`](crate::layout)), so every update stays one fused loop per segment.
 //!
+//! # Non-finite updates
+//!
+//! [`Optimizer::step`] applies an update whatever it gives. [`Optimizer::try_step`], which
+//! [`train_step`](crate::Supervised::train_step) uses, applies it only if every new
+//! parameter and every new value of the optimiser's state (velocity, moments, averages) is
+//! finite, and otherwise changes nothing and returns [`NonFiniteUpdate`]: a learning rate
+//! too large for the scalar type (SGD at `3e38` in `f32`), or a gradient whose square
+//! overflows Adam's second moment, cannot leave infinite or NaN values behind. It costs no
+//! memory (nothing is copied): a read-only pass computes every new value and checks it
+//! before the writing pass of `step` computes them again, with the same bits. That is one
+//! more pass over the parameters, the gradients and the state per step; for Adam and
+//! RMSprop it repeats the square root and the division of each element (measured in
+//! BENCHMARKS.md and ARCHITECTURE.md).
+//!
 //! # Large networks
 //!
 //! An optimiser with state is as large as its state blocks. For a large network build it
@@ -71,8 +85,75 @@ pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
     /// (`size_of` of it).
     const STATE_BYTES: usize = 0;
 
-    /// Applies one update.
+    /// Applies one update, whatever values it gives: a learning rate too large for `T` can
+    /// leave infinite or NaN parameters or state. [`try_step`](Optimizer::try_step) refuses
+    /// such an update instead.
     fn step(&mut self, params: &mut P, grads: &P);
+
+    /// Applies one update only if every parameter and every value of the optimiser's state
+    /// it gives is finite; otherwise changes nothing (parameters and state keep their bits,
+    /// the step count does not advance) and returns [`NonFiniteUpdate`].
+    /// [`train_step`](crate::Supervised::train_step) takes its steps with it.
+    ///
+    /// A successful `try_step` is bit for bit the [`step`](Optimizer::step) it replaces.
+    /// It costs no memory: the optimisers of this module first run a read-only pass that
+    /// computes every new value and checks it, then the writing pass of `step`, which
+    /// computes the same values again (for [`Adam`] and [`RmsProp`] that includes the
+    /// square root and the division of each element).
+    ///
+    /// ```
+    /// use staticnn::{Optimizer, Sgd};
+    /// let mut p = [1.0f32, 2.0];
+    /// let mut sgd = Sgd::new(3e38f32);
+    /// assert!(sgd.try_step(&mut p, &[2.0, 0.5]).is_err()); // 1 − 6e38 overflows f32
+    /// assert_eq!(p, [1.0, 2.0]);
+    /// sgd.lr = 0.5;
+    /// assert_eq!(sgd.try_step(&mut p, &[2.0, 0.5]), Ok(()));
+    /// assert_eq!(p, [0.0, 1.75]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`NonFiniteUpdate`] when a new parameter or state value would be NaN or infinite.
+    fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate>;
+}
+
+/// An optimiser update was refused because it would have made a parameter or a value of
+/// the optimiser's state NaN or infinite (see [`Optimizer::try_step`]); nothing was
+/// changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NonFiniteUpdate;
+
+impl core::fmt::Display for NonFiniteUpdate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(
+            "the optimiser's update would make a parameter or its state NaN or infinite \
+             (learning rate too large?); nothing was changed",
+        )
+    }
+}
+
+impl core::error::Error for NonFiniteUpdate {}
+
+/// Whether `ok(item)` holds for every item, for the read-only pass of
+/// [`Optimizer::try_step`]. On targets with a vector unit it evaluates every item (an
+/// `and` without a branch per item, so that the loop vectorises); elsewhere it stops at the
+/// first failure, the smaller loop (as [`block::all_finite`] does).
+#[inline(always)]
+pub(crate) fn all_of<I: Iterator>(mut items: I, mut ok: impl FnMut(I::Item) -> bool) -> bool {
+    let vector = cfg!(all(
+        not(staticnn_portable),
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64"
+        )
+    ));
+    if vector {
+        items.fold(true, |all, item| all & ok(item))
+    } else {
+        items.all(ok)
+    }
 }
 
 /// Reading and setting an optimiser's learning rate; every [`Optimizer`] has one.

@@ -4,7 +4,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Hyperparameters of [`RmsProp`] besides the learning rate; `Default` is PyTorch's
@@ -113,6 +113,13 @@ impl<T: Scalar, P: Pod> RmsProp<T, P> {
         rms
     }
 
+    /// The state `(v, a, b)`: the square average, the gradient average (zero unless
+    /// centred) and the momentum buffer (the last step's `g / (√ṽ + ε)` without momentum);
+    /// zero before the first step.
+    pub fn averages(&self) -> (&P, &P, &P) {
+        (&self.square_avg, &self.grad_avg, &self.buf)
+    }
+
     /// Zeroes the state, in place.
     pub fn reset(&mut self) {
         block::zero(&mut self.square_avg);
@@ -137,6 +144,24 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for RmsProp<T, P> {
     const STATE_BYTES: usize = 3 * size_of::<P>();
 
     fn step(&mut self, params: &mut P, grads: &P) {
+        // Unchecked, the update cannot fail.
+        let _ = self.update::<false>(params, grads);
+    }
+
+    fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate> {
+        self.update::<true>(params, grads)
+    }
+}
+
+impl<T: Scalar, P: ParamBlock<T>> RmsProp<T, P> {
+    /// One step; with `CHECK`, a read-only pass first makes sure every new parameter and
+    /// state value is finite, and nothing is written if one is not.
+    #[inline]
+    fn update<const CHECK: bool>(
+        &mut self,
+        params: &mut P,
+        grads: &P,
+    ) -> Result<(), NonFiniteUpdate> {
         let c = self.config;
         // a ← a + w·(g − a): PyTorch's lerp with weight 1 − α when centred; with w = 0, `a`
         // stays 0 and ṽ = v exactly.
@@ -145,27 +170,36 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for RmsProp<T, P> {
         let [alpha, one_minus_alpha, w, mu, eps] =
             [c.alpha, 1.0 - c.alpha, w, c.momentum, c.eps].map(T::of);
         let lr = self.lr;
+        let coefficients = |role| Coefficients {
+            wd: T::of(c.weight_decay.lambda_for(role)),
+            alpha,
+            one_minus_alpha,
+            w,
+            eps,
+            mu,
+            lr,
+        };
 
         let params = block::as_mut_slice::<T, P>(params);
         let grads = block::as_slice::<T, P>(grads);
         let v = block::as_mut_slice::<T, P>(&mut self.square_avg);
         let a = block::as_mut_slice::<T, P>(&mut self.grad_avg);
         let b = block::as_mut_slice::<T, P>(&mut self.buf);
+        if CHECK
+            && !runs::<T, P>().all(|(run, seg)| {
+                let (p, g) = (&params[run.clone()], &grads[run.clone()]);
+                let vab = [&v[run.clone()], &a[run.clone()], &b[run]];
+                finite(p, g, vab, &coefficients(seg.role))
+            })
+        {
+            return Err(NonFiniteUpdate);
+        }
         for (run, seg) in runs::<T, P>() {
-            let wd = T::of(c.weight_decay.lambda_for(seg.role));
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
             let (v, a, b) = (&mut v[run.clone()], &mut a[run.clone()], &mut b[run]);
-            let k = Coefficients {
-                wd,
-                alpha,
-                one_minus_alpha,
-                w,
-                eps,
-                mu,
-                lr,
-            };
-            update(p, g, [v, a, b], &k);
+            update(p, g, [v, a, b], &coefficients(seg.role));
         }
+        Ok(())
     }
 }
 
@@ -181,12 +215,28 @@ struct Coefficients<T> {
     lr: T,
 }
 
+impl<T: Scalar> Coefficients<T> {
+    /// The new parameter, square average, gradient average and momentum buffer of a
+    /// parameter `p` with gradient `g` and state `v`, `a`, `b`: the one definition both
+    /// passes of a step use.
+    #[inline(always)]
+    fn element(&self, p: T, g: T, v: T, a: T, b: T) -> [T; 4] {
+        let g = g + self.wd * p;
+        let v = self.alpha * v + self.one_minus_alpha * (g * g);
+        let a = a + self.w * (g - a);
+        let denom = (v - a * a).sqrt_correct() + self.eps;
+        let b = self.mu * b + g / denom;
+        [p - self.lr * b, v, a, b]
+    }
+}
+
 /// Updates `p` and the square average, gradient average and momentum buffer `[v, a, b]`
 /// from `g`, element by element.
 ///
 /// With the `std` feature on x86-64, a copy compiled for AVX (8 `f32` per instruction, and
 /// above all per square root and division, which bound this loop) runs when the CPU has it;
 /// it gives the same bits (the same correctly rounded operations, no fused multiply-add).
+/// [`finite`] is chosen in the same way.
 #[inline]
 fn update<T: Scalar>(p: &mut [T], g: &[T], vab: [&mut [T]; 3], k: &Coefficients<T>) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
@@ -205,23 +255,36 @@ fn update_avx<T: Scalar>(p: &mut [T], g: &[T], vab: [&mut [T]; 3], k: &Coefficie
 
 #[inline(always)]
 fn update_loop<T: Scalar>(p: &mut [T], g: &[T], [v, a, b]: [&mut [T]; 3], k: &Coefficients<T>) {
-    let Coefficients {
-        wd,
-        alpha,
-        one_minus_alpha,
-        w,
-        eps,
-        mu,
-        lr,
-    } = *k;
     for ((((p, &g), v), a), b) in p.iter_mut().zip(g).zip(v).zip(a).zip(b) {
-        let g = g + wd * *p;
-        *v = alpha * *v + one_minus_alpha * (g * g);
-        *a += w * (g - *a);
-        let denom = (*v - *a * *a).sqrt_correct() + eps;
-        *b = mu * *b + g / denom;
-        *p -= lr * *b;
+        [*p, *v, *a, *b] = k.element(*p, g, *v, *a, *b);
     }
+}
+
+/// Whether [`update`] would leave every value of `p`, `v`, `a` and `b` finite; writes
+/// nothing.
+#[inline]
+fn finite<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { finite_avx(p, g, vab, k) };
+    }
+    finite_loop(p, g, vab, k)
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn finite_avx<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>) -> bool {
+    finite_loop(p, g, vab, k)
+}
+
+#[inline(always)]
+fn finite_loop<T: Scalar>(p: &[T], g: &[T], [v, a, b]: [&[T]; 3], k: &Coefficients<T>) -> bool {
+    let items = p.iter().zip(g).zip(v).zip(a).zip(b);
+    all_of(items, |((((&p, &g), &v), &a), &b)| {
+        let [p, v, a, b] = k.element(p, g, v, a, b);
+        p.is_finite() & v.is_finite() & a.is_finite() & b.is_finite()
+    })
 }
 
 impl<T: fmt::Debug, P> fmt::Debug for RmsProp<T, P> {
@@ -318,5 +381,17 @@ mod tests {
         assert_eq!(bits(&v1), bits(&v2));
         assert_eq!(bits(&a1), bits(&a2));
         assert_eq!(bits(&b1), bits(&b2));
+
+        // The AVX copy of the check agrees with the portable one: an update that overflows
+        // anywhere, in the vector body or the remainder, fails both.
+        // SAFETY (each `finite_avx` below): the CPU supports AVX, checked above.
+        assert!(finite_loop(&p1, &g, [&v1, &a1, &b1], &k));
+        assert!(unsafe { finite_avx(&p1, &g, [&v1, &a1, &b1], &k) });
+        for at in [0, 7, 500, 1001, 1002] {
+            let mut g = g;
+            g[at] = 2e19;
+            assert!(!finite_loop(&p1, &g, [&v1, &a1, &b1], &k), "{at}");
+            assert!(!unsafe { finite_avx(&p1, &g, [&v1, &a1, &b1], &k) }, "{at}");
+        }
     }
 }

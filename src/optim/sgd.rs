@@ -5,7 +5,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
 use crate::layout::{learned, learned_mut};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
@@ -160,6 +160,21 @@ impl<T: Scalar, P: Pod> Sgd<T, Velocity<P>> {
         sgd
     }
 
+    /// The velocity buffer `b`, or `None` before the first step (and after
+    /// [`reset`](Sgd::reset)), when the next step sets it to the gradient.
+    ///
+    /// ```
+    /// use staticnn::Optimizer;
+    /// use staticnn::optim::{Sgd, SgdConfig};
+    /// let mut sgd = Sgd::with(0.5, SgdConfig { momentum: 0.9, ..Default::default() });
+    /// assert_eq!(sgd.velocity(), None);
+    /// sgd.step(&mut [0.0f64], &[2.0]);
+    /// assert_eq!(sgd.velocity(), Some(&[2.0]));
+    /// ```
+    pub fn velocity(&self) -> Option<&P> {
+        self.state.started.then_some(&self.state.buf)
+    }
+
     /// Forgets the velocity: the next step is a first step again.
     pub fn reset(&mut self) {
         block::zero(&mut self.state.buf);
@@ -193,27 +208,63 @@ impl<T: Scalar, S> LearningRate<T> for Sgd<T, S> {
 /// If `config.momentum` is not 0: there is no velocity buffer to keep it in.
 impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
     fn step(&mut self, params: &mut P, grads: &P) {
+        // Unchecked, the update cannot fail.
+        let _ = self.update::<P, false>(params, grads);
+    }
+
+    fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate> {
+        self.update::<P, true>(params, grads)
+    }
+}
+
+impl<T: Scalar> Sgd<T, NoVelocity> {
+    /// One step; with `CHECK`, a read-only pass first makes sure every new parameter is
+    /// finite, and nothing is written if one is not.
+    #[inline]
+    fn update<P: ParamBlock<T>, const CHECK: bool>(
+        &self,
+        params: &mut P,
+        grads: &P,
+    ) -> Result<(), NonFiniteUpdate> {
         assert!(
             self.config.momentum == 0.0,
             "Sgd::new has no velocity buffer; make the optimiser with Sgd::with to use momentum"
         );
         let lr = self.lr;
+        // The new value of a parameter `p` with gradient `g` and decay `wd`.
+        let plain = |p: T, g: T| p - lr * g;
+        let decayed = |p: T, g: T, wd: T| p - lr * (g + wd * p);
         if self.config.weight_decay.lambda == 0.0 {
             // Plain SGD: one loop over the whole block but its padding, no layout needed.
-            let params = learned_mut::<T, P>(params);
-            for (p, &g) in params.iter_mut().zip(learned::<T, P>(grads)) {
-                *p -= lr * g;
+            let (params, grads) = (learned_mut::<T, P>(params), learned::<T, P>(grads));
+            if CHECK && !all_of(params.iter().zip(grads), |(&p, &g)| plain(p, g).is_finite()) {
+                return Err(NonFiniteUpdate);
             }
-            return;
+            for (p, &g) in params.iter_mut().zip(grads) {
+                *p = plain(*p, g);
+            }
+            return Ok(());
         }
         let params = block::as_mut_slice::<T, P>(params);
         let grads = block::as_slice::<T, P>(grads);
+        let decay = |role| T::of(self.config.weight_decay.lambda_for(role));
+        if CHECK
+            && !runs::<T, P>().all(|(run, seg)| {
+                let wd = decay(seg.role);
+                all_of(params[run.clone()].iter().zip(&grads[run]), |(&p, &g)| {
+                    decayed(p, g, wd).is_finite()
+                })
+            })
+        {
+            return Err(NonFiniteUpdate);
+        }
         for (run, seg) in runs::<T, P>() {
-            let wd = T::of(self.config.weight_decay.lambda_for(seg.role));
+            let wd = decay(seg.role);
             for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
-                *p -= lr * (g + wd * *p);
+                *p = decayed(*p, g, wd);
             }
         }
+        Ok(())
     }
 }
 
@@ -222,6 +273,47 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, Velocity<P>> {
     const STATE_BYTES: usize = size_of::<P>();
 
     fn step(&mut self, params: &mut P, grads: &P) {
+        // Unchecked, the update cannot fail.
+        let _ = self.update::<false>(params, grads);
+    }
+
+    fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate> {
+        self.update::<true>(params, grads)
+    }
+}
+
+/// The per-element constants of one step of SGD with a velocity buffer, over one run.
+#[derive(Clone, Copy)]
+struct Coefficients<T> {
+    wd: T,
+    keep: T,
+    add: T,
+    from_grad: T,
+    from_buf: T,
+    lr: T,
+}
+
+impl<T: Scalar> Coefficients<T> {
+    /// The new parameter and velocity of a parameter `p` with gradient `g` and velocity
+    /// `b`: the one definition both passes of a step use.
+    #[inline(always)]
+    fn element(&self, p: T, g: T, b: T) -> [T; 2] {
+        let d = g + self.wd * p;
+        let b = self.keep * b + self.add * d;
+        [p - self.lr * (self.from_grad * d + self.from_buf * b), b]
+    }
+}
+
+impl<T: Scalar, P: ParamBlock<T>> Sgd<T, Velocity<P>> {
+    /// One step; with `CHECK`, a read-only pass first makes sure every new parameter and
+    /// velocity is finite, and nothing is written (nor the first step marked as taken) if
+    /// one is not.
+    #[inline]
+    fn update<const CHECK: bool>(
+        &mut self,
+        params: &mut P,
+        grads: &P,
+    ) -> Result<(), NonFiniteUpdate> {
         let c = self.config;
         let mu = c.momentum;
         // b ← keep·b + add·g: the first step, and every step without momentum, takes the
@@ -238,20 +330,38 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, Velocity<P>> {
             (0.0, 1.0)
         };
         let [keep, add, from_grad, from_buf] = [keep, add, from_grad, from_buf].map(T::of);
-        let lr = self.lr;
+        let coefficients = |role| Coefficients {
+            wd: T::of(c.weight_decay.lambda_for(role)),
+            keep,
+            add,
+            from_grad,
+            from_buf,
+            lr: self.lr,
+        };
         let params = block::as_mut_slice::<T, P>(params);
         let grads = block::as_slice::<T, P>(grads);
         let buf = block::as_mut_slice::<T, P>(&mut self.state.buf);
+        if CHECK
+            && !runs::<T, P>().all(|(run, seg)| {
+                let k = coefficients(seg.role);
+                let (p, g, b) = (&params[run.clone()], &grads[run.clone()], &buf[run]);
+                all_of(p.iter().zip(g).zip(b), |((&p, &g), &b)| {
+                    let [p, b] = k.element(p, g, b);
+                    p.is_finite() & b.is_finite()
+                })
+            })
+        {
+            return Err(NonFiniteUpdate);
+        }
         for (run, seg) in runs::<T, P>() {
-            let wd = T::of(c.weight_decay.lambda_for(seg.role));
+            let k = coefficients(seg.role);
             let (p, g, b) = (&mut params[run.clone()], &grads[run.clone()], &mut buf[run]);
             for ((p, &g), b) in p.iter_mut().zip(g).zip(b) {
-                let d = g + wd * *p;
-                *b = keep * *b + add * d;
-                *p -= lr * (from_grad * d + from_buf * *b);
+                [*p, *b] = k.element(*p, g, *b);
             }
         }
         self.state.started = true;
+        Ok(())
     }
 }
 
