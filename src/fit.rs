@@ -289,7 +289,8 @@ where
 ///
 /// [`FitError::Diverged`] when a step's loss, gradient or update is not finite; the network
 /// keeps the weights and statistics of its last successful step, all finite (see
-/// [`Supervised::train_step`]), and `best` the best epoch's, as it would have at the end.
+/// [`Supervised::train_step`]); `best` holds the best epoch's copy so far (the best
+/// weights are not restored on this path).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<N, T, Y, O, S, A, R, C, const IN: usize, const OUT: usize, const B: usize>(
     net: &mut N,

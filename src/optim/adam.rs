@@ -5,7 +5,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Hyperparameters of [`Adam`] besides the learning rate; `Default` is PyTorch's defaults.
@@ -229,7 +229,7 @@ fn finite_avx<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>
 fn finite_loop<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) -> bool {
     all_of(p.iter().zip(g).zip(m).zip(v), |(((&p, &g), &m), &v)| {
         let [p, m, v] = c.element(p, g, m, v);
-        p.is_finite() & m.is_finite() & v.is_finite()
+        all_finite([p, m, v])
     })
 }
 

@@ -4,7 +4,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
 /// Hyperparameters of [`RmsProp`] besides the learning rate; `Default` is PyTorch's
@@ -283,7 +283,7 @@ fn finite_loop<T: Scalar>(p: &[T], g: &[T], [v, a, b]: [&[T]; 3], k: &Coefficien
     let items = p.iter().zip(g).zip(v).zip(a).zip(b);
     all_of(items, |((((&p, &g), &v), &a), &b)| {
         let [p, v, a, b] = k.element(p, g, v, a, b);
-        p.is_finite() & v.is_finite() & a.is_finite() & b.is_finite()
+        all_finite([p, v, a, b])
     })
 }
 

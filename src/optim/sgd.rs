@@ -5,7 +5,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, NonFiniteUpdate, all_of, runs};
+use super::{Decay, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
 use crate::layout::{learned, learned_mut};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
@@ -219,8 +219,9 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
 
 impl<T: Scalar> Sgd<T, NoVelocity> {
     /// One step; with `CHECK`, a read-only pass first makes sure every new parameter is
-    /// finite, and nothing is written if one is not.
-    #[inline]
+    /// finite, and nothing is written if one is not. Always inlined, so that where the
+    /// configuration is a constant (firmware: `Sgd::new`) only one of the loops is linked.
+    #[inline(always)]
     fn update<P: ParamBlock<T>, const CHECK: bool>(
         &self,
         params: &mut P,
@@ -230,42 +231,68 @@ impl<T: Scalar> Sgd<T, NoVelocity> {
             self.config.momentum == 0.0,
             "Sgd::new has no velocity buffer; make the optimiser with Sgd::with to use momentum"
         );
-        let lr = self.lr;
-        // The new value of a parameter `p` with gradient `g` and decay `wd`.
-        let plain = |p: T, g: T| p - lr * g;
-        let decayed = |p: T, g: T, wd: T| p - lr * (g + wd * p);
-        if self.config.weight_decay.lambda == 0.0 {
-            // Plain SGD: one loop over the whole block but its padding, no layout needed.
-            let (params, grads) = (learned_mut::<T, P>(params), learned::<T, P>(grads));
-            if CHECK && !all_of(params.iter().zip(grads), |(&p, &g)| plain(p, g).is_finite()) {
-                return Err(NonFiniteUpdate);
-            }
-            for (p, &g) in params.iter_mut().zip(grads) {
-                *p = plain(*p, g);
-            }
-            return Ok(());
+        // By value: nothing below holds a reference to `self`, which keeps the
+        // configuration a constant the compiler can see through (a `Sgd::new` in firmware
+        // links only the plain loop).
+        let (lr, decay) = (self.lr, self.config.weight_decay);
+        if decay.lambda == 0.0 {
+            plain::<T, P, CHECK>(lr, params, grads)
+        } else {
+            decayed::<T, P, CHECK>(lr, decay, params, grads)
         }
-        let params = block::as_mut_slice::<T, P>(params);
-        let grads = block::as_slice::<T, P>(grads);
-        let decay = |role| T::of(self.config.weight_decay.lambda_for(role));
-        if CHECK
-            && !runs::<T, P>().all(|(run, seg)| {
-                let wd = decay(seg.role);
-                all_of(params[run.clone()].iter().zip(&grads[run]), |(&p, &g)| {
-                    decayed(p, g, wd).is_finite()
-                })
-            })
-        {
-            return Err(NonFiniteUpdate);
-        }
-        for (run, seg) in runs::<T, P>() {
-            let wd = decay(seg.role);
-            for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
-                *p = decayed(*p, g, wd);
-            }
-        }
-        Ok(())
     }
+}
+
+/// Plain SGD, `θ ← θ − γ·g`: one loop over the whole block but its padding, no layout
+/// needed.
+#[inline]
+fn plain<T: Scalar, P: ParamBlock<T>, const CHECK: bool>(
+    lr: T,
+    params: &mut P,
+    grads: &P,
+) -> Result<(), NonFiniteUpdate> {
+    let (params, grads) = (learned_mut::<T, P>(params), learned::<T, P>(grads));
+    // The one definition both passes use.
+    let new = |p: T, g: T| p - lr * g;
+    if CHECK && !all_of(params.iter().zip(grads), |(&p, &g)| all_finite([new(p, g)])) {
+        return Err(NonFiniteUpdate);
+    }
+    for (p, &g) in params.iter_mut().zip(grads) {
+        *p = new(*p, g);
+    }
+    Ok(())
+}
+
+/// SGD with weight decay `λ` for the parameters in its scope, `θ ← θ − γ·(g + λ·θ)`.
+#[inline]
+fn decayed<T: Scalar, P: ParamBlock<T>, const CHECK: bool>(
+    lr: T,
+    decay: Decay,
+    params: &mut P,
+    grads: &P,
+) -> Result<(), NonFiniteUpdate> {
+    let params = block::as_mut_slice::<T, P>(params);
+    let grads = block::as_slice::<T, P>(grads);
+    // The one definition both passes use.
+    let new = |p: T, g: T, wd: T| p - lr * (g + wd * p);
+    let wd = |role| T::of(decay.lambda_for(role));
+    if CHECK
+        && !runs::<T, P>().all(|(run, seg)| {
+            let wd = wd(seg.role);
+            all_of(params[run.clone()].iter().zip(&grads[run]), |(&p, &g)| {
+                all_finite([new(p, g, wd)])
+            })
+        })
+    {
+        return Err(NonFiniteUpdate);
+    }
+    for (run, seg) in runs::<T, P>() {
+        let wd = wd(seg.role);
+        for (p, &g) in params[run.clone()].iter_mut().zip(&grads[run]) {
+            *p = new(*p, g, wd);
+        }
+    }
+    Ok(())
 }
 
 impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, Velocity<P>> {
@@ -347,7 +374,7 @@ impl<T: Scalar, P: ParamBlock<T>> Sgd<T, Velocity<P>> {
                 let (p, g, b) = (&params[run.clone()], &grads[run.clone()], &buf[run]);
                 all_of(p.iter().zip(g).zip(b), |((&p, &g), &b)| {
                     let [p, b] = k.element(p, g, b);
-                    p.is_finite() & b.is_finite()
+                    all_finite([p, b])
                 })
             })
         {
