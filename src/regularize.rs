@@ -10,7 +10,9 @@
 //! [`Penalty::penalty_and_grad`] after the backward pass, before the optimiser step.
 //! [`Supervised::train_step`](crate::Supervised::train_step) has no such hook; with it, use
 //! an optimiser's weight decay instead, which for [`L2`] is the same thing (see there).
-//! [`MaxNorm`] is applied after the optimiser step, so it works with `train_step` too.
+//! [`MaxNorm`] is applied after the optimiser step, so it works with `train_step` too; it
+//! is outside the step's check of non-finite updates, and needs none: it only shrinks
+//! vectors, and leaves finite weights finite.
 //!
 //! ```
 //! use staticnn::prelude::*;
@@ -217,8 +219,23 @@ impl MaxNorm {
     }
 
     /// Rescales every vector longer than `max_norm` to that norm, in place; returns how many
-    /// were rescaled.
+    /// were rescaled. Finite weights stay finite: a `max_norm` below zero (which no vector
+    /// can meet) or NaN rescales nothing, and a vector whose sum of squares overflows `f64`
+    /// (`f64` weights beyond about `1e154`) has its norm computed scaled by its largest
+    /// entry.
+    ///
+    /// ```
+    /// use staticnn::regularize::MaxNorm;
+    /// let mut w = [0.0f64, 3.0];
+    /// assert_eq!(MaxNorm::new(-1.0).apply(&mut w), 0);
+    /// assert_eq!(w, [0.0, 3.0]);
+    /// ```
     pub fn apply<T: Scalar, P: ParamBlock<T>>(&self, params: &mut P) -> usize {
+        if self.max_norm.is_nan() || self.max_norm < 0.0 {
+            // Below zero, every vector is too long, and a zero one would be scaled by
+            // c/0 = −∞ into NaN; NaN compares false anyway. Leave the weights alone.
+            return 0;
+        }
         let params = block::as_mut_slice::<T, P>(params);
         let mut rescaled = 0;
         let mut at = 0;
@@ -280,8 +297,15 @@ impl MaxNorm {
             }
             let mut scale = [T::one(); ROWS_AT_ONCE];
             let mut any = false;
-            for (f, &s) in scale.iter_mut().zip(&sq[..n]) {
-                let norm = libm::sqrt(s);
+            for (r, (f, &s)) in scale.iter_mut().zip(&sq[..n]).enumerate() {
+                let norm = if s.is_finite() {
+                    libm::sqrt(s)
+                } else {
+                    // The squares overflowed: the same norm, scaled by the largest entry.
+                    let row = || chunks().map(|start| params[start + r].as_f64());
+                    let big = row().fold(0.0, |m: f64, w| m.max(w.abs()));
+                    big * libm::sqrt(row().map(|w| (w / big) * (w / big)).sum::<f64>())
+                };
                 if norm > limit {
                     *f = T::of(self.max_norm / norm);
                     rescaled += 1;

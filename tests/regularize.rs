@@ -360,3 +360,35 @@ fn max_norm_in_f32_on_wide_layers() {
         "rescaled rows are at 0.5"
     );
 }
+
+/// The max-norm constraint keeps finite weights finite: a max norm below zero, which no
+/// vector can meet, used to scale a zero row by `c/0 = −∞` into NaN; it now rescales
+/// nothing, as NaN does. And `f64` rows whose sum of squares overflows are rescaled to the
+/// norm, not to zero.
+#[test]
+fn max_norm_never_makes_weights_non_finite() {
+    for c in [-1.0, f64::NAN] {
+        let mut w = [0.0f64, 3.0, -0.5];
+        assert_eq!(MaxNorm::new(c).apply(&mut w), 0, "{c}");
+        assert_eq!(w, [0.0, 3.0, -0.5], "{c}");
+        let mut w = [0.0f32, 3.0];
+        assert_eq!(MaxNorm::new(c).apply(&mut w), 0, "{c}");
+        assert_eq!(w, [0.0, 3.0], "{c}");
+    }
+    // A zero limit zeroes every non-zero vector.
+    let mut w = [0.0f64, 3.0];
+    assert_eq!(MaxNorm::new(0.0).apply(&mut w), 1);
+    assert_eq!(w, [0.0, 0.0]);
+
+    // Each unit of a network: rows of 1e200 (squares overflow f64) come out at norm 2.
+    let mut net = random_net(11);
+    for w in net.params.layer0.weight.iter_mut() {
+        *w = 1e200;
+    }
+    let rows = net.params.layer0.weight.nrows();
+    assert!(MaxNorm::new(2.0).apply(&mut net.params) >= rows);
+    for r in 0..rows {
+        let norm = net.params.layer0.weight.row(r).norm();
+        assert!((norm - 2.0).abs() < 1e-12, "row {r}: {norm}");
+    }
+}
