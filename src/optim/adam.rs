@@ -134,13 +134,23 @@ impl<P: Pod> Moments<P> {
         let grads = block::as_slice::<T, P>(grads);
         let m = block::as_mut_slice::<T, P>(&mut self.m);
         let v = block::as_mut_slice::<T, P>(&mut self.v);
-        if CHECK
-            && !runs::<T, P>().all(|(run, seg)| {
+        if CHECK {
+            // The quick check first, without square roots and divisions; when it cannot
+            // vouch for every element, the exact one decides.
+            let inv_eps = T::one() / eps;
+            let vouched = runs::<T, P>().all(|(run, seg)| {
+                let c = coefficients(seg.role);
                 let (p, g) = (&params[run.clone()], &grads[run.clone()]);
-                finite(p, g, &m[run.clone()], &v[run], &coefficients(seg.role))
-            })
-        {
-            return Err(NonFiniteUpdate);
+                c.quick() && bounded(p, g, &m[run.clone()], &v[run], &c, inv_eps)
+            });
+            if !vouched
+                && !runs::<T, P>().all(|(run, seg)| {
+                    let (p, g) = (&params[run.clone()], &grads[run.clone()]);
+                    finite(p, g, &m[run.clone()], &v[run], &coefficients(seg.role))
+                })
+            {
+                return Err(NonFiniteUpdate);
+            }
         }
         for (run, seg) in runs::<T, P>() {
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
@@ -169,15 +179,53 @@ impl<T: Scalar> Coefficients<T> {
     /// and `v`: the one definition both passes of a step use.
     #[inline(always)]
     fn element(&self, p: T, g: T, m: T, v: T) -> [T; 3] {
+        let [p, m, v] = self.moments(p, g, m, v);
+        let denom = v.sqrt_correct() / self.bc2_sqrt + self.eps;
+        [p - self.step_size * (m / denom), m, v]
+    }
+
+    /// The decayed parameter `P` and the new moments `m`, `v`: the part of
+    /// [`element`](Self::element) before its square root and division.
+    #[inline(always)]
+    fn moments(&self, p: T, g: T, m: T, v: T) -> [T; 3] {
         let p = p * self.shrink;
         let g = g + self.l2 * p;
         // m ← β₁m + (1 − β₁)g, written as PyTorch's lerp.
         let m = m + self.w1 * (g - m);
         let v = self.keep2 * v + self.w2 * (g * g);
-        let denom = v.sqrt_correct() / self.bc2_sqrt + self.eps;
-        [p - self.step_size * (m / denom), m, v]
+        [p, m, v]
+    }
+
+    /// Whether the quick check ([`bounded`](Self::bounded)) may vouch for this run: `ε` in
+    /// `(0, BOUND]` and `√(1 − β₂ᵗ) > 0`. Then for every `v` in `[0, BOUND]`,
+    /// `denom = √v/√(1 − β₂ᵗ) + ε ≥ ε` (possibly `+∞`; rounding is monotonic), so
+    /// `|m / denom| ≤ |m|/ε`.
+    fn quick(&self) -> bool {
+        let bound = T::of(BOUND);
+        self.eps > T::zero() && self.eps <= bound && self.bc2_sqrt > T::zero()
+    }
+
+    /// A sufficient condition for [`element`](Self::element) to give three finite values,
+    /// without its square root and division (the bulk of its time): the new `v` is in
+    /// `[0, BOUND]`, and `|P| + |γ'|·(|m|·(1/ε)) ≤ BOUND` (`inv_eps` is `1/ε`), which bounds
+    /// `|P − γ'·(m/denom)|` by `BOUND` up to a few roundings, so far below the largest
+    /// finite value that it cannot overflow. A NaN or an infinity in `P`, `m` or `γ'` makes
+    /// the sum NaN or infinite, which fails. Meaningful only when [`quick`](Self::quick)
+    /// holds.
+    #[inline(always)]
+    fn bounded(&self, p: T, g: T, m: T, v: T, inv_eps: T) -> bool {
+        let [p, m, v] = self.moments(p, g, m, v);
+        let bound = T::of(BOUND);
+        let size = p.abs() + self.step_size.abs() * (m.abs() * inv_eps);
+        (v >= T::zero()) & (v <= bound) & (size <= bound)
     }
 }
+
+/// The largest value the quick checks of Adam and RMSprop let their bounds reach: a quarter
+/// of `f32::MAX` (also for `f64`, where it is only more cautious), so that the few
+/// roundings between a bound and the value it bounds cannot carry it past the largest
+/// finite value.
+pub(super) const BOUND: f64 = f32::MAX as f64 / 4.0;
 
 /// Updates `p`, `m` and `v` from `g`, element by element.
 ///
@@ -223,6 +271,37 @@ fn finite<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) ->
 #[target_feature(enable = "avx")]
 fn finite_avx<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>) -> bool {
     finite_loop(p, g, m, v, c)
+}
+
+/// Whether [`Coefficients::bounded`] vouches for every element; writes nothing.
+#[inline]
+fn bounded<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>, inv: T) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { bounded_avx(p, g, m, v, c, inv) };
+    }
+    bounded_loop(p, g, m, v, c, inv)
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn bounded_avx<T: Scalar>(p: &[T], g: &[T], m: &[T], v: &[T], c: &Coefficients<T>, inv: T) -> bool {
+    bounded_loop(p, g, m, v, c, inv)
+}
+
+#[inline(always)]
+fn bounded_loop<T: Scalar>(
+    p: &[T],
+    g: &[T],
+    m: &[T],
+    v: &[T],
+    c: &Coefficients<T>,
+    inv: T,
+) -> bool {
+    all_of(p.iter().zip(g).zip(m).zip(v), |(((&p, &g), &m), &v)| {
+        c.bounded(p, g, m, v, inv)
+    })
 }
 
 #[inline(always)]
@@ -422,7 +501,7 @@ adam_common!(AdamW, AdamWConfig, true);
 unsafe impl<P: Zeroable> Zeroable for Moments<P> {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Adam, written out for one scalar in f64.
@@ -488,6 +567,80 @@ mod tests {
         assert_eq!(AdamWConfig::DEFAULT_LR, 1e-3);
     }
 
+    /// A generator of adversarial `f32`s: every magnitude from subnormal to `f32::MAX`
+    /// (log-uniform), both signs, and now and then 0, ±∞ or NaN.
+    pub(crate) struct Wild(pub(crate) u64);
+
+    impl Wild {
+        pub(crate) fn bits(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        pub(crate) fn value(&mut self) -> f32 {
+            let r = self.bits();
+            match r % 64 {
+                0 => 0.0,
+                1 => f32::INFINITY,
+                2 => f32::NAN,
+                3 => f32::MAX,
+                4..=31 => f32::from_bits((r >> 32) as u32 & 0x7f7f_ffff) * self.sign(),
+                // Ordinary training values.
+                _ => ((r >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0,
+            }
+        }
+
+        /// Heads or tails.
+        pub(crate) fn coin(&mut self) -> bool {
+            self.bits() & 1 == 0
+        }
+
+        fn sign(&mut self) -> f32 {
+            if self.bits() & 1 == 0 { 1.0 } else { -1.0 }
+        }
+
+        /// A positive value, wild or ordinary.
+        pub(crate) fn positive(&mut self) -> f32 {
+            self.value().abs()
+        }
+    }
+
+    /// The quick check never vouches for an element whose exact update is not finite:
+    /// millions of adversarial elements and coefficients, checked against `element`.
+    #[test]
+    fn the_quick_check_vouches_only_for_finite_updates() {
+        let mut wild = Wild(0x9e37_79b9_7f4a_7c15);
+        let (mut vouched, mut refused) = (0u32, 0u32);
+        for _ in 0..20_000 {
+            let c = Coefficients {
+                shrink: if wild.coin() { 1.0 } else { wild.value() },
+                l2: if wild.coin() { 0.0 } else { wild.value() },
+                w1: wild.value(),
+                keep2: wild.value(),
+                w2: wild.value(),
+                bc2_sqrt: wild.value(),
+                eps: wild.positive(),
+                step_size: wild.value(),
+            };
+            let inv_eps = 1.0 / c.eps;
+            for _ in 0..100 {
+                let [p, g, m] = [wild.value(), wild.value(), wild.value()];
+                let v = wild.positive();
+                let exact = c.element(p, g, m, v).iter().all(|x| x.is_finite());
+                if c.quick() && c.bounded(p, g, m, v, inv_eps) {
+                    assert!(exact, "{p} {g} {m} {v}");
+                    vouched += 1;
+                }
+                refused += u32::from(!exact);
+            }
+        }
+        // Both outcomes were exercised.
+        assert!(vouched > 10_000 && refused > 10_000, "{vouched} {refused}");
+    }
+
     /// The AVX copy of the update loop gives the same bits as the portable one.
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
     #[test]
@@ -525,11 +678,20 @@ mod tests {
         // SAFETY (each `finite_avx` below): the CPU supports AVX, checked above.
         assert!(finite_loop(&p1, &g, &m1, &v1, &c));
         assert!(unsafe { finite_avx(&p1, &g, &m1, &v1, &c) });
+        // The quick check vouches for ordinary values, in both copies.
+        assert!(c.quick());
+        assert!(bounded_loop(&p1, &g, &m1, &v1, &c, 1.0 / c.eps));
+        assert!(unsafe { bounded_avx(&p1, &g, &m1, &v1, &c, 1.0 / c.eps) });
         for at in [0, 7, 500, 1001, 1002] {
             let mut g = g;
             g[at] = 2e19;
             assert!(!finite_loop(&p1, &g, &m1, &v1, &c), "{at}");
             assert!(!unsafe { finite_avx(&p1, &g, &m1, &v1, &c) }, "{at}");
+            assert!(!bounded_loop(&p1, &g, &m1, &v1, &c, 1.0 / c.eps), "{at}");
+            assert!(
+                !unsafe { bounded_avx(&p1, &g, &m1, &v1, &c, 1.0 / c.eps) },
+                "{at}"
+            );
         }
     }
 }

@@ -37,14 +37,17 @@
 //! overflows Adam's second moment, cannot leave infinite or NaN values behind. It costs no
 //! memory (nothing is copied): a read-only pass computes every new value and checks it
 //! before the writing pass of `step` computes them again, with the same bits. That is one
-//! more pass over the parameters, the gradients and the state per step; for Adam and
-//! RMSprop it repeats the square root and the division of each element. Measured on the
-//! parameter block of W4 (110 k `f32`, x86-64 with AVX, one thread; medians of 400
-//! alternated calls), `step` → `try_step`: plain SGD 9.8 → 21.5 µs, SGD with momentum
-//! 25 → 65 µs, Adam 54 → 108 µs, RMSprop 42 → 96 µs. In whole training steps (criterion,
+//! more pass over the parameters, the gradients and the state per step. For Adam and
+//! RMSprop that pass first tries a quick bound without the square root and the division
+//! (it vouches for ordinary values; `BOUND` in the source says why it is sound) and repeats
+//! the exact computation only when the bound cannot vouch for every element. Measured on
+//! the parameter block of W4 (110 k `f32`, x86-64 with AVX, one thread; medians of 400
+//! alternated calls), `step` → `try_step`: plain SGD 9.8 → 22 µs, SGD with momentum
+//! 26 → 66 µs, Adam 54 → 86 µs, RMSprop 42 → 85 µs. In whole training steps (criterion,
 //! `cargo bench --features std --bench mlp`, old and new builds alternated six times on a
-//! busy machine): W3 with SGD about 1.02×, W4 with Adam about 1.15×, with a spread of
-//! ±20 % between rounds.
+//! machine with a load of 8 on 2 cores) the difference was within the noise for W3 with
+//! SGD (new/old 0.97 on the best rounds) and about 1.13 for W4 with Adam (best rounds and
+//! medians), where the 32 µs above are about 5 % of W4's best step.
 //!
 //! # Large networks
 //!

@@ -4,6 +4,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
+use super::adam::BOUND;
 use super::{Decay, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
@@ -185,14 +186,25 @@ impl<T: Scalar, P: ParamBlock<T>> RmsProp<T, P> {
         let v = block::as_mut_slice::<T, P>(&mut self.square_avg);
         let a = block::as_mut_slice::<T, P>(&mut self.grad_avg);
         let b = block::as_mut_slice::<T, P>(&mut self.buf);
-        if CHECK
-            && !runs::<T, P>().all(|(run, seg)| {
+        if CHECK {
+            // The quick check first, without square roots and divisions; when it cannot
+            // vouch for every element, the exact one decides.
+            let inv_eps = T::one() / eps;
+            let vouched = runs::<T, P>().all(|(run, seg)| {
+                let k = coefficients(seg.role);
                 let (p, g) = (&params[run.clone()], &grads[run.clone()]);
                 let vab = [&v[run.clone()], &a[run.clone()], &b[run]];
-                finite(p, g, vab, &coefficients(seg.role))
-            })
-        {
-            return Err(NonFiniteUpdate);
+                k.quick() && bounded(p, g, vab, &k, inv_eps)
+            });
+            if !vouched
+                && !runs::<T, P>().all(|(run, seg)| {
+                    let (p, g) = (&params[run.clone()], &grads[run.clone()]);
+                    let vab = [&v[run.clone()], &a[run.clone()], &b[run]];
+                    finite(p, g, vab, &coefficients(seg.role))
+                })
+            {
+                return Err(NonFiniteUpdate);
+            }
         }
         for (run, seg) in runs::<T, P>() {
             let (p, g) = (&mut params[run.clone()], &grads[run.clone()]);
@@ -221,12 +233,44 @@ impl<T: Scalar> Coefficients<T> {
     /// passes of a step use.
     #[inline(always)]
     fn element(&self, p: T, g: T, v: T, a: T, b: T) -> [T; 4] {
+        let [g, v, a, r] = self.averages(p, g, v, a);
+        let denom = r.sqrt_correct() + self.eps;
+        let b = self.mu * b + g / denom;
+        [p - self.lr * b, v, a, b]
+    }
+
+    /// The decayed gradient `G`, the new averages `v`, `a` and the variance estimate
+    /// `ṽ = v − a²`: the part of [`element`](Self::element) before its square root and
+    /// division.
+    #[inline(always)]
+    fn averages(&self, p: T, g: T, v: T, a: T) -> [T; 4] {
         let g = g + self.wd * p;
         let v = self.alpha * v + self.one_minus_alpha * (g * g);
         let a = a + self.w * (g - a);
-        let denom = (v - a * a).sqrt_correct() + self.eps;
-        let b = self.mu * b + g / denom;
-        [p - self.lr * b, v, a, b]
+        [g, v, a, v - a * a]
+    }
+
+    /// Whether the quick check ([`bounded`](Self::bounded)) may vouch for this run: `ε` in
+    /// `(0, BOUND]`. Then for every `ṽ` in `[0, BOUND]`, `denom = √ṽ + ε ≥ ε` (rounding is
+    /// monotonic), so `|G / denom| ≤ |G|/ε`.
+    fn quick(&self) -> bool {
+        self.eps > T::zero() && self.eps <= T::of(BOUND)
+    }
+
+    /// A sufficient condition for [`element`](Self::element) to give four finite values,
+    /// without its square root and division: `ṽ = v − a²` is in `[0, BOUND]` (so `v` and
+    /// `a` are finite: an infinite or NaN one makes `ṽ` infinite or NaN), and with
+    /// `β = |μ·b| + |G|·(1/ε)` (`inv_eps` is `1/ε`), which bounds the new `|b|` up to a few
+    /// roundings, `β ≤ BOUND` and `|θ| + |γ|·β ≤ BOUND`, so that neither the new `b` nor the
+    /// new `θ` can overflow. A NaN or an infinity anywhere makes a bound NaN or infinite,
+    /// which fails. Meaningful only when [`quick`](Self::quick) holds.
+    #[inline(always)]
+    fn bounded(&self, p: T, g: T, v: T, a: T, b: T, inv_eps: T) -> bool {
+        let [g, _, _, r] = self.averages(p, g, v, a);
+        let bound = T::of(BOUND);
+        let beta = (self.mu * b).abs() + g.abs() * inv_eps;
+        let size = p.abs() + self.lr.abs() * beta;
+        (r >= T::zero()) & (r <= bound) & (beta <= bound) & (size <= bound)
     }
 }
 
@@ -276,6 +320,37 @@ fn finite<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>) -> b
 #[target_feature(enable = "avx")]
 fn finite_avx<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>) -> bool {
     finite_loop(p, g, vab, k)
+}
+
+/// Whether [`Coefficients::bounded`] vouches for every element; writes nothing.
+#[inline]
+fn bounded<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>, inv: T) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        return unsafe { bounded_avx(p, g, vab, k, inv) };
+    }
+    bounded_loop(p, g, vab, k, inv)
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
+#[target_feature(enable = "avx")]
+fn bounded_avx<T: Scalar>(p: &[T], g: &[T], vab: [&[T]; 3], k: &Coefficients<T>, inv: T) -> bool {
+    bounded_loop(p, g, vab, k, inv)
+}
+
+#[inline(always)]
+fn bounded_loop<T: Scalar>(
+    p: &[T],
+    g: &[T],
+    [v, a, b]: [&[T]; 3],
+    k: &Coefficients<T>,
+    inv: T,
+) -> bool {
+    let items = p.iter().zip(g).zip(v).zip(a).zip(b);
+    all_of(items, |((((&p, &g), &v), &a), &b)| {
+        k.bounded(p, g, v, a, b, inv)
+    })
 }
 
 #[inline(always)]
@@ -350,6 +425,43 @@ mod tests {
         assert_eq!(RmsPropConfig::DEFAULT_LR, 1e-2);
     }
 
+    /// The quick check never vouches for an element whose exact update is not finite:
+    /// millions of adversarial elements and coefficients, checked against `element`.
+    #[test]
+    fn the_quick_check_vouches_only_for_finite_updates() {
+        let mut wild = crate::optim::adam::tests::Wild(0x2545_f491_4f6c_dd1d);
+        let (mut vouched, mut refused) = (0u32, 0u32);
+        for _ in 0..20_000 {
+            let alpha = wild.value();
+            let k = Coefficients {
+                wd: if wild.coin() { 0.0 } else { wild.value() },
+                alpha,
+                one_minus_alpha: if wild.coin() {
+                    1.0 - alpha
+                } else {
+                    wild.value()
+                },
+                w: if wild.coin() { 0.0 } else { wild.value() },
+                eps: wild.positive(),
+                mu: if wild.coin() { 0.0 } else { wild.value() },
+                lr: wild.value(),
+            };
+            let inv_eps = 1.0 / k.eps;
+            for _ in 0..100 {
+                let [p, g, a, b] = [wild.value(), wild.value(), wild.value(), wild.value()];
+                let v = wild.positive();
+                let exact = k.element(p, g, v, a, b).iter().all(|x| x.is_finite());
+                if k.quick() && k.bounded(p, g, v, a, b, inv_eps) {
+                    assert!(exact, "{p} {g} {v} {a} {b}");
+                    vouched += 1;
+                }
+                refused += u32::from(!exact);
+            }
+        }
+        // Both outcomes were exercised.
+        assert!(vouched > 10_000 && refused > 10_000, "{vouched} {refused}");
+    }
+
     /// The AVX copy of the update loop gives the same bits as the portable one.
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx")))]
     #[test]
@@ -387,11 +499,21 @@ mod tests {
         // SAFETY (each `finite_avx` below): the CPU supports AVX, checked above.
         assert!(finite_loop(&p1, &g, [&v1, &a1, &b1], &k));
         assert!(unsafe { finite_avx(&p1, &g, [&v1, &a1, &b1], &k) });
+        // The quick check vouches for ordinary values, in both copies.
+        assert!(k.quick());
+        assert!(bounded_loop(&p1, &g, [&v1, &a1, &b1], &k, 1.0 / k.eps));
+        assert!(unsafe { bounded_avx(&p1, &g, [&v1, &a1, &b1], &k, 1.0 / k.eps) });
         for at in [0, 7, 500, 1001, 1002] {
             let mut g = g;
             g[at] = 2e19;
             assert!(!finite_loop(&p1, &g, [&v1, &a1, &b1], &k), "{at}");
             assert!(!unsafe { finite_avx(&p1, &g, [&v1, &a1, &b1], &k) }, "{at}");
+            let quick = bounded_loop(&p1, &g, [&v1, &a1, &b1], &k, 1.0 / k.eps);
+            assert!(!quick, "{at}");
+            assert!(
+                !unsafe { bounded_avx(&p1, &g, [&v1, &a1, &b1], &k, 1.0 / k.eps) },
+                "{at}"
+            );
         }
     }
 }
