@@ -56,9 +56,72 @@ impl Scalar for f64 {
     }
 }
 
+/// Displays an `f64` in a short form, for error messages: as `{}` does (the shortest
+/// decimal that reads back as the same value) for magnitudes from 10⁻⁴ to below 10¹⁶, for
+/// zero and for NaN and the infinities, and in scientific notation otherwise (`1e300`, not
+/// the 301 digits `{}` gives; `1e-300`, not 300 zeros).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShortFloat(pub f64);
+
+impl core::fmt::Display for ShortFloat {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || !a.is_finite() || (1e-4..1e16).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ShortFloat` as text, written into a fixed buffer (the library is `no_std`).
+    fn short(v: f64) -> ([u8; 64], usize) {
+        struct Buf([u8; 64], usize);
+        impl core::fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                let end = self.1 + s.len();
+                self.0
+                    .get_mut(self.1..end)
+                    .ok_or(core::fmt::Error)?
+                    .copy_from_slice(s.as_bytes());
+                self.1 = end;
+                Ok(())
+            }
+        }
+        let mut b = Buf([0; 64], 0);
+        core::fmt::write(&mut b, format_args!("{}", ShortFloat(v))).unwrap();
+        (b.0, b.1)
+    }
+
+    #[test]
+    fn short_float_is_short() {
+        for (v, text) in [
+            (1e300, "1e300"),
+            (-1e300, "-1e300"),
+            (1e-300, "1e-300"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (f64::from(f32::MAX), "3.4028234663852886e38"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
+            (1e16, "1e16"),
+            (9999999999999998.0, "9999999999999998"),
+            (0.0001, "0.0001"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            let (buf, len) = short(v);
+            assert_eq!(core::str::from_utf8(&buf[..len]).unwrap(), text);
+        }
+    }
 
     /// `sqrt_correct` is `libm`'s square root (what `ComplexField::sqrt` runs in a build
     /// without `std`) bit for bit: zeros, subnormals, normals, the largest values,
