@@ -381,8 +381,10 @@ pub(crate) mod le {
 
     /// Writes `v` into `out` (of 4 or 8 bytes), converting when the widths differ.
     ///
+    /// Only the safetensors functions convert (and the unit tests try it).
     /// The widths are compared at run time (a safetensors file may hold either): code that
     /// always writes `T`'s own width calls [`put_same`], which links no conversion.
+    #[cfg(any(feature = "safetensors", test))]
     #[inline]
     pub(crate) fn put<T: Scalar>(v: T, out: &mut [u8]) {
         match out.len() {
@@ -396,6 +398,7 @@ pub(crate) mod le {
     ///
     /// As for [`put`], the widths are compared at run time: code that always reads `T`'s
     /// own width calls [`get_same`].
+    #[cfg(any(feature = "safetensors", test))]
     #[inline]
     pub(crate) fn get<T: Scalar>(bytes: &[u8]) -> T {
         match bytes.len() {
