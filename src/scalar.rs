@@ -4,32 +4,47 @@ use nalgebra::RealField;
 
 /// A floating-point element type: `f32` for deployment, `f64` for gradient checks.
 ///
-/// The maths (`exp`, `tanh`, `ln`, …) comes from [`nalgebra::RealField`], which `staticnn`
-/// builds on `libm`, so results do not depend on the platform's C library; the `f32` tanh and
-/// sigmoid layers use staticnn's own vectorisable functions instead (`src/math.rs`, within 2
-/// ulp of the correctly rounded result).
+/// # Transcendental functions
+///
+/// Every exponential, logarithm, tanh and power the library computes goes through the
+/// methods below ([`exp_libm`](Self::exp_libm), [`ln_libm`](Self::ln_libm),
+/// [`ln_1p_libm`](Self::ln_1p_libm), [`tanh_libm`](Self::tanh_libm),
+/// [`powf_libm`](Self::powf_libm)), which call the `libm` crate directly (`expf`/`exp`,
+/// `logf`/`log`, …), and every square root through [`sqrt_correct`](Self::sqrt_correct).
+/// Not through [`nalgebra::RealField`]'s methods of the same names: those call `num-traits`,
+/// which takes `libm` in a `no_std` build but the standard library's functions as soon as any
+/// crate in the build enables `num-traits/std` (plotters does), and the two differ in the
+/// last bit for some inputs. So the same seed and the same code give the same bits whatever
+/// else is in the dependency graph: those of `libm`, the functions a `no_std` build of
+/// staticnn has always used (`tests/libm_maths.rs` checks it; `clippy.toml` forbids the
+/// `RealField` forms in the crate). The `f32` tanh and sigmoid layers use staticnn's own
+/// vectorisable functions instead (`src/math.rs`, within 2 ulp of the correctly rounded
+/// result), which depend on no library at all.
 pub trait Scalar: RealField + Copy + bytemuck::Pod + Default + PartialOrd {
     /// Converts from `f64`, rounding to nearest.
     fn of(v: f64) -> Self;
     /// Converts to `f64` exactly.
     fn as_f64(self) -> f64;
-    /// The correctly rounded square root, as `ComplexField::sqrt`, but in a form the compiler
-    /// can vectorise: with the `std` feature, the standard library's (an LLVM intrinsic),
-    /// not `libm`'s, which LLVM keeps scalar (the loops of Adam and RMSprop are bound by it).
-    /// Same bits either way.
+    /// `eˣ`, by `libm` (`expf` or `exp`) whatever the features of the build.
+    fn exp_libm(self) -> Self;
+    /// The natural logarithm, by `libm` (`logf` or `log`).
+    fn ln_libm(self) -> Self;
+    /// `ln(1 + x)`, by `libm` (`log1pf` or `log1p`).
+    fn ln_1p_libm(self) -> Self;
+    /// The hyperbolic tangent, by `libm` (`tanhf` or `tanh`).
+    fn tanh_libm(self) -> Self;
+    /// `selfⁿ`, by `libm` (`powf` or `pow`).
+    fn powf_libm(self, n: Self) -> Self;
+    /// The correctly rounded square root, in a form the compiler can vectorise: with the
+    /// `std` feature, the standard library's (an LLVM intrinsic), otherwise `libm`'s, which
+    /// LLVM keeps scalar (the loops of Adam and RMSprop are bound by it). IEEE 754 requires
+    /// the square root to be correctly rounded and both are, so the bits are the same either
+    /// way (tested against `libm` below).
     #[doc(hidden)]
-    #[inline(always)]
-    fn sqrt_correct(self) -> Self {
-        self.sqrt()
-    }
+    fn sqrt_correct(self) -> Self;
 }
 
 impl Scalar for f32 {
-    #[cfg(feature = "std")]
-    #[inline(always)]
-    fn sqrt_correct(self) -> Self {
-        std::primitive::f32::sqrt(self)
-    }
     #[inline(always)]
     fn of(v: f64) -> Self {
         v as f32
@@ -38,14 +53,39 @@ impl Scalar for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
-}
-
-impl Scalar for f64 {
+    #[inline(always)]
+    fn exp_libm(self) -> Self {
+        libm::expf(self)
+    }
+    #[inline(always)]
+    fn ln_libm(self) -> Self {
+        libm::logf(self)
+    }
+    #[inline(always)]
+    fn ln_1p_libm(self) -> Self {
+        libm::log1pf(self)
+    }
+    #[inline(always)]
+    fn tanh_libm(self) -> Self {
+        libm::tanhf(self)
+    }
+    #[inline(always)]
+    fn powf_libm(self, n: Self) -> Self {
+        libm::powf(self, n)
+    }
     #[cfg(feature = "std")]
     #[inline(always)]
     fn sqrt_correct(self) -> Self {
-        std::primitive::f64::sqrt(self)
+        std::primitive::f32::sqrt(self)
     }
+    #[cfg(not(feature = "std"))]
+    #[inline(always)]
+    fn sqrt_correct(self) -> Self {
+        libm::sqrtf(self)
+    }
+}
+
+impl Scalar for f64 {
     #[inline(always)]
     fn of(v: f64) -> Self {
         v
@@ -53,6 +93,36 @@ impl Scalar for f64 {
     #[inline(always)]
     fn as_f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn exp_libm(self) -> Self {
+        libm::exp(self)
+    }
+    #[inline(always)]
+    fn ln_libm(self) -> Self {
+        libm::log(self)
+    }
+    #[inline(always)]
+    fn ln_1p_libm(self) -> Self {
+        libm::log1p(self)
+    }
+    #[inline(always)]
+    fn tanh_libm(self) -> Self {
+        libm::tanh(self)
+    }
+    #[inline(always)]
+    fn powf_libm(self, n: Self) -> Self {
+        libm::pow(self, n)
+    }
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    fn sqrt_correct(self) -> Self {
+        std::primitive::f64::sqrt(self)
+    }
+    #[cfg(not(feature = "std"))]
+    #[inline(always)]
+    fn sqrt_correct(self) -> Self {
+        libm::sqrt(self)
     }
 }
 
