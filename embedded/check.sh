@@ -21,7 +21,7 @@ qemu_timeout=${QEMU_TIMEOUT:-300}
 cd "$here"
 
 targets=(thumbv6m-none-eabi thumbv7em-none-eabihf)
-bins=(infer train train_f64init)
+bins=(infer train train_f64init blob)
 # The QEMU machine of each target: the BBC micro:bit is a Cortex-M0 (ARMv6-M, no FPU); the
 # MPS2 AN386 is a Cortex-M4 with single-precision FPU, which hard-float code needs
 # (lm3s6965evb is a Cortex-M3 and would fault on the first FPU instruction).
@@ -119,13 +119,17 @@ if [ "$have_binutils" = 1 ]; then
         else
             echo "$t infer: SINE_NET, $((16#$size)) bytes, in $sect at 0x$addr (flash): ok"
         fi
-        # The f32 path holds no f64 arithmetic, conversion or maths.
-        f64=$(f64_symbols "$infer")
-        if [ -n "$f64" ]; then
-            fail "$t infer: f64 routines linked in: $f64"
-        else
-            echo "$t infer: no f64 routine: ok"
-        fi
+        # The f32 paths hold no f64 arithmetic, conversion or maths: inference, training with
+        # the library's single-precision initialisation, and loading an f32 blob into an f32
+        # network (the blob reader's same-width path: no `__aeabi_d2f`/`__aeabi_f2d`).
+        for b in infer train blob; do
+            f64=$(f64_symbols "$images/$t/$b")
+            if [ -n "$f64" ]; then
+                fail "$t $b: f64 routines linked in: $f64"
+            else
+                echo "$t $b: no f64 routine: ok"
+            fi
+        done
         # Neither image formats anything: no core::fmt at all, so no float formatting and no
         # panic messages.
         for b in "${bins[@]}"; do
@@ -136,13 +140,6 @@ if [ "$have_binutils" = 1 ]; then
                 echo "$t $b: no formatting code: ok"
             fi
         done
-        # Training with the library's single-precision initialisation holds no f64 either.
-        f64=$(f64_symbols "$images/$t/train")
-        if [ -n "$f64" ]; then
-            fail "$t train: f64 routines linked in: $f64"
-        else
-            echo "$t train: no f64 routine: ok"
-        fi
         # The library's default initialisation draws in f64 by design; list what that costs.
         echo "$t train_f64init: f64 routines (from staticnn::init, see FOOTPRINT.md): $(f64_symbols "$images/$t/train_f64init")"
     done

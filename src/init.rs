@@ -143,7 +143,7 @@ impl Init {
         // He's gain √(2 / (1 + slope²)), in `T` (the slope is the scheme's own parameter).
         let he_gain = |slope: f64| {
             let s = T::of(slope);
-            (T::of(2.0) / (T::one() + s * s)).sqrt()
+            (T::of(2.0) / (T::one() + s * s)).sqrt_correct()
         };
         match *self {
             Init::Zeros => dst.fill(T::zero()),
@@ -282,7 +282,7 @@ fn normal_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], mean: T, std: T, rng
                 break (u, v, s);
             }
         };
-        let f = (-two * s.ln() / s).sqrt();
+        let f = (-two * s.ln_libm() / s).sqrt_correct();
         pair[0] = mean + std * u * f;
         if let Some(second) = pair.get_mut(1) {
             *second = mean + std * v * f;

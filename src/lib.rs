@@ -5,7 +5,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+// The unit tests may use `std` (vectors, formatting) whatever the features: `cargo test` and
+// `cargo bench` build them without any.
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 extern crate self as staticnn;

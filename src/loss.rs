@@ -71,8 +71,8 @@ impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
                 .iter()
                 .copied()
                 .fold(yc[0], |a, b| if b > a { b } else { a });
-            let s = yc.iter().fold(T::zero(), |s, &v| s + (v - m).exp());
-            total += m + s.ln() - yc[c.get()];
+            let s = yc.iter().fold(T::zero(), |s, &v| s + (v - m).exp_libm());
+            total += m + s.ln_libm() - yc[c.get()];
         }
         total / T::of(B as f64)
     }
@@ -95,10 +95,10 @@ impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
                 .fold(yc[0], |a, b| if b > a { b } else { a });
             let mut s = T::zero();
             for (d, &v) in dc.iter_mut().zip(yc) {
-                *d = (v - m).exp();
+                *d = (v - m).exp_libm();
                 s += *d;
             }
-            total += m + s.ln() - yc[c.get()];
+            total += m + s.ln_libm() - yc[c.get()];
             let inv = T::one() / s;
             for d in dc.iter_mut() {
                 *d *= inv;
@@ -178,7 +178,7 @@ impl<T: Scalar, const N: usize> Loss<T, N> for BceWithLogits {
         let mut total = T::zero();
         for (&z, &tv) in y.as_slice().iter().zip(t.as_slice()) {
             let relu = if z > T::zero() { z } else { T::zero() };
-            total += relu - z * tv + (-z.abs()).exp().ln_1p();
+            total += relu - z * tv + (-z.abs()).exp_libm().ln_1p_libm();
         }
         total / T::of((N * B) as f64)
     }
@@ -196,7 +196,7 @@ impl<T: Scalar, const N: usize> Loss<T, N> for BceWithLogits {
             .zip(y.as_slice())
             .zip(t.as_slice())
         {
-            *d = (T::one() / (T::one() + (-z).exp()) - tv) * inv;
+            *d = (T::one() / (T::one() + (-z).exp_libm()) - tv) * inv;
         }
         self.loss(y, t)
     }

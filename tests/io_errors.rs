@@ -238,6 +238,36 @@ fn a_wrong_shape_gives_both_shapes() {
     assert!(matches!(load(&file), Err(LoadError::WrongShape { .. })));
 }
 
+/// `num_batches_tracked` is a scalar (`[]`) in PyTorch; a file that holds it in another
+/// shape is refused, as PyTorch's strict `load_state_dict` refuses it ("size mismatch for
+/// 1.num_batches_tracked"), though its value is never read.
+#[test]
+fn a_counter_of_the_wrong_shape_is_refused() {
+    for shape in [vec![3], vec![1], vec![0], vec![1, 1]] {
+        let n: usize = shape.iter().product();
+        let file = edited(|t| {
+            let i = position(t, "1.num_batches_tracked");
+            t[i].shape = shape.clone();
+            t[i].data = vec![0; 8 * n];
+        });
+        let err = load(&file).unwrap_err();
+        assert_eq!(
+            err,
+            LoadError::WrongShape {
+                name: "1.num_batches_tracked".into(),
+                expected: &[],
+                found: shape.clone()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "tensor `1.num_batches_tracked` has shape {shape:?} in the file, but [] in the network"
+            )
+        );
+    }
+}
+
 #[test]
 fn a_wrong_dtype_is_named() {
     for (dtype, size) in [
@@ -335,6 +365,11 @@ fn an_f64_value_too_large_for_f32_is_non_finite_in_f32() {
             index: 1,
             value: 1e300
         })
+    );
+    // Printed short, not as the 301 digits of `{}`.
+    assert_eq!(
+        load_with(&file, &reject).unwrap_err().to_string(),
+        "tensor `0.bias` holds 1e300 at element 1, which is not finite in the network's scalar type"
     );
     let mut net64 = Small::<f64>::new(&mut Xoshiro128PlusPlus::seed_from_u64(4));
     load_safetensors(&mut net64, &file, &reject).unwrap();
@@ -515,6 +550,17 @@ fn every_blob_error() {
             },
             BlobError::CorruptHeader,
             "the blob header is corrupt (checksum mismatch)".into(),
+        ),
+        (
+            {
+                // Format version 1 says the reserved byte is 0, even under a right checksum.
+                let mut b = good.clone();
+                b[7] = 0x80;
+                reseal(&mut b);
+                b
+            },
+            BlobError::ReservedNotZero { found: 0x80 },
+            "the blob header's reserved byte 7 is 0x80, but must be 0 in format version 1".into(),
         ),
         (
             {

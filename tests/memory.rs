@@ -274,6 +274,8 @@ fn forward_through_one_scratch_buffer_matches_the_tape() {
 
 /// The blocks' padding to whole cache lines (x86-64): aligned blocks, a padding nobody
 /// trains, which backward zeroes, and blobs without it.
+// Boxes W4, its gradients, tape and Adam: needs `alloc` (the other tests run without it).
+#[cfg(feature = "alloc")]
 #[test]
 fn padding_is_aligned_zero_and_not_stored() {
     use staticnn::block;

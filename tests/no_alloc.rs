@@ -12,11 +12,14 @@ use staticnn::prelude::*;
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
+// W3 and W4 are boxed: only the test that needs `alloc` uses them.
+#[cfg(feature = "alloc")]
 #[path = "common/workloads.rs"]
 mod workloads;
 use counting_alloc::heap_ops;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
+#[cfg(feature = "alloc")]
 use workloads::*;
 
 /// Samples per batch.

@@ -1,25 +1,7 @@
 //! The compact blob: a network's parameter and state blocks behind a small header, for
 //! firmware. No allocation, no dependencies.
 //!
-//! # Layout (format version 1)
-//!
-//! All integers are little-endian.
-//!
-//! | bytes | field |
-//! | --- | --- |
-//! | 0..4 | magic, `SNNB` |
-//! | 4..6 | format version, 1 |
-//! | 6 | bytes per scalar: 4 (`f32`) or 8 (`f64`) |
-//! | 7 | reserved, 0 |
-//! | 8..16 | architecture fingerprint ([`fingerprint`](super::fingerprint) of the layers) |
-//! | 16..24 | number of parameter scalars |
-//! | 24..32 | number of state scalars |
-//! | 32..36 | CRC-32 of the payload (bytes 40 to the end) |
-//! | 36..40 | CRC-32 of bytes 0..36 |
-//! | 40.. | payload: every parameter, then every state scalar, in storage order, as little-endian IEEE 754 |
-//!
-//! The CRC-32 is the common one (IEEE 802.3, reflected, as zlib's `crc32`), so a host tool
-//! can check a blob with `zlib.crc32`.
+//! The layout is documented in the [module docs of `io`](super#blob-layout-format-version-1).
 
 use core::fmt;
 
@@ -69,6 +51,11 @@ pub enum BlobError {
     },
     /// The header's checksum does not match: the header is corrupt.
     CorruptHeader,
+    /// The reserved header byte (byte 7) is not zero, as format version 1 requires.
+    ReservedNotZero {
+        /// The byte in the blob.
+        found: u8,
+    },
     /// The payload's checksum does not match: the parameters are corrupt.
     CorruptPayload,
     /// The blob holds scalars of another type (`f64` for an `f32` network, or the reverse).
@@ -121,6 +108,10 @@ impl fmt::Display for BlobError {
             BlobError::CorruptHeader => {
                 f.write_str("the blob header is corrupt (checksum mismatch)")
             }
+            BlobError::ReservedNotZero { found } => write!(
+                f,
+                "the blob header's reserved byte 7 is {found:#04x}, but must be 0 in format version {FORMAT_VERSION}"
+            ),
             BlobError::CorruptPayload => {
                 f.write_str("the blob's parameters are corrupt (checksum mismatch)")
             }
@@ -186,7 +177,7 @@ where
     };
     let (header, payload) = out.split_at_mut(HEADER_BYTES);
     for (bytes, &v) in payload.chunks_exact_mut(w).zip(params.iter().chain(state)) {
-        le::put(v, bytes);
+        le::put_same(v, bytes);
     }
     header[0..4].copy_from_slice(&MAGIC);
     header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -208,11 +199,15 @@ where
 /// In the order checked: [`WrongLength`](BlobError::WrongLength) when `bytes` is shorter
 /// than a header, [`NotABlob`](BlobError::NotABlob),
 /// [`UnsupportedVersion`](BlobError::UnsupportedVersion),
-/// [`CorruptHeader`](BlobError::CorruptHeader), [`WrongScalar`](BlobError::WrongScalar),
+/// [`CorruptHeader`](BlobError::CorruptHeader),
+/// [`ReservedNotZero`](BlobError::ReservedNotZero), [`WrongScalar`](BlobError::WrongScalar),
 /// [`WrongArchitecture`](BlobError::WrongArchitecture),
 /// [`WrongLength`](BlobError::WrongLength) when the payload is cut short or followed by
 /// more bytes, and [`CorruptPayload`](BlobError::CorruptPayload). `net` is only written
 /// once every check has passed, so it is unchanged on any error.
+///
+/// Every byte is checked, so a blob that loads is byte for byte the blob that
+/// [`to_bytes`] writes for the loaded network.
 pub fn from_bytes<T, N, const IN: usize, const OUT: usize>(
     net: &mut N,
     bytes: &[u8],
@@ -240,6 +235,9 @@ where
     }
     if crc32(&header[..36]) != u32_at(header, 36) {
         return Err(BlobError::CorruptHeader);
+    }
+    if header[7] != 0 {
+        return Err(BlobError::ReservedNotZero { found: header[7] });
     }
     if usize::from(header[6]) != w {
         return Err(BlobError::WrongScalar {
@@ -269,13 +267,13 @@ where
         .iter_mut()
         .zip(p.chunks_exact(w))
     {
-        *v = le::get(b);
+        *v = le::get_same(b);
     }
     for (v, b) in block::as_mut_slice::<T, _>(net.state_mut())
         .iter_mut()
         .zip(s.chunks_exact(w))
     {
-        *v = le::get(b);
+        *v = le::get_same(b);
     }
     Ok(())
 }

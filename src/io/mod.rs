@@ -24,11 +24,32 @@
 //!   request) holding NaN or infinity is rejected with a `LoadError` that says what is wrong,
 //!   and the network is left as it was.
 //! - **blob** (always available, no allocation): [`to_bytes`] and [`from_bytes`] copy the
-//!   parameter and state blocks to and from bytes behind a 32-byte header (magic, format
-//!   version, scalar width, an architecture fingerprint computed at compile time, lengths
-//!   and CRC-32 checksums). It is meant for flash: every network has a `BLOB_BYTES`
+//!   parameter and state blocks to and from bytes behind a header of [`HEADER_BYTES`] = 40
+//!   bytes (magic, format version, scalar width, a reserved zero byte, an architecture
+//!   fingerprint computed at compile time, lengths and CRC-32 checksums; see [the
+//!   layout](#blob-layout-format-version-1)). It is meant for flash: every network has a `BLOB_BYTES`
 //!   constant, and a blob for another architecture or scalar type is refused with a
-//!   [`BlobError`].
+//!   [`BlobError`]. A blob that loads is byte for byte the blob the loaded network writes.
+//!
+//! # Blob layout (format version 1)
+//!
+//! All integers are little-endian.
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 0..4 | magic, `SNNB` ([`MAGIC`]) |
+//! | 4..6 | format version, 1 ([`FORMAT_VERSION`]) |
+//! | 6 | bytes per scalar: 4 (`f32`) or 8 (`f64`) |
+//! | 7 | reserved, 0 (any other value is refused: [`BlobError::ReservedNotZero`]) |
+//! | 8..16 | architecture fingerprint ([`fingerprint`] of the layers) |
+//! | 16..24 | number of parameter scalars |
+//! | 24..32 | number of state scalars |
+//! | 32..36 | CRC-32 of the payload (bytes 40 to the end) |
+//! | 36..40 | CRC-32 of bytes 0..36 |
+//! | 40.. | payload: every parameter, then every state scalar, in storage order, as little-endian IEEE 754 |
+//!
+//! The header is [`HEADER_BYTES`] = 40 bytes. The CRC-32 is the common one (IEEE 802.3,
+//! reflected, as zlib's `crc32`), so a host tool can check a blob with `zlib.crc32`.
 
 mod blob;
 #[cfg(feature = "safetensors")]
@@ -359,38 +380,69 @@ pub(crate) mod le {
     }
 
     /// Writes `v` into `out` (of 4 or 8 bytes), converting when the widths differ.
+    ///
+    /// Only the safetensors functions convert (and the unit tests try it).
+    /// The widths are compared at run time (a safetensors file may hold either): code that
+    /// always writes `T`'s own width calls [`put_same`], which links no conversion.
+    #[cfg(any(feature = "safetensors", test))]
     #[inline]
     pub(crate) fn put<T: Scalar>(v: T, out: &mut [u8]) {
-        match (width::<T>(), out.len()) {
-            (4, 4) => out.copy_from_slice(&bytemuck::cast::<T, u32>(v).to_le_bytes()),
-            (8, 8) => out.copy_from_slice(&bytemuck::cast::<T, u64>(v).to_le_bytes()),
-            (_, 4) => out.copy_from_slice(&(v.as_f64() as f32).to_le_bytes()),
+        match out.len() {
+            n if n == width::<T>() => put_same(v, out),
+            4 => out.copy_from_slice(&(v.as_f64() as f32).to_le_bytes()),
             _ => out.copy_from_slice(&v.as_f64().to_le_bytes()),
         }
     }
 
     /// Reads a value from `bytes` (4 or 8 bytes), converting when the widths differ.
+    ///
+    /// As for [`put`], the widths are compared at run time: code that always reads `T`'s
+    /// own width calls [`get_same`].
+    #[cfg(any(feature = "safetensors", test))]
     #[inline]
     pub(crate) fn get<T: Scalar>(bytes: &[u8]) -> T {
-        let mut b8 = [0u8; 8];
-        let mut b4 = [0u8; 4];
-        match (width::<T>(), bytes.len()) {
-            (4, 4) => {
+        match bytes.len() {
+            n if n == width::<T>() => get_same(bytes),
+            4 => {
+                let mut b4 = [0u8; 4];
                 b4.copy_from_slice(bytes);
-                bytemuck::cast::<u32, T>(u32::from_le_bytes(b4))
-            }
-            (8, 8) => {
-                b8.copy_from_slice(bytes);
-                bytemuck::cast::<u64, T>(u64::from_le_bytes(b8))
-            }
-            (_, 4) => {
-                b4.copy_from_slice(bytes);
-                T::of(f32::from_le_bytes(b4) as f64)
+                T::of(f64::from(f32::from_le_bytes(b4)))
             }
             _ => {
+                let mut b8 = [0u8; 8];
                 b8.copy_from_slice(bytes);
                 T::of(f64::from_le_bytes(b8))
             }
+        }
+    }
+
+    /// Writes the bits of `v` into the first `width::<T>()` bytes of `out`, little-endian.
+    ///
+    /// The width is a constant of `T`, so only one arm is compiled in and no conversion
+    /// between `f32` and `f64` is linked: on a core without double precision, the blob of
+    /// an `f32` network is written and read without any soft-float `f64` routine
+    /// (`embedded/check.sh` checks the firmware for `__aeabi_d2f` and the like).
+    #[inline]
+    pub(crate) fn put_same<T: Scalar>(v: T, out: &mut [u8]) {
+        if const { width::<T>() == 4 } {
+            out[..4].copy_from_slice(&bytemuck::cast::<T, u32>(v).to_le_bytes());
+        } else {
+            out[..8].copy_from_slice(&bytemuck::cast::<T, u64>(v).to_le_bytes());
+        }
+    }
+
+    /// Reads a `T` from its bits in the first `width::<T>()` bytes of `bytes`,
+    /// little-endian; like [`put_same`], without any conversion.
+    #[inline]
+    pub(crate) fn get_same<T: Scalar>(bytes: &[u8]) -> T {
+        if const { width::<T>() == 4 } {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&bytes[..4]);
+            bytemuck::cast::<u32, T>(u32::from_le_bytes(b))
+        } else {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[..8]);
+            bytemuck::cast::<u64, T>(u64::from_le_bytes(b))
         }
     }
 }

@@ -10,6 +10,7 @@ use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use super::{Naming, NetTensor, Place, check, le, tensors};
+use crate::scalar::ShortFloat;
 use crate::{Network, Scalar, block};
 
 /// How [`load_safetensors`] reads a file.
@@ -173,7 +174,8 @@ impl fmt::Display for LoadError {
             ),
             LoadError::NonFinite { name, index, value } => write!(
                 f,
-                "tensor `{name}` holds {value} at element {index}, which is not finite in the network's scalar type"
+                "tensor `{name}` holds {} at element {index}, which is not finite in the network's scalar type",
+                ShortFloat(*value)
             ),
         }
     }
@@ -271,8 +273,10 @@ where
         let Some(info) = in_file.get(key.as_str()) else {
             continue; // an absent counter
         };
+        // `None` for a counter: its shape is checked like any other tensor's (PyTorch's
+        // strict load refuses a `num_batches_tracked` of shape `[3]`), its value is not read.
         let width = match (t.tensor.place, info.dtype) {
-            (Place::Counter, d) if is_integer(d) => continue,
+            (Place::Counter, d) if is_integer(d) => None,
             (Place::Counter, d) => {
                 return Err(LoadError::WrongDtype {
                     name: full(key),
@@ -280,8 +284,8 @@ where
                     found: d.to_string(),
                 });
             }
-            (_, Dtype::F32) => 4,
-            (_, Dtype::F64) => 8,
+            (_, Dtype::F32) => Some(4),
+            (_, Dtype::F64) => Some(8),
             (_, d) => {
                 return Err(LoadError::WrongDtype {
                     name: full(key),
@@ -297,6 +301,9 @@ where
                 found: info.shape.clone(),
             });
         }
+        let Some(width) = width else {
+            continue; // a counter of the right dtype and shape
+        };
         let (start, end) = info.data_offsets;
         let raw = data
             .get(start..end)

@@ -135,7 +135,7 @@ elementwise!(
     Sigmoid,
     "Sigmoid",
     4,
-    |_s, x| T::one() / (T::one() + (-x).exp()),
+    |_s, x| T::one() / (T::one() + (-x).exp_libm()),
     |_s, _x, y| y * (T::one() - y),
     f32 = Some(math::sigmoid_slice)
 );
@@ -143,7 +143,7 @@ elementwise!(
     Tanh,
     "Tanh",
     4,
-    |_s, x| x.tanh(),
+    |_s, x| x.tanh_libm(),
     |_s, _x, y| T::one() - y * y,
     f32 = Some(math::tanh_slice)
 );
@@ -172,7 +172,7 @@ elementwise!(
     |s, x| if x > T::zero() {
         x
     } else {
-        T::of(s.alpha) * (x.exp() - T::one())
+        T::of(s.alpha) * (x.exp_libm() - T::one())
     },
     |s, x, y| if x > T::zero() {
         T::one()

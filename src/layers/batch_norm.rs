@@ -47,7 +47,7 @@ impl BatchNorm {
     ) {
         let eps = T::of(self.eps);
         for o in 0..O {
-            let a = params.weight[o] / (state.running_var[o] + eps).sqrt();
+            let a = params.weight[o] / (state.running_var[o] + eps).sqrt_correct();
             for i in 0..I {
                 linear.weight[(o, i)] *= a;
             }
@@ -132,7 +132,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
         let mut a = SVector::<T, N>::zeros();
         let mut c = SVector::<T, N>::zeros();
         for i in 0..N {
-            a[i] = p.weight[i] / (s.running_var[i] + eps).sqrt();
+            a[i] = p.weight[i] / (s.running_var[i] + eps).sqrt_correct();
             c[i] = p.bias[i] - a[i] * s.running_mean[i];
         }
         for (xc, yc) in x
@@ -174,7 +174,7 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for BatchNorm {
         }
         var /= n;
         for i in 0..N {
-            tape.inv_std[i] = T::one() / (var[i] + eps).sqrt();
+            tape.inv_std[i] = T::one() / (var[i] + eps).sqrt_correct();
         }
         let cols = x
             .as_slice()

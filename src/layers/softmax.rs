@@ -22,7 +22,7 @@ pub(crate) fn softmax_columns<T: Scalar>(x: &[T], y: &mut [T], n: usize) {
             .fold(xc[0], |a, b| if b > a { b } else { a });
         let mut sum = T::zero();
         for (yv, &xv) in yc.iter_mut().zip(xc) {
-            *yv = (xv - m).exp();
+            *yv = (xv - m).exp_libm();
             sum += *yv;
         }
         let inv = T::one() / sum;

@@ -30,6 +30,8 @@ pub enum Status {
     NoConvergence = 3,
     /// Inference missed `sin x` by more than the tolerance at a test point.
     Inaccurate = 4,
+    /// A blob was refused, or loaded other weights than were written (`blob`).
+    BadBlob = 5,
     /// The firmware panicked.
     Panic = 101,
     /// A hard fault (on ARMv7-M, also any fault escalated to it).
