@@ -58,6 +58,10 @@ impl<const N: usize> TryFrom<usize> for ClassIndex<N> {
 /// Softmax cross-entropy on logits with class-index targets (`nn.CrossEntropyLoss`):
 /// `L = mean_b [ log Σ_k e^{y_kb} − y_{t_b b} ]`, computed with a stable log-sum-exp.
 /// Gradient: `(softmax(y) − onehot(t)) / B`.
+///
+/// Over a single output the loss is constant (the softmax of one logit is 1), so
+/// `network!` refuses `loss: SoftmaxCrossEntropy` after one output and suggests
+/// [`BceWithLogits`], the two-class loss on one logit.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SoftmaxCrossEntropy;
 

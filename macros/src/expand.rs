@@ -1,10 +1,10 @@
 //! Expansion: writes the network struct, its parameter, state and tape blocks, and the
 //! `Network` (and, with a loss, `Supervised`) implementation from a validated [`Plan`].
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
-use crate::validate::Plan;
+use crate::validate::{Plan, W};
 
 pub fn expand(plan: &Plan) -> TokenStream {
     let Plan {
@@ -119,15 +119,29 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // Widest layer output: the size of each inference scratch buffer and backward buffer.
     let widest = quote!({ #pv::max_width(&[#(#outs),*]) });
 
-    // Width checks the macro could not decide (widths given by `const` items).
+    // Width checks the macro could not decide (widths given by `const` items): a trait of
+    // the check's own, whose message names both layers as a literal mismatch does, asked
+    // through an associated const so that the error is the bound alone, on the user's token.
     let checks = checks.iter().map(|c| {
-        let (marker, produced, declared) = (&c.marker, &c.produced, &c.declared);
-        let call = quote_spanned!(c.span=> #pv::assert_feeds::<#pv::Width<#produced>, #marker, #declared>());
+        let (produced, declared) = (&c.produced, &c.declared);
+        let message = format!(
+            "layer {} takes {{N}} inputs, but {} {{P}}",
+            c.label, c.from
+        );
+        let ask = quote_spanned!(c.span=> <() as Feeds<#produced, #declared>>::OK);
         quote! {
+            #[allow(unused_braces)]
             const _: () = {
-                #[allow(non_camel_case_types)]
-                struct #marker;
-                #call
+                #[diagnostic::on_unimplemented(
+                    message = #message,
+                    label = "this width is {N}",
+                    note = "each layer's input width must equal the output width of the layer before it (for the first layer, the network's `input`)"
+                )]
+                trait Feeds<const P: usize, const N: usize> {
+                    const OK: () = ();
+                }
+                impl<S: ?::core::marker::Sized, const N: usize> Feeds<N, N> for S {}
+                #ask
             };
         }
     });
@@ -283,7 +297,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
     });
 
     let supervised = loss.as_ref().map(|loss| {
+        // A literal output width of 1 is refused by `validate`; one given by a `const` item
+        // is asserted here, on the loss's token.
+        let last = loss.clone().into_iter().last();
+        let one_output = match (last, output) {
+            (Some(TokenTree::Ident(kind)), W::Named(_)) if kind == "SoftmaxCrossEntropy" => {
+                let message = crate::validate::SOFTMAX_ONE_OUTPUT;
+                quote_spanned! {kind.span()=>
+                    const _: () = ::core::assert!(#output != 1, #message);
+                }
+            }
+            _ => TokenStream::new(),
+        };
         quote! {
+            #one_output
             impl<T: #sn::Scalar> #sn::Supervised<T, #input, #output> for #name<T> {
                 type Loss = #loss;
             }
