@@ -38,7 +38,7 @@ pub use layer::Layer;
 pub use layout::ParamBlock;
 pub use loss::{ClassIndex, Loss};
 pub use network::{Network, Supervised};
-pub use optim::{Adam, AdamW, LearningRate, Optimizer, RmsProp, Sgd};
+pub use optim::{Adam, AdamW, LearningRate, Optimizer, OptimizerOf, RmsProp, Sgd};
 pub use scalar::Scalar;
 pub use staticnn_macros::network;
 pub use summary::{LayerInfo, Summary};

@@ -3,8 +3,9 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::optim::OptimizerOf;
 use crate::summary::{LayerInfo, Summary};
-use crate::{Loss, Optimizer, ParamBlock, SMatrix, SVector, Scalar, block};
+use crate::{Loss, ParamBlock, SMatrix, SVector, Scalar, block};
 
 /// A network from `IN` features to `OUT` outputs, in scalar `T`.
 ///
@@ -238,12 +239,20 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// One training step on a batch: train-mode forward, loss, backward (which overwrites
     /// `grads`), and one optimiser step. Returns the batch loss (before the update).
     ///
+    /// `opt` is any [`Optimizer`](crate::Optimizer) of this network's parameters (every
+    /// one is an [`OptimizerOf`] them, which words the error when it is not); the error
+    /// type is [`TrainError`].
+    ///
     /// # Errors
     ///
     /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite; the
     /// parameters and the persistent state (running statistics) are then left as they were
     /// before the call, so nothing is lost.
-    fn train_step<const B: usize, O: Optimizer<T, Self::Params>, R: Rng + ?Sized>(
+    fn train_step<
+        const B: usize,
+        O: OptimizerOf<T, Self::Params, Error = TrainError>,
+        R: Rng + ?Sized,
+    >(
         &mut self,
         x: &SMatrix<T, IN, B>,
         target: &<Self::Loss as Loss<T, OUT>>::Target<B>,
@@ -251,7 +260,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         tape: &mut Self::Tape<B>,
         opt: &mut O,
         rng: &mut R,
-    ) -> Result<T, TrainError> {
+    ) -> Result<T, <O as OptimizerOf<T, Self::Params>>::Error> {
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
