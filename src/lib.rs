@@ -29,6 +29,7 @@ pub mod progress;
 pub mod regularize;
 pub mod scalar;
 pub mod schedule;
+pub mod shape;
 pub mod summary;
 
 mod kernels;

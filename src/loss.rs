@@ -44,6 +44,13 @@ impl<const N: usize> ClassIndex<N> {
     pub const fn get(self) -> usize {
         self.0
     }
+
+    /// The same label for `M` classes; `M` must be `N` (asserted at compile time): for
+    /// [`shape::Targets`](crate::shape::Targets), once the class counts are known to agree.
+    pub(crate) const fn relabel<const M: usize>(self) -> ClassIndex<M> {
+        const { assert!(M == N) };
+        ClassIndex(self.0)
+    }
 }
 
 impl<const N: usize> TryFrom<usize> for ClassIndex<N> {

@@ -197,6 +197,11 @@ fn scratch_rows(layers: &[LayerInfo]) -> usize {
 }
 
 /// Training went wrong in a way that must stop it; the parameters were left as they were.
+///
+/// Mistakes of shape are not run-time errors: data, labels or an optimiser of another
+/// network do not compile (see [`shape`](crate::shape)), and neither does a train-mode
+/// batch of one through a batch norm, though that one only at `cargo build` (not `cargo
+/// check`; [`BatchNorm`](crate::layers::BatchNorm) says why).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TrainError {

@@ -85,7 +85,7 @@ pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
 /// ("`Adam<f32, NetAParams>` is not an optimiser of `NetBParams`"), where a bound on
 /// [`Optimizer`] alone gives rustc's generic message with its candidate impls and bound
 /// notes. `train_step`'s error type is the [`Error`](OptimizerOf::Error) of this trait
-/// (always [`TrainError`](crate::TrainError)): a projection rustc checks before the bound
+/// (always [`TrainError`](crate::network::TrainError)): a projection rustc checks before the bound
 /// and reports without those notes.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an optimiser of `{P}`",
@@ -93,7 +93,7 @@ pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
     note = "an optimiser made for another network (its state shaped like that network's parameters) cannot update this one; make one for this network"
 )]
 pub trait OptimizerOf<T: Scalar, P: ParamBlock<T>>: Optimizer<T, P> {
-    /// What a training step with this optimiser fails with: [`TrainError`](crate::TrainError).
+    /// What a training step with this optimiser fails with: [`TrainError`](crate::network::TrainError).
     type Error;
 }
 
