@@ -799,11 +799,11 @@ pub fn shaped(
 
             /// Eval-mode forward of one sample (a column vector), as `Network::predict`:
             /// another height than `INPUT` is a compile error that names this network and
-            /// both widths.
+            /// both widths. (Given several columns, it is `forward`.)
             #[inline]
             #vis fn predict<const R: usize, X>(&self, x: &X) -> <X as #input_s>::Output
             where
-                X: #sh::Rows<T, { R }, Samples = #sh::Samples<1>> + #input_s,
+                X: #sh::Rows<T, { R }> + #input_s,
             {
                 <X as #input_s>::forward(self, x)
             }

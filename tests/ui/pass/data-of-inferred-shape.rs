@@ -42,6 +42,7 @@ fn main() {
     let y: SMatrix<f32, 3, 2> = net.forward(&SMatrix::zeros());
     let _ = net.forward(&SMatrix::<f32, 4, 2>::zeros()) + y;
     let _ = net.predict(&SVector::from([1.0, 2.0, 3.0, 4.0]));
+    let _: SMatrix<f32, 3, 2> = net.predict(&SMatrix::<f32, 4, 2>::zeros());
     let _: [usize; 5] = net.classify(&SMatrix::zeros());
     let _ = Network::forward(&net, &SMatrix::<f32, 4, 1>::zeros());
     let _ = through_the_trait(&net, &SMatrix::zeros());
