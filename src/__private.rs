@@ -35,40 +35,11 @@ pub fn linear_relu<T: Scalar, const I: usize, const O: usize, const B: usize>(
     );
 }
 
-/// A width carried in a type, for readable width-mismatch errors.
-pub struct Width<const N: usize>;
-
-/// Holds when the layer marked by `Self`, declared to take `N` inputs, is fed the width `W`
-/// (a [`Width`]). The check reports through [`Feeds`], whose message can show both numbers.
-///
-/// The macro spans the marker (`Self`) on the user's width token, and rustc points at the
-/// `Self` argument of a failed bound, so the error lands on that token.
-pub trait FedBy<W, const N: usize> {}
-
-impl<L, const P: usize, const N: usize> FedBy<Width<P>, N> for L where (): Feeds<P, N> {}
-
-/// Holds when a layer declared to take `N` inputs receives `P`, that is when `P == N`.
-///
-/// Implemented for every type, so that rustc offers no "but it is implemented for …" hint;
-/// the self type of the failing bound is `()`, not the marker, so that rustc reports this
-/// trait's message rather than the generic "trait bound not satisfied" of [`FedBy`].
-#[diagnostic::on_unimplemented(
-    message = "this layer takes {N} inputs, but receives {P}",
-    label = "this width is {N}",
-    note = "each layer's input width must equal the output width of the layer before it (for the first layer, the network's `input`)"
-)]
-pub trait Feeds<const P: usize, const N: usize> {}
-
-impl<S: ?Sized, const N: usize> Feeds<N, N> for S {}
-
 /// A floating-point option given as a `const` item: the identity on `f64`, so an item of any
 /// other type is a type error on the user's token (and an `f64` one needs no cast).
 pub const fn float_option(value: f64) -> f64 {
     value
 }
-
-/// Compile-time check that the width `W` feeds the layer marked `L`, which takes `N` inputs.
-pub const fn assert_feeds<W, L: FedBy<W, N>, const N: usize>() {}
 
 /// The largest of the widths.
 pub const fn max_width(widths: &[usize]) -> usize {

@@ -31,6 +31,7 @@ pub mod progress;
 pub mod regularize;
 pub mod scalar;
 pub mod schedule;
+pub mod shape;
 pub mod summary;
 
 mod kernels;
@@ -40,7 +41,7 @@ pub use layer::Layer;
 pub use layout::ParamBlock;
 pub use loss::{ClassIndex, Loss};
 pub use network::{Network, Supervised};
-pub use optim::{Adam, AdamW, LearningRate, Optimizer, RmsProp, Sgd};
+pub use optim::{Adam, AdamW, LearningRate, Optimizer, OptimizerOf, RmsProp, Sgd};
 pub use scalar::Scalar;
 pub use staticnn_macros::network;
 pub use summary::{LayerInfo, Summary};

@@ -44,6 +44,13 @@ impl<const N: usize> ClassIndex<N> {
     pub const fn get(self) -> usize {
         self.0
     }
+
+    /// The same label for `M` classes; `M` must be `N` (asserted at compile time): for
+    /// [`shape::Targets`](crate::shape::Targets), once the class counts are known to agree.
+    pub(crate) const fn relabel<const M: usize>(self) -> ClassIndex<M> {
+        const { assert!(M == N) };
+        ClassIndex(self.0)
+    }
 }
 
 impl<const N: usize> TryFrom<usize> for ClassIndex<N> {
@@ -58,6 +65,10 @@ impl<const N: usize> TryFrom<usize> for ClassIndex<N> {
 /// Softmax cross-entropy on logits with class-index targets (`nn.CrossEntropyLoss`):
 /// `L = mean_b [ log Σ_k e^{y_kb} − y_{t_b b} ]`, computed with a stable log-sum-exp.
 /// Gradient: `(softmax(y) − onehot(t)) / B`.
+///
+/// Over a single output the loss is constant (the softmax of one logit is 1), so
+/// `network!` refuses `loss: SoftmaxCrossEntropy` after one output and suggests
+/// [`BceWithLogits`], the two-class loss on one logit.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SoftmaxCrossEntropy;
 

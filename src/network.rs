@@ -3,8 +3,9 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::optim::OptimizerOf;
 use crate::summary::{LayerInfo, Summary};
-use crate::{Loss, Optimizer, ParamBlock, SMatrix, SVector, Scalar, block};
+use crate::{Loss, ParamBlock, SMatrix, SVector, Scalar, block};
 
 /// A network from `IN` features to `OUT` outputs, in scalar `T`.
 ///
@@ -197,6 +198,11 @@ fn scratch_rows(layers: &[LayerInfo]) -> usize {
 
 /// Training went wrong in a way that must stop it; the parameters, the persistent state
 /// (running statistics) and the optimiser's state were left as they were.
+///
+/// Mistakes of shape are not run-time errors: data, labels or an optimiser of another
+/// network do not compile (see [`shape`](crate::shape)), and neither does a train-mode
+/// batch of one through a batch norm, though that one only at `cargo build` (not `cargo
+/// check`; [`BatchNorm`](crate::layers::BatchNorm) says why).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TrainError {
@@ -268,6 +274,10 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// pass of the optimiser over the parameters, gradients and its state before it writes
     /// them (see [`optim`](crate::optim#non-finite-updates)).
     ///
+    /// `opt` is any [`Optimizer`](crate::Optimizer) of this network's parameters (every
+    /// one is an [`OptimizerOf`] them, which words the error when it is not); the error
+    /// type is [`TrainError`].
+    ///
     /// # Errors
     ///
     /// [`TrainError::NonFinite`] when the loss or a gradient is NaN or infinite, and
@@ -276,7 +286,11 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// parameters, the persistent state (running statistics) and the optimiser's state
     /// (velocity, moments and step count) are left as they were before the call, bit for
     /// bit, so nothing is lost.
-    fn train_step<const B: usize, O: Optimizer<T, Self::Params>, R: Rng + ?Sized>(
+    fn train_step<
+        const B: usize,
+        O: OptimizerOf<T, Self::Params, Error = TrainError>,
+        R: Rng + ?Sized,
+    >(
         &mut self,
         x: &SMatrix<T, IN, B>,
         target: &<Self::Loss as Loss<T, OUT>>::Target<B>,
@@ -284,7 +298,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         tape: &mut Self::Tape<B>,
         opt: &mut O,
         rng: &mut R,
-    ) -> Result<T, TrainError> {
+    ) -> Result<T, <O as OptimizerOf<T, Self::Params>>::Error> {
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();

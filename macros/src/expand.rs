@@ -1,10 +1,10 @@
 //! Expansion: writes the network struct, its parameter, state and tape blocks, and the
 //! `Network` (and, with a loss, `Supervised`) implementation from a validated [`Plan`].
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
-use crate::validate::Plan;
+use crate::validate::{Plan, W};
 
 pub fn expand(plan: &Plan) -> TokenStream {
     let Plan {
@@ -119,15 +119,29 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // Widest layer output: the size of each inference scratch buffer and backward buffer.
     let widest = quote!({ #pv::max_width(&[#(#outs),*]) });
 
-    // Width checks the macro could not decide (widths given by `const` items).
+    // Width checks the macro could not decide (widths given by `const` items): a trait of
+    // the check's own, whose message names both layers as a literal mismatch does, asked
+    // through an associated const so that the error is the bound alone, on the user's token.
     let checks = checks.iter().map(|c| {
-        let (marker, produced, declared) = (&c.marker, &c.produced, &c.declared);
-        let call = quote_spanned!(c.span=> #pv::assert_feeds::<#pv::Width<#produced>, #marker, #declared>());
+        let (produced, declared) = (&c.produced, &c.declared);
+        let message = format!(
+            "layer {} takes {{N}} inputs, but {} {{P}}",
+            c.label, c.from
+        );
+        let ask = quote_spanned!(c.span=> <() as Feeds<#produced, #declared>>::OK);
         quote! {
+            #[allow(unused_braces)]
             const _: () = {
-                #[allow(non_camel_case_types)]
-                struct #marker;
-                #call
+                #[diagnostic::on_unimplemented(
+                    message = #message,
+                    label = "this width is {N}",
+                    note = "each layer's input width must equal the output width of the layer before it (for the first layer, the network's `input`)"
+                )]
+                trait Feeds<const P: usize, const N: usize> {
+                    const OK: () = ();
+                }
+                impl<S: ?::core::marker::Sized, const N: usize> Feeds<N, N> for S {}
+                #ask
             };
         }
     });
@@ -221,13 +235,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
             {
                 struct __AtLeastTwo<const B: usize>;
                 #[allow(dead_code)]
-                impl<const B: usize> __AtLeastTwo<B> {
+                impl<const B: usize> __AtLeastTwo<{ B }> {
                     const OK: () = ::core::assert!(
                         B >= 2,
                         "this batch norm needs at least 2 samples per batch in train mode (eval-mode `forward` takes any batch)"
                     );
                 }
-                let () = __AtLeastTwo::<B>::OK;
+                let () = __AtLeastTwo::<{ B }>::OK;
             }
         }
     });
@@ -283,12 +297,27 @@ pub fn expand(plan: &Plan) -> TokenStream {
     });
 
     let supervised = loss.as_ref().map(|loss| {
+        // A literal output width of 1 is refused by `validate`; one given by a `const` item
+        // is asserted here, on the loss's token.
+        let last = loss.clone().into_iter().last();
+        let one_output = match (last, output) {
+            (Some(TokenTree::Ident(kind)), W::Named(_)) if kind == "SoftmaxCrossEntropy" => {
+                let message = crate::validate::SOFTMAX_ONE_OUTPUT;
+                quote_spanned! {kind.span()=>
+                    const _: () = ::core::assert!(#output != 1, #message);
+                }
+            }
+            _ => TokenStream::new(),
+        };
         quote! {
+            #one_output
             impl<T: #sn::Scalar> #sn::Supervised<T, #input, #output> for #name<T> {
                 type Loss = #loss;
             }
         }
     });
+
+    let shaped = shaped(vis, name, input, output, loss.as_ref());
 
     let inference = if plan.inference {
         crate::inference::expand(plan)
@@ -626,6 +655,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #supervised
 
+        #shaped
+
         #inference
     }
 }
@@ -653,4 +684,142 @@ fn grad_buf(k: usize) -> proc_macro2::Ident {
         if k.is_multiple_of(2) { "__g0" } else { "__g1" },
         Span::call_site(),
     )
+}
+
+/// The network's own `forward`, `predict` and `classify` (and, with a loss, `loss` and
+/// `train_step`): the trait methods, taking their data as a type parameter bounded by
+/// `staticnn::shape`, so that data of the wrong width is one labelled error naming this
+/// network and both widths (see the docs of `staticnn::shape` for how).
+pub fn shaped(
+    vis: &syn::Visibility,
+    name: &proc_macro2::Ident,
+    input: &impl quote::ToTokens,
+    output: &impl quote::ToTokens,
+    loss: Option<&TokenStream>,
+) -> TokenStream {
+    let sn = quote!(::staticnn);
+    let sh = quote!(::staticnn::shape);
+    let net = quote!(#sn::Network<T, #input, #output>);
+    // The data's check: `X` of `R` rows for this network, its samples named so that rustc
+    // knows `R` before it checks `Input`.
+    let input_s =
+        quote!(#sh::Input<Self, T, { R }, #input, #output, <X as #sh::Rows<T, { R }>>::Samples>);
+    let input_b =
+        quote!(#sh::Input<Self, T, { R }, #input, #output, #sh::Samples<{ B }>, Then<T> = T>);
+    let supervised = loss.map(|loss| {
+        let labels = loss
+            .clone()
+            .into_iter()
+            .last()
+            .is_some_and(|t| t.to_string() == "SoftmaxCrossEntropy" || t.to_string() == "Hinge");
+        let check = if labels { quote!(Labels) } else { quote!(TargetRows) };
+        let target_s = quote!(#sh::#check<Self, #loss, T, { K }, #output, <Y as #sh::Targets<#loss, T, { K }>>::Samples>);
+        let target_b =
+            quote!(#sh::#check<Self, #loss, T, { K }, #output, #sh::Samples<{ B }>, Then<T> = T>);
+        let checked = quote!(<Y as #target_s>::Then<<X as #input_s>::Then<T>>);
+        let bounds = quote! {
+            X: #sh::Rows<T, { R }, Samples = #sh::Samples<{ B }>> + #input_b,
+            Y: #sh::Targets<#loss, T, { K }, Samples = #sh::Samples<{ B }>> + #target_b,
+        };
+        let what = if labels {
+            "class labels (`[ClassIndex<OUT>; B]`)"
+        } else {
+            "target matrices (`SMatrix<T, OUT, B>`)"
+        };
+        let loss_doc = format!(
+            "Eval-mode loss of a batch, as `Supervised::loss`: data of `INPUT` rows and {what}, each of another size a compile error that names this network and both sizes."
+        );
+        let step_doc = format!(
+            "One training step on a batch, as `Supervised::train_step`: data of `INPUT` rows and {what}, each of another size a compile error that names this network and both sizes, as is an optimiser of another network.\n\n# Errors\n\n`TrainError::NonFinite` when the loss or a gradient is not finite; nothing is changed then."
+        );
+        quote! {
+            #[doc = #loss_doc]
+            #[inline]
+            #vis fn loss<const R: usize, const K: usize, const B: usize, X, Y>(
+                &self,
+                x: &X,
+                target: &Y,
+            ) -> #checked
+            where
+                #bounds
+            {
+                let x = <X as #sh::Rows<T, { R }>>::matrix::<#input, { B }>(x);
+                <Y as #sh::Targets<#loss, T, { K }>>::with::<#output, { B }, T, _>(target, |t| {
+                    <Self as #sn::Supervised<T, #input, #output>>::loss(self, x, t)
+                })
+            }
+
+            #[doc = #step_doc]
+            #[inline]
+            #vis fn train_step<const R: usize, const K: usize, const B: usize, X, Y, O, Rn>(
+                &mut self,
+                x: &X,
+                target: &Y,
+                grads: &mut <Self as #net>::Params,
+                tape: &mut <Self as #net>::Tape<{ B }>,
+                opt: &mut O,
+                rng: &mut Rn,
+            ) -> ::core::result::Result<
+                #checked,
+                <O as #sn::optim::OptimizerOf<T, <Self as #net>::Params>>::Error,
+            >
+            where
+                #bounds
+                O: #sn::optim::OptimizerOf<T, <Self as #net>::Params, Error = #sn::network::TrainError>,
+                Rn: #sn::__private::Rng + ?::core::marker::Sized,
+            {
+                let x = <X as #sh::Rows<T, { R }>>::matrix::<#input, { B }>(x);
+                <Y as #sh::Targets<#loss, T, { K }>>::with::<#output, { B }, _, _>(target, |t| {
+                    <Self as #sn::Supervised<T, #input, #output>>::train_step(
+                        self,
+                        x,
+                        t,
+                        grads,
+                        tape,
+                        opt,
+                        rng,
+                    )
+                })
+            }
+        }
+    });
+    quote! {
+        #[allow(unused_braces, clippy::all)]
+        impl<T: #sn::Scalar> #name<T> {
+            /// Eval-mode forward of a batch (one sample per column), as `Network::forward`:
+            /// data of another height than `INPUT` is a compile error that names this
+            /// network and both widths.
+            #[inline]
+            #vis fn forward<const R: usize, X>(&self, x: &X) -> <X as #input_s>::Output
+            where
+                X: #sh::Rows<T, { R }> + #input_s,
+            {
+                <X as #input_s>::forward(self, x)
+            }
+
+            /// Eval-mode forward of one sample (a column vector), as `Network::predict`:
+            /// another height than `INPUT` is a compile error that names this network and
+            /// both widths. (Given several columns, it is `forward`.)
+            #[inline]
+            #vis fn predict<const R: usize, X>(&self, x: &X) -> <X as #input_s>::Output
+            where
+                X: #sh::Rows<T, { R }> + #input_s,
+            {
+                <X as #input_s>::forward(self, x)
+            }
+
+            /// Index of the largest output for each sample of a batch, as
+            /// `Network::classify`: data of another height than `INPUT` is a compile error
+            /// that names this network and both widths.
+            #[inline]
+            #vis fn classify<const R: usize, X>(&self, x: &X) -> <X as #input_s>::Classified
+            where
+                X: #sh::Rows<T, { R }> + #input_s,
+            {
+                <X as #input_s>::classify(self, x)
+            }
+
+            #supervised
+        }
+    }
 }

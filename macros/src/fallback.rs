@@ -26,6 +26,7 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
     let attrs = attrs.iter().filter(|a| !a.path().is_ident("derive"));
     let sn = quote!(::staticnn);
     let pv = quote!(::staticnn::__private);
+    let shaped = crate::expand::shaped(vis, name, &input, &output, loss.as_ref());
     let supervised = loss.map(|loss| {
         quote! {
             impl<T: #sn::Scalar> #sn::Supervised<T, #input, #output> for #name<T> {
@@ -35,6 +36,8 @@ pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
     });
     quote! {
         #errors
+
+        #shaped
 
         #(#attrs)*
         #[derive(Clone, Copy, Debug, PartialEq)]

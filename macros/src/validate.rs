@@ -88,7 +88,10 @@ impl ToTokens for W {
 /// A width boundary only the type checker can verify.
 pub struct Check {
     pub span: Span,
-    pub marker: Ident,
+    /// The consuming layer, as messages name it (`` `out` ``, ``2 (`Linear`)``).
+    pub label: String,
+    /// Where the width comes from, as [`Flow::from`] says it.
+    pub from: String,
     pub produced: W,
     pub declared: W,
 }
@@ -141,6 +144,10 @@ const LAYERS: &[&str] = &[
     "Custom",
 ];
 const LOSSES: &[&str] = &["SoftmaxCrossEntropy", "Hinge", "BceWithLogits", "Mse"];
+
+/// `SoftmaxCrossEntropy` after a single output (also asserted by the expansion when the
+/// width is a `const` item).
+pub const SOFTMAX_ONE_OUTPUT: &str = "`SoftmaxCrossEntropy` needs at least 2 outputs: over one output its loss is constant (the softmax of one logit is 1); for two classes with one output, use `BceWithLogits`";
 
 /// The width flowing into the next layer.
 #[derive(Clone)]
@@ -347,6 +354,11 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Shape) {
             ),
         );
     }
+    if let Some(kind) = loss.as_ref().filter(|k| *k == "SoftmaxCrossEntropy")
+        && let (W::Known(1), Some(_)) = (&flow.width, &flow.from)
+    {
+        errors.push(kind.span(), SOFTMAX_ONE_OUTPUT);
+    }
     let loss = loss.map(|kind| quote_spanned!(kind.span()=> ::staticnn::loss::#kind));
     let declared_input = input.clone().flatten();
     let shape = Shape {
@@ -524,11 +536,10 @@ fn resolve(
             }
             (W::Known(_), W::Known(_)) => true,
             _ => {
-                let mut marker = field.clone();
-                marker.set_span(w.span());
                 checks.push(Check {
                     span: w.span(),
-                    marker,
+                    label: label.to_string(),
+                    from: from.clone(),
                     produced: flow.width.clone(),
                     declared: declared.clone(),
                 });

@@ -17,7 +17,13 @@ use crate::{Layer, SMatrix, SVector, Scalar};
 /// `γ` starts at 1, `β` at 0, the running mean at 0 and the running variance at 1.
 ///
 /// Training needs at least two samples per batch: in a network declared with `network!`, a
-/// train-mode forward with `B = 1` does not compile.
+/// train-mode forward with `B = 1` does not compile. `cargo build` and `cargo test` report
+/// it (on the `BatchNorm` token, naming the problem), but `cargo check`, and so an editor,
+/// does not: the batch size is a const parameter of the generic `forward_train`, and stable
+/// Rust cannot bound the *value* of a const parameter (`B ≥ 2` as a trait bound needs the
+/// unstable `generic_const_exprs`; an impl per batch size cannot cover them all), so the
+/// check is a constant evaluated when `forward_train` is instantiated for a concrete `B`,
+/// that is at monomorphisation, which `cargo check` does not run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNorm {
     /// Added to the variance before the square root (default `1e-5`).

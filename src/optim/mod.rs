@@ -188,6 +188,33 @@ pub(crate) fn all_finite<T: Scalar, const N: usize>(values: [T; N]) -> bool {
     }
 }
 
+/// An optimiser of the parameter block `P`, as
+/// [`Supervised::train_step`](crate::Supervised::train_step) asks for it: every
+/// [`Optimizer<T, P>`] is one, and nothing else.
+///
+/// It exists for its error message. An optimiser keeps state shaped like one network's
+/// parameters (`Adam<f32, NetAParams<f32>>`), so passing it to another network's
+/// `train_step` is a mistake that this trait reports in a few lines
+/// ("`Adam<f32, NetAParams>` is not an optimiser of `NetBParams`"), where a bound on
+/// [`Optimizer`] alone gives rustc's generic message with its candidate impls and bound
+/// notes. `train_step`'s error type is the [`Error`](OptimizerOf::Error) of this trait
+/// (always [`TrainError`](crate::network::TrainError)): a projection rustc checks before the bound
+/// and reports without those notes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an optimiser of `{P}`",
+    label = "not an optimiser of `{P}`",
+    note = "an optimiser made for another network (its state shaped like that network's parameters) cannot update this one; make one for this network"
+)]
+pub trait OptimizerOf<T: Scalar, P: ParamBlock<T>>: Optimizer<T, P> {
+    /// What a training step with this optimiser fails with: [`TrainError`](crate::network::TrainError).
+    type Error;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Scalar, P: ParamBlock<T>, O: Optimizer<T, P>> OptimizerOf<T, P> for O {
+    type Error = crate::network::TrainError;
+}
+
 /// Reading and setting an optimiser's learning rate; every [`Optimizer`] has one.
 ///
 /// A trait of its own (rather than methods of [`Optimizer`]) so that it can be called on
