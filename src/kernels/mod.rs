@@ -155,42 +155,76 @@ pub(crate) const FUSED_FINITE_CHECK: bool = BLOCKED && cfg!(target_arch = "x86_6
 const SMALL_GEMV: usize = 64 * 64 + 1;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
-// On targets without the vector kernels the early `return` is the last statement.
+///
+/// Always inlined where the vector kernels exist, whatever else the crate declares: at a
+/// layer's call site the widths and the batch are constants, so the choice of path folds
+/// away, and a single sample through a small layer becomes the plain loops specialised for
+/// its widths, with no call. (Left to LLVM's judgement, this function was called out of
+/// line in a program that declared several networks, and W1's `predict` took twice as
+/// long as in a program of W1 alone: issue #20.) Everything else is one call to
+/// [`affine_large`]. On the other targets (the firmware) it stays `#[inline]`.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
 #[cfg_attr(
     not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
-    allow(clippy::needless_return)
+    inline
 )]
-#[inline]
 pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
     debug_assert_eq!(bias.len(), o);
     debug_assert_eq!(x.len() / i.max(1), y.len() / o.max(1));
     if !BLOCKED || small_single_sample(y.len(), i, o) {
-        return simple::affine(w, bias, x, y, i, o);
+        simple::affine(w, bias, x, y, i, o);
+    } else {
+        affine_large::<T, false>(w, bias, x, y, i, o);
     }
+}
+
+/// `y[:, b] = ReLU(bias + W · x[:, b])`: a `Linear` layer and the `ReLU` after it in one
+/// pass over `y` where the vector kernels run (they apply the `ReLU` as they store), else
+/// [`affine`] and then the `ReLU` in place. The same bits either way, and the same as the
+/// `ReLU` layer: `v` where `v > 0`, else `+0` (NaN included). Inlined as [`affine`] is.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
+pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
+    if !BLOCKED || small_single_sample(y.len(), i, o) {
+        simple::affine(w, bias, x, y, i, o);
+        relu_in_place(y);
+    } else {
+        affine_large::<T, true>(w, bias, x, y, i, o);
+    }
+}
+
+/// [`affine`] (then the `ReLU` when `RELU`) of a batch or a large layer, on the vector
+/// kernels of [`path`] or the portable blocked ones: out of line, one call per product.
+#[inline(never)]
+fn affine_large<T: Scalar, const RELU: bool>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+) {
     #[cfg(target_arch = "x86_64")]
-    if fma::affine::<T, false>(path(), w, bias, x, y, i, o) {
+    if fma::affine::<T, RELU>(path(), w, bias, x, y, i, o) {
         return;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     blocked::affine(w, bias, x, y, i, o);
-}
-
-/// `y[:, b] = ReLU(bias + W · x[:, b])`: a `Linear` layer and the `ReLU` after it in one
-/// pass over `y` where the FMA kernels run (they apply the `ReLU` as they store), else
-/// [`affine`] and then the `ReLU` in place. The same bits either way, and the same as the
-/// `ReLU` layer: `v` where `v > 0`, else `+0` (NaN included).
-#[inline]
-pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if BLOCKED
-        && !small_single_sample(y.len(), i, o)
-        && fma::affine::<T, true>(path(), w, bias, x, y, i, o)
-    {
-        return;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    simple::affine(w, bias, x, y, i, o);
+    if RELU {
+        relu_in_place(y);
     }
-    affine(w, bias, x, y, i, o);
-    relu_in_place(y);
 }
 
 /// Whether a forward product is a single sample through few enough weights that the plain
