@@ -217,10 +217,9 @@ fn print_machine(cases: &[Case], median: &[f64]) {
         .collect();
     println!();
     println!(
-        "cpu: {} ({}; {} has: {})",
+        "cpu: {} ({}; the CPU has: {})",
         cpu_model(),
         std::env::consts::ARCH,
-        "the CPU",
         if features.is_empty() {
             "none of avx2, fma, avx512f".to_string()
         } else {

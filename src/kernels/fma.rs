@@ -1457,6 +1457,7 @@ unsafe fn affine_few_outputs<I, S: Lanes<I>>(
 /// kernels cannot run for `T` on this CPU; otherwise whether every value of `dW` and `db` is
 /// finite, checked as the kernel stores them (a few additions per tile on the adder pipes,
 /// so it is always done and one copy of the kernel is compiled).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn affine_grads<T: Scalar>(
     path: Path,
     dw: &mut [T],

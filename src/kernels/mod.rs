@@ -162,7 +162,7 @@ const SMALL_GEMV: usize = 64 * 64 + 1;
 /// its widths, with no call. (Left to LLVM's judgement, this function was called out of
 /// line in a program that declared several networks, and W1's `predict` took twice as
 /// long as in a program of W1 alone: issue #20.) Everything else is one call to
-/// [`affine_large`]. On the other targets (the firmware) it stays `#[inline]`.
+/// `affine_large`. On the other targets (the firmware) it stays `#[inline]`.
 #[cfg_attr(
     any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
     inline(always)
