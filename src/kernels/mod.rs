@@ -98,7 +98,8 @@ static CHOSEN: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(
 /// The path the products take: the widest this CPU runs, capped by the environment variable
 /// `STATICNN_KERNELS` (`avx512`, `avx2` or `portable`; an unknown value caps nothing), read
 /// once under `std`, or by [`set_path`]. Without `std`: the widest path the target enables
-/// at compile time.
+/// at compile time. (The read, at the first product, allocates nothing when the variable
+/// is not set; when it is, its value is copied to the heap once per process.)
 #[inline]
 pub fn path() -> Path {
     #[cfg(feature = "std")]
