@@ -14,32 +14,16 @@
 //! gradients 2·Σ in·out·B for every layer but the first (activations, losses, batch norm and
 //! the optimiser are not counted).
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+include!("common/mod.rs");
 
-use criterion::{Criterion, Throughput};
-use staticnn::block::zeroed_box;
+use staticnn::__private::kernels::Path;
 use staticnn::optim::AdamConfig;
-use staticnn::prelude::*;
-use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::rand::{RngExt, SeedableRng};
 
-network! {
-    /// W1: tiny inference.
-    struct Tiny {
-        input: 2,
-        fc1: Linear(16),
-        Tanh,
-        fc2: Linear(16),
-        Tanh,
-        fc3: Linear(1),
-    }
-}
-
-// W2, W3 and W4, declared once with the tests that measure their memory and allocations.
+// W3 and W4, declared once with the tests that measure their memory and allocations (W1 and
+// W2 are declared in `common/mod.rs`, with `benches/small.rs`).
 #[path = "../tests/common/workloads.rs"]
 mod workloads;
-use workloads::{W2, W3, W4};
+use workloads::{W3, W4};
 
 network! {
     /// W5: a wider training step.
@@ -60,12 +44,6 @@ network! {
 /// numbers, whose arithmetic is slow).
 const LR: f32 = 1e-5;
 
-/// Necessary FLOPs of inference through layers of widths `dims`, for `b` samples.
-fn inference_flops(dims: &[usize], b: usize) -> u64 {
-    let macs: usize = dims.windows(2).map(|w| w[0] * w[1]).sum();
-    (2 * macs * b) as u64
-}
-
 /// Necessary FLOPs of a training step (forward, weight gradients, input gradients of every
 /// layer but the first).
 fn train_flops(dims: &[usize], b: usize) -> u64 {
@@ -74,157 +52,15 @@ fn train_flops(dims: &[usize], b: usize) -> u64 {
     (2 * (3 * macs - first) * b) as u64
 }
 
-/// One benchmarked piece of work: `run` does it once.
-struct Case {
-    group: &'static str,
-    name: &'static str,
-    flops: u64,
-    /// Name of the case (in this group, or `group/name`) this one is compared with.
-    reference: Option<&'static str>,
-    run: Box<dyn FnMut()>,
-}
-
-impl Case {
-    fn new(
-        group: &'static str,
-        name: &'static str,
-        flops: u64,
-        reference: Option<&'static str>,
-        run: impl FnMut() + 'static,
-    ) -> Self {
-        Case {
-            group,
-            name,
-            flops,
-            reference,
-            run: Box::new(run),
-        }
-    }
-
-    fn id(&self) -> String {
-        format!("{}/{}", self.group, self.name)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Peak: a register-blocked FMA loop.
-
-/// Independent accumulators of the peak loop (each an 8-wide vector).
-const ACC: usize = 12;
-/// Loop trips per call of the peak case.
-const PEAK_TRIPS: usize = 20_000;
-/// FLOPs per call of the peak case: one FMA (2 FLOPs) per lane, accumulator and trip.
-const PEAK_FLOPS: u64 = (PEAK_TRIPS * ACC * 8 * 2) as u64;
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,fma")]
-fn fma_loop_avx(trips: usize, a: f32, b: f32) -> f32 {
-    use std::arch::x86_64::{_mm256_add_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_storeu_ps};
-    let va = _mm256_set1_ps(a);
-    let vb = _mm256_set1_ps(b);
-    let mut acc = [_mm256_set1_ps(1.0); ACC];
-    for _ in 0..trips {
-        for v in &mut acc {
-            *v = _mm256_fmadd_ps(*v, va, vb);
-        }
-    }
-    let mut s = acc[0];
-    for v in &acc[1..] {
-        s = _mm256_add_ps(s, *v);
-    }
-    let mut out = [0.0f32; 8];
-    // SAFETY: `out` holds 8 floats; an unaligned store needs nothing more.
-    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-    out.iter().sum()
-}
-
-/// The same loop on plain arrays, for targets without AVX + FMA.
-fn fma_loop_portable(trips: usize, a: f32, b: f32) -> f32 {
-    let mut acc = [[1.0f32; 8]; ACC];
-    for _ in 0..trips {
-        for v in &mut acc {
-            for x in v.iter_mut() {
-                *x = *x * a + b;
-            }
-        }
-    }
-    acc.iter().flatten().sum()
-}
-
-fn fma_loop(trips: usize, a: f32, b: f32) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX and FMA, checked just above.
-        return unsafe { fma_loop_avx(trips, a, b) };
-    }
-    fma_loop_portable(trips, a, b)
-}
-
-// ---------------------------------------------------------------------------------------
-// W1 baseline: straightforward Rust on plain arrays, libm's tanhf.
-
-struct TinyRef {
-    w1: [[f32; 2]; 16],
-    b1: [f32; 16],
-    w2: [[f32; 16]; 16],
-    b2: [f32; 16],
-    w3: [f32; 16],
-    b3: f32,
-}
-
-impl TinyRef {
-    fn from_net(net: &Tiny<f32>) -> Self {
-        let p = &net.params;
-        TinyRef {
-            w1: std::array::from_fn(|o| std::array::from_fn(|i| p.fc1.weight[(o, i)])),
-            b1: std::array::from_fn(|o| p.fc1.bias[o]),
-            w2: std::array::from_fn(|o| std::array::from_fn(|i| p.fc2.weight[(o, i)])),
-            b2: std::array::from_fn(|o| p.fc2.bias[o]),
-            w3: std::array::from_fn(|i| p.fc3.weight[(0, i)]),
-            b3: p.fc3.bias[0],
-        }
-    }
-
-    fn forward(&self, x: [f32; 2]) -> f32 {
-        let mut h1 = [0.0f32; 16];
-        for (h, (w, b)) in h1.iter_mut().zip(self.w1.iter().zip(&self.b1)) {
-            *h = libm::tanhf(b + w[0] * x[0] + w[1] * x[1]);
-        }
-        let mut h2 = [0.0f32; 16];
-        for (h, (w, b)) in h2.iter_mut().zip(self.w2.iter().zip(&self.b2)) {
-            let mut s = *b;
-            for (wv, hv) in w.iter().zip(&h1) {
-                s += wv * hv;
-            }
-            *h = libm::tanhf(s);
-        }
-        let mut y = self.b3;
-        for (wv, hv) in self.w3.iter().zip(&h2) {
-            y += wv * hv;
-        }
-        y
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// nalgebra baselines: nalgebra's own (static) products.
-
-/// `y = relu?(W x + b)` column by column, with nalgebra's product.
-fn na_affine<const I: usize, const O: usize, const B: usize>(
-    w: &SMatrix<f32, O, I>,
-    b: &SVector<f32, O>,
-    x: &SMatrix<f32, I, B>,
-    y: &mut SMatrix<f32, O, B>,
-    relu: bool,
-) {
-    w.mul_to(x, y);
-    for mut col in y.column_iter_mut() {
-        for (v, bv) in col.iter_mut().zip(b.iter()) {
-            *v += bv;
-            if relu {
-                *v = v.max(0.0);
-            }
-        }
+/// Runs `run` on the kernels' path `path` (capped by the CPU), then restores the path in
+/// use: a variant of a case on a narrower path, in the same run.
+fn on_path(path: Path, mut run: impl FnMut()) -> impl FnMut() {
+    use staticnn::__private::kernels::{path as current, set_path};
+    move || {
+        let before = current();
+        set_path(Some(path));
+        run();
+        set_path(Some(before));
     }
 }
 
@@ -587,28 +423,49 @@ fn product_cases(
     let group: &'static str =
         Box::leak(format!("K {what} {name} o={o} i={i} n={n}").into_boxed_str());
     let flops = (2 * o * i * n) as u64;
-    vec![
-        Case::new(
+    // The library's product, on whatever path is in use.
+    let ours = move |(w, x, dy, bias): (&[f32], &[f32], &[f32], &[f32]),
+                     out: &mut [f32],
+                     db: &mut [f32]| match product {
+        Product::Forward => kernels::affine(w, bias, x, &mut out[..o * n], i, o),
+        Product::WeightGrad => kernels::affine_grads(&mut out[..o * i], db, x, dy, i, o),
+        Product::InputGrad => kernels::affine_input_grad(w, dy, &mut out[..i * n], i, o),
+    };
+    let mut cases = Vec::new();
+    if kernels::cpu_path() > Path::Avx2 {
+        // The same product on the AVX2 kernels, in the same rounds.
+        let (w, x, dy, bias) = (w.clone(), x.clone(), dy.clone(), bias.clone());
+        let (mut out, mut db) = (out.clone(), db.clone());
+        cases.push(Case::new(
             group,
-            "staticnn",
+            "staticnn avx2",
             flops,
-            Some("sgemm"),
-            move || match product {
-                Product::Forward => kernels::affine(&w, &bias, &x, &mut out[..o * n], i, o),
-                Product::WeightGrad => {
-                    kernels::affine_grads(&mut out[..o * i], &mut db, &x, &dy, i, o)
+            Some("staticnn"),
+            on_path(Path::Avx2, move || {
+                ours((&w, &x, &dy, &bias), &mut out, &mut db)
+            }),
+        ));
+    }
+    cases.splice(
+        0..0,
+        [
+            Case::new(group, "staticnn", flops, Some("sgemm"), move || {
+                ours((&w, &x, &dy, &bias), &mut out, &mut db)
+            }),
+            Case::new(group, "sgemm", flops, None, move || match product {
+                Product::Forward => {
+                    sgemm((o, i, n), &w2, false, &x2, false, 0.0, &mut out2[..o * n])
                 }
-                Product::InputGrad => kernels::affine_input_grad(&w, &dy, &mut out[..i * n], i, o),
-            },
-        ),
-        Case::new(group, "sgemm", flops, None, move || match product {
-            Product::Forward => sgemm((o, i, n), &w2, false, &x2, false, 0.0, &mut out2[..o * n]),
-            Product::WeightGrad => {
-                sgemm((o, n, i), &dy2, false, &x2, true, 1.0, &mut out2[..o * i])
-            }
-            Product::InputGrad => sgemm((i, o, n), &w2, true, &dy2, false, 0.0, &mut out2[..i * n]),
-        }),
-    ]
+                Product::WeightGrad => {
+                    sgemm((o, n, i), &dy2, false, &x2, true, 1.0, &mut out2[..o * i])
+                }
+                Product::InputGrad => {
+                    sgemm((i, o, n), &w2, true, &dy2, false, 0.0, &mut out2[..i * n])
+                }
+            }),
+        ],
+    );
+    cases
 }
 
 /// The products of W2 at batch 32 and of W3, one by one.
@@ -630,89 +487,8 @@ fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
 // ---------------------------------------------------------------------------------------
 // The cases.
 
-fn random_box<const R: usize, const C: usize>(
-    rng: &mut Xoshiro128PlusPlus,
-) -> Box<SMatrix<f32, R, C>> {
-    let mut m = zeroed_box::<SMatrix<f32, R, C>>();
-    m.iter_mut().for_each(|v| *v = rng.random::<f32>());
-    m
-}
-
 fn labels<const N: usize, const B: usize>() -> [ClassIndex<N>; B] {
     std::array::from_fn(|b| ClassIndex::new((b * 7 + 3) % N).expect("below N"))
-}
-
-fn peak_case() -> Case {
-    Case::new("peak", "fma_loop", PEAK_FLOPS, None, || {
-        black_box(fma_loop(
-            black_box(PEAK_TRIPS),
-            black_box(0.999_9),
-            black_box(1e-4),
-        ));
-    })
-}
-
-fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
-    let flops = inference_flops(&[2, 16, 16, 1], 1);
-    let net = Tiny::<f32>::new(rng);
-    let reference = TinyRef::from_net(&net);
-    let x = SVector::<f32, 2>::new(0.3, -0.7);
-    let (ours, theirs) = (net.predict(&x)[0], reference.forward([x[0], x[1]]));
-    assert!(
-        (ours - theirs).abs() <= 1e-5 * (1.0 + theirs.abs()),
-        "W1 mismatch: {ours} vs {theirs}"
-    );
-    vec![
-        Case::new(
-            "W1 2-16-16-1 tanh B=1",
-            "staticnn",
-            flops,
-            Some("arrays+libm"),
-            move || {
-                black_box(net.predict(black_box(&x)));
-            },
-        ),
-        Case::new(
-            "W1 2-16-16-1 tanh B=1",
-            "arrays+libm",
-            flops,
-            None,
-            move || {
-                black_box(reference.forward(black_box([x[0], x[1]])));
-            },
-        ),
-    ]
-}
-
-fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
-    let flops = inference_flops(&[64, 64, 64, 10], B);
-    let net = Box::new(W2::<f32>::new(rng));
-    let x = random_box::<64, B>(rng);
-    let x2 = x.clone();
-    let p = net.params;
-    let baseline = move || {
-        let mut h1 = SMatrix::<f32, 64, B>::zeros();
-        let mut h2 = SMatrix::<f32, 64, B>::zeros();
-        let mut y = SMatrix::<f32, 10, B>::zeros();
-        na_affine(&p.fc1.weight, &p.fc1.bias, black_box(&*x2), &mut h1, true);
-        na_affine(&p.fc2.weight, &p.fc2.bias, &h1, &mut h2, true);
-        na_affine(&p.fc3.weight, &p.fc3.bias, &h2, &mut y, false);
-        y
-    };
-    let (ours, theirs) = (net.forward(&x), baseline());
-    assert!(
-        (ours - theirs).amax() <= 1e-4,
-        "W2 mismatch: {}",
-        (ours - theirs).amax()
-    );
-    vec![
-        Case::new(group, "staticnn", flops, Some("nalgebra"), move || {
-            black_box(net.forward(black_box(&*x)));
-        }),
-        Case::new(group, "nalgebra", flops, None, move || {
-            black_box(baseline());
-        }),
-    ]
 }
 
 /// A training case for a three-layer network `N` (`IN-H1-H2-OUT`) with a nalgebra twin.
@@ -740,7 +516,16 @@ macro_rules! train_cases {
             "{}: {ln} vs {lm}",
             $group
         );
-        vec![
+        // The step again on the AVX2 kernels, on a twin of the network (same weights,
+        // same batch), in the same rounds, when the CPU has wider ones.
+        let mut twin = $net::<f32>::new_boxed(rng);
+        staticnn::block::as_mut_slice::<f32, _>(&mut twin.params)
+            .copy_from_slice(staticnn::block::as_slice::<f32, _>(&net.params));
+        let mut grads2 = zeroed_box::<<$net<f32> as Network<f32, $i, $o>>::Params>();
+        let mut tape2 = zeroed_box::<<$net<f32> as Network<f32, $i, $o>>::Tape<$b>>();
+        let (x2, t2, mut sgd2) = (x.clone(), t, Sgd::new(LR));
+        let mut step_rng2 = Xoshiro128PlusPlus::seed_from_u64(99);
+        let mut cases = vec![
             Case::new($group, "staticnn", flops, Some("nalgebra"), move || {
                 let r = net.train_step(
                     black_box(&*x),
@@ -758,7 +543,29 @@ macro_rules! train_cases {
             Case::new($group, "nalgebra+mm", flops, Some("staticnn"), move || {
                 black_box(mm.step(black_box(&*xm), &tn, LR));
             }),
-        ]
+        ];
+        if staticnn::__private::kernels::cpu_path() > Path::Avx2 {
+            let run = move || {
+                let r = twin.train_step(
+                    black_box(&*x2),
+                    &t2,
+                    &mut grads2,
+                    &mut tape2,
+                    &mut sgd2,
+                    &mut step_rng2,
+                );
+                black_box(r.ok());
+            };
+            let avx2 = Case::new(
+                $group,
+                "staticnn avx2",
+                flops,
+                Some("staticnn"),
+                on_path(Path::Avx2, run),
+            );
+            cases.insert(1, avx2);
+        }
+        cases
     }};
 }
 
@@ -796,7 +603,7 @@ fn w4_case(rng: &mut Xoshiro128PlusPlus) -> Case {
 
 fn cases() -> Vec<Case> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2026);
-    let mut cases = vec![peak_case()];
+    let mut cases = peak_cases();
     cases.extend(w1_cases(&mut rng));
     cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
     cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
@@ -819,215 +626,6 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-// ---------------------------------------------------------------------------------------
-// The interleaved summary.
-
-/// Rounds of the summary; in each, every case runs for about `SLICE`.
-const ROUNDS: usize = 21;
-const SLICE: Duration = Duration::from_millis(8);
-
-fn summary(cases: &mut [Case]) {
-    // Calibrate: calls per slice.
-    let calls: Vec<u32> = cases
-        .iter_mut()
-        .map(|c| {
-            (c.run)();
-            let start = Instant::now();
-            let mut n = 0u32;
-            while start.elapsed() < SLICE / 4 {
-                (c.run)();
-                n += 1;
-            }
-            (n * 4).max(1)
-        })
-        .collect();
-    let mut samples = vec![Vec::with_capacity(ROUNDS); cases.len()];
-    for _ in 0..ROUNDS {
-        for ((c, &n), s) in cases.iter_mut().zip(&calls).zip(&mut samples) {
-            // One call untimed first: the case before this one has just filled the caches
-            // with its own data, and a round measures a case's steady state, as a training
-            // loop or criterion's warm-up sees it, not the refill after another workload.
-            (c.run)();
-            let start = Instant::now();
-            for _ in 0..n {
-                (c.run)();
-            }
-            s.push(start.elapsed().as_secs_f64() / f64::from(n));
-        }
-    }
-    for s in &mut samples {
-        s.sort_by(f64::total_cmp);
-    }
-    let median: Vec<f64> = samples.iter().map(|s| s[s.len() / 2]).collect();
-    // The fastest round: this virtual machine shares its caches (and sometimes its core)
-    // with other tenants, which slows rounds at random, memory-bound cases most.
-    let best: Vec<f64> = samples.iter().map(|s| s[0]).collect();
-    let rate = |c: &Case, t: f64| c.flops as f64 / t / 1e9;
-    let peak = rate(&cases[0], median[0]);
-    let peak_best = rate(&cases[0], best[0]);
-
-    println!();
-    println!(
-        "summary: {ROUNDS} interleaved rounds, f32, one thread; peak = {peak:.1} GFLOP/s \
-         (median), {peak_best:.1} (best round)"
-    );
-    println!(
-        "{:<50} {:<12} {:>11} {:>8} {:>7} {:>11} {:>7}  ratio (medians)",
-        "workload", "variant", "median", "GFLOP/s", "% peak", "best", "% peak"
-    );
-    for (k, c) in cases.iter().enumerate() {
-        let ratio = c.reference.map_or(String::new(), |r| {
-            let id = if r.contains('/') {
-                r.to_string()
-            } else {
-                format!("{}/{r}", c.group)
-            };
-            match cases.iter().position(|o| o.id() == id) {
-                Some(j) => format!("{:.2}x the speed of {id}", median[j] / median[k]),
-                None => format!("(no case {id})"),
-            }
-        });
-        println!(
-            "{:<50} {:<12} {:>11} {:>8.2} {:>6.1}% {:>11} {:>6.1}%  {ratio}",
-            c.group,
-            c.name,
-            format_time(median[k]),
-            rate(c, median[k]),
-            100.0 * rate(c, median[k]) / peak,
-            format_time(best[k]),
-            100.0 * rate(c, best[k]) / peak_best,
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Phases: call by call, to tell the machine's slow phases from the code's speed.
-
-/// How long the phase trace alternates its two cases.
-const PHASE_SPAN: Duration = Duration::from_secs(3);
-/// Blocks of the phase trace (each the mean of its calls).
-const PHASE_BLOCKS: usize = 30;
-
-/// Alternates single calls of the peak loop and of `case` for `PHASE_SPAN`, timing each,
-/// and prints both as rates in consecutive blocks of time, then the distribution of the
-/// case's calls. A slow phase of the machine that slows the case but not the peak loop
-/// shows as a run of slow blocks in the case's row only.
-fn phases(peak: &mut Case, case: &mut Case) {
-    let (mut tp, mut tc) = (Vec::new(), Vec::new());
-    (peak.run)();
-    (case.run)();
-    let start = Instant::now();
-    while start.elapsed() < PHASE_SPAN {
-        for (c, t) in [(&mut *peak, &mut tp), (&mut *case, &mut tc)] {
-            let s = Instant::now();
-            (c.run)();
-            t.push(s.elapsed().as_secs_f64());
-        }
-    }
-    let mut sorted = tp.clone();
-    sorted.sort_by(f64::total_cmp);
-    let peak_rate = peak.flops as f64 / sorted[sorted.len() / 2];
-    let percent = |c: &Case, t: f64| 100.0 * c.flops as f64 / t / peak_rate;
-    let row = |c: &Case, t: &[f64]| {
-        let blocks: Vec<String> = t
-            .chunks(t.len().div_ceil(PHASE_BLOCKS))
-            .map(|b| format!("{:.0}", percent(c, b.iter().sum::<f64>() / b.len() as f64)))
-            .collect();
-        blocks.join(" ")
-    };
-    println!();
-    println!(
-        "phases: {} alternating calls each over {:?}, as % of the peak loop's median call \
-         ({:.1} GFLOP/s), in {PHASE_BLOCKS} consecutive blocks",
-        tc.len(),
-        PHASE_SPAN,
-        peak_rate / 1e9
-    );
-    println!("{:<12} {}", peak.name, row(peak, &tp));
-    println!("{:<12} {}", case.name, row(case, &tc));
-    tc.sort_by(f64::total_cmp);
-    let q = |f: f64| percent(case, tc[((tc.len() - 1) as f64 * f) as usize]);
-    let fast = tc.iter().filter(|&&t| t <= 1.1 * tc[0]).count();
-    println!(
-        "{}/{}: % of peak: fastest call {:.1}; 10 % of calls at least {:.1}, half at least \
-         {:.1}, 90 % at least {:.1}; {:.0} % of calls within 10 % of the fastest's time",
-        case.group,
-        case.name,
-        q(0.0),
-        q(0.1),
-        q(0.5),
-        q(0.9),
-        100.0 * fast as f64 / tc.len() as f64
-    );
-}
-
-fn format_time(s: f64) -> String {
-    if s < 1e-6 {
-        format!("{:.1} ns", s * 1e9)
-    } else if s < 1e-3 {
-        format!("{:.2} µs", s * 1e6)
-    } else {
-        format!("{:.3} ms", s * 1e3)
-    }
-}
-
 fn main() {
-    // The summary runs with `cargo bench`, not in test mode or under `--profile-time`.
-    let args: Vec<String> = std::env::args().collect();
-    let bench_mode =
-        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time");
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-        .configure_from_args();
-    let mut cases = cases();
-    if let Ok(filter) = std::env::var("PHASES") {
-        // The phase trace of the first case whose `group/variant` contains the filter.
-        if bench_mode {
-            match cases
-                .iter()
-                .position(|c| c.group != "peak" && c.id().contains(filter.as_str()))
-            {
-                Some(k) => {
-                    let (peak, rest) = cases.split_at_mut(1);
-                    phases(&mut peak[0], &mut rest[k - 1]);
-                }
-                None => eprintln!("PHASES={filter:?} names no case (group/variant)"),
-            }
-        }
-        return;
-    }
-    if let Ok(filter) = std::env::var("SUMMARY_ONLY") {
-        // A quick look: the summary alone, on the peak and the cases whose group contains
-        // the filter in `group/variant` (all of them when it is empty).
-        if bench_mode {
-            cases.retain(|c| c.group == "peak" || c.id().contains(filter.as_str()));
-            summary(&mut cases);
-        }
-        return;
-    }
-    let mut k = 0;
-    while k < cases.len() {
-        let group = cases[k].group;
-        let end = cases[k..]
-            .iter()
-            .position(|c| c.group != group)
-            .map_or(cases.len(), |n| k + n);
-        let mut g = c.benchmark_group(group);
-        g.throughput(Throughput::Elements(cases[k].flops));
-        if cases[k].flops > 100_000_000 {
-            // Steps of tens of milliseconds: fewer samples keep the suite short.
-            g.sample_size(10);
-        }
-        for case in &mut cases[k..end] {
-            g.bench_function(case.name, |b| b.iter(|| (case.run)()));
-        }
-        g.finish();
-        k = end;
-    }
-    c.final_summary();
-    if bench_mode {
-        summary(&mut cases);
-    }
+    bench_main(cases());
 }

@@ -7,9 +7,12 @@ pub use rand::Rng;
 
 use crate::{SMatrix, Scalar};
 
-/// The slice kernels of the dense products, for the benchmarks' per-product cases.
+/// The slice kernels of the dense products, for the benchmarks' per-product cases, and the
+/// choice of their path (instruction set), for the benchmarks and tests that compare paths.
 pub mod kernels {
-    pub use crate::kernels::{affine, affine_grads, affine_input_grad};
+    #[cfg(feature = "std")]
+    pub use crate::kernels::set_path;
+    pub use crate::kernels::{Path, affine, affine_grads, affine_input_grad, cpu_path, path};
 }
 
 /// Whether a training step has each layer check the gradients it writes (the vector kernels

@@ -1,14 +1,18 @@
-//! AVX2 + FMA micro-kernels for x86-64, `f32` (8 lanes) and `f64` (4 lanes).
+//! Vector micro-kernels for x86-64: AVX2 + FMA (`f32` 8 lanes, `f64` 4) and AVX-512F
+//! (`f32` 16 lanes, `f64` 8), one generic code over the instruction set ([`Lanes`]).
 //!
-//! They run when the CPU has AVX2 and FMA: known at compile time (`-C target-cpu=native`),
-//! or detected at run time under `std`. Each entry point returns `false` (and does nothing)
-//! when they cannot run or the scalar type is neither `f32` nor `f64`, and the caller takes
+//! They run when the CPU has the instructions: known at compile time (`-C
+//! target-cpu=native`), or detected at run time under `std` ([`cpu_path`], cached with the
+//! path in use by [`super::path`]). Each entry point returns `false` (and does nothing) when
+//! no vector path runs or the scalar type is neither `f32` nor `f64`, and the caller takes
 //! the portable path.
 //!
 //! All three products run one micro-kernel, `Y = init + A · X` on a tile of 2 vectors of
 //! rows × up to 6 columns (12 accumulators in registers, one fused multiply-add per vector
 //! of `A` and broadcast entry of `X`), over a panel of `A` packed into a stack array: two
 //! vectors of rows per step of the shared dimension, contiguous, zero past the last row.
+//! With AVX-512 a tile is 32 rows of `f32` (16 of `f64`) × 6 columns, its edges loaded and
+//! stored through mask registers; the code is the AVX2 tile's, with the other [`Lanes`].
 //! The shared dimension is taken in passes of `KC` steps, so that the panel stays in L1
 //! while it serves every column tile (a panel read in place, strided by `o`, does not: its
 //! lines fall into a few cache sets). The forward product packs `W`'s panel in the first
@@ -34,60 +38,98 @@
 //!   started from zero or from `dX`.
 //!
 //! Rows that do not fill a vector are loaded and stored with masks, so the kernels never
-//! touch memory outside the matrices. Every output of `W · X` and `dY · Xᵀ` is accumulated
-//! in the order of the shared dimension, as the plain loops do, but with one rounding per
-//! fused multiply-add.
+//! touch memory outside the matrices. Every output of the three products is accumulated in
+//! the order of the shared dimension, as the plain loops do, but with one rounding per
+//! fused multiply-add, and the bias gradient sample by sample: the tiles' shape, the
+//! passes and the vector width change which outputs are computed together, never the
+//! operations that make one output. So AVX2 and AVX-512 give the same bits, for every shape
+//! (`kernels::tests::vector_paths_agree_bit_for_bit`).
 //!
 //! Bounds: the safe entry points assert the lengths of every slice against `i`, `o` and
 //! the batch; the micro-kernels then work on raw pointers inside those bounds.
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps,
-    _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castsi256_pd, _mm256_castsi256_ps,
-    _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd,
-    _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    __m256, __m256d, __m256i, __m512, __m512d, __mmask8, __mmask16, _mm256_add_pd, _mm256_add_ps,
+    _mm256_and_pd, _mm256_and_ps, _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castsi256_pd,
+    _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
     _mm256_maskstore_ps, _mm256_max_pd, _mm256_max_ps, _mm256_permute2f128_pd,
     _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
     _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd,
     _mm256_storeu_ps, _mm256_sub_pd, _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps,
-    _mm256_unpacklo_pd, _mm256_unpacklo_ps,
+    _mm256_unpacklo_pd, _mm256_unpacklo_ps, _mm512_add_pd, _mm512_add_ps, _mm512_fmadd_pd,
+    _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_pd, _mm512_maskz_loadu_ps, _mm512_maskz_mov_pd,
+    _mm512_maskz_mov_ps, _mm512_max_pd, _mm512_max_ps, _mm512_set1_pd, _mm512_set1_ps,
+    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_sub_pd,
+    _mm512_sub_ps,
 };
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 
+use super::Path;
 use crate::Scalar;
 
-/// Whether the CPU runs these kernels.
+/// The widest vector path this CPU runs: AVX-512 when it has AVX-512F (with AVX2 and FMA),
+/// AVX2 when it has AVX2 and FMA, else the portable kernels. Known at compile time when the
+/// target enables the features; detected at run time (once: `std` caches the CPU's answer)
+/// under `std`; without either, the portable kernels.
 #[inline]
-pub(super) fn available() -> bool {
-    #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
-    return true;
+pub fn cpu_path() -> Path {
     #[cfg(all(
-        feature = "std",
-        not(all(target_feature = "avx2", target_feature = "fma"))
+        target_feature = "avx512f",
+        target_feature = "avx2",
+        target_feature = "fma"
     ))]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    #[cfg(not(any(feature = "std", all(target_feature = "avx2", target_feature = "fma"))))]
-    return false;
+    return Path::Avx512;
+    #[cfg(not(all(
+        target_feature = "avx512f",
+        target_feature = "avx2",
+        target_feature = "fma"
+    )))]
+    {
+        #[cfg(feature = "std")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return if std::is_x86_feature_detected!("avx512f") {
+                Path::Avx512
+            } else {
+                Path::Avx2
+            };
+        }
+        if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+            Path::Avx2
+        } else {
+            Path::Portable
+        }
+    }
 }
 
-/// The element type of a vector register: `f32` or `f64`.
+/// AVX2 + FMA: 256-bit vectors, 16 registers, edges through vector masks.
+pub(super) struct Avx2;
+/// AVX-512F: 512-bit vectors, 32 registers, edges through mask registers.
+pub(super) struct Avx512;
+
+/// The element type of a vector register of the instruction set `I`: `f32` or `f64`.
 ///
-/// Every method is an AVX2 / FMA instruction: callers must run on a CPU that has them
-/// ([`available`]) and be compiled with both features enabled, so that the methods inline.
-trait Lanes: Scalar {
+/// Every method is an instruction of `I`: callers must run on a CPU that has them
+/// ([`cpu_path`]) and be compiled with the features enabled (the entry points below), so
+/// that the methods inline.
+trait Lanes<I>: Scalar {
     /// One vector register of lanes.
     type V: Copy;
+    /// A mask selecting lanes: a vector for AVX2, a mask register for AVX-512.
+    type M: Copy;
     /// Lanes per vector.
     const L: usize;
     /// Loads `L` elements from `p`.
     unsafe fn load(p: *const Self) -> Self::V;
     /// Loads the lanes of `p` selected by `m` (zero elsewhere, never touching them).
-    unsafe fn load_masked(p: *const Self, m: __m256i) -> Self::V;
+    unsafe fn load_masked(p: *const Self, m: Self::M) -> Self::V;
     /// Stores `L` elements to `p`.
     unsafe fn store(p: *mut Self, v: Self::V);
     /// Stores the lanes selected by `m`.
-    unsafe fn store_masked(p: *mut Self, m: __m256i, v: Self::V);
+    unsafe fn store_masked(p: *mut Self, m: Self::M, v: Self::V);
     /// Broadcasts `*p` to every lane.
     unsafe fn broadcast(p: *const Self) -> Self::V;
     /// `a · b + c`, rounded once.
@@ -99,26 +141,27 @@ trait Lanes: Scalar {
     /// Zero in every lane.
     unsafe fn zeros() -> Self::V;
     /// `v` in the lanes selected by `m`, zero elsewhere.
-    unsafe fn keep(v: Self::V, m: __m256i) -> Self::V;
+    unsafe fn keep(v: Self::V, m: Self::M) -> Self::V;
     /// Whether every lane of `v` is zero (a NaN lane is not).
     #[inline(always)]
     unsafe fn all_zero(v: Self::V) -> bool {
-        let mut lanes = [Self::zero(); 8];
-        // SAFETY: `lanes` holds a vector of `L ≤ 8` lanes; the caller guarantees AVX.
+        let mut lanes = [Self::zero(); 16];
+        // SAFETY: `lanes` holds a vector of `L ≤ 16` lanes; the caller guarantees `I`.
         unsafe { Self::store(lanes.as_mut_ptr(), v) };
         lanes[..Self::L].iter().all(|&x| x == Self::zero())
     }
     /// `x` where `x > 0`, else `+0` (NaN and `−0` included): the `ReLU` layer's value.
     unsafe fn relu(v: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
-    unsafe fn mask(n: usize) -> __m256i;
+    unsafe fn mask(n: usize) -> Self::M;
     /// Transposes an `L × L` block into a panel: lane `c` of the vector at `dst + k·2·L` is
     /// `src[c·stride + k]`, for `k, c < L` (`L` columns of `L` consecutive elements each).
     unsafe fn transpose_block(src: *const Self, stride: usize, dst: *mut Self);
 }
 
-impl Lanes for f32 {
+impl Lanes<Avx2> for f32 {
     type V = __m256;
+    type M = __m256i;
     const L: usize = 8;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> __m256 {
@@ -188,43 +231,87 @@ impl Lanes for f32 {
     }
     #[inline(always)]
     unsafe fn transpose_block(src: *const f32, stride: usize, dst: *mut f32) {
-        // SAFETY: the caller guarantees 8 columns of 8 readable elements at `src`, 8 steps of
-        // 16 writable elements at `dst`, and AVX.
-        unsafe {
-            let r: [__m256; 8] = core::array::from_fn(|c| _mm256_loadu_ps(src.add(c * stride)));
-            // Pairs of columns interleaved, then quadruples, then the 128-bit halves swapped:
-            // the classic 8 × 8 transpose in 24 shuffles.
-            let t: [__m256; 8] = core::array::from_fn(|q| {
-                let (a, b) = (r[q / 2 * 2], r[q / 2 * 2 + 1]);
-                if q % 2 == 0 {
-                    _mm256_unpacklo_ps(a, b)
-                } else {
-                    _mm256_unpackhi_ps(a, b)
-                }
-            });
-            let u: [__m256; 8] = core::array::from_fn(|q| {
-                // q = 4·g + 2·h + s: group g of four columns, unpack half h, shuffle s.
-                let (g, h, lo) = (q / 4, (q / 2) % 2, q % 2 == 0);
-                let (a, b) = (t[4 * g + h], t[4 * g + 2 + h]);
-                if lo {
-                    _mm256_shuffle_ps::<0x44>(a, b)
-                } else {
-                    _mm256_shuffle_ps::<0xEE>(a, b)
-                }
-            });
-            // u[4g + 2h + s] holds steps 2h + s (low half) and 4 + 2h + s (high half) of
-            // columns 4g .. 4g + 4.
-            for k in 0..4 {
-                let (a, b) = (u[k], u[4 + k]);
-                _mm256_storeu_ps(dst.add(k * 16), _mm256_permute2f128_ps::<0x20>(a, b));
-                _mm256_storeu_ps(dst.add((k + 4) * 16), _mm256_permute2f128_ps::<0x31>(a, b));
+        // SAFETY: the caller's bounds, with the panel's steps of 16.
+        unsafe { transpose_8x8(src, stride, dst, 16) }
+    }
+}
+
+/// Transposes 8 columns of 8 consecutive `f32` at `src` (column `c` at `src + c·stride`)
+/// into 8 rows at `dst` (row `k` at `dst + k·step`): lane `c` of row `k` is
+/// `src[c·stride + k]`.
+///
+/// # Safety
+/// The 8 columns readable, the 8 rows of 8 writable; AVX.
+#[inline(always)]
+unsafe fn transpose_8x8(src: *const f32, stride: usize, dst: *mut f32, step: usize) {
+    // SAFETY: the caller's.
+    unsafe {
+        let r: [__m256; 8] = core::array::from_fn(|c| _mm256_loadu_ps(src.add(c * stride)));
+        // Pairs of columns interleaved, then quadruples, then the 128-bit halves swapped:
+        // the classic 8 × 8 transpose in 24 shuffles.
+        let t: [__m256; 8] = core::array::from_fn(|q| {
+            let (a, b) = (r[q / 2 * 2], r[q / 2 * 2 + 1]);
+            if q % 2 == 0 {
+                _mm256_unpacklo_ps(a, b)
+            } else {
+                _mm256_unpackhi_ps(a, b)
             }
+        });
+        let u: [__m256; 8] = core::array::from_fn(|q| {
+            // q = 4·g + 2·h + s: group g of four columns, unpack half h, shuffle s.
+            let (g, h, lo) = (q / 4, (q / 2) % 2, q % 2 == 0);
+            let (a, b) = (t[4 * g + h], t[4 * g + 2 + h]);
+            if lo {
+                _mm256_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm256_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        // u[4g + 2h + s] holds steps 2h + s (low half) and 4 + 2h + s (high half) of
+        // columns 4g .. 4g + 4.
+        for k in 0..4 {
+            let (a, b) = (u[k], u[4 + k]);
+            _mm256_storeu_ps(dst.add(k * step), _mm256_permute2f128_ps::<0x20>(a, b));
+            _mm256_storeu_ps(
+                dst.add((k + 4) * step),
+                _mm256_permute2f128_ps::<0x31>(a, b),
+            );
         }
     }
 }
 
-impl Lanes for f64 {
+/// Transposes 4 columns of 4 consecutive `f64` at `src` (column `c` at `src + c·stride`)
+/// into 4 rows at `dst` (row `k` at `dst + k·step`): lane `c` of row `k` is
+/// `src[c·stride + k]`.
+///
+/// # Safety
+/// The 4 columns readable, the 4 rows of 4 writable; AVX.
+#[inline(always)]
+unsafe fn transpose_4x4(src: *const f64, stride: usize, dst: *mut f64, step: usize) {
+    // SAFETY: the caller's.
+    unsafe {
+        let r: [__m256d; 4] = core::array::from_fn(|c| _mm256_loadu_pd(src.add(c * stride)));
+        // t0 = steps 0 and 2 of columns 0, 1; t1 = steps 1 and 3; t2, t3 of columns 2, 3.
+        let t = [
+            _mm256_unpacklo_pd(r[0], r[1]),
+            _mm256_unpackhi_pd(r[0], r[1]),
+            _mm256_unpacklo_pd(r[2], r[3]),
+            _mm256_unpackhi_pd(r[2], r[3]),
+        ];
+        for k in 0..2 {
+            let (a, b) = (t[k], t[2 + k]);
+            _mm256_storeu_pd(dst.add(k * step), _mm256_permute2f128_pd::<0x20>(a, b));
+            _mm256_storeu_pd(
+                dst.add((k + 2) * step),
+                _mm256_permute2f128_pd::<0x31>(a, b),
+            );
+        }
+    }
+}
+
+impl Lanes<Avx2> for f64 {
     type V = __m256d;
+    type M = __m256i;
     const L: usize = 4;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> __m256d {
@@ -289,21 +376,162 @@ impl Lanes for f64 {
     }
     #[inline(always)]
     unsafe fn transpose_block(src: *const f64, stride: usize, dst: *mut f64) {
-        // SAFETY: the caller guarantees 4 columns of 4 readable elements at `src`, 4 steps of
-        // 8 writable elements at `dst`, and AVX.
+        // SAFETY: the caller's bounds, with the panel's steps of 8.
+        unsafe { transpose_4x4(src, stride, dst, 8) }
+    }
+}
+
+impl Lanes<Avx512> for f32 {
+    type V = __m512;
+    type M = __mmask16;
+    const L: usize = 16;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable elements at `p` and AVX-512F.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, m: __mmask16) -> __m512 {
+        // SAFETY: the caller guarantees the selected lanes readable and AVX-512F (the
+        // others are not accessed: masked lanes raise no fault).
+        unsafe { _mm512_maskz_loadu_ps(m, p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: the caller guarantees 16 writable elements at `p` and AVX-512F.
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f32, m: __mmask16, v: __m512) {
+        // SAFETY: the caller guarantees the selected lanes writable and AVX-512F.
+        unsafe { _mm512_mask_storeu_ps(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> __m512 {
+        // SAFETY: the caller guarantees `*p` readable and AVX-512F. (LLVM folds the load
+        // into a broadcast operand of the multiply-add.)
+        unsafe { _mm512_set1_ps(*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn minus(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn zeros() -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m512) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F. `vmaxps` returns its second operand, `+0`,
+        // when `v` is NaN and when both are zeros, as with AVX2.
+        unsafe { _mm512_max_ps(v, _mm512_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn keep(v: __m512, m: __mmask16) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_maskz_mov_ps(m, v) }
+    }
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __mmask16 {
+        ((1u32 << n.min(16)) - 1) as __mmask16
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, stride: usize, dst: *mut f32) {
+        // SAFETY: the caller guarantees 16 columns of 16 readable elements at `src` and 16
+        // steps of 32 writable elements at `dst`; AVX-512F implies AVX. Four 8 × 8 blocks:
+        // columns `8·cb ..` and steps `8·kb ..` land in lanes `8·cb ..` of steps `8·kb ..`.
         unsafe {
-            let r: [__m256d; 4] = core::array::from_fn(|c| _mm256_loadu_pd(src.add(c * stride)));
-            // t0 = steps 0 and 2 of columns 0, 1; t1 = steps 1 and 3; t2, t3 of columns 2, 3.
-            let t = [
-                _mm256_unpacklo_pd(r[0], r[1]),
-                _mm256_unpackhi_pd(r[0], r[1]),
-                _mm256_unpacklo_pd(r[2], r[3]),
-                _mm256_unpackhi_pd(r[2], r[3]),
-            ];
-            for k in 0..2 {
-                let (a, b) = (t[k], t[2 + k]);
-                _mm256_storeu_pd(dst.add(k * 8), _mm256_permute2f128_pd::<0x20>(a, b));
-                _mm256_storeu_pd(dst.add((k + 2) * 8), _mm256_permute2f128_pd::<0x31>(a, b));
+            for (cb, kb) in [(0, 0), (0, 8), (8, 0), (8, 8)] {
+                transpose_8x8(src.add(cb * stride + kb), stride, dst.add(kb * 32 + cb), 32);
+            }
+        }
+    }
+}
+
+impl Lanes<Avx512> for f64 {
+    type V = __m512d;
+    type M = __mmask8;
+    const L: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m512d {
+        // SAFETY: the caller guarantees 8 readable elements at `p` and AVX-512F.
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f64, m: __mmask8) -> __m512d {
+        // SAFETY: the caller guarantees the selected lanes readable and AVX-512F (the
+        // others are not accessed: masked lanes raise no fault).
+        unsafe { _mm512_maskz_loadu_pd(m, p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m512d) {
+        // SAFETY: the caller guarantees 8 writable elements at `p` and AVX-512F.
+        unsafe { _mm512_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f64, m: __mmask8, v: __m512d) {
+        // SAFETY: the caller guarantees the selected lanes writable and AVX-512F.
+        unsafe { _mm512_mask_storeu_pd(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f64) -> __m512d {
+        // SAFETY: the caller guarantees `*p` readable and AVX-512F.
+        unsafe { _mm512_set1_pd(*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn plus(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn minus(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn zeros() -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m512d) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F; `vmaxpd` as `vmaxps` above.
+        unsafe { _mm512_max_pd(v, _mm512_setzero_pd()) }
+    }
+    #[inline(always)]
+    unsafe fn keep(v: __m512d, m: __mmask8) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_maskz_mov_pd(m, v) }
+    }
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __mmask8 {
+        ((1u32 << n.min(8)) - 1) as __mmask8
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f64, stride: usize, dst: *mut f64) {
+        // SAFETY: the caller guarantees 8 columns of 8 readable elements at `src` and 8
+        // steps of 16 writable elements at `dst`; AVX-512F implies AVX. Four 4 × 4 blocks,
+        // as for `f32`.
+        unsafe {
+            for (cb, kb) in [(0, 0), (0, 4), (4, 0), (4, 4)] {
+                transpose_4x4(src.add(cb * stride + kb), stride, dst.add(kb * 16 + cb), 16);
             }
         }
     }
@@ -311,12 +539,12 @@ impl Lanes for f64 {
 
 /// Loads vector `v` of a tile whose last vector is masked when `MASK`.
 #[inline(always)]
-unsafe fn load_row<S: Lanes, const MV: usize, const MASK: bool>(
+unsafe fn load_row<I, S: Lanes<I>, const MV: usize, const MASK: bool>(
     p: *const S,
     v: usize,
-    m: __m256i,
+    m: S::M,
 ) -> S::V {
-    // SAFETY: the caller guarantees the tile's rows readable and AVX2.
+    // SAFETY: the caller guarantees the tile's rows readable and `I`.
     unsafe {
         if MASK && v + 1 == MV {
             S::load_masked(p.add(v * S::L), m)
@@ -328,13 +556,13 @@ unsafe fn load_row<S: Lanes, const MV: usize, const MASK: bool>(
 
 /// Stores vector `v` of a tile whose last vector is masked when `MASK`.
 #[inline(always)]
-unsafe fn store_row<S: Lanes, const MV: usize, const MASK: bool>(
+unsafe fn store_row<I, S: Lanes<I>, const MV: usize, const MASK: bool>(
     p: *mut S,
     v: usize,
-    m: __m256i,
+    m: S::M,
     x: S::V,
 ) {
-    // SAFETY: the caller guarantees the tile's rows writable and AVX2.
+    // SAFETY: the caller guarantees the tile's rows writable and `I`.
     unsafe {
         if MASK && v + 1 == MV {
             S::store_masked(p.add(v * S::L), m, x)
@@ -357,20 +585,25 @@ fn same_mut<T: Scalar, S: Scalar>(s: &mut [T]) -> Option<&mut [S]> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The entry points for `f32` and `f64`, compiled once, in this crate.
+// The entry points for `f32` and `f64` and each instruction set, compiled once, in this
+// crate.
 //
-// The kernels are generic (over the lanes, the tile shape and its mode), and a generic
-// function is compiled by every crate that instantiates it. These plain functions stop that
-// at the boundary: the generic entry points above them only cast the slices and call here,
-// so a crate that declares a network compiles none of the kernels again (the calls cannot
-// be inlined anyway: the callers are not compiled for AVX2).
+// The kernels are generic (over the instruction set, the lanes, the tile shape and its
+// mode), and a generic function is compiled by every crate that instantiates it. These
+// plain functions stop that at the boundary: the generic entry points above them only cast
+// the slices and call here, so a crate that declares a network compiles none of the kernels
+// again (the calls cannot be inlined anyway: the callers are not compiled for AVX2). Each is
+// compiled for its instruction set, into which the generic code inlines.
 
 macro_rules! entry_points {
-    ($t:ty, $affine:ident, $grads:ident, $input_grad:ident) => {
-        /// [`affine_avx2`] for this type, the `ReLU` after it when `relu`.
+    ($t:ty, $isa:ty, $features:literal, $affine:ident, $grads:ident, $input_grad:ident) => {
+        /// [`affine_tiles`] for this type and instruction set, the `ReLU` after it when
+        /// `relu`.
         ///
         /// # Safety
-        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
+        /// The CPU has the instruction set; the slice lengths are those asserted by
+        /// [`affine`].
+        #[target_feature(enable = $features)]
         #[inline(never)]
         unsafe fn $affine(
             w: &[$t],
@@ -382,14 +615,16 @@ macro_rules! entry_points {
             relu: bool,
         ) {
             // SAFETY: the caller's.
-            unsafe { affine_avx2::<$t>(w, bias, x, y, i, o, relu) }
+            unsafe { affine_tiles::<$isa, $t>(w, bias, x, y, i, o, relu) }
         }
 
-        /// [`grads_avx2`] for this type: whether every value it stored is finite.
+        /// [`grads_tiles`] for this type and instruction set: whether every value it stored
+        /// is finite.
         ///
         /// # Safety
-        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by
+        /// The CPU has the instruction set; the slice lengths are those asserted by
         /// [`affine_grads`].
+        #[target_feature(enable = $features)]
         #[inline(never)]
         unsafe fn $grads(
             dw: &mut [$t],
@@ -401,23 +636,61 @@ macro_rules! entry_points {
             add: bool,
         ) -> bool {
             // SAFETY: the caller's.
-            unsafe { grads_avx2::<$t>(dw, db, x, dy, i, o, add) }
+            unsafe { grads_tiles::<$isa, $t>(dw, db, x, dy, i, o, add) }
         }
 
-        /// [`input_grad_avx2`] for this type.
+        /// [`input_grad_tiles`] for this type and instruction set.
         ///
         /// # Safety
-        /// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`input_grad`].
+        /// The CPU has the instruction set; the slice lengths are those asserted by
+        /// [`input_grad`].
+        #[target_feature(enable = $features)]
         #[inline(never)]
         unsafe fn $input_grad(w: &[$t], dy: &[$t], dx: &mut [$t], i: usize, o: usize, add: bool) {
             // SAFETY: the caller's.
-            unsafe { input_grad_avx2::<$t>(w, dy, dx, i, o, add) }
+            unsafe { input_grad_tiles::<$isa, $t>(w, dy, dx, i, o, add) }
         }
     };
 }
 
-entry_points!(f32, affine_f32, grads_f32, input_grad_f32);
-entry_points!(f64, affine_f64, grads_f64, input_grad_f64);
+entry_points!(
+    f32,
+    Avx2,
+    "avx2,fma",
+    affine_f32_avx2,
+    grads_f32_avx2,
+    input_grad_f32_avx2
+);
+entry_points!(
+    f64,
+    Avx2,
+    "avx2,fma",
+    affine_f64_avx2,
+    grads_f64_avx2,
+    input_grad_f64_avx2
+);
+entry_points!(
+    f32,
+    Avx512,
+    "avx512f,avx2,fma",
+    affine_f32_avx512,
+    grads_f32_avx512,
+    input_grad_f32_avx512
+);
+entry_points!(
+    f64,
+    Avx512,
+    "avx512f,avx2,fma",
+    affine_f64_avx512,
+    grads_f64_avx512,
+    input_grad_f64_avx512
+);
+
+/// Whether `path` is a vector path that this CPU runs.
+#[inline(always)]
+fn runs(path: Path) -> bool {
+    path != Path::Portable && path <= cpu_path()
+}
 
 // ---------------------------------------------------------------------------------------
 // The shared micro-kernel: a tile of `Y = init + A · X` with `A` packed.
@@ -434,27 +707,29 @@ fn pass_len(k: usize) -> usize {
     k.div_ceil(k.div_ceil(KC).max(1))
 }
 
-/// Elements of the packed panel, a stack array: `KC` steps of 16 (two vectors of `f32`;
-/// `f64` uses the first half of its 32 KiB).
-const PANEL: usize = 16 * KC;
+/// Bytes of the packed panel, a stack array: `KC` steps of two vectors of at most 64 bytes
+/// (AVX-512; AVX2 uses the first half, as before the AVX-512 kernels).
+const PANEL_BYTES: usize = 128 * KC;
 
 /// The packed panel's storage, aligned to a cache line so that no vector load from it
 /// straddles two lines.
 #[repr(C, align(64))]
-struct Aligned<S>([S; PANEL]);
+struct Aligned([u8; PANEL_BYTES]);
 
 /// The packed panel: up to `KC` steps of two vectors, on the stack. It is not zeroed (that
 /// would cost a 16 or 32 KiB `memset` per call, a sizeable part of a small product): every
 /// packing function writes each step it fills before the micro-kernel reads it.
-struct Panel<S> {
-    buf: MaybeUninit<Aligned<S>>,
+struct Panel<I, S> {
+    buf: MaybeUninit<Aligned>,
+    of: PhantomData<(I, S)>,
 }
 
-impl<S: Lanes> Panel<S> {
+impl<I, S: Lanes<I>> Panel<I, S> {
     #[inline(always)]
     fn new() -> Self {
         Panel {
             buf: MaybeUninit::uninit(),
+            of: PhantomData,
         }
     }
 
@@ -462,7 +737,8 @@ impl<S: Lanes> Panel<S> {
     #[inline(always)]
     fn step(&mut self, k: usize) -> *mut S {
         assert!(k < KC);
-        // SAFETY: `k·2·L < KC·2·L ≤ PANEL`: inside the buffer.
+        // SAFETY: `(k·2·L + 2·L)·size_of::<S>() ≤ KC·2·64 = PANEL_BYTES` (a vector is at most
+        // 64 bytes): inside the buffer, aligned for `S`.
         unsafe { self.buf.as_mut_ptr().cast::<S>().add(k * 2 * S::L) }
     }
 }
@@ -523,22 +799,22 @@ struct Pass<S> {
 /// # Safety
 /// As [`tile`], for every column `0 .. n`.
 #[inline(always)]
-unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8>(
+unsafe fn row_of_tiles<I, S: Lanes<I>, const MV: usize, const MASK: bool, const MODE: u8>(
     p: &Pass<S>,
     panel: *mut S,
     r0: usize,
     n: usize,
-    m: __m256i,
+    m: S::M,
 ) -> S::V {
     let tiles = n.div_ceil(6);
     let mut j0 = 0;
-    // SAFETY: AVX (the caller).
+    // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     for t in 0..tiles {
         let width = tile_width(n, t);
         // SAFETY: columns `j0 .. j0 + width` lie inside `0 .. n`.
         unsafe {
-            let c = tile_of_width::<S, MV, MASK, MODE>(width, false, p, panel, r0, j0, m);
+            let c = tile_of_width::<I, S, MV, MASK, MODE>(width, false, p, panel, r0, j0, m);
             if MODE & CHECKED != 0 {
                 check = S::plus(check, c);
             }
@@ -554,25 +830,25 @@ unsafe fn row_of_tiles<S: Lanes, const MV: usize, const MASK: bool, const MODE: 
 /// # Safety
 /// As [`tile`]; `pack` only with `width` 6, `MV` 2 and no mask.
 #[inline(always)]
-unsafe fn tile_of_width<S: Lanes, const MV: usize, const MASK: bool, const MODE: u8>(
+unsafe fn tile_of_width<I, S: Lanes<I>, const MV: usize, const MASK: bool, const MODE: u8>(
     width: usize,
     pack: bool,
     p: &Pass<S>,
     panel: *mut S,
     r0: usize,
     j0: usize,
-    m: __m256i,
+    m: S::M,
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
         match width {
-            6 if pack => tile::<S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
-            6 => tile::<S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
-            5 => tile::<S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
-            4 => tile::<S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
-            3 => tile::<S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
-            2 => tile::<S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
-            _ => tile::<S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
+            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
+            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
+            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
+            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
+            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
+            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
+            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
         }
     }
 }
@@ -591,10 +867,17 @@ fn tile_width(n: usize, t: usize) -> usize {
 /// `x3 + (j − 3)·xj`.
 ///
 /// # Safety
-/// AVX2 and FMA; the panel step, `A`'s rows (`PACK`) and the tile's columns of `X` at this
+/// the instruction set `I`; the panel step, `A`'s rows (`PACK`) and the tile's columns of `X` at this
 /// step are inside their buffers.
 #[inline(always)]
-unsafe fn step<S: Lanes, const MV: usize, const NR: usize, const PACK: bool, const MODE: u8>(
+unsafe fn step<
+    I,
+    S: Lanes<I>,
+    const MV: usize,
+    const NR: usize,
+    const PACK: bool,
+    const MODE: u8,
+>(
     acc: &mut [[S::V; MV]; NR],
     a: *mut S,
     src: *const S,
@@ -639,14 +922,15 @@ unsafe fn step<S: Lanes, const MV: usize, const NR: usize, const PACK: bool, con
 /// value, rows strided by `ys` (see [`Pass`]).
 ///
 /// # Safety
-/// AVX2 and FMA; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
+/// the instruction set `I`; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
 /// `init` and `y`, and its columns of `x` over `kc` steps, are inside their matrices. `PACK`
 /// (with `MV = 2`, no mask): rows `r0 .. r0 + 2·L` of `p.a` over `kc` steps are inside `A`,
 /// and the tile writes the panel's `kc` steps from them before any other tile reads them.
 #[inline(always)]
 #[allow(clippy::pointers_in_nomem_asm_block)]
 unsafe fn tile<
-    S: Lanes,
+    I,
+    S: Lanes<I>,
     const MV: usize,
     const MASK: bool,
     const MODE: u8,
@@ -657,7 +941,7 @@ unsafe fn tile<
     panel: *mut S,
     r0: usize,
     j0: usize,
-    m: __m256i,
+    m: S::M,
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
@@ -666,7 +950,9 @@ unsafe fn tile<
         } else {
             let init = p.init.add(r0 * p.init_rows + j0 * p.init_step);
             core::array::from_fn(|j| {
-                core::array::from_fn(|v| load_row::<S, MV, MASK>(init.add(j * p.init_step), v, m))
+                core::array::from_fn(|v| {
+                    load_row::<I, S, MV, MASK>(init.add(j * p.init_step), v, m)
+                })
             })
         };
         // `STRIDED`: columns 0, 1, 2 of the tile are read at `xk + j·xj` and columns 3, 4, 5
@@ -702,9 +988,9 @@ unsafe fn tile<
             0
         };
         for _ in 0..pairs {
-            step::<S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
             core::arch::asm!("", options(nostack, preserves_flags));
-            step::<S, MV, NR, PACK, MODE>(
+            step::<I, S, MV, NR, PACK, MODE>(
                 &mut acc,
                 a.add(2 * S::L),
                 src.wrapping_add(p.a_step),
@@ -718,7 +1004,7 @@ unsafe fn tile<
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
         for _ in 2 * pairs..p.kc {
-            step::<S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
             a = a.add(2 * S::L);
             src = src.wrapping_add(p.a_step);
             xk = xk.wrapping_add(p.xk);
@@ -739,7 +1025,7 @@ unsafe fn tile<
             // Column `j` of the tile is `Y[r0 .., j0 + j]`, one value every `ys`: through a
             // buffer of the tile's rows, the rows that exist.
             let rows = (p.rows - r0).min(MV * S::L);
-            let mut lanes = [S::zero(); 16];
+            let mut lanes = [S::zero(); 32];
             for (j, accj) in acc.iter().enumerate() {
                 for (v, &c) in accj.iter().enumerate() {
                     S::store(lanes.as_mut_ptr().add(v * S::L), c);
@@ -754,7 +1040,7 @@ unsafe fn tile<
         for (j, accj) in acc.iter().enumerate() {
             let yj = p.y.add(r0 + (j0 + j) * p.ys);
             for (v, &c) in accj.iter().enumerate() {
-                store_row::<S, MV, MASK>(yj, v, m, c);
+                store_row::<I, S, MV, MASK>(yj, v, m, c);
                 if MODE & CHECKED != 0 {
                     let d = S::minus(c, c);
                     let d = if MASK && v + 1 == MV {
@@ -784,14 +1070,14 @@ unsafe fn tile<
 /// ([`row_of_tiles`]). The order changes no value: every tile computes the same sums.
 ///
 /// # Safety
-/// AVX2 and FMA; `pack` writes all `2·L` elements of the `kc` steps of the panel from `at`;
+/// the instruction set `I`; `pack` writes all `2·L` elements of the `kc` steps of the panel from `at`;
 /// the pass's bounds as in [`tile`].
 #[inline(always)]
-unsafe fn pass<S: Lanes, const MODE: u8>(
+unsafe fn pass<I, S: Lanes<I>, const MODE: u8>(
     p: &Pass<S>,
     n: usize,
-    panel: &mut Panel<S>,
-    mut pack: impl FnMut(usize, usize, &mut Panel<S>, usize),
+    panel: &mut Panel<I, S>,
+    mut pack: impl FnMut(usize, usize, &mut Panel<I, S>, usize),
 ) -> S::V {
     let l = S::L;
     let rows = p.rows;
@@ -799,7 +1085,7 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
     let group = KC / p.kc.max(1);
     // The fused packing runs in a first column tile of six columns.
     let six = tile_width(n, 0) == 6;
-    // SAFETY: AVX (the caller).
+    // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut r0 = 0;
     // Each round runs a group of full row tiles, or one row tile. (`pack` is called from one
@@ -823,21 +1109,21 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
         }
         // SAFETY: the round's rows `r0 .. r0 + tiles·h` lie inside `0 .. rows`, their panels
         // are packed (or the first column tile packs them); the mask selects the rows of the
-        // last vector; AVX2 and FMA (the caller).
+        // last vector; the instruction set `I` (the caller).
         let c = unsafe {
             let whole = h.is_multiple_of(l);
             let m = S::mask(if whole { l } else { h % l });
             let pp = panel.step(0);
             let t0 = r0 / (2 * l);
             match (h == 2 * l, h > l, whole) {
-                (true, ..) => tiles_down::<S, MODE>(p, panel, t0..t0 + tiles, n, m, pack_first),
-                (false, true, _) => row_of_tiles::<S, 2, true, MODE>(p, pp, r0, n, m),
-                (false, false, true) => row_of_tiles::<S, 1, false, MODE>(p, pp, r0, n, m),
-                (false, false, false) => row_of_tiles::<S, 1, true, MODE>(p, pp, r0, n, m),
+                (true, ..) => tiles_down::<I, S, MODE>(p, panel, t0..t0 + tiles, n, m, pack_first),
+                (false, true, _) => row_of_tiles::<I, S, 2, true, MODE>(p, pp, r0, n, m),
+                (false, false, true) => row_of_tiles::<I, S, 1, false, MODE>(p, pp, r0, n, m),
+                (false, false, false) => row_of_tiles::<I, S, 1, true, MODE>(p, pp, r0, n, m),
             }
         };
         if MODE & CHECKED != 0 {
-            // SAFETY: AVX (the caller).
+            // SAFETY: `I` (the caller).
             check = unsafe { S::plus(check, c) };
         }
         r0 += tiles * h;
@@ -854,15 +1140,15 @@ unsafe fn pass<S: Lanes, const MODE: u8>(
 /// # Safety
 /// As [`tile`] for each of these tiles; `m` selects every lane.
 #[inline(always)]
-unsafe fn tiles_down<S: Lanes, const MODE: u8>(
+unsafe fn tiles_down<I, S: Lanes<I>, const MODE: u8>(
     p: &Pass<S>,
-    panel: &mut Panel<S>,
+    panel: &mut Panel<I, S>,
     tiles: core::ops::Range<usize>,
     n: usize,
-    m: __m256i,
+    m: S::M,
     pack_first: bool,
 ) -> S::V {
-    // SAFETY: AVX (the caller).
+    // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut j0 = 0;
     for ct in 0..n.div_ceil(6) {
@@ -874,7 +1160,7 @@ unsafe fn tiles_down<S: Lanes, const MODE: u8>(
             // pass (the caller).
             unsafe {
                 let pack = pack_first && ct == 0;
-                let c = tile_of_width::<S, 2, false, MODE>(width, pack, p, pp, r0, j0, m);
+                let c = tile_of_width::<I, S, 2, false, MODE>(width, pack, p, pp, r0, j0, m);
                 if MODE & CHECKED != 0 {
                     check = S::plus(check, c);
                 }
@@ -888,12 +1174,12 @@ unsafe fn tiles_down<S: Lanes, const MODE: u8>(
 /// Packs `kc` steps of `h ≤ 2·L` rows into the panel from its step `at`: step `k` copies
 /// `src[k·stride ..][..h]` into the panel's two vectors of step `at + k`, zero past `h`.
 #[inline(always)]
-fn pack_columns<S: Lanes>(
+fn pack_columns<I, S: Lanes<I>>(
     src: &[S],
     stride: usize,
     h: usize,
     kc: usize,
-    panel: &mut Panel<S>,
+    panel: &mut Panel<I, S>,
     at: usize,
 ) {
     assert!(h <= 2 * S::L && at + kc <= KC && (kc == 0 || (kc - 1) * stride + h <= src.len()));
@@ -902,14 +1188,14 @@ fn pack_columns<S: Lanes>(
     }
     if h < 2 * S::L {
         for k in 0..kc {
-            // SAFETY: a step of the panel holds two vectors; the callers run with AVX2.
+            // SAFETY: a step of the panel holds two vectors; the callers run with `I`.
             unsafe { copy_rows(&src[k * stride..][..h], panel.step(at + k)) };
         }
         return;
     }
     let to = panel.step(at);
     // SAFETY: step `k < kc` reads `2·L` elements from `k·stride`, inside `src` (asserted),
-    // and writes the panel's `2·L` elements of step `at + k < KC`; the callers run with AVX.
+    // and writes the panel's `2·L` elements of step `at + k < KC`; the callers run with `I`.
     unsafe {
         let (mut from, mut to) = (src.as_ptr(), to);
         for _ in 0..kc {
@@ -924,15 +1210,15 @@ fn pack_columns<S: Lanes>(
 /// Copies `src` (at most two vectors) into the two vectors at `dst`, zero past its end.
 ///
 /// # Safety
-/// `dst` is valid for writing `2·L` elements (a step of a [`Panel`]); AVX2.
+/// `dst` is valid for writing `2·L` elements (a step of a [`Panel`]); `I`.
 #[inline(always)]
-unsafe fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
+unsafe fn copy_rows<I, S: Lanes<I>>(src: &[S], dst: *mut S) {
     assert!(src.len() <= 2 * S::L);
     for v in 0..2 {
         let start = (v * S::L).min(src.len());
         let len = (src.len() - start).min(S::L);
         // SAFETY: the mask selects `len` lanes, inside `src` from `start`; `dst` holds two
-        // vectors (the caller); AVX2 (the caller).
+        // vectors (the caller); `I` (the caller).
         unsafe {
             let x = S::load_masked(src.as_ptr().add(start), S::mask(len));
             S::store(dst.add(v * S::L), x);
@@ -944,13 +1230,13 @@ unsafe fn copy_rows<S: Lanes>(src: &[S], dst: *mut S) {
 /// transposed, into the panel from its step `at`: lane `c` of step `at + k` is
 /// `src[(c0 + c)·stride + k0 + k]`, zero past `h`.
 #[inline(always)]
-fn pack_transposed<S: Lanes>(
+fn pack_transposed<I, S: Lanes<I>>(
     src: &[S],
     stride: usize,
     (c0, k0): (usize, usize),
     h: usize,
     kc: usize,
-    panel: &mut Panel<S>,
+    panel: &mut Panel<I, S>,
     at: usize,
 ) {
     assert!(h <= 2 * S::L && at + kc <= KC);
@@ -961,7 +1247,7 @@ fn pack_transposed<S: Lanes>(
     // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each,
     // are all written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
     // `src`: asserted) and the rest element by element; with fewer, zero first, then element
-    // `c < h` of each step. AVX2 (the callers).
+    // `c < h` of each step. `I` (the callers).
     unsafe {
         let l = S::L;
         // Whole blocks of `L` columns × `L` steps by in-register transposes.
@@ -990,9 +1276,11 @@ fn pack_transposed<S: Lanes>(
 // W · X
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`, followed by `ReLU` when `RELU_AFTER` (the
-/// last pass stores `max(v, 0)`); `W` is `o × i`. Returns `false` (nothing done) when the
-/// kernels cannot run for `T` on this CPU.
+/// last pass stores `max(v, 0)`); `W` is `o × i`, on the vector `path`. Returns `false`
+/// (nothing done) when `path` is not a vector path this CPU runs, or `T` is neither `f32`
+/// nor `f64`.
 pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
+    path: Path,
     w: &[T],
     bias: &[T],
     x: &[T],
@@ -1000,19 +1288,32 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     i: usize,
     o: usize,
 ) -> bool {
-    if o == 0 || !available() {
+    if o == 0 || !runs(path) {
         return false;
     }
     let n = y.len() / o;
     assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
+    let wide = path == Path::Avx512;
     if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
-        // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { affine_f32(w, bias, x, y, i, o, RELU_AFTER) };
+        // SAFETY: the CPU runs `path` (`runs`).
+        unsafe {
+            if wide {
+                affine_f32_avx512(w, bias, x, y, i, o, RELU_AFTER)
+            } else {
+                affine_f32_avx2(w, bias, x, y, i, o, RELU_AFTER)
+            }
+        };
     } else if let (Some(w), Some(bias), Some(x), Some(y)) =
         (same(w), same(bias), same(x), same_mut(y))
     {
         // SAFETY: as above.
-        unsafe { affine_f64(w, bias, x, y, i, o, RELU_AFTER) };
+        unsafe {
+            if wide {
+                affine_f64_avx512(w, bias, x, y, i, o, RELU_AFTER)
+            } else {
+                affine_f64_avx2(w, bias, x, y, i, o, RELU_AFTER)
+            }
+        };
     } else {
         return false;
     }
@@ -1020,9 +1321,10 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
 }
 
 /// # Safety
-/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn affine_avx2<S: Lanes>(
+/// The CPU has the instruction set `I`, and the caller is compiled for it; the slice
+/// lengths are those asserted by [`affine`].
+#[inline(always)]
+unsafe fn affine_tiles<I, S: Lanes<I>>(
     w: &[S],
     bias: &[S],
     x: &[S],
@@ -1041,9 +1343,9 @@ unsafe fn affine_avx2<S: Lanes>(
         }
         return;
     }
-    if few_outputs::<S>(o, i, n) {
-        // SAFETY: the slice lengths of `affine`; AVX2 and FMA (the caller).
-        unsafe { affine_few_outputs::<S>(w, bias, x, y, i, o, relu) };
+    if few_outputs::<I, S>(o, i, n) {
+        // SAFETY: the slice lengths of `affine`; the instruction set `I` (the caller).
+        unsafe { affine_few_outputs::<I, S>(w, bias, x, y, i, o, relu) };
         return;
     }
     let mut panel = Panel::new();
@@ -1071,17 +1373,17 @@ unsafe fn affine_avx2<S: Lanes>(
             a_step: o,
         };
         // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+        let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
             pack_columns(&w[k0 * o + r0..], o, h, kc, panel, at);
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
-        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has AVX2 and FMA. Only the last pass
+        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has the instruction set `I`. Only the last pass
         // applies the `ReLU`: the others store partial sums.
         unsafe {
             if relu && k0 + kc == i {
-                pass::<S, { RELU | STRIDED }>(&p, n, panel, pack)
+                pass::<I, S, { RELU | STRIDED }>(&p, n, panel, pack)
             } else {
-                pass::<S, STRIDED>(&p, n, panel, pack)
+                pass::<I, S, STRIDED>(&p, n, panel, pack)
             }
         };
         k0 += kc;
@@ -1092,7 +1394,7 @@ unsafe fn affine_avx2<S: Lanes>(
 /// outputs would leave more of a tile's lanes empty than the samples would (10 outputs fill
 /// 10 of 16 rows; 32 samples fill all of theirs), and the inputs fit one pass.
 #[inline(always)]
-fn few_outputs<S: Lanes>(o: usize, i: usize, n: usize) -> bool {
+fn few_outputs<I, S: Lanes<I>>(o: usize, i: usize, n: usize) -> bool {
     let filled = |rows: usize| rows * 64 / rows.next_multiple_of(S::L).max(1);
     o < 2 * S::L && i <= KC && n >= 2 * S::L && filled(o) < filled(n)
 }
@@ -1101,12 +1403,12 @@ fn few_outputs<S: Lanes>(o: usize, i: usize, n: usize) -> bool {
 /// samples × up to six outputs, over a panel of `X` transposed while packing; the entries of
 /// `W` are broadcast from its columns (`W[j, k]` at `w + k·o + j`), and every output starts
 /// from its bias. Each output is summed in input order with one fused multiply-add per
-/// input, as in [`affine_avx2`]'s tiles over the outputs: the same bits.
+/// input, as in [`affine_tiles`]'s tiles over the outputs: the same bits.
 ///
 /// # Safety
-/// AVX2 and FMA; the slice lengths of [`affine`], and `i ≤ KC` (one pass).
+/// the instruction set `I`; the slice lengths of [`affine`], and `i ≤ KC` (one pass).
 #[inline(always)]
-unsafe fn affine_few_outputs<S: Lanes>(
+unsafe fn affine_few_outputs<I, S: Lanes<I>>(
     w: &[S],
     bias: &[S],
     x: &[S],
@@ -1134,12 +1436,12 @@ unsafe fn affine_few_outputs<S: Lanes>(
         a_step: 0,
     };
     // The panel: samples `r0 .. r0 + h` of `X`, transposed.
-    let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+    let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
         pack_transposed(x, i, (r0, 0), h, i, panel, at);
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
-    // columns) over inputs `0 .. i`; AVX2 and FMA (the caller).
-    unsafe { pass::<S, TRANSPOSED>(&p, o, panel, pack) };
+    // columns) over inputs `0 .. i`; the instruction set `I` (the caller).
+    unsafe { pass::<I, S, TRANSPOSED>(&p, o, panel, pack) };
     // The `ReLU` after it, in place: these layers are small (fewer than 16 outputs), and one
     // instantiation of the transposed tiles is compiled instead of two.
     if relu {
@@ -1155,7 +1457,9 @@ unsafe fn affine_few_outputs<S: Lanes>(
 /// kernels cannot run for `T` on this CPU; otherwise whether every value of `dW` and `db` is
 /// finite, checked as the kernel stores them (a few additions per tile on the adder pipes,
 /// so it is always done and one copy of the kernel is compiled).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn affine_grads<T: Scalar>(
+    path: Path,
     dw: &mut [T],
     db: &mut [T],
     x: &[T],
@@ -1164,20 +1468,33 @@ pub(super) fn affine_grads<T: Scalar>(
     o: usize,
     add: bool,
 ) -> Option<bool> {
-    if o == 0 || !available() {
+    if o == 0 || !runs(path) {
         return None;
     }
     let n = dy.len() / o;
     assert!(dw.len() == o * i && db.len() == o && x.len() == i * n && dy.len() == o * n);
+    let wide = path == Path::Avx512;
     if let (Some(dw), Some(db), Some(x), Some(dy)) = (same_mut(dw), same_mut(db), same(x), same(dy))
     {
-        // SAFETY: the CPU has AVX2 and FMA (`available`).
-        Some(unsafe { grads_f32(dw, db, x, dy, i, o, add) })
+        // SAFETY: the CPU runs `path` (`runs`).
+        Some(unsafe {
+            if wide {
+                grads_f32_avx512(dw, db, x, dy, i, o, add)
+            } else {
+                grads_f32_avx2(dw, db, x, dy, i, o, add)
+            }
+        })
     } else if let (Some(dw), Some(db), Some(x), Some(dy)) =
         (same_mut(dw), same_mut(db), same(x), same(dy))
     {
         // SAFETY: as above.
-        Some(unsafe { grads_f64(dw, db, x, dy, i, o, add) })
+        Some(unsafe {
+            if wide {
+                grads_f64_avx512(dw, db, x, dy, i, o, add)
+            } else {
+                grads_f64_avx2(dw, db, x, dy, i, o, add)
+            }
+        })
     } else {
         None
     }
@@ -1190,9 +1507,10 @@ pub(super) fn affine_grads<T: Scalar>(
 /// not finite after an early pass stays so: no later addition makes it finite again).
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`affine_grads`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn grads_avx2<S: Lanes>(
+/// The CPU has the instruction set `I`, and the caller is compiled for it; the slice
+/// lengths are those asserted by [`affine_grads`].
+#[inline(always)]
+unsafe fn grads_tiles<I, S: Lanes<I>>(
     dw: &mut [S],
     db: &mut [S],
     x: &[S],
@@ -1202,13 +1520,13 @@ unsafe fn grads_avx2<S: Lanes>(
     add: bool,
 ) -> bool {
     let n = dy.len() / o;
-    let zeros = [S::zero(); 16];
+    let zeros = [S::zero(); 32];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut b0 = 0;
     let step = pass_len(n);
     // The checks of the last pass: `dW`'s from the tiles, `db`'s from its sums.
-    // SAFETY: the CPU has AVX (the caller).
+    // SAFETY: the CPU has `I` (the caller).
     let (mut check, mut check_db) = unsafe { (S::zeros(), S::zeros()) };
     if n == 0 {
         // No samples: the gradients are the zeros (or what `dW` and `db` held, when adding).
@@ -1239,14 +1557,14 @@ unsafe fn grads_avx2<S: Lanes>(
         };
         let db = &mut *db;
         // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+        let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
             pack_columns(&dy[b0 * o + r0..], o, h, kc, panel, at);
             // The bias gradient, summed sample by sample as the plain loops do, from the panel.
             let dbt = &mut db[r0..r0 + h];
             for v in 0..h.div_ceil(S::L) {
                 let len = (h - v * S::L).min(S::L);
                 // SAFETY: the mask selects `len` lanes, inside `dbt` from `v·L`; the panel
-                // holds `kc` steps of two vectors; the callers run with AVX2.
+                // holds `kc` steps of two vectors; the callers run with `I`.
                 unsafe {
                     let m = S::mask(len);
                     let d = dbt.as_mut_ptr().add(v * S::L);
@@ -1267,9 +1585,9 @@ unsafe fn grads_avx2<S: Lanes>(
             }
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
-        // `b0 .. b0 + kc` of `x`; the CPU has AVX2 and FMA. Every pass checks (one
+        // `b0 .. b0 + kc` of `x`; the CPU has the instruction set `I`. Every pass checks (one
         // instantiation of the tiles), the last one's verdict counts.
-        let c = unsafe { pass::<S, CHECKED>(&p, i, panel, pack) };
+        let c = unsafe { pass::<I, S, CHECKED>(&p, i, panel, pack) };
         if last {
             check = c;
         }
@@ -1285,6 +1603,7 @@ unsafe fn grads_avx2<S: Lanes>(
 /// `dX = Wᵀ · dY`, or `dX += Wᵀ · dY` when `add`; `W` is `o × i`. Returns `false` (nothing
 /// done) when the kernels cannot run for `T` on this CPU.
 pub(super) fn input_grad<T: Scalar>(
+    path: Path,
     w: &[T],
     dy: &[T],
     dx: &mut [T],
@@ -1292,17 +1611,30 @@ pub(super) fn input_grad<T: Scalar>(
     o: usize,
     add: bool,
 ) -> bool {
-    if i == 0 || o == 0 || !available() {
+    if i == 0 || o == 0 || !runs(path) {
         return false;
     }
     let n = dx.len() / i;
     assert!(w.len() == o * i && dy.len() == o * n && dx.len() == i * n);
+    let wide = path == Path::Avx512;
     if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
-        // SAFETY: the CPU has AVX2 and FMA (`available`).
-        unsafe { input_grad_f32(w, dy, dx, i, o, add) };
+        // SAFETY: the CPU runs `path` (`runs`).
+        unsafe {
+            if wide {
+                input_grad_f32_avx512(w, dy, dx, i, o, add)
+            } else {
+                input_grad_f32_avx2(w, dy, dx, i, o, add)
+            }
+        };
     } else if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
         // SAFETY: as above.
-        unsafe { input_grad_f64(w, dy, dx, i, o, add) };
+        unsafe {
+            if wide {
+                input_grad_f64_avx512(w, dy, dx, i, o, add)
+            } else {
+                input_grad_f64_avx2(w, dy, dx, i, o, add)
+            }
+        };
     } else {
         return false;
     }
@@ -1312,9 +1644,10 @@ pub(super) fn input_grad<T: Scalar>(
 /// `dX` (`i × n`) (+)= `Wᵀ` (`i × o`, packed from the columns of `W`) · `dY` (`o × n`).
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; the slice lengths are those asserted by [`input_grad`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn input_grad_avx2<S: Lanes>(
+/// The CPU has the instruction set `I`, and the caller is compiled for it; the slice
+/// lengths are those asserted by [`input_grad`].
+#[inline(always)]
+unsafe fn input_grad_tiles<I, S: Lanes<I>>(
     w: &[S],
     dy: &[S],
     dx: &mut [S],
@@ -1323,7 +1656,7 @@ unsafe fn input_grad_avx2<S: Lanes>(
     add: bool,
 ) {
     let n = dx.len() / i;
-    let zeros = [S::zero(); 16];
+    let zeros = [S::zero(); 32];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut k0 = 0;
@@ -1347,12 +1680,12 @@ unsafe fn input_grad_avx2<S: Lanes>(
             a_step: 0,
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
-        let pack = |c0: usize, h: usize, panel: &mut Panel<S>, at: usize| {
+        let pack = |c0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
             pack_transposed(w, o, (c0, k0), h, kc, panel, at);
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
-        // `k0 .. k0 + kc` of `dY`; the CPU has AVX2 and FMA.
-        unsafe { pass::<S, STRIDED>(&p, n, panel, pack) };
+        // `k0 .. k0 + kc` of `dY`; the CPU has the instruction set `I`.
+        unsafe { pass::<I, S, STRIDED>(&p, n, panel, pack) };
         k0 += kc;
     }
 }

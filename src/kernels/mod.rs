@@ -5,8 +5,12 @@
 //! All matrices are column-major, as nalgebra stores them. Three implementations, chosen
 //! per call:
 //!
-//! - [`fma`] (x86-64): AVX2 + FMA micro-kernels for `f32` and `f64`, when the CPU has them —
-//!   detected at run time under `std`, or known at compile time (`-C target-cpu=native`).
+//! - [`fma`] (x86-64): vector micro-kernels for `f32` and `f64`, AVX-512F or AVX2 + FMA,
+//!   the widest the CPU has — detected at run time under `std`, or known at compile time
+//!   (`-C target-cpu=native`). One generic code over the instruction set; both give the
+//!   same bits. [`path`] says which runs, and the environment variable `STATICNN_KERNELS`
+//!   (`avx512`, `avx2` or `portable`, read once under `std`) caps it, so that a test suite
+//!   or a benchmark can run each path the machine has.
 //! - [`blocked`]: register-blocked kernels in portable Rust, for AArch64, x86 CPUs without
 //!   FMA, builds without `std` that cannot detect it, and other scalar types.
 //! - [`simple`]: the plain column-major loops, the only path on targets without a vector
@@ -37,6 +41,101 @@ mod blocked;
 mod fma;
 mod simple;
 
+/// A set of kernels for the dense products, from the portable ones to the widest vectors.
+/// Ordered: a path runs on a CPU that runs a later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Path {
+    /// The portable kernels (register-blocked Rust, or the plain loops): no vector
+    /// instructions of their own, one rounding per multiply and per add.
+    Portable = 1,
+    /// AVX2 + FMA micro-kernels (x86-64), 256-bit vectors.
+    Avx2 = 2,
+    /// AVX-512F micro-kernels (x86-64), 512-bit vectors: the same bits as [`Path::Avx2`].
+    Avx512 = 3,
+}
+
+impl Path {
+    /// The path's name, as `STATICNN_KERNELS` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Path::Portable => "portable",
+            Path::Avx2 => "avx2",
+            Path::Avx512 => "avx512",
+        }
+    }
+
+    /// The instructions the path's products run on (x86-64; the vector kernels are
+    /// compiled for them whatever the target's baseline).
+    pub const fn instructions(self) -> &'static str {
+        match self {
+            Path::Portable => "baseline target (SSE2 on x86-64), separate multiply and add",
+            Path::Avx2 => "AVX2 + FMA, 256-bit (8 f32 lanes), fused multiply-add",
+            Path::Avx512 => "AVX-512F, 512-bit (16 f32 lanes), fused multiply-add",
+        }
+    }
+
+    /// The path named `name` (as [`Path::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Path> {
+        [Path::Portable, Path::Avx2, Path::Avx512]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// The widest path this CPU (and target) runs.
+#[inline]
+pub fn cpu_path() -> Path {
+    #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+    return fma::cpu_path();
+    #[cfg(not(all(target_arch = "x86_64", not(staticnn_portable))))]
+    return Path::Portable;
+}
+
+/// The path in use, 0 before the first call of [`path`] (under `std`).
+#[cfg(feature = "std")]
+static CHOSEN: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The path the products take: the widest this CPU runs, capped by the environment variable
+/// `STATICNN_KERNELS` (`avx512`, `avx2` or `portable`; an unknown value caps nothing), read
+/// once under `std`, or by [`set_path`]. Without `std`: the widest path the target enables
+/// at compile time. (The read, at the first product, allocates nothing when the variable
+/// is not set; when it is, its value is copied to the heap once per process.)
+#[inline]
+pub fn path() -> Path {
+    #[cfg(feature = "std")]
+    {
+        match CHOSEN.load(core::sync::atomic::Ordering::Relaxed) {
+            1 => Path::Portable,
+            2 => Path::Avx2,
+            3 => Path::Avx512,
+            _ => first_path(),
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    cpu_path()
+}
+
+/// [`path`] on its first call: the CPU's, capped by `STATICNN_KERNELS`.
+#[cfg(feature = "std")]
+#[cold]
+fn first_path() -> Path {
+    let cap = std::env::var("STATICNN_KERNELS")
+        .ok()
+        .and_then(|v| Path::from_name(v.trim()));
+    set_path(cap)
+}
+
+/// Makes the products take `cap` (`None`: the widest path), or the widest path this CPU
+/// runs when it does not run `cap`; returns the path now in use. For tests and benchmarks
+/// that compare the paths in one process: it changes the path of every thread.
+#[cfg(feature = "std")]
+pub fn set_path(cap: Option<Path>) -> Path {
+    let cpu = cpu_path();
+    let p = cap.map_or(cpu, |c| c.min(cpu));
+    CHOSEN.store(p as u8, core::sync::atomic::Ordering::Relaxed);
+    p
+}
+
 /// Whether the blocked kernels run on this target (the others take the plain loops).
 const BLOCKED: bool = cfg!(all(
     not(staticnn_portable),
@@ -57,40 +156,76 @@ pub(crate) const FUSED_FINITE_CHECK: bool = BLOCKED && cfg!(target_arch = "x86_6
 const SMALL_GEMV: usize = 64 * 64 + 1;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
-// On targets without the vector kernels the early `return` is the last statement.
+///
+/// Always inlined where the vector kernels exist, whatever else the crate declares: at a
+/// layer's call site the widths and the batch are constants, so the choice of path folds
+/// away, and a single sample through a small layer becomes the plain loops specialised for
+/// its widths, with no call. (Left to LLVM's judgement, this function was called out of
+/// line in a program that declared several networks, and W1's `predict` took twice as
+/// long as in a program of W1 alone: issue #20.) Everything else is one call to
+/// `affine_large`. On the other targets (the firmware) it stays `#[inline]`.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
 #[cfg_attr(
     not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
-    allow(clippy::needless_return)
+    inline
 )]
-#[inline]
 pub fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
     debug_assert_eq!(bias.len(), o);
     debug_assert_eq!(x.len() / i.max(1), y.len() / o.max(1));
     if !BLOCKED || small_single_sample(y.len(), i, o) {
-        return simple::affine(w, bias, x, y, i, o);
+        simple::affine(w, bias, x, y, i, o);
+    } else {
+        affine_large::<T, false>(w, bias, x, y, i, o);
     }
+}
+
+/// `y[:, b] = ReLU(bias + W · x[:, b])`: a `Linear` layer and the `ReLU` after it in one
+/// pass over `y` where the vector kernels run (they apply the `ReLU` as they store), else
+/// [`affine`] and then the `ReLU` in place. The same bits either way, and the same as the
+/// `ReLU` layer: `v` where `v > 0`, else `+0` (NaN included). Inlined as [`affine`] is.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
+pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
+    if !BLOCKED || small_single_sample(y.len(), i, o) {
+        simple::affine(w, bias, x, y, i, o);
+        relu_in_place(y);
+    } else {
+        affine_large::<T, true>(w, bias, x, y, i, o);
+    }
+}
+
+/// [`affine`] (then the `ReLU` when `RELU`) of a batch or a large layer, on the vector
+/// kernels of [`path`] or the portable blocked ones: out of line, one call per product.
+#[inline(never)]
+fn affine_large<T: Scalar, const RELU: bool>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+) {
     #[cfg(target_arch = "x86_64")]
-    if fma::affine::<T, false>(w, bias, x, y, i, o) {
+    if fma::affine::<T, RELU>(path(), w, bias, x, y, i, o) {
         return;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     blocked::affine(w, bias, x, y, i, o);
-}
-
-/// `y[:, b] = ReLU(bias + W · x[:, b])`: a `Linear` layer and the `ReLU` after it in one
-/// pass over `y` where the FMA kernels run (they apply the `ReLU` as they store), else
-/// [`affine`] and then the `ReLU` in place. The same bits either way, and the same as the
-/// `ReLU` layer: `v` where `v > 0`, else `+0` (NaN included).
-#[inline]
-pub fn affine_relu<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if BLOCKED && !small_single_sample(y.len(), i, o) && fma::affine::<T, true>(w, bias, x, y, i, o)
-    {
-        return;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    simple::affine(w, bias, x, y, i, o);
+    if RELU {
+        relu_in_place(y);
     }
-    affine(w, bias, x, y, i, o);
-    relu_in_place(y);
 }
 
 /// Whether a forward product is a single sample through few enough weights that the plain
@@ -157,7 +292,7 @@ fn weight_grads<T: Scalar, const CHECK: bool>(
     debug_assert_eq!(dw.len(), o * i);
     debug_assert_eq!(db.len(), o);
     #[cfg(target_arch = "x86_64")]
-    if BLOCKED && let Some(finite) = fma::affine_grads(dw, db, x, dy, i, o, add) {
+    if BLOCKED && let Some(finite) = fma::affine_grads(path(), dw, db, x, dy, i, o, add) {
         return finite || !CHECK;
     }
     if !BLOCKED {
@@ -207,7 +342,7 @@ fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, ad
         };
     }
     #[cfg(target_arch = "x86_64")]
-    if fma::input_grad(w, dy, dx, i, o, add) {
+    if fma::input_grad(path(), w, dy, dx, i, o, add) {
         return;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
@@ -233,20 +368,51 @@ mod tests {
         input_grad: InputGradFn<T>,
     }
 
+    /// The vector path numbered `p` (as `Path as u8`): a const parameter of [`vector`]'s
+    /// plain functions.
+    #[cfg(target_arch = "x86_64")]
+    const fn vector_path(p: u8) -> Path {
+        if p == Path::Avx512 as u8 {
+            Path::Avx512
+        } else {
+            Path::Avx2
+        }
+    }
+
+    /// The vector kernels of `p`, when this CPU runs them.
+    #[cfg(target_arch = "x86_64")]
+    fn vector<T: Scalar>(p: Path) -> Option<Kernels<T>> {
+        fn on<T: Scalar, const P: u8>() -> Kernels<T> {
+            Kernels {
+                name: vector_path(P).name(),
+                affine: |w, b, x, y, i, o| {
+                    assert!(fma::affine::<T, false>(vector_path(P), w, b, x, y, i, o))
+                },
+                grads: |dw, db, x, dy, i, o, add| {
+                    let p = vector_path(P);
+                    assert!(fma::affine_grads(p, dw, db, x, dy, i, o, add).is_some())
+                },
+                input_grad: |w, dy, dx, i, o, add| {
+                    assert!(fma::input_grad(vector_path(P), w, dy, dx, i, o, add))
+                },
+            }
+        }
+        match p {
+            _ if p > cpu_path() => None,
+            Path::Avx2 => Some(on::<T, { Path::Avx2 as u8 }>()),
+            Path::Avx512 => Some(on::<T, { Path::Avx512 as u8 }>()),
+            Path::Portable => None,
+        }
+    }
+
     /// Every implementation this target and CPU can run: the dispatching entry points, the
-    /// plain loops, the portable blocked kernels and the FMA kernels.
-    fn implementations<T: Scalar>() -> [Option<Kernels<T>>; 4] {
+    /// plain loops, the portable blocked kernels and the vector kernels of each instruction
+    /// set the CPU has (whatever `STATICNN_KERNELS` says: the tests compare them all).
+    fn implementations<T: Scalar>() -> [Option<Kernels<T>>; 5] {
         #[cfg(target_arch = "x86_64")]
-        let fma = fma::available().then_some(Kernels {
-            name: "fma",
-            affine: |w, b, x, y, i, o| assert!(fma::affine::<T, false>(w, b, x, y, i, o)),
-            grads: |dw, db, x, dy, i, o, add| {
-                assert!(fma::affine_grads(dw, db, x, dy, i, o, add).is_some())
-            },
-            input_grad: |w, dy, dx, i, o, add| assert!(fma::input_grad(w, dy, dx, i, o, add)),
-        });
+        let (avx2, avx512) = (vector::<T>(Path::Avx2), vector::<T>(Path::Avx512));
         #[cfg(not(target_arch = "x86_64"))]
-        let fma = None;
+        let (avx2, avx512) = (None, None);
         #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
         let blocked = Some(Kernels {
             name: "blocked",
@@ -300,18 +466,15 @@ mod tests {
                 },
             }),
             blocked,
-            fma,
+            avx2,
+            avx512,
         ]
     }
 
-    /// Whether the implementation `name` runs the FMA kernels here (one rounding per
-    /// multiply-add): `fma` itself, and `dispatch` when the CPU has them.
+    /// Whether the implementation `name` runs vector kernels here (one rounding per
+    /// multiply-add): `avx2` and `avx512`, and `dispatch` when its path is one of them.
     fn fused(name: &str) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        let available = fma::available();
-        #[cfg(not(target_arch = "x86_64"))]
-        let available = false;
-        name == "fma" || (name == "dispatch" && BLOCKED && available)
+        name == "avx2" || name == "avx512" || (name == "dispatch" && path() > Path::Portable)
     }
 
     #[test]
@@ -656,6 +819,108 @@ mod tests {
         }
         check::<f32>();
         check::<f64>();
+    }
+
+    /// The AVX2 and AVX-512 kernels give the same bits: every output is the same chain of
+    /// fused multiply-adds in the order of the shared dimension (and the bias gradient the
+    /// same additions sample by sample), whatever tile, pass or vector width computes it.
+    /// All three products, writing and adding, the fused `ReLU` and the finite check, on
+    /// every edge of both tile shapes (rows around 4, 8, 16 and 32, one to past two column
+    /// tiles), with tiles over the samples (few outputs), several passes and grouped row
+    /// tiles. Needs a CPU with AVX-512: elsewhere there is one vector path and it says so.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_paths_agree_bit_for_bit() {
+        if cpu_path() < Path::Avx512 {
+            std::println!("no AVX-512 on this CPU: one vector path, nothing to compare");
+            return;
+        }
+        fn check<T: Scalar>() {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let mut shapes = std::vec::Vec::new();
+            for o in [1, 3, 4, 8, 9, 15, 16, 17, 31, 32, 33, 40, 64, 65] {
+                for i in [1, 3, 6, 7, 13, 16, 17] {
+                    for n in [1, 2, 5, 6, 7, 13, 31, 32, 33, 40] {
+                        shapes.push((o, i, n));
+                    }
+                }
+            }
+            shapes.extend([
+                (67, 600, 19),
+                (100, 80, 100),
+                (128, 784, 64),
+                (10, 64, 64),
+                (10, 300, 40),
+                (40, 300, 40),
+                (64, 128, 64),
+            ]);
+            let bits = |a: &[T]| -> std::vec::Vec<u64> {
+                a.iter().map(|x| x.as_f64().to_bits()).collect()
+            };
+            for (o, i, n) in shapes {
+                let w: std::vec::Vec<T> = (0..o * i).map(v).collect();
+                let x: std::vec::Vec<T> = (0..i * n).map(|k| v(k + 5)).collect();
+                let g: std::vec::Vec<T> = (0..o * n).map(|k| v(k + 9)).collect();
+                let bias: std::vec::Vec<T> = (0..o).map(|k| v(k + 3)).collect();
+                let mut results = std::vec::Vec::new();
+                for p in [Path::Avx2, Path::Avx512] {
+                    let mut y = std::vec![T::of(f64::NAN); o * n];
+                    let mut y_relu = y.clone();
+                    assert!(fma::affine::<T, false>(p, &w, &bias, &x, &mut y, i, o));
+                    assert!(fma::affine::<T, true>(p, &w, &bias, &x, &mut y_relu, i, o));
+                    let mut dw: std::vec::Vec<T> = (0..o * i).map(|k| v(k + 1)).collect();
+                    let mut db: std::vec::Vec<T> = (0..o).map(|k| v(k + 2)).collect();
+                    let added = fma::affine_grads(p, &mut dw, &mut db, &x, &g, i, o, true);
+                    let (mut dw_set, mut db_set) = (dw.clone(), db.clone());
+                    let set = fma::affine_grads(p, &mut dw_set, &mut db_set, &x, &g, i, o, false);
+                    let mut dx = std::vec![T::of(f64::NAN); i * n];
+                    assert!(fma::input_grad(p, &w, &g, &mut dx, i, o, false));
+                    let mut dx_acc: std::vec::Vec<T> = (0..i * n).map(|k| v(k + 4)).collect();
+                    assert!(fma::input_grad(p, &w, &g, &mut dx_acc, i, o, true));
+                    results.push((
+                        [y, y_relu, dw, db, dw_set, db_set, dx, dx_acc].map(|r| bits(&r)),
+                        added,
+                        set,
+                    ));
+                }
+                let names = [
+                    "W·X",
+                    "ReLU(W·X)",
+                    "dW +=",
+                    "db +=",
+                    "dW =",
+                    "db =",
+                    "dX =",
+                    "dX +=",
+                ];
+                for (k, name) in names.iter().enumerate() {
+                    assert!(
+                        results[0].0[k] == results[1].0[k],
+                        "{name} o={o} i={i} n={n}: AVX2 and AVX-512 differ"
+                    );
+                }
+                assert_eq!(results[0].1, results[1].1, "finite check o={o} i={i} n={n}");
+                assert_eq!(results[0].2, results[1].2, "finite check o={o} i={i} n={n}");
+                assert_eq!(results[0].1, Some(true));
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// `path` is capped by what the CPU runs, and `set_path` by the CPU too; the products
+    /// give the same bits on every vector path and the portable kernels' own bits there.
+    #[cfg(feature = "std")]
+    #[test]
+    fn path_is_capped_by_the_cpu() {
+        let cpu = cpu_path();
+        assert!(path() <= cpu);
+        assert_eq!(Path::from_name("avx512"), Some(Path::Avx512));
+        assert_eq!(Path::from_name("sse9"), None);
+        for p in [Path::Portable, Path::Avx2, Path::Avx512] {
+            assert_eq!(Path::from_name(p.name()), Some(p));
+            assert!(p.instructions().len() > 10);
+        }
     }
 
     /// A forward product wider than one pass sums in input order on every path: with one

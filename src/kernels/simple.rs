@@ -16,7 +16,18 @@
 use crate::Scalar;
 
 /// `y[:, b] = bias + W · x[:, b]` for every column `b`; `W` is `o × i`.
-#[inline]
+///
+/// Always inlined where the vector kernels exist (there it runs single samples of small
+/// layers, at call sites whose widths are constants: see [`super::affine`]); `#[inline]`
+/// on the firmware's targets, as it was.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
 pub(super) fn affine<T: Scalar>(w: &[T], bias: &[T], x: &[T], y: &mut [T], i: usize, o: usize) {
     debug_assert_eq!(w.len(), o * i);
     let bias = &bias[..o];

@@ -1,0 +1,117 @@
+//! Whole networks on every kernel path this machine runs (`portable`, `avx2`, `avx512`),
+//! switched in one process through `__private::kernels::set_path`: the AVX2 and AVX-512
+//! kernels give the same bits for a training step of W3 and W4 (forward, both gradients,
+//! the fused finite check, the optimiser's update) and for W2's eval forward with its fused
+//! `ReLU`; the portable kernels agree with them to rounding. One test function, so that no
+//! other test of this binary runs while it changes the path of the process.
+#![cfg(feature = "std")]
+
+use staticnn::__private::kernels::{Path, cpu_path, set_path};
+use staticnn::block::zeroed_box;
+use staticnn::optim::AdamConfig;
+use staticnn::prelude::*;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+#[path = "common/workloads.rs"]
+mod workloads;
+use workloads::{W2, W3, W4};
+
+/// The bits of W3's and W4's parameters after three training steps, and of W2's eval
+/// forward at batch 32 and 1, from the same seeds, on the path in use.
+fn run<T: Scalar>() -> Vec<u64> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(20);
+    let x = zeroed_box::<SMatrix<T, 784, 64>>();
+    let mut x = x;
+    x.iter_mut()
+        .for_each(|v| *v = T::of(rng.random::<f64>() * 2.0 - 1.0));
+    let t: [ClassIndex<10>; 64] =
+        core::array::from_fn(|b| ClassIndex::new((b * 7 + 3) % 10).expect("below 10"));
+    let mut bits = Vec::new();
+    let mut w3 = W3::<T>::new_boxed(&mut rng);
+    let mut grads = zeroed_box::<<W3<T> as Network<T, 784, 10>>::Params>();
+    let mut tape = zeroed_box::<<W3<T> as Network<T, 784, 10>>::Tape<64>>();
+    let mut sgd = Sgd::new(T::of(0.05));
+    for _ in 0..3 {
+        let loss = w3
+            .train_step(&x, &t, &mut grads, &mut tape, &mut sgd, &mut rng)
+            .expect("finite");
+        bits.push(loss.as_f64().to_bits());
+    }
+    bits.extend(
+        staticnn::block::as_slice::<T, _>(&w3.params)
+            .iter()
+            .map(|v| v.as_f64().to_bits()),
+    );
+    type P4<T> = <W4<T> as Network<T, 784, 10>>::Params;
+    let mut w4 = W4::<T>::new_boxed(&mut rng);
+    let mut grads = zeroed_box::<P4<T>>();
+    let mut tape = zeroed_box::<<W4<T> as Network<T, 784, 10>>::Tape<64>>();
+    let mut adam = Adam::<T, P4<T>>::boxed(T::of(1e-3), AdamConfig::default());
+    for _ in 0..3 {
+        let loss = w4
+            .train_step(&x, &t, &mut grads, &mut tape, &mut *adam, &mut rng)
+            .expect("finite");
+        bits.push(loss.as_f64().to_bits());
+    }
+    bits.extend(
+        staticnn::block::as_slice::<T, _>(&w4.params)
+            .iter()
+            .map(|v| v.as_f64().to_bits()),
+    );
+    let w2 = W2::<T>::new_boxed(&mut rng);
+    let x2 = SMatrix::<T, 64, 32>::from_fn(|_, _| T::of(rng.random::<f64>() * 4.0 - 2.0));
+    bits.extend(w2.forward(&x2).iter().map(|v| v.as_f64().to_bits()));
+    let x1 = SMatrix::<T, 64, 1>::from_fn(|r, _| x2[(r, 0)]);
+    bits.extend(w2.forward(&x1).iter().map(|v| v.as_f64().to_bits()));
+    bits
+}
+
+fn check<T: Scalar>(from_bits: fn(u64) -> f64) {
+    let mut results: Vec<(Path, Vec<u64>)> = Vec::new();
+    for p in [Path::Portable, Path::Avx2, Path::Avx512] {
+        if p > cpu_path() {
+            continue;
+        }
+        assert_eq!(set_path(Some(p)), p);
+        results.push((p, run::<T>()));
+    }
+    set_path(None);
+    let vector: Vec<_> = results
+        .iter()
+        .filter(|(p, _)| *p > Path::Portable)
+        .collect();
+    for pair in vector.windows(2) {
+        let ((a, x), (b, y)) = (pair[0], pair[1]);
+        let same = x.iter().zip(y).filter(|(u, v)| u == v).count();
+        assert!(
+            x == y,
+            "{} against {}: {} of {} values differ",
+            a.name(),
+            b.name(),
+            x.len() - same,
+            x.len()
+        );
+    }
+    // The portable kernels round each product and sum separately: close, not equal. Adam
+    // divides by the gradients' root mean square, so a gradient near zero can turn a
+    // rounding difference into a different update: at most the three updates of 1e-3.
+    let (_, portable) = &results[0];
+    for (p, other) in &results[1..] {
+        let worst = portable
+            .iter()
+            .zip(other)
+            .map(|(&u, &v)| (from_bits(u) - from_bits(v)).abs() / (1.0 + from_bits(v).abs()))
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-2, "portable against {}: {worst}", p.name());
+    }
+}
+
+#[test]
+fn every_path_trains_and_infers_alike() {
+    check::<f32>(f64::from_bits);
+    check::<f64>(f64::from_bits);
+    if cpu_path() < Path::Avx512 {
+        println!("no AVX-512 on this CPU: AVX2 and AVX-512 not compared");
+    }
+}
