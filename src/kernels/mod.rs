@@ -38,7 +38,7 @@ mod fma;
 mod simple;
 
 /// Whether the blocked kernels run on this target (the others take the plain loops).
-const BLOCKED: bool = cfg!(all(
+pub(crate) const BLOCKED: bool = cfg!(all(
     not(staticnn_portable),
     any(
         target_arch = "x86_64",
