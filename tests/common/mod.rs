@@ -30,11 +30,16 @@ pub struct Fixture {
 impl Fixture {
     /// Reads `tests/fixtures/torch/<case>.safetensors`; every tensor must be float64.
     pub fn load(case: &str) -> Fixture {
+        Fixture::load_from("torch", case)
+    }
+
+    /// Reads `tests/fixtures/<dir>/<case>.safetensors`; every tensor must be float64.
+    pub fn load_from(dir: &str, case: &str) -> Fixture {
         let path: PathBuf = [
             env!("CARGO_MANIFEST_DIR"),
             "tests",
             "fixtures",
-            "torch",
+            dir,
             &format!("{case}.safetensors"),
         ]
         .iter()
