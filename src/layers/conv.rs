@@ -9,10 +9,11 @@
 //! - direct loops over the kernel taps, each tap a run over a row of outputs (where the
 //!   `Linear` kernels are the plain loops, on microcontrollers, and for every convolution
 //!   with fewer than four output channels per group, such as depthwise ones);
-//! - elsewhere, the dense kernels of [`crate::kernels`] over the patches of at most
-//!   [`CHUNK`] output positions at a time (im2col into a stack buffer of `CHUNK × KK`
-//!   scalars): `Y = P·W` for the output, `dW += Pᵀ·dY` and `dP = dY·Wᵀ` (scattered back
-//!   into `dx`) for the gradients.
+//! - elsewhere, the dense kernels of [`crate::kernels`] over the patches of a chunk of
+//!   output positions at a time, the batch's positions end to end (im2col into a stack
+//!   buffer of `chunk × KK` scalars, the chunk 256, 128 or 64 positions so that the buffer
+//!   stays within 128 KiB where it can): `Y = P·W` for the output, `dW += Pᵀ·dY` and
+//!   `dP = dY·Wᵀ` (scattered back into `dx`) for the gradients.
 
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
@@ -22,10 +23,6 @@ use crate::io::Tensor;
 use crate::kernels;
 use crate::layout::Segment;
 use crate::{Init, Layer, SMatrix, SVector, Scalar};
-
-/// Output positions handled per product on the im2col path: the patch buffer holds
-/// `CHUNK × KK` scalars.
-pub(crate) const CHUNK: usize = 64;
 
 /// The geometry of a convolution or a pooling window over `[C, H, W]` (a 1-D layer has
 /// `H = 1` and a kernel of height 1).
@@ -563,6 +560,19 @@ const fn use_gemm(g: &Geom) -> bool {
     kernels::BLOCKED && g.cog() >= 4
 }
 
+/// Output positions per dense product on the im2col path: the most of 256, 128 and 64
+/// whose patch buffer (`positions × KK` scalars) fits in 128 KiB (64 beyond).
+const fn chunk<T>(kk: usize) -> usize {
+    let bytes = kk * core::mem::size_of::<T>();
+    if 256 * bytes <= 128 << 10 {
+        256
+    } else if 128 * bytes <= 128 << 10 {
+        128
+    } else {
+        64
+    }
+}
+
 /// Forward over a batch (`x` and `y` hold whole columns).
 #[inline]
 fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
@@ -572,13 +582,17 @@ fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
     y: &mut [T],
 ) {
     let g = S::GEOM;
+    if const { use_gemm(&S::GEOM) } {
+        match const { chunk::<T>(KK) } {
+            256 => gemm_forward::<T, KK, CO, 256>(&g, w, bias, x, y),
+            128 => gemm_forward::<T, KK, CO, 128>(&g, w, bias, x, y),
+            _ => gemm_forward::<T, KK, CO, 64>(&g, w, bias, x, y),
+        }
+        return;
+    }
     let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
     for (xs, ys) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
-        if const { use_gemm(&S::GEOM) } {
-            gemm_forward::<T, KK, CO>(&g, w, bias, xs, ys);
-        } else {
-            direct_forward(&g, w, bias, xs, ys);
-        }
+        direct_forward(&g, w, bias, xs, ys);
     }
 }
 
@@ -593,18 +607,21 @@ fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
     mut dx: Option<&mut [T]>,
 ) {
     let g = S::GEOM;
+    if let Some(dx) = dx.as_deref_mut() {
+        dx.fill(T::zero());
+    }
+    if const { use_gemm(&S::GEOM) } {
+        match const { chunk::<T>(KK) } {
+            256 => gemm_backward::<T, KK, CO, 256>(&g, w, x, dy, dw, db, dx),
+            128 => gemm_backward::<T, KK, CO, 128>(&g, w, x, dy, dw, db, dx),
+            _ => gemm_backward::<T, KK, CO, 64>(&g, w, x, dy, dw, db, dx),
+        }
+        return;
+    }
     let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
     for (b, (xs, dys)) in x.chunks_exact(ni).zip(dy.chunks_exact(no)).enumerate() {
-        let dxs = dx.as_deref_mut().map(|d| {
-            let d = &mut d[b * ni..(b + 1) * ni];
-            d.fill(T::zero());
-            d
-        });
-        if const { use_gemm(&S::GEOM) } {
-            gemm_backward::<T, KK, CO>(&g, w, xs, dys, dw, db, dxs);
-        } else {
-            direct_backward(&g, w, xs, dys, dw, db, dxs);
-        }
+        let dxs = dx.as_deref_mut().map(|d| &mut d[b * ni..(b + 1) * ni]);
+        direct_backward(&g, w, xs, dys, dw, db, dxs);
     }
 }
 
@@ -693,29 +710,35 @@ fn direct_backward<T: Scalar>(
     }
 }
 
-/// Walks the patches of output positions `l0 .. l0 + rem` of group `grp`, laid out
-/// `rem × KK` column-major (for each weight index `k`, one value per position): calls `f`
-/// with each index into the patches and the index of its input value in the sample, `None`
-/// in the zero padding.
+/// Walks the patches of the output positions `q0 .. q0 + rem` of group `grp`, counted
+/// over the whole batch (`q = sample · HO·WO + position`), laid out `rem × KK` column-major
+/// (for each weight index `k`, one value per position): calls `f` with each index into the
+/// patches and the index of its input value in the batch, `None` in the zero padding.
 #[inline(always)]
-fn taps(g: &Geom, grp: usize, l0: usize, rem: usize, mut f: impl FnMut(usize, Option<usize>)) {
-    let plane = g.hi * g.wi;
+fn taps(g: &Geom, grp: usize, q0: usize, rem: usize, mut f: impl FnMut(usize, Option<usize>)) {
+    let (plane, l) = (g.hi * g.wi, g.l());
+    let ni = g.ci * plane;
     let mut pi = 0;
     for j in 0..g.cig() {
         let base = (grp * g.cig() + j) * plane;
         for kh in 0..g.kh {
             for kw in 0..g.kw {
-                let (mut oh, mut ow) = (l0 / g.wo, l0 % g.wo);
+                let (mut s, q) = (q0 / l, q0 % l);
+                let (mut oh, mut ow) = (q / g.wo, q % g.wo);
                 for _ in 0..rem {
                     let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
                     let iw = (ow * g.sw + kw * g.dw).wrapping_sub(g.pw);
                     let inside = ih < g.hi && iw < g.wi;
-                    f(pi, inside.then(|| base + ih * g.wi + iw));
+                    f(pi, inside.then(|| s * ni + base + ih * g.wi + iw));
                     pi += 1;
                     ow += 1;
                     if ow == g.wo {
                         ow = 0;
                         oh += 1;
+                        if oh == g.ho {
+                            oh = 0;
+                            s += 1;
+                        }
                     }
                 }
             }
@@ -723,28 +746,45 @@ fn taps(g: &Geom, grp: usize, l0: usize, rem: usize, mut f: impl FnMut(usize, Op
     }
 }
 
-/// One sample's forward on the dense kernels: for each group and each chunk of at most
-/// [`CHUNK`] output positions, `Y = P · W_g` (`P`: the patches, `rem × KK`; `W_g`: the
-/// group's `KK × CO/G` weights), then the bias.
+/// Calls `f(r, len, at)` for each run of the chunk `q0 .. q0 + rem` that lies in one
+/// sample: `len` positions from row `r` of the chunk, starting at index `at` of channel 0
+/// of that sample's output (add `o · HO·WO` for channel `o`).
+#[inline(always)]
+fn runs(g: &Geom, q0: usize, rem: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let (l, no) = (g.l(), g.co * g.l());
+    let mut r = 0;
+    while r < rem {
+        let q = q0 + r;
+        let (s, p) = (q / l, q % l);
+        let len = (l - p).min(rem - r);
+        f(r, len, s * no + p);
+        r += len;
+    }
+}
+
+/// The forward over a batch on the dense kernels: for each group and each chunk of `C`
+/// output positions (spanning samples), `Y = P · W_g` (`P`: the patches, `rem × KK`;
+/// `W_g`: the group's `KK × CO/G` weights), then the bias.
 #[inline(never)]
-fn gemm_forward<T: Scalar, const KK: usize, const CO: usize>(
+fn gemm_forward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
     g: &Geom,
     w: &[T],
     bias: &[T],
     x: &[T],
     y: &mut [T],
 ) {
-    let mut pbuf = [[T::zero(); CHUNK]; KK];
-    let mut ybuf = [[T::zero(); CHUNK]; CO];
-    let zeros = [T::zero(); CHUNK];
+    let mut pbuf = [[T::zero(); C]; KK];
+    let mut ybuf = [[T::zero(); C]; CO];
+    let zeros = [T::zero(); C];
     let (l, cog) = (g.l(), g.cog());
+    let total = y.len() / (g.co * l) * l;
     for grp in 0..g.g {
         let wg = &w[grp * cog * KK..(grp + 1) * cog * KK];
-        let mut l0 = 0;
-        while l0 < l {
-            let rem = CHUNK.min(l - l0);
+        let mut q0 = 0;
+        while q0 < total {
+            let rem = C.min(total - q0);
             let p = &mut pbuf.as_flattened_mut()[..rem * KK];
-            taps(g, grp, l0, rem, |pi, xi| {
+            taps(g, grp, q0, rem, |pi, xi| {
                 p[pi] = xi.map_or(T::zero(), |i| x[i]);
             });
             let yc = &mut ybuf.as_flattened_mut()[..rem * cog];
@@ -752,21 +792,24 @@ fn gemm_forward<T: Scalar, const KK: usize, const CO: usize>(
             for c in 0..cog {
                 let o = grp * cog + c;
                 let b = if bias.is_empty() { T::zero() } else { bias[o] };
-                let dst = &mut y[o * l + l0..][..rem];
-                for (d, &v) in dst.iter_mut().zip(&yc[c * rem..(c + 1) * rem]) {
-                    *d = v + b;
-                }
+                let src = &yc[c * rem..(c + 1) * rem];
+                runs(g, q0, rem, |r, len, at| {
+                    let dst = &mut y[at + o * l..][..len];
+                    for (d, &v) in dst.iter_mut().zip(&src[r..r + len]) {
+                        *d = v + b;
+                    }
+                });
             }
-            l0 += rem;
+            q0 += rem;
         }
     }
 }
 
-/// One sample's backward on the dense kernels: for each group and chunk,
+/// The backward over a batch on the dense kernels: for each group and chunk,
 /// `dW_g += Pᵀ · dY` and, when `dx` is given, `dP = dY · W_gᵀ` scattered into `dx` (zeroed
 /// by the caller).
 #[inline(never)]
-fn gemm_backward<T: Scalar, const KK: usize, const CO: usize>(
+fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
     g: &Geom,
     w: &[T],
     x: &[T],
@@ -775,28 +818,31 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize>(
     db: &mut [T],
     mut dx: Option<&mut [T]>,
 ) {
-    let mut pbuf = [[T::zero(); CHUNK]; KK];
-    let mut dybuf = [[T::zero(); CHUNK]; CO];
-    let mut junk = [T::zero(); CHUNK];
+    let mut pbuf = [[T::zero(); C]; KK];
+    let mut dybuf = [[T::zero(); C]; CO];
+    let mut junk = [T::zero(); C];
     let (l, cog) = (g.l(), g.cog());
+    let total = dy.len() / (g.co * l) * l;
     for grp in 0..g.g {
         let wg = &w[grp * cog * KK..(grp + 1) * cog * KK];
         let dwg = &mut dw[grp * cog * KK..(grp + 1) * cog * KK];
-        let mut l0 = 0;
-        while l0 < l {
-            let rem = CHUNK.min(l - l0);
+        let mut q0 = 0;
+        while q0 < total {
+            let rem = C.min(total - q0);
             let p = &mut pbuf.as_flattened_mut()[..rem * KK];
-            taps(g, grp, l0, rem, |pi, xi| {
+            taps(g, grp, q0, rem, |pi, xi| {
                 p[pi] = xi.map_or(T::zero(), |i| x[i]);
             });
             let dyc = &mut dybuf.as_flattened_mut()[..rem * cog];
             for c in 0..cog {
                 let o = grp * cog + c;
-                let src = &dy[o * l + l0..][..rem];
-                dyc[c * rem..(c + 1) * rem].copy_from_slice(src);
+                let dst = &mut dyc[c * rem..(c + 1) * rem];
+                runs(g, q0, rem, |r, len, at| {
+                    dst[r..r + len].copy_from_slice(&dy[at + o * l..][..len]);
+                });
                 if !db.is_empty() {
                     let mut s = T::zero();
-                    for &v in src {
+                    for &v in dst.iter() {
                         s += v;
                     }
                     db[o] += s;
@@ -808,13 +854,13 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize>(
                 // dP (rem × KK) = dY · W_gᵀ: the kernels' `dY · Xᵀ` with `W_g` as `X`.
                 kernels::affine_grads_set(p, &mut junk[..rem], wg, dyc, KK, rem);
                 let p = &*p;
-                taps(g, grp, l0, rem, |pi, xi| {
+                taps(g, grp, q0, rem, |pi, xi| {
                     if let Some(i) = xi {
                         dx[i] += p[pi];
                     }
                 });
             }
-            l0 += rem;
+            q0 += rem;
         }
     }
 }
