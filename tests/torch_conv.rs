@@ -376,3 +376,44 @@ conv_case! {
         c5 "5": Linear::default() => 4,
     ]
 }
+
+/// `SpatialBatchNorm::fold_into` on the `bn2d` case: the convolution with the batch norm
+/// folded in (after the train-mode forward updated the running statistics) gives PyTorch's
+/// eval-mode output through the rest of the network.
+fn fold_bn2d<T: Scalar>(tol: f64) {
+    const B: usize = 9;
+    let fx = Fixture::load_from("torch-conv", "bn2d");
+    let mut seen = Vec::new();
+    type C0 = Conv2d<3, 6, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 27, 5>;
+    let mut c0 = Stage::<T, _, 108, 180, B>::new(C0::default(), "0", &fx, &mut seen);
+    let mut c1 =
+        Stage::<T, _, 180, 180, B>::new(SpatialBatchNorm::<5, 36>::default(), "1", &fx, &mut seen);
+    let x = batch::<T, 108, B>(&fx, "input");
+    c1.fwd(c0.fwd(&x));
+    let mut folded = c0.params;
+    c1.layer.fold_into(&mut folded, &c1.params, &c1.state);
+    let mut y = SMatrix::<T, 180, B>::zeros();
+    Layer::<T, 108, 180>::forward(&c0.layer, &folded, &(), &x, &mut y);
+    let c2 = Stage::<T, _, 180, 180, B>::new(ReLU, "2", &fx, &mut seen);
+    let c3 = Stage::<T, _, 180, 45, B>::new(
+        MaxPool2d::<5, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0>,
+        "3",
+        &fx,
+        &mut seen,
+    );
+    let c5 = Stage::<T, _, 45, 4, B>::new(Linear::default(), "5", &fx, &mut seen);
+    let out = c5.eval(&c3.eval(&c2.eval(&y)));
+    close::<T>(&fx, "expected.eval_output", &batch_rows(&out), tol);
+}
+
+/// In f64, folding the batch norm into the convolution keeps PyTorch's eval output to 1e-10.
+#[test]
+fn fold_into_conv_f64() {
+    fold_bn2d::<f64>(F64_TOL);
+}
+
+/// In f32, to 1e-5.
+#[test]
+fn fold_into_conv_f32() {
+    fold_bn2d::<f32>(F32_TOL);
+}

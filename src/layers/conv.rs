@@ -710,40 +710,111 @@ fn direct_backward<T: Scalar>(
     }
 }
 
-/// Walks the patches of the output positions `q0 .. q0 + rem` of group `grp`, counted
-/// over the whole batch (`q = sample · HO·WO + position`), laid out `rem × KK` column-major
-/// (for each weight index `k`, one value per position): calls `f` with each index into the
-/// patches and the index of its input value in the batch, `None` in the zero padding.
+/// Calls `f(r, s, oh, ow0, len)` for each piece of the chunk of output positions
+/// `q0 .. q0 + rem` (counted over the whole batch, `q = sample · HO·WO + position`) that
+/// lies in one output row: `len` positions from row `r` of the chunk, in sample `s`, output
+/// row `oh`, from column `ow0`.
 #[inline(always)]
-fn taps(g: &Geom, grp: usize, q0: usize, rem: usize, mut f: impl FnMut(usize, Option<usize>)) {
-    let (plane, l) = (g.hi * g.wi, g.l());
+fn rows(g: &Geom, q0: usize, rem: usize, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+    let l = g.l();
+    let mut r = 0;
+    while r < rem {
+        let q = q0 + r;
+        let (s, p) = (q / l, q % l);
+        let (oh, ow0) = (p / g.wo, p % g.wo);
+        let len = (g.wo - ow0).min(rem - r);
+        f(r, s, oh, ow0, len);
+        r += len;
+    }
+}
+
+/// Visits the patches of the chunk `q0 .. q0 + rem` of group `grp`, laid out `rem × KK`
+/// column-major (for each weight index `k`, one value per position): for each piece of a
+/// row of patches, `inside(p_index, x_index, len)` for the `len` values whose inputs lie in
+/// the image (input index advancing by the stride `SW`), `outside(p_index, len)` for those
+/// in the zero padding.
+#[inline(always)]
+fn taps(
+    g: &Geom,
+    grp: usize,
+    q0: usize,
+    rem: usize,
+    mut inside: impl FnMut(usize, usize, usize),
+    mut outside: impl FnMut(usize, usize),
+) {
+    let plane = g.hi * g.wi;
     let ni = g.ci * plane;
-    let mut pi = 0;
+    let mut k = 0;
     for j in 0..g.cig() {
         let base = (grp * g.cig() + j) * plane;
         for kh in 0..g.kh {
             for kw in 0..g.kw {
-                let (mut s, q) = (q0 / l, q0 % l);
-                let (mut oh, mut ow) = (q / g.wo, q % g.wo);
-                for _ in 0..rem {
+                let (lo, hi) = valid(g.wo, g.wi, g.sw, kw * g.dw, g.pw);
+                rows(g, q0, rem, |r, s, oh, ow0, len| {
+                    let pi = k * rem + r;
                     let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
-                    let iw = (ow * g.sw + kw * g.dw).wrapping_sub(g.pw);
-                    let inside = ih < g.hi && iw < g.wi;
-                    f(pi, inside.then(|| s * ni + base + ih * g.wi + iw));
-                    pi += 1;
-                    ow += 1;
-                    if ow == g.wo {
-                        ow = 0;
-                        oh += 1;
-                        if oh == g.ho {
-                            oh = 0;
-                            s += 1;
-                        }
+                    let (a, b) = (lo.clamp(ow0, ow0 + len), hi.clamp(ow0, ow0 + len));
+                    if ih >= g.hi || a >= b {
+                        outside(pi, len);
+                        return;
                     }
-                }
+                    outside(pi, a - ow0);
+                    let xi = s * ni + base + ih * g.wi + a * g.sw + kw * g.dw - g.pw;
+                    inside(pi + a - ow0, xi, b - a);
+                    outside(pi + b - ow0, ow0 + len - b);
+                });
+                k += 1;
             }
         }
     }
+}
+
+/// The patches of the chunk `q0 .. q0 + rem` of group `grp` into `p` (see [`taps`]).
+#[inline(always)]
+fn gather<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, x: &[T], p: &mut [T]) {
+    let p = core::cell::Cell::from_mut(p).as_slice_of_cells();
+    taps(
+        g,
+        grp,
+        q0,
+        rem,
+        |pi, xi, len| {
+            if g.sw == 1 {
+                for (d, v) in p[pi..pi + len].iter().zip(&x[xi..xi + len]) {
+                    d.set(*v);
+                }
+            } else {
+                for (t, d) in p[pi..pi + len].iter().enumerate() {
+                    d.set(x[xi + t * g.sw]);
+                }
+            }
+        },
+        |pi, len| p[pi..pi + len].iter().for_each(|d| d.set(T::zero())),
+    );
+}
+
+/// Adds the patches `p` of the chunk `q0 .. q0 + rem` of group `grp` into the input
+/// positions they came from in `dx` (see [`taps`]).
+#[inline(always)]
+fn scatter_add<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, p: &[T], dx: &mut [T]) {
+    taps(
+        g,
+        grp,
+        q0,
+        rem,
+        |pi, xi, len| {
+            if g.sw == 1 {
+                for (d, v) in dx[xi..xi + len].iter_mut().zip(&p[pi..pi + len]) {
+                    *d += *v;
+                }
+            } else {
+                for (t, v) in p[pi..pi + len].iter().enumerate() {
+                    dx[xi + t * g.sw] += *v;
+                }
+            }
+        },
+        |_, _| {},
+    );
 }
 
 /// Calls `f(r, len, at)` for each run of the chunk `q0 .. q0 + rem` that lies in one
@@ -784,9 +855,7 @@ fn gemm_forward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
         while q0 < total {
             let rem = C.min(total - q0);
             let p = &mut pbuf.as_flattened_mut()[..rem * KK];
-            taps(g, grp, q0, rem, |pi, xi| {
-                p[pi] = xi.map_or(T::zero(), |i| x[i]);
-            });
+            gather(g, grp, q0, rem, x, p);
             let yc = &mut ybuf.as_flattened_mut()[..rem * cog];
             kernels::affine(p, &zeros[..rem], wg, yc, KK, rem);
             for c in 0..cog {
@@ -830,9 +899,7 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
         while q0 < total {
             let rem = C.min(total - q0);
             let p = &mut pbuf.as_flattened_mut()[..rem * KK];
-            taps(g, grp, q0, rem, |pi, xi| {
-                p[pi] = xi.map_or(T::zero(), |i| x[i]);
-            });
+            gather(g, grp, q0, rem, x, p);
             let dyc = &mut dybuf.as_flattened_mut()[..rem * cog];
             for c in 0..cog {
                 let o = grp * cog + c;
@@ -853,12 +920,7 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
             if let Some(dx) = dx.as_deref_mut() {
                 // dP (rem × KK) = dY · W_gᵀ: the kernels' `dY · Xᵀ` with `W_g` as `X`.
                 kernels::affine_grads_set(p, &mut junk[..rem], wg, dyc, KK, rem);
-                let p = &*p;
-                taps(g, grp, q0, rem, |pi, xi| {
-                    if let Some(i) = xi {
-                        dx[i] += p[pi];
-                    }
-                });
+                scatter_add(g, grp, q0, rem, p, dx);
             }
             q0 += rem;
         }
