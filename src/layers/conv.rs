@@ -83,11 +83,11 @@ impl Geom {
     pub const fn check_conv(&self, i: usize, o: usize, kk: usize, nb: usize) {
         assert!(self.g >= 1, "convolution: groups must be at least 1");
         assert!(
-            self.ci % self.g == 0,
+            self.ci.is_multiple_of(self.g),
             "convolution: groups must divide the input channels"
         );
         assert!(
-            self.co % self.g == 0,
+            self.co.is_multiple_of(self.g),
             "convolution: groups must divide the output channels"
         );
         assert!(self.co >= 1, "convolution: no output channels");
@@ -424,7 +424,10 @@ impl<
 /// `a / b`, 0 when `b` is 0 (which the shape assertions reject): a division that cannot
 /// panic, so that the tensor shapes can be `'static` constants.
 const fn quot(a: usize, b: usize) -> usize {
-    if b == 0 { 0 } else { a / b }
+    match a.checked_div(b) {
+        Some(q) => q,
+        None => 0,
+    }
 }
 
 /// The first `n` entries of `all`.
