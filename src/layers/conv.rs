@@ -929,3 +929,114 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use rand::rngs::Xoshiro128PlusPlus;
+    use rand::{RngExt, SeedableRng};
+
+    extern crate alloc;
+
+    /// The dense-kernel path computes what the direct loops compute (to rounding) for the
+    /// geometry `g` with `KK` weights per output and `CO` outputs, over `b` samples: output,
+    /// weight and bias gradients, input gradient.
+    fn same<const KK: usize, const CO: usize, const C: usize>(g: Geom, b: usize) {
+        assert_eq!(KK, g.kk());
+        assert_eq!(CO, g.co);
+        let rng = &mut Xoshiro128PlusPlus::seed_from_u64(7);
+        let mut rand =
+            |n: usize| -> Vec<f64> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
+        g.check_conv(ni, no, KK, CO);
+        let (w, bias, x, dy) = (rand(KK * CO), rand(CO), rand(ni * b), rand(no * b));
+        let mut y = [Vec::new(), Vec::new()];
+        let mut dw = [Vec::new(), Vec::new()];
+        let mut db = [Vec::new(), Vec::new()];
+        let mut dx = [Vec::new(), Vec::new()];
+        for path in 0..2 {
+            let (yp, dwp, dbp, dxp) = (&mut y[path], &mut dw[path], &mut db[path], &mut dx[path]);
+            yp.resize(no * b, f64::NAN);
+            dwp.resize(KK * CO, 0.5);
+            dbp.resize(CO, 0.5);
+            dxp.resize(ni * b, 0.0);
+            if path == 0 {
+                for s in 0..b {
+                    let (xs, ys) = (&x[s * ni..][..ni], &mut yp[s * no..][..no]);
+                    direct_forward(&g, &w, &bias, xs, ys);
+                    let (dys, dxs) = (&dy[s * no..][..no], &mut dxp[s * ni..][..ni]);
+                    direct_backward(&g, &w, xs, dys, dwp, dbp, Some(dxs));
+                }
+            } else {
+                gemm_forward::<f64, KK, CO, C>(&g, &w, &bias, &x, yp);
+                gemm_backward::<f64, KK, CO, C>(&g, &w, &x, &dy, dwp, dbp, Some(dxp));
+            }
+        }
+        for (what, a, e) in [
+            ("y", &y[1], &y[0]),
+            ("dw", &dw[1], &dw[0]),
+            ("db", &db[1], &db[0]),
+            ("dx", &dx[1], &dx[0]),
+        ] {
+            for (i, (a, e)) in a.iter().zip(e.iter()).enumerate() {
+                assert!(
+                    (a - e).abs() <= 1e-12 * e.abs().max(1.0),
+                    "{g:?}: {what}[{i}] = {a}, direct {e}"
+                );
+            }
+        }
+    }
+
+    const fn geom(
+        c: [usize; 2],
+        hw: [usize; 4],
+        k: [usize; 2],
+        s: [usize; 2],
+        p: [usize; 2],
+        d: [usize; 2],
+        g: usize,
+    ) -> Geom {
+        Geom {
+            ci: c[0],
+            hi: hw[0],
+            wi: hw[1],
+            co: c[1],
+            ho: hw[2],
+            wo: hw[3],
+            kh: k[0],
+            kw: k[1],
+            sh: s[0],
+            sw: s[1],
+            ph: p[0],
+            pw: p[1],
+            dh: d[0],
+            dw: d[1],
+            g,
+        }
+    }
+
+    #[test]
+    fn dense_path_matches_direct_loops() {
+        // Padding 2, 5 × 5: chunks of 64 cut rows and samples.
+        same::<25, 6, 64>(
+            geom([1, 6], [9, 7, 9, 7], [5, 5], [1, 1], [2, 2], [1, 1], 1),
+            3,
+        );
+        // Stride (2, 3), padding (1, 2), dilation (2, 1), rectangular kernel.
+        same::<12, 4, 64>(
+            geom([2, 4], [9, 11, 4, 5], [3, 2], [2, 3], [1, 2], [2, 1], 1),
+            4,
+        );
+        // Groups 2, padding larger than the dilated kernel's reach in one direction.
+        same::<18, 8, 128>(
+            geom([4, 8], [5, 6, 7, 3], [3, 3], [1, 2], [2, 1], [1, 1], 2),
+            2,
+        );
+        // One row (1-D), long: chunks of 256 over two samples.
+        same::<6, 5, 256>(
+            geom([2, 5], [1, 300, 1, 150], [1, 3], [1, 2], [0, 1], [1, 1], 1),
+            2,
+        );
+    }
+}
