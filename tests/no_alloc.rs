@@ -469,3 +469,48 @@ fn w3_and_w4_infer_and_train_without_heap() {
     });
     assert_eq!(ops, 0, "W4 inference form, made in place and run (B = 64)");
 }
+
+/// One layer's `forward`, `forward_train` and `backward` (input gradient included) over a
+/// batch of `N`, with everything made beforehand: the number of heap operations they make.
+fn layer_heap_ops<L: Layer<f32, I, O> + Default, const I: usize, const O: usize, const N: usize>()
+-> usize {
+    use staticnn::block::zeroed_box;
+    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(5);
+    let layer = L::default();
+    let (mut p, mut s) = (zeroed_box::<L::Params>(), zeroed_box::<L::State>());
+    layer.init_params(&mut p, &mut s, rng);
+    let mut g = zeroed_box::<L::Params>();
+    let mut tape = zeroed_box::<L::Tape<N>>();
+    let mut x = zeroed_box::<SMatrix<f32, I, N>>();
+    x.iter_mut().for_each(|v| *v = rng.random_range(-1.0..1.0));
+    let mut y = zeroed_box::<SMatrix<f32, O, N>>();
+    let dy = zeroed_box::<SMatrix<f32, O, N>>();
+    let mut dx = zeroed_box::<SMatrix<f32, I, N>>();
+    let ((), ops) = heap_ops(|| {
+        layer.forward(&p, &s, &x, &mut y);
+        layer.forward_train(&p, &mut s, &x, &mut y, &mut tape, rng);
+        layer.backward(&p, &x, &y, &tape, &dy, Some(&mut dx), &mut g);
+    });
+    ops
+}
+
+/// The convolutional layers touch no heap: both convolution paths (dense kernels over
+/// patches on the stack, and direct loops for depthwise), pooling, global pooling,
+/// `Flatten` and the per-channel batch norm.
+#[test]
+fn conv_layers_allocate_nothing() {
+    type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
+    type Depthwise = Conv2d<8, 6, 5, 8, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 8, 9, 0>;
+    type Conv1 = Conv1d<2, 30, 4, 14, 3, 2, 0, 1, 1, 6, 4>;
+    let counts = [
+        layer_heap_ops::<LeNetC2, 1176, 1600, B>(),
+        layer_heap_ops::<Depthwise, 240, 240, B>(),
+        layer_heap_ops::<Conv1, 60, 56, B>(),
+        layer_heap_ops::<MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>, 1600, 400, B>(),
+        layer_heap_ops::<AvgPool1d<4, 14, 7, 2, 2, 0>, 56, 28, B>(),
+        layer_heap_ops::<GlobalAvgPool<8, 30>, 240, 8, B>(),
+        layer_heap_ops::<Flatten, 240, 240, B>(),
+        layer_heap_ops::<SpatialBatchNorm<8, 30>, 240, 240, B>(),
+    ];
+    assert_eq!(counts, [0; 8]);
+}
