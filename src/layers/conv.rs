@@ -564,12 +564,13 @@ const fn use_gemm(g: &Geom) -> bool {
 }
 
 /// Output positions per dense product on the im2col path: the most of 256, 128 and 64
-/// whose patch buffer (`positions × KK` scalars) fits in 128 KiB (64 beyond).
+/// whose patch buffer (`positions × KK` scalars) fits in 64 KiB (64 beyond): measured on
+/// LeNet-5 and DS-CNN layers, larger buffers (leaving L1 and half of L2) were slower.
 const fn chunk<T>(kk: usize) -> usize {
     let bytes = kk * core::mem::size_of::<T>();
-    if 256 * bytes <= 128 << 10 {
+    if 256 * bytes <= 64 << 10 {
         256
-    } else if 128 * bytes <= 128 << 10 {
+    } else if 128 * bytes <= 64 << 10 {
         128
     } else {
         64
