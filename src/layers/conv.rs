@@ -12,7 +12,7 @@
 //! - elsewhere, the dense kernels of [`crate::kernels`] over the patches of a chunk of
 //!   output positions at a time, the batch's positions end to end (im2col into a stack
 //!   buffer of `chunk × KK` scalars, the chunk 256, 128 or 64 positions so that the buffer
-//!   stays within 128 KiB where it can): `Y = P·W` for the output, `dW += Pᵀ·dY` and
+//!   stays within 64 KiB where it can): `Y = P·W` for the output, `dW += Pᵀ·dY` and
 //!   `dP = dY·Wᵀ` (scattered back into `dx`) for the gradients.
 
 use bytemuck::{Pod, Zeroable};
