@@ -16,4 +16,5 @@ fn ui() {
     t.compile_fail("tests/ui/options/*.rs");
     t.compile_fail("tests/ui/loss/*.rs");
     t.compile_fail("tests/ui/data/*.rs");
+    t.compile_fail("tests/ui/shape/*.rs");
 }
