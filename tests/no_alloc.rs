@@ -84,6 +84,42 @@ network! {
 }
 
 network! {
+    /// The layers of images: convolutions (plain, depthwise without bias), per-channel batch
+    /// norm, max and average pooling, global average pooling and flatten, on `[2, 3, 4]`
+    /// (24 values, so the same batches feed it).
+    struct Image {
+        input: [2, 3, 4],
+        Conv2d(4, kernel = 3, padding = 1),
+        BatchNorm,
+        ReLU,
+        Conv2d(4, kernel = 3, padding = 1, groups = 4, bias = false),
+        BatchNorm,
+        MaxPool2d(kernel = 2, stride = 1),
+        AvgPool2d(kernel = 2, stride = 1, padding = 1),
+        GlobalAvgPool,
+        Flatten,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// The layers of sequences on `[3, 8]`, with dropout.
+    struct Sequence {
+        input: [3, 8],
+        Conv1d(6, kernel = 3, dilation = 2, bias = false),
+        BatchNorm,
+        Tanh,
+        MaxPool1d(2),
+        AvgPool1d(kernel = 3, stride = 1, padding = 1),
+        Dropout(0.2),
+        Flatten,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
     /// A margin classifier.
     struct Margin {
         input: 24,
@@ -279,6 +315,20 @@ fn running_and_training_allocate_nothing() {
     measure_inference!("Classifier", classifier, ClassifierInference);
     measure_inference!("Normalised", normalised, NormalisedInference);
 
+    let mut image = Image::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>("Image", &mut image, &x, &classes, &mut rng, &mut results);
+    measure_inference!("Image", image, ImageInference);
+    let mut sequence = Sequence::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>(
+        "Sequence",
+        &mut sequence,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+    measure_inference!("Sequence", sequence, SequenceInference);
+
     let mut margin = Margin::<f32>::new(&mut rng);
     measure_supervised::<_, 24, 10>("Margin", &mut margin, &x, &classes, &mut rng, &mut results);
 
@@ -312,7 +362,7 @@ fn running_and_training_allocate_nothing() {
         offenders.is_empty(),
         "heap operations while running: {offenders:?}"
     );
-    assert_eq!(results.len(), 7 + 5 * 9 + 3 * 3);
+    assert_eq!(results.len(), 7 + 7 * 9 + 5 * 3);
 }
 
 /// The training toolkit allocates nothing either: every optimiser's step, gradient

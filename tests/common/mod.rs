@@ -24,6 +24,7 @@ pub struct Tensor {
 /// All tensors of one `.safetensors` fixture, by name.
 pub struct Fixture {
     case: String,
+    path: PathBuf,
     tensors: BTreeMap<String, Tensor>,
 }
 
@@ -77,8 +78,15 @@ impl Fixture {
         }
         Fixture {
             case: case.to_string(),
+            path,
             tensors,
         }
+    }
+
+    /// The file the fixture was read from.
+    #[allow(dead_code)]
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// The tensor called `name`; panics with the list of names when there is none.
