@@ -129,17 +129,26 @@ impl Init {
         draw.fill::<T, R, FAN_IN, FAN_OUT>(self, dst, rng)
     }
 
-    /// [`Native`] drawing: every value computed in `T`.
+    /// Fills `dst` according to the scheme, for a tensor whose fans `F` gives (a
+    /// convolution's `fan_out` is `out_channels × kernel size`, not a width of the layer),
+    /// drawing as `draw` says.
     #[inline(always)]
-    fn fill_native<T: Scalar, R: Rng + ?Sized, const FAN_IN: usize, const FAN_OUT: usize>(
+    pub fn fill_fans<D: Draw, T: Scalar, R: Rng + ?Sized, F: Fans>(
         &self,
+        draw: D,
         dst: &mut [T],
         rng: &mut R,
     ) {
+        draw.fill_fans::<T, R, F>(self, dst, rng)
+    }
+
+    /// [`Native`] drawing: every value computed in `T`.
+    #[inline(always)]
+    fn fill_native<T: Scalar, R: Rng + ?Sized, F: Fans>(&self, dst: &mut [T], rng: &mut R) {
         // The factors that depend only on the widths, computed by the compiler.
-        let inv_sqrt_in = T::of(const { 1.0 / const_sqrt(FAN_IN as f64) });
-        let xavier_u = T::of(const { const_sqrt(6.0 / (FAN_IN + FAN_OUT) as f64) });
-        let xavier_n = T::of(const { const_sqrt(2.0 / (FAN_IN + FAN_OUT) as f64) });
+        let inv_sqrt_in = T::of(const { 1.0 / const_sqrt(F::FAN_IN as f64) });
+        let xavier_u = T::of(const { const_sqrt(6.0 / (F::FAN_IN + F::FAN_OUT) as f64) });
+        let xavier_n = T::of(const { const_sqrt(2.0 / (F::FAN_IN + F::FAN_OUT) as f64) });
         // He's gain √(2 / (1 + slope²)), in `T` (the slope is the scheme's own parameter).
         let he_gain = |slope: f64| {
             let s = T::of(slope);
@@ -183,6 +192,38 @@ pub trait Draw: Copy {
         dst: &mut [T],
         rng: &mut R,
     );
+
+    /// Fills `dst` as `init` says, for a tensor whose fans `F` gives. The default draws as
+    /// [`RoundedF64`] does.
+    #[inline(always)]
+    fn fill_fans<T: Scalar, R: Rng + ?Sized, F: Fans>(
+        self,
+        init: &Init,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        init.fill(dst, F::FAN_IN, F::FAN_OUT, rng)
+    }
+}
+
+/// The fans of a tensor as `nn.init._calculate_fan_in_and_fan_out` computes them, as
+/// constants: for a `Linear` weight `[out, in]` they are `in` and `out`
+/// ([`FanPair`]); for a convolution weight `[out, in/groups, k…]` they are
+/// `in/groups × kernel size` and `out × kernel size`.
+pub trait Fans {
+    /// `fan_in`.
+    const FAN_IN: usize;
+    /// `fan_out`.
+    const FAN_OUT: usize;
+}
+
+/// The fans `FAN_IN` and `FAN_OUT` given as numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FanPair<const FAN_IN: usize, const FAN_OUT: usize>;
+
+impl<const I: usize, const O: usize> Fans for FanPair<I, O> {
+    const FAN_IN: usize = I;
+    const FAN_OUT: usize = O;
 }
 
 /// The default drawing: in `f64`, rounded to the network's scalar, so that an `f32` network
@@ -225,7 +266,17 @@ impl Draw for Native {
         dst: &mut [T],
         rng: &mut R,
     ) {
-        init.fill_native::<T, R, FAN_IN, FAN_OUT>(dst, rng)
+        init.fill_native::<T, R, FanPair<FAN_IN, FAN_OUT>>(dst, rng)
+    }
+
+    #[inline(always)]
+    fn fill_fans<T: Scalar, R: Rng + ?Sized, F: Fans>(
+        self,
+        init: &Init,
+        dst: &mut [T],
+        rng: &mut R,
+    ) {
+        init.fill_native::<T, R, F>(dst, rng)
     }
 }
 

@@ -134,6 +134,8 @@ impl<T: Scalar, const N: usize> ParamBlock<T> for [T; N] {
         kind: "array",
         inputs: 1,
         outputs: N,
+        in_shape: &[1],
+        out_shape: &[N],
         params: N,
         flops: 0,
         segments: &[Segment::weights(N, 1, 1)],

@@ -15,6 +15,11 @@ pub struct LayerInfo {
     pub inputs: usize,
     /// Output features.
     pub outputs: usize,
+    /// The shape of what flows in: `[N]` for features, `[C, L]` for a sequence, `[C, H, W]`
+    /// for an image (in PyTorch's order; the product is `inputs`).
+    pub in_shape: &'static [usize],
+    /// The shape of what flows out (the product is `outputs`).
+    pub out_shape: &'static [usize],
     /// Learnable scalars.
     pub params: usize,
     /// Forward FLOPs per sample.
@@ -69,19 +74,91 @@ impl Summary {
     }
 }
 
+/// A shape as the summary prints it: `64` for features, `[16, 12, 12]` otherwise; padded to
+/// the width given to `{:>w}` / `{:<w}` without allocating.
+struct Dims(&'static [usize]);
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Measure, then pad: the formatter's width applies to the whole shape.
+        let mut len = 0;
+        if let [n] = self.0 {
+            len += digits(*n);
+        } else {
+            len += 2 + 2 * self.0.len().saturating_sub(1);
+            len += self.0.iter().map(|&n| digits(n)).sum::<usize>();
+        }
+        let pad = f.width().unwrap_or(0).saturating_sub(len);
+        let right = matches!(f.align(), Some(fmt::Alignment::Right) | None) && f.width().is_some();
+        if right {
+            for _ in 0..pad {
+                f.write_str(" ")?;
+            }
+        }
+        if let [n] = self.0 {
+            write!(f, "{n}")?;
+        } else {
+            f.write_str("[")?;
+            for (i, n) in self.0.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{n}")?;
+            }
+            f.write_str("]")?;
+        }
+        if !right {
+            for _ in 0..pad {
+                f.write_str(" ")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} ({})", self.name, self.scalar)?;
+        // Sequences and images widen the shape columns to fit.
+        let width = |shape: fn(&LayerInfo) -> &'static [usize], min: usize| {
+            self.layers
+                .iter()
+                .map(|l| {
+                    let s = shape(l);
+                    match s {
+                        [n] => digits(*n),
+                        _ => 2 * s.len() + s.iter().map(|&n| digits(n)).sum::<usize>(),
+                    }
+                })
+                .fold(min, usize::max)
+        };
+        let wi = width(|l| l.in_shape, 6);
+        let wo = width(|l| l.out_shape, 5);
         writeln!(
             f,
-            "{:>3}  {:<12} {:<10} {:>6} → {:<5} {:>10} {:>10}",
+            "{:>3}  {:<12} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
             "#", "layer", "type", "in", "out", "params", "FLOPs"
         )?;
         for (i, l) in self.layers.iter().enumerate() {
             writeln!(
                 f,
-                "{:>3}  {:<12} {:<10} {:>6} → {:<5} {:>10} {:>10}",
-                i, l.name, l.kind, l.inputs, l.outputs, l.params, l.flops
+                "{:>3}  {:<12} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
+                i,
+                l.name,
+                l.kind,
+                Dims(l.in_shape),
+                Dims(l.out_shape),
+                l.params,
+                l.flops
             )?;
         }
         writeln!(

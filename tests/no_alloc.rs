@@ -87,6 +87,42 @@ network! {
 }
 
 network! {
+    /// The layers of images: convolutions (plain, depthwise without bias), per-channel batch
+    /// norm, max and average pooling, global average pooling and flatten, on `[2, 3, 4]`
+    /// (24 values, so the same batches feed it).
+    struct Image {
+        input: [2, 3, 4],
+        Conv2d(4, kernel = 3, padding = 1),
+        BatchNorm,
+        ReLU,
+        Conv2d(4, kernel = 3, padding = 1, groups = 4, bias = false),
+        BatchNorm,
+        MaxPool2d(kernel = 2, stride = 1),
+        AvgPool2d(kernel = 2, stride = 1, padding = 1),
+        GlobalAvgPool,
+        Flatten,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// The layers of sequences on `[3, 8]`, with dropout.
+    struct Sequence {
+        input: [3, 8],
+        Conv1d(6, kernel = 3, dilation = 2, bias = false),
+        BatchNorm,
+        Tanh,
+        MaxPool1d(2),
+        AvgPool1d(kernel = 3, stride = 1, padding = 1),
+        Dropout(0.2),
+        Flatten,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
     /// A margin classifier.
     struct Margin {
         input: 24,
@@ -282,6 +318,20 @@ fn running_and_training_allocate_nothing() {
     measure_inference!("Classifier", classifier, ClassifierInference);
     measure_inference!("Normalised", normalised, NormalisedInference);
 
+    let mut image = Image::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>("Image", &mut image, &x, &classes, &mut rng, &mut results);
+    measure_inference!("Image", image, ImageInference);
+    let mut sequence = Sequence::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>(
+        "Sequence",
+        &mut sequence,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+    measure_inference!("Sequence", sequence, SequenceInference);
+
     let mut margin = Margin::<f32>::new(&mut rng);
     measure_supervised::<_, 24, 10>("Margin", &mut margin, &x, &classes, &mut rng, &mut results);
 
@@ -315,7 +365,7 @@ fn running_and_training_allocate_nothing() {
         offenders.is_empty(),
         "heap operations while running: {offenders:?}"
     );
-    assert_eq!(results.len(), 7 + 5 * 9 + 3 * 3);
+    assert_eq!(results.len(), 7 + 7 * 9 + 5 * 3);
 }
 
 /// The training toolkit allocates nothing either: every optimiser's step, gradient
@@ -471,4 +521,49 @@ fn w3_and_w4_infer_and_train_without_heap() {
         w4_inference.forward(&x)
     });
     assert_eq!(ops, 0, "W4 inference form, made in place and run (B = 64)");
+}
+
+/// One layer's `forward`, `forward_train` and `backward` (input gradient included) over a
+/// batch of `N`, with everything made beforehand: the number of heap operations they make.
+fn layer_heap_ops<L: Layer<f32, I, O> + Default, const I: usize, const O: usize, const N: usize>()
+-> usize {
+    use staticnn::block::zeroed_box;
+    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(5);
+    let layer = L::default();
+    let (mut p, mut s) = (zeroed_box::<L::Params>(), zeroed_box::<L::State>());
+    layer.init_params(&mut p, &mut s, rng);
+    let mut g = zeroed_box::<L::Params>();
+    let mut tape = zeroed_box::<L::Tape<N>>();
+    let mut x = zeroed_box::<SMatrix<f32, I, N>>();
+    x.iter_mut().for_each(|v| *v = rng.random_range(-1.0..1.0));
+    let mut y = zeroed_box::<SMatrix<f32, O, N>>();
+    let dy = zeroed_box::<SMatrix<f32, O, N>>();
+    let mut dx = zeroed_box::<SMatrix<f32, I, N>>();
+    let ((), ops) = heap_ops(|| {
+        layer.forward(&p, &s, &x, &mut y);
+        layer.forward_train(&p, &mut s, &x, &mut y, &mut tape, rng);
+        layer.backward(&p, &x, &y, &tape, &dy, Some(&mut dx), &mut g);
+    });
+    ops
+}
+
+/// The convolutional layers touch no heap: both convolution paths (dense kernels over
+/// patches on the stack, and direct loops for depthwise), pooling, global pooling,
+/// `Flatten` and the per-channel batch norm.
+#[test]
+fn conv_layers_allocate_nothing() {
+    type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
+    type Depthwise = Conv2d<8, 6, 5, 8, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 8, 9, 0>;
+    type Conv1 = Conv1d<2, 30, 4, 14, 3, 2, 0, 1, 1, 6, 4>;
+    let counts = [
+        layer_heap_ops::<LeNetC2, 1176, 1600, B>(),
+        layer_heap_ops::<Depthwise, 240, 240, B>(),
+        layer_heap_ops::<Conv1, 60, 56, B>(),
+        layer_heap_ops::<MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>, 1600, 400, B>(),
+        layer_heap_ops::<AvgPool1d<4, 14, 7, 2, 2, 0>, 56, 28, B>(),
+        layer_heap_ops::<GlobalAvgPool<8, 30>, 240, 8, B>(),
+        layer_heap_ops::<Flatten, 240, 240, B>(),
+        layer_heap_ops::<SpatialBatchNorm<8, 30>, 240, 240, B>(),
+    ];
+    assert_eq!(counts, [0; 8]);
 }

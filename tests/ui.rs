@@ -16,6 +16,7 @@ fn ui() {
     t.compile_fail("tests/ui/options/*.rs");
     t.compile_fail("tests/ui/loss/*.rs");
     t.compile_fail("tests/ui/data/*.rs");
+    t.compile_fail("tests/ui/shape/*.rs");
 }
 
 /// Longest a single compile error of the catalogue may be, in lines: the literal-width

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! decl    := attr* vis 'struct' IDENT '{' entry (',' entry)* ','? '}'
-//! entry   := 'input' ':' width
+//! entry   := 'input' ':' (width | '[' width (',' width)* ','? ']')   -- [C, L] or [C, H, W]
 //!          | 'loss' ':' IDENT args?
 //!          | attr* (IDENT ':')? IDENT args?          -- a layer, optionally named
 //! args    := '(' (arg (',' arg)* ','?)? ')'
@@ -42,7 +42,7 @@ pub struct Decl {
 pub enum Entry {
     Input {
         key: Ident,
-        width: Width,
+        shape: InputDecl,
     },
     Loss {
         key: Ident,
@@ -82,6 +82,32 @@ pub enum Arg {
     Option { key: Ident, value: Expr },
     Widths { input: Option<Width>, output: Width },
     Type(Type),
+}
+
+/// The network's input as written: a width, or a bracketed shape.
+pub enum InputDecl {
+    Width(Width),
+    /// `[C, L]` or `[C, H, W]` (any count is parsed; validation checks it).
+    Shape {
+        span: Span,
+        dims: Vec<Width>,
+    },
+}
+
+impl Parse for InputDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::token::Bracket) {
+            let content;
+            let bracket = syn::bracketed!(content in input);
+            let dims = content.parse_terminated(Width::parse, Token![,])?;
+            Ok(InputDecl::Shape {
+                span: bracket.span.join(),
+                dims: dims.into_iter().collect(),
+            })
+        } else {
+            Ok(InputDecl::Width(input.parse()?))
+        }
+    }
 }
 
 /// A width as written.
@@ -229,7 +255,7 @@ fn parse_entry_inner(input: ParseStream, meant: &mut Broken) -> syn::Result<Entr
             *meant = Broken::Input;
             return Ok(Entry::Input {
                 key,
-                width: input.parse()?,
+                shape: input.parse()?,
             });
         }
         if key == "loss" {

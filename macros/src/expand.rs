@@ -111,6 +111,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_backward_finite = item("backward_overwrite_finite");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
+    let in_shapes: Vec<_> = layers.iter().map(|l| l.in_shape.dims_tokens()).collect();
+    let out_shapes: Vec<_> = layers.iter().map(|l| l.out_shape.dims_tokens()).collect();
     let field_docs: Vec<String> = layers
         .iter()
         .map(|l| format!("Layer {}.", l.label))
@@ -230,7 +232,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
     // Batch statistics need two samples: a train-mode forward with `B = 1` through a batch
     // norm does not compile, and the error points at the batch norm.
-    let batch_guards = layers.iter().filter(|l| l.kind == "BatchNorm").map(|l| {
+    // (On a sequence or an image a batch norm averages over the positions too, so one sample
+    // is a batch, as in PyTorch; `SpatialBatchNorm` asserts `B·S ≥ 2` itself.)
+    let batch_guards = layers
+        .iter()
+        .filter(|l| l.kind == "BatchNorm" && matches!(l.in_shape, crate::shape::Shape::Flat(_)))
+        .map(|l| {
         quote_spanned! {l.span=>
             {
                 struct __AtLeastTwo<const B: usize>;
@@ -301,7 +308,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         // is asserted here, on the loss's token.
         let last = loss.clone().into_iter().last();
         let one_output = match (last, output) {
-            (Some(TokenTree::Ident(kind)), W::Named(_)) if kind == "SoftmaxCrossEntropy" => {
+            (Some(TokenTree::Ident(kind)), W::Expr(_)) if kind == "SoftmaxCrossEntropy" => {
                 let message = crate::validate::SOFTMAX_ONE_OUTPUT;
                 quote_spanned! {kind.span()=>
                     const _: () = ::core::assert!(#output != 1, #message);
@@ -557,6 +564,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
                         kind: #lt_kind,
                         inputs: #ins,
                         outputs: #outs,
+                        in_shape: #in_shapes,
+                        out_shape: #out_shapes,
                         params: #lt_count,
                         flops: #lt_flops,
                         segments: #lt_segments,

@@ -10,18 +10,18 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::Decl;
-use crate::validate::{self, Shape};
+use crate::validate::{self, Outline};
 
 pub fn fallback(decl: &Decl, errors: syn::Error) -> TokenStream {
     let errors = errors.into_compile_error();
     let Decl {
         attrs, vis, name, ..
     } = decl;
-    let Shape {
+    let Outline {
         input,
         output,
         loss,
-    } = validate::shape(decl);
+    } = validate::outline(decl);
     // A derive is itself a mistake (see `validate`); leave it out so it is reported once.
     let attrs = attrs.iter().filter(|a| !a.path().is_ident("derive"));
     let sn = quote!(::staticnn);

@@ -27,9 +27,17 @@ fn count(stream: TokenStream) -> usize {
 /// A declaration with `depth` hidden blocks of `block` (each followed by `Linear(32)` width
 /// bookkeeping), ending in a classifier.
 fn declaration(depth: usize, block: &str) -> String {
-    let mut s = String::from("pub struct Deep { input: 16, ");
+    let input = if block.contains("Conv") {
+        "[4, 8, 8]"
+    } else {
+        "16"
+    };
+    let mut s = format!("pub struct Deep {{ input: {input}, ");
     for _ in 0..depth {
         s.push_str(block);
+    }
+    if block.contains("Conv") {
+        s.push_str("Flatten, ");
     }
     s.push_str("Linear(10), loss: SoftmaxCrossEntropy, }");
     s
@@ -61,4 +69,10 @@ fn plain_layers_grow_linearly() {
 fn batch_norm_and_dropout_grow_linearly() {
     // These also produce the inference twin.
     assert_linear("Linear(32), BatchNorm(32), Tanh, Dropout(0.1), ");
+}
+
+#[test]
+fn convolutional_blocks_grow_linearly() {
+    // Shape-preserving, so that any depth is valid; the batch norms also fold.
+    assert_linear("Conv2d(4, kernel = 3, padding = 1, bias = false), BatchNorm, ReLU, ");
 }

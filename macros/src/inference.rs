@@ -1,8 +1,9 @@
 //! The inference-only form of a network with batch norm or dropout.
 //!
 //! `NameInference` is the same network with every `Dropout` removed (it is the identity in
-//! eval mode) and every `BatchNorm` that follows a `Linear` layer (possibly through dropout)
-//! folded into that layer's weight and bias. It is written by the ordinary expansion from a
+//! eval mode) and every `BatchNorm` that follows a `Linear` layer or a convolution (possibly
+//! through dropout) folded into that layer's weight and bias. A convolution declared without
+//! a bias gets one in the inference form when a batch norm is folded into it. It is written by the ordinary expansion from a
 //! second plan; `Name::to_inference` copies and folds the parameters.
 
 use proc_macro2::TokenStream;
@@ -34,7 +35,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         let fate = match l.kind.as_str() {
             "Dropout" => Fate::Drop,
             "BatchNorm" => match last_kept {
-                Some(j) if layers[j].kind == "Linear" && !folded(&fates, j) => Fate::FoldInto(j),
+                Some(j) if folds_into(&layers[j]) && !folded(&fates, j) => Fate::FoldInto(j),
                 _ => Fate::Keep,
             },
             _ => Fate::Keep,
@@ -49,17 +50,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
         fates[0] = Fate::Keep;
     }
 
-    // The kept layers, each taking its input from the previous kept layer.
+    // The kept layers. The layers left out keep the shape, so each kept layer's input is
+    // what it was in the trained network.
+    // A convolution without bias that a batch norm folds into gets one.
     let mut kept: Vec<Layer> = Vec::new();
-    for (l, fate) in layers.iter().zip(&fates) {
+    for (k, (l, fate)) in layers.iter().zip(&fates).enumerate() {
         if let Fate::Keep = fate {
             let mut l = l.clone();
             l.asserts.clear();
-            l.input = kept
-                .last()
-                .map_or_else(|| plan.input.clone(), |p| p.output.clone());
-            if l.kind != "Linear" && l.kind != "Maxout" && l.kind != "Custom" {
-                l.output = l.input.clone();
+            if folded(&fates, k)
+                && let Some((ty, value)) = l.biased.take()
+            {
+                (l.ty, l.value) = (ty, value);
             }
             kept.push(l);
         }
@@ -74,6 +76,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         vis: plan.vis.clone(),
         name: name.clone(),
         input: plan.input.clone(),
+        input_shape: plan.input_shape.clone(),
         layers: kept,
         loss: None,
         checks: Vec::new(),
@@ -81,9 +84,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
     };
     let body = crate::expand::expand(&inference_plan);
 
-    let steps = layers.iter().zip(&fates).map(|(l, fate)| {
+    let steps = layers.iter().zip(&fates).enumerate().map(|(k, (l, fate))| {
         let f = &l.field;
         match fate {
+            // The bias the inference form added stays zero until the fold sets it.
+            Fate::Keep if l.biased.is_some() && folded(&fates, k) => quote! {
+                out.params.#f.weight = self.params.#f.weight;
+                out.state.#f = self.state.#f;
+            },
             Fate::Keep => quote! {
                 out.params.#f = self.params.#f;
                 out.state.#f = self.state.#f;
@@ -116,6 +124,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether a batch norm right after `layer` can be folded into its weights.
+fn folds_into(layer: &Layer) -> bool {
+    !layer.custom && matches!(layer.kind.as_str(), "Linear" | "Conv1d" | "Conv2d")
 }
 
 fn folded(fates: &[Fate], j: usize) -> bool {

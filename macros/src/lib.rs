@@ -11,11 +11,14 @@
 use proc_macro::TokenStream;
 
 mod ast;
+mod catalogue;
 mod expand;
 mod fallback;
 #[cfg(test)]
 mod growth;
 mod inference;
+mod options;
+mod shape;
 mod validate;
 
 /// Declares a neural network; see the `staticnn` crate for the DSL.

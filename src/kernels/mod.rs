@@ -137,7 +137,7 @@ pub fn set_path(cap: Option<Path>) -> Path {
 }
 
 /// Whether the blocked kernels run on this target (the others take the plain loops).
-const BLOCKED: bool = cfg!(all(
+pub(crate) const BLOCKED: bool = cfg!(all(
     not(staticnn_portable),
     any(
         target_arch = "x86_64",

@@ -24,17 +24,23 @@ pub struct Tensor {
 /// All tensors of one `.safetensors` fixture, by name.
 pub struct Fixture {
     case: String,
+    path: PathBuf,
     tensors: BTreeMap<String, Tensor>,
 }
 
 impl Fixture {
     /// Reads `tests/fixtures/torch/<case>.safetensors`; every tensor must be float64.
     pub fn load(case: &str) -> Fixture {
+        Fixture::load_from("torch", case)
+    }
+
+    /// Reads `tests/fixtures/<dir>/<case>.safetensors`; every tensor must be float64.
+    pub fn load_from(dir: &str, case: &str) -> Fixture {
         let path: PathBuf = [
             env!("CARGO_MANIFEST_DIR"),
             "tests",
             "fixtures",
-            "torch",
+            dir,
             &format!("{case}.safetensors"),
         ]
         .iter()
@@ -72,8 +78,15 @@ impl Fixture {
         }
         Fixture {
             case: case.to_string(),
+            path,
             tensors,
         }
+    }
+
+    /// The file the fixture was read from.
+    #[allow(dead_code)]
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// The tensor called `name`; panics with the list of names when there is none.

@@ -3,7 +3,7 @@ use staticnn::prelude::*;
 network! {
     struct Net {
         input: 4,
-        Conv2d(8),
+        Conv3d(8),
         Linear(3),
     }
 }

@@ -1,0 +1,331 @@
+//! Criterion benchmarks of the convolutional layers (f32, one thread), chained by hand
+//! through the `Layer` trait until `network!` declares convolutional networks:
+//!
+//! - W6, LeNet-5 on `[1, 28, 28]` (Conv 6@5×5 pad 2, ReLU, MaxPool 2, Conv 16@5×5, ReLU,
+//!   MaxPool 2, Flatten, Linear 120, ReLU, Linear 84, ReLU, Linear 10): a train step's
+//!   forward, loss gradient and backward at batch 32 (the optimiser is left out), and the
+//!   inference of one sample;
+//! - W7, a DS-CNN keyword-spotting network on `[1, 49, 10]` (Conv 64@10×4 stride 2 padding
+//!   (4, 1), then four depthwise 3×3 + pointwise 1×1 blocks, each convolution followed by
+//!   batch norm and ReLU, global average pooling, Linear 12): the inference of one sample;
+//! - each convolution of them alone, forward and backward.
+//!
+//! `cargo bench --features std --bench conv` (criterion's report gives the time and, as
+//! "thrpt … elem/s", the FLOP rate: 2·multiply-adds of the convolutions and linear layers,
+//! forward; for a train step also the weight and input gradients, except the first layer's
+//! input gradient).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput};
+use staticnn::block::zeroed_box;
+use staticnn::prelude::*;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+/// One layer with its numbers and its train-mode input, output and gradients.
+struct Stage<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> {
+    layer: L,
+    params: Box<L::Params>,
+    state: Box<L::State>,
+    tape: Box<L::Tape<B>>,
+    y: Box<SMatrix<f32, O, B>>,
+    dx: Box<SMatrix<f32, I, B>>,
+    grads: Box<L::Params>,
+}
+
+impl<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> Stage<L, I, O, B> {
+    fn new(layer: L, rng: &mut Xoshiro128PlusPlus) -> Self {
+        let mut params = zeroed_box::<L::Params>();
+        let mut state = zeroed_box::<L::State>();
+        layer.init_params(&mut params, &mut state, rng);
+        Stage {
+            layer,
+            params,
+            state,
+            tape: zeroed_box(),
+            y: zeroed_box(),
+            dx: zeroed_box(),
+            grads: zeroed_box(),
+        }
+    }
+
+    /// Train-mode forward.
+    fn fwd(&mut self, x: &SMatrix<f32, I, B>, rng: &mut Xoshiro128PlusPlus) -> &SMatrix<f32, O, B> {
+        let (p, s, t) = (&*self.params, &mut *self.state, &mut *self.tape);
+        self.layer.forward_train(p, s, x, &mut self.y, t, rng);
+        &self.y
+    }
+
+    /// Eval-mode forward into `y`.
+    fn eval(&self, x: &SMatrix<f32, I, B>, y: &mut SMatrix<f32, O, B>) {
+        self.layer.forward(&self.params, &self.state, x, y);
+    }
+
+    /// Backward (gradients written), the input gradient when `input_grad`.
+    fn back(
+        &mut self,
+        x: &SMatrix<f32, I, B>,
+        dy: &SMatrix<f32, O, B>,
+        input_grad: bool,
+    ) -> &SMatrix<f32, I, B> {
+        let dx = input_grad.then_some(&mut *self.dx);
+        let (p, t, g) = (&*self.params, &*self.tape, &mut *self.grads);
+        self.layer.backward_overwrite(p, x, &self.y, t, dy, dx, g);
+        &self.dx
+    }
+}
+
+type LeNetC1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
+type LeNetP1 = MaxPool2d<6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0>;
+type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
+type LeNetP2 = MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>;
+
+/// LeNet-5 by hand, batch `B`.
+struct LeNet<const B: usize> {
+    c1: Stage<LeNetC1, 784, 4704, B>,
+    r1: Stage<ReLU, 4704, 4704, B>,
+    p1: Stage<LeNetP1, 4704, 1176, B>,
+    c2: Stage<LeNetC2, 1176, 1600, B>,
+    r2: Stage<ReLU, 1600, 1600, B>,
+    p2: Stage<LeNetP2, 1600, 400, B>,
+    l1: Stage<Linear, 400, 120, B>,
+    r3: Stage<ReLU, 120, 120, B>,
+    l2: Stage<Linear, 120, 84, B>,
+    r4: Stage<ReLU, 84, 84, B>,
+    l3: Stage<Linear, 84, 10, B>,
+}
+
+impl<const B: usize> LeNet<B> {
+    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
+        LeNet {
+            c1: Stage::new(LeNetC1::default(), rng),
+            r1: Stage::new(ReLU, rng),
+            p1: Stage::new(LeNetP1::default(), rng),
+            c2: Stage::new(LeNetC2::default(), rng),
+            r2: Stage::new(ReLU, rng),
+            p2: Stage::new(LeNetP2::default(), rng),
+            l1: Stage::new(Linear::default(), rng),
+            r3: Stage::new(ReLU, rng),
+            l2: Stage::new(Linear::default(), rng),
+            r4: Stage::new(ReLU, rng),
+            l3: Stage::new(Linear::default(), rng),
+        }
+    }
+
+    /// Forward, softmax cross-entropy gradient, backward: returns the loss.
+    fn step(
+        &mut self,
+        x: &SMatrix<f32, 784, B>,
+        t: &[ClassIndex<10>; B],
+        rng: &mut Xoshiro128PlusPlus,
+    ) -> f32 {
+        let n = self;
+        n.c1.fwd(x, rng);
+        n.r1.fwd(&n.c1.y, rng);
+        n.p1.fwd(&n.r1.y, rng);
+        n.c2.fwd(&n.p1.y, rng);
+        n.r2.fwd(&n.c2.y, rng);
+        n.p2.fwd(&n.r2.y, rng);
+        n.l1.fwd(&n.p2.y, rng);
+        n.r3.fwd(&n.l1.y, rng);
+        n.l2.fwd(&n.r3.y, rng);
+        n.r4.fwd(&n.l2.y, rng);
+        n.l3.fwd(&n.r4.y, rng);
+        let mut dy = SMatrix::<f32, 10, B>::zeros();
+        let loss = SoftmaxCrossEntropy.loss_and_grad(&n.l3.y, t, &mut dy);
+        let d = n.l3.back(&n.r4.y, &dy, true);
+        let d = n.r4.back(&n.l2.y, d, true);
+        let d = n.l2.back(&n.r3.y, d, true);
+        let d = n.r3.back(&n.l1.y, d, true);
+        let d = n.l1.back(&n.p2.y, d, true);
+        let d = n.p2.back(&n.r2.y, d, true);
+        let d = n.r2.back(&n.c2.y, d, true);
+        let d = n.c2.back(&n.p1.y, d, true);
+        let d = n.p1.back(&n.r1.y, d, true);
+        let d = n.r1.back(&n.c1.y, d, true);
+        n.c1.back(x, d, false);
+        loss
+    }
+
+    /// Eval-mode forward.
+    fn infer(&self, x: &SMatrix<f32, 784, B>) -> SMatrix<f32, 10, B> {
+        let n = self;
+        let mut a = zeroed_box::<SMatrix<f32, 4704, B>>();
+        let mut b = zeroed_box::<SMatrix<f32, 4704, B>>();
+        n.c1.eval(x, &mut a);
+        n.r1.eval(&a, &mut b);
+        let mut c = zeroed_box::<SMatrix<f32, 1176, B>>();
+        n.p1.eval(&b, &mut c);
+        let mut d = zeroed_box::<SMatrix<f32, 1600, B>>();
+        let mut e = zeroed_box::<SMatrix<f32, 1600, B>>();
+        n.c2.eval(&c, &mut d);
+        n.r2.eval(&d, &mut e);
+        let mut f = SMatrix::<f32, 400, B>::zeros();
+        n.p2.eval(&e, &mut f);
+        let mut g = SMatrix::<f32, 120, B>::zeros();
+        let mut h = SMatrix::<f32, 120, B>::zeros();
+        n.l1.eval(&f, &mut g);
+        n.r3.eval(&g, &mut h);
+        let mut i = SMatrix::<f32, 84, B>::zeros();
+        let mut j = SMatrix::<f32, 84, B>::zeros();
+        n.l2.eval(&h, &mut i);
+        n.r4.eval(&i, &mut j);
+        let mut y = SMatrix::<f32, 10, B>::zeros();
+        n.l3.eval(&j, &mut y);
+        y
+    }
+}
+
+/// LeNet-5's FLOPs per sample, forward: 2·multiply-adds of its convolutions and linears.
+const LENET_FWD: u64 = 2 * (25 * 6 * 784 + 150 * 16 * 100 + 400 * 120 + 120 * 84 + 84 * 10);
+/// LeNet-5's FLOPs per sample of a train step: forward, weight gradients, input gradients
+/// of every layer but the first.
+const LENET_STEP: u64 = 3 * LENET_FWD - 2 * 25 * 6 * 784;
+
+type DsFirst = Conv2d<1, 49, 10, 64, 24, 5, 10, 4, 2, 2, 4, 1, 1, 1, 1, 40, 64>;
+type DsDepthwise = Conv2d<64, 24, 5, 64, 24, 5, 3, 3, 1, 1, 1, 1, 1, 1, 64, 9, 64>;
+type DsPointwise = Conv2d<64, 24, 5, 64, 24, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 64, 64>;
+type DsNorm = SpatialBatchNorm<64, 120>;
+
+/// One depthwise-separable block of the DS-CNN (batch one).
+struct DsBlock {
+    dw: Stage<DsDepthwise, 7680, 7680, 1>,
+    bn1: Stage<DsNorm, 7680, 7680, 1>,
+    pw: Stage<DsPointwise, 7680, 7680, 1>,
+    bn2: Stage<DsNorm, 7680, 7680, 1>,
+}
+
+/// W7 by hand, one sample.
+struct DsCnn {
+    first: Stage<DsFirst, 490, 7680, 1>,
+    bn: Stage<DsNorm, 7680, 7680, 1>,
+    blocks: [DsBlock; 4],
+    pool: Stage<GlobalAvgPool<64, 120>, 7680, 64, 1>,
+    fc: Stage<Linear, 64, 12, 1>,
+}
+
+impl DsCnn {
+    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
+        DsCnn {
+            first: Stage::new(DsFirst::default(), rng),
+            bn: Stage::new(DsNorm::default(), rng),
+            blocks: core::array::from_fn(|_| DsBlock {
+                dw: Stage::new(DsDepthwise::default(), rng),
+                bn1: Stage::new(DsNorm::default(), rng),
+                pw: Stage::new(DsPointwise::default(), rng),
+                bn2: Stage::new(DsNorm::default(), rng),
+            }),
+            pool: Stage::new(GlobalAvgPool, rng),
+            fc: Stage::new(Linear::default(), rng),
+        }
+    }
+
+    /// Eval-mode forward (batch norm not folded, ReLU in place after each).
+    fn infer(
+        &self,
+        x: &SMatrix<f32, 490, 1>,
+        a: &mut SMatrix<f32, 7680, 1>,
+        b: &mut SMatrix<f32, 7680, 1>,
+    ) -> SMatrix<f32, 12, 1> {
+        let relu = |m: &mut SMatrix<f32, 7680, 1>| m.iter_mut().for_each(|v| *v = v.max(0.0));
+        self.first.eval(x, a);
+        self.bn.eval(a, b);
+        relu(b);
+        for blk in &self.blocks {
+            blk.dw.eval(b, a);
+            blk.bn1.eval(a, b);
+            relu(b);
+            blk.pw.eval(b, a);
+            blk.bn2.eval(a, b);
+            relu(b);
+        }
+        let mut p = SMatrix::<f32, 64, 1>::zeros();
+        self.pool.eval(b, &mut p);
+        let mut y = SMatrix::<f32, 12, 1>::zeros();
+        self.fc.eval(&p, &mut y);
+        y
+    }
+}
+
+/// W7's FLOPs per sample: 2·multiply-adds of its convolutions and the linear.
+const DS_FWD: u64 = 2 * (40 * 64 * 120 + 4 * (9 * 64 * 120 + 64 * 64 * 120) + 64 * 12);
+
+/// A random batch.
+fn batch<const N: usize, const B: usize>(rng: &mut Xoshiro128PlusPlus) -> Box<SMatrix<f32, N, B>> {
+    let mut x = zeroed_box::<SMatrix<f32, N, B>>();
+    x.iter_mut().for_each(|v| *v = rng.random_range(-1.0..1.0));
+    x
+}
+
+/// One convolution alone, forward and backward (input gradient included) at batch `B`.
+fn conv_alone<L: Layer<f32, I, O> + Default, const I: usize, const O: usize, const B: usize>(
+    c: &mut Criterion,
+    name: &str,
+    flops_fwd: u64,
+) {
+    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(3);
+    let mut s = Stage::<L, I, O, B>::new(L::default(), rng);
+    let x = batch::<I, B>(rng);
+    let dy = batch::<O, B>(rng);
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(flops_fwd * B as u64));
+    g.bench_function("forward", |b| {
+        b.iter(|| {
+            s.fwd(black_box(&x), rng);
+        })
+    });
+    g.throughput(Throughput::Elements(2 * flops_fwd * B as u64));
+    g.bench_function("backward", |b| {
+        b.iter(|| black_box(s.back(&x, &dy, true)[0]))
+    });
+    g.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(1);
+
+    const B: usize = 32;
+    let mut net = Box::new(LeNet::<B>::new(rng));
+    let x = batch::<784, B>(rng);
+    let t: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
+    let mut g = c.benchmark_group("W6 LeNet-5");
+    g.throughput(Throughput::Elements(LENET_STEP * B as u64));
+    g.bench_function("train step B=32 (no optimiser)", |b| {
+        b.iter(|| net.step(black_box(&x), &t, rng))
+    });
+    let net1 = Box::new(LeNet::<1>::new(rng));
+    let x1 = batch::<784, 1>(rng);
+    g.throughput(Throughput::Elements(LENET_FWD));
+    g.bench_function("inference B=1", |b| b.iter(|| net1.infer(black_box(&x1))));
+    g.finish();
+
+    let ds = Box::new(DsCnn::new(rng));
+    let x = batch::<490, 1>(rng);
+    let (mut a, mut b2) = (zeroed_box(), zeroed_box());
+    let mut g = c.benchmark_group("W7 DS-CNN");
+    g.throughput(Throughput::Elements(DS_FWD));
+    g.bench_function("inference B=1", |b| {
+        b.iter(|| ds.infer(black_box(&x), &mut a, &mut b2))
+    });
+    g.finish();
+
+    conv_alone::<LeNetC1, 784, 4704, 32>(
+        &mut c,
+        "conv 1->6 5x5 pad 2 28x28 B=32",
+        2 * 25 * 6 * 784,
+    );
+    conv_alone::<LeNetC2, 1176, 1600, 32>(&mut c, "conv 6->16 5x5 14x14 B=32", 2 * 150 * 16 * 100);
+    conv_alone::<DsDepthwise, 7680, 7680, 1>(&mut c, "depthwise 64 3x3 24x5 B=1", 2 * 9 * 64 * 120);
+    conv_alone::<DsPointwise, 7680, 7680, 1>(
+        &mut c,
+        "pointwise 64->64 24x5 B=1",
+        2 * 64 * 64 * 120,
+    );
+    c.final_summary();
+}

@@ -1,0 +1,181 @@
+//! 03 — Handwritten digits with a convolutional network.
+//!
+//! The same data, split and standardisation as `digits` (02), but each sample is an image
+//! `[1, 8, 8]`: three 3 × 3 convolutions with batch norm and ReLU, two 2 × 2 max pools,
+//! dropout and a `Linear` classifier. It trains with Adam, a cosine schedule, random
+//! one-pixel translations of the training images and early stopping, is folded for
+//! deployment (each batch norm into the convolution before it), and its test accuracy is
+//! printed next to the multilayer perceptron's of example 02 on the same test images.
+//!
+//! Run it with `cargo run --release --example digits_cnn --features std`.
+
+#[path = "common/digits.rs"]
+mod digits;
+
+use std::error::Error;
+
+use staticnn::data::{
+    Dataset, Loader, Preprocess, RandomTranslate, Ratio, Remainder, Standardise, split_stratified,
+};
+use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::metrics::Confusion;
+use staticnn::prelude::*;
+use staticnn::rand::SeedableRng;
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::schedule::CosineAnnealing;
+
+use digits::{CLASSES, FEATURES};
+
+network! {
+    /// Classifies 8×8 digit images into 0–9 with convolutions.
+    pub struct DigitCnn {
+        input: [1, 8, 8],
+        conv1: Conv2d(16, kernel = 3, padding = 1, bias = false),
+        bn1: BatchNorm,
+        ReLU,
+        conv2: Conv2d(32, kernel = 3, padding = 1, bias = false),
+        bn2: BatchNorm,
+        ReLU,
+        MaxPool2d(2),                                   // [32, 4, 4]
+        conv3: Conv2d(64, kernel = 3, padding = 1, bias = false),
+        bn3: BatchNorm,
+        ReLU,
+        MaxPool2d(2),                                   // [64, 2, 2]
+        Flatten,
+        Dropout(0.3),
+        out: Linear(256 -> CLASSES),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+/// Mini-batch size.
+const BATCH: usize = 32;
+/// Base learning rate of Adam; cosine-annealed over `EPOCHS`.
+const LR: f64 = 3e-3;
+/// Most epochs the network trains for.
+pub const EPOCHS: usize = 40;
+/// Epochs without a better validation loss before stopping.
+const PATIENCE: usize = 10;
+/// Seed of the run (the MLP example's, so the split is the same).
+pub const SEED: u64 = 2026;
+
+/// What a run produced.
+pub struct Report {
+    /// Test accuracy of the deployed network.
+    pub accuracy: f64,
+    /// Its confusion matrix on the test set.
+    pub confusion: Confusion<CLASSES>,
+    /// Epochs trained.
+    pub epochs: usize,
+}
+
+/// Trains the CNN and measures the deployed form on the test images.
+pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
+    let digits::Digits {
+        mut train_x,
+        train_y,
+        mut test_x,
+        test_y,
+    } = digits::load();
+    // Standardise with statistics of the training images only (as in example 02).
+    let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
+    norm.apply_all(&mut train_x);
+    norm.apply_all(&mut test_x);
+    let all = Dataset::new(&train_x, &train_y)?;
+
+    // The validation split of example 02: one sample in seven of each class.
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
+    let mut rows = vec![0usize; train_y.len()];
+    let split = split_stratified::<CLASSES>(
+        &train_y,
+        &mut rows,
+        Ratio {
+            train: 6,
+            validation: 1,
+            test: 0,
+        },
+        &mut rng,
+    )?;
+    let (train, val) = (all.select(split.train)?, all.select(split.validation)?);
+
+    let mut net = DigitCnn::<f32>::new_boxed(&mut rng);
+    if verbose {
+        println!("{}\n", net.summary());
+    }
+    let mut best = net.clone();
+    let mut tape = staticnn::block::zeroed_box::<DigitCnnTape<f32, BATCH>>();
+    let mut grads = staticnn::block::zeroed_box::<DigitCnnParams<f32>>();
+    let mut adam = Adam::new(LR as f32);
+    let mut order = vec![0usize; train.len()];
+    let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
+    let config = FitConfig {
+        epochs: EPOCHS,
+        early_stopping: Some(EarlyStopping::new(PATIENCE)),
+        schedule: CosineAnnealing {
+            t_max: EPOCHS as u32,
+            eta_min: 0.0,
+        },
+        // Move each training image by up to one pixel in each direction.
+        augment: RandomTranslate::<1, 8, 8>::new(1, 1),
+    };
+    let mut epochs = 0;
+    let mut count = |stats: &staticnn::fit::EpochStats| {
+        epochs = stats.epoch;
+        if verbose {
+            println!(
+                "epoch {:>2}: train loss {:.4}, validation loss {:.4}, validation accuracy {:.2} %",
+                stats.epoch,
+                stats.train_loss,
+                stats.val_loss,
+                100.0 * stats.val_accuracy.unwrap_or(0.0)
+            );
+        }
+    };
+    fit(
+        &mut *net,
+        &mut *best,
+        &mut *tape,
+        &mut *grads,
+        &mut loader,
+        val,
+        &mut adam,
+        LR,
+        &config,
+        &mut rng,
+        &mut count,
+    )?;
+
+    // Deploy: every batch norm folded into the convolution before it, dropout removed.
+    let deployed = net.to_inference();
+    if verbose {
+        println!("\n{}\n", deployed.summary());
+    }
+    let mut confusion = Confusion::<CLASSES>::new();
+    for (x, &y) in test_x.iter().zip(&test_y) {
+        let [p] = deployed.classify(&SVector::<f32, FEATURES>::from_column_slice(x));
+        confusion.add(y, p);
+    }
+    Ok(Report {
+        accuracy: confusion.accuracy(),
+        confusion,
+        epochs,
+    })
+}
+
+/// The multilayer perceptron of example 02, trained here on the same split for comparison.
+#[allow(dead_code)]
+#[path = "digits.rs"]
+mod mlp;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let cnn = run(true)?;
+    println!("training the multilayer perceptron of example 02 for comparison …");
+    let mlp = mlp::run(false)?;
+    println!(
+        "\ntest accuracy on the same {} images:",
+        cnn.confusion.total()
+    );
+    println!("  CNN (deployed): {:.2} %", 100.0 * cnn.accuracy);
+    println!("  MLP (deployed): {:.2} %", 100.0 * mlp.accuracy);
+    Ok(())
+}

@@ -1,0 +1,517 @@
+//! Pooling over `[C, L]` or `[C, H, W]` samples: `nn.MaxPool1d/2d`, `nn.AvgPool1d/2d`,
+//! `nn.AdaptiveAvgPool1d/2d(1)` ([`GlobalAvgPool`]), and [`Flatten`].
+//!
+//! Like the convolutions, each layer's shape is given by const generic parameters and tied
+//! to the flat widths `I` and `O` of [`Layer`] by assertions evaluated when it is used. A
+//! 1-D layer is the 2-D one over a single row.
+
+use crate::layers::conv::{Geom, out_len};
+use crate::{Layer, SMatrix, Scalar};
+
+/// Types whose constants give a pooling window's [`Geom`] (`ci = co`, dilation 1).
+trait PoolShape {
+    /// The geometry.
+    const GEOM: Geom;
+}
+
+impl Geom {
+    /// Panics (at compile time, from a `const` block) unless the geometry is a valid pooling
+    /// window from `i` to `o` features, with PyTorch's rules (padding at most half the
+    /// kernel, floor mode).
+    const fn check_pool(&self, i: usize, o: usize) {
+        assert!(
+            self.sh >= 1 && self.sw >= 1,
+            "pooling: a stride must be at least 1"
+        );
+        assert!(
+            2 * self.ph <= self.kh && 2 * self.pw <= self.kw,
+            "pooling: the padding must be at most half the kernel size"
+        );
+        assert!(
+            i == self.ci * self.hi * self.wi,
+            "pooling: the input width I is not C·H·W (C·L)"
+        );
+        assert!(
+            o == self.co * self.ho * self.wo,
+            "pooling: the output width O is not C·H·W (C·L) of the output"
+        );
+        assert!(
+            self.ho >= 1 && self.ho == out_len(self.hi, self.kh, self.sh, self.ph, 1),
+            "pooling: the output height (length) is not (in + 2p − k)/s + 1"
+        );
+        assert!(
+            self.wo >= 1 && self.wo == out_len(self.wi, self.kw, self.sw, self.pw, 1),
+            "pooling: the output width (length) is not (in + 2p − k)/s + 1"
+        );
+    }
+}
+
+/// Asserts at compile time that `S`'s geometry is a valid pooling from `I` to `O` features.
+#[inline(always)]
+fn check<S: PoolShape, const I: usize, const O: usize>() {
+    const { S::GEOM.check_pool(I, O) }
+}
+
+/// Calls `f(output index, window)` for every output of one sample, where the window is the
+/// ranges of input rows and columns inside the image.
+#[inline(always)]
+fn windows(g: &Geom, mut f: impl FnMut(usize, usize, (usize, usize), (usize, usize))) {
+    let plane = g.hi * g.wi;
+    for c in 0..g.co {
+        for oh in 0..g.ho {
+            // Input rows oh·sh − ph + k for the k < kh inside [0, hi).
+            let top = oh * g.sh;
+            let rows = (top.max(g.ph) - g.ph, (top + g.kh).min(g.hi + g.ph) - g.ph);
+            for ow in 0..g.wo {
+                let left = ow * g.sw;
+                let cols = (left.max(g.pw) - g.pw, (left + g.kw).min(g.wi + g.pw) - g.pw);
+                f((c * g.ho + oh) * g.wo + ow, c * plane, rows, cols);
+            }
+        }
+    }
+}
+
+/// The index of the window's maximum in PyTorch's scan order: the first strict maximum,
+/// or the last NaN (padding is `−∞`: never chosen), and its value.
+#[inline(always)]
+fn window_max<T: Scalar>(
+    g: &Geom,
+    x: &[T],
+    base: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> (usize, T) {
+    let mut best = T::of(f64::NEG_INFINITY);
+    let mut at = base + rows.0 * g.wi + cols.0;
+    for ih in rows.0..rows.1 {
+        for iw in cols.0..cols.1 {
+            let i = base + ih * g.wi + iw;
+            let v = x[i];
+            #[allow(clippy::eq_op)]
+            if v > best || v != v {
+                best = v;
+                at = i;
+            }
+        }
+    }
+    (at, best)
+}
+
+/// Max pooling over `[C, HI, WI]`, PyTorch's `nn.MaxPool2d(kernel, stride, padding)`
+/// (dilation 1, floor mode): `out[c, y, x] = max over the window
+/// in[c, y·SH − PH + i, x·SW − PW + j]`, `i < KH`, `j < KW`, padding is `−∞`.
+///
+/// The output is `[C, HO, WO]`, `HO = (HI + 2·PH − KH) / SH + 1`; PyTorch's stride defaults
+/// to the kernel, and it requires `2·PH ≤ KH` (asserted). The gradient of each output goes to
+/// the first maximum of its window in row-major scan order (a NaN propagates, as in
+/// PyTorch); backward finds it again from the input instead of keeping indices in a tape.
+///
+/// ```
+/// use staticnn::prelude::*;
+/// use staticnn::layers::MaxPool2d;
+///
+/// // [1, 2, 4] → [1, 1, 2] with 2 × 2 windows.
+/// let pool = MaxPool2d::<1, 2, 4, 1, 2, 2, 2, 2, 2, 0, 0>;
+/// let x = SMatrix::<f32, 8, 1>::from_column_slice(&[1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 7.0]);
+/// let mut y = SMatrix::<f32, 2, 1>::zeros();
+/// Layer::<f32, 8, 2>::forward(&pool, &(), &(), &x, &mut y);
+/// assert_eq!(y.as_slice(), &[5.0, 8.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MaxPool2d<
+    const C: usize,
+    const HI: usize,
+    const WI: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+>;
+
+/// Max pooling over `[C, LI]`, PyTorch's `nn.MaxPool1d(K, S, P)`: `[C, LO]`,
+/// `LO = (LI + 2·P − K) / S + 1`; otherwise as [`MaxPool2d`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MaxPool1d<
+    const C: usize,
+    const LI: usize,
+    const LO: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>;
+
+/// Average pooling over `[C, HI, WI]`, PyTorch's `nn.AvgPool2d(kernel, stride, padding)`
+/// with its default `count_include_pad = True` (floor mode): the sum of the window's values
+/// inside the image divided by `KH·KW`, padding counted as zeros. Shapes as
+/// [`MaxPool2d`]'s.
+///
+/// ```
+/// use staticnn::prelude::*;
+/// use staticnn::layers::AvgPool2d;
+///
+/// // [1, 2, 2] → [1, 3, 3]: 2 × 2 windows, stride 1, padding 1 (the centre sees all four
+/// // values, a corner one).
+/// let pool = AvgPool2d::<1, 2, 2, 3, 3, 2, 2, 1, 1, 1, 1>;
+/// let x = SMatrix::<f64, 4, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// let mut y = SMatrix::<f64, 9, 1>::zeros();
+/// Layer::<f64, 4, 9>::forward(&pool, &(), &(), &x, &mut y);
+/// assert_eq!(y[0], 1.0 / 4.0); // corner: one value, divided by 4
+/// assert_eq!(y[4], 10.0 / 4.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AvgPool2d<
+    const C: usize,
+    const HI: usize,
+    const WI: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+>;
+
+/// Average pooling over `[C, LI]`, PyTorch's `nn.AvgPool1d(K, S, P)` with
+/// `count_include_pad = True`: `[C, LO]`, `LO = (LI + 2·P − K) / S + 1`; otherwise as
+/// [`AvgPool2d`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AvgPool1d<
+    const C: usize,
+    const LI: usize,
+    const LO: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>;
+
+macro_rules! pool_shape {
+    ($ty:ty, [$($gen:ident),*], $geom:expr) => {
+        impl<$(const $gen: usize),*> PoolShape for $ty {
+            const GEOM: Geom = $geom;
+        }
+    };
+}
+
+/// The geometry of a 2-D pooling layer.
+const fn geom2(c: usize, hw: [usize; 4], k: [usize; 2], s: [usize; 2], p: [usize; 2]) -> Geom {
+    Geom {
+        ci: c,
+        hi: hw[0],
+        wi: hw[1],
+        co: c,
+        ho: hw[2],
+        wo: hw[3],
+        kh: k[0],
+        kw: k[1],
+        sh: s[0],
+        sw: s[1],
+        ph: p[0],
+        pw: p[1],
+        dh: 1,
+        dw: 1,
+        g: c,
+    }
+}
+
+pool_shape!(
+    MaxPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>,
+    [C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW],
+    geom2(C, [HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW])
+);
+pool_shape!(
+    AvgPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>,
+    [C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW],
+    geom2(C, [HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW])
+);
+pool_shape!(
+    MaxPool1d<C, LI, LO, K, S, P>,
+    [C, LI, LO, K, S, P],
+    geom2(C, [1, LI, 1, LO], [1, K], [1, S], [0, P])
+);
+pool_shape!(
+    AvgPool1d<C, LI, LO, K, S, P>,
+    [C, LI, LO, K, S, P],
+    geom2(C, [1, LI, 1, LO], [1, K], [1, S], [0, P])
+);
+
+/// Implements [`Layer`] for a max pooling type.
+macro_rules! max_pool_layer {
+    ($kind:literal, $ty:ty, [$($gen:ident),*]) => {
+        impl<T: Scalar, const I: usize, const O: usize, $(const $gen: usize),*> Layer<T, I, O>
+            for $ty
+        {
+            type Params = ();
+            type State = ();
+            type Tape<const B: usize> = ();
+            const KIND: &'static str = $kind;
+            const FLOPS: usize = O * <Self as PoolShape>::GEOM.kh * <Self as PoolShape>::GEOM.kw;
+
+            fn init_params<R: rand::Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+            #[inline]
+            fn forward<const B: usize>(
+                &self,
+                _: &(),
+                _: &(),
+                x: &SMatrix<T, I, B>,
+                y: &mut SMatrix<T, O, B>,
+            ) {
+                check::<Self, I, O>();
+                let g = <Self as PoolShape>::GEOM;
+                for (xs, ys) in x.as_slice().chunks_exact(I).zip(y.as_mut_slice().chunks_exact_mut(O)) {
+                    windows(&g, |o, base, rows, cols| {
+                        ys[o] = window_max(&g, xs, base, rows, cols).1;
+                    });
+                }
+            }
+
+            #[inline]
+            fn backward<const B: usize>(
+                &self,
+                _: &(),
+                x: &SMatrix<T, I, B>,
+                _: &SMatrix<T, O, B>,
+                _: &(),
+                dy: &SMatrix<T, O, B>,
+                dx: Option<&mut SMatrix<T, I, B>>,
+                _: &mut (),
+            ) {
+                check::<Self, I, O>();
+                let Some(dx) = dx else { return };
+                let g = <Self as PoolShape>::GEOM;
+                dx.fill(T::zero());
+                let cols = x.as_slice().chunks_exact(I).zip(dy.as_slice().chunks_exact(O));
+                for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
+                    windows(&g, |o, base, rows, cols| {
+                        dxs[window_max(&g, xs, base, rows, cols).0] += dys[o];
+                    });
+                }
+            }
+        }
+    };
+}
+
+/// Implements [`Layer`] for an average pooling type.
+macro_rules! avg_pool_layer {
+    ($kind:literal, $ty:ty, [$($gen:ident),*]) => {
+        impl<T: Scalar, const I: usize, const O: usize, $(const $gen: usize),*> Layer<T, I, O>
+            for $ty
+        {
+            type Params = ();
+            type State = ();
+            type Tape<const B: usize> = ();
+            const KIND: &'static str = $kind;
+            const FLOPS: usize = O * <Self as PoolShape>::GEOM.kh * <Self as PoolShape>::GEOM.kw;
+
+            fn init_params<R: rand::Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+            #[inline]
+            fn forward<const B: usize>(
+                &self,
+                _: &(),
+                _: &(),
+                x: &SMatrix<T, I, B>,
+                y: &mut SMatrix<T, O, B>,
+            ) {
+                check::<Self, I, O>();
+                let g = <Self as PoolShape>::GEOM;
+                let inv = T::one() / T::of((g.kh * g.kw) as f64);
+                for (xs, ys) in x.as_slice().chunks_exact(I).zip(y.as_mut_slice().chunks_exact_mut(O)) {
+                    windows(&g, |o, base, rows, cols| {
+                        let mut s = T::zero();
+                        for ih in rows.0..rows.1 {
+                            for &v in &xs[base + ih * g.wi + cols.0..base + ih * g.wi + cols.1] {
+                                s += v;
+                            }
+                        }
+                        ys[o] = s * inv;
+                    });
+                }
+            }
+
+            #[inline]
+            fn backward<const B: usize>(
+                &self,
+                _: &(),
+                _: &SMatrix<T, I, B>,
+                _: &SMatrix<T, O, B>,
+                _: &(),
+                dy: &SMatrix<T, O, B>,
+                dx: Option<&mut SMatrix<T, I, B>>,
+                _: &mut (),
+            ) {
+                check::<Self, I, O>();
+                let Some(dx) = dx else { return };
+                let g = <Self as PoolShape>::GEOM;
+                let inv = T::one() / T::of((g.kh * g.kw) as f64);
+                dx.fill(T::zero());
+                for (dys, dxs) in dy.as_slice().chunks_exact(O).zip(dx.as_mut_slice().chunks_exact_mut(I)) {
+                    windows(&g, |o, base, rows, cols| {
+                        let d = dys[o] * inv;
+                        for ih in rows.0..rows.1 {
+                            for v in &mut dxs[base + ih * g.wi + cols.0..base + ih * g.wi + cols.1] {
+                                *v += d;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    };
+}
+
+max_pool_layer!(
+    "MaxPool2d",
+    MaxPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>,
+    [C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW]
+);
+max_pool_layer!("MaxPool1d", MaxPool1d<C, LI, LO, K, S, P>, [C, LI, LO, K, S, P]);
+avg_pool_layer!(
+    "AvgPool2d",
+    AvgPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>,
+    [C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW]
+);
+avg_pool_layer!("AvgPool1d", AvgPool1d<C, LI, LO, K, S, P>, [C, LI, LO, K, S, P]);
+
+/// Global average pooling: the mean of each channel over its `S` positions, `[C, S…]` →
+/// `[C]`. PyTorch's `nn.AdaptiveAvgPool1d(1)` on `[C, L]` (`S = L`) and
+/// `nn.AdaptiveAvgPool2d(1)` on `[C, H, W]` (`S = H·W`), followed by the free flatten of
+/// `[C, 1(, 1)]` to `[C]`. Implements [`Layer<T, I, O>`] for `I = C·S`, `O = C` (asserted).
+///
+/// ```
+/// use staticnn::prelude::*;
+///
+/// let pool = GlobalAvgPool::<2, 3>;
+/// let x = SMatrix::<f64, 6, 1>::from_column_slice(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
+/// let mut y = SMatrix::<f64, 2, 1>::zeros();
+/// Layer::<f64, 6, 2>::forward(&pool, &(), &(), &x, &mut y);
+/// assert_eq!(y.as_slice(), &[2.0, 20.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GlobalAvgPool<const C: usize, const S: usize>;
+
+impl<T: Scalar, const I: usize, const O: usize, const C: usize, const S: usize> Layer<T, I, O>
+    for GlobalAvgPool<C, S>
+{
+    type Params = ();
+    type State = ();
+    type Tape<const B: usize> = ();
+    const KIND: &'static str = "GlobalAvgPool";
+    const FLOPS: usize = I;
+
+    fn init_params<R: rand::Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+    #[inline]
+    fn forward<const B: usize>(
+        &self,
+        _: &(),
+        _: &(),
+        x: &SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+    ) {
+        const {
+            assert!(S >= 1, "global average pooling: no positions");
+            assert!(
+                I == C * S && O == C,
+                "global average pooling: I must be C·S and O = C"
+            );
+        }
+        let inv = T::one() / T::of(S as f64);
+        for (xs, ys) in x
+            .as_slice()
+            .chunks_exact(I)
+            .zip(y.as_mut_slice().chunks_exact_mut(O))
+        {
+            for (yc, xc) in ys.iter_mut().zip(xs.chunks_exact(S)) {
+                let mut s = T::zero();
+                for &v in xc {
+                    s += v;
+                }
+                *yc = s * inv;
+            }
+        }
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        _: &(),
+        _: &SMatrix<T, I, B>,
+        _: &SMatrix<T, O, B>,
+        _: &(),
+        dy: &SMatrix<T, O, B>,
+        dx: Option<&mut SMatrix<T, I, B>>,
+        _: &mut (),
+    ) {
+        let Some(dx) = dx else { return };
+        let inv = T::one() / T::of(S as f64);
+        for (dys, dxs) in dy
+            .as_slice()
+            .chunks_exact(O)
+            .zip(dx.as_mut_slice().chunks_exact_mut(I))
+        {
+            for (&d, dxc) in dys.iter().zip(dxs.chunks_exact_mut(S)) {
+                dxc.fill(d * inv);
+            }
+        }
+    }
+}
+
+/// `nn.Flatten`: the identity on the data. A sample is already stored in PyTorch's
+/// flattened order (channel, then row, then column), so a `Linear` after `Flatten` sees
+/// exactly what PyTorch's does; the layer exists so that a declaration can say where a
+/// shape becomes a width.
+///
+/// ```
+/// use staticnn::prelude::*;
+///
+/// let x = SMatrix::<f32, 4, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// let mut y = SMatrix::<f32, 4, 1>::zeros();
+/// Layer::<f32, 4, 4>::forward(&Flatten, &(), &(), &x, &mut y);
+/// assert_eq!(x, y);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Flatten;
+
+impl<T: Scalar, const N: usize> Layer<T, N, N> for Flatten {
+    type Params = ();
+    type State = ();
+    type Tape<const B: usize> = ();
+    const KIND: &'static str = "Flatten";
+    const FLOPS: usize = 0;
+
+    fn init_params<R: rand::Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+
+    #[inline]
+    fn forward<const B: usize>(
+        &self,
+        _: &(),
+        _: &(),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+    ) {
+        y.copy_from(x);
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        _: &(),
+        _: &SMatrix<T, N, B>,
+        _: &SMatrix<T, N, B>,
+        _: &(),
+        dy: &SMatrix<T, N, B>,
+        dx: Option<&mut SMatrix<T, N, B>>,
+        _: &mut (),
+    ) {
+        if let Some(dx) = dx {
+            dx.copy_from(dy);
+        }
+    }
+}
