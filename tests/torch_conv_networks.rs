@@ -12,6 +12,7 @@
 //! initial weights and compare the parameters after each. Every case runs in f64 to 1e-10 and
 //! in f32 to 1e-5 (relative, with a floor of 1).
 
+#[allow(dead_code)]
 mod common;
 
 use common::{Fixture, FromTarget, assert_close};
