@@ -739,7 +739,7 @@ pub fn shaped(
             "Eval-mode loss of a batch, as `Supervised::loss`: data of `INPUT` rows and {what}, each of another size a compile error that names this network and both sizes."
         );
         let step_doc = format!(
-            "One training step on a batch, as `Supervised::train_step`: data of `INPUT` rows and {what}, each of another size a compile error that names this network and both sizes, as is an optimiser of another network.\n\n# Errors\n\n`TrainError::NonFinite` when the loss or a gradient is not finite; nothing is changed then."
+            "One training step on a batch, as `Supervised::train_step`: data of `INPUT` rows and {what}, each of another size a compile error that names this network and both sizes, as is an optimiser of another network.\n\n# Errors\n\n`TrainError::NonFinite` when the loss or a gradient is not finite, `TrainError::NonFiniteUpdate` when the update would be; nothing is changed then."
         );
         quote! {
             #[doc = #loss_doc]
