@@ -163,7 +163,8 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
 }
 
 /// The multilayer perceptron of example 02, trained here on the same split for comparison.
-#[allow(dead_code)]
+/// (It loads `common/digits.rs` for itself, as this example does.)
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "digits.rs"]
 mod mlp;
 

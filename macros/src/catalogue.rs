@@ -769,7 +769,8 @@ fn out_sizes(cx: &mut Cx, input: &[W], k: &[W], s: &[W], p: &[W], d: &[W]) -> Op
                     cx.label
                 );
                 cx.asserts.push(quote_spanned! {cx.kind.span()=>
-                    const _: () = ::core::assert!(#i + 2 * #p >= #d * (#k - 1) + 1, #msg);
+                    #[allow(clippy::all)]
+                    const _: () = ::core::assert!(#i + 2 * #p > #d * (#k - 1), #msg);
                 });
                 outs.push(W::Expr(quote!((#i + 2 * #p - #d * (#k - 1) - 1) / #s + 1)));
             }
@@ -890,6 +891,7 @@ fn conv(cx: &mut Cx, n: usize) -> Result<Built, Flow> {
                     cx.label
                 );
                 cx.asserts.push(quote_spanned! {w.span()=>
+                    #[allow(clippy::all)]
                     const _: () = ::core::assert!(#c_in == #declared, #msg);
                 });
             }
@@ -912,6 +914,7 @@ fn conv(cx: &mut Cx, n: usize) -> Result<Built, Flow> {
                 cx.label
             );
             cx.asserts.push(quote_spanned! {kind.span()=>
+                #[allow(clippy::all)]
                 const _: () = ::core::assert!(#c_in % #g == 0 && #co % #g == 0, #msg);
             });
         }
