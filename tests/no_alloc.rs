@@ -525,6 +525,7 @@ fn w3_and_w4_infer_and_train_without_heap() {
 
 /// One layer's `forward`, `forward_train` and `backward` (input gradient included) over a
 /// batch of `N`, with everything made beforehand: the number of heap operations they make.
+#[cfg(feature = "alloc")]
 fn layer_heap_ops<L: Layer<f32, I, O> + Default, const I: usize, const O: usize, const N: usize>()
 -> usize {
     use staticnn::block::zeroed_box;
@@ -550,6 +551,7 @@ fn layer_heap_ops<L: Layer<f32, I, O> + Default, const I: usize, const O: usize,
 /// The convolutional layers touch no heap: both convolution paths (dense kernels over
 /// patches on the stack, and direct loops for depthwise), pooling, global pooling,
 /// `Flatten` and the per-channel batch norm.
+#[cfg(feature = "alloc")]
 #[test]
 fn conv_layers_allocate_nothing() {
     type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
