@@ -44,6 +44,7 @@
 use core::fmt;
 
 use crate::data::{Augment, Dataset, Loader, Targets};
+use crate::scalar::ShortFloat;
 use crate::schedule::Schedule;
 use crate::{ClassIndex, LearningRate, Loss, Optimizer, SMatrix, Scalar, Supervised};
 
@@ -156,7 +157,8 @@ impl fmt::Display for FitError {
         match self {
             FitError::Diverged { epoch, batch, loss } => write!(
                 f,
-                "training diverged at epoch {epoch}, batch {batch} (loss = {loss}); the network keeps its last finite weights"
+                "training diverged at epoch {epoch}, batch {batch} (loss = {}); the network keeps its last finite weights",
+                ShortFloat(*loss)
             ),
         }
     }

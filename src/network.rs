@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+use crate::scalar::ShortFloat;
 use crate::summary::{LayerInfo, Summary};
 use crate::{Loss, Optimizer, ParamBlock, SMatrix, SVector, Scalar, block};
 
@@ -212,7 +213,8 @@ impl core::fmt::Display for TrainError {
             TrainError::NonFinite { loss } => {
                 write!(
                     f,
-                    "non-finite loss or gradient (loss = {loss}); parameters left unchanged"
+                    "non-finite loss or gradient (loss = {}); parameters left unchanged",
+                    ShortFloat(*loss)
                 )
             }
         }
