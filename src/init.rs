@@ -277,8 +277,8 @@ fn uniform_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], lo: T, hi: T, rng: 
 /// The steps, all in `T`: `u = 2·a − 1` and `v = 2·b − 1` from two uniform values `a`, `b`
 /// in `[0, 1)` (for `f32`, 24 bits of [`next_u32`](rand::Rng::next_u32) scaled by 2⁻²⁴;
 /// otherwise 53 bits of [`next_u64`](rand::Rng::next_u64) scaled by 2⁻⁵³), drawn again until
-/// `0 < s < 1` with `s = u² + v²` (on average 1.27 times); then `f = √(−2·ln s / s)` and the
-/// pair `(u·f, v·f)`. The logarithm is `libm`'s ([`Scalar::ln_libm`]) and the square root is
+/// `0 < s < 1` with `s = u² + v²` (4/π ≈ 1.27 points per pair on average); then
+/// `f = √(−2·ln s / s)` and the pair `(u·f, v·f)`. The logarithm is `libm`'s ([`Scalar::ln_libm`]) and the square root is
 /// correctly rounded ([`Scalar::sqrt_correct`]), so a seed gives the same bits on every
 /// machine and whatever features other crates enable (`tests/libm_maths.rs` checks it).
 ///
