@@ -17,7 +17,6 @@
 //! the same on a 32-bit microcontroller and on a 64-bit host.
 
 use rand::{Rng, RngExt};
-use rand_distr::{Distribution, StandardNormal};
 
 use crate::Scalar;
 
@@ -228,7 +227,8 @@ impl<const I: usize, const O: usize> Fans for FanPair<I, O> {
 
 /// The default drawing: in `f64`, rounded to the network's scalar, so that an `f32` network
 /// is exactly its `f64` twin rounded (and a seed gives the same weights on every machine).
-/// Uniform values take 53 random bits; normal values come from `rand_distr`'s ziggurat.
+/// Uniform values take 53 random bits; normal values come from [`standard_normal_pair`] in
+/// `f64`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RoundedF64;
 
@@ -245,8 +245,9 @@ impl Draw for RoundedF64 {
 }
 
 /// Drawing in the network's own scalar: for `f32`, uniform values from 24 random bits (every
-/// value in `[0, 1)` a multiple of 2⁻²⁴, as `rand` draws an `f32`), normal values by
-/// Marsaglia's polar method (logarithm and square root in `f32`), the fan-dependent factors
+/// value in `[0, 1)` a multiple of 2⁻²⁴, as `rand` draws an `f32`), normal values from
+/// [`standard_normal_pair`] in `f32` (Marsaglia's polar method, logarithm and square root in
+/// `f32`), the fan-dependent factors
 /// (`1/√fan_in`, `√(6 / (fan_in + fan_out))`, …) computed at compile time. No `f64`
 /// arithmetic reaches the program as long as the scheme is a constant (as in
 /// [`network!`](macro@crate::network), where its `f64` parameters fold into `T` constants);
@@ -319,24 +320,46 @@ fn uniform_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], lo: T, hi: T, rng: 
     }
 }
 
-/// Marsaglia's polar method: a point uniform in the unit disc gives two independent standard
-/// normal values; both are used.
-fn normal_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], mean: T, std: T, rng: &mut R) {
+/// A pair of independent standard normal values in `T`, drawn from `rng` by Marsaglia's
+/// polar method. Every normal value the library draws comes from here: [`Init`]'s normal
+/// schemes (both [`RoundedF64`], in `f64`, and [`Native`], in the network's scalar) and
+/// [`GaussianNoise`](crate::data::GaussianNoise).
+///
+/// The steps, all in `T`: `u = 2·a − 1` and `v = 2·b − 1` from two uniform values `a`, `b`
+/// in `[0, 1)` (for `f32`, 24 bits of [`next_u32`](rand::Rng::next_u32) scaled by 2⁻²⁴;
+/// otherwise 53 bits of [`next_u64`](rand::Rng::next_u64) scaled by 2⁻⁵³), drawn again until
+/// `0 < s < 1` with `s = u² + v²` (4/π ≈ 1.27 points per pair on average); then
+/// `f = √(−2·ln s / s)` and the pair `(u·f, v·f)`. The logarithm is `libm`'s ([`Scalar::ln_libm`]) and the square root is
+/// correctly rounded ([`Scalar::sqrt_correct`]), so a seed gives the same bits on every
+/// machine and whatever features other crates enable (`tests/libm_maths.rs` checks it).
+///
+/// ```
+/// use staticnn::init::standard_normal_pair;
+/// use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
+/// let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+/// let [z0, z1]: [f64; 2] = standard_normal_pair(&mut rng);
+/// assert!(z0.is_finite() && z1.is_finite() && z0 != z1);
+/// ```
+#[inline]
+pub fn standard_normal_pair<T: Scalar, R: Rng + ?Sized>(rng: &mut R) -> [T; 2] {
     let two = T::one() + T::one();
-    let mut pairs = dst.chunks_mut(2);
-    for pair in &mut pairs {
-        let (u, v, s) = loop {
-            let u = two * unit::<T, R>(rng) - T::one();
-            let v = two * unit::<T, R>(rng) - T::one();
-            let s = u * u + v * v;
-            if s > T::zero() && s < T::one() {
-                break (u, v, s);
-            }
-        };
-        let f = (-two * s.ln_libm() / s).sqrt_correct();
-        pair[0] = mean + std * u * f;
-        if let Some(second) = pair.get_mut(1) {
-            *second = mean + std * v * f;
+    let (u, v, s) = loop {
+        let u = two * unit::<T, R>(rng) - T::one();
+        let v = two * unit::<T, R>(rng) - T::one();
+        let s = u * u + v * v;
+        if s > T::zero() && s < T::one() {
+            break (u, v, s);
+        }
+    };
+    let f = (-two * s.ln_libm() / s).sqrt_correct();
+    [u * f, v * f]
+}
+
+/// Fills `dst` with `mean + std·z`, both values of each [`standard_normal_pair`] used in turn.
+fn normal_native<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], mean: T, std: T, rng: &mut R) {
+    for pair in dst.chunks_mut(2) {
+        for (v, z) in pair.iter_mut().zip(standard_normal_pair::<T, R>(rng)) {
+            *v = mean + std * z;
         }
     }
 }
@@ -352,10 +375,13 @@ fn uniform<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], lo: f64, hi: f64, rng: &mu
     }
 }
 
+/// Fills `dst` with `mean + std·z` computed in `f64` and rounded, `z` from
+/// [`standard_normal_pair`] in `f64`, both values of each pair used in turn.
 fn normal<T: Scalar, R: Rng + ?Sized>(dst: &mut [T], mean: f64, std: f64, rng: &mut R) {
-    for v in dst {
-        let z: f64 = StandardNormal.sample(rng);
-        *v = T::of(mean + std * z);
+    for pair in dst.chunks_mut(2) {
+        for (v, z) in pair.iter_mut().zip(standard_normal_pair::<f64, R>(rng)) {
+            *v = T::of(mean + std * z);
+        }
     }
 }
 

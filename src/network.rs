@@ -4,6 +4,7 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::optim::OptimizerOf;
+use crate::scalar::ShortFloat;
 use crate::summary::{LayerInfo, Summary};
 use crate::{Loss, ParamBlock, SMatrix, SVector, Scalar, block};
 
@@ -236,14 +237,16 @@ impl core::fmt::Display for TrainError {
             TrainError::NonFinite { loss } => {
                 write!(
                     f,
-                    "non-finite loss or gradient (loss = {loss}); parameters left unchanged"
+                    "non-finite loss or gradient (loss = {}); parameters left unchanged",
+                    ShortFloat(*loss)
                 )
             }
             TrainError::NonFiniteUpdate { loss } => write!(
                 f,
                 "the optimiser's update would make a parameter or its state NaN or infinite \
-                 (loss = {loss}; learning rate too large?); parameters, running statistics \
-                 and optimiser state left unchanged"
+                 (loss = {}; learning rate too large?); parameters, running statistics \
+                 and optimiser state left unchanged",
+                ShortFloat(*loss)
             ),
         }
     }

@@ -130,11 +130,9 @@ impl Scalar for f64 {
 /// decimal that reads back as the same value) for magnitudes from 10⁻⁴ to below 10¹⁶, for
 /// zero and for NaN and the infinities, and in scientific notation otherwise (`1e300`, not
 /// the 301 digits `{}` gives; `1e-300`, not 300 zeros).
-#[cfg(any(feature = "safetensors", test))]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ShortFloat(pub f64);
 
-#[cfg(any(feature = "safetensors", test))]
 impl core::fmt::Display for ShortFloat {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let a = self.0.abs();

@@ -69,3 +69,31 @@ fn infinite_loss_is_a_typed_error() {
     assert_eq!(net.params, before.params);
     assert_eq!(net.state.bn.running_mean, before.state.bn.running_mean);
 }
+
+/// The messages print the loss briefly: `1e300`, not its 301 digits.
+#[test]
+fn errors_print_the_loss_briefly() {
+    use staticnn::fit::FitError;
+    let train = TrainError::NonFinite { loss: 1e300 }.to_string();
+    assert_eq!(
+        train,
+        "non-finite loss or gradient (loss = 1e300); parameters left unchanged"
+    );
+    let update = TrainError::NonFiniteUpdate { loss: 3e38 }.to_string();
+    assert!(update.contains("(loss = 3e38;"), "{update}");
+    let fit = FitError::Diverged {
+        epoch: 2,
+        batch: 7,
+        cause: TrainError::NonFinite { loss: -1e-300 },
+    }
+    .to_string();
+    assert_eq!(
+        fit,
+        "training diverged at epoch 2, batch 7: non-finite loss or gradient (loss = -1e-300); \
+         parameters left unchanged; the network keeps its last finite weights"
+    );
+    for loss in [f64::INFINITY, f64::NAN, 0.25] {
+        let text = TrainError::NonFinite { loss }.to_string();
+        assert!(text.contains(&format!("(loss = {loss})")), "{text}");
+    }
+}

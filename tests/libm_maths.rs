@@ -307,3 +307,79 @@ fn native_normal_init_is_libm() {
         "{differ} of {N} draws differ between std and libm"
     );
 }
+
+/// `n` standard normal values by the polar method in `f64` (53-bit uniforms), as
+/// `standard_normal_pair` documents, with the given logarithm.
+fn polar64(n: usize, seed: u64, ln: impl Fn(f64) -> f64) -> Vec<f64> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    let mut unit = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let (u, v, s) = loop {
+            let u = 2.0 * unit() - 1.0;
+            let v = 2.0 * unit() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                break (u, v, s);
+            }
+        };
+        let f = libm::sqrt(-2.0 * ln(s) / s);
+        out.push(u * f);
+        out.push(v * f);
+    }
+    out.truncate(n);
+    out
+}
+
+/// The libm and std forms of the `f64` draws of a seed, after checking that they differ.
+fn polar64_forms(n: usize, seed: u64) -> Vec<f64> {
+    let with_libm = polar64(n, seed, libm::log);
+    let with_std = polar64(n, seed, f64::ln);
+    let differ = with_libm
+        .iter()
+        .zip(&with_std)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    assert!(differ > 0, "std and libm agree on all {n} draws");
+    with_libm
+}
+
+/// The default (`RoundedF64`) normal schemes draw in `f64` with `libm`'s logarithm, for
+/// `f64` networks and, rounded, for `f32` ones (an odd length uses half of the last pair).
+#[test]
+fn rounded_normal_init_is_libm() {
+    const N: usize = 4095;
+    let z = polar64_forms(N, 11);
+    let (mean, std) = (0.5, 2.0);
+    let init = Init::Normal { mean, std };
+    let mut d64 = vec![0.0f64; N];
+    init.fill(&mut d64, 1, 1, &mut Xoshiro128PlusPlus::seed_from_u64(11));
+    let mut d32 = vec![0.0f32; N];
+    init.fill(&mut d32, 1, 1, &mut Xoshiro128PlusPlus::seed_from_u64(11));
+    for (k, &z) in z.iter().enumerate() {
+        let v = mean + std * z;
+        assert_eq!(d64[k].to_bits(), v.to_bits(), "draw {k}");
+        assert_eq!(d32[k].to_bits(), (v as f32).to_bits(), "draw {k}");
+    }
+}
+
+/// `GaussianNoise` draws its noise the same way, in `f64`, one value per feature.
+#[test]
+fn gaussian_noise_is_libm() {
+    use staticnn::data::{Augment, GaussianNoise};
+    const N: usize = 4096;
+    let z = polar64_forms(N, 12);
+    let noise = GaussianNoise { std: 0.3 };
+    let mut x64 = [1.0f64; N];
+    noise.augment(&mut x64, &mut Xoshiro128PlusPlus::seed_from_u64(12));
+    let mut x32 = [1.0f32; N];
+    noise.augment(&mut x32, &mut Xoshiro128PlusPlus::seed_from_u64(12));
+    for (k, &z) in z.iter().enumerate() {
+        assert_eq!(x64[k].to_bits(), (1.0 + 0.3 * z).to_bits(), "feature {k}");
+        assert_eq!(
+            x32[k].to_bits(),
+            (1.0 + (0.3 * z) as f32).to_bits(),
+            "feature {k}"
+        );
+    }
+}

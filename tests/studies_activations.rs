@@ -1,4 +1,4 @@
-//! Study 2 (examples/study_activations.rs) teaches what it claims, with 15 epochs and two
+//! Study 2 (examples/study_activations.rs) teaches what it claims, with 20 epochs and two
 //! learning rates in the dead-ReLU sweep.
 
 #[allow(dead_code)]
@@ -10,7 +10,7 @@ mod study;
 /// the accuracy with them.
 #[test]
 fn activation_study_shows_the_classic_behaviour() {
-    const EPOCHS: usize = 15;
+    const EPOCHS: usize = 20;
     const HIGH: f64 = 0.3;
     let (report, files) = study::run(EPOCHS, &[study::LR, HIGH], None).expect("the study runs");
     assert!(files.is_empty());

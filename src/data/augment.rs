@@ -1,8 +1,8 @@
 //! Random augmentation of image-shaped samples whose shape is known at compile time.
 
 use rand::{Rng, RngExt};
-use rand_distr::{Distribution, StandardNormal};
 
+use crate::init::standard_normal_pair;
 use crate::{SMatrix, Scalar};
 
 /// The shape of an image sample: `C` channels of `H` rows of `W` pixels, stored
@@ -244,8 +244,9 @@ impl<T: Scalar, const C: usize, const H: usize, const W: usize, const N: usize> 
 }
 
 /// Adds independent Gaussian noise of standard deviation `std` to every feature:
-/// `x_k ← x_k + std·z_k`, `z_k ~ N(0, 1)` drawn in `f64` (so `f32` and `f64` samples get the
-/// same noise, rounded) in storage order. Any sample shape.
+/// `x_k ← x_k + std·z_k`, `z_k ~ N(0, 1)` drawn in `f64` by
+/// [`standard_normal_pair`], both values of each pair in turn (so `f32` and `f64` samples get
+/// the same noise, rounded) in storage order. Any sample shape.
 ///
 /// ```
 /// use staticnn::data::{Augment, GaussianNoise};
@@ -262,9 +263,10 @@ pub struct GaussianNoise {
 
 impl<T: Scalar, const N: usize> Augment<T, N> for GaussianNoise {
     fn augment<R: Rng + ?Sized>(&self, x: &mut [T; N], rng: &mut R) {
-        for v in x {
-            let z: f64 = StandardNormal.sample(rng);
-            *v += T::of(self.std * z);
+        for pair in x.chunks_mut(2) {
+            for (v, z) in pair.iter_mut().zip(standard_normal_pair::<f64, R>(rng)) {
+                *v += T::of(self.std * z);
+            }
         }
     }
 }
