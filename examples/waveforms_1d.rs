@@ -14,9 +14,9 @@
 use std::error::Error;
 use std::f64::consts::PI;
 
-use rand_distr::{Distribution, Normal};
 use staticnn::data::{Dataset, Loader, Remainder};
 use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::init::standard_normal_pair;
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
@@ -58,7 +58,6 @@ fn window<R: Rng>(class: usize, rng: &mut R) -> [f32; LEN] {
     let phase = rng.random_range(0.0..1.0);
     let amplitude = rng.random_range(0.5..1.5);
     let offset = rng.random_range(-0.5..0.5);
-    let noise = Normal::new(0.0, 0.3).expect("a valid deviation");
     core::array::from_fn(|t| {
         let u = (t as f64 / period + phase).fract(); // position in the cycle, 0..1
         let wave = match class {
@@ -73,7 +72,8 @@ fn window<R: Rng>(class: usize, rng: &mut R) -> [f32; LEN] {
             2 => 4.0 * (u - 0.5).abs() - 1.0,
             _ => 2.0 * u - 1.0,
         };
-        (offset + amplitude * wave + noise.sample(rng)) as f32
+        let [noise, _]: [f64; 2] = standard_normal_pair(rng);
+        (offset + amplitude * wave + 0.3 * noise) as f32
     })
 }
 
