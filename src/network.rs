@@ -174,7 +174,11 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     }
 
     /// A Keras-style table of the layers with parameter counts, FLOPs and memory; it
-    /// implements `Display` and allocates nothing.
+    /// implements `Display` and allocates nothing. The inference-only form of a network
+    /// (`NameInference`) shows what the deployed network needs: its title says
+    /// `inference only`, there is no train-tape line, and the parameter and state bytes
+    /// are those stored (without the 64-byte line padding of x86-64, whose in-memory size
+    /// is added where it differs).
     fn summary(&self) -> Summary {
         Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(
             Self::NAME,
@@ -186,7 +190,7 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
 
 /// Rows of eval-mode scratch (as the generated `SCRATCH`): the largest input plus output
 /// width of a layer, the first layer counting only its output and the last only its input.
-fn scratch_rows(layers: &[LayerInfo]) -> usize {
+pub(crate) fn scratch_rows(layers: &[LayerInfo]) -> usize {
     let last = layers.len().saturating_sub(1);
     layers
         .iter()
