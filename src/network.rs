@@ -218,7 +218,7 @@ pub enum TrainError {
     /// The loss and the gradients were finite, but the optimiser's update would have made
     /// a parameter or a value of the optimiser's state NaN or infinite (a learning rate too
     /// large for the scalar type, or a gradient whose square overflows); it was not
-    /// applied (see [`Optimizer::try_step`]).
+    /// applied (see [`Optimizer::try_step`](crate::optim::Optimizer::try_step)).
     NonFiniteUpdate {
         /// The loss of the batch (finite).
         loss: f64,
@@ -270,7 +270,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     }
 
     /// One training step on a batch: train-mode forward, loss, backward (which overwrites
-    /// `grads`), and one optimiser step ([`Optimizer::try_step`]). Returns the batch loss
+    /// `grads`), and one optimiser step ([`Optimizer::try_step`](crate::optim::Optimizer::try_step)). Returns the batch loss
     /// (before the update).
     ///
     /// The guarantee that an error loses nothing costs no memory beyond a copy of the
