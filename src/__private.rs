@@ -198,3 +198,18 @@ pub const fn line_pad(count: usize) -> usize {
 pub const fn param_count<T, P>() -> usize {
     crate::block::len::<T, P>()
 }
+
+/// The summary of an inference-only form (`NameInference`): no training tape, parameter
+/// and state bytes without the blocks' padding.
+pub fn deployed_summary<
+    T: Scalar,
+    N: crate::Network<T, IN, OUT>,
+    const IN: usize,
+    const OUT: usize,
+>() -> crate::Summary {
+    crate::Summary::deployed::<T, N::Params, N::State>(
+        N::NAME,
+        N::LAYERS,
+        crate::network::scratch_rows(N::LAYERS),
+    )
+}

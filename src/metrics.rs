@@ -1,5 +1,8 @@
-//! Metrics: accuracy, top-k accuracy, confusion matrix, mean loss. Plain counters, no
+//! Metrics: accuracy, top-k accuracy, confusion matrix (printable as a table, with
+//! precision, recall and F1 per class and macro-averaged), mean loss. Plain counters, no
 //! allocation.
+
+use core::fmt;
 
 use crate::{ClassIndex, SMatrix, Scalar};
 
@@ -99,14 +102,130 @@ impl<const N: usize> Confusion<N> {
         }
     }
 
-    /// Recall of class `k`: the fraction of its samples predicted as `k` (0 when it has none).
-    pub fn recall(&self, k: usize) -> f64 {
-        let row: u64 = self.counts[k].iter().map(|&c| u64::from(c)).sum();
-        if row == 0 {
-            0.0
-        } else {
-            f64::from(self.counts[k][k]) / row as f64
+    /// Samples of class `k` (its row), counted in u64 so that sums cannot overflow.
+    fn row(&self, k: usize) -> u64 {
+        self.counts
+            .get(k)
+            .map_or(0, |r| r.iter().map(|&c| u64::from(c)).sum())
+    }
+
+    /// Samples predicted as class `k` (its column).
+    fn column(&self, k: usize) -> u64 {
+        if k >= N {
+            return 0;
         }
+        self.counts.iter().map(|r| u64::from(r[k])).sum()
+    }
+
+    /// Samples of class `k` predicted as `k`.
+    fn hits(&self, k: usize) -> u64 {
+        if k >= N {
+            return 0;
+        }
+        u64::from(self.counts[k][k])
+    }
+
+    /// Recall of class `k`: the fraction of its samples predicted as `k`,
+    /// `TP / (TP + FN)`. 0 when it has no samples (0/0, scikit-learn's `zero_division=0`),
+    /// which includes a class at or above `N` (never counted).
+    pub fn recall(&self, k: usize) -> f64 {
+        ratio(self.hits(k), self.row(k))
+    }
+
+    /// Precision of class `k`: the fraction of the samples predicted as `k` that are `k`,
+    /// `TP / (TP + FP)`. 0 when nothing is predicted as `k` (0/0, scikit-learn's
+    /// `zero_division=0`), which includes a class at or above `N`.
+    pub fn precision(&self, k: usize) -> f64 {
+        ratio(self.hits(k), self.column(k))
+    }
+
+    /// F1 score of class `k`, the harmonic mean of its precision and recall, computed as
+    /// `2 TP / (2 TP + FP + FN)` (as scikit-learn does). 0 when the class is neither a
+    /// sample's class nor a prediction (0/0, `zero_division=0`), and also when it has
+    /// samples or predictions but no hit.
+    pub fn f1(&self, k: usize) -> f64 {
+        let tp = self.hits(k);
+        ratio(2 * tp, self.row(k) + self.column(k))
+    }
+
+    /// The classes that occur as a true class or as a prediction: those the macro averages
+    /// run over (scikit-learn's default `labels`).
+    fn present(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..N).filter(|&k| self.row(k) + self.column(k) > 0)
+    }
+
+    /// The mean of `metric` over the present classes (0 when nothing was counted).
+    fn macro_mean(&self, metric: impl Fn(usize) -> f64) -> f64 {
+        let (sum, n) = self
+            .present()
+            .fold((0.0, 0u32), |(s, n), k| (s + metric(k), n + 1));
+        if n == 0 { 0.0 } else { sum / f64::from(n) }
+    }
+
+    /// Precision averaged over the classes, unweighted ("macro"). The mean runs over the
+    /// classes that occur as a true class or a prediction, as scikit-learn's does by
+    /// default; a class that is predicted but never true counts with precision 0. 0 when
+    /// nothing was counted.
+    pub fn macro_precision(&self) -> f64 {
+        self.macro_mean(|k| self.precision(k))
+    }
+
+    /// Recall averaged over the classes, unweighted, over the same classes as
+    /// [`macro_precision`](Self::macro_precision): a class predicted but never true counts
+    /// with recall 0 (0/0). 0 when nothing was counted.
+    pub fn macro_recall(&self) -> f64 {
+        self.macro_mean(|k| self.recall(k))
+    }
+
+    /// F1 averaged over the classes, unweighted (the mean of the per-class F1 scores, not
+    /// the F1 of the macro precision and recall), over the same classes as
+    /// [`macro_precision`](Self::macro_precision). 0 when nothing was counted.
+    pub fn macro_f1(&self) -> f64 {
+        self.macro_mean(|k| self.f1(k))
+    }
+}
+
+/// Decimal digits of `n`.
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// The matrix as a table: one row per true class, one column per predicted class, right
+/// aligned, under a `true\pred` corner. Lines are separated by newlines, without one after
+/// the last. Written straight to the formatter, without allocating.
+///
+/// ```
+/// use staticnn::metrics::Confusion;
+/// let mut c = Confusion::<3>::new();
+/// c.counts = [[12, 0, 1], [2, 9, 0], [0, 0, 10]];
+/// assert_eq!(
+///     c.to_string(),
+///     "true\\pred   0   1   2\n        0  12   0   1\n        1   2   9   0\n        2   0   0  10"
+/// );
+/// ```
+impl<const N: usize> fmt::Display for Confusion<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const CORNER: &str = "true\\pred";
+        let biggest = self.counts.iter().flatten().copied().max().unwrap_or(0);
+        let label = digits(N.saturating_sub(1) as u64);
+        let width = digits(u64::from(biggest)).max(label);
+        let first = CORNER.len().max(label);
+        write!(f, "{CORNER:>first$}")?;
+        for k in 0..N {
+            write!(f, "  {k:>width$}")?;
+        }
+        for (t, row) in self.counts.iter().enumerate() {
+            write!(f, "\n{t:>first$}")?;
+            for c in row {
+                write!(f, "  {c:>width$}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -218,5 +337,132 @@ mod tests {
         assert_eq!(c.total(), 3);
         assert_eq!(c.recall(0), 0.5);
         assert_eq!(c.recall(1), 1.0);
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    /// Per-class and macro figures against hand-computed values, with a class that never
+    /// occurs (left out of the macro means) and a class predicted but never true (in them,
+    /// with recall 0).
+    #[test]
+    fn confusion_precision_recall_f1_by_hand() {
+        let mut c = Confusion::<4>::new();
+        c.counts = [[5, 0, 1, 0], [2, 3, 0, 0], [0, 0, 10, 0], [0, 0, 0, 0]];
+        // Columns: 7, 3, 11, 0 predictions; rows: 6, 5, 10, 0 samples.
+        let precision = [5.0 / 7.0, 1.0, 10.0 / 11.0, 0.0];
+        let recall = [5.0 / 6.0, 3.0 / 5.0, 1.0, 0.0];
+        let f1 = [10.0 / 13.0, 6.0 / 8.0, 20.0 / 21.0, 0.0];
+        for k in 0..4 {
+            assert!(close(c.precision(k), precision[k]), "precision {k}");
+            assert!(close(c.recall(k), recall[k]), "recall {k}");
+            assert!(close(c.f1(k), f1[k]), "f1 {k}");
+            // F1 is the harmonic mean of precision and recall where both are defined.
+            let (p, r) = (precision[k], recall[k]);
+            if p + r > 0.0 {
+                assert!(close(c.f1(k), 2.0 * p * r / (p + r)), "harmonic {k}");
+            }
+        }
+        assert!(close(
+            c.macro_precision(),
+            (5.0 / 7.0 + 1.0 + 10.0 / 11.0) / 3.0
+        ));
+        assert!(close(c.macro_recall(), (5.0 / 6.0 + 0.6 + 1.0) / 3.0));
+        assert!(close(
+            c.macro_f1(),
+            (10.0 / 13.0 + 0.75 + 20.0 / 21.0) / 3.0
+        ));
+
+        // Class 1 is predicted once but never true: precision 0/1, recall 0/0 = 0, F1 0.
+        let mut d = Confusion::<3>::new();
+        d.add(0, 0);
+        d.add(0, 1);
+        assert_eq!((d.precision(0), d.recall(0)), (1.0, 0.5));
+        assert!(close(d.f1(0), 2.0 / 3.0));
+        assert_eq!((d.precision(1), d.recall(1), d.f1(1)), (0.0, 0.0, 0.0));
+        assert_eq!(d.macro_precision(), 0.5);
+        assert_eq!(d.macro_recall(), 0.25);
+        assert!(close(d.macro_f1(), 1.0 / 3.0));
+        // A class beyond N has neither samples nor predictions.
+        assert_eq!((d.precision(7), d.recall(7), d.f1(7)), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn confusion_empty_is_all_zero() {
+        let c = Confusion::<3>::new();
+        for k in 0..3 {
+            assert_eq!((c.precision(k), c.recall(k), c.f1(k)), (0.0, 0.0, 0.0));
+        }
+        assert_eq!(
+            (c.macro_precision(), c.macro_recall(), c.macro_f1()),
+            (0.0, 0.0, 0.0)
+        );
+    }
+
+    /// A fixed buffer to format into without `alloc`.
+    struct Buf {
+        bytes: [u8; 1024],
+        len: usize,
+    }
+
+    impl fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len + s.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    fn show<const N: usize>(c: &Confusion<N>) -> Buf {
+        let mut buf = Buf {
+            bytes: [0; 1024],
+            len: 0,
+        };
+        fmt::write(&mut buf, format_args!("{c}")).unwrap();
+        buf
+    }
+
+    /// The layout: columns as wide as the largest count or class label, rows labelled by
+    /// true class, every line as long as the header.
+    #[test]
+    fn confusion_displays_as_an_aligned_table() {
+        let mut c = Confusion::<12>::new();
+        c.add(0, 0);
+        c.add(11, 3);
+        let buf = show(&c);
+        let text = core::str::from_utf8(&buf.bytes[..buf.len]).unwrap();
+        let mut lines = [""; 13];
+        let mut n = 0;
+        for line in text.lines() {
+            lines[n] = line;
+            n += 1;
+        }
+        assert_eq!(n, 13);
+        assert_eq!(
+            lines[0],
+            "true\\pred   0   1   2   3   4   5   6   7   8   9  10  11"
+        );
+        assert_eq!(
+            lines[1],
+            "        0   1   0   0   0   0   0   0   0   0   0   0   0"
+        );
+        assert_eq!(
+            lines[12],
+            "       11   0   0   0   1   0   0   0   0   0   0   0   0"
+        );
+        assert!(lines.iter().all(|l| l.len() == lines[0].len()));
+
+        let mut big = Confusion::<2>::new();
+        big.counts = [[12345, 7], [0, 3]];
+        let buf = show(&big);
+        assert_eq!(
+            core::str::from_utf8(&buf.bytes[..buf.len]).unwrap(),
+            "true\\pred      0      1\n        0  12345      7\n        1      0      3"
+        );
     }
 }

@@ -175,7 +175,11 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     }
 
     /// A Keras-style table of the layers with parameter counts, FLOPs and memory; it
-    /// implements `Display` and allocates nothing.
+    /// implements `Display` and allocates nothing. The inference-only form of a network
+    /// (`NameInference`) shows what the deployed network needs: its title says
+    /// `inference only`, there is no train-tape line, and the parameter and state bytes
+    /// are those stored (without the 64-byte line padding of x86-64, whose in-memory size
+    /// is added where it differs).
     fn summary(&self) -> Summary {
         Summary::new::<T, Self::Params, Self::State, Self::Tape<1>>(
             Self::NAME,
@@ -187,7 +191,7 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
 
 /// Rows of eval-mode scratch (as the generated `SCRATCH`): the largest input plus output
 /// width of a layer, the first layer counting only its output and the last only its input.
-fn scratch_rows(layers: &[LayerInfo]) -> usize {
+pub(crate) fn scratch_rows(layers: &[LayerInfo]) -> usize {
     let last = layers.len().saturating_sub(1);
     layers
         .iter()
@@ -215,7 +219,7 @@ pub enum TrainError {
     /// The loss and the gradients were finite, but the optimiser's update would have made
     /// a parameter or a value of the optimiser's state NaN or infinite (a learning rate too
     /// large for the scalar type, or a gradient whose square overflows); it was not
-    /// applied (see [`Optimizer::try_step`]).
+    /// applied (see [`Optimizer::try_step`](crate::optim::Optimizer::try_step)).
     NonFiniteUpdate {
         /// The loss of the batch (finite).
         loss: f64,
@@ -269,7 +273,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     }
 
     /// One training step on a batch: train-mode forward, loss, backward (which overwrites
-    /// `grads`), and one optimiser step ([`Optimizer::try_step`]). Returns the batch loss
+    /// `grads`), and one optimiser step ([`Optimizer::try_step`](crate::optim::Optimizer::try_step)). Returns the batch loss
     /// (before the update).
     ///
     /// The guarantee that an error loses nothing costs no memory beyond a copy of the

@@ -44,6 +44,16 @@ pub struct Summary {
     state_bytes: usize,
     tape_bytes_per_sample: usize,
     scratch_bytes_per_sample: usize,
+    /// An inference-only form: `param_bytes`/`state_bytes` are without padding, the padded
+    /// sizes are below, and there is no tape.
+    deployed: Option<Padded>,
+}
+
+/// The in-memory sizes of a deployed network's blocks, padding included.
+#[derive(Clone, Copy, Debug)]
+struct Padded {
+    param_bytes: usize,
+    state_bytes: usize,
 }
 
 impl Summary {
@@ -60,6 +70,30 @@ impl Summary {
             state_bytes: size_of::<S>(),
             tape_bytes_per_sample: size_of::<Tape1>(),
             scratch_bytes_per_sample: scratch_rows * size_of::<T>(),
+            deployed: None,
+        }
+    }
+
+    /// The summary of an inference-only form: the bytes of its parameters and state as
+    /// stored (without the blocks' x86-64 padding), and no training tape.
+    pub(crate) fn deployed<T: Scalar, P, S>(
+        name: &'static str,
+        layers: &'static [LayerInfo],
+        scratch_rows: usize,
+    ) -> Self {
+        let scalar = size_of::<T>();
+        Summary {
+            name,
+            scalar: core::any::type_name::<T>(),
+            layers,
+            param_bytes: layers.iter().map(|l| l.params).sum::<usize>() * scalar,
+            state_bytes: layers.iter().map(|l| l.state).sum::<usize>() * scalar,
+            tape_bytes_per_sample: 0,
+            scratch_bytes_per_sample: scratch_rows * scalar,
+            deployed: Some(Padded {
+                param_bytes: size_of::<P>(),
+                state_bytes: size_of::<S>(),
+            }),
         }
     }
 
@@ -127,7 +161,10 @@ fn digits(mut n: usize) -> usize {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} ({})", self.name, self.scalar)?;
+        match self.deployed {
+            None => writeln!(f, "{} ({})", self.name, self.scalar)?,
+            Some(_) => writeln!(f, "{} ({}, inference only)", self.name, self.scalar)?,
+        }
         // Sequences and images widen the shape columns to fit.
         let width = |shape: fn(&LayerInfo) -> &'static [usize], min: usize| {
             self.layers
@@ -161,19 +198,38 @@ impl fmt::Display for Summary {
                 l.flops
             )?;
         }
-        writeln!(
+        // Where a deployed block's padded size differs from the stored one, it is named.
+        let padding = |bytes: usize, in_memory: usize| (in_memory != bytes).then_some(in_memory);
+        const PADDED: &str = "in memory on this target, padded to 64-byte lines";
+        write!(
             f,
-            "parameters: {} ({} bytes)",
+            "parameters: {} ({} bytes",
             self.params(),
             self.param_bytes
         )?;
-        writeln!(f, "state: {} bytes", self.state_bytes)?;
+        if let Some(m) = self
+            .deployed
+            .and_then(|p| padding(self.param_bytes, p.param_bytes))
+        {
+            write!(f, "; {m} {PADDED}")?;
+        }
+        writeln!(f, ")")?;
+        write!(f, "state: {} bytes", self.state_bytes)?;
+        if let Some(m) = self
+            .deployed
+            .and_then(|p| padding(self.state_bytes, p.state_bytes))
+        {
+            write!(f, " ({m} {PADDED})")?;
+        }
+        writeln!(f)?;
         writeln!(f, "forward FLOPs per sample: {}", self.flops())?;
-        writeln!(
-            f,
-            "train tape per sample: {} bytes",
-            self.tape_bytes_per_sample
-        )?;
+        if self.deployed.is_none() {
+            writeln!(
+                f,
+                "train tape per sample: {} bytes",
+                self.tape_bytes_per_sample
+            )?;
+        }
         write!(
             f,
             "inference scratch per sample: {} bytes",

@@ -80,3 +80,50 @@ fn inference_form_is_smaller() {
         "{text}"
     );
 }
+
+/// The inference form's summary shows what the deployed network needs: no training tape,
+/// and parameter and state bytes without the 64-byte line padding of x86-64 (the padded
+/// size, where it differs, is named as such). The trained network's summary is unchanged.
+#[test]
+fn inference_summary_shows_the_deployed_figures() {
+    let (net, _) = trained::<f32>(1);
+    let text = net.to_inference().summary().to_string();
+    // 12·20+20 + 20·16+16 + 2·16 (bn3) + 16·5+5 learnable scalars; bn3's running statistics.
+    assert_eq!(DeepInference::<f32>::PARAMS, 713);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "DeepInference (f32, inference only)", "{text}");
+    assert!(!text.contains("train tape"), "{text}");
+    let padded = DeepInference::<f32>::PARAM_BYTES;
+    let params = if padded == 713 * 4 {
+        "parameters: 713 (2852 bytes)".to_string()
+    } else {
+        format!(
+            "parameters: 713 (2852 bytes; {padded} in memory on this target, padded to 64-byte lines)"
+        )
+    };
+    assert!(lines.contains(&params.as_str()), "{text}");
+    assert!(lines.contains(&"state: 128 bytes"), "{text}");
+    let scratch = format!(
+        "inference scratch per sample: {} bytes",
+        DeepInference::<f32>::SCRATCH * 4
+    );
+    assert_eq!(lines.last(), Some(&scratch.as_str()), "{text}");
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(padded, 2880);
+    }
+
+    let trained_text = net.summary().to_string();
+    assert!(trained_text.starts_with("Deep (f32)\n"), "{trained_text}");
+    assert!(
+        trained_text.contains("train tape per sample: "),
+        "{trained_text}"
+    );
+    assert!(
+        trained_text.contains(&format!(
+            "parameters: {} ({} bytes)\n",
+            Deep::<f32>::PARAMS,
+            Deep::<f32>::PARAM_BYTES
+        )),
+        "{trained_text}"
+    );
+}

@@ -99,6 +99,7 @@ fn outcome(r: &Result<(), LoadError>) -> &'static str {
         Err(LoadError::WrongShape { .. }) => "WrongShape",
         Err(LoadError::WrongDtype { .. }) => "WrongDtype",
         Err(LoadError::NonFinite { .. }) => "NonFinite",
+        Err(LoadError::NamingMismatch { .. }) => "NamingMismatch",
         Err(_) => "other",
     }
 }
@@ -135,7 +136,18 @@ fn check_values(
 ) -> Result<(), TestCaseError> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| TestCaseError::fail(format!("accepted, but the crate says {e}")))?;
-    let ours = save_safetensors(net, options.naming);
+    // The naming the load used: the options', else the file's, else `nn.Sequential`'s.
+    let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+    let recorded = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("staticnn.naming"))
+        .map(|tag| match tag.as_str() {
+            "names" => Naming::Names,
+            _ => Naming::Sequential,
+        });
+    let naming = options.naming.or(recorded).unwrap_or(Naming::Sequential);
+    let ours = save_safetensors(net, naming);
     let ours = SafeTensors::deserialize(&ours).unwrap();
     for (name, t) in ours.iter() {
         if name.ends_with("num_batches_tracked") {
@@ -739,6 +751,7 @@ fn fuzzing_reaches_every_check() {
         "WrongShape",
         "WrongDtype",
         "NonFinite",
+        "NamingMismatch",
     ] {
         assert!(
             map.contains_key(variant),

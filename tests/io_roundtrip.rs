@@ -163,19 +163,69 @@ fn values_are_in_pytorch_order() {
     assert_eq!(get("2.weight"), [net.params.layer2.slope]);
 }
 
-/// A file of one naming does not load under the other: the first missing key is named.
+/// A file records its naming: the default options follow it, so a `Naming::Names` file
+/// loads as saved; an explicit naming that contradicts it is a typed error, and the network
+/// is left alone.
 #[test]
-fn namings_do_not_mix() {
+fn files_describe_their_naming() {
     let net = trained::<f32>(1);
+    for naming in [Naming::Sequential, Naming::Names] {
+        let file = save_safetensors(&net, naming);
+        let mut copy = trained::<f32>(2);
+        load_safetensors(&mut copy, &file, &LoadOptions::new()).unwrap();
+        assert_eq!(bits(&copy), bits(&net), "{naming:?}");
+    }
+
     let mut other = trained::<f32>(2);
     let named = save_safetensors(&net, Naming::Names);
+    let err = load_safetensors(
+        &mut other,
+        &named,
+        &LoadOptions::new().naming(Naming::Sequential),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LoadError::NamingMismatch {
+            requested: Naming::Sequential,
+            file: Naming::Names
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the options ask for `Naming::Sequential` (`0.weight`) keys, but the file records \
+         that it was saved with `Naming::Names` (`fc1.weight`) keys (leave \
+         `LoadOptions::naming` unset to follow the file)"
+    );
+    let sequential = save_safetensors(&net, Naming::Sequential);
+    assert_eq!(
+        load_safetensors(
+            &mut other,
+            &sequential,
+            &LoadOptions::new().naming(Naming::Names)
+        ),
+        Err(LoadError::NamingMismatch {
+            requested: Naming::Names,
+            file: Naming::Sequential
+        })
+    );
+    assert_eq!(bits(&other), bits(&trained::<f32>(2)));
+}
+
+/// A file without metadata (as PyTorch writes it) is read with `nn.Sequential` keys unless
+/// the options say otherwise: the first missing key is named.
+#[test]
+fn files_without_metadata_default_to_sequential() {
+    let net = trained::<f32>(1);
+    let mut other = trained::<f32>(2);
+    let named = build(&entries(&save_safetensors(&net, Naming::Names)));
     assert_eq!(
         load_safetensors(&mut other, &named, &LoadOptions::new()),
         Err(LoadError::MissingTensor {
             name: "0.weight".into()
         })
     );
-    let sequential = save_safetensors(&net, Naming::Sequential);
+    let sequential = build(&entries(&save_safetensors(&net, Naming::Sequential)));
     let options = LoadOptions::new().naming(Naming::Names);
     assert_eq!(
         load_safetensors(&mut other, &sequential, &options),
@@ -184,6 +234,28 @@ fn namings_do_not_mix() {
         })
     );
     assert_eq!(bits(&other), bits(&trained::<f32>(2)));
+    load_safetensors(&mut other, &sequential, &LoadOptions::new()).unwrap();
+    load_safetensors(&mut other, &named, &options).unwrap();
+    assert_eq!(bits(&other), bits(&net));
+}
+
+/// A file that records a naming this library does not know is refused as malformed.
+#[test]
+fn unknown_recorded_naming_is_malformed() {
+    let net = trained::<f32>(1);
+    let mut file = save_safetensors(&net, Naming::Names);
+    let (from, to) = (
+        br#""staticnn.naming":"names""#,
+        br#""staticnn.naming":"nicks""#,
+    );
+    let at = file.windows(from.len()).position(|w| w == from).unwrap();
+    file[at..at + to.len()].copy_from_slice(to);
+    let mut other = trained::<f32>(2);
+    let err = load_safetensors(&mut other, &file, &LoadOptions::new()).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Malformed { reason } if reason.contains("`nicks`")),
+        "{err}"
+    );
 }
 
 /// An f32 file loads into an f64 network exactly; an f64 file into an f32 network rounds

@@ -569,3 +569,48 @@ fn conv_layers_allocate_nothing() {
     ];
     assert_eq!(counts, [0; 8]);
 }
+
+/// A `fmt::Write` into a fixed buffer, so that formatting can be measured on its own.
+struct Sink {
+    bytes: [u8; 8192],
+    len: usize,
+}
+
+impl core::fmt::Write for Sink {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Printing a summary (of a network and of its inference form) and a confusion matrix
+/// touches no heap.
+#[test]
+fn summaries_and_confusion_tables_allocate_nothing() {
+    use core::fmt::Write;
+    let net = Everything::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(3));
+    let inference = net.to_inference();
+    let mut confusion = staticnn::metrics::Confusion::<10>::new();
+    confusion.add(3, 4);
+    let mut sink = Sink {
+        bytes: [0; 8192],
+        len: 0,
+    };
+    let (written, ops) = heap_ops(|| {
+        write!(
+            sink,
+            "{}\n{}\n{confusion}",
+            net.summary(),
+            inference.summary()
+        )
+    });
+    written.unwrap();
+    assert_eq!(ops, 0);
+    let text = core::str::from_utf8(&sink.bytes[..sink.len]).unwrap();
+    assert!(text.contains("(f32, inference only)") && text.contains("true\\pred"));
+}

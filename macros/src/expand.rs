@@ -340,6 +340,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
         "Everything a train-mode forward of [`{name}`] on `B` samples saves for backward; each public field is that layer's output."
     );
     let input_w = input;
+    // The inference-only form's summary leaves out what only training needs.
+    let deployed_summary = if plan.deployed {
+        quote! {
+            fn summary(&self) -> #sn::Summary {
+                #pv::deployed_summary::<T, Self, #input_w, #output>()
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
 
     quote! {
         #(#attrs)*
@@ -592,6 +602,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             fn state_mut(&mut self) -> &mut #state_ty<T> {
                 &mut self.state
             }
+
+            #deployed_summary
 
             fn init_with<D: #sn::init::Draw, R: #pv::Rng + ?Sized>(&mut self, draw: D, rng: &mut R) {
                 let _ = draw;

@@ -81,6 +81,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         loss: None,
         checks: Vec::new(),
         inference: false,
+        deployed: true,
     };
     let body = crate::expand::expand(&inference_plan);
 

@@ -93,6 +93,9 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// Whether to also write the inference-only form (`NameInference`, `to_inference`).
     pub inference: bool,
+    /// Whether this plan is itself an inference-only form: its `summary()` shows the
+    /// deployed figures (no training tape, bytes without padding).
+    pub deployed: bool,
 }
 
 const LOSSES: &[&str] = &["SoftmaxCrossEntropy", "Hinge", "BceWithLogits", "Mse"];
@@ -360,6 +363,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Outline) {
         loss,
         checks,
         inference: true,
+        deployed: false,
     };
     (Ok(plan), shape)
 }

@@ -14,6 +14,7 @@
 //! | [`Standardise`], [`MeanImage`], [`ChannelMean`] | pre-processing fitted on training data |
 //! | [`Chw`], [`RandomFlip`], [`RandomTranslate`], [`GaussianNoise`] | image augmentation |
 //! | [`Window`], [`RandomCrop`], [`tta`] | crops, and test-time augmentation over fixed views |
+//! | `read_csv`, `load_csv` (feature `std`) | a numeric CSV file into owned samples and labels |
 //!
 //! A training loop with all of it:
 //!
@@ -62,6 +63,8 @@
 
 mod augment;
 mod crop;
+#[cfg(feature = "std")]
+mod csv;
 mod dataset;
 mod loader;
 mod preprocess;
@@ -70,6 +73,8 @@ pub mod tta;
 
 pub use augment::{Augment, Chw, GaussianNoise, RandomFlip, RandomTranslate};
 pub use crop::{RandomCrop, Window};
+#[cfg(feature = "std")]
+pub use csv::{Csv, CsvError, LabelColumn, load_csv, read_csv};
 pub use dataset::{Dataset, Label, Targets};
 pub use loader::{Loader, Remainder, shuffle};
 pub use preprocess::{ChannelMean, MeanImage, Preprocess, Standardise};

@@ -22,7 +22,8 @@
 //!   with `strict=True`. Loading checks the whole file before it writes anything: a file
 //!   that is truncated, corrupt, for another architecture, of an unsupported dtype or (on
 //!   request) holding NaN or infinity is rejected with a `LoadError` that says what is wrong,
-//!   and the network is left as it was.
+//!   and the network is left as it was. `save_safetensors` records its naming in the
+//!   file's metadata, and loading with the default options follows it.
 //! - **blob** (always available, no allocation): [`to_bytes`] and [`from_bytes`] copy the
 //!   parameter and state blocks to and from bytes behind a header of [`HEADER_BYTES`] = 40
 //!   bytes (magic, format version, scalar width, a reserved zero byte, an architecture

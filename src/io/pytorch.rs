@@ -26,8 +26,11 @@ use crate::{Network, Scalar, block};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoadOptions<'a> {
-    /// How the file keys the layers (default [`Naming::Sequential`]).
-    pub naming: Naming,
+    /// How the file keys the layers. `None` (the default): as the file's metadata says
+    /// (`staticnn.naming`, written by [`save_safetensors`]), or [`Naming::Sequential`] for
+    /// a file without it (PyTorch's own). `Some(naming)`: that naming, and a file whose
+    /// metadata records another one is refused ([`LoadError::NamingMismatch`]).
+    pub naming: Option<Naming>,
     /// Only tensors whose keys start with this are read, with it removed: `"model."` reads
     /// `model.0.weight` as `0.weight`. Tensors without it are ignored. Default: empty, so
     /// that every tensor of the file must belong to the network.
@@ -38,10 +41,11 @@ pub struct LoadOptions<'a> {
 }
 
 impl LoadOptions<'static> {
-    /// The defaults: `nn.Sequential` keys, no prefix, non-finite values accepted.
+    /// The defaults: the naming the file records (`nn.Sequential` keys if it records
+    /// none), no prefix, non-finite values accepted.
     pub const fn new() -> Self {
         LoadOptions {
-            naming: Naming::Sequential,
+            naming: None,
             prefix: "",
             reject_non_finite: false,
         }
@@ -55,9 +59,13 @@ impl Default for LoadOptions<'static> {
 }
 
 impl<'a> LoadOptions<'a> {
-    /// Sets how the file keys the layers.
+    /// Sets how the file keys the layers, and requires a file that records its naming to
+    /// record this one (see [`LoadOptions::naming`](#structfield.naming)).
     pub const fn naming(self, naming: Naming) -> Self {
-        LoadOptions { naming, ..self }
+        LoadOptions {
+            naming: Some(naming),
+            ..self
+        }
     }
 
     /// Reads only the tensors under `prefix` (see [`LoadOptions::prefix`](#structfield.prefix)).
@@ -137,6 +145,14 @@ pub enum LoadError {
         /// The value in the file.
         value: f64,
     },
+    /// The options ask for one [`Naming`] ([`LoadOptions::naming`]), but the file's
+    /// metadata (`staticnn.naming`) records the other.
+    NamingMismatch {
+        /// The naming the options ask for.
+        requested: Naming,
+        /// The naming the file records.
+        file: Naming,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -177,6 +193,13 @@ impl fmt::Display for LoadError {
                 "tensor `{name}` holds {} at element {index}, which is not finite in the network's scalar type",
                 ShortFloat(*value)
             ),
+            LoadError::NamingMismatch { requested, file } => write!(
+                f,
+                "the options ask for {} keys, but the file records that it was saved with {} keys \
+                 (leave `LoadOptions::naming` unset to follow the file)",
+                naming_label(*requested),
+                naming_label(*file)
+            ),
         }
     }
 }
@@ -185,6 +208,52 @@ impl core::error::Error for LoadError {}
 
 /// Length of the header-length field that starts every safetensors file.
 const LEN_BYTES: usize = 8;
+
+/// The metadata key under which [`save_safetensors`] records the naming.
+const NAMING_KEY: &str = "staticnn.naming";
+
+/// How a naming is spelled in the metadata.
+const fn naming_tag(naming: Naming) -> &'static str {
+    match naming {
+        Naming::Sequential => "sequential",
+        Naming::Names => "names",
+    }
+}
+
+/// How a naming is called in messages.
+const fn naming_label(naming: Naming) -> &'static str {
+    match naming {
+        Naming::Sequential => "`Naming::Sequential` (`0.weight`)",
+        Naming::Names => "`Naming::Names` (`fc1.weight`)",
+    }
+}
+
+/// The naming to load a file with: the file's (from its metadata) unless the options set
+/// one, [`Naming::Sequential`] if neither does; an error if both do and disagree, or if the
+/// file records a naming this library does not know.
+fn resolve_naming(metadata: &Metadata, requested: Option<Naming>) -> Result<Naming, LoadError> {
+    let recorded = metadata.metadata().as_ref().and_then(|m| m.get(NAMING_KEY));
+    let file = match recorded.map(String::as_str) {
+        None => None,
+        Some(tag) => Some(
+            [Naming::Sequential, Naming::Names]
+                .into_iter()
+                .find(|n| naming_tag(*n) == tag)
+                .ok_or_else(|| LoadError::Malformed {
+                    reason: format!(
+                        "the metadata's `{NAMING_KEY}` is `{tag}`, not `sequential` or `names`"
+                    ),
+                })?,
+        ),
+    };
+    match (requested, file) {
+        (Some(requested), Some(file)) if requested != file => {
+            Err(LoadError::NamingMismatch { requested, file })
+        }
+        (Some(naming), _) | (None, Some(naming)) => Ok(naming),
+        (None, None) => Ok(Naming::Sequential),
+    }
+}
 
 /// Loads the parameters and state of `net` from a safetensors file, as written by
 /// `safetensors.torch.save_file(model.state_dict(), path)` for the matching PyTorch model
@@ -213,19 +282,24 @@ const LEN_BYTES: usize = 8;
 /// load_safetensors(&mut copy, &file, &LoadOptions::new())?;
 /// assert_eq!(copy.params.fc.weight, net.params.fc.weight.cast::<f64>());
 ///
-/// // Keyed by name, the file does not fit the default naming.
+/// // The file records its naming: the default options follow it, and an explicit
+/// // naming that contradicts it is refused.
 /// let named = save_safetensors(&net, Naming::Names);
-/// let err = load_safetensors(&mut copy, &named, &LoadOptions::new()).unwrap_err();
-/// assert_eq!(err, LoadError::MissingTensor { name: "0.weight".into() });
-/// load_safetensors(&mut copy, &named, &LoadOptions::new().naming(Naming::Names))?;
+/// load_safetensors(&mut copy, &named, &LoadOptions::new())?;
+/// let err = load_safetensors(&mut copy, &named, &LoadOptions::new().naming(Naming::Sequential));
+/// assert_eq!(
+///     err,
+///     Err(LoadError::NamingMismatch { requested: Naming::Sequential, file: Naming::Names })
+/// );
 /// # Ok::<(), LoadError>(())
 /// ```
 ///
 /// # Errors
 ///
 /// A [`LoadError`] naming what is wrong, in this order: the file's structure
-/// ([`Truncated`](LoadError::Truncated), [`Malformed`](LoadError::Malformed)), then
-/// [`MissingTensor`](LoadError::MissingTensor) in the network's order,
+/// ([`Truncated`](LoadError::Truncated), [`Malformed`](LoadError::Malformed)), the naming
+/// ([`NamingMismatch`](LoadError::NamingMismatch), [`Malformed`](LoadError::Malformed) for
+/// an unknown one), then [`MissingTensor`](LoadError::MissingTensor) in the network's order,
 /// [`UnexpectedTensor`](LoadError::UnexpectedTensor) in the order of the keys, then
 /// for each tensor in the network's order [`WrongDtype`](LoadError::WrongDtype),
 /// [`WrongShape`](LoadError::WrongShape) and [`NonFinite`](LoadError::NonFinite).
@@ -243,6 +317,7 @@ where
     let (header_len, metadata) =
         SafeTensors::read_metadata(bytes).map_err(|e| structure_error(e, bytes))?;
     let data = bytes.get(LEN_BYTES + header_len..).unwrap_or_default();
+    let naming = resolve_naming(&metadata, options.naming)?;
 
     // The file's tensors under the prefix, by key without it.
     let names = metadata.offset_keys();
@@ -254,7 +329,7 @@ where
     }
     let full = |key: &str| format!("{}{key}", options.prefix);
 
-    let wanted: Vec<(String, NetTensor)> = tensors(N::LAYERS, options.naming)
+    let wanted: Vec<(String, NetTensor)> = tensors(N::LAYERS, naming)
         .map(|t| (t.to_string(), t))
         .collect();
     for (key, t) in &wanted {
@@ -448,14 +523,10 @@ where
     order.sort_by_key(|t| core::cmp::Reverse(element(t))); // stable: layer order within
 
     let mut header = String::from("{\"__metadata__\":{");
-    let naming_name = match naming {
-        Naming::Sequential => "sequential",
-        Naming::Names => "names",
-    };
     let metadata = [
         ("format", String::from("pt")),
         ("staticnn.layers", describe_layers(N::LAYERS, naming)),
-        ("staticnn.naming", String::from(naming_name)),
+        (NAMING_KEY, String::from(naming_tag(naming))),
         ("staticnn.network", String::from(N::NAME)),
     ];
     for (i, (k, v)) in metadata.iter().enumerate() {
