@@ -166,7 +166,7 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
 /// (It loads `common/digits.rs` for itself, as this example does.)
 #[allow(dead_code, clippy::duplicate_mod)]
 #[path = "digits.rs"]
-mod mlp;
+pub mod mlp;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let cnn = run(true)?;
