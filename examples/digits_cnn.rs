@@ -14,9 +14,7 @@ mod digits;
 
 use std::error::Error;
 
-use staticnn::data::{
-    Dataset, Loader, Preprocess, RandomTranslate, Ratio, Remainder, Standardise, split_stratified,
-};
+use staticnn::data::{Dataset, Loader, RandomTranslate, Ratio, Remainder, split_stratified};
 use staticnn::fit::{EarlyStopping, FitConfig, fit};
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
@@ -71,16 +69,13 @@ pub struct Report {
 
 /// Trains the CNN and measures the deployed form on the test images.
 pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
+    // Standardised with statistics of the training images only, as in example 02.
     let digits::Digits {
-        mut train_x,
+        train_x,
         train_y,
-        mut test_x,
+        test_x,
         test_y,
-    } = digits::load();
-    // Standardise with statistics of the training images only (as in example 02).
-    let norm = Standardise::fit(&Dataset::new(&train_x, &train_y)?)?;
-    norm.apply_all(&mut train_x);
-    norm.apply_all(&mut test_x);
+    } = digits::load_standardised()?;
     let all = Dataset::new(&train_x, &train_y)?;
 
     // The validation split of example 02: one sample in seven of each class.
