@@ -45,6 +45,11 @@ pub fn linear_relu<T: Scalar, const I: usize, const O: usize, const B: usize>(
 #[inline]
 pub fn relu_in_place<T: Scalar, const R: usize, const C: usize>(y: &mut SMatrix<T, R, C>) {
     for v in y.as_mut_slice() {
+        #[allow(
+            clippy::neg_cmp_op_on_partial_ord,
+            reason = "NaN must become 0 as in the ReLU layer; a store only where it changes \
+                      the value measured 40 B smaller on a Cortex-M4F"
+        )]
         if !(*v > T::zero()) {
             *v = T::zero();
         }

@@ -11,7 +11,7 @@
 //!   through [`staticnn_digits::classify`], the function the firmware runs.
 //!
 //! `cargo run -p staticnn-digits-export --release` (from `embedded/`) trains and writes both
-//! files (about four minutes on a shared core: the host takes the library's plain loops, as
+//! files (4 to 9 minutes on two shared cores: the host takes the library's plain loops, as
 //! the firmware does). With `-- --data` it writes the files from the compiled `TRAINED`
 //! without training (after a change of the shipped digits). With `-- --check` it trains nothing: it verifies that `data.rs` is what the compiled
 //! `TRAINED` gives for the data set today and that `trained.rs` is that network in the
