@@ -21,7 +21,7 @@ qemu_timeout=${QEMU_TIMEOUT:-300}
 cd "$here"
 
 targets=(thumbv6m-none-eabi thumbv7em-none-eabihf)
-bins=(infer train train_f64init blob)
+bins=(infer train train_f64init blob digits)
 # The QEMU machine of each target: the BBC micro:bit is a Cortex-M0 (ARMv6-M, no FPU); the
 # MPS2 AN386 is a Cortex-M4 with single-precision FPU, which hard-float code needs
 # (lm3s6965evb is a Cortex-M3 and would fault on the first FPU instruction).
@@ -32,7 +32,7 @@ declare -A qemu_machine=(
 # Start of RAM on both machines: anything below is flash (or the SSRAM that stands in for it).
 ram_origin=$((0x20000000))
 
-# Footprint goals of the issue, on thumbv7em-none-eabihf: enforced for inference and for
+# Footprint goals of the issues, on thumbv7em-none-eabihf: enforced for inference and for
 # `train` (the library's single-precision initialisation), which meet them; reported for
 # `train_f64init`, whose flash follows the library's default `f64` initialisation
 # (FOOTPRINT.md says why). Training RAM may be parameters + gradients + tape + data: the
@@ -41,6 +41,11 @@ ram_origin=$((0x20000000))
 infer_flash_goal=4096
 infer_ram_goal=512
 train_flash_goal=5120
+# The digits CNN (issue 16), on thumbv7em-none-eabihf: flash at most its weights (the size
+# of DIGITS_NET) + 6 KiB; RAM (static + peak stack) at most the two largest adjacent
+# activations of one sample (the firmware prints them, a `const` of staticnn-digits) + 1 KiB.
+digits_flash_slack=6144
+digits_ram_slack=1024
 
 failures=0
 fail() {
@@ -83,6 +88,10 @@ cargo clippy --workspace --all-features --target-dir "$target_dir" -- -D warning
 # the host's weights stays exact.
 section "generated sources up to date (staticnn-sine-export --check)"
 cargo run --release -q -p staticnn-sine-export --target-dir "$target_dir" -- --check
+# The digits: `--check` trains nothing (training takes minutes); it recomputes the shipped
+# images and the host's predictions from the compiled weights, and the weights' source.
+section "generated sources up to date (staticnn-digits-export --check)"
+cargo run --release -q -p staticnn-digits-export --target-dir "$target_dir" -- --check
 
 # Two builds per target: the minimal firmware (exit status only), measured for flash and
 # static RAM, and the measurement build (stack painting and a report), run for the stack.
@@ -105,24 +114,29 @@ f64_symbols() {
         grep -v '^libm::math::generic::' | sed 's/^compiler_builtins::.*:://' | sort -u | tr '\n' ' ' || true
 }
 
+declare -A weight_bytes
 if [ "$have_binutils" = 1 ]; then
     section "image checks (arm-none-eabi-nm, arm-none-eabi-objdump)"
     for t in "${targets[@]}"; do
-        infer=$images/$t/infer
         # The inference weights: a data object in .rodata, below the start of RAM.
-        row=$(arm-none-eabi-objdump -t "$infer" | awk '$NF == "SINE_NET" {print $1, $(NF - 2), $(NF - 1)}')
-        read -r addr sect size <<<"${row:-- - -}"
-        if [ -z "$row" ]; then
-            fail "$t infer: no symbol SINE_NET"
-        elif [ "$sect" != ".rodata" ] || [ $((16#$addr)) -ge "$ram_origin" ]; then
-            fail "$t infer: SINE_NET is in $sect at 0x$addr, not in .rodata in flash"
-        else
-            echo "$t infer: SINE_NET, $((16#$size)) bytes, in $sect at 0x$addr (flash): ok"
-        fi
+        for pair in infer:SINE_NET digits:DIGITS_NET; do
+            b=${pair%%:*}
+            symbol=${pair#*:}
+            row=$(arm-none-eabi-objdump -t "$images/$t/$b" | awk -v s="$symbol" '$NF == s {print $1, $(NF - 2), $(NF - 1)}')
+            read -r addr sect size <<<"${row:-- - -}"
+            if [ -z "$row" ]; then
+                fail "$t $b: no symbol $symbol"
+            elif [ "$sect" != ".rodata" ] || [ $((16#$addr)) -ge "$ram_origin" ]; then
+                fail "$t $b: $symbol is in $sect at 0x$addr, not in .rodata in flash"
+            else
+                echo "$t $b: $symbol, $((16#$size)) bytes, in $sect at 0x$addr (flash): ok"
+                [ "$b" != digits ] || weight_bytes[$t]=$((16#$size))
+            fi
+        done
         # The f32 paths hold no f64 arithmetic, conversion or maths: inference, training with
         # the library's single-precision initialisation, and loading an f32 blob into an f32
         # network (the blob reader's same-width path: no `__aeabi_d2f`/`__aeabi_f2d`).
-        for b in infer train blob; do
+        for b in infer train blob digits; do
             f64=$(f64_symbols "$images/$t/$b")
             if [ -n "$f64" ]; then
                 fail "$t $b: f64 routines linked in: $f64"
@@ -153,9 +167,9 @@ run() {
         -monitor none -semihosting-config enable=on,target=native -kernel "$image" 2>&1 </dev/null
 }
 
-declare -A peak data_bytes
+declare -A peak data_bytes activation_bytes
 if [ "$have_qemu" = 1 ]; then
-    section "QEMU runs (exit status 0 = trained below the threshold / inferred within tolerance)"
+    section "QEMU runs (exit status 0 = trained below the threshold / inferred within tolerance / the host's predictions)"
     for t in "${targets[@]}"; do
         for b in "${bins[@]}"; do
             for variant in "" .measure; do
@@ -172,6 +186,7 @@ if [ "$have_qemu" = 1 ]; then
                 if [ -n "$variant" ]; then
                     peak[$t.$b]=$(sed -n 's/.*peak stack \([0-9]*\) B.*/\1/p' <<<"$output")
                     data_bytes[$t.$b]=$(sed -n 's/.*; data \([0-9]*\) B in flash.*/\1/p' <<<"$output")
+                    activation_bytes[$t.$b]=$(sed -n 's/.*, activations \([0-9]*\) B;.*/\1/p' <<<"$output")
                 fi
             done
         done
@@ -198,6 +213,24 @@ if [ "$have_binutils" = 1 ]; then
                         notes+=("FAIL: inference flash $flash B is over the goal of $infer_flash_goal B")
                     [ -z "$total" ] || [ "$total" -le "$infer_ram_goal" ] ||
                         notes+=("FAIL: inference RAM $total B is over the goal of $infer_ram_goal B")
+                    ;;
+                digits)
+                    weights=${weight_bytes[$t]:-}
+                    if [ -z "$weights" ]; then
+                        notes+=("FAIL: no weight size for digits (DIGITS_NET)")
+                    elif [ "$flash" -gt $((weights + digits_flash_slack)) ]; then
+                        notes+=("FAIL: digits flash $flash B is over the goal of weights $weights B + $digits_flash_slack B = $((weights + digits_flash_slack)) B")
+                    else
+                        notes+=("digits: flash $flash B within weights $weights B + $digits_flash_slack B = $((weights + digits_flash_slack)) B: ok")
+                    fi
+                    act=${activation_bytes[$t.$b]:-}
+                    if [ -n "$total" ] && [ -z "$act" ]; then
+                        notes+=("FAIL: digits printed no activation size")
+                    elif [ -n "$total" ] && [ "$total" -gt $((act + digits_ram_slack)) ]; then
+                        notes+=("FAIL: digits RAM $total B is over the goal of activations $act B + $digits_ram_slack B = $((act + digits_ram_slack)) B")
+                    elif [ -n "$total" ]; then
+                        notes+=("digits: RAM $total B within activations $act B + $digits_ram_slack B = $((act + digits_ram_slack)) B: ok")
+                    fi
                     ;;
                 train | train_f64init)
                     # FAIL for `train`, a note for `train_f64init`.

@@ -189,8 +189,10 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
     }
 }
 
-/// Rows of eval-mode scratch (as the generated `SCRATCH`): the largest input plus output
-/// width of a layer, the first layer counting only its output and the last only its input.
+/// Rows of eval-mode scratch for layers run one by one, what the provided `summary` reports:
+/// the largest input plus output width of a layer, the first layer counting only its output
+/// and the last only its input. A network declared with `network!` reports its own
+/// `SCRATCH` instead, which runs a layer and the `ReLU` after it as one step (no more).
 pub(crate) fn scratch_rows(layers: &[LayerInfo]) -> usize {
     let last = layers.len().saturating_sub(1);
     layers

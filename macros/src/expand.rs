@@ -148,51 +148,59 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
-    // Eval forward through one scratch buffer: layer k reads its input at one end and writes
-    // its output at the other, the ends alternating, so that no layer overwrites the input of
-    // the next. The first layer reads `x`, the last writes the returned matrix.
+    // Eval forward through one scratch buffer: step s reads its input at one end and writes
+    // its output at the other, the ends alternating, so that no step overwrites the input of
+    // the next. The first step reads `x`, the last writes the returned matrix.
+    //
+    // A layer followed by a `ReLU` is one step: a `Linear`'s kernels apply the `ReLU` as
+    // they store the product (`__private::linear_relu`, the same bits as the two layers);
+    // any other layer writes its output and the `ReLU` then runs on it in place
+    // (`__private::relu_in_place`, the layer's own formula). Either way the activation
+    // needs no second buffer: a convolution's `ReLU` would otherwise double its scratch.
+    // Each step is `(first, last)` layer.
     let n = layers.len();
-    let pairs = (0..n).map(|k| {
-        let i = if k == 0 {
+    let mut steps: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let mut k = 0;
+    while k < n {
+        let fuse =
+            k + 1 < n && !layers[k].custom && layers[k + 1].kind == "ReLU" && !layers[k + 1].custom;
+        let last = if fuse { k + 1 } else { k };
+        steps.push((k, last));
+        k = last + 1;
+    }
+    // What is alive while a step runs: its input and its output, the first step counting
+    // only its output and the last only its input.
+    let pairs = steps.iter().enumerate().map(|(s, &(k, last))| {
+        let i = if s == 0 {
             quote!(0)
         } else {
             let w = ins[k];
             quote!(#w)
         };
-        let o = if k == n - 1 {
+        let o = if s == steps.len() - 1 {
             quote!(0)
         } else {
-            let w = outs[k];
+            let w = outs[last];
             quote!(#w)
         };
         quote!(#i + #o)
     });
     let scratch_rows = quote!({ #pv::scratch_rows(&[#(#pairs),*]) });
-    // A `Linear` followed by a `ReLU` is one step of the eval forward: the kernels apply the
-    // `ReLU` as they store the product (`__private::linear_relu`, the same bits as the two
-    // layers), so the activation costs no pass of its own. Each step is `(first, last)`
-    // layer; the ends of the scratch alternate by step.
-    let mut steps: Vec<(usize, usize)> = Vec::with_capacity(n);
-    let mut k = 0;
-    while k < n {
-        let fuse = k + 1 < n
-            && layers[k].kind == "Linear"
-            && !layers[k].custom
-            && layers[k + 1].kind == "ReLU"
-            && !layers[k + 1].custom;
-        let last = if fuse { k + 1 } else { k };
-        steps.push((k, last));
-        k = last + 1;
-    }
     let m = steps.len();
     let forward_steps = steps.iter().enumerate().map(|(s, &(k, last))| {
         let (fwd, v, f) = (&lt_forward[k], values[k], fields[k]);
         let (i, o) = (ins[k], outs[last]);
         let call = |src: TokenStream, dst: TokenStream| {
-            if last > k {
+            if last == k {
+                quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+            } else if layers[k].kind == "Linear" {
                 quote!(#pv::linear_relu(&self.params.#f, #src, #dst);)
             } else {
-                quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+                quote! {{
+                    let __d = #dst;
+                    #fwd(&#v, &self.params.#f, &self.state.#f, #src, &mut *__d);
+                    #pv::relu_in_place(__d);
+                }}
             }
         };
         // Where step s's input is: the front when s is odd, the back when s is even.
@@ -340,15 +348,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
         "Everything a train-mode forward of [`{name}`] on `B` samples saves for backward; each public field is that layer's output."
     );
     let input_w = input;
-    // The inference-only form's summary leaves out what only training needs.
+    // The summary reports the scratch `forward` uses (its steps, not the layers one by
+    // one); the inference-only form's leaves out what only training needs.
     let deployed_summary = if plan.deployed {
         quote! {
             fn summary(&self) -> #sn::Summary {
-                #pv::deployed_summary::<T, Self, #input_w, #output>()
+                #pv::deployed_summary::<T, Self, #input_w, #output>(Self::SCRATCH)
             }
         }
     } else {
-        TokenStream::new()
+        quote! {
+            fn summary(&self) -> #sn::Summary {
+                #pv::summary::<T, Self, #input_w, #output>(Self::SCRATCH)
+            }
+        }
     };
 
     quote! {

@@ -32,6 +32,8 @@ pub enum Status {
     Inaccurate = 4,
     /// A blob was refused, or loaded other weights than were written (`blob`).
     BadBlob = 5,
+    /// A prediction differed from the host's for the same image (`digits`).
+    Mismatch = 6,
     /// The firmware panicked.
     Panic = 101,
     /// A hard fault (on ARMv7-M, also any fault escalated to it).
