@@ -213,3 +213,23 @@ pub fn deployed_summary<
         crate::network::scratch_rows(N::LAYERS),
     )
 }
+
+/// The summary of a network whose eval-mode scratch is `scratch_rows` rows (a network with
+/// residual blocks, whose scratch the layer table alone does not tell).
+pub fn summary_rows<T: Scalar, N: crate::Network<T, IN, OUT>, const IN: usize, const OUT: usize>(
+    scratch_rows: usize,
+) -> crate::Summary {
+    crate::Summary::new::<T, N::Params, N::State, N::Tape<1>>(N::NAME, N::LAYERS, scratch_rows)
+}
+
+/// [`deployed_summary`] with the scratch given, as [`summary_rows`].
+pub fn deployed_summary_rows<
+    T: Scalar,
+    N: crate::Network<T, IN, OUT>,
+    const IN: usize,
+    const OUT: usize,
+>(
+    scratch_rows: usize,
+) -> crate::Summary {
+    crate::Summary::deployed::<T, N::Params, N::State>(N::NAME, N::LAYERS, scratch_rows)
+}
