@@ -127,7 +127,26 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_backward_finite = item("backward_overwrite_finite");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
-    let in_shapes: Vec<_> = layers.iter().map(|l| l.in_shape.dims_tokens()).collect();
+    // A residual block's row shows the block: its input, then the sum.
+    let in_shapes: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            l.nest
+                .block_input
+                .as_ref()
+                .unwrap_or(&l.in_shape)
+                .dims_tokens()
+        })
+        .collect();
+    let info_ins: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            l.nest
+                .block_input
+                .as_ref()
+                .map_or_else(|| l.input.clone(), |s| s.width())
+        })
+        .collect();
     let out_shapes: Vec<_> = layers.iter().map(|l| l.out_shape.dims_tokens()).collect();
     let field_docs: Vec<String> = layers
         .iter()
@@ -646,7 +665,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     #sn::LayerInfo {
                         name: #info_names,
                         kind: #lt_kind,
-                        inputs: #ins,
+                        inputs: #info_ins,
                         outputs: #outs,
                         in_shape: #in_shapes,
                         out_shape: #out_shapes,

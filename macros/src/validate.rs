@@ -106,6 +106,8 @@ pub struct Nest {
     pub scope: Vec<(Ident, Part)>,
     /// Whether the layer is a block's header.
     pub block: bool,
+    /// A header's block input (its layer-table row shows the block: input → sum).
+    pub block_input: Option<Shape>,
 }
 
 /// Everything the expansion needs.
@@ -308,6 +310,7 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Outline) {
                     named_path: decl_layer.name.as_ref().map(|n| n.to_string()),
                     scope: Vec::new(),
                     block: false,
+                    block_input: None,
                 };
                 let mut walk = Walk {
                     errors: &mut errors,
@@ -516,6 +519,7 @@ impl Walk<'_> {
             asserts: Vec::new(),
             nest: Nest {
                 block: true,
+                block_input: Some(flow.shape.clone()),
                 ..nest.clone()
             },
         });
@@ -550,6 +554,7 @@ impl Walk<'_> {
                     named_path: nest.named_path.as_ref().map(|n| format!("{n}.{word}.{i}")),
                     scope,
                     block: false,
+                    block_input: None,
                 };
                 f = walk.layer(inner, field, label, inner_nest, f);
             }
