@@ -569,23 +569,28 @@ impl Walk<'_> {
             Some((key, p)) => (p.clone(), key.span()),
             None => (flow.clone(), decl.kind.span()),
         };
-        let from = match (&body.from, &added.from) {
-            (Some(_), Some(_)) => Some(format!("block {label} produces")),
-            _ => None,
+        // The sum has the shape of both paths: when a mistake hides one, the other's is
+        // still known, so that mistakes after the block are reported too.
+        let produces = Some(format!("block {label} produces"));
+        let (shape, from) = match (&body.from, &added.from) {
+            (Some(_), Some(_)) => {
+                let projected = projection.is_some();
+                self.compare(
+                    &label,
+                    &body.shape,
+                    &added.shape,
+                    &flow.shape,
+                    projected,
+                    span,
+                );
+                (body.shape.clone(), produces)
+            }
+            (None, Some(_)) => (added.shape.clone(), produces),
+            (Some(_), None) => (body.shape.clone(), produces),
+            (None, None) => (body.shape.clone(), None),
         };
-        if from.is_some() {
-            let projected = projection.is_some();
-            self.compare(
-                &label,
-                &body.shape,
-                &added.shape,
-                &flow.shape,
-                projected,
-                span,
-            );
-        }
         let out = Flow {
-            shape: body.shape.clone(),
+            shape,
             from,
             detail: None,
         };
