@@ -207,7 +207,7 @@ fn check<T, N, I, const IN: usize, const OUT: usize, const B: usize>(
     let y = *net.forward_train(&x, &mut tape, &mut rng);
     fx.assert_close("expected.output", &values(&y), tol);
     let mut dy = SMatrix::<T, OUT, B>::zeros();
-    let loss = N::Loss::default().loss_and_grad(&y, &target, &mut dy);
+    let loss = staticnn::loss::SoftmaxCrossEntropy.loss_and_grad(&y, &target, &mut dy);
     fx.assert_close("expected.loss", &[loss.as_f64()], tol);
     let mut grads = N::zeroed();
     let mut dx = SMatrix::<T, IN, B>::zeros();
@@ -241,6 +241,7 @@ fn check<T, N, I, const IN: usize, const OUT: usize, const B: usize>(
 }
 
 /// Three training steps from `initial`, comparing the parameters after each saved one.
+#[allow(clippy::too_many_arguments)]
 fn steps<T, N, O, const IN: usize, const OUT: usize, const B: usize>(
     fx: &Fixture,
     initial: N,
