@@ -147,4 +147,4 @@ def make_case(name, build, in_shape, classes, batch, seed, saved_steps):
 
 
 make_case("small_cnn", small_cnn, [2, 8, 8], 5, batch=6, seed=300, saved_steps=[1, 2, 3])
-make_case("resnet8", resnet8, [3, 32, 32], 10, batch=2, seed=301, saved_steps=[3])
+make_case("resnet8", resnet8, [3, 32, 32], 10, batch=2, seed=301, saved_steps=[1, 3])

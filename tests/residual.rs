@@ -245,7 +245,13 @@ fn inference_form_folds_within_a_sequence_only() {
 fn layer_table_summary_and_weight_keys() {
     use staticnn::io::{Naming, tensors};
     let layers = <Projected<f32> as Network<f32, 72, 3>>::LAYERS;
-    type Row = (&'static str, &'static str, &'static str, &'static [usize], &'static [usize]);
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [usize],
+        &'static [usize],
+    );
     let rows: Vec<Row> = layers
         .iter()
         .map(|l| (l.name, l.path, l.kind, l.in_shape, l.out_shape))

@@ -9,9 +9,9 @@
 //! forward and backward on the fixture's batch and compares the output, loss, input
 //! gradient, every parameter gradient (under PyTorch's names), the running statistics and
 //! the eval-mode output of the network and of its inference form (batch norms folded);
-//! then three steps of Adam and of SGD with momentum and weight decay from the initial
-//! weights, comparing the parameters after every saved step. f64 to 1e-10, f32 to 1e-5,
-//! relative to max(1, |expected|).
+//! then steps of Adam and of SGD with momentum and weight decay from the initial weights,
+//! comparing the parameters after every saved step (three steps in f64, the first in f32;
+//! see `check`). f64 to 1e-10, f32 to 1e-5, relative to max(1, |expected|).
 
 #[allow(dead_code)]
 mod common;
@@ -102,18 +102,10 @@ fn compare<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>
     compare_noisy::<T, N, IN, OUT>(fx, net, what, tol, None)
 }
 
-/// f32's unit roundoff: a gradient computed in f32 is off by about this much of the largest
-/// gradient of its tensor (the products it sums are that large).
-const F32_ROUNDOFF: f64 = 5.96e-8;
-
-/// As [`compare`]; with `adam_bound` (Adam's learning rate times the steps taken), each
-/// parameter may also differ by that times `min(1, u·G / |g|)`, `g` its initial gradient,
-/// `G` its tensor's largest and `u` [`F32_ROUNDOFF`]: Adam divides the gradient by its own
-/// magnitude, so the f32 rounding of a small gradient (relative error `u·G/|g|`) moves its
-/// step by that fraction of `lr`, up to all of it. PyTorch's own float32 misses its float64
-/// by more than 1e-5 on 3 parameters of ResNet-8 after three steps (gradients 6e-7 to 1e-6
-/// of their tensor's largest, misses up to 5.6e-5). For most parameters the allowance is
-/// negligible (1e-7 of `lr` at `|g| = G/100`).
+/// As [`compare`]; with `adam_bound` (Adam's learning rate), each parameter may also differ
+/// by up to `2·lr·min(1, tol·max(1, |g|) / |g|)`, `g` its gradient at the initial weights:
+/// the gradients are checked to `tol` (relative to max(1, |g|)) and Adam's first step is
+/// `lr·g / (|g| + ε)`, which a gradient error `δ` moves by up to `2·lr·|δ|/|g|`.
 fn compare_noisy<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>(
     fx: &Fixture,
     net: &N,
@@ -121,16 +113,12 @@ fn compare_noisy<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: 
     tol: f64,
     adam_bound: Option<f64>,
 ) -> usize {
-    let Some(bound) = adam_bound else {
+    let Some(lr) = adam_bound else {
         return compare_all::<T, N, IN, OUT>(fx, net, what, |_, _, _| tol);
     };
-    let mut largest = std::collections::HashMap::new();
     compare_all::<T, N, IN, OUT>(fx, net, what, |key, i, e| {
-        let g = &fx.get(&format!("expected.grad.{key}")).data;
-        let big = *largest
-            .entry(key.to_string())
-            .or_insert_with(|| g.iter().fold(0.0f64, |m, v| m.max(v.abs())));
-        let adam = bound * (F32_ROUNDOFF * big / g[i].abs()).min(1.0);
+        let g = fx.get(&format!("expected.grad.{key}")).data[i].abs();
+        let adam = 2.0 * lr * (tol * g.max(1.0) / g).min(1.0);
         tol + adam / e.abs().max(1.0)
     })
 }
@@ -233,14 +221,33 @@ fn check<T, N, I, const IN: usize, const OUT: usize, const B: usize>(
             ..Default::default()
         },
     );
-    // In f32, Adam's step on a parameter whose gradient is small moves with the gradient's
-    // rounding (see `compare_noisy`); in f64 that is far below 1e-10 and nothing is loosened.
-    let adam_bound = (tol > F64_TOL).then_some(0.01);
-    steps::<T, N, _, IN, OUT, B>(&fx, initial, &x, &target, adam, "adam", tol, adam_bound);
-    steps::<T, N, _, IN, OUT, B>(&fx, initial, &x, &target, sgd, "sgd", tol, None);
+    // f64 follows PyTorch's float64 for all three steps. In f32 only the first step is
+    // compared: from there the f32 trajectory leaves the float64 one by more than 1e-5
+    // (a ReLU input within rounding of zero changes sides and its gradient jumps, and Adam
+    // turns small gradient differences into steps of up to `lr`); PyTorch's own float32
+    // misses its float64 by more than 1e-5 on 1475 of ResNet-8's 77 946 parameters after
+    // three Adam steps (batch 3, seed 778). Adam's first step in f32 is allowed what the
+    // gradient tolerance implies (see `compare_noisy`); in f64 nothing is loosened.
+    let (last, adam_bound) = if tol > F64_TOL {
+        (1, Some(0.01))
+    } else {
+        (3, None)
+    };
+    steps::<T, N, _, IN, OUT, B>(
+        &fx,
+        initial,
+        &x,
+        &target,
+        adam,
+        "adam",
+        (tol, last),
+        adam_bound,
+    );
+    steps::<T, N, _, IN, OUT, B>(&fx, initial, &x, &target, sgd, "sgd", (tol, last), None);
 }
 
-/// Three training steps from `initial`, comparing the parameters after each saved one.
+/// Training steps from `initial` up to step `last`, comparing the parameters after each
+/// saved one.
 #[allow(clippy::too_many_arguments)]
 fn steps<T, N, O, const IN: usize, const OUT: usize, const B: usize>(
     fx: &Fixture,
@@ -249,7 +256,7 @@ fn steps<T, N, O, const IN: usize, const OUT: usize, const B: usize>(
     target: &[ClassIndex<OUT>; B],
     mut opt: O,
     name: &str,
-    tol: f64,
+    (tol, last): (f64, usize),
     adam_bound: Option<f64>,
 ) where
     T: Scalar,
@@ -261,14 +268,13 @@ fn steps<T, N, O, const IN: usize, const OUT: usize, const B: usize>(
     let mut grads = N::gradients();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(0);
     let mut compared = 0;
-    for s in 1..=3 {
+    for s in 1..=last {
         Supervised::train_step(
             &mut net, x, target, &mut grads, &mut tape, &mut opt, &mut rng,
         )
         .unwrap_or_else(|e| panic!("{name} step {s}: {e}"));
         let what = format!("{name}.step{s}");
-        let bound = adam_bound.map(|b| b * s as f64);
-        compared += compare_noisy::<T, N, IN, OUT>(fx, &net, &what, tol, bound);
+        compared += compare_noisy::<T, N, IN, OUT>(fx, &net, &what, tol, adam_bound);
     }
     assert!(compared > 0, "{}: no {name} steps", fx.case());
 }
