@@ -649,8 +649,15 @@ impl Walk<'_> {
             .filter(|(x, y)| x.known().is_none() || y.known().is_none())
             .collect();
         if !unknown.is_empty() {
+            let (what, hint) = if projected {
+                ("its projection's output", "")
+            } else {
+                ("its input", "; add a projection if they differ")
+            };
             let msg = format!(
-                "block {label}: its body's output must have the shape of what is added to it"
+                "block {label}: its body's output ({}) must have the shape of {what} ({}) to be added to it{hint}",
+                body.describe(),
+                added.describe()
             );
             let (xs, ys): (Vec<W>, Vec<W>) = unknown.into_iter().unzip();
             if let Some(l) = self.layers.last_mut() {

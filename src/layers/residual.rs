@@ -16,13 +16,16 @@ use crate::{Layer, SMatrix, Scalar};
 pub struct Residual;
 
 impl Residual {
-    /// `out = body + skip`, element by element.
+    /// `out = body + skip`, element by element. The two widths must be equal (`network!`
+    /// checks it at the declaration; this function asserts it at compile time, so that a
+    /// block whose shapes, given by `const` items, differ is one error: the declaration's).
     #[inline]
-    pub fn join<T: Scalar, const N: usize, const B: usize>(
+    pub fn join<T: Scalar, const N: usize, const M: usize, const B: usize>(
         body: &SMatrix<T, N, B>,
-        skip: &SMatrix<T, N, B>,
+        skip: &SMatrix<T, M, B>,
         out: &mut SMatrix<T, N, B>,
     ) {
+        const { assert!(N == M, "a residual block adds two values of the same width") };
         for ((o, &a), &b) in out
             .as_mut_slice()
             .iter_mut()
