@@ -55,8 +55,8 @@ impl Op {
     }
 }
 
-/// The layers from `start` on that lie in `scope` (and deeper), as a tree; returns the
-/// nodes and the index after them.
+/// The layers from `k` on at nesting `depth` (inside `part` of the block whose header field
+/// is named, when `depth > 0`), as a tree; returns the nodes and the index after them.
 fn tree(
     layers: &[Layer],
     mut k: usize,
@@ -237,12 +237,14 @@ pub fn code(layers: &[Layer], input: &W, output: &W, items: &Items) -> Code {
                 quote!(#join::join(#a, #b, #dst);)
             }
         });
-        // Values read for the last time here free their slots.
-        for v in op.reads() {
+        // Values read for the last time here free their slots (once: a sum may read one
+        // value twice).
+        let mut reads = op.reads();
+        reads.dedup();
+        for v in reads {
             if let Val::Out(k) = v
                 && last_read(v, i) == i
                 && let Some(s) = slot_of[k]
-                && !forward_slot_freed(&slots, s)
             {
                 slots.give(s);
             }
@@ -312,10 +314,6 @@ pub fn code(layers: &[Layer], input: &W, output: &W, items: &Items) -> Code {
         widest,
         grads,
     }
-}
-
-fn forward_slot_freed(slots: &Slots, s: usize) -> bool {
-    !slots.used[s]
 }
 
 /// Where a gradient is.
@@ -458,11 +456,8 @@ impl Backward<'_> {
                 dx_at
             }
             Node::Block {
-                header,
-                body,
-                projection,
+                body, projection, ..
             } => {
-                let _ = header;
                 // The gradient of the sum flows unchanged into both paths.
                 let skip = match projection {
                     Some(p) => self.seq(p, src, dy, true, Target::Fresh),
