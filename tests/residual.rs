@@ -277,6 +277,23 @@ fn layer_table_summary_and_weight_keys() {
     let summary = Projected::<f32>::zeroed().summary().to_string();
     assert!(summary.contains("layer0.body.3"), "{summary}");
     assert!(summary.contains("layer0.projection.1"), "{summary}");
+    // The eval-mode scratch is the slots' (the layer table alone does not tell it), in the
+    // summary of the network and of its inference form.
+    let scratch = format!(
+        "inference scratch per sample: {} bytes",
+        Projected::<f32>::SCRATCH * 4
+    );
+    assert!(summary.contains(&scratch), "{summary}");
+    assert_eq!(Projected::<f32>::SCRATCH % Projected::<f32>::WIDEST, 0);
+    let deployed = Projected::<f32>::zeroed()
+        .to_inference()
+        .summary()
+        .to_string();
+    let scratch = format!(
+        "inference scratch per sample: {} bytes",
+        ProjectedInference::<f32>::SCRATCH * 4
+    );
+    assert!(deployed.contains(&scratch), "{deployed}");
     let keys: Vec<String> = tensors(layers, Naming::Sequential)
         .map(|t| t.to_string())
         .collect();
