@@ -141,6 +141,7 @@ impl<T: Scalar, const N: usize> ParamBlock<T> for [T; N] {
         segments: &[Segment::weights(N, 1, 1)],
         state: 0,
         named: false,
+        path: "0",
         tensors: &[crate::io::Tensor::params("array", 0, &[N])],
     }];
 }

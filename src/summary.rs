@@ -7,7 +7,9 @@ use crate::Scalar;
 /// Compile-time description of one layer of a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
-    /// The layer's name as declared (`layer3` for an unnamed layer at position 3).
+    /// The layer's name as declared (`layer3` for an unnamed layer at position 3). A layer
+    /// inside a residual block is named after the block: `layer3.body.0`, or `res.body.0`
+    /// in a block declared as `res: Residual(…)`.
     pub name: &'static str,
     /// The layer type (`Linear`, `ReLU`, …).
     pub kind: &'static str,
@@ -28,8 +30,13 @@ pub struct LayerInfo {
     pub segments: &'static [crate::layout::Segment],
     /// Scalars of persistent state (batch-norm running statistics).
     pub state: usize,
-    /// Whether the layer was declared with a name (otherwise `name` is `layer{index}`).
+    /// Whether the layer was declared with a name (otherwise `name` is `layer{index}`), or,
+    /// inside a residual block, whether the block was.
     pub named: bool,
+    /// The layer's module key as `nn.Sequential` keys it: its position (`3`), or inside a
+    /// residual block the block's key, `body` or `projection`, and the position within
+    /// (`3.body.0`, `3.projection.1`). Weight files key tensors by it.
+    pub path: &'static str,
     /// The layer's tensors as PyTorch names and shapes them ([`Layer::TENSORS`](crate::Layer::TENSORS)).
     pub tensors: &'static [crate::io::Tensor],
 }
@@ -180,15 +187,21 @@ impl fmt::Display for Summary {
         };
         let wi = width(|l| l.in_shape, 6);
         let wo = width(|l| l.out_shape, 5);
+        // Names inside residual blocks (`layer3.body.0`) widen the name column to fit.
+        let wn = self
+            .layers
+            .iter()
+            .map(|l| l.name.len())
+            .fold(12, usize::max);
         writeln!(
             f,
-            "{:>3}  {:<12} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
+            "{:>3}  {:<wn$} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
             "#", "layer", "type", "in", "out", "params", "FLOPs"
         )?;
         for (i, l) in self.layers.iter().enumerate() {
             writeln!(
                 f,
-                "{:>3}  {:<12} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
+                "{:>3}  {:<wn$} {:<10} {:>wi$} → {:<wo$} {:>10} {:>10}",
                 i,
                 l.name,
                 l.kind,

@@ -48,6 +48,22 @@ pub mod nets {
     }
 
     network! {
+        /// Residual blocks: nested, with a projection, named, and last.
+        pub struct StrictResidual {
+            input: [2, 4, 4],
+            Conv2d(4, kernel = 3, padding = 1),
+            res: Residual(
+                Conv2d(4, kernel = 3, padding = 1), BatchNorm, ReLU,
+                Residual(Conv2d(4, kernel = 3, padding = 1)), Dropout(P);
+                projection = Conv2d(4, kernel = 1)
+            ),
+            Flatten,
+            Residual(Linear(8), Tanh; projection = Linear(8)),
+            loss: Mse,
+        }
+    }
+
+    network! {
         /// A crate-private network without a loss.
         pub(crate) struct Private {
             input: 2,
@@ -67,6 +83,9 @@ fn strict_networks_run() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
     let net = nets::Strict::<f32>::new(&mut rng);
     let y = net.forward(&SMatrix::<f32, 6, 2>::repeat(0.5));
+    assert!(y.iter().all(|v| v.is_finite()));
+    let r = nets::StrictResidual::<f32>::new(&mut rng);
+    let y = r.forward(&SMatrix::<f32, 32, 2>::repeat(0.5));
     assert!(y.iter().all(|v| v.is_finite()));
     let p = nets::Private::<f64>::new(&mut rng);
     let probs = p.predict(&SVector::<f64, 2>::new(1.0, -1.0));

@@ -1,7 +1,7 @@
 //! Running and training a network touches no heap: every built-in layer and every loss,
 //! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`, and
 //! making and running the inference-only form of a network with batch norm and dropout
-//! (`to_inference`, `to_inference_into`); and, at the benchmarks' size, inference and train
+//! (`to_inference`, `to_inference_into`), residual blocks included; and, at the benchmarks' size, inference and train
 //! steps of the performance issue's W3 and W4 (batches of 64).
 //!
 //! A counting global allocator (`tests/common/counting_alloc.rs`) records every heap
@@ -151,6 +151,25 @@ network! {
         ELU,
         Linear(4),
         loss: Mse,
+    }
+}
+
+network! {
+    /// Residual blocks on an image: with and without a projection, one nested, dropout
+    /// inside a block.
+    struct Residuals {
+        input: [2, 3, 4],
+        Conv2d(4, kernel = 3, padding = 1), BatchNorm, ReLU,
+        Residual(
+            Conv2d(4, kernel = 3, padding = 1), BatchNorm, ReLU,
+            Residual(Conv2d(4, kernel = 3, padding = 1)), Dropout(0.1)
+        ),
+        Residual(
+            Conv2d(8, kernel = 3, stride = 2, padding = 1), BatchNorm;
+            projection = Conv2d(8, kernel = 1, stride = 2), BatchNorm
+        ),
+        ReLU, GlobalAvgPool, Flatten, Linear(10),
+        loss: SoftmaxCrossEntropy,
     }
 }
 
@@ -332,6 +351,17 @@ fn running_and_training_allocate_nothing() {
     );
     measure_inference!("Sequence", sequence, SequenceInference);
 
+    let mut residuals = Residuals::<f32>::new(&mut rng);
+    measure_supervised::<_, 24, 10>(
+        "Residuals",
+        &mut residuals,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+    measure_inference!("Residuals", residuals, ResidualsInference);
+
     let mut margin = Margin::<f32>::new(&mut rng);
     measure_supervised::<_, 24, 10>("Margin", &mut margin, &x, &classes, &mut rng, &mut results);
 
@@ -365,7 +395,7 @@ fn running_and_training_allocate_nothing() {
         offenders.is_empty(),
         "heap operations while running: {offenders:?}"
     );
-    assert_eq!(results.len(), 7 + 7 * 9 + 5 * 3);
+    assert_eq!(results.len(), 7 + 8 * 9 + 6 * 3);
 }
 
 /// The training toolkit allocates nothing either: every optimiser's step, gradient

@@ -7,6 +7,9 @@
 //! entry   := 'input' ':' (width | '[' width (',' width)* ','? ']')   -- [C, L] or [C, H, W]
 //!          | 'loss' ':' IDENT args?
 //!          | attr* (IDENT ':')? IDENT args?          -- a layer, optionally named
+//!          | attr* (IDENT ':')? 'Residual' block     -- a residual block, optionally named
+//! block   := '(' layer (',' layer)* ','? (';' 'projection' '=' layer (',' layer)* ','?)? ')'
+//! layer   := attr* IDENT args? | 'Residual' block    -- inside a block: unnamed layers
 //! args    := '(' (arg (',' arg)* ','?)? ')'
 //! arg     := IDENT '=' expr                          -- an option
 //!          | width ('->' width)?                     -- widths: output, or input -> output
@@ -69,6 +72,17 @@ pub struct LayerDecl {
     pub name: Option<Ident>,
     pub kind: Ident,
     pub args: Option<Args>,
+    /// The layers of a `Residual` block (then `args` is `None`).
+    pub block: Option<Block>,
+}
+
+/// The layers of a `Residual(...)` block as written: its body and, after `;`, its
+/// projection. A layer with a syntax error is kept as the error, so that the others are
+/// still checked.
+pub struct Block {
+    pub body: Vec<Result<LayerDecl, syn::Error>>,
+    /// `projection = ...`: the `projection` keyword and the layers.
+    pub projection: Option<(Ident, Vec<Result<LayerDecl, syn::Error>>)>,
 }
 
 /// A parenthesised argument list.
@@ -268,14 +282,109 @@ fn parse_entry_inner(input: ParseStream, meant: &mut Broken) -> syn::Result<Entr
     } else {
         None
     };
+    let mut layer = parse_layer(input)?;
+    layer.attrs = attrs;
+    layer.name = name;
+    Ok(Entry::Layer(layer))
+}
+
+/// A layer without attributes and name: its kind and arguments, or a residual block.
+fn parse_layer(input: ParseStream) -> syn::Result<LayerDecl> {
     let kind = parse_kind(input, "a layer, such as `Linear(10)` or `ReLU`")?;
+    if kind == "Residual" && input.peek(syn::token::Paren) {
+        let content;
+        parenthesized!(content in input);
+        let block = parse_block(&content)?;
+        return Ok(LayerDecl {
+            attrs: Vec::new(),
+            name: None,
+            kind,
+            args: None,
+            block: Some(block),
+        });
+    }
     let args = parse_args(input, &kind)?;
-    Ok(Entry::Layer(LayerDecl {
-        attrs,
-        name,
+    Ok(LayerDecl {
+        attrs: Vec::new(),
+        name: None,
         kind,
         args,
-    }))
+        block: None,
+    })
+}
+
+/// The inside of `Residual(...)`: layers, then optionally `; projection = ` and layers.
+fn parse_block(input: ParseStream) -> syn::Result<Block> {
+    let body = parse_block_layers(input)?;
+    let projection = if input.peek(Token![;]) {
+        input.parse::<Token![;]>()?;
+        let key: Ident = match input.parse() {
+            Ok(k) if k == "projection" => k,
+            _ => {
+                return Err(syn::Error::new(
+                    input.span(),
+                    "expected `projection = ` and its layers after `;`, as in `; projection = Conv2d(32, kernel = 1, stride = 2)`",
+                ));
+            }
+        };
+        input.parse::<Token![=]>()?;
+        Some((key, parse_block_layers(input)?))
+    } else {
+        None
+    };
+    if !input.is_empty() {
+        return Err(syn::Error::new(
+            input.span(),
+            "expected `,` between the layers of a block, or `; projection = …`",
+        ));
+    }
+    Ok(Block { body, projection })
+}
+
+/// Layers separated by `,` up to `;` or the end; each parsed on a fork, so that a syntax
+/// error in one is kept and the next is still parsed.
+fn parse_block_layers(input: ParseStream) -> syn::Result<Vec<Result<LayerDecl, syn::Error>>> {
+    let mut layers = Vec::new();
+    while !input.is_empty() && !input.peek(Token![;]) {
+        let fork = input.fork();
+        let parsed = (|| {
+            let attrs = fork.call(Attribute::parse_outer)?;
+            let named = fork.peek(Ident) && fork.peek2(Token![:]) && !fork.peek2(Token![::]);
+            if named {
+                let name: Ident = fork.parse()?;
+                return Err(syn::Error::new(
+                    name.span(),
+                    "a layer inside `Residual` cannot be named; name the block instead (its layers are then keyed `NAME.body.0`, …)",
+                ));
+            }
+            let mut layer = parse_layer(&fork)?;
+            layer.attrs = attrs;
+            if !fork.is_empty() && !fork.peek(Token![,]) && !fork.peek(Token![;]) {
+                return Err(syn::Error::new(
+                    fork.span(),
+                    "expected `,` between the layers of a block",
+                ));
+            }
+            Ok(layer)
+        })();
+        match parsed {
+            Ok(layer) => {
+                input.advance_to(&fork);
+                layers.push(Ok(layer));
+            }
+            Err(e) => {
+                skip_until(
+                    input,
+                    |tt| matches!(tt, TokenTree::Punct(p) if p.as_char() == ',' || p.as_char() == ';'),
+                );
+                layers.push(Err(e));
+            }
+        }
+        if input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(layers)
 }
 
 fn parse_kind(input: ParseStream, what: &str) -> syn::Result<Ident> {

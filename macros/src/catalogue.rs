@@ -181,6 +181,12 @@ pub const KINDS: &[Kind] = &[
         build: flatten,
     },
     Kind {
+        name: "Residual",
+        options: &[],
+        preserves_width: true,
+        build: residual,
+    },
+    Kind {
         name: "Custom",
         options: &[],
         preserves_width: false,
@@ -309,6 +315,7 @@ pub fn resolve(
         biased: built.biased,
         custom: kind == "Custom",
         asserts,
+        nest: Default::default(),
     };
     (Some(layer), built.after)
 }
@@ -643,6 +650,16 @@ fn dropout(cx: &mut Cx) -> Result<Built, Flow> {
         after,
         biased: None,
     })
+}
+
+/// `Residual` written without its layers (the walk in `validate` resolves a block that has
+/// them).
+fn residual(cx: &mut Cx) -> Result<Built, Flow> {
+    cx.errors.push(
+        cx.kind.span(),
+        "`Residual` needs its layers, as in `Residual(Conv2d(16, kernel = 3, padding = 1), BatchNorm, ReLU)`, optionally followed by `; projection = …`",
+    );
+    Err(cx.unknown())
 }
 
 fn custom(cx: &mut Cx) -> Result<Built, Flow> {

@@ -22,11 +22,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let tape_ty = format_ident!("{}Tape", name);
     let sn = quote!(::staticnn);
     let pv = quote!(::staticnn::__private);
-    let output = &layers.last().expect("validated: at least one layer").output;
+    // The network's output is that of its last layer outside residual blocks (a block's
+    // layers follow its header in the plan).
+    let top = layers
+        .iter()
+        .rposition(|l| l.nest.scope.is_empty())
+        .expect("validated: at least one layer");
+    let output = &layers[top].output;
+    let residual = layers.iter().any(|l| l.nest.block);
     let name_str = name.to_string();
     let tape_name = tape_ty.to_string();
     let (params_name, state_name) = (params_ty.to_string(), state_ty.to_string());
-    let last = &layers.last().expect("validated: at least one layer").field;
+    let last = &layers[top].field;
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
     let aux: Vec<_> = layers
@@ -99,9 +106,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_kind = item("KIND");
     let lt_segments = item("SEGMENTS");
     let lt_tensors = item("TENSORS");
-    // A named layer's label is its name in backquotes; an unnamed one's is its position
-    // and kind (see `validate`).
-    let named: Vec<bool> = layers.iter().map(|l| l.label.starts_with('`')).collect();
+    // Whether the layer (or the residual block it is in) was declared with a name, and its
+    // name in the layer table: the field, or inside a block `layer3.body.0`/`res.body.0`.
+    let named: Vec<bool> = layers.iter().map(|l| l.nest.named_path.is_some()).collect();
+    let info_names: Vec<String> = layers
+        .iter()
+        .map(|l| match (&l.nest.named_path, l.nest.scope.is_empty()) {
+            (Some(n), _) => n.clone(),
+            (None, true) => l.field.to_string(),
+            (None, false) => format!("layer{}", l.nest.path),
+        })
+        .collect();
+    let paths: Vec<&str> = layers.iter().map(|l| l.nest.path.as_str()).collect();
 
     let lt_init = item("init_params_with");
     let lt_forward = item("forward");
@@ -111,7 +127,26 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let lt_backward_finite = item("backward_overwrite_finite");
     let labels: Vec<String> = layers.iter().map(|l| l.field.to_string()).collect();
     let ins: Vec<_> = layers.iter().map(|l| &l.input).collect();
-    let in_shapes: Vec<_> = layers.iter().map(|l| l.in_shape.dims_tokens()).collect();
+    // A residual block's row shows the block: its input, then the sum.
+    let in_shapes: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            l.nest
+                .block_input
+                .as_ref()
+                .unwrap_or(&l.in_shape)
+                .dims_tokens()
+        })
+        .collect();
+    let info_ins: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            l.nest
+                .block_input
+                .as_ref()
+                .map_or_else(|| l.input.clone(), |s| s.width())
+        })
+        .collect();
     let out_shapes: Vec<_> = layers.iter().map(|l| l.out_shape.dims_tokens()).collect();
     let field_docs: Vec<String> = layers
         .iter()
@@ -348,8 +383,60 @@ pub fn expand(plan: &Plan) -> TokenStream {
         "Everything a train-mode forward of [`{name}`] on `B` samples saves for backward; each public field is that layer's output."
     );
     let input_w = input;
-    // The summary reports the scratch `forward` uses (its steps, not the layers one by
-    // one); the inference-only form's leaves out what only training needs.
+
+    // The steps: a chain as above, or, with residual blocks, scheduled over their tree
+    // (`residual`), whose scratch and gradient buffers are slots.
+    let forward_body = quote! {
+        const __S: usize = #scratch_rows;
+        let mut __s = #pv::zeroed::<#sn::SMatrix::<T, __S, { B }>>();
+        let mut __out = #pv::zeroed::<#sn::SMatrix::<T, #output, { B }>>();
+        let _ = &mut __s;
+        #(#forward_steps)*
+        __out
+    };
+    let train_body = quote!(#(#train_steps)*);
+    let backward_body = quote! {
+        let [__g0, __g1] = &mut tape.__grad;
+        let _ = (&__g0, &__g1);
+        let mut __finite = true;
+        #(#backward_steps)*
+    };
+    let (forward_body, train_body, backward_body, widest, scratch_rows, grad_slots) = if residual {
+        let items = crate::residual::Items {
+            forward: &lt_forward,
+            forward_train: &lt_forward_train,
+            backward: &lt_backward,
+            backward_set: &lt_backward_set,
+            backward_finite: &lt_backward_finite,
+            aux: &aux,
+        };
+        let code = crate::residual::code(layers, input, output, &items);
+        let steps = code.backward;
+        (
+            code.forward,
+            code.train,
+            quote! {
+                let mut __finite = true;
+                #steps
+            },
+            code.widest,
+            code.scratch_rows,
+            code.grads,
+        )
+    } else {
+        (
+            forward_body,
+            train_body,
+            backward_body,
+            widest,
+            scratch_rows,
+            2,
+        )
+    };
+
+    // The summary reports the scratch `forward` uses (its steps, or with residual blocks its
+    // slots, not the layers one by one); the inference-only form's leaves out what only
+    // training needs.
     let deployed_summary = if plan.deployed {
         quote! {
             fn summary(&self) -> #sn::Summary {
@@ -416,7 +503,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 pub #fields: #sn::SMatrix<T, #outs, { B }>,
             )*
             #( #aux: #lt_tape<{ B }>, )*
-            __grad: [#sn::SMatrix<T, #widest, { B }>; 2],
+            __grad: [#sn::SMatrix<T, #widest, { B }>; #grad_slots],
         }
 
         #[allow(unsafe_code, unused_braces)]
@@ -555,10 +642,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 dx: ::core::option::Option<&mut #sn::SMatrix<T, #input_w, { B }>>,
             ) -> bool {
                 const __W: usize = #widest;
-                let [__g0, __g1] = &mut tape.__grad;
-                let _ = (&__g0, &__g1);
-                let mut __finite = true;
-                #(#backward_steps)*
+                #backward_body
                 if SET || CHECK {
                     // The padding of the block is nobody's gradient: zero, whatever it held.
                     grads.__pad = [T::zero(); #params_pad];
@@ -583,9 +667,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             const LAYERS: &'static [#sn::LayerInfo] = &[
                 #(
                     #sn::LayerInfo {
-                        name: #labels,
+                        name: #info_names,
                         kind: #lt_kind,
-                        inputs: #ins,
+                        inputs: #info_ins,
                         outputs: #outs,
                         in_shape: #in_shapes,
                         out_shape: #out_shapes,
@@ -594,6 +678,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                         segments: #lt_segments,
                         state: #sn::block::len::<T, #lt_state>(),
                         named: #named,
+                        path: #paths,
                         tensors: #lt_tensors,
                     },
                 )*
@@ -624,12 +709,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
 
             fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
-                const __S: usize = #scratch_rows;
-                let mut __s = #pv::zeroed::<#sn::SMatrix::<T, __S, { B }>>();
-                let mut __out = #pv::zeroed::<#sn::SMatrix::<T, #output, { B }>>();
-                let _ = &mut __s;
-                #(#forward_steps)*
-                __out
+                #forward_body
             }
 
             fn forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(
@@ -639,7 +719,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 rng: &mut R,
             ) -> &'t #sn::SMatrix<T, #output, { B }> {
                 #(#batch_guards)*
-                #(#train_steps)*
+                #train_body
                 &tape.#last
             }
 

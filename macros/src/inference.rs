@@ -22,6 +22,9 @@ enum Fate {
 }
 
 pub fn expand(plan: &Plan) -> TokenStream {
+    // (Folding and dropping keep residual blocks: a batch norm folds only into the layer
+    // before it in the same sequence, and the kept layers get the keys of their new
+    // positions.)
     let layers = &plan.layers;
     if !layers
         .iter()
@@ -34,8 +37,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
     for (k, l) in layers.iter().enumerate() {
         let fate = match l.kind.as_str() {
             "Dropout" => Fate::Drop,
+            // Only within one sequence: not into a layer before a residual block or inside
+            // another part of one, whose output something else reads too.
             "BatchNorm" => match last_kept {
-                Some(j) if folds_into(&layers[j]) && !folded(&fates, j) => Fate::FoldInto(j),
+                Some(j)
+                    if folds_into(&layers[j])
+                        && !folded(&fates, j)
+                        && layers[j].nest.scope == l.nest.scope =>
+                {
+                    Fate::FoldInto(j)
+                }
                 _ => Fate::Keep,
             },
             _ => Fate::Keep,
@@ -66,6 +77,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             kept.push(l);
         }
     }
+    renumber(&mut kept);
     let name = format_ident!("{}Inference", plan.name);
     let doc = format!(
         "Inference-only form of [`{}`]: batch norms that follow a `Linear` layer are folded into it and dropout is removed. Made by [`{}::to_inference`].",
@@ -136,4 +148,38 @@ fn folded(fates: &[Fate], j: usize) -> bool {
     fates
         .iter()
         .any(|f| matches!(f, Fate::FoldInto(t) if *t == j))
+}
+
+/// Gives the kept layers the module keys of their new positions (`nn.Sequential` indices
+/// count the layers that remain), inside residual blocks too.
+fn renumber(layers: &mut [Layer]) {
+    use std::collections::HashMap;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut keys: HashMap<String, (String, Option<String>)> = HashMap::new();
+    for l in layers.iter_mut() {
+        let (parent, word) = match l.nest.scope.last() {
+            None => (None, ""),
+            Some((h, crate::validate::Part::Body)) => (Some(h.to_string()), "body"),
+            Some((h, crate::validate::Part::Projection)) => (Some(h.to_string()), "projection"),
+        };
+        let counter = format!("{}/{word}", parent.clone().unwrap_or_default());
+        let count = counts.entry(counter).or_insert(0);
+        let i = *count;
+        *count += 1;
+        match parent.and_then(|p| keys.get(&p)) {
+            None => {
+                l.nest.path = i.to_string();
+            }
+            Some((path, named)) => {
+                l.nest.path = format!("{path}.{word}.{i}");
+                l.nest.named_path = named.as_ref().map(|n| format!("{n}.{word}.{i}"));
+            }
+        }
+        if l.nest.block {
+            keys.insert(
+                l.field.to_string(),
+                (l.nest.path.clone(), l.nest.named_path.clone()),
+            );
+        }
+    }
 }

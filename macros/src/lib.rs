@@ -18,6 +18,7 @@ mod fallback;
 mod growth;
 mod inference;
 mod options;
+mod residual;
 mod shape;
 mod validate;
 

@@ -79,6 +79,35 @@ pub struct Layer {
     pub custom: bool,
     /// Compile-time assertions on option values given by `const` items.
     pub asserts: Vec<TokenStream>,
+    /// Where the layer sits, for weight files and summaries (see [`Nest`]).
+    pub nest: Nest,
+}
+
+/// Which part of a residual block a layer belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Part {
+    Body,
+    Projection,
+}
+
+/// Where a layer sits among residual blocks.
+///
+/// A `Residual` block is one layer of the plan (its *header*, which holds the block's
+/// output: the sum) followed by the layers of its body and then of its projection, each of
+/// which has the header's field and its part at the end of its `scope`.
+#[derive(Clone, Default)]
+pub struct Nest {
+    /// The module key in `nn.Sequential` style: `3`, `3.body.0`, `3.projection.1`.
+    pub path: String,
+    /// The key with named blocks by name (`res1.body.0`), when a named block encloses the
+    /// layer or the layer is named; `None` otherwise.
+    pub named_path: Option<String>,
+    /// The enclosing blocks, outermost first: each one's header field and this layer's part.
+    pub scope: Vec<(Ident, Part)>,
+    /// Whether the layer is a block's header.
+    pub block: bool,
+    /// A header's block input (its layer-table row shows the block: input → sum).
+    pub block_input: Option<Shape>,
 }
 
 /// Everything the expansion needs.
@@ -269,18 +298,6 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Outline) {
                     Some(n) => n.clone(),
                     None => Ident::new(&format!("layer{index}"), decl_layer.kind.span()),
                 };
-                let key = field.to_string();
-                if matches!(key.as_str(), "params" | "state") || key.starts_with("__") {
-                    errors.push(
-                        field.span(),
-                        format!("`{key}` is reserved; choose another layer name"),
-                    );
-                }
-                if names.contains_key(&key) {
-                    errors.push(field.span(), format!("duplicate layer name `{key}`"));
-                } else {
-                    names.insert(key.clone(), field.span());
-                }
                 let label = match &decl_layer.name {
                     Some(n) => format!("`{n}`"),
                     None => format!("{index} (`{}`)", decl_layer.kind),
@@ -288,25 +305,20 @@ fn check(decl: &Decl) -> (Result<Plan, syn::Error>, Outline) {
                 if index == 0 && input_guess.is_none() {
                     input_guess = declared_input(decl_layer);
                 }
-                let (layer, after) =
-                    catalogue::resolve(decl_layer, &field, &label, &flow, &mut checks, &mut errors);
-                layers.push(layer.unwrap_or_else(|| Layer {
-                    kind: String::new(),
-                    span: decl_layer.kind.span(),
-                    field: field.clone(),
-                    label,
-                    docs: Vec::new(),
-                    ty: quote::quote!(()),
-                    value: quote::quote!(()),
-                    input: flow.width(),
-                    output: after.width(),
-                    in_shape: flow.shape.clone(),
-                    out_shape: after.shape.clone(),
-                    biased: None,
-                    custom: false,
-                    asserts: Vec::new(),
-                }));
-                flow = after;
+                let nest = Nest {
+                    path: index.to_string(),
+                    named_path: decl_layer.name.as_ref().map(|n| n.to_string()),
+                    scope: Vec::new(),
+                    block: false,
+                    block_input: None,
+                };
+                let mut walk = Walk {
+                    errors: &mut errors,
+                    checks: &mut checks,
+                    names: &mut names,
+                    layers: &mut layers,
+                };
+                flow = walk.layer(decl_layer, field, label, nest, flow);
                 previous_kind = Some(decl_layer.kind.clone());
             }
         }
@@ -405,4 +417,275 @@ fn declared_input(layer: &LayerDecl) -> Option<W> {
         } if preserving => W::of(output, &mut Errors::default()),
         _ => None,
     })
+}
+
+/// What the walk over layers fills in.
+struct Walk<'a> {
+    errors: &'a mut Errors,
+    checks: &'a mut Vec<Check>,
+    names: &'a mut HashMap<String, Span>,
+    layers: &'a mut Vec<Layer>,
+}
+
+impl Walk<'_> {
+    /// Resolves one layer (a residual block with its layers) fed by `flow`; returns the
+    /// flow out of it.
+    fn layer(
+        &mut self,
+        decl: &LayerDecl,
+        field: Ident,
+        label: String,
+        nest: Nest,
+        flow: Flow,
+    ) -> Flow {
+        let key = field.to_string();
+        if matches!(key.as_str(), "params" | "state") || key.starts_with("__") {
+            self.errors.push(
+                field.span(),
+                format!("`{key}` is reserved; choose another layer name"),
+            );
+        }
+        if self.names.contains_key(&key) {
+            self.errors
+                .push(field.span(), format!("duplicate layer name `{key}`"));
+        } else {
+            self.names.insert(key.clone(), field.span());
+        }
+        if let Some(block) = &decl.block {
+            return self.residual(decl, block, field, label, nest, flow);
+        }
+        let (layer, after) =
+            catalogue::resolve(decl, &field, &label, &flow, self.checks, self.errors);
+        let mut layer = layer.unwrap_or_else(|| Layer {
+            kind: String::new(),
+            span: decl.kind.span(),
+            field: field.clone(),
+            label,
+            docs: Vec::new(),
+            ty: quote::quote!(()),
+            value: quote::quote!(()),
+            input: flow.width(),
+            output: after.width(),
+            in_shape: flow.shape.clone(),
+            out_shape: after.shape.clone(),
+            biased: None,
+            custom: false,
+            asserts: Vec::new(),
+            nest: Nest::default(),
+        });
+        layer.nest = nest;
+        self.layers.push(layer);
+        after
+    }
+
+    /// A `Residual` block: its header (the sum, this block's entry in the layer table), then
+    /// its body and projection, each fed the block's input. The body's output must have the
+    /// shape of what is added to it: the input, or the projection's output.
+    fn residual(
+        &mut self,
+        decl: &LayerDecl,
+        block: &crate::ast::Block,
+        field: Ident,
+        label: String,
+        nest: Nest,
+        flow: Flow,
+    ) -> Flow {
+        let header = self.layers.len();
+        for a in decl.attrs.iter().filter(|a| !a.path().is_ident("doc")) {
+            self.errors.push(
+                a.path().span(),
+                "only doc comments may be attached to a layer",
+            );
+        }
+        self.layers.push(Layer {
+            kind: "Residual".to_string(),
+            span: decl.kind.span(),
+            field: field.clone(),
+            label: label.clone(),
+            docs: decl
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect(),
+            ty: quote::quote!(::staticnn::layers::Residual),
+            value: quote::quote!(::staticnn::layers::Residual),
+            input: flow.width(),
+            output: flow.width(),
+            in_shape: flow.shape.clone(),
+            out_shape: flow.shape.clone(),
+            biased: None,
+            custom: false,
+            asserts: Vec::new(),
+            nest: Nest {
+                block: true,
+                block_input: Some(flow.shape.clone()),
+                ..nest.clone()
+            },
+        });
+        if block.body.is_empty() {
+            self.errors.push(
+                decl.kind.span(),
+                "`Residual` needs at least one layer in its body, as in `Residual(Conv2d(16, kernel = 3, padding = 1), BatchNorm)`",
+            );
+        }
+        let header_field = field.clone();
+        let part = |walk: &mut Self, layers: &[Result<LayerDecl, syn::Error>], p: Part| {
+            let word = match p {
+                Part::Body => "body",
+                Part::Projection => "projection",
+            };
+            let mut f = flow.clone();
+            for (i, inner) in layers.iter().enumerate() {
+                let inner = match inner {
+                    Ok(l) => l,
+                    Err(e) => {
+                        walk.errors.push_error(e.clone());
+                        f.from = None;
+                        continue;
+                    }
+                };
+                let field = Ident::new(&format!("{field}_{word}{i}"), inner.kind.span());
+                let label = format!("{i} (`{}`) in the {word} of block {label}", inner.kind);
+                let mut scope = nest.scope.clone();
+                scope.push((header_field.clone(), p));
+                let inner_nest = Nest {
+                    path: format!("{}.{word}.{i}", nest.path),
+                    named_path: nest.named_path.as_ref().map(|n| format!("{n}.{word}.{i}")),
+                    scope,
+                    block: false,
+                    block_input: None,
+                };
+                f = walk.layer(inner, field, label, inner_nest, f);
+            }
+            f
+        };
+        let body = part(self, &block.body, Part::Body);
+        let projection = block
+            .projection
+            .as_ref()
+            .map(|(key, layers)| (key, part(self, layers, Part::Projection)));
+        let (added, span) = match &projection {
+            Some((key, p)) => (p.clone(), key.span()),
+            None => (flow.clone(), decl.kind.span()),
+        };
+        // The sum has the shape of both paths: when a mistake hides one, the other's is
+        // still known, so that mistakes after the block are reported too.
+        let produces = Some(format!("block {label} produces"));
+        let (shape, from) = match (&body.from, &added.from) {
+            (Some(_), Some(_)) => {
+                let projected = projection.is_some();
+                self.compare(
+                    &label,
+                    &body.shape,
+                    &added.shape,
+                    &flow.shape,
+                    projected,
+                    span,
+                );
+                (body.shape.clone(), produces)
+            }
+            (None, Some(_)) => (added.shape.clone(), produces),
+            (Some(_), None) => (body.shape.clone(), produces),
+            (None, None) => (body.shape.clone(), None),
+        };
+        let out = Flow {
+            shape,
+            from,
+            detail: None,
+        };
+        // The header is the sum: it maps the body's output to the block's output.
+        let h = &mut self.layers[header];
+        (h.input, h.output) = (out.width(), out.width());
+        (h.in_shape, h.out_shape) = (out.shape.clone(), out.shape.clone());
+        out
+    }
+
+    /// Checks that the body's output can be added to `added` (the input, or the
+    /// projection's output).
+    fn compare(
+        &mut self,
+        label: &str,
+        body: &Shape,
+        added: &Shape,
+        input: &Shape,
+        projected: bool,
+        span: Span,
+    ) {
+        let dims = |s: &Shape| -> Vec<W> {
+            match s {
+                Shape::Flat(w) => vec![w.clone()],
+                Shape::Seq(d) => d.to_vec(),
+                Shape::Image(d) => d.to_vec(),
+            }
+        };
+        let (b, a) = (dims(body), dims(added));
+        let same_kind = b.len() == a.len();
+        let known_differ = !same_kind
+            || b.iter()
+                .zip(&a)
+                .any(|(x, y)| matches!((x.known(), y.known()), (Some(x), Some(y)) if x != y));
+        if known_differ {
+            let msg = if projected {
+                format!(
+                    "block {label}: its body produces {} but its projection produces {}; they must have the same shape to be added",
+                    body.describe(),
+                    added.describe()
+                )
+            } else {
+                format!(
+                    "block {label}: its body turns {} into {}, which cannot be added to its input; add a projection that maps one to the other, as in `Residual(…; projection = {})`",
+                    input.describe(),
+                    body.describe(),
+                    projection_hint(input, body)
+                )
+            };
+            self.errors.push(span, msg);
+            return;
+        }
+        let unknown: Vec<(W, W)> = b
+            .into_iter()
+            .zip(a)
+            .filter(|(x, y)| x.known().is_none() || y.known().is_none())
+            .collect();
+        if !unknown.is_empty() {
+            let (what, hint) = if projected {
+                ("its projection's output", "")
+            } else {
+                ("its input", "; add a projection if they differ")
+            };
+            let msg = format!(
+                "block {label}: its body's output ({}) must have the shape of {what} ({}) to be added to it{hint}",
+                body.describe(),
+                added.describe()
+            );
+            let (xs, ys): (Vec<W>, Vec<W>) = unknown.into_iter().unzip();
+            if let Some(l) = self.layers.last_mut() {
+                l.asserts.push(quote::quote_spanned! {span=>
+                    #[allow(clippy::all)]
+                    const _: () = ::core::assert!(true #( && #xs == #ys )*, #msg);
+                });
+            }
+        }
+    }
+}
+
+/// A projection that would map `input` to `output`: a 1×1 convolution with the stride that
+/// divides the sizes, or a `Linear` layer for flat features.
+fn projection_hint(input: &Shape, output: &Shape) -> String {
+    let stride = |i: &W, o: &W| match (i.known(), o.known()) {
+        (Some(i), Some(o)) if o > 0 && i > o => Some(i.div_ceil(o)),
+        _ => None,
+    };
+    match (input, output) {
+        (Shape::Image([_, hi, _]), Shape::Image([c, ho, _])) => match stride(hi, ho) {
+            Some(s) => format!("Conv2d({}, kernel = 1, stride = {s})", c.describe()),
+            None => format!("Conv2d({}, kernel = 1)", c.describe()),
+        },
+        (Shape::Seq([_, li]), Shape::Seq([c, lo])) => match stride(li, lo) {
+            Some(s) => format!("Conv1d({}, kernel = 1, stride = {s})", c.describe()),
+            None => format!("Conv1d({}, kernel = 1)", c.describe()),
+        },
+        (_, o) => format!("Linear({})", o.width().describe()),
+    }
 }

@@ -10,9 +10,13 @@
 //! in a file is its layer's module key, a dot, and its name, exactly as in the
 //! `state_dict()` of the matching `nn.Sequential`: `3.weight` for the weight of the fourth
 //! item of the declaration. Every item counts, activations and dropout included, so the
-//! indices are those of `nn.Sequential`. With [`Naming::Names`], named layers use their
-//! names instead (`fc1.weight`), for a PyTorch module built from an `OrderedDict` or with
-//! attributes of those names. [`tensors`] walks them all without allocating.
+//! indices are those of `nn.Sequential`. A `Residual` block is one item, whose layers are
+//! keyed as those of a module with two `nn.Sequential` attributes `body` and `projection`
+//! (`3.body.0.weight`, `3.projection.0.weight`; see `scripts/make_residual_vectors.py`).
+//! With [`Naming::Names`], named layers use their
+//! names instead (`fc1.weight`, `res.body.0.weight`), for a PyTorch module built from an
+//! `OrderedDict` or with attributes of those names. [`tensors`] walks them all without
+//! allocating.
 //!
 //! # Two formats
 //!
@@ -213,29 +217,33 @@ impl Tensor {
 /// How a layer's tensors are keyed in a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Naming {
-    /// By position, as `nn.Sequential` keys them: `0.weight`, `3.bias`. Every item of the
-    /// declaration has a position, activations and dropout included.
+    /// By position, as `nn.Sequential` keys them: `0.weight`, `3.bias`, `3.body.0.weight`
+    /// inside a residual block. Every item of the declaration has a position, activations
+    /// and dropout included.
     #[default]
     Sequential,
     /// By name for the layers declared with one (`fc1.weight`), by position for the others.
     Names,
 }
 
-/// The module key of one layer: a position in the network, or a declared name.
+/// The module key of one layer: its position in the network, or a declared name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ModuleKey {
-    /// The layer's position, as in `nn.Sequential`.
-    Index(usize),
-    /// The layer's declared name.
+    /// The layer's position, as `nn.Sequential` keys it ([`LayerInfo::path`]): `3`, or
+    /// `3.body.0` inside a residual block.
+    Path(&'static str),
+    /// The layer's declared name (inside a named residual block, `res.body.0`).
     Name(&'static str),
 }
 
 impl ModuleKey {
-    /// The key of the layer at position `index` described by `info`, under `naming`.
+    /// The key of the layer described by `info` under `naming`. (`index`, the layer's
+    /// position in the layer table, is not needed: the key is in `info`.)
     pub const fn of(info: &LayerInfo, index: usize, naming: Naming) -> Self {
+        let _ = index;
         match naming {
             Naming::Names if info.named => ModuleKey::Name(info.name),
-            _ => ModuleKey::Index(index),
+            _ => ModuleKey::Path(info.path),
         }
     }
 }
@@ -243,7 +251,7 @@ impl ModuleKey {
 impl fmt::Display for ModuleKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ModuleKey::Index(i) => write!(f, "{i}"),
+            ModuleKey::Path(p) => f.write_str(p),
             ModuleKey::Name(n) => f.write_str(n),
         }
     }
@@ -320,9 +328,21 @@ pub fn tensors(
 
 /// The architecture fingerprint of a network with the layers `layers`: 64-bit FNV-1a over
 /// each layer's kind, input and output widths, and numbers of parameters and state
-/// scalars, in order. Names, hyperparameters (slopes, `eps`) and the scalar type do not
-/// enter it. Every network has it as a `FINGERPRINT` constant; the blob header records it.
+/// scalars, in order, and for a layer inside a residual block its module key (`3.body.0`,
+/// so that a block's body and projection are told apart). Names, hyperparameters (slopes,
+/// `eps`) and the scalar type do not enter it. Every network has it as a `FINGERPRINT` constant; the blob header records it.
 pub const fn fingerprint(layers: &[LayerInfo]) -> u64 {
+    const fn contains_dot(s: &str) -> bool {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'.' {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
     let mut h = Fnv::new();
     h = h.word(layers.len() as u64);
     let mut l = 0;
@@ -333,6 +353,9 @@ pub const fn fingerprint(layers: &[LayerInfo]) -> u64 {
         h = h.word(info.outputs as u64);
         h = h.word(info.params as u64);
         h = h.word(info.state as u64);
+        if contains_dot(info.path) {
+            h = h.bytes(info.path.as_bytes()).byte(0xff);
+        }
         l += 1;
     }
     h.0

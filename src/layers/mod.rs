@@ -17,6 +17,7 @@ mod linear;
 mod maxout;
 mod pool;
 mod prelu;
+mod residual;
 mod softmax;
 
 pub use activation::{ELU, LeakyReLU, ReLU, Sigmoid, Tanh};
@@ -30,5 +31,6 @@ pub use linear::{Linear, LinearParams};
 pub use maxout::{Maxout, MaxoutParams, MaxoutTape};
 pub use pool::{AvgPool1d, AvgPool2d, Flatten, GlobalAvgPool, MaxPool1d, MaxPool2d};
 pub use prelu::{PReLU, PReLUParams};
+pub use residual::Residual;
 pub use softmax::Softmax;
 pub(crate) use softmax::softmax_columns;
