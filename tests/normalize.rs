@@ -3,7 +3,7 @@
 //! exact folding into the next `Linear` layer or unpadded convolution by `to_inference()`.
 
 use staticnn::data::{ChannelMean, Dataset, Preprocess, Standardise};
-use staticnn::io::{self, LoadOptions, Naming};
+use staticnn::io::{self, Naming};
 use staticnn::layers::{Normalize, NormalizeState};
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
@@ -209,7 +209,8 @@ fn input_gradient_matches_finite_differences() {
     assert!(dx.amax() > 0.0);
 }
 
-/// Fit, save (safetensors and blob), load into a fresh network, predict: the same bits.
+/// Fit, save (safetensors with the `safetensors` feature, and blob), load into a fresh
+/// network, predict: the same bits.
 #[test]
 fn fit_save_load_predict_is_identical() {
     let xs = samples::<6>(64, 13);
@@ -218,10 +219,11 @@ fn fit_save_load_predict_is_identical() {
         .unwrap();
     let x = batch::<6, 5>(&xs);
 
+    #[cfg(feature = "safetensors")]
     for naming in [Naming::Sequential, Naming::Names] {
         let file = io::save_safetensors(&net, naming);
         let mut fresh = Tabular::<f64>::new(&mut Xoshiro128PlusPlus::seed_from_u64(99));
-        io::load_safetensors(&mut fresh, &file, &LoadOptions::new()).unwrap();
+        io::load_safetensors(&mut fresh, &file, &io::LoadOptions::new()).unwrap();
         assert_eq!(fresh.state.layer0, net.state.layer0);
         assert_eq!(fresh.forward(&x), net.forward(&x));
     }
