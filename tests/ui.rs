@@ -25,7 +25,7 @@ fn ui() {
 const MAX_ERROR_LINES: usize = 10;
 
 /// Snapshots allowed to be longer, with their length: post-monomorphisation errors (a
-/// train-mode batch of one through a batch norm), to which rustc adds two notes no stable
+/// train-mode batch of one through a batch norm, and the others below), to which rustc adds two notes no stable
 /// attribute removes ("erroneous constant encountered" and the instantiation). The test
 /// fails if one of them changes length, so that this list stays true.
 const POST_MONOMORPHISATION: &[(&str, usize)] = &[
@@ -34,6 +34,8 @@ const POST_MONOMORPHISATION: &[(&str, usize)] = &[
     // A blob that does not fit `network_from_blob!`: a panic in `const` evaluation, with
     // rustc's "erroneous constant encountered" note.
     ("data/blob-for-another-architecture.stderr", 15),
+    // `fit_normalize` on a network that does not start with `Normalize`.
+    ("data/fit-normalize-without-normalize.stderr", 21),
 ];
 
 /// Every `.stderr` snapshot under `tests/ui/` holds errors of at most [`MAX_ERROR_LINES`]
