@@ -273,7 +273,8 @@ where
 
 /// Folded into the next `Linear` layer (through a batch norm folded after it, through
 /// dropout and flatten) or into an unpadded convolution (which gains a bias), the inference
-/// form equals the trained network's eval outputs within 1e-12 in f64; before a padded
+/// form equals the trained network's eval outputs within 1e-12 in f64 (`to_inference_into`
+/// gives the same whatever `out` held); before a padded
 /// convolution the layer is kept and the outputs are the same bits.
 #[test]
 fn folding_is_exact() {
@@ -315,6 +316,11 @@ fn folding_is_exact() {
     assert_eq!(UnpaddedInference::<f64>::LAYERS[0].params, 6 * 2 * 9 + 6);
     let (a, b) = (conv.forward(&x), inf.forward(&x));
     assert!((a - b).amax() < 1e-12 * a.amax().max(1.0), "{a} vs {b}");
+    // Written over a network that is not zero (the bias the inference form adds included),
+    // the result is the same.
+    let mut into = UnpaddedInference::<f64>::new(&mut rng);
+    conv.to_inference_into(&mut into);
+    assert_eq!(into, inf);
 
     let mut padded = Padded::<f64>::new(&mut rng);
     trained(&mut padded, 23);

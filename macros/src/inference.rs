@@ -115,9 +115,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
         });
         let normalized: Vec<TokenStream> = normalized.collect();
         match fate {
-            // The bias the inference form added stays zero until the fold sets it.
+            // The bias the inference form added starts at zero (whatever `out` held), and
+            // the folds set it.
             Fate::Keep if l.biased.is_some() && folded(&fates, k) => quote! {
                 out.params.#f.weight = self.params.#f.weight;
+                out.params.#f.bias.fill(T::zero());
                 out.state.#f = self.state.#f;
                 #(#normalized)*
             },
