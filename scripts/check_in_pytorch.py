@@ -25,7 +25,8 @@ The layers are built with PyTorch's default hyperparameters (LeakyReLU slope 0.0
 alpha 1, BatchNorm eps 1e-5); the file records widths, not hyperparameters. Set others with
 ``--set KEY.ATTRIBUTE=VALUE`` (``KEY`` is the layer's key in the file, as ``2`` or ``fc1``),
 or give the whole model with ``--model``, a Python expression that may use ``torch``,
-``nn`` and ``Maxout``. A ``Maxout`` layer becomes the ``Maxout`` module below (weight
+``nn``, ``Maxout`` and ``Normalize``. A ``Normalize`` layer becomes the ``Normalize``
+module below (buffers ``mean`` and ``std``). A ``Maxout`` layer becomes the ``Maxout`` module below (weight
 ``[k, out, in]``, bias ``[k, out]``, the maximum over the ``k`` affine pieces). A custom
 layer needs ``--model``.
 
@@ -60,6 +61,20 @@ class Maxout(nn.Module):
         return pieces.max(dim=0).values
 
 
+class Normalize(nn.Module):
+    """staticnn's Normalize: ``(x - mean) / std`` per feature, or per channel of a
+    ``[B, C, ...]`` batch; ``mean`` and ``std`` are buffers (state, not parameters)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (-1,) + (1,) * (x.dim() - 2)
+        return (x - self.mean.view(view)) / self.std.view(view)
+
+
 def build_layer(layer: dict) -> nn.Module:
     """The PyTorch module for one entry of ``staticnn.layers``."""
     kind, inputs, outputs = layer["kind"], layer["in"], layer["out"]
@@ -70,6 +85,8 @@ def build_layer(layer: dict) -> nn.Module:
         return Maxout(inputs, outputs, k)
     if kind == "BatchNorm":
         return nn.BatchNorm1d(outputs)
+    if kind == "Normalize":
+        return Normalize(outputs)
     if kind == "PReLU":
         return nn.PReLU()
     if kind == "LeakyReLU":
@@ -134,7 +151,8 @@ def main() -> int:
 
     layers = json.loads(metadata.get("staticnn.layers", "[]"))
     if args.model:
-        model = eval(args.model, {"torch": torch, "nn": nn, "Maxout": Maxout})  # noqa: S307
+        names = {"torch": torch, "nn": nn, "Maxout": Maxout, "Normalize": Normalize}
+        model = eval(args.model, names)  # noqa: S307
     elif layers:
         model = build_model(layers, metadata.get("staticnn.naming", "sequential"))
     else:

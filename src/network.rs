@@ -187,6 +187,42 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
             scratch_rows(Self::LAYERS),
         )
     }
+
+    /// Fits the statistics of the network's leading [`Normalize`](crate::layers::Normalize)
+    /// layer on `data` (the training split), as
+    /// [`Normalize::fit_state`](crate::layers::Normalize::fit_state) computes them; nothing
+    /// else changes. Call it after [`init`](Network::init), which resets them to the
+    /// identity. Allocates nothing.
+    ///
+    /// A network whose first layer is not `Normalize` fails to build (a compile-time
+    /// assertion, reported by `cargo build`).
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::Empty`](crate::data::DataError::Empty) when `data` holds no sample; the
+    /// network is then unchanged.
+    fn fit_normalize<Y>(
+        &mut self,
+        data: &crate::data::Dataset<'_, T, IN, Y>,
+    ) -> Result<(), crate::data::DataError> {
+        let () = NormalizeFirst::<T, Self, IN, OUT>::OK;
+        let info = &Self::LAYERS[0];
+        let c = info.state / 2;
+        // Layer 0's state comes first in the state block: `mean`, then `std`.
+        let (mean, rest) = block::as_mut_slice::<T, _>(self.state_mut()).split_at_mut(c);
+        crate::layers::normalize_fit_into(data, mean, &mut rest[..c])
+    }
+}
+
+/// The compile-time check of [`Network::fit_normalize`]: its `OK` fails to evaluate for a
+/// network whose first layer is not `Normalize`.
+struct NormalizeFirst<T, N, const IN: usize, const OUT: usize>(core::marker::PhantomData<(T, N)>);
+
+impl<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>
+    NormalizeFirst<T, N, IN, OUT>
+{
+    #[rustfmt::skip]
+    const OK: () = assert!(crate::layers::normalize_leads(N::LAYERS), "the network's first layer is not `Normalize`: `fit_normalize` has nothing to fit");
 }
 
 /// Rows of eval-mode scratch for layers run one by one, what the provided `summary` reports:

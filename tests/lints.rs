@@ -64,6 +64,28 @@ pub mod nets {
     }
 
     network! {
+        /// Input standardisation folded into a `Linear` layer by the inference form.
+        pub struct Standardised {
+            input: 4,
+            Normalize,
+            Linear(3),
+            loss: SoftmaxCrossEntropy,
+        }
+    }
+
+    network! {
+        /// Per-channel standardisation folded into an unpadded convolution.
+        pub struct StandardisedImage {
+            input: [2, 4, 4],
+            Normalize,
+            Conv2d(3, kernel = 3, bias = false),
+            BatchNorm,
+            Flatten,
+            Linear(2),
+        }
+    }
+
+    network! {
         /// A crate-private network without a loss.
         pub(crate) struct Private {
             input: 2,
@@ -90,4 +112,16 @@ fn strict_networks_run() {
     let p = nets::Private::<f64>::new(&mut rng);
     let probs = p.predict(&SVector::<f64, 2>::new(1.0, -1.0));
     assert!((probs.sum() - 1.0).abs() < 1e-12);
+    let s = nets::Standardised::<f64>::new(&mut rng).to_inference();
+    assert!(
+        s.predict(&SVector::<f64, 4>::repeat(1.0))
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    let i = nets::StandardisedImage::<f64>::new(&mut rng).to_inference();
+    assert!(
+        i.predict(&SVector::<f64, 32>::repeat(1.0))
+            .iter()
+            .all(|v| v.is_finite())
+    );
 }

@@ -1,8 +1,9 @@
 //! Running and training a network touches no heap: every built-in layer and every loss,
 //! through `forward`, `forward_train`, `backward`, `Optimizer::step` and `train_step`, and
 //! making and running the inference-only form of a network with batch norm and dropout
-//! (`to_inference`, `to_inference_into`), residual blocks included; and, at the benchmarks' size, inference and train
-//! steps of the performance issue's W3 and W4 (batches of 64).
+//! (`to_inference`, `to_inference_into`), residual blocks included, fitting a `Normalize`
+//! layer (`fit_normalize`); and, at the benchmarks' size, inference and train steps of the
+//! performance issue's W3 and W4 (batches of 64).
 //!
 //! A counting global allocator (`tests/common/counting_alloc.rs`) records every heap
 //! operation made by the current thread while a measurement is armed. Networks, tapes,
@@ -81,6 +82,31 @@ network! {
         Dropout(p = 0.2),
         BatchNorm(16),
         ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Input standardisation carried by the network (folded by `to_inference`).
+    struct Standardised {
+        input: 24,
+        Normalize,
+        Linear(16),
+        ReLU,
+        Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Per-channel standardisation before a padded convolution (kept by `to_inference`).
+    struct StandardisedImage {
+        input: [2, 3, 4],
+        Normalize,
+        Conv2d(3, kernel = 3, padding = 1),
+        ReLU,
+        Flatten,
         Linear(10),
         loss: SoftmaxCrossEntropy,
     }
@@ -337,6 +363,50 @@ fn running_and_training_allocate_nothing() {
     measure_inference!("Classifier", classifier, ClassifierInference);
     measure_inference!("Normalised", normalised, NormalisedInference);
 
+    // Fitting `Normalize` on a data set, training and folding it.
+    let samples: Vec<[f32; 24]> = (0..40)
+        .map(|_| core::array::from_fn(|_| rng.random_range(-3.0f32..5.0)))
+        .collect();
+    let data = staticnn::data::Dataset::new(&samples, &[(); 40]).unwrap();
+    let mut standardised = Standardised::<f32>::new(&mut rng);
+    let (fitted, n) = heap_ops(|| standardised.fit_normalize(&data));
+    fitted.unwrap();
+    results.push(Measurement {
+        network: "Standardised",
+        call: "fit_normalize",
+        heap_ops: n,
+    });
+    measure_supervised::<_, 24, 10>(
+        "Standardised",
+        &mut standardised,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+    measure_inference!("Standardised", standardised, StandardisedInference);
+    let mut standardised_image = StandardisedImage::<f32>::new(&mut rng);
+    let (fitted, n) = heap_ops(|| standardised_image.fit_normalize(&data));
+    fitted.unwrap();
+    results.push(Measurement {
+        network: "StandardisedImage",
+        call: "fit_normalize",
+        heap_ops: n,
+    });
+    measure_supervised::<_, 24, 10>(
+        "StandardisedImage",
+        &mut standardised_image,
+        &x,
+        &classes,
+        &mut rng,
+        &mut results,
+    );
+    measure_inference!(
+        "StandardisedImage",
+        standardised_image,
+        StandardisedImageInference
+    );
+
     let mut image = Image::<f32>::new(&mut rng);
     measure_supervised::<_, 24, 10>("Image", &mut image, &x, &classes, &mut rng, &mut results);
     measure_inference!("Image", image, ImageInference);
@@ -395,7 +465,7 @@ fn running_and_training_allocate_nothing() {
         offenders.is_empty(),
         "heap operations while running: {offenders:?}"
     );
-    assert_eq!(results.len(), 7 + 8 * 9 + 6 * 3);
+    assert_eq!(results.len(), 7 + 10 * 9 + 8 * 3 + 2);
 }
 
 /// The training toolkit allocates nothing either: every optimiser's step, gradient

@@ -25,12 +25,17 @@ fn ui() {
 const MAX_ERROR_LINES: usize = 10;
 
 /// Snapshots allowed to be longer, with their length: post-monomorphisation errors (a
-/// train-mode batch of one through a batch norm), to which rustc adds two notes no stable
+/// train-mode batch of one through a batch norm, and the others below), to which rustc adds two notes no stable
 /// attribute removes ("erroneous constant encountered" and the instantiation). The test
 /// fails if one of them changes length, so that this list stays true.
 const POST_MONOMORPHISATION: &[(&str, usize)] = &[
     ("data/batch-norm-train-batch-of-one.stderr", 17),
     ("data/batch-norm-train-step-batch-of-one.stderr", 17),
+    // A blob that does not fit `network_from_blob!`: a panic in `const` evaluation, with
+    // rustc's "erroneous constant encountered" note.
+    ("data/blob-for-another-architecture.stderr", 15),
+    // `fit_normalize` on a network that does not start with `Normalize`.
+    ("data/fit-normalize-without-normalize.stderr", 21),
 ];
 
 /// Every `.stderr` snapshot under `tests/ui/` holds errors of at most [`MAX_ERROR_LINES`]

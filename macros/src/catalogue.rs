@@ -123,6 +123,12 @@ pub const KINDS: &[Kind] = &[
         build: batch_norm,
     },
     Kind {
+        name: "Normalize",
+        options: &[],
+        preserves_width: true,
+        build: normalize,
+    },
+    Kind {
         name: "Dropout",
         options: &["p"],
         preserves_width: true,
@@ -436,7 +442,8 @@ impl<'a> Cx<'a, '_> {
                 ),
             );
         }
-        let per_channel = kind == "BatchNorm" && !matches!(self.flow.shape, Shape::Flat(_));
+        let per_channel = (kind == "BatchNorm" || kind == "Normalize")
+            && !matches!(self.flow.shape, Shape::Flat(_));
         match &declared_out {
             Some((w, Some(d))) if per_channel => {
                 let c = self
@@ -607,6 +614,39 @@ fn batch_norm(cx: &mut Cx) -> Result<Built, Flow> {
     };
     Ok(Built {
         value: quote!(#ty { eps: #eps, momentum: #momentum }),
+        ty,
+        after,
+        biased: None,
+    })
+}
+
+/// `Normalize`: the network's input standardised with fitted statistics, per feature on a
+/// flat input, per channel on a sequence or an image. It must be the first layer (its
+/// statistics are fitted on the data the network is given).
+fn normalize(cx: &mut Cx) -> Result<Built, Flow> {
+    let after = cx.same_shape();
+    if let Some(from) = &cx.flow.from
+        && !from.starts_with("the network's `input`")
+    {
+        cx.errors.push(
+            cx.kind.span(),
+            format!(
+                "layer {} standardises the network's input, so it must be the first layer",
+                cx.label
+            ),
+        );
+    }
+    let (c, s) = match &cx.flow.shape {
+        Shape::Flat(w) => (w.clone(), W::Known(1)),
+        shape => {
+            let c = shape.channels().expect("a shape with channels").clone();
+            let spatial: Vec<&W> = shape.spatial().iter().collect();
+            (c, W::product(&spatial))
+        }
+    };
+    let ty = quote!(::staticnn::layers::Normalize::<#c, #s>);
+    Ok(Built {
+        value: ty.clone(),
         ty,
         after,
         biased: None,

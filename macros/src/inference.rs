@@ -1,10 +1,12 @@
-//! The inference-only form of a network with batch norm or dropout.
+//! The inference-only form of a network with batch norm, dropout or `Normalize`.
 //!
 //! `NameInference` is the same network with every `Dropout` removed (it is the identity in
 //! eval mode) and every `BatchNorm` that follows a `Linear` layer or a convolution (possibly
 //! through dropout) folded into that layer's weight and bias. A convolution declared without
 //! a bias gets one in the inference form when a batch norm is folded into it. It is written by the ordinary expansion from a
-//! second plan; `Name::to_inference` copies and folds the parameters.
+//! second plan; `Name::to_inference` copies and folds the parameters. A leading `Normalize`
+//! is folded into the `Linear` layer or unpadded convolution that follows it (through
+//! `Dropout` and `Flatten`), and kept otherwise.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -19,6 +21,9 @@ enum Fate {
     Drop,
     /// Folded into the `Linear` layer at this position of the trained network.
     FoldInto(usize),
+    /// A `Normalize` layer folded into the `Linear` layer or convolution at this later
+    /// position (after its parameters are copied, before a batch norm is folded into it).
+    FoldForward(usize),
 }
 
 pub fn expand(plan: &Plan) -> TokenStream {
@@ -28,7 +33,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let layers = &plan.layers;
     if !layers
         .iter()
-        .any(|l| l.kind == "BatchNorm" || l.kind == "Dropout")
+        .any(|l| matches!(l.kind.as_str(), "BatchNorm" | "Dropout" | "Normalize"))
     {
         return TokenStream::new();
     }
@@ -42,12 +47,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
             "BatchNorm" => match last_kept {
                 Some(j)
                     if folds_into(&layers[j])
-                        && !folded(&fates, j)
+                        && !bn_folded(&fates, j)
                         && layers[j].nest.scope == l.nest.scope =>
                 {
                     Fate::FoldInto(j)
                 }
                 _ => Fate::Keep,
+            },
+            "Normalize" => match next_target(layers, k) {
+                Some(j) => Fate::FoldForward(j),
+                None => Fate::Keep,
             },
             _ => Fate::Keep,
         };
@@ -80,7 +89,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     renumber(&mut kept);
     let name = format_ident!("{}Inference", plan.name);
     let doc = format!(
-        "Inference-only form of [`{}`]: batch norms that follow a `Linear` layer are folded into it and dropout is removed. Made by [`{}::to_inference`].",
+        "Inference-only form of [`{}`]: batch norms that follow a `Linear` layer are folded into it, a leading `Normalize` into the layer after it (when exact), and dropout is removed. Made by [`{}::to_inference`].",
         plan.name, plan.name
     );
     let inference_plan = Plan {
@@ -99,17 +108,39 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
     let steps = layers.iter().zip(&fates).enumerate().map(|(k, (l, fate))| {
         let f = &l.field;
+        // `Normalize` layers folded into this one, once its parameters are copied.
+        let normalized = layers
+            .iter()
+            .zip(&fates)
+            .filter_map(|(n, fate)| match fate {
+                Fate::FoldForward(t) if *t == k => Some(n),
+                _ => None,
+            });
+        let normalized = normalized.map(|n| {
+            let (nf, nv) = (&n.field, &n.value);
+            if l.kind == "Linear" {
+                quote!(#nv.fold_into(&mut out.params.#f, &self.state.#nf);)
+            } else {
+                let conv = &l.value;
+                quote!((#conv).fold_normalize(&#nv, &mut out.params.#f, &self.state.#nf);)
+            }
+        });
+        let normalized: Vec<TokenStream> = normalized.collect();
         match fate {
-            // The bias the inference form added stays zero until the fold sets it.
+            // The bias the inference form added starts at zero (whatever `out` held), and
+            // the folds set it.
             Fate::Keep if l.biased.is_some() && folded(&fates, k) => quote! {
                 out.params.#f.weight = self.params.#f.weight;
+                out.params.#f.bias.fill(T::zero());
                 out.state.#f = self.state.#f;
+                #(#normalized)*
             },
             Fate::Keep => quote! {
                 out.params.#f = self.params.#f;
                 out.state.#f = self.state.#f;
+                #(#normalized)*
             },
-            Fate::Drop => quote!(),
+            Fate::Drop | Fate::FoldForward(_) => quote!(),
             Fate::FoldInto(j) => {
                 let (target, bn) = (&layers[*j].field, &l.value);
                 quote!(#bn.fold_into(&mut out.params.#target, &self.params.#f, &self.state.#f);)
@@ -122,7 +153,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         impl<T: ::staticnn::Scalar> #orig<T> {
             /// The inference-only form of this network: batch norms after `Linear` layers
-            /// folded into their weights, dropout removed. Its eval-mode outputs equal this
+            /// folded into their weights, a leading `Normalize` into the layer after it
+            /// (when exact), dropout removed. Its eval-mode outputs equal this
             /// network's eval-mode outputs up to rounding.
             #vis fn to_inference(&self) -> #name<T> {
                 let mut out = <#name<T> as ::staticnn::__private::Zeroable>::zeroed();
@@ -144,7 +176,8 @@ fn folds_into(layer: &Layer) -> bool {
     !layer.custom && matches!(layer.kind.as_str(), "Linear" | "Conv1d" | "Conv2d")
 }
 
-fn folded(fates: &[Fate], j: usize) -> bool {
+/// Whether a batch norm is folded into layer `j` already.
+fn bn_folded(fates: &[Fate], j: usize) -> bool {
     fates
         .iter()
         .any(|f| matches!(f, Fate::FoldInto(t) if *t == j))
@@ -182,4 +215,57 @@ fn renumber(layers: &mut [Layer]) {
             );
         }
     }
+}
+
+/// Whether anything (a batch norm or a `Normalize`) is folded into layer `j`.
+fn folded(fates: &[Fate], j: usize) -> bool {
+    fates
+        .iter()
+        .any(|f| matches!(f, Fate::FoldInto(t) | Fate::FoldForward(t) if *t == j))
+}
+
+/// The layer a `Normalize` at `k` folds into exactly: the next layer, looking through
+/// `Dropout` and `Flatten`, when it is a `Linear` layer or a convolution without padding
+/// (with padding, the border would see `−μ/σ` instead of zeros).
+fn next_target(layers: &[Layer], k: usize) -> Option<usize> {
+    let j = (k + 1..layers.len())
+        .find(|&j| !matches!(layers[j].kind.as_str(), "Dropout" | "Flatten"))?;
+    let l = &layers[j];
+    if l.nest.scope != layers[k].nest.scope {
+        return None;
+    }
+    let padding: &[usize] = match l.kind.as_str() {
+        "Linear" => &[],
+        "Conv1d" => &[6],
+        "Conv2d" => &[10, 11],
+        _ => return None,
+    };
+    (!l.custom && padding.iter().all(|&a| generic_is_zero(&l.ty, a))).then_some(j)
+}
+
+/// Whether the generic argument at `index` of a layer type (`Conv2d<3, 28, …>`) is the
+/// literal `0`. Arguments given by `const` items are braced expressions: not known zero.
+fn generic_is_zero(ty: &TokenStream, index: usize) -> bool {
+    use proc_macro2::TokenTree;
+    let mut args = ty
+        .clone()
+        .into_iter()
+        .skip_while(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == '<'))
+        .skip(1);
+    let mut at = 0;
+    let mut zero = false;
+    for t in args.by_ref() {
+        match &t {
+            TokenTree::Punct(p) if p.as_char() == ',' || p.as_char() == '>' => {
+                if at == index {
+                    return zero;
+                }
+                at += 1;
+                zero = false;
+            }
+            TokenTree::Literal(l) if l.to_string() == "0" => zero = true,
+            _ => zero = false,
+        }
+    }
+    false
 }

@@ -59,10 +59,14 @@
 mod blob;
 #[cfg(feature = "safetensors")]
 mod check;
+mod embed;
 #[cfg(feature = "safetensors")]
 mod pytorch;
 
 pub use blob::{BlobError, FORMAT_VERSION, HEADER_BYTES, MAGIC, blob_bytes, from_bytes, to_bytes};
+#[doc(hidden)]
+pub use embed::blob_problem;
+pub use embed::{params_from_blob, state_from_blob};
 #[cfg(feature = "safetensors")]
 pub use pytorch::{LoadError, LoadOptions, load_safetensors, save_safetensors};
 

@@ -3,14 +3,17 @@
 //! * `sine/src/data.rs`: the training set (`sin x` at [`SAMPLES`] points of `[−π, π]`,
 //!   interleaved into [`BATCHES`] mini-batches) and the test points, computed in `f64` with
 //!   `libm` (the same on every host) and rounded to `f32`;
-//! * `sine/src/trained.rs`: the network that [`staticnn_sine::train`] produces, run here on
-//!   the host with the very code the training firmware runs, as a `const` struct literal, with
-//!   the epochs, loss and worst test error the host saw.
+//! * `sine/src/trained.snnb` and `sine/src/trained.rs`: the network that
+//!   [`staticnn_sine::train`] produces, run here on the host with the very code the training
+//!   firmware runs, as a staticnn blob (`staticnn::io::to_bytes`), and the source that makes
+//!   it a `const` (`staticnn::network_from_blob!`, checked against the architecture when
+//!   the firmware is compiled), with the epochs, loss and worst test error the host saw.
 //!
 //! `cargo run -p staticnn-sine-export --release` (from `embedded/`) writes the files; with
-//! `-- --check` it only compares and exits with status 1 when a file is out of date. The
-//! training uses the data compiled into `staticnn-sine`, so after the data changes the program
-//! asks to be run once more.
+//! `-- --check` it only compares and exits with status 1 when a file is out of date, or when
+//! the `TRAINED` compiled into `staticnn-sine` is not the network trained here, bit for bit.
+//! The training uses the data compiled into `staticnn-sine`, so after the data changes the
+//! program asks to be run once more.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -20,8 +23,8 @@ use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn_sine::{
-    BATCH, BATCHES, SAMPLES, Sine, Start, TEST_X, TEST_Y, TESTS, TOLERANCE, Tape, Trained, X, Y,
-    train_from, worst_error,
+    BATCH, BATCHES, SAMPLES, Sine, Start, TEST_X, TEST_Y, TESTS, TOLERANCE, TRAINED, Tape, Trained,
+    X, Y, train_from, worst_error,
 };
 
 /// The first and last test point.
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
         && bits(Y.iter().flat_map(|m| m.iter().copied())) == bits(y.iter().flatten().copied())
         && bits(TEST_X.iter().copied()) == bits(tx.iter().copied())
         && bits(TEST_Y.iter().copied()) == bits(ty.iter().copied());
-    if !sync("data.rs", &data_rs, check) {
+    if !sync("data.rs", data_rs.as_bytes(), check) {
         return ExitCode::FAILURE;
     }
     if !compiled {
@@ -84,8 +87,19 @@ fn main() -> ExitCode {
         eprintln!("the trained network misses the tolerance of the inference check");
         return ExitCode::FAILURE;
     }
-    let trained_rs = render_trained(&net, runs[1], runs[0], worst);
-    if !sync("trained.rs", &trained_rs, check) {
+    let mut blob = vec![0u8; Sine::<f32>::BLOB_BYTES];
+    staticnn::io::to_bytes(&net, &mut blob).expect("the buffer is BLOB_BYTES long");
+    let trained_rs = render_trained(runs[1], runs[0], worst);
+    if !sync("trained.snnb", &blob, check) || !sync("trained.rs", trained_rs.as_bytes(), check) {
+        return ExitCode::FAILURE;
+    }
+    // The `const` the firmware flashes, read from the blob at compile time, is this network.
+    let mut compiled = vec![0u8; Sine::<f32>::BLOB_BYTES];
+    staticnn::io::to_bytes(&TRAINED, &mut compiled).expect("the buffer is BLOB_BYTES long");
+    if compiled != blob {
+        eprintln!(
+            "staticnn-sine was compiled with another trained network: run the exporter again"
+        );
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
@@ -93,11 +107,11 @@ fn main() -> ExitCode {
 
 /// Compares the file `file` of `sine/src/` with `text`; writes it unless `check`. False when
 /// the check failed or the file could not be written.
-fn sync(file: &str, text: &str, check: bool) -> bool {
+fn sync(file: &str, text: &[u8], check: bool) -> bool {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../sine/src")
         .join(file);
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let old = std::fs::read(&path).unwrap_or_default();
     let name = format!("embedded/sine/src/{file}");
     if old == text {
         println!("{name}: up to date");
@@ -189,59 +203,14 @@ fn render_data(x: &Batches, y: &Batches, tx: &[f32], ty: &[f32]) -> String {
     s
 }
 
-/// A matrix with `rows` rows from its column-major values, as a `const` expression.
-fn matrix(values: &[f32], rows: usize, indent: &str) -> String {
-    let mut s = String::from("SMatrix::from_array_storage(ArrayStorage([\n");
-    for column in values.chunks_exact(rows) {
-        writeln!(s, "{indent}    [{}],", list(column.iter().copied())).unwrap();
-    }
-    write!(s, "{indent}]))").unwrap();
-    s
-}
-
-fn render_trained(net: &Sine<f32>, host: Trained, host_f32: Trained, worst: f32) -> String {
-    assert_eq!(
-        Sine::<f32>::STATE_BYTES,
-        0,
-        "the exporter writes stateless networks"
-    );
-    // The parameters without the block's padding (x86-64), which the literal leaves to
-    // `..SineParams::zeroed()`.
-    let flat = &staticnn::block::as_slice::<f32, _>(&net.params)[..Sine::<f32>::PARAMS];
-    let mut rest = flat;
-    let mut params = String::new();
-    let mut state = String::new();
-    for layer in <Sine<f32> as Network<f32, 1, 1>>::LAYERS {
-        let name = layer.name;
-        write!(state, "{name}: (), ").unwrap();
-        match (layer.kind, layer.params) {
-            ("Linear", _) => {
-                let (o, i) = (layer.outputs, layer.inputs);
-                let (w, r) = rest.split_at(o * i);
-                let (b, r) = r.split_at(o);
-                rest = r;
-                writeln!(
-                    params,
-                    "        {name}: LinearParams {{\n            weight: {},\n            bias: {},\n        }},",
-                    matrix(w, o, "            "),
-                    matrix(b, o, "            "),
-                )
-                .unwrap();
-            }
-            (_, 0) => writeln!(params, "        {name}: (),").unwrap(),
-            (kind, _) => panic!("the exporter does not write {kind} layers"),
-        }
-    }
-    assert!(rest.is_empty());
+/// The source of `TRAINED`: no code per layer, the blob beside it read in `const`
+/// evaluation by `network_from_blob!`.
+fn render_trained(host: Trained, host_f32: Trained, worst: f32) -> String {
     let mut s = String::from(HEADER);
     write!(
         s,
         "
-use staticnn::SMatrix;
-use staticnn::layers::LinearParams;
-use staticnn::nalgebra::ArrayStorage;
-
-use crate::{{Sine, SineParams, SineState, Trained}};
+use crate::{{Sine, Trained}};
 
 /// How training from the library's default initialisation (`f64`, rounded) ended on the
 /// host (loss {loss:?}).
@@ -253,14 +222,12 @@ pub const HOST_NATIVE: Trained = Trained {{ epochs: {epochs_f32}, loss: f32::fro
 pub const HOST_WORST_ERROR: f32 = f32::from_bits({worst_bits:#010x});
 
 /// The sine network trained on the host from the library's default initialisation: {count}
-/// parameters, written out exactly. As a `const` it costs nothing until used; a `static`
-/// initialised from it is placed in read-only memory.
-pub const TRAINED: Sine<f32> = Sine {{
-    params: SineParams {{
-{params}        ..SineParams::zeroed()
-    }},
-    state: SineState {{ {state}..SineState::zeroed() }},
-}};
+/// parameters, read at compile time from the blob `trained.snnb` (written by
+/// `staticnn::io::to_bytes`), whose checksums, scalar width and architecture fingerprint are
+/// checked against `Sine<f32>` when this is compiled. As a `const` it costs nothing until
+/// used; a `static` initialised from it is placed in read-only memory.
+pub const TRAINED: Sine<f32> =
+    staticnn::network_from_blob!(Sine<f32>, include_bytes!(\"trained.snnb\"));
 ",
         epochs = host.epochs,
         loss = host.loss,
@@ -269,7 +236,7 @@ pub const TRAINED: Sine<f32> = Sine {{
         loss_f32 = host_f32.loss,
         loss_f32_bits = host_f32.loss.to_bits(),
         worst_bits = worst.to_bits(),
-        count = flat.len(),
+        count = Sine::<f32>::PARAMS,
     )
     .unwrap();
     s

@@ -10,11 +10,11 @@
 //!   the epoch loss falls below [`LOSS_THRESHOLD`], starting from the library's default
 //!   initialisation (drawn in `f64` and rounded) or from its single-precision one
 //!   (`init_with(Native, …)`).
-//! * [`TRAINED`]: the network [`train`] produced on the host, as generated source
-//!   (`src/trained.rs`): a `const` value whose weights the compiler places in read-only
-//!   memory when a `static` is made from it.
+//! * [`TRAINED`]: the network [`train`] produced on the host, as a blob (`src/trained.snnb`)
+//!   read at compile time by generated source (`src/trained.rs`): a `const` value whose
+//!   weights the compiler places in read-only memory when a `static` is made from it.
 //!
-//! `cargo run -p staticnn-sine-export --release` (from `embedded/`) regenerates both files;
+//! `cargo run -p staticnn-sine-export --release` (from `embedded/`) regenerates the files;
 //! `-- --check` verifies them.
 #![no_std]
 
