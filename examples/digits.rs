@@ -5,18 +5,17 @@
 //! standardised with training statistics. A 64-128-64-10 ReLU network with batch norm and
 //! dropout trains with Adam, a cosine learning-rate schedule, additive Gaussian noise as
 //! augmentation, and early stopping on the validation loss, behind a progress bar. The
-//! learning curves go to an SVG file; the batch norms are folded into the weights for
-//! deployment; then an ensemble of bagged networks is compared with its members.
+//! learning curves and the confusion matrix go to SVG files (`staticnn::plot`); the batch
+//! norms are folded into the weights for deployment; then an ensemble of bagged networks
+//! is compared with its members.
 //!
-//! Run it with `cargo run --release --example digits --features std`.
+//! Run it with `cargo run --release --example digits --features plot`.
 
 #[path = "common/digits.rs"]
 mod digits;
-#[path = "common/plot.rs"]
-mod plot;
 
 use std::error::Error;
-use std::path::Path;
+use std::path::PathBuf;
 
 use staticnn::data::{
     Dataset, GaussianNoise, Loader, Preprocess, Ratio, Remainder, Standardise, split_stratified,
@@ -30,7 +29,6 @@ use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::schedule::CosineAnnealing;
 
 use digits::{CLASSES, FEATURES};
-use plot::{Panel, Series};
 
 network! {
     /// Classifies 8×8 digit images into 0–9.
@@ -211,26 +209,6 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
 /// A trained network and its learning curves.
 type Trained = (Box<DigitNet<f32>>, Vec<EpochStats>);
 
-/// Draws train and validation loss (left) and accuracy (right) per epoch into an SVG file.
-fn plot_curves(curves: &[EpochStats], path: &Path) -> Result<(), Box<dyn Error>> {
-    let series = |f: fn(&EpochStats) -> f64, g: fn(&EpochStats) -> f64| {
-        vec![
-            Series::new("train", curves.iter().map(|c| (c.epoch as f64, f(c)))),
-            Series::new("validation", curves.iter().map(|c| (c.epoch as f64, g(c)))),
-        ]
-    };
-    let loss = series(|c| c.train_loss, |c| c.val_loss);
-    let accuracy = series(
-        |c| c.train_accuracy.unwrap_or(0.0),
-        |c| c.val_accuracy.unwrap_or(0.0),
-    );
-    let panels = [
-        Panel::fitted("loss", "epoch", "", loss),
-        Panel::fitted("accuracy", "epoch", "", accuracy).with_y(0.8..1.0),
-    ];
-    plot::lines(path, 2, &panels)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
     let report = run(true)?;
 
@@ -257,8 +235,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("  mean member: {:.2} %", 100.0 * mean);
     println!("  ensemble:    {:.2} %", 100.0 * report.ensemble_accuracy);
 
-    let path = plot::output_dir("digits")?.join("learning-curves.svg");
-    plot_curves(&report.curves, &path)?;
-    println!("\nlearning curves: {}", path.display());
+    // Train and validation loss and accuracy per epoch, and the deployed network's
+    // confusion matrix, as SVG.
+    let dir = PathBuf::from("target/staticnn-examples/digits");
+    std::fs::create_dir_all(&dir)?;
+    staticnn::plot::history(dir.join("learning-curves.svg"), &report.curves)?;
+    staticnn::plot::confusion(dir.join("confusion.svg"), &report.confusion)?;
+    println!("\nlearning curves and confusion matrix: {}", dir.display());
     Ok(())
 }

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use staticnn::data::{Dataset, Loader, Remainder};
-use staticnn::fit::{Batch, EpochStats, Fit, FitError, Workspace, each_epoch};
+use staticnn::fit::{EpochStats, Fit, FitError, Workspace, each_epoch};
 use staticnn::optim::SgdConfig;
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
@@ -244,7 +244,9 @@ where
     let train = Dataset::new(&data.train_x, &data.train_y)?;
     let test = Dataset::new(&data.test_x, &data.test_y)?;
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
-    let mut work = Workspace::boxed(&*net, Batch::<BATCH>);
+    // Built zeroed on the heap (the tape is large) without the `alloc` feature.
+    let mut work: Box<Workspace<N, N::Tape<BATCH>, N::Params>> = bytemuck::zeroed_box();
+    work.best = *net;
     let mut sgd = Sgd::<f32, _>::with(
         lr as f32,
         SgdConfig {
