@@ -27,7 +27,7 @@
 //! let mut c = Confusion::<3>::new();
 //! c.counts = [[12, 0, 1], [2, 9, 0], [0, 0, 10]];
 //! let svg = staticnn::plot::confusion_svg(&c)?;
-//! assert!(svg.contains(">12<"));
+//! assert!(svg.contains("\n12\n")); // the count of cell (0, 0)
 //! # Ok::<(), staticnn::plot::PlotError>(())
 //! ```
 
