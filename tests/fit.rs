@@ -491,3 +491,29 @@ fn a_hook_that_breaks_the_loss_is_divergence() {
     );
     assert_eq!(net, before);
 }
+
+/// A progress bar is only a display: the run is the same with and without it, and it is
+/// finished when training ends (it hides itself when the output is not a terminal).
+#[cfg(feature = "std")]
+#[test]
+fn progress_changes_nothing() {
+    let (xs, ys) = clusters::<f32>(24, 20);
+    let data = Dataset::new(&xs, &ys).unwrap();
+    let run = |progress: bool| {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(21);
+        let mut net = Net::<f32>::new(&mut rng);
+        let mut work = Workspace::new(&net, Batch::<4>);
+        let mut order = vec![0; 24];
+        let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
+        let mut fit = Fit::new(4).early_stopping(EarlyStopping::new(2));
+        let mut adam = Adam::new(0.01);
+        let report = if progress {
+            fit.progress()
+                .run(&mut net, &mut adam, &mut loader, data, &mut work, &mut rng)
+        } else {
+            fit.run(&mut net, &mut adam, &mut loader, data, &mut work, &mut rng)
+        };
+        (report.unwrap(), net)
+    };
+    assert_eq!(run(true), run(false));
+}

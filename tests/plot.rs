@@ -152,6 +152,7 @@ fn a_training_history_plots_loss_and_accuracy() {
     let (first, last) = (history[0].val_accuracy, history[11].val_accuracy);
     let (p0, p1) = (lines[3][0].1, lines[3][11].1);
     assert_eq!(first < last, p1 < p0, "{first:?} {last:?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 #[test]
@@ -186,6 +187,7 @@ fn bad_input_is_a_typed_error() {
     let missing = temp_dir("errors").join("no-such-folder").join("curves.svg");
     let err = plot::history(&missing, &history).unwrap_err();
     assert!(matches!(err, PlotError::Io(_)), "{err}");
+    std::fs::remove_dir_all(missing.parent().unwrap().parent().unwrap()).unwrap();
     assert!(matches!(
         plot::confusion_svg(&Confusion::<0>::new()),
         Err(PlotError::Empty)
@@ -199,6 +201,7 @@ fn a_confusion_matrix_plots_every_cell() {
     let path = temp_dir("confusion").join("confusion.svg");
     plot::confusion(&path, &c).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     let tags = parse(&svg);
     // The white background, then the 9 cells row by row from class 0.
     let rects: Vec<&str> = tags
