@@ -5,33 +5,30 @@
 //! standardised with training statistics. A 64-128-64-10 ReLU network with batch norm and
 //! dropout trains with Adam, a cosine learning-rate schedule, additive Gaussian noise as
 //! augmentation, and early stopping on the validation loss, behind a progress bar. The
-//! learning curves go to an SVG file; the batch norms are folded into the weights for
-//! deployment; then an ensemble of bagged networks is compared with its members.
+//! learning curves and the confusion matrix go to SVG files (`staticnn::plot`); the batch
+//! norms are folded into the weights for deployment; then an ensemble of bagged networks
+//! is compared with its members.
 //!
-//! Run it with `cargo run --release --example digits --features std`.
+//! Run it with `cargo run --release --example digits --features plot`.
 
 #[path = "common/digits.rs"]
 mod digits;
-#[path = "common/plot.rs"]
-mod plot;
 
 use std::error::Error;
-use std::path::Path;
+use std::path::PathBuf;
 
 use staticnn::data::{
     Dataset, GaussianNoise, Loader, Preprocess, Ratio, Remainder, Standardise, split_stratified,
 };
 use staticnn::ensemble::{Ensemble, bootstrap};
-use staticnn::fit::{Callback, Control, EarlyStopping, EpochStats, FitConfig, fit};
+use staticnn::fit::{Batch, EarlyStopping, EpochStats, Fit, Workspace, each_epoch};
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
-use staticnn::progress::Progress;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::schedule::CosineAnnealing;
 
 use digits::{CLASSES, FEATURES};
-use plot::{Panel, Series};
 
 network! {
     /// Classifies 8×8 digit images into 0–9.
@@ -78,67 +75,40 @@ pub struct Report {
     pub ensemble_accuracy: f64,
 }
 
-/// Records every epoch, and forwards it to a progress bar when there is one.
-struct Recorder<'a> {
-    curves: &'a mut Vec<EpochStats>,
-    bar: Option<&'a mut Progress>,
-}
-
-impl Callback for Recorder<'_> {
-    fn epoch_end(&mut self, stats: &EpochStats) -> Control {
-        self.curves.push(*stats);
-        self.bar
-            .as_mut()
-            .map_or(Control::Continue, |b| b.epoch_end(stats))
-    }
-}
-
 /// Trains one network on `train` with early stopping on `val`; returns it (best weights
 /// restored) with its learning curves.
 fn train_one(
     train: Dataset<'_, f32, FEATURES, usize>,
     val: Dataset<'_, f32, FEATURES, usize>,
     seed: u64,
-    bar: Option<&mut Progress>,
+    progress: bool,
 ) -> Result<Trained, Box<dyn Error>> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    // Networks, tapes and optimiser state are built zeroed on the heap, in place.
+    // The network and the working memory (best weights, tape, gradients) are built on the
+    // heap, in place.
     let mut net = DigitNet::<f32>::new_boxed(&mut rng);
-    let mut best = net.clone();
-    let mut tape = staticnn::block::zeroed_box::<DigitNetTape<f32, BATCH>>();
-    let mut grads = staticnn::block::zeroed_box::<DigitNetParams<f32>>();
+    let mut work = Workspace::boxed(&*net, Batch::<BATCH>);
     let mut adam = Adam::new(LR as f32);
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs: EPOCHS,
-        early_stopping: Some(EarlyStopping::new(PATIENCE)),
-        schedule: CosineAnnealing {
+    let mut curves = Vec::new();
+    let mut fit = Fit::new(EPOCHS)
+        // The optimiser's rate in full: the cosine schedule computes from it.
+        .learning_rate(LR)
+        .schedule(CosineAnnealing {
             t_max: EPOCHS as u32,
             eta_min: 0.0,
-        },
-        // Shift each training image by up to one pixel either way (zero padding).
+        })
+        .early_stopping(EarlyStopping::new(PATIENCE))
         // Additive Gaussian noise on the standardised pixels of every training batch.
-        augment: GaussianNoise { std: NOISE },
-    };
-    let mut curves = Vec::new();
-    let mut recorder = Recorder {
-        curves: &mut curves,
-        bar,
-    };
-    fit(
-        &mut *net,
-        &mut *best,
-        &mut *tape,
-        &mut *grads,
-        &mut loader,
-        val,
-        &mut adam,
-        LR,
-        &config,
-        &mut rng,
-        &mut recorder,
-    )?;
+        .augment(GaussianNoise { std: NOISE })
+        .callback(each_epoch(|s: &EpochStats| curves.push(*s)));
+    if progress {
+        fit.progress()
+            .run(&mut *net, &mut adam, &mut loader, val, &mut *work, &mut rng)?;
+    } else {
+        fit.run(&mut *net, &mut adam, &mut loader, val, &mut *work, &mut rng)?;
+    }
     Ok((net, curves))
 }
 
@@ -195,11 +165,7 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
     }
 
     // One network, with a progress bar.
-    let mut bar = verbose.then(|| Progress::new(EPOCHS));
-    let (net, curves) = train_one(train, val, SEED, bar.as_mut())?;
-    if let Some(bar) = &bar {
-        bar.finish();
-    }
+    let (net, curves) = train_one(train, val, SEED, verbose)?;
     if verbose {
         println!("\n{}\n", net.summary());
     }
@@ -221,7 +187,7 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
         let mut resample = vec![0usize; split.train.len()];
         bootstrap(&mut resample, split.train.len(), &mut rng);
         let rows: Vec<usize> = resample.iter().map(|&i| split.train[i]).collect();
-        let (member, _) = train_one(all.select(&rows)?, val, SEED + 1 + m as u64, None)?;
+        let (member, _) = train_one(all.select(&rows)?, val, SEED + 1 + m as u64, false)?;
         members.push(member.to_inference());
     }
     let member_accuracy: [f64; MEMBERS] =
@@ -242,26 +208,6 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
 
 /// A trained network and its learning curves.
 type Trained = (Box<DigitNet<f32>>, Vec<EpochStats>);
-
-/// Draws train and validation loss (left) and accuracy (right) per epoch into an SVG file.
-fn plot_curves(curves: &[EpochStats], path: &Path) -> Result<(), Box<dyn Error>> {
-    let series = |f: fn(&EpochStats) -> f64, g: fn(&EpochStats) -> f64| {
-        vec![
-            Series::new("train", curves.iter().map(|c| (c.epoch as f64, f(c)))),
-            Series::new("validation", curves.iter().map(|c| (c.epoch as f64, g(c)))),
-        ]
-    };
-    let loss = series(|c| c.train_loss, |c| c.val_loss);
-    let accuracy = series(
-        |c| c.train_accuracy.unwrap_or(0.0),
-        |c| c.val_accuracy.unwrap_or(0.0),
-    );
-    let panels = [
-        Panel::fitted("loss", "epoch", "", loss),
-        Panel::fitted("accuracy", "epoch", "", accuracy).with_y(0.8..1.0),
-    ];
-    plot::lines(path, 2, &panels)
-}
 
 fn main() -> Result<(), Box<dyn Error>> {
     let report = run(true)?;
@@ -289,8 +235,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("  mean member: {:.2} %", 100.0 * mean);
     println!("  ensemble:    {:.2} %", 100.0 * report.ensemble_accuracy);
 
-    let path = plot::output_dir("digits")?.join("learning-curves.svg");
-    plot_curves(&report.curves, &path)?;
-    println!("\nlearning curves: {}", path.display());
+    // Train and validation loss and accuracy per epoch, and the deployed network's
+    // confusion matrix, as SVG.
+    let dir = PathBuf::from("target/staticnn-examples/digits");
+    std::fs::create_dir_all(&dir)?;
+    staticnn::plot::history(dir.join("learning-curves.svg"), &report.curves)?;
+    staticnn::plot::confusion(dir.join("confusion.svg"), &report.confusion)?;
+    println!("\nlearning curves and confusion matrix: {}", dir.display());
     Ok(())
 }

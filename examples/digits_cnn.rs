@@ -15,7 +15,7 @@ mod digits;
 use std::error::Error;
 
 use staticnn::data::{Dataset, Loader, RandomTranslate, Ratio, Remainder, split_stratified};
-use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::fit::{Batch, EarlyStopping, EpochStats, Fit, Workspace, each_epoch};
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
@@ -97,24 +97,12 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
     if verbose {
         println!("{}\n", net.summary());
     }
-    let mut best = net.clone();
-    let mut tape = staticnn::block::zeroed_box::<DigitCnnTape<f32, BATCH>>();
-    let mut grads = staticnn::block::zeroed_box::<DigitCnnParams<f32>>();
+    let mut work = Workspace::boxed(&*net, Batch::<BATCH>);
     let mut adam = Adam::new(LR as f32);
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs: EPOCHS,
-        early_stopping: Some(EarlyStopping::new(PATIENCE)),
-        schedule: CosineAnnealing {
-            t_max: EPOCHS as u32,
-            eta_min: 0.0,
-        },
-        // Move each training image by up to one pixel in each direction.
-        augment: RandomTranslate::<1, 8, 8>::new(1, 1),
-    };
     let mut epochs = 0;
-    let mut count = |stats: &staticnn::fit::EpochStats| {
+    let count = |stats: &EpochStats| {
         epochs = stats.epoch;
         if verbose {
             println!(
@@ -126,19 +114,18 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
             );
         }
     };
-    fit(
-        &mut *net,
-        &mut *best,
-        &mut *tape,
-        &mut *grads,
-        &mut loader,
-        val,
-        &mut adam,
-        LR,
-        &config,
-        &mut rng,
-        &mut count,
-    )?;
+    Fit::new(EPOCHS)
+        // The optimiser's rate in full: the cosine schedule computes from it.
+        .learning_rate(LR)
+        .schedule(CosineAnnealing {
+            t_max: EPOCHS as u32,
+            eta_min: 0.0,
+        })
+        .early_stopping(EarlyStopping::new(PATIENCE))
+        // Move each training image by up to one pixel in each direction.
+        .augment(RandomTranslate::<1, 8, 8>::new(1, 1))
+        .callback(each_epoch(count))
+        .run(&mut *net, &mut adam, &mut loader, val, &mut *work, &mut rng)?;
 
     // Deploy: every batch norm folded into the convolution before it, dropout removed.
     let deployed = net.to_inference();

@@ -30,12 +30,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use staticnn::data::{Dataset, Loader, Remainder};
-use staticnn::fit::{EpochStats, FitConfig, FitError, fit};
+use staticnn::fit::{EpochStats, Fit, FitError, Workspace, each_epoch};
 use staticnn::optim::SgdConfig;
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
 use plot::{Panel, Series};
@@ -245,9 +244,9 @@ where
     let train = Dataset::new(&data.train_x, &data.train_y)?;
     let test = Dataset::new(&data.test_x, &data.test_y)?;
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
-    let mut best = *net;
-    let mut tape = bytemuck::zeroed_box::<N::Tape<BATCH>>();
-    let mut grads = N::gradients();
+    // Built zeroed on the heap (the tape is large) without the `alloc` feature.
+    let mut work: Box<Workspace<N, N::Tape<BATCH>, N::Params>> = bytemuck::zeroed_box();
+    work.best = *net;
     let mut sgd = Sgd::<f32, _>::with(
         lr as f32,
         SgdConfig {
@@ -257,27 +256,11 @@ where
     );
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs,
-        early_stopping: None,
-        schedule: Constant,
-        augment: (),
-    };
     let mut curves = Vec::new();
     let start = Instant::now();
-    let result = fit(
-        net,
-        &mut best,
-        &mut *tape,
-        &mut grads,
-        &mut loader,
-        test,
-        &mut sgd,
-        lr,
-        &config,
-        &mut rng,
-        &mut |s: &EpochStats| curves.push(*s),
-    );
+    let result = Fit::new(epochs)
+        .callback(each_epoch(|s: &EpochStats| curves.push(*s)))
+        .run(net, &mut sgd, &mut loader, test, &mut *work, &mut rng);
     let seconds = start.elapsed().as_secs_f64();
     let diverged = match result {
         Ok(_) => None,

@@ -29,11 +29,10 @@ use std::error::Error;
 use std::path::Path;
 
 use staticnn::data::{Ratio, Standardise, split_stratified};
-use staticnn::fit::{EpochStats, FitConfig, FitError, evaluate, fit};
+use staticnn::fit::{Batch, EpochStats, Fit, FitError, Workspace, each_epoch, evaluate};
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
 use plot::{Panel, Series};
@@ -155,35 +154,16 @@ where
 {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED);
     let mut net = N::new(&mut rng);
-    let mut best = net;
-    let mut tape = N::tape::<BATCH>();
-    let mut grads = N::gradients();
+    let mut work = Workspace::new(&net, Batch::<BATCH>);
     let mut sgd = Sgd::new(lr as f32);
     let train = Dataset::new(&data.train_x, &data.train_y)?;
     let val = Dataset::new(&data.val_x, &data.val_y)?;
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs,
-        early_stopping: None,
-        schedule: Constant,
-        augment: (),
-    };
     let mut curves = Vec::with_capacity(epochs);
-    let mut record = |s: &EpochStats| curves.push(*s);
-    let outcome = fit(
-        &mut net,
-        &mut best,
-        &mut tape,
-        &mut grads,
-        &mut loader,
-        val,
-        &mut sgd,
-        lr,
-        &config,
-        &mut rng,
-        &mut record,
-    );
+    let outcome = Fit::new(epochs)
+        .callback(each_epoch(|s: &EpochStats| curves.push(*s)))
+        .run(&mut net, &mut sgd, &mut loader, val, &mut work, &mut rng);
     let diverged_at = match outcome {
         Ok(_) => None,
         Err(FitError::Diverged { epoch, .. }) => Some(epoch),
@@ -194,7 +174,7 @@ where
         .position(|s| s.val_accuracy.is_some_and(|a| a >= TARGET))
         .map(|e| e + 1);
     let test = Dataset::new(&data.test_x, &data.test_y)?;
-    let test_accuracy = evaluate::<N, f32, usize, FEATURES, CLASSES, BATCH>(&net, test)
+    let test_accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)
         .accuracy
         .unwrap_or(0.0);
     Ok(Run {

@@ -33,11 +33,10 @@ use std::error::Error;
 use std::path::Path;
 
 use staticnn::ensemble::{Ensemble, bootstrap};
-use staticnn::fit::{EpochStats, FitConfig, evaluate, fit};
+use staticnn::fit::{Batch, Fit, Workspace, evaluate};
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
-use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
 use plot::{Band, Panel, Series};
@@ -109,30 +108,18 @@ fn train_member(
 ) -> Result<Net, Box<dyn Error>> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
     let mut net = Net::new(&mut rng);
-    let mut best = net;
-    let mut tape = Net::tape::<BATCH>();
-    let mut grads = Net::gradients();
+    let mut work = Workspace::new(&net, Batch::<BATCH>);
     let mut adam = Adam::new(LR as f32);
     let mut order = vec![0usize; rows.len()];
     let mut loader = Loader::new(train.select(rows)?, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs,
-        early_stopping: None,
-        schedule: Constant,
-        augment: (),
-    };
-    fit(
+    let out_of_bag = train.select(out_of_bag)?;
+    Fit::new(epochs).run(
         &mut net,
-        &mut best,
-        &mut tape,
-        &mut grads,
-        &mut loader,
-        train.select(out_of_bag)?,
         &mut adam,
-        LR,
-        &config,
+        &mut loader,
+        out_of_bag,
+        &mut work,
         &mut rng,
-        &mut |_: &EpochStats| {},
     )?;
     Ok(net)
 }
@@ -227,9 +214,7 @@ pub fn run(pool: usize, epochs: usize, subsets: usize) -> Result<Vec<Row>, Box<d
         rows.iter().for_each(|&r| drawn[r] = true);
         let out_of_bag: Vec<usize> = (0..n).filter(|&r| !drawn[r]).collect();
         let net = train_member(train, &rows, &out_of_bag, SEED + 1 + m as u64, epochs)?;
-        scores.push(evaluate::<Net, f32, usize, FEATURES, CLASSES, BATCH>(
-            &net, test,
-        ));
+        scores.push(evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>));
         members.push(net);
     }
     let accuracy: Vec<f64> = scores.iter().map(|s| s.accuracy.unwrap_or(0.0)).collect();

@@ -36,12 +36,11 @@ use std::error::Error;
 use std::path::Path;
 
 use staticnn::data::{Dataset, Loader, Remainder};
-use staticnn::fit::{EpochStats, FitConfig, evaluate, fit};
+use staticnn::fit::{Batch, EpochStats, Fit, Workspace, each_epoch, evaluate};
 use staticnn::optim::SgdConfig;
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
 use plot::{Histogram, Panel, Series};
@@ -415,9 +414,8 @@ fn train_small(name: &'static str, net: SmallNet) -> Result<SymmetryReport, Box<
     let test = Dataset::new(&test_x, &test_y)?;
 
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(WEIGHT_SEED);
-    let (mut net, mut best) = (net, net);
-    let mut tape = SmallNet::<f32>::tape::<BATCH>();
-    let mut grads = SmallNet::<f32>::gradients();
+    let mut net = net;
+    let mut work = Workspace::new(&net, Batch::<BATCH>);
     let mut sgd = Sgd::with(
         LR as f32,
         SgdConfig {
@@ -427,27 +425,11 @@ fn train_small(name: &'static str, net: SmallNet) -> Result<SymmetryReport, Box<
     );
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs: EPOCHS,
-        early_stopping: None,
-        schedule: Constant,
-        augment: (),
-    };
     let mut train_loss = Vec::new();
-    fit(
-        &mut net,
-        &mut best,
-        &mut tape,
-        &mut grads,
-        &mut loader,
-        test,
-        &mut sgd,
-        LR,
-        &config,
-        &mut rng,
-        &mut |s: &EpochStats| train_loss.push(s.train_loss),
-    )?;
-    let accuracy = evaluate::<_, _, _, FEATURES, CLASSES, BATCH>(&net, test)
+    Fit::new(EPOCHS)
+        .callback(each_epoch(|s: &EpochStats| train_loss.push(s.train_loss)))
+        .run(&mut net, &mut sgd, &mut loader, test, &mut work, &mut rng)?;
+    let accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)
         .accuracy
         .unwrap_or(0.0);
 

@@ -50,11 +50,12 @@ use std::error::Error;
 use std::path::Path;
 
 use staticnn::data::{Augment, GaussianNoise, Ratio, split_stratified};
-use staticnn::fit::{EarlyStopping, EpochStats, FitConfig, FitReport, evaluate, fit};
+use staticnn::fit::{
+    Batch, Control, EarlyStopping, EpochStats, Fit, Workspace, each_epoch, evaluate, on_epoch,
+};
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
-use staticnn::schedule::Constant;
 
 use digits::{CLASSES, FEATURES};
 use plot::{Panel, Series};
@@ -263,7 +264,7 @@ fn score<N>(net: &N, set: Dataset<'_, f32, FEATURES, usize>) -> Score
 where
     N: Supervised<f32, FEATURES, CLASSES, Loss = SoftmaxCrossEntropy>,
 {
-    let e = evaluate::<N, f32, usize, FEATURES, CLASSES, BATCH>(net, set);
+    let e = evaluate(net, set, SoftmaxCrossEntropy, Batch::<BATCH>);
     Score {
         accuracy: e.accuracy.unwrap_or(0.0),
         loss: e.loss,
@@ -301,9 +302,7 @@ where
 {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
     let mut net = N::new(&mut rng);
-    let mut best = net;
-    let mut tape = N::tape::<BATCH>();
-    let mut grads = N::gradients();
+    let mut work = Workspace::new(&net, Batch::<BATCH>);
     let mut adam = Adam::with(
         LR as f32,
         AdamConfig {
@@ -313,62 +312,48 @@ where
     );
     let mut order = vec![0usize; data.train_y.len()];
     let mut loader = Loader::new(data.train()?, &mut order, Remainder::Drop)?;
-    let mut config = FitConfig {
-        epochs,
-        early_stopping: recipe.patience.map(EarlyStopping::new),
-        schedule: Constant,
-        augment: recipe.augment,
-    };
+    let fit = Fit::new(epochs).augment(recipe.augment);
     let mut curves = Vec::with_capacity(epochs);
     let mut best_epoch = None;
-    if recipe.patience.is_some() {
-        let mut seen = Vec::with_capacity(epochs);
-        let mut record = |s: &EpochStats| seen.push(*s);
-        let report: FitReport = fit(
-            &mut net,
-            &mut best,
-            &mut tape,
-            &mut grads,
-            &mut loader,
-            data.val()?,
-            &mut adam,
-            LR,
-            &config,
-            &mut rng,
-            &mut record,
-        )?;
+    if let Some(patience) = recipe.patience {
+        let report = fit
+            .early_stopping(EarlyStopping::new(patience))
+            // `fit` reports the training figures in train mode only; these are the
+            // validation ones (eval mode), which the caller completes from the plain run.
+            .callback(each_epoch(|s: &EpochStats| {
+                curves.push(Point {
+                    train: Score::default(),
+                    val: validation(s),
+                });
+            }))
+            .run(
+                &mut net,
+                &mut adam,
+                &mut loader,
+                data.val()?,
+                &mut work,
+                &mut rng,
+            )?;
         best_epoch = Some(report.best_epoch);
-        // `fit` reports the training figures in train mode only; these are the validation
-        // ones (eval mode), which the caller completes from the plain run.
-        curves.extend(seen.iter().map(|s| Point {
-            train: Score::default(),
-            val: validation(s),
-        }));
     } else {
         // `fit` validates on the training subset here, which scores it in eval mode; the
-        // validation set is scored after each epoch.
-        config.epochs = 1;
-        for _ in 0..epochs {
-            let mut train = Score::default();
-            let mut record = |s: &EpochStats| train = validation(s);
-            fit(
-                &mut net,
-                &mut best,
-                &mut tape,
-                &mut grads,
-                &mut loader,
-                data.train()?,
-                &mut adam,
-                LR,
-                &config,
-                &mut rng,
-                &mut record,
-            )?;
+        // callback scores the validation set after each epoch.
+        let val = data.val()?;
+        fit.callback(on_epoch(|net: &N, s: &EpochStats| {
             curves.push(Point {
-                train,
-                val: score(&net, data.val()?),
+                train: validation(s),
+                val: score(net, val),
             });
-        }
+            Control::Continue
+        }))
+        .run(
+            &mut net,
+            &mut adam,
+            &mut loader,
+            data.train()?,
+            &mut work,
+            &mut rng,
+        )?;
     }
     Ok(Run {
         curves,

@@ -15,7 +15,7 @@ use std::error::Error;
 use std::f64::consts::PI;
 
 use staticnn::data::{Dataset, Loader, Remainder};
-use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::fit::{Batch, EarlyStopping, EpochStats, Fit, Workspace, each_epoch};
 use staticnn::init::standard_normal_pair;
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
@@ -124,22 +124,11 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut net = WaveNet::<f32>::new_boxed(&mut rng);
     println!("{}\n", net.summary());
-    let mut best = net.clone();
-    let mut tape = staticnn::block::zeroed_box::<WaveNetTape<f32, BATCH>>();
-    let mut grads = staticnn::block::zeroed_box::<WaveNetParams<f32>>();
+    let mut work = Workspace::boxed(&*net, Batch::<BATCH>);
     let mut adam = Adam::new(3e-3f32);
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs: EPOCHS,
-        early_stopping: Some(EarlyStopping::new(8)),
-        schedule: CosineAnnealing {
-            t_max: EPOCHS as u32,
-            eta_min: 0.0,
-        },
-        augment: (),
-    };
-    let mut log = |s: &staticnn::fit::EpochStats| {
+    let log = |s: &EpochStats| {
         println!(
             "epoch {:>2}: train loss {:.4}, validation loss {:.4}, validation accuracy {:.2} %",
             s.epoch,
@@ -148,19 +137,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             100.0 * s.val_accuracy.unwrap_or(0.0)
         );
     };
-    fit(
-        &mut *net,
-        &mut *best,
-        &mut *tape,
-        &mut *grads,
-        &mut loader,
-        val,
-        &mut adam,
-        3e-3,
-        &config,
-        &mut rng,
-        &mut log,
-    )?;
+    Fit::new(EPOCHS)
+        // The optimiser's rate in full: the cosine schedule computes from it.
+        .learning_rate(3e-3)
+        .schedule(CosineAnnealing {
+            t_max: EPOCHS as u32,
+            eta_min: 0.0,
+        })
+        .early_stopping(EarlyStopping::new(8))
+        .callback(each_epoch(log))
+        .run(&mut *net, &mut adam, &mut loader, val, &mut *work, &mut rng)?;
 
     let deployed = net.to_inference();
     let mut confusion = Confusion::<CLASSES>::new();

@@ -26,11 +26,11 @@ measure() { # label, command...
 echo "rustc: $(rustc --version)  profile: $profile  cores: $(nproc)"
 rm -rf "$target"
 mkdir -p "$target"
-measure "digits example, clean (all dependencies)" cargo build $flag --example digits --features std
+measure "digits example, clean (all dependencies)" cargo build $flag --example digits --features plot
 touch examples/digits.rs
-measure "digits example, after touching the example" cargo build $flag --example digits --features std
+measure "digits example, after touching the example" cargo build $flag --example digits --features plot
 touch src/lib.rs
-measure "digits example, after touching the library" cargo build $flag --example digits --features std
+measure "digits example, after touching the library" cargo build $flag --example digits --features plot
 
 # Depth: a crate with one network of `depth` Linear(32)+ReLU blocks, built against the
 # already compiled library; only this crate is rebuilt.

@@ -1,13 +1,25 @@
 //! The training loop: epochs over a data set with an optimiser and a learning-rate
-//! schedule, per-epoch figures through a callback, early stopping that restores the best
-//! weights, and a divergence guard. Allocation-free and `no_std`.
+//! schedule, per-epoch figures through callbacks that see the network, early stopping that
+//! restores the best weights, a step hook (gradient clipping, penalties), and a divergence
+//! guard. Allocation-free and `no_std`.
+//!
+//! A [`Fit`] value says how to train; every setting but the number of epochs has a
+//! default (constant learning rate, no early stopping, no augmentation, no callback, no
+//! step hook). [`Fit::run`] trains a network with an optimiser on a [`Loader`] (whose type
+//! fixes the batch size) and evaluates it on a validation [`Dataset`] after each epoch.
+//! Its working memory, a [`Workspace`], is given by the caller, so that nothing is
+//! allocated: a zeroed value on the stack, in a `static`, or [boxed](Workspace::boxed).
+//!
+//! The learning rate has one source, the optimiser's: the schedule scales the rate the
+//! optimiser was built with. [`Fit::learning_rate`] only restates it in `f64` (a rate such
+//! as `3e-3` is not an exact `f32`, and a schedule computes from the `f64`); a rate that
+//! does not round to the optimiser's is an error, never a silent override.
 //!
 //! ```
 //! use staticnn::prelude::*;
 //! use staticnn::data::{Dataset, Loader, Remainder};
-//! use staticnn::fit::{EarlyStopping, EpochStats, FitConfig, fit};
+//! use staticnn::fit::{Batch, EarlyStopping, EpochStats, Fit, Workspace, each_epoch};
 //! use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
-//! use staticnn::schedule::Constant;
 //!
 //! network! {
 //!     struct Net { input: 2, Linear(8), Tanh, Linear(2), loss: SoftmaxCrossEntropy }
@@ -22,31 +34,31 @@
 //!
 //! let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
 //! let mut net = Net::<f32>::new(&mut rng);
-//! let mut best = net;
-//! let (mut tape, mut grads) = (Net::<f32>::tape::<4>(), Net::<f32>::gradients());
-//! let config = FitConfig {
-//!     epochs: 100,
-//!     early_stopping: Some(EarlyStopping::new(10)),
-//!     schedule: Constant,
-//!     augment: (),
-//! };
+//! // Working memory for batches of 4: a copy of the best weights, the tape, the gradients.
+//! let mut work = Workspace::new(&net, Batch::<4>);
 //! let mut last = EpochStats::default();
-//! let report = fit(
-//!     &mut net, &mut best, &mut tape, &mut grads, &mut loader, train,
-//!     &mut Sgd::new(0.5), 0.5, &config, &mut rng,
-//!     &mut |s: &EpochStats| last = *s,
-//! )?;
+//! let report = Fit::new(100)
+//!     .early_stopping(EarlyStopping::new(10))
+//!     .callback(each_epoch(|s: &EpochStats| last = *s))
+//!     .run(&mut net, &mut Sgd::new(0.5), &mut loader, train, &mut work, &mut rng)?;
 //! assert!(report.best_val_loss < 0.1);
 //! assert_eq!(last.val_accuracy, Some(1.0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use core::fmt;
+use core::marker::PhantomData;
+
+use bytemuck::Zeroable;
 
 use crate::data::{Augment, Dataset, Loader, Targets};
 use crate::network::TrainError;
-use crate::schedule::Schedule;
-use crate::{ClassIndex, LearningRate, Loss, Optimizer, SMatrix, Scalar, Supervised};
+use crate::optim::clip_grad_norm;
+use crate::regularize::{MaxNorm, Penalty};
+use crate::schedule::{Constant, Schedule};
+use crate::{
+    ClassIndex, LearningRate, Loss, Network, Optimizer, ParamBlock, SMatrix, Scalar, Supervised,
+};
 
 /// Figures of one epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -74,17 +86,236 @@ pub enum Control {
     Stop,
 }
 
-/// Receives every epoch's figures: a progress display, a learning-curve recorder, a
-/// custom stopping rule. Closures `FnMut(&EpochStats)` implement it and never stop.
-pub trait Callback {
-    /// Called after each epoch.
-    fn epoch_end(&mut self, stats: &EpochStats) -> Control;
+/// Sees the network and its figures after every epoch: a progress display, a
+/// learning-curve recorder, a checkpoint, a custom score or stopping rule.
+///
+/// `()` is the callback that does nothing; a pair `(A, B)` calls `A` then `B` and stops when
+/// either says so; `&mut C` lends a callback that the caller reads afterwards. Closures
+/// become callbacks through [`each_epoch`] (figures only) and [`on_epoch`] (the network
+/// too, and the say on stopping).
+pub trait Callback<N: ?Sized> {
+    /// Called after each epoch with the network as it stands (eval-mode figures of `stats`
+    /// were measured on it) and before early stopping restores any weights.
+    fn epoch_end(&mut self, net: &N, stats: &EpochStats) -> Control;
+
+    /// Called once when training ends without an error, after the best weights are
+    /// restored (when asked). Does nothing by default.
+    fn train_end(&mut self, net: &N, report: &FitReport) {
+        let _ = (net, report);
+    }
 }
 
-impl<F: FnMut(&EpochStats)> Callback for F {
-    fn epoch_end(&mut self, stats: &EpochStats) -> Control {
-        self(stats);
+impl<N: ?Sized> Callback<N> for () {
+    fn epoch_end(&mut self, _: &N, _: &EpochStats) -> Control {
         Control::Continue
+    }
+}
+
+impl<N: ?Sized, C: Callback<N> + ?Sized> Callback<N> for &mut C {
+    fn epoch_end(&mut self, net: &N, stats: &EpochStats) -> Control {
+        (**self).epoch_end(net, stats)
+    }
+
+    fn train_end(&mut self, net: &N, report: &FitReport) {
+        (**self).train_end(net, report);
+    }
+}
+
+impl<N: ?Sized, A: Callback<N>, B: Callback<N>> Callback<N> for (A, B) {
+    fn epoch_end(&mut self, net: &N, stats: &EpochStats) -> Control {
+        let a = self.0.epoch_end(net, stats);
+        let b = self.1.epoch_end(net, stats);
+        if a == Control::Stop || b == Control::Stop {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+
+    fn train_end(&mut self, net: &N, report: &FitReport) {
+        self.0.train_end(net, report);
+        self.1.train_end(net, report);
+    }
+}
+
+/// A callback from a closure that receives each epoch's figures and never stops training
+/// (made by [`each_epoch`]).
+#[derive(Clone, Copy, Debug)]
+pub struct EachEpoch<F>(pub F);
+
+/// A callback from a closure `FnMut(&EpochStats)`, for any network.
+///
+/// ```
+/// use staticnn::fit::{EpochStats, each_epoch};
+/// let mut losses = Vec::new();
+/// let _log = each_epoch(|s: &EpochStats| losses.push(s.val_loss));
+/// ```
+pub fn each_epoch<F: FnMut(&EpochStats)>(f: F) -> EachEpoch<F> {
+    EachEpoch(f)
+}
+
+impl<N: ?Sized, F: FnMut(&EpochStats)> Callback<N> for EachEpoch<F> {
+    fn epoch_end(&mut self, _: &N, stats: &EpochStats) -> Control {
+        (self.0)(stats);
+        Control::Continue
+    }
+}
+
+/// A callback from a closure that sees the network and decides whether to go on (made by
+/// [`on_epoch`]).
+pub struct OnEpoch<N: ?Sized, F> {
+    f: F,
+    network: PhantomData<fn(&N)>,
+}
+
+impl<N: ?Sized, F> fmt::Debug for OnEpoch<N, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnEpoch")
+    }
+}
+
+/// A callback from a closure `FnMut(&N, &EpochStats) -> Control`: it may score the network
+/// on data of its own, keep a checkpoint, or stop. Name the network's type in the
+/// closure's first parameter (`|net: &Net<f32>, stats| …`).
+///
+/// ```
+/// use staticnn::fit::{Control, EpochStats, on_epoch};
+/// use staticnn::prelude::*;
+///
+/// network! {
+///     struct Net { input: 2, Linear(2) }
+/// }
+/// // Keep the weights of the epoch with the best training loss.
+/// let mut checkpoint = Net::<f32>::zeroed();
+/// let mut lowest = f64::INFINITY;
+/// let _keep = on_epoch(|net: &Net<f32>, s: &EpochStats| {
+///     if s.train_loss < lowest {
+///         (lowest, checkpoint) = (s.train_loss, *net);
+///     }
+///     Control::Continue
+/// });
+/// ```
+pub fn on_epoch<N: ?Sized, F: FnMut(&N, &EpochStats) -> Control>(f: F) -> OnEpoch<N, F> {
+    OnEpoch {
+        f,
+        network: PhantomData,
+    }
+}
+
+impl<N: ?Sized, F: FnMut(&N, &EpochStats) -> Control> Callback<N> for OnEpoch<N, F> {
+    fn epoch_end(&mut self, net: &N, stats: &EpochStats) -> Control {
+        (self.f)(net, stats)
+    }
+}
+
+/// Runs inside every training step, between the backward pass and the optimiser's update
+/// (and after the update): gradient clipping, a penalty on the parameters, a constraint.
+///
+/// `()` does nothing (the step is then exactly
+/// [`Supervised::train_step`]); a pair `(A, B)` runs `A` then `B`. Ready-made hooks:
+/// [`ClipGradNorm`], [`Penalize`] (any [`Penalty`], such as [`L2`](crate::regularize::L2)),
+/// [`MaxNorm`]; [`before_update`] makes one from a closure.
+pub trait StepHook<T: Scalar, P> {
+    /// After the backward pass, before the update: `grads` holds the batch's loss gradient
+    /// (finite) and may be changed; `loss` is the batch loss and may be added to (a
+    /// penalty's value). A non-finite loss or update afterwards fails the step as
+    /// [`Supervised::train_step`] does, leaving everything as it was.
+    fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T);
+
+    /// After a successful update. Does nothing by default.
+    fn after_update(&mut self, params: &mut P) {
+        let _ = params;
+    }
+}
+
+impl<T: Scalar, P> StepHook<T, P> for () {
+    fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
+}
+
+impl<T: Scalar, P, A: StepHook<T, P>, B: StepHook<T, P>> StepHook<T, P> for (A, B) {
+    fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T) {
+        self.0.before_update(params, grads, loss);
+        self.1.before_update(params, grads, loss);
+    }
+
+    fn after_update(&mut self, params: &mut P) {
+        self.0.after_update(params);
+        self.1.after_update(params);
+    }
+}
+
+/// Clips the gradients to a total L2 norm of at most the value given, with
+/// [`clip_grad_norm`] (PyTorch's `clip_grad_norm_`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClipGradNorm(pub f64);
+
+impl<T: Scalar, P: ParamBlock<T>> StepHook<T, P> for ClipGradNorm {
+    fn before_update(&mut self, _: &P, grads: &mut P, _: &mut T) {
+        clip_grad_norm(grads, T::of(self.0));
+    }
+}
+
+/// Adds a [`Penalty`] to every batch's loss and its gradient to the gradients, as a
+/// training loop written out step by step would (see [`regularize`](crate::regularize)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Penalize<R>(pub R);
+
+impl<T: Scalar, P: ParamBlock<T>, R: Penalty> StepHook<T, P> for Penalize<R> {
+    fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T) {
+        *loss += self.0.penalty_and_grad(params, grads);
+    }
+}
+
+/// The max-norm constraint, applied after every update.
+impl<T: Scalar, P: ParamBlock<T>> StepHook<T, P> for MaxNorm {
+    fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
+
+    fn after_update(&mut self, params: &mut P) {
+        self.apply::<T, P>(params);
+    }
+}
+
+/// A step hook from a closure (made by [`before_update`]).
+pub struct BeforeUpdate<T, P, F> {
+    f: F,
+    types: PhantomData<fn(&P) -> T>,
+}
+
+impl<T, P, F> fmt::Debug for BeforeUpdate<T, P, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BeforeUpdate")
+    }
+}
+
+/// A step hook from a closure `FnMut(&params, &mut grads) -> T`, run before each update:
+/// it may change the gradients, and what it returns is added to the batch loss (return
+/// zero for nothing).
+///
+/// ```
+/// use staticnn::fit::before_update;
+/// use staticnn::prelude::*;
+///
+/// network! {
+///     struct Net { input: 2, Linear(2) }
+/// }
+/// // Clip every gradient entry to ±1.
+/// let _clip = before_update(|_: &NetParams<f32>, grads: &mut NetParams<f32>| {
+///     for g in staticnn::block::as_mut_slice::<f32, _>(grads) {
+///         *g = g.clamp(-1.0, 1.0);
+///     }
+///     0.0
+/// });
+/// ```
+pub fn before_update<T, P, F: FnMut(&P, &mut P) -> T>(f: F) -> BeforeUpdate<T, P, F> {
+    BeforeUpdate {
+        f,
+        types: PhantomData,
+    }
+}
+
+impl<T: Scalar, P, F: FnMut(&P, &mut P) -> T> StepHook<T, P> for BeforeUpdate<T, P, F> {
+    fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T) {
+        *loss += (self.f)(params, grads);
     }
 }
 
@@ -110,20 +341,7 @@ impl EarlyStopping {
     }
 }
 
-/// How to train.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FitConfig<S, A = ()> {
-    /// Maximum number of epochs.
-    pub epochs: usize,
-    /// Early stopping, if any.
-    pub early_stopping: Option<EarlyStopping>,
-    /// Learning rate per epoch, from the base rate given to [`fit`].
-    pub schedule: S,
-    /// Augmentation applied to every training batch as it is drawn (`()` for none).
-    pub augment: A,
-}
-
-/// The outcome of [`fit`].
+/// The outcome of [`Fit::run`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FitReport {
     /// Epochs run.
@@ -136,9 +354,370 @@ pub struct FitReport {
     pub stopped_early: bool,
 }
 
-/// Training stopped because a loss, a gradient or an update was NaN or infinite. The
-/// network holds the weights and statistics of its last successful step, all finite, and
-/// the optimiser its state after that step.
+/// A batch size, as a value: `Batch::<32>` where a function needs one
+/// ([`evaluate`], [`Workspace::new`]) and nothing else fixes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Batch<const B: usize>;
+
+/// What [`Fit::run`] works in: a copy of the weights of the best epoch, the tape of a batch
+/// and a gradient block. A plain value without pointers: build it with [`new`](Self::new)
+/// (on the stack), [`boxed`](Self::boxed) (on the heap, for large networks), or zeroed in
+/// a `static`.
+#[derive(Clone, Copy, Debug)]
+pub struct Workspace<N, Tape, Grads> {
+    /// The network as it was after its best epoch so far.
+    pub best: N,
+    /// The train-mode tape of one batch.
+    pub tape: Tape,
+    /// The gradients of one batch.
+    pub grads: Grads,
+}
+
+// SAFETY: a struct of zeroable fields.
+unsafe impl<N: Zeroable, Tape: Zeroable, Grads: Zeroable> Zeroable for Workspace<N, Tape, Grads> {}
+
+impl<N, Tape: Zeroable, Grads: Zeroable> Workspace<N, Tape, Grads> {
+    /// The working memory for training `net` on batches of `B` samples, on the stack;
+    /// `best` starts as a copy of `net`.
+    pub fn new<T, const IN: usize, const OUT: usize, const B: usize>(net: &N, _: Batch<B>) -> Self
+    where
+        T: Scalar,
+        N: Network<T, IN, OUT, Tape<B> = Tape, Params = Grads>,
+    {
+        Workspace {
+            best: *net,
+            tape: Zeroable::zeroed(),
+            grads: Zeroable::zeroed(),
+        }
+    }
+
+    /// As [`new`](Self::new), built in place on the heap.
+    #[cfg(feature = "alloc")]
+    pub fn boxed<T, const IN: usize, const OUT: usize, const B: usize>(
+        net: &N,
+        _: Batch<B>,
+    ) -> alloc::boxed::Box<Self>
+    where
+        T: Scalar,
+        N: Network<T, IN, OUT, Tape<B> = Tape, Params = Grads>,
+    {
+        let mut work = crate::block::zeroed_box::<Self>();
+        bytemuck::bytes_of_mut(&mut work.best).copy_from_slice(bytemuck::bytes_of(net));
+        work
+    }
+}
+
+/// How to train: the number of epochs and, with defaults, everything else. Build it with
+/// [`Fit::new`] and the setters, or write the fields; run it with [`Fit::run`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`learning_rate`](Self::learning_rate) | the optimiser's |
+/// | [`schedule`](Self::schedule) | [`Constant`] |
+/// | [`early_stopping`](Self::early_stopping) | none: run every epoch |
+/// | [`augment`](Self::augment) | `()`: none |
+/// | [`callback`](Self::callback) | `()`: none |
+/// | [`progress`](Self::progress) (feature `std`) | no bar |
+/// | [`step_hook`](Self::step_hook) | `()`: the plain step |
+///
+/// The batch size is the [`Loader`]'s (a type parameter), the optimiser and its
+/// hyper-parameters are the one given to [`run`](Self::run).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit<S = Constant, A = (), C = (), H = ()> {
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// The optimiser's learning rate restated in `f64`, or `None` to take it from the
+    /// optimiser (see [`learning_rate`](Self::learning_rate)).
+    pub learning_rate: Option<f64>,
+    /// Learning rate per epoch, from the base rate.
+    pub schedule: S,
+    /// Early stopping, if any.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Augmentation applied to every training batch as it is drawn (`()` for none).
+    pub augment: A,
+    /// Called after every epoch.
+    pub callback: C,
+    /// Runs inside every step (`()` for none).
+    pub step_hook: H,
+}
+
+impl Fit {
+    /// Up to `epochs` epochs, every other setting at its default.
+    pub const fn new(epochs: usize) -> Self {
+        Fit {
+            epochs,
+            learning_rate: None,
+            schedule: Constant,
+            early_stopping: None,
+            augment: (),
+            callback: (),
+            step_hook: (),
+        }
+    }
+}
+
+impl<S, A, C, H> Fit<S, A, C, H> {
+    /// Restates the optimiser's learning rate in `f64`, for the schedule to compute from.
+    ///
+    /// The optimiser stays the one source of the rate: [`run`](Self::run) fails with
+    /// [`FitError::LearningRate`] unless `lr` rounds to the optimiser's rate. Without this
+    /// setting the schedule starts from the optimiser's rate widened to `f64`, which for
+    /// an `f32` rate such as `3e-3` is not `3e-3` and may round the scheduled rates
+    /// differently.
+    pub const fn learning_rate(mut self, lr: f64) -> Self {
+        self.learning_rate = Some(lr);
+        self
+    }
+
+    /// The learning-rate schedule, by epoch.
+    pub fn schedule<S2: Schedule>(self, schedule: S2) -> Fit<S2, A, C, H> {
+        Fit {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            schedule,
+            early_stopping: self.early_stopping,
+            augment: self.augment,
+            callback: self.callback,
+            step_hook: self.step_hook,
+        }
+    }
+
+    /// Early stopping on the validation loss.
+    pub const fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
+        self.early_stopping = Some(early_stopping);
+        self
+    }
+
+    /// The augmentation of every training batch.
+    pub fn augment<A2>(self, augment: A2) -> Fit<S, A2, C, H> {
+        Fit {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            schedule: self.schedule,
+            early_stopping: self.early_stopping,
+            augment,
+            callback: self.callback,
+            step_hook: self.step_hook,
+        }
+    }
+
+    /// The callback (replacing any; combine several as a pair `(a, b)`).
+    pub fn callback<C2>(self, callback: C2) -> Fit<S, A, C2, H> {
+        Fit {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            schedule: self.schedule,
+            early_stopping: self.early_stopping,
+            augment: self.augment,
+            callback,
+            step_hook: self.step_hook,
+        }
+    }
+
+    /// The step hook (replacing any; combine several as a pair `(a, b)`).
+    pub fn step_hook<H2>(self, step_hook: H2) -> Fit<S, A, C, H2> {
+        Fit {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            schedule: self.schedule,
+            early_stopping: self.early_stopping,
+            augment: self.augment,
+            callback: self.callback,
+            step_hook,
+        }
+    }
+
+    /// Adds a terminal progress bar ([`Progress`](crate::progress::Progress)) after the
+    /// callback.
+    #[cfg(feature = "std")]
+    pub fn progress(self) -> Fit<S, A, (C, crate::progress::Progress), H> {
+        let bar = crate::progress::Progress::new(self.epochs);
+        Fit {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            schedule: self.schedule,
+            early_stopping: self.early_stopping,
+            augment: self.augment,
+            callback: (self.callback, bar),
+            step_hook: self.step_hook,
+        }
+    }
+
+    /// Trains `net` with `opt` for up to [`epochs`](Self::epochs) epochs of `train`,
+    /// evaluating it on `val` (eval mode) after each, and returns where the validation loss
+    /// was best.
+    ///
+    /// - The learning rate of epoch `e` is `schedule.lr(base, e)`, set on `opt`; the base
+    ///   is the optimiser's rate (restated by [`learning_rate`](Self::learning_rate)).
+    /// - `work` is the working memory: [`Workspace::best`] receives a plain copy of the
+    ///   network whenever the validation loss improves.
+    /// - With early stopping, training ends after `patience` epochs without an improvement
+    ///   of more than `min_delta`, and the best weights are restored when asked. The
+    ///   callback may stop training too; it sees the network after every epoch, and once
+    ///   more at the end.
+    ///
+    /// Nothing is allocated.
+    ///
+    /// # Errors
+    ///
+    /// [`FitError::LearningRate`] before any step when the restated learning rate does not
+    /// round to the optimiser's. [`FitError::Diverged`] when a step's loss, gradient or
+    /// update is not finite; the network keeps the weights and statistics of its last
+    /// successful step, all finite (see [`Supervised::train_step`]); `work.best` holds the
+    /// best epoch's copy so far (the best weights are not restored on this path).
+    #[allow(clippy::type_complexity)]
+    pub fn run<N, T, Y, O, R, const IN: usize, const OUT: usize, const B: usize>(
+        &mut self,
+        net: &mut N,
+        opt: &mut O,
+        train: &mut Loader<'_, '_, T, IN, Y, <N::Loss as Loss<T, OUT>>::Target<B>, B>,
+        val: Dataset<'_, T, IN, Y>,
+        work: &mut Workspace<
+            N,
+            <N as Network<T, IN, OUT>>::Tape<B>,
+            <N as Network<T, IN, OUT>>::Params,
+        >,
+        rng: &mut R,
+    ) -> Result<FitReport, FitError>
+    where
+        T: Scalar,
+        N: Supervised<T, IN, OUT>,
+        <N::Loss as Loss<T, OUT>>::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
+        <N::Loss as Loss<T, OUT>>::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
+        O: Optimizer<T, N::Params> + LearningRate<T>,
+        S: Schedule,
+        A: Augment<T, IN>,
+        C: Callback<N>,
+        H: StepHook<T, N::Params>,
+        R: rand::Rng + ?Sized,
+    {
+        let base_lr = match self.learning_rate {
+            None => opt.lr().as_f64(),
+            Some(lr) if T::of(lr) == opt.lr() => lr,
+            Some(lr) => {
+                return Err(FitError::LearningRate {
+                    optimizer: opt.lr().as_f64(),
+                    configured: lr,
+                });
+            }
+        };
+        let mut report = FitReport {
+            best_val_loss: f64::INFINITY,
+            ..FitReport::default()
+        };
+        let loss_fn = N::Loss::default();
+        let mut waited = 0;
+        let mut x = SMatrix::<T, IN, B>::zeros();
+        let mut t = <<N::Loss as Loss<T, OUT>>::Target<B> as Scored<T, OUT, B>>::blank();
+        for epoch in 0..self.epochs {
+            let lr = self.schedule.apply(opt, base_lr, epoch as u32);
+            train.start_epoch(rng);
+            let (mut loss_sum, mut seen, mut correct, mut scored) = (0.0, 0usize, 0usize, true);
+            let mut batch = 0;
+            while let Some(valid) = train.next_batch(&mut x, &mut t, rng) {
+                self.augment.augment_batch(&mut x, rng);
+                let loss =
+                    step(net, &x, &t, work, opt, &mut self.step_hook, rng).map_err(|cause| {
+                        FitError::Diverged {
+                            epoch,
+                            batch,
+                            cause,
+                        }
+                    })?;
+                loss_sum += loss.as_f64() * valid as f64;
+                seen += valid;
+                match t.correct(N::output(&work.tape), valid) {
+                    Some(c) => correct += c,
+                    None => scored = false,
+                }
+                batch += 1;
+            }
+            let val_eval = evaluate_with::<N, T, Y, N::Loss, IN, OUT, B>(net, val, &loss_fn);
+            let seen_f = seen.max(1) as f64;
+            let stats = EpochStats {
+                epoch,
+                lr,
+                train_loss: loss_sum / seen_f,
+                train_accuracy: scored.then(|| correct as f64 / seen_f),
+                val_loss: val_eval.loss,
+                val_accuracy: val_eval.accuracy,
+            };
+            report.epochs_run = epoch + 1;
+            let min_delta = self.early_stopping.map_or(0.0, |e| e.min_delta);
+            if stats.val_loss < report.best_val_loss - min_delta {
+                report.best_val_loss = stats.val_loss;
+                report.best_epoch = epoch;
+                bytemuck::bytes_of_mut(&mut work.best).copy_from_slice(bytemuck::bytes_of(net));
+                waited = 0;
+            } else {
+                waited += 1;
+            }
+            let control = self.callback.epoch_end(net, &stats);
+            let patience_over = self.early_stopping.is_some_and(|e| waited >= e.patience);
+            if control == Control::Stop || patience_over {
+                report.stopped_early = epoch + 1 < self.epochs;
+                break;
+            }
+        }
+        if self.early_stopping.is_some_and(|e| e.restore_best) && report.best_val_loss.is_finite() {
+            bytemuck::bytes_of_mut(net).copy_from_slice(bytemuck::bytes_of(&work.best));
+        }
+        self.callback.train_end(net, &report);
+        Ok(report)
+    }
+}
+
+/// One training step: [`Supervised::train_step`] with `hook` between the backward pass and
+/// the update (with `()` it is that step exactly, operation for operation).
+fn step<N, T, O, H, R, const IN: usize, const OUT: usize, const B: usize>(
+    net: &mut N,
+    x: &SMatrix<T, IN, B>,
+    target: &<N::Loss as Loss<T, OUT>>::Target<B>,
+    work: &mut Workspace<
+        N,
+        <N as Network<T, IN, OUT>>::Tape<B>,
+        <N as Network<T, IN, OUT>>::Params,
+    >,
+    opt: &mut O,
+    hook: &mut H,
+    rng: &mut R,
+) -> Result<T, TrainError>
+where
+    T: Scalar,
+    N: Supervised<T, IN, OUT>,
+    O: Optimizer<T, N::Params>,
+    H: StepHook<T, N::Params>,
+    R: rand::Rng + ?Sized,
+{
+    // Running statistics change in the forward pass: keep them to restore on failure.
+    let state = *net.state();
+    let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
+    let y = net.forward_train(x, &mut work.tape, rng);
+    let mut loss = N::Loss::default().loss_and_grad(y, target, &mut dy);
+    let finite = net.backward_overwrite_finite(x, &mut work.tape, &dy, &mut work.grads, None)
+        && loss.is_finite();
+    if finite {
+        hook.before_update(net.params(), &mut work.grads, &mut loss);
+    }
+    if !finite || !loss.is_finite() {
+        *net.state_mut() = state;
+        return Err(TrainError::NonFinite {
+            loss: loss.as_f64(),
+        });
+    }
+    if opt.try_step(net.params_mut(), &work.grads).is_err() {
+        *net.state_mut() = state;
+        return Err(TrainError::NonFiniteUpdate {
+            loss: loss.as_f64(),
+        });
+    }
+    hook.after_update(net.params_mut());
+    Ok(loss)
+}
+
+/// Training stopped before or during a step. In every case the network holds finite
+/// weights and statistics: those of its last successful step, and the optimiser its state
+/// after that step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum FitError {
@@ -153,6 +732,14 @@ pub enum FitError {
         /// [`loss`](TrainError::loss) is the batch's.
         cause: TrainError,
     },
+    /// [`Fit::learning_rate`] restated a learning rate that does not round to the
+    /// optimiser's; nothing was trained.
+    LearningRate {
+        /// The optimiser's learning rate.
+        optimizer: f64,
+        /// The rate given to [`Fit::learning_rate`].
+        configured: f64,
+    },
 }
 
 impl fmt::Display for FitError {
@@ -165,6 +752,13 @@ impl fmt::Display for FitError {
             } => write!(
                 f,
                 "training diverged at epoch {epoch}, batch {batch}: {cause}; the network keeps its last finite weights"
+            ),
+            FitError::LearningRate {
+                optimizer,
+                configured,
+            } => write!(
+                f,
+                "the learning rate given to `Fit::learning_rate` ({configured}) is not the optimiser's ({optimizer}); build the optimiser with that rate, or leave the setting out"
             ),
         }
     }
@@ -222,24 +816,65 @@ pub struct Evaluation {
     pub accuracy: Option<f64>,
 }
 
-/// Evaluates `net` in eval mode on every sample of `data`: batches of `B`, then the
-/// remainder one sample at a time, so every sample counts exactly once.
-pub fn evaluate<N, T, Y, const IN: usize, const OUT: usize, const B: usize>(
+/// Evaluates `net` in eval mode on every sample of `data` with the loss `loss`: batches of
+/// `B`, then the remainder one sample at a time, so every sample counts exactly once. Any
+/// network that runs forward will do: a trained network, its `…Inference` twin, a network
+/// without a declared loss.
+///
+/// ```
+/// use staticnn::data::Dataset;
+/// use staticnn::fit::{Batch, evaluate};
+/// use staticnn::prelude::*;
+/// use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
+///
+/// network! {
+///     struct Net { input: 2, Linear(4), BatchNorm, ReLU, Linear(3), loss: SoftmaxCrossEntropy }
+/// }
+/// let net = Net::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(1));
+/// let xs = [[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0]];
+/// let test = Dataset::new(&xs, &[0usize, 1, 2])?;
+/// // The deployed form (batch norm folded away) scores as the trained one.
+/// let deployed = net.to_inference();
+/// let e = evaluate(&deployed, test, SoftmaxCrossEntropy, Batch::<2>);
+/// assert_eq!(e.samples, 3);
+/// assert!(e.accuracy.is_some());
+/// let trained = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<2>);
+/// assert!((e.loss - trained.loss).abs() < 1e-5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn evaluate<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
     net: &N,
     data: Dataset<'_, T, IN, Y>,
+    loss: L,
+    _batch: Batch<B>,
 ) -> Evaluation
 where
     T: Scalar,
-    N: Supervised<T, IN, OUT>,
-    <N::Loss as Loss<T, OUT>>::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
-    <N::Loss as Loss<T, OUT>>::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
+    N: Network<T, IN, OUT>,
+    L: Loss<T, OUT>,
+    L::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
+    L::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
 {
-    let loss_fn = N::Loss::default();
+    evaluate_with::<N, T, Y, L, IN, OUT, B>(net, data, &loss)
+}
+
+fn evaluate_with<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
+    net: &N,
+    data: Dataset<'_, T, IN, Y>,
+    loss_fn: &L,
+) -> Evaluation
+where
+    T: Scalar,
+    N: Network<T, IN, OUT>,
+    L: Loss<T, OUT>,
+    L::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
+    L::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
+{
     let (mut loss, mut correct, mut scored) = (0.0, 0usize, true);
     let n = data.len();
     let full = n / B * B;
     let mut x = SMatrix::<T, IN, B>::zeros();
-    let mut t = <<N::Loss as Loss<T, OUT>>::Target<B> as Scored<T, OUT, B>>::blank();
+    let mut t = <L::Target<B> as Scored<T, OUT, B>>::blank();
     for start in (0..full).step_by(B.max(1)) {
         for b in 0..B {
             let (sample, target) = data.get(start + b).expect("index below len");
@@ -254,7 +889,7 @@ where
         }
     }
     let mut x1 = SMatrix::<T, IN, 1>::zeros();
-    let mut t1 = <<N::Loss as Loss<T, OUT>>::Target<1> as Scored<T, OUT, 1>>::blank();
+    let mut t1 = <L::Target<1> as Scored<T, OUT, 1>>::blank();
     for i in full..n {
         let (sample, target) = data.get(i).expect("index below len");
         x1.column_mut(0).copy_from_slice(sample);
@@ -272,108 +907,4 @@ where
         loss: loss / samples,
         accuracy: scored.then(|| correct as f64 / samples),
     }
-}
-
-/// Trains `net` for up to `config.epochs` epochs of `train`, evaluating on `val` after
-/// each, and returns where the validation loss was best.
-///
-/// - The learning rate of epoch `e` is `config.schedule.lr(base_lr, e)`, set on `opt`.
-/// - `tape` and `grads` are the step's working memory; `best` receives a plain copy of the
-///   network whenever the validation loss improves (no allocation: it is any value of the
-///   network type, e.g. a copy made before training, or a zeroed `Box`).
-/// - With early stopping, training ends after `patience` epochs without an improvement of
-///   more than `min_delta`, and the best weights are restored when asked. The callback may
-///   stop training too.
-///
-/// # Errors
-///
-/// [`FitError::Diverged`] when a step's loss, gradient or update is not finite; the network
-/// keeps the weights and statistics of its last successful step, all finite (see
-/// [`Supervised::train_step`]); `best` holds the best epoch's copy so far (the best
-/// weights are not restored on this path).
-#[allow(clippy::too_many_arguments)]
-pub fn fit<N, T, Y, O, S, A, R, C, const IN: usize, const OUT: usize, const B: usize>(
-    net: &mut N,
-    best: &mut N,
-    tape: &mut N::Tape<B>,
-    grads: &mut N::Params,
-    train: &mut Loader<'_, '_, T, IN, Y, <N::Loss as Loss<T, OUT>>::Target<B>, B>,
-    val: Dataset<'_, T, IN, Y>,
-    opt: &mut O,
-    base_lr: f64,
-    config: &FitConfig<S, A>,
-    rng: &mut R,
-    callback: &mut C,
-) -> Result<FitReport, FitError>
-where
-    T: Scalar,
-    N: Supervised<T, IN, OUT>,
-    <N::Loss as Loss<T, OUT>>::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
-    <N::Loss as Loss<T, OUT>>::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
-    O: Optimizer<T, N::Params> + LearningRate<T>,
-    S: Schedule,
-    A: Augment<T, IN>,
-    R: rand::Rng + ?Sized,
-    C: Callback + ?Sized,
-{
-    let mut report = FitReport {
-        best_val_loss: f64::INFINITY,
-        ..FitReport::default()
-    };
-    let mut waited = 0;
-    let mut x = SMatrix::<T, IN, B>::zeros();
-    let mut t = <<N::Loss as Loss<T, OUT>>::Target<B> as Scored<T, OUT, B>>::blank();
-    for epoch in 0..config.epochs {
-        let lr = config.schedule.apply(opt, base_lr, epoch as u32);
-        train.start_epoch(rng);
-        let (mut loss_sum, mut seen, mut correct, mut scored) = (0.0, 0usize, 0usize, true);
-        let mut batch = 0;
-        while let Some(valid) = train.next_batch(&mut x, &mut t, rng) {
-            config.augment.augment_batch(&mut x, rng);
-            let loss = net
-                .train_step(&x, &t, grads, tape, opt, rng)
-                .map_err(|cause| FitError::Diverged {
-                    epoch,
-                    batch,
-                    cause,
-                })?;
-            loss_sum += loss.as_f64() * valid as f64;
-            seen += valid;
-            match t.correct(N::output(tape), valid) {
-                Some(c) => correct += c,
-                None => scored = false,
-            }
-            batch += 1;
-        }
-        let val_eval = evaluate::<N, T, Y, IN, OUT, B>(net, val);
-        let seen_f = seen.max(1) as f64;
-        let stats = EpochStats {
-            epoch,
-            lr,
-            train_loss: loss_sum / seen_f,
-            train_accuracy: scored.then(|| correct as f64 / seen_f),
-            val_loss: val_eval.loss,
-            val_accuracy: val_eval.accuracy,
-        };
-        report.epochs_run = epoch + 1;
-        let min_delta = config.early_stopping.map_or(0.0, |e| e.min_delta);
-        if stats.val_loss < report.best_val_loss - min_delta {
-            report.best_val_loss = stats.val_loss;
-            report.best_epoch = epoch;
-            bytemuck::bytes_of_mut(best).copy_from_slice(bytemuck::bytes_of(net));
-            waited = 0;
-        } else {
-            waited += 1;
-        }
-        let control = callback.epoch_end(&stats);
-        let patience_over = config.early_stopping.is_some_and(|e| waited >= e.patience);
-        if control == Control::Stop || patience_over {
-            report.stopped_early = epoch + 1 < config.epochs;
-            break;
-        }
-    }
-    if config.early_stopping.is_some_and(|e| e.restore_best) && report.best_val_loss.is_finite() {
-        bytemuck::bytes_of_mut(net).copy_from_slice(bytemuck::bytes_of(best));
-    }
-    Ok(report)
 }

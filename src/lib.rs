@@ -26,6 +26,8 @@ pub mod math;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 #[cfg(feature = "std")]
 pub mod progress;
 pub mod regularize;

@@ -1,10 +1,13 @@
 //! Metrics: accuracy, top-k accuracy, confusion matrix (printable as a table, with
 //! precision, recall and F1 per class and macro-averaged), mean loss. Plain counters, no
-//! allocation.
+//! allocation. Anything computed from a network takes any network that runs forward: a
+//! trained one or its `…Inference` twin.
 
 use core::fmt;
 
-use crate::{ClassIndex, SMatrix, Scalar};
+use crate::data::{Dataset, Label};
+use crate::fit::Batch;
+use crate::{ClassIndex, Network, SMatrix, Scalar};
 
 /// The predicted class of each sample: the index of its largest output (the first on ties).
 pub fn argmax<T: Scalar, const N: usize, const B: usize>(y: &SMatrix<T, N, B>) -> [usize; B] {
@@ -80,6 +83,61 @@ impl<const N: usize> Confusion<N> {
         for (p, t) in argmax(y).into_iter().zip(labels) {
             self.add(t.get(), p);
         }
+    }
+
+    /// The confusion matrix of `net` (eval mode) on every sample of `data`, in batches of
+    /// `B` and then the remainder one sample at a time. Labels at or above `N` are not
+    /// counted (as [`add`](Self::add)).
+    ///
+    /// ```
+    /// use staticnn::data::Dataset;
+    /// use staticnn::fit::Batch;
+    /// use staticnn::metrics::Confusion;
+    /// use staticnn::prelude::*;
+    /// use staticnn::rand::{SeedableRng, rngs::Xoshiro128PlusPlus};
+    ///
+    /// network! {
+    ///     struct Net { input: 2, Linear(4), Dropout(0.2), Linear(3) }
+    /// }
+    /// let net = Net::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(1));
+    /// let xs = [[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    /// let data = Dataset::new(&xs, &[0usize, 1, 2])?;
+    /// let c = Confusion::of(&net.to_inference(), data, Batch::<2>);
+    /// assert_eq!(c, Confusion::of(&net, data, Batch::<2>));
+    /// assert_eq!(c.total(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn of<Net, T, Y, const IN: usize, const B: usize>(
+        net: &Net,
+        data: Dataset<'_, T, IN, Y>,
+        _batch: Batch<B>,
+    ) -> Self
+    where
+        T: Scalar,
+        Net: Network<T, IN, N>,
+        Y: Label,
+    {
+        let mut c = Self::new();
+        let n = data.len();
+        let full = n / B * B;
+        let mut x = SMatrix::<T, IN, B>::zeros();
+        let mut labels = [0usize; B];
+        for start in (0..full).step_by(B.max(1)) {
+            for (b, label) in labels.iter_mut().enumerate() {
+                let (sample, y) = data.get(start + b).expect("index below len");
+                x.column_mut(b).copy_from_slice(sample);
+                *label = y.class();
+            }
+            for (p, t) in argmax(&net.forward(&x)).into_iter().zip(labels) {
+                c.add(t, p);
+            }
+        }
+        for i in full..n {
+            let (sample, y) = data.get(i).expect("index below len");
+            let p = argmax(&net.forward(&SMatrix::<T, IN, 1>::from_column_slice(sample)));
+            c.add(y.class(), p[0]);
+        }
+        c
     }
 
     /// Samples counted.

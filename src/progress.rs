@@ -1,17 +1,19 @@
-//! A terminal progress bar for [`fit`](crate::fit::fit), with `std`.
+//! A terminal progress bar for [`Fit::run`](crate::fit::Fit::run), with `std`.
 
 use std::format;
 
-use crate::fit::{Callback, Control, EpochStats};
+use crate::fit::{Callback, Control, EpochStats, FitReport};
 
 /// Shows training progress with an [indicatif](https://docs.rs/indicatif) bar: one tick
-/// per epoch, the latest losses and accuracies as its message. Stopping early finishes the
-/// bar where it stands.
+/// per epoch, the latest losses and accuracies as its message. The end of training
+/// (early or not) finishes the bar where it stands. [`Fit::progress`](crate::fit::Fit::progress)
+/// adds one to a training run; it is a [`Callback`] of any network.
 ///
 /// ```
 /// use staticnn::fit::{Callback, EpochStats};
 /// let mut bar = staticnn::progress::Progress::new(10);
-/// bar.epoch_end(&EpochStats { epoch: 0, val_accuracy: Some(0.5), ..EpochStats::default() });
+/// let stats = EpochStats { epoch: 0, val_accuracy: Some(0.5), ..EpochStats::default() };
+/// Callback::<()>::epoch_end(&mut bar, &(), &stats);
 /// bar.finish();
 /// ```
 #[derive(Debug)]
@@ -39,8 +41,8 @@ impl Progress {
     }
 }
 
-impl Callback for Progress {
-    fn epoch_end(&mut self, s: &EpochStats) -> Control {
+impl<N: ?Sized> Callback<N> for Progress {
+    fn epoch_end(&mut self, _: &N, s: &EpochStats) -> Control {
         let pct = |a: Option<f64>| a.map_or_else(|| "-".into(), |a| format!("{:.2}%", 100.0 * a));
         self.bar.set_message(format!(
             "train {:.4} ({}) · val {:.4} ({}) · lr {:.2e}",
@@ -52,5 +54,9 @@ impl Callback for Progress {
         ));
         self.bar.inc(1);
         Control::Continue
+    }
+
+    fn train_end(&mut self, _: &N, _: &FitReport) {
+        self.finish();
     }
 }

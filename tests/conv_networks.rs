@@ -4,12 +4,11 @@
 
 use staticnn::data::{Dataset, Loader, RandomFlip, RandomTranslate, Remainder};
 use staticnn::ensemble::Ensemble;
-use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::fit::{Batch, EarlyStopping, Fit, Workspace};
 use staticnn::io::{BlobError, from_bytes, to_bytes};
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
-use staticnn::schedule::Constant;
 
 network! {
     /// Two images classes told apart by where the bright square is.
@@ -120,36 +119,19 @@ fn fit_ensemble_and_inference_form() {
     for seed in 0..3 {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(10 + seed);
         let mut net = Small::<f32>::new(&mut rng);
-        let mut best = net;
-        let mut tape = Small::<f32>::tape::<16>();
-        let mut grads = Small::<f32>::gradients();
+        let mut work = Workspace::new(&net, Batch::<16>);
         let mut adam = Adam::new(0.01f32);
         let mut order = vec![0usize; train.len()];
         let mut loader = Loader::new(train, &mut order, Remainder::Drop).unwrap();
-        let config = FitConfig {
-            epochs: 15,
-            early_stopping: Some(EarlyStopping::new(5)),
-            schedule: Constant,
+        Fit::new(15)
+            .early_stopping(EarlyStopping::new(5))
             // A horizontal flip and a one-pixel move keep each image's class.
-            augment: (
+            .augment((
                 RandomFlip::<1, 6, 6>::new(0.5),
                 RandomTranslate::<1, 6, 6>::new(0, 1),
-            ),
-        };
-        fit(
-            &mut net,
-            &mut best,
-            &mut tape,
-            &mut grads,
-            &mut loader,
-            val,
-            &mut adam,
-            0.01,
-            &config,
-            &mut rng,
-            &mut |_: &staticnn::fit::EpochStats| {},
-        )
-        .expect("training stays finite");
+            ))
+            .run(&mut net, &mut adam, &mut loader, val, &mut work, &mut rng)
+            .expect("training stays finite");
         // The inference form (batch norm folded into the convolution, dropout removed)
         // agrees with eval mode.
         let deployed = net.to_inference();

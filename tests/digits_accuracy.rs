@@ -1,11 +1,11 @@
-#![cfg(feature = "std")]
+#![cfg(feature = "plot")]
 //! The digits example reaches the accuracy the README promises.
 
 #[allow(dead_code)]
 #[path = "../examples/digits.rs"]
 mod example;
 
-/// Runs the example as `cargo run --release --example digits --features std` does and
+/// Runs the example as `cargo run --release --example digits --features plot` does and
 /// checks its promises: ≥ 97.5 % test accuracy for the deployed network, a confusion matrix
 /// that accounts for every test image, learning curves for every epoch, and a bagged
 /// ensemble that beats its average member.

@@ -474,7 +474,9 @@ fn running_and_training_allocate_nothing() {
 #[test]
 fn optimisers_and_fit_allocate_nothing() {
     use staticnn::data::{Dataset, GaussianNoise, Loader, Remainder};
-    use staticnn::fit::{EarlyStopping, EpochStats, FitConfig, fit};
+    use staticnn::fit::{
+        ClipGradNorm, Control, EarlyStopping, EpochStats, Fit, Penalize, Workspace, on_epoch,
+    };
     use staticnn::optim::{AdamConfig, RmsPropConfig, SgdConfig, clip_grad_norm};
     use staticnn::regularize::{L1, L2, MaxNorm, Penalty};
     use staticnn::schedule::CosineAnnealing;
@@ -527,34 +529,31 @@ fn optimisers_and_fit_allocate_nothing() {
     let ys: Vec<usize> = (0..40).map(|i| i % 10).collect();
     let data = Dataset::new(&xs, &ys).unwrap();
     let mut order = vec![0usize; 40];
-    let mut best = net;
-    let config = FitConfig {
-        epochs: 3,
-        early_stopping: Some(EarlyStopping::new(2)),
-        schedule: CosineAnnealing {
-            t_max: 3,
-            eta_min: 0.0,
-        },
-        augment: GaussianNoise { std: 0.1 },
+    let mut work = Workspace {
+        best: net,
+        tape,
+        grads,
     };
+    let mut checkpoint = net;
     let (report, ops) = heap_ops(|| {
         let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
-        fit(
-            &mut net,
-            &mut best,
-            &mut tape,
-            &mut grads,
-            &mut loader,
-            data,
-            &mut adam,
-            1e-3,
-            &config,
-            &mut rng,
-            &mut |_: &EpochStats| {},
-        )
+        Fit::new(3)
+            .learning_rate(1e-3)
+            .schedule(CosineAnnealing {
+                t_max: 3,
+                eta_min: 0.0,
+            })
+            .early_stopping(EarlyStopping::new(2))
+            .augment(GaussianNoise { std: 0.1 })
+            .callback(on_epoch(|n: &Classifier<f32>, _: &EpochStats| {
+                checkpoint = *n;
+                Control::Continue
+            }))
+            .step_hook((ClipGradNorm(1.0), Penalize(L2::new(1e-4))))
+            .run(&mut net, &mut adam, &mut loader, data, &mut work, &mut rng)
     });
     assert!(report.is_ok());
-    assert_eq!(ops, 0, "a whole fit run");
+    assert_eq!(ops, 0, "a whole fit run, with a callback and step hooks");
 }
 
 /// The benchmarks' workloads at their size: W3 and W4 on batches of 64, inference (eval

@@ -5,13 +5,12 @@
 //! reports the divergence with the network still finite.
 
 use staticnn::data::{Dataset, Loader, Remainder};
-use staticnn::fit::{EpochStats, FitConfig, FitError, fit};
+use staticnn::fit::{Batch, Fit, FitError, Workspace};
 use staticnn::network::TrainError;
 use staticnn::optim::{AdamConfig, AdamWConfig, Decay, RmsPropConfig, SgdConfig};
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::schedule::Constant;
 
 network! {
     struct Small { input: 3, Linear(4), Tanh, Linear(2), loss: Mse }
@@ -225,31 +224,14 @@ fn fit_reports_the_refused_update_and_keeps_a_finite_network() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
     let mut net = Normed::<f32>::new(&mut rng);
     let before = net;
-    let mut best = net;
-    let (mut tape, mut grads) = (Normed::<f32>::tape::<4>(), Normed::<f32>::gradients());
+    let mut work = Workspace::new(&net, Batch::<4>);
     let mut order = vec![0; 8];
     let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
-    let config = FitConfig {
-        epochs: 3,
-        early_stopping: Some(staticnn::fit::EarlyStopping::new(2)),
-        schedule: Constant,
-        augment: (),
-    };
     let mut adam = Adam::new(3e38);
-    let err = fit(
-        &mut net,
-        &mut best,
-        &mut tape,
-        &mut grads,
-        &mut loader,
-        data,
-        &mut adam,
-        3e38,
-        &config,
-        &mut rng,
-        &mut |_: &EpochStats| {},
-    )
-    .unwrap_err();
+    let err = Fit::new(3)
+        .early_stopping(staticnn::fit::EarlyStopping::new(2))
+        .run(&mut net, &mut adam, &mut loader, data, &mut work, &mut rng)
+        .unwrap_err();
     assert!(
         matches!(
             err,
