@@ -251,6 +251,31 @@ fn summary_shows_the_layer() {
     assert_eq!(Tabular::<f32>::LAYERS[0].params, 0);
 }
 
+network! {
+    /// Standardisation before a residual block: the skip path reads the standardised input
+    /// too, so the layer cannot be folded into the block's first `Linear`.
+    pub struct BeforeBlock {
+        input: 4,
+        Normalize,
+        Residual(Linear(4), Tanh),
+        Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+/// Before a residual block `Normalize` is kept (folding it into the body's first layer would
+/// leave the skip path unstandardised), and the inference form gives the same bits.
+#[test]
+fn before_a_residual_block_it_is_kept() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(30);
+    let mut net = BeforeBlock::<f64>::new(&mut rng);
+    trained(&mut net, 31);
+    let x = batch::<4, 16>(&samples::<4>(16, 32));
+    let inf = net.to_inference();
+    assert_eq!(BeforeBlockInference::<f64>::LAYERS[0].kind, "Normalize");
+    assert_eq!(net.forward(&x), inf.forward(&x));
+}
+
 /// Trains a little so that every statistic and parameter is far from its start.
 fn trained<N, const IN: usize, const OUT: usize>(net: &mut N, seed: u64)
 where
