@@ -106,21 +106,23 @@ fn strict_networks_run() {
     let net = nets::Strict::<f32>::new(&mut rng);
     let y = net.forward(&SMatrix::<f32, 6, 2>::repeat(0.5));
     assert!(y.iter().all(|v| v.is_finite()));
-    let r = nets::StrictResidual::<f32>::new(&mut rng);
-    let y = r.forward(&SMatrix::<f32, 32, 2>::repeat(0.5));
+    let residual = nets::StrictResidual::<f32>::new(&mut rng);
+    let y = residual.forward(&SMatrix::<f32, 32, 2>::repeat(0.5));
     assert!(y.iter().all(|v| v.is_finite()));
     let p = nets::Private::<f64>::new(&mut rng);
     let probs = p.predict(&SVector::<f64, 2>::new(1.0, -1.0));
     assert!((probs.sum() - 1.0).abs() < 1e-12);
-    let s = nets::Standardised::<f64>::new(&mut rng).to_inference();
+    let tabular = nets::Standardised::<f64>::new(&mut rng).to_inference();
     assert!(
-        s.predict(&SVector::<f64, 4>::repeat(1.0))
+        tabular
+            .predict(&SVector::<f64, 4>::repeat(1.0))
             .iter()
             .all(|v| v.is_finite())
     );
-    let i = nets::StandardisedImage::<f64>::new(&mut rng).to_inference();
+    let image = nets::StandardisedImage::<f64>::new(&mut rng).to_inference();
     assert!(
-        i.predict(&SVector::<f64, 32>::repeat(1.0))
+        image
+            .predict(&SVector::<f64, 32>::repeat(1.0))
             .iter()
             .all(|v| v.is_finite())
     );
