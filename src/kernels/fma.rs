@@ -1330,13 +1330,19 @@ fn pack_transposed<I, S: Lanes<I>>(
     }
     let to = panel.step(at);
     // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each,
-    // are all written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
-    // `src`: asserted) and the rest element by element; with fewer, zero first, then element
-    // `c < h` of each step. `I` (the callers).
+    // are all written: with fewer than `2·L` columns zero first; then, in each whole half of
+    // `L` columns, steps `0 .. ks` by the transposed blocks (inside `src`: asserted) and the
+    // rest element by element; the columns past the whole halves element by element. `I`
+    // (the callers).
     unsafe {
         let l = S::L;
-        // Whole blocks of `L` columns × `L` steps by in-register transposes.
-        let (blocks, ks) = if h == 2 * l { (2, kc / l * l) } else { (0, 0) };
+        if h < 2 * l {
+            core::ptr::write_bytes(to, 0, kc * 2 * l);
+        }
+        // Whole blocks of `L` columns × `L` steps by in-register transposes, in each half
+        // of the panel that `h` fills (both, the first, or none).
+        let blocks = h / l;
+        let ks = if blocks > 0 { kc / l * l } else { 0 };
         for half in 0..blocks {
             let from = &src[(c0 + half * l) * stride + k0..];
             assert!((l - 1) * stride + ks <= from.len());
@@ -1344,13 +1350,11 @@ fn pack_transposed<I, S: Lanes<I>>(
                 S::transpose_block(from.as_ptr().add(k), stride, to.add(k * 2 * l + half * l));
             }
         }
-        if h < 2 * l {
-            core::ptr::write_bytes(to, 0, kc * 2 * l);
-        }
         // The rest element by element.
         for c in 0..h {
             let from = &src[(c0 + c) * stride + k0..][..kc];
-            for (k, &v) in from.iter().enumerate().skip(ks) {
+            let skip = if c < blocks * l { ks } else { 0 };
+            for (k, &v) in from.iter().enumerate().skip(skip) {
                 to.add(k * 2 * l + c).write(v);
             }
         }
