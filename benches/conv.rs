@@ -8,7 +8,8 @@
 //! - W7, a DS-CNN keyword-spotting network on `[1, 49, 10]` (Conv 64@10×4 stride 2 padding
 //!   (4, 1), then four depthwise 3×3 + pointwise 1×1 blocks, each convolution followed by
 //!   batch norm and ReLU, global average pooling, Linear 12): the inference of one sample;
-//! - each convolution of them alone, forward and backward.
+//! - each convolution of them alone, forward and backward, and LeNet-5's first max pooling
+//!   and ReLU (no FLOPs counted: their rate reads 0).
 //!
 //! `cargo bench --features std --bench conv`: criterion on every case (its report gives
 //! the time and, as "thrpt … elem/s", the FLOP rate: 2·multiply-adds of the convolutions
@@ -364,6 +365,16 @@ fn main() {
         "conv 6->16 5x5 14x14 B=32 forward",
         "conv 6->16 5x5 14x14 B=32 backward",
         2 * 150 * 16 * 100,
+    ));
+    cases.extend(conv_alone::<LeNetP1, 4704, 1176, 32>(
+        "maxpool 6x28x28 2x2 B=32 forward",
+        "maxpool 6x28x28 2x2 B=32 backward",
+        0,
+    ));
+    cases.extend(conv_alone::<ReLU, 4704, 4704, 32>(
+        "relu 6x28x28 B=32 forward",
+        "relu 6x28x28 B=32 backward",
+        0,
     ));
     cases.extend(conv_alone::<DsDepthwise, 7680, 7680, 1>(
         "depthwise 64 3x3 24x5 B=1 forward",

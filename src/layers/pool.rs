@@ -71,6 +71,17 @@ fn windows(g: &Geom, mut f: impl FnMut(usize, usize, (usize, usize), (usize, usi
     }
 }
 
+/// Whether the windows tile the input exactly: stride equal to the kernel, no padding, and
+/// every input row and column inside a window (no remainder dropped by the floor).
+const fn tiles_input(g: &Geom) -> bool {
+    g.sh == g.kh
+        && g.sw == g.kw
+        && g.ph == 0
+        && g.pw == 0
+        && g.ho * g.kh == g.hi
+        && g.wo * g.kw == g.wi
+}
+
 /// The index of the window's maximum in PyTorch's scan order: the first strict maximum,
 /// or the last NaN (padding is `−∞`: never chosen), and its value.
 #[inline(always)]
@@ -285,8 +296,38 @@ macro_rules! max_pool_layer {
                 check::<Self, I, O>();
                 let Some(dx) = dx else { return };
                 let g = <Self as PoolShape>::GEOM;
-                dx.fill(T::zero());
                 let cols = x.as_slice().chunks_exact(I).zip(dy.as_slice().chunks_exact(O));
+                if const { tiles_input(&<Self as PoolShape>::GEOM) } {
+                    // Each input in exactly one window: written once, window by window
+                    // (`0 + dy` at the maximum, as adding into zeros gives), no clearing
+                    // pass. The maximum's value first (no index: no data-dependent branch),
+                    // then its first occurrence, which is the scan's first strict maximum
+                    // unless it is a NaN (then the scan's index, the last NaN).
+                    for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
+                        windows(&g, |o, base, rows, cols| {
+                            let best = window_max(&g, xs, base, rows, cols).1;
+                            #[allow(clippy::eq_op)]
+                            let at = if best != best {
+                                window_max(&g, xs, base, rows, cols).0
+                            } else {
+                                usize::MAX
+                            };
+                            let mut found = false;
+                            for ih in rows.0..rows.1 {
+                                let row = base + ih * g.wi + cols.0;
+                                let xr = &xs[row..][..cols.1 - cols.0];
+                                let dr = &mut dxs[row..][..cols.1 - cols.0];
+                                for (iw, (d, &v)) in dr.iter_mut().zip(xr).enumerate() {
+                                    let take = (!found & (v == best)) | (row + iw == at);
+                                    found |= take;
+                                    *d = if take { T::zero() + dys[o] } else { T::zero() };
+                                }
+                            }
+                        });
+                    }
+                    return;
+                }
+                dx.as_mut_slice().fill(T::zero());
                 for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
                     windows(&g, |o, base, rows, cols| {
                         dxs[window_max(&g, xs, base, rows, cols).0] += dys[o];
@@ -350,7 +391,7 @@ macro_rules! avg_pool_layer {
                 let Some(dx) = dx else { return };
                 let g = <Self as PoolShape>::GEOM;
                 let inv = T::one() / T::of((g.kh * g.kw) as f64);
-                dx.fill(T::zero());
+                dx.as_mut_slice().fill(T::zero());
                 for (dys, dxs) in dy.as_slice().chunks_exact(O).zip(dx.as_mut_slice().chunks_exact_mut(I)) {
                     windows(&g, |o, base, rows, cols| {
                         let d = dys[o] * inv;
@@ -512,6 +553,64 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Flatten {
     ) {
         if let Some(dx) = dx {
             dx.copy_from(dy);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max pooling whose windows tile the input (its own backward path) sends each output's
+    /// gradient to the input the window scan picks: the first strict maximum, or the last
+    /// NaN; ties, `±0`, `−∞` and NaNs included. Bit for bit against the scan.
+    #[test]
+    fn tiling_max_pool_backward_follows_the_scan() {
+        type Pool = MaxPool2d<2, 4, 6, 2, 3, 2, 2, 2, 2, 0, 0>;
+        const { assert!(tiles_input(&<Pool as PoolShape>::GEOM)) };
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        #[rustfmt::skip]
+        let x0: [f64; 48] = [
+            1.0, 2.0,   3.0, 3.0,   0.0, -0.0,
+            2.0, 0.5,   1.0, 3.0,   -0.0, 0.0,
+            -inf, -inf, nan, 1.0,   5.0, nan,
+            -inf, -inf, 2.0, nan,   nan, 4.0,
+            // channel 1
+            -1.0, -2.0, 7.0, -7.0,  nan, nan,
+            -1.0, -1.0, 7.0, 7.0,   nan, nan,
+            0.0, 0.0,   -inf, 2.0,  -3.0, -4.0,
+            0.0, 0.0,   inf, inf,   -5.0, -3.0,
+        ];
+        let x = SMatrix::<f64, 48, 2>::from_fn(|i, b| if b == 0 { x0[i] } else { -x0[i] });
+        let dy =
+            SMatrix::<f64, 12, 2>::from_fn(|i, b| (i + 1) as f64 * if b == 0 { 1.0 } else { -0.5 });
+        let y = SMatrix::<f64, 12, 2>::zeros();
+        let mut dx = SMatrix::<f64, 48, 2>::from_element(f64::NAN);
+        Layer::<f64, 48, 12>::backward(
+            &Pool::default(),
+            &(),
+            &x,
+            &y,
+            &(),
+            &dy,
+            Some(&mut dx),
+            &mut (),
+        );
+        let g = <Pool as PoolShape>::GEOM;
+        let mut expected = SMatrix::<f64, 48, 2>::zeros();
+        for b in 0..2 {
+            let xs = x.column(b);
+            let xs = xs.as_slice();
+            windows(&g, |o, base, rows, cols| {
+                expected[(window_max(&g, xs, base, rows, cols).0, b)] += dy[(o, b)];
+            });
+        }
+        for (i, (a, e)) in dx.iter().zip(expected.iter()).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                e.to_bits(),
+                "dx[{i}] = {a}, the scan gives {e}"
+            );
         }
     }
 }
