@@ -986,27 +986,48 @@ fn gather<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, x: &[T], p: &m
 }
 
 /// Adds the patches `p` of the chunk `q0 .. q0 + rem` of group `grp` into the input
-/// positions they came from in `dx` (see [`taps`]).
+/// positions they came from in `dx`: weight index by weight index, each over the chunk's
+/// row pieces in order (the order of the additions into each input, which [`taps`]'s
+/// pieces-outer walk would change).
 #[inline(always)]
 fn scatter_add<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, p: &[T], dx: &mut [T]) {
-    taps(
-        g,
-        grp,
-        q0,
-        rem,
-        |pi, xi, len| {
-            if g.sw == 1 {
-                for (d, v) in dx[xi..xi + len].iter_mut().zip(&p[pi..pi + len]) {
-                    *d += *v;
+    let plane = g.hi * g.wi;
+    let (ni, l) = (g.ci * plane, g.l());
+    let mut k = 0;
+    for j in 0..g.cig() {
+        for kh in 0..g.kh {
+            for kw in 0..g.kw {
+                let (lo, hi) = valid(g.wo, g.wi, g.sw, kw * g.dw, g.pw);
+                let mut r = 0;
+                while r < rem {
+                    let q = q0 + r;
+                    let (s, pos) = (q / l, q % l);
+                    let (oh, ow0) = (pos / g.wo, pos % g.wo);
+                    let len = (g.wo - ow0).min(rem - r);
+                    let end = ow0 + len;
+                    let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
+                    let (a, b) = (lo.clamp(ow0, end), hi.clamp(ow0, end));
+                    if ih < g.hi && a < b {
+                        let pi = k * rem + r + a - ow0;
+                        let base = s * ni + (grp * g.cig() + j) * plane;
+                        let xi = base + ih * g.wi + a * g.sw + kw * g.dw - g.pw;
+                        let n = b - a;
+                        if g.sw == 1 {
+                            for (d, v) in dx[xi..xi + n].iter_mut().zip(&p[pi..pi + n]) {
+                                *d += *v;
+                            }
+                        } else {
+                            for (t, v) in p[pi..pi + n].iter().enumerate() {
+                                dx[xi + t * g.sw] += *v;
+                            }
+                        }
+                    }
+                    r += len;
                 }
-            } else {
-                for (t, v) in p[pi..pi + len].iter().enumerate() {
-                    dx[xi + t * g.sw] += *v;
-                }
+                k += 1;
             }
-        },
-        |_, _| {},
-    );
+        }
+    }
 }
 
 /// Calls `f(r, len, at)` for each run of the chunk `q0 .. q0 + rem` that lies in one
