@@ -8,21 +8,17 @@
 //! - W7, a DS-CNN keyword-spotting network on `[1, 49, 10]` (Conv 64@10×4 stride 2 padding
 //!   (4, 1), then four depthwise 3×3 + pointwise 1×1 blocks, each convolution followed by
 //!   batch norm and ReLU, global average pooling, Linear 12): the inference of one sample;
-//! - each convolution of them alone, forward and backward.
+//! - each convolution of them alone, forward and backward, and LeNet-5's first max pooling
+//!   and ReLU (no FLOPs counted: their rate reads 0).
 //!
-//! `cargo bench --features std --bench conv` (criterion's report gives the time and, as
-//! "thrpt … elem/s", the FLOP rate: 2·multiply-adds of the convolutions and linear layers,
-//! forward; for a train step also the weight and input gradients, except the first layer's
-//! input gradient).
+//! `cargo bench --features std --bench conv`: criterion on every case (its report gives
+//! the time and, as "thrpt … elem/s", the FLOP rate: 2·multiply-adds of the convolutions
+//! and linear layers, forward; for a train step also the weight and input gradients, except
+//! the first layer's input gradient), then the interleaved summary of `benches/mlp.rs` with
+//! the machine's FMA peaks (`SUMMARY_ONLY=` for the summary alone, `SUMMARY_ONLY=W6` for
+//! the peaks and W6; see `BENCHMARKS.md`).
 
-use std::hint::black_box;
-use std::time::Duration;
-
-use criterion::{Criterion, Throughput};
-use staticnn::block::zeroed_box;
-use staticnn::prelude::*;
-use staticnn::rand::rngs::Xoshiro128PlusPlus;
-use staticnn::rand::{RngExt, SeedableRng};
+include!("common/mod.rs");
 
 /// One layer with its numbers and its train-mode input, output and gradients.
 struct Stage<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> {
@@ -149,32 +145,53 @@ impl<const B: usize> LeNet<B> {
         loss
     }
 
-    /// Eval-mode forward.
-    fn infer(&self, x: &SMatrix<f32, 784, B>) -> SMatrix<f32, 10, B> {
+    /// Eval-mode forward, through the activations in `a`.
+    fn infer(&self, x: &SMatrix<f32, 784, B>, a: &mut LeNetActs<B>) -> SMatrix<f32, 10, B> {
         let n = self;
-        let mut a = zeroed_box::<SMatrix<f32, 4704, B>>();
-        let mut b = zeroed_box::<SMatrix<f32, 4704, B>>();
-        n.c1.eval(x, &mut a);
-        n.r1.eval(&a, &mut b);
-        let mut c = zeroed_box::<SMatrix<f32, 1176, B>>();
-        n.p1.eval(&b, &mut c);
-        let mut d = zeroed_box::<SMatrix<f32, 1600, B>>();
-        let mut e = zeroed_box::<SMatrix<f32, 1600, B>>();
-        n.c2.eval(&c, &mut d);
-        n.r2.eval(&d, &mut e);
-        let mut f = SMatrix::<f32, 400, B>::zeros();
-        n.p2.eval(&e, &mut f);
-        let mut g = SMatrix::<f32, 120, B>::zeros();
-        let mut h = SMatrix::<f32, 120, B>::zeros();
-        n.l1.eval(&f, &mut g);
-        n.r3.eval(&g, &mut h);
-        let mut i = SMatrix::<f32, 84, B>::zeros();
-        let mut j = SMatrix::<f32, 84, B>::zeros();
-        n.l2.eval(&h, &mut i);
-        n.r4.eval(&i, &mut j);
+        n.c1.eval(x, &mut a.c1);
+        n.r1.eval(&a.c1, &mut a.r1);
+        n.p1.eval(&a.r1, &mut a.p1);
+        n.c2.eval(&a.p1, &mut a.c2);
+        n.r2.eval(&a.c2, &mut a.r2);
+        n.p2.eval(&a.r2, &mut a.p2);
+        n.l1.eval(&a.p2, &mut a.l1);
+        n.r3.eval(&a.l1, &mut a.r3);
+        n.l2.eval(&a.r3, &mut a.l2);
+        n.r4.eval(&a.l2, &mut a.r4);
         let mut y = SMatrix::<f32, 10, B>::zeros();
-        n.l3.eval(&j, &mut y);
+        n.l3.eval(&a.r4, &mut y);
         y
+    }
+}
+
+/// LeNet-5's activations for [`LeNet::infer`], allocated once.
+struct LeNetActs<const B: usize> {
+    c1: Box<SMatrix<f32, 4704, B>>,
+    r1: Box<SMatrix<f32, 4704, B>>,
+    p1: Box<SMatrix<f32, 1176, B>>,
+    c2: Box<SMatrix<f32, 1600, B>>,
+    r2: Box<SMatrix<f32, 1600, B>>,
+    p2: Box<SMatrix<f32, 400, B>>,
+    l1: Box<SMatrix<f32, 120, B>>,
+    r3: Box<SMatrix<f32, 120, B>>,
+    l2: Box<SMatrix<f32, 84, B>>,
+    r4: Box<SMatrix<f32, 84, B>>,
+}
+
+impl<const B: usize> LeNetActs<B> {
+    fn new() -> Self {
+        LeNetActs {
+            c1: zeroed_box(),
+            r1: zeroed_box(),
+            p1: zeroed_box(),
+            c2: zeroed_box(),
+            r2: zeroed_box(),
+            p2: zeroed_box(),
+            l1: zeroed_box(),
+            r3: zeroed_box(),
+            l2: zeroed_box(),
+            r4: zeroed_box(),
+        }
     }
 }
 
@@ -229,7 +246,13 @@ impl DsCnn {
         a: &mut SMatrix<f32, 7680, 1>,
         b: &mut SMatrix<f32, 7680, 1>,
     ) -> SMatrix<f32, 12, 1> {
-        let relu = |m: &mut SMatrix<f32, 7680, 1>| m.iter_mut().for_each(|v| *v = v.max(0.0));
+        // The `ReLU` layer's formula in place, on the slice (nalgebra's `iter_mut` over a
+        // matrix is a strided iterator, several times slower than the layer).
+        let relu = |m: &mut SMatrix<f32, 7680, 1>| {
+            for v in m.as_mut_slice() {
+                *v = if *v > 0.0 { *v } else { 0.0 };
+            }
+        };
         self.first.eval(x, a);
         self.bn.eval(a, b);
         relu(b);
@@ -259,73 +282,109 @@ fn batch<const N: usize, const B: usize>(rng: &mut Xoshiro128PlusPlus) -> Box<SM
     x
 }
 
-/// One convolution alone, forward and backward (input gradient included) at batch `B`.
-fn conv_alone<L: Layer<f32, I, O> + Default, const I: usize, const O: usize, const B: usize>(
-    c: &mut Criterion,
-    name: &str,
+/// One convolution alone at batch `B`: a case for its forward and one for its backward
+/// (input gradient included).
+fn conv_alone<
+    L: Layer<f32, I, O> + Default + 'static,
+    const I: usize,
+    const O: usize,
+    const B: usize,
+>(
+    fwd_group: &'static str,
+    back_group: &'static str,
     flops_fwd: u64,
-) {
-    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(3);
-    let mut s = Stage::<L, I, O, B>::new(L::default(), rng);
-    let x = batch::<I, B>(rng);
-    let dy = batch::<O, B>(rng);
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Elements(flops_fwd * B as u64));
-    g.bench_function("forward", |b| {
-        b.iter(|| {
-            s.fwd(black_box(&x), rng);
-        })
-    });
-    g.throughput(Throughput::Elements(2 * flops_fwd * B as u64));
-    g.bench_function("backward", |b| {
-        b.iter(|| black_box(s.back(&x, &dy, true)[0]))
-    });
-    g.finish();
+) -> Vec<Case> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+    let mut s = Stage::<L, I, O, B>::new(L::default(), &mut rng);
+    let x = batch::<I, B>(&mut rng);
+    let dy = batch::<O, B>(&mut rng);
+    s.fwd(&x, &mut rng);
+    let mut f = Stage::<L, I, O, B>::new(L::default(), &mut rng);
+    let xf = batch::<I, B>(&mut rng);
+    let flops = flops_fwd * B as u64;
+    vec![
+        Case::new(fwd_group, "staticnn", flops, None, move || {
+            f.fwd(black_box(&xf), &mut rng);
+        }),
+        Case::new(back_group, "staticnn", 2 * flops, None, move || {
+            black_box(s.back(black_box(&x), &dy, true)[0]);
+        }),
+    ]
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .configure_from_args();
-    let rng = &mut Xoshiro128PlusPlus::seed_from_u64(1);
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    let mut cases = peak_cases();
 
     const B: usize = 32;
-    let mut net = Box::new(LeNet::<B>::new(rng));
-    let x = batch::<784, B>(rng);
+    let mut net = Box::new(LeNet::<B>::new(&mut rng));
+    let x = batch::<784, B>(&mut rng);
     let t: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
-    let mut g = c.benchmark_group("W6 LeNet-5");
-    g.throughput(Throughput::Elements(LENET_STEP * B as u64));
-    g.bench_function("train step B=32 (no optimiser)", |b| {
-        b.iter(|| net.step(black_box(&x), &t, rng))
-    });
-    let net1 = Box::new(LeNet::<1>::new(rng));
-    let x1 = batch::<784, 1>(rng);
-    g.throughput(Throughput::Elements(LENET_FWD));
-    g.bench_function("inference B=1", |b| b.iter(|| net1.infer(black_box(&x1))));
-    g.finish();
+    let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(5);
+    cases.push(Case::new(
+        "W6 LeNet-5 train step B=32 (no optimiser)",
+        "staticnn",
+        LENET_STEP * B as u64,
+        None,
+        move || {
+            black_box(net.step(black_box(&x), &t, &mut step_rng));
+        },
+    ));
+    let net1 = Box::new(LeNet::<1>::new(&mut rng));
+    let x1 = batch::<784, 1>(&mut rng);
+    let mut acts = LeNetActs::<1>::new();
+    cases.push(Case::new(
+        "W6 LeNet-5 inference B=1",
+        "staticnn",
+        LENET_FWD,
+        None,
+        move || {
+            black_box(net1.infer(black_box(&x1), &mut acts));
+        },
+    ));
 
-    let ds = Box::new(DsCnn::new(rng));
-    let x = batch::<490, 1>(rng);
-    let (mut a, mut b2) = (zeroed_box(), zeroed_box());
-    let mut g = c.benchmark_group("W7 DS-CNN");
-    g.throughput(Throughput::Elements(DS_FWD));
-    g.bench_function("inference B=1", |b| {
-        b.iter(|| ds.infer(black_box(&x), &mut a, &mut b2))
-    });
-    g.finish();
+    let ds = Box::new(DsCnn::new(&mut rng));
+    let x7 = batch::<490, 1>(&mut rng);
+    let (mut a, mut b) = (zeroed_box(), zeroed_box());
+    cases.push(Case::new(
+        "W7 DS-CNN inference B=1",
+        "staticnn",
+        DS_FWD,
+        None,
+        move || {
+            black_box(ds.infer(black_box(&x7), &mut a, &mut b));
+        },
+    ));
 
-    conv_alone::<LeNetC1, 784, 4704, 32>(
-        &mut c,
-        "conv 1->6 5x5 pad 2 28x28 B=32",
+    cases.extend(conv_alone::<LeNetC1, 784, 4704, 32>(
+        "conv 1->6 5x5 pad 2 28x28 B=32 forward",
+        "conv 1->6 5x5 pad 2 28x28 B=32 backward",
         2 * 25 * 6 * 784,
-    );
-    conv_alone::<LeNetC2, 1176, 1600, 32>(&mut c, "conv 6->16 5x5 14x14 B=32", 2 * 150 * 16 * 100);
-    conv_alone::<DsDepthwise, 7680, 7680, 1>(&mut c, "depthwise 64 3x3 24x5 B=1", 2 * 9 * 64 * 120);
-    conv_alone::<DsPointwise, 7680, 7680, 1>(
-        &mut c,
-        "pointwise 64->64 24x5 B=1",
+    ));
+    cases.extend(conv_alone::<LeNetC2, 1176, 1600, 32>(
+        "conv 6->16 5x5 14x14 B=32 forward",
+        "conv 6->16 5x5 14x14 B=32 backward",
+        2 * 150 * 16 * 100,
+    ));
+    cases.extend(conv_alone::<LeNetP1, 4704, 1176, 32>(
+        "maxpool 6x28x28 2x2 B=32 forward",
+        "maxpool 6x28x28 2x2 B=32 backward",
+        0,
+    ));
+    cases.extend(conv_alone::<ReLU, 4704, 4704, 32>(
+        "relu 6x28x28 B=32 forward",
+        "relu 6x28x28 B=32 backward",
+        0,
+    ));
+    cases.extend(conv_alone::<DsDepthwise, 7680, 7680, 1>(
+        "depthwise 64 3x3 24x5 B=1 forward",
+        "depthwise 64 3x3 24x5 B=1 backward",
+        2 * 9 * 64 * 120,
+    ));
+    cases.extend(conv_alone::<DsPointwise, 7680, 7680, 1>(
+        "pointwise 64->64 24x5 B=1 forward",
+        "pointwise 64->64 24x5 B=1 backward",
         2 * 64 * 64 * 120,
-    );
-    c.final_summary();
+    ));
+    bench_main(cases);
 }

@@ -15,6 +15,7 @@
 //! the optimiser are not counted).
 
 include!("common/mod.rs");
+include!("common/mlps.rs");
 
 use staticnn::__private::kernels::Path;
 use staticnn::optim::AdamConfig;

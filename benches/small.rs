@@ -9,6 +9,7 @@
 //! `benches/mlp.rs`).
 
 include!("common/mod.rs");
+include!("common/mlps.rs");
 
 fn main() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2026);

@@ -1,10 +1,10 @@
-// The parts of the benchmark programs that both share (`include!`d by `benches/mlp.rs`,
-// which declares every workload, and `benches/small.rs`, which declares only W1 and W2):
-// the two small networks, the cases and their baselines for W1 and W2, the FMA peak loops,
-// the interleaved summary, the phase trace and the command line. Both programs print the
-// same summary, so W1's and W2's figures can be compared between a program that declares
-// only them and one that declares all the workloads (issue #20: inlining decisions in the
-// kernels depended on what else a crate declared).
+// The parts of the benchmark programs that all share (`include!`d by `benches/mlp.rs`,
+// which declares every workload, `benches/small.rs`, which declares only W1 and W2, and
+// `benches/conv.rs`): the FMA peak loops, the interleaved summary, the phase trace and the
+// command line (`common/mlps.rs` holds W1's and W2's networks, cases and baselines). The
+// first two print the same summary, so W1's and W2's figures can be compared between a
+// program that declares only them and one that declares all the workloads (issue #20:
+// inlining decisions in the kernels depended on what else a crate declared).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -14,39 +14,6 @@ use staticnn::block::zeroed_box;
 use staticnn::prelude::*;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
-
-network! {
-    /// W1: tiny inference.
-    struct Tiny {
-        input: 2,
-        fc1: Linear(16),
-        Tanh,
-        fc2: Linear(16),
-        Tanh,
-        fc3: Linear(1),
-    }
-}
-
-network! {
-    /// W2: 64-64-64-10 with ReLU, the inference benchmark (the widths of
-    /// `tests/common/workloads.rs`'s `W2`, declared here so that `benches/small.rs` declares
-    /// no other network).
-    pub struct W2 {
-        input: 64,
-        fc1: Linear(64),
-        ReLU,
-        fc2: Linear(64),
-        ReLU,
-        fc3: Linear(10),
-    }
-}
-
-/// Necessary FLOPs of inference through layers of widths `dims`, for `b` samples.
-fn inference_flops(dims: &[usize], b: usize) -> u64 {
-    let macs: usize = dims.windows(2).map(|w| w[0] * w[1]).sum();
-    (2 * macs * b) as u64
-}
-
 
 /// One benchmarked piece of work: `run` does it once.
 struct Case {
@@ -241,7 +208,11 @@ fn print_machine(cases: &[Case], median: &[f64]) {
         "  variants `staticnn <path>`: the same case on that path, in the same rounds; single \
          samples of small layers take the plain loops on every path"
     );
-    println!(
+    let baselines = cases
+        .iter()
+        .any(|c| c.group != "peak" && !c.name.starts_with("staticnn"));
+    if baselines {
+        println!(
         "baselines: nalgebra's products and arrays+libm: Rust for the target's baseline \
          (x86-64: SSE2); matrixmultiply (nalgebra+mm, sgemm): its own run-time choice, \
          here {}",
@@ -253,6 +224,7 @@ fn print_machine(cases: &[Case], median: &[f64]) {
             "SSE2 / AVX"
         }
     );
+    }
     let rate = |k: usize| cases[k].flops as f64 / median[k] / 1e9;
     let peaks: Vec<String> = (0..cases.len())
         .filter(|&k| cases[k].group == "peak")
@@ -263,144 +235,6 @@ fn print_machine(cases: &[Case], median: &[f64]) {
          last, the widest",
         peaks.join(", ")
     );
-}
-
-// ---------------------------------------------------------------------------------------
-// W1 baseline: straightforward Rust on plain arrays, libm's tanhf.
-
-struct TinyRef {
-    w1: [[f32; 2]; 16],
-    b1: [f32; 16],
-    w2: [[f32; 16]; 16],
-    b2: [f32; 16],
-    w3: [f32; 16],
-    b3: f32,
-}
-
-impl TinyRef {
-    fn from_net(net: &Tiny<f32>) -> Self {
-        let p = &net.params;
-        TinyRef {
-            w1: std::array::from_fn(|o| std::array::from_fn(|i| p.fc1.weight[(o, i)])),
-            b1: std::array::from_fn(|o| p.fc1.bias[o]),
-            w2: std::array::from_fn(|o| std::array::from_fn(|i| p.fc2.weight[(o, i)])),
-            b2: std::array::from_fn(|o| p.fc2.bias[o]),
-            w3: std::array::from_fn(|i| p.fc3.weight[(0, i)]),
-            b3: p.fc3.bias[0],
-        }
-    }
-
-    fn forward(&self, x: [f32; 2]) -> f32 {
-        let mut h1 = [0.0f32; 16];
-        for (h, (w, b)) in h1.iter_mut().zip(self.w1.iter().zip(&self.b1)) {
-            *h = libm::tanhf(b + w[0] * x[0] + w[1] * x[1]);
-        }
-        let mut h2 = [0.0f32; 16];
-        for (h, (w, b)) in h2.iter_mut().zip(self.w2.iter().zip(&self.b2)) {
-            let mut s = *b;
-            for (wv, hv) in w.iter().zip(&h1) {
-                s += wv * hv;
-            }
-            *h = libm::tanhf(s);
-        }
-        let mut y = self.b3;
-        for (wv, hv) in self.w3.iter().zip(&h2) {
-            y += wv * hv;
-        }
-        y
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// nalgebra baselines: nalgebra's own (static) products.
-
-/// `y = relu?(W x + b)` column by column, with nalgebra's product.
-fn na_affine<const I: usize, const O: usize, const B: usize>(
-    w: &SMatrix<f32, O, I>,
-    b: &SVector<f32, O>,
-    x: &SMatrix<f32, I, B>,
-    y: &mut SMatrix<f32, O, B>,
-    relu: bool,
-) {
-    w.mul_to(x, y);
-    for mut col in y.column_iter_mut() {
-        for (v, bv) in col.iter_mut().zip(b.iter()) {
-            *v += bv;
-            if relu {
-                *v = v.max(0.0);
-            }
-        }
-    }
-}
-
-fn random_box<const R: usize, const C: usize>(
-    rng: &mut Xoshiro128PlusPlus,
-) -> Box<SMatrix<f32, R, C>> {
-    let mut m = zeroed_box::<SMatrix<f32, R, C>>();
-    m.iter_mut().for_each(|v| *v = rng.random::<f32>());
-    m
-}
-fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
-    let flops = inference_flops(&[2, 16, 16, 1], 1);
-    let net = Tiny::<f32>::new(rng);
-    let reference = TinyRef::from_net(&net);
-    let x = SVector::<f32, 2>::new(0.3, -0.7);
-    let (ours, theirs) = (net.predict(&x)[0], reference.forward([x[0], x[1]]));
-    assert!(
-        (ours - theirs).abs() <= 1e-5 * (1.0 + theirs.abs()),
-        "W1 mismatch: {ours} vs {theirs}"
-    );
-    vec![
-        Case::new(
-            "W1 2-16-16-1 tanh B=1",
-            "staticnn",
-            flops,
-            Some("arrays+libm"),
-            move || {
-                black_box(net.predict(black_box(&x)));
-            },
-        ),
-        Case::new(
-            "W1 2-16-16-1 tanh B=1",
-            "arrays+libm",
-            flops,
-            None,
-            move || {
-                black_box(reference.forward(black_box([x[0], x[1]])));
-            },
-        ),
-    ]
-}
-
-fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
-    let flops = inference_flops(&[64, 64, 64, 10], B);
-    let net = Box::new(W2::<f32>::new(rng));
-    let x = random_box::<64, B>(rng);
-    let x2 = x.clone();
-    let p = net.params;
-    let baseline = move || {
-        let mut h1 = SMatrix::<f32, 64, B>::zeros();
-        let mut h2 = SMatrix::<f32, 64, B>::zeros();
-        let mut y = SMatrix::<f32, 10, B>::zeros();
-        na_affine(&p.fc1.weight, &p.fc1.bias, black_box(&*x2), &mut h1, true);
-        na_affine(&p.fc2.weight, &p.fc2.bias, &h1, &mut h2, true);
-        na_affine(&p.fc3.weight, &p.fc3.bias, &h2, &mut y, false);
-        y
-    };
-    let (ours, theirs) = (net.forward(&x), baseline());
-    assert!(
-        (ours - theirs).amax() <= 1e-4,
-        "W2 mismatch: {}",
-        (ours - theirs).amax()
-    );
-    vec![
-        Case::new(group, "staticnn", flops, Some("nalgebra"), move || {
-            black_box(net.forward(black_box(&*x)));
-        }),
-        Case::new(group, "nalgebra", flops, None, move || {
-            black_box(baseline());
-        }),
-    ]
 }
 
 // ---------------------------------------------------------------------------------------

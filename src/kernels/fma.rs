@@ -1056,6 +1056,93 @@ unsafe fn tile<
     }
 }
 
+/// Fills the panel of a row tile for [`pass`]: `pack(r0, rows_in_tile, panel, at)` from the
+/// panel's step `at`. A trait rather than a closure: its `#[inline(always)]` methods are
+/// inlined into the entry point compiled for `I`, with the intrinsics they call, whereas a
+/// closure is a function of its own, compiled without AVX; when LLVM leaves it out of line
+/// (it did in programs declaring several layers), it calls every load and store intrinsic
+/// as a function (a single sample through a 400 × 120 layer took several times as long).
+trait Pack<I, S: Lanes<I>> {
+    /// Packs rows `r0 .. r0 + h` of the tile into `panel` from its step `at`.
+    fn pack(&mut self, r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize);
+}
+
+/// [`pack_columns`] of `kc` steps of `src`, `stride` apart, from row `r0`.
+struct Columns<'a, S> {
+    src: &'a [S],
+    stride: usize,
+    kc: usize,
+}
+
+impl<I, S: Lanes<I>> Pack<I, S> for Columns<'_, S> {
+    #[inline(always)]
+    fn pack(&mut self, r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize) {
+        pack_columns(&self.src[r0..], self.stride, h, self.kc, panel, at);
+    }
+}
+
+/// [`pack_transposed`] of `kc` steps from step `k0` of the columns of `src` (`stride`
+/// apart) from column `r0`.
+struct Transposed<'a, S> {
+    src: &'a [S],
+    stride: usize,
+    k0: usize,
+    kc: usize,
+}
+
+impl<I, S: Lanes<I>> Pack<I, S> for Transposed<'_, S> {
+    #[inline(always)]
+    fn pack(&mut self, r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize) {
+        pack_transposed(self.src, self.stride, (r0, self.k0), h, self.kc, panel, at);
+    }
+}
+
+/// The panel of a weight gradient's row tile ([`grads_tiles`]): rows `r0 .. r0 + h` of
+/// `kc` columns of `dY` (`o` apart), in order; and the bias gradient of those rows, summed
+/// sample by sample as the plain loops do, from the panel (from `db`'s values when
+/// `from_dw`, from zero otherwise), its check added into `check_db` on the `last` pass.
+struct GradsPanel<'a, I, S: Lanes<I>> {
+    dy: &'a [S],
+    o: usize,
+    kc: usize,
+    db: &'a mut [S],
+    zeros: &'a [S; 32],
+    from_dw: bool,
+    last: bool,
+    check_db: &'a mut S::V,
+}
+
+impl<I, S: Lanes<I>> Pack<I, S> for GradsPanel<'_, I, S> {
+    #[inline(always)]
+    fn pack(&mut self, r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize) {
+        let kc = self.kc;
+        pack_columns(&self.dy[r0..], self.o, h, kc, panel, at);
+        let dbt = &mut self.db[r0..r0 + h];
+        for v in 0..h.div_ceil(S::L) {
+            let len = (h - v * S::L).min(S::L);
+            // SAFETY: the mask selects `len` lanes, inside `dbt` from `v·L`; the panel
+            // holds `kc` steps of two vectors; the callers run with `I`.
+            unsafe {
+                let m = S::mask(len);
+                let d = dbt.as_mut_ptr().add(v * S::L);
+                let mut acc = if self.from_dw {
+                    S::load_masked(d, m)
+                } else {
+                    S::load_masked(self.zeros.as_ptr(), m)
+                };
+                let steps = panel.step(at).add(v * S::L);
+                for k in 0..kc {
+                    acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
+                }
+                S::store_masked(d, m, acc);
+                if self.last {
+                    *self.check_db = S::plus(*self.check_db, S::keep(S::minus(acc, acc), m));
+                }
+            }
+        }
+    }
+}
+
 /// Runs the row tiles of a pass over its `p.rows` rows, and returns the sum of the tiles'
 /// checks (see [`tile`]). `pack(r0, rows_in_tile, panel, at)` fills the panel of a row tile
 /// from the panel's step `at` (the panel is on the caller's stack).
@@ -1077,7 +1164,7 @@ unsafe fn pass<I, S: Lanes<I>, const MODE: u8>(
     p: &Pass<S>,
     n: usize,
     panel: &mut Panel<I, S>,
-    mut pack: impl FnMut(usize, usize, &mut Panel<I, S>, usize),
+    mut pack: impl Pack<I, S>,
 ) -> S::V {
     let l = S::L;
     let rows = p.rows;
@@ -1088,9 +1175,7 @@ unsafe fn pass<I, S: Lanes<I>, const MODE: u8>(
     // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut r0 = 0;
-    // Each round runs a group of full row tiles, or one row tile. (`pack` is called from one
-    // place only, so that LLVM inlines it: a closure without AVX that is not inlined calls
-    // its intrinsics as functions.)
+    // Each round runs a group of full row tiles, or one row tile.
     while r0 < rows {
         let full = (rows - r0) / (2 * l);
         let tiles = if grouped && full > 0 {
@@ -1104,7 +1189,7 @@ unsafe fn pass<I, S: Lanes<I>, const MODE: u8>(
         let pack_first = !grouped && h == 2 * l && six;
         if !pack_first {
             for t in 0..tiles {
-                pack(r0 + t * 2 * l, h, panel, t * p.kc);
+                pack.pack(r0 + t * 2 * l, h, panel, t * p.kc);
             }
         }
         // SAFETY: the round's rows `r0 .. r0 + tiles·h` lie inside `0 .. rows`, their panels
@@ -1245,13 +1330,19 @@ fn pack_transposed<I, S: Lanes<I>>(
     }
     let to = panel.step(at);
     // SAFETY: the `kc` steps of the panel from `at` (`at + kc ≤ KC`), `2·L` elements each,
-    // are all written: with `2·L` columns, steps `0 .. ks` by the transposed blocks (inside
-    // `src`: asserted) and the rest element by element; with fewer, zero first, then element
-    // `c < h` of each step. `I` (the callers).
+    // are all written: with fewer than `2·L` columns zero first; then, in each whole half of
+    // `L` columns, steps `0 .. ks` by the transposed blocks (inside `src`: asserted) and the
+    // rest element by element; the columns past the whole halves element by element. `I`
+    // (the callers).
     unsafe {
         let l = S::L;
-        // Whole blocks of `L` columns × `L` steps by in-register transposes.
-        let (blocks, ks) = if h == 2 * l { (2, kc / l * l) } else { (0, 0) };
+        if h < 2 * l {
+            core::ptr::write_bytes(to, 0, kc * 2 * l);
+        }
+        // Whole blocks of `L` columns × `L` steps by in-register transposes, in each half
+        // of the panel that `h` fills (both, the first, or none).
+        let blocks = h / l;
+        let ks = if blocks > 0 { kc / l * l } else { 0 };
         for half in 0..blocks {
             let from = &src[(c0 + half * l) * stride + k0..];
             assert!((l - 1) * stride + ks <= from.len());
@@ -1259,13 +1350,11 @@ fn pack_transposed<I, S: Lanes<I>>(
                 S::transpose_block(from.as_ptr().add(k), stride, to.add(k * 2 * l + half * l));
             }
         }
-        if h < 2 * l {
-            core::ptr::write_bytes(to, 0, kc * 2 * l);
-        }
         // The rest element by element.
         for c in 0..h {
             let from = &src[(c0 + c) * stride + k0..][..kc];
-            for (k, &v) in from.iter().enumerate().skip(ks) {
+            let skip = if c < blocks * l { ks } else { 0 };
+            for (k, &v) in from.iter().enumerate().skip(skip) {
                 to.add(k * 2 * l + c).write(v);
             }
         }
@@ -1373,8 +1462,10 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
             a_step: o,
         };
         // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
-            pack_columns(&w[k0 * o + r0..], o, h, kc, panel, at);
+        let pack = Columns {
+            src: &w[k0 * o..],
+            stride: o,
+            kc,
         };
         // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
         // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has the instruction set `I`. Only the last pass
@@ -1436,8 +1527,11 @@ unsafe fn affine_few_outputs<I, S: Lanes<I>>(
         a_step: 0,
     };
     // The panel: samples `r0 .. r0 + h` of `X`, transposed.
-    let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
-        pack_transposed(x, i, (r0, 0), h, i, panel, at);
+    let pack = Transposed {
+        src: x,
+        stride: i,
+        k0: 0,
+        kc: i,
     };
     // SAFETY: the pass covers samples `0 .. n` (rows of `Yᵀ`) and outputs `0 .. o` (its
     // columns) over inputs `0 .. i`; the instruction set `I` (the caller).
@@ -1555,34 +1649,17 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
             a: core::ptr::null(),
             a_step: 0,
         };
-        let db = &mut *db;
-        // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order.
-        let pack = |r0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
-            pack_columns(&dy[b0 * o + r0..], o, h, kc, panel, at);
-            // The bias gradient, summed sample by sample as the plain loops do, from the panel.
-            let dbt = &mut db[r0..r0 + h];
-            for v in 0..h.div_ceil(S::L) {
-                let len = (h - v * S::L).min(S::L);
-                // SAFETY: the mask selects `len` lanes, inside `dbt` from `v·L`; the panel
-                // holds `kc` steps of two vectors; the callers run with `I`.
-                unsafe {
-                    let m = S::mask(len);
-                    let d = dbt.as_mut_ptr().add(v * S::L);
-                    let mut acc = if from_dw {
-                        S::load_masked(d, m)
-                    } else {
-                        S::load_masked(zeros.as_ptr(), m)
-                    };
-                    let steps = panel.step(at).add(v * S::L);
-                    for k in 0..kc {
-                        acc = S::plus(acc, S::load(steps.add(k * 2 * S::L)));
-                    }
-                    S::store_masked(d, m, acc);
-                    if last {
-                        check_db = S::plus(check_db, S::keep(S::minus(acc, acc), m));
-                    }
-                }
-            }
+        // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order, and
+        // the bias gradient of those rows.
+        let pack = GradsPanel {
+            dy: &dy[b0 * o..],
+            o,
+            kc,
+            db: &mut *db,
+            zeros: &zeros,
+            from_dw,
+            last,
+            check_db: &mut check_db,
         };
         // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has the instruction set `I`. Every pass checks (one
@@ -1680,8 +1757,11 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
             a_step: 0,
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
-        let pack = |c0: usize, h: usize, panel: &mut Panel<I, S>, at: usize| {
-            pack_transposed(w, o, (c0, k0), h, kc, panel, at);
+        let pack = Transposed {
+            src: w,
+            stride: o,
+            k0,
+            kc,
         };
         // SAFETY: the pass covers rows `0 .. i` and columns `0 .. n` of `dX`, and rows
         // `k0 .. k0 + kc` of `dY`; the CPU has the instruction set `I`.

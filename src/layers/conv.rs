@@ -5,15 +5,24 @@
 //! tied to the flat widths `I` and `O` of [`Layer`] by assertions evaluated when the layer is
 //! instantiated (a wrong shape fails the build, naming the broken rule).
 //!
-//! Two ways of computing, chosen per layer at compile time:
+//! Four ways of computing, chosen per layer at compile time:
 //! - direct loops over the kernel taps, each tap a run over a row of outputs (where the
-//!   `Linear` kernels are the plain loops, on microcontrollers, and for every convolution
-//!   with fewer than four output channels per group, such as depthwise ones);
+//!   `Linear` kernels are the plain loops, on microcontrollers, and for the backward of
+//!   every convolution with fewer than four output channels per group, such as depthwise
+//!   ones);
+//! - where the vector kernels exist, the forward of those convolutions with stride 1 over a
+//!   zero-padded copy of each input plane on the stack (at most 1024 scalars): each tap is
+//!   then one run over the whole output plane, not one per output row (5 wide in DS-CNN);
+//! - pointwise convolutions (1 × 1, stride 1, no padding, one group, at most 512 positions
+//!   per sample): one dense product per sample straight on the input and output columns,
+//!   a sample's `[C, L]` block being the `L × C` matrix of its patches;
 //! - elsewhere, the dense kernels of [`crate::kernels`] over the patches of a chunk of
 //!   output positions at a time, the batch's positions end to end (im2col into a stack
 //!   buffer of `chunk × KK` scalars, the chunk 256, 128 or 64 positions so that the buffer
-//!   stays within 64 KiB where it can): `Y = P·W` for the output, `dW += Pᵀ·dY` and
-//!   `dP = dY·Wᵀ` (scattered back into `dx`) for the gradients.
+//!   stays within 64 KiB where it can, and no larger than the batch needs): `Y = P·W` for
+//!   the output, `dW += Pᵀ·dY` and `dP = dY·Wᵀ` (scattered back into `dx`) for the
+//!   gradients. Each layer type has its own copy of these loops, its geometry a constant
+//!   in them, so that no division by a width or a stride is left.
 
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
@@ -497,7 +506,7 @@ macro_rules! conv_layer {
                 y: &mut SMatrix<T, O, B>,
             ) {
                 check::<Self, I, O, KK, NB>();
-                conv_forward::<T, Self, KK, CO>(
+                conv_forward::<T, Self, KK, CO, B>(
                     p.weight.as_slice(),
                     p.bias.as_slice(),
                     x.as_slice(),
@@ -517,7 +526,7 @@ macro_rules! conv_layer {
                 g: &mut Self::Params,
             ) {
                 check::<Self, I, O, KK, NB>();
-                conv_backward::<T, Self, KK, CO>(
+                conv_backward::<T, Self, KK, CO, B>(
                     p.weight.as_slice(),
                     x.as_slice(),
                     dy.as_slice(),
@@ -563,36 +572,88 @@ const fn use_gemm(g: &Geom) -> bool {
     kernels::BLOCKED && g.cog() >= 4
 }
 
-/// Output positions per dense product on the im2col path: the most of 256, 128 and 64
-/// whose patch buffer (`positions × KK` scalars) fits in 64 KiB (64 beyond): measured on
-/// LeNet-5 and DS-CNN layers, larger buffers (leaving L1 and half of L2) were slower.
-const fn chunk<T>(kk: usize) -> usize {
+/// Output positions per dense product on the im2col path, for `n` positions in the whole
+/// batch: the most of 256, 128 and 64 whose patch buffer (`positions × KK` scalars) fits in
+/// 64 KiB (64 beyond), measured on LeNet-5 and DS-CNN layers (larger buffers, leaving L1
+/// and half of L2, were slower); no more than the smallest power of two from 16 that
+/// holds the `n` positions, so that a small batch does not clear a large buffer.
+const fn chunk<T>(kk: usize, n: usize) -> usize {
     let bytes = kk * core::mem::size_of::<T>();
-    if 256 * bytes <= 64 << 10 {
+    let most = if 256 * bytes <= 64 << 10 {
         256
     } else if 128 * bytes <= 64 << 10 {
         128
     } else {
         64
+    };
+    let mut c = 16;
+    while c < n && c < most {
+        c *= 2;
     }
+    c
 }
 
-/// Forward over a batch (`x` and `y` hold whole columns).
+/// The most output positions of one sample that the pointwise path takes (its stack
+/// buffers hold this many scalars).
+const POINTWISE_MAX: usize = 512;
+
+/// Whether the convolution is pointwise (1 × 1, stride 1, no padding, one group) and runs
+/// as one dense product per sample straight on the input and output columns: a sample's
+/// `[CI, L]` block is the `L × CI` matrix of its patches, and its `[CO, L]` output the
+/// `L × CO` product, so no patch is copied.
+const fn use_pointwise(g: &Geom) -> bool {
+    kernels::BLOCKED
+        && g.kh == 1
+        && g.kw == 1
+        && g.sh == 1
+        && g.sw == 1
+        && g.ph == 0
+        && g.pw == 0
+        && g.g == 1
+        && g.cog() >= 4
+        && g.l() <= POINTWISE_MAX
+}
+
+/// The most scalars of a zero-padded input plane on the padded-plane path.
+const PLANE_MAX: usize = 1024;
+
+/// Whether the direct forward runs over zero-padded copies of the input planes (stride 1,
+/// where the vector kernels exist): each kernel tap is then one run of multiply-adds over
+/// the whole output plane (computed on the padded width, the extra columns dropped),
+/// rather than a short run per output row, the rows of a depthwise DS-CNN layer being 5
+/// wide.
+const fn use_padded_plane(g: &Geom) -> bool {
+    kernels::BLOCKED
+        && !use_gemm(g)
+        && g.sh == 1
+        && g.sw == 1
+        && (g.hi + 2 * g.ph) * (g.wi + 2 * g.pw) <= PLANE_MAX
+}
+
+/// Forward over a batch (`x` and `y` hold `B` whole columns).
 #[inline]
-fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
+fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const B: usize>(
     w: &[T],
     bias: &[T],
     x: &[T],
     y: &mut [T],
 ) {
     let g = S::GEOM;
+    if const { use_pointwise(&S::GEOM) } {
+        return pointwise_forward::<T, S, KK, CO>(w, bias, x, y);
+    }
     if const { use_gemm(&S::GEOM) } {
-        match const { chunk::<T>(KK) } {
-            256 => gemm_forward::<T, KK, CO, 256>(&g, w, bias, x, y),
-            128 => gemm_forward::<T, KK, CO, 128>(&g, w, bias, x, y),
-            _ => gemm_forward::<T, KK, CO, 64>(&g, w, bias, x, y),
+        match const { chunk::<T>(KK, B * S::GEOM.l()) } {
+            256 => gemm_forward_of::<T, S, KK, CO, 256>(w, bias, x, y),
+            128 => gemm_forward_of::<T, S, KK, CO, 128>(w, bias, x, y),
+            64 => gemm_forward_of::<T, S, KK, CO, 64>(w, bias, x, y),
+            32 => gemm_forward_of::<T, S, KK, CO, 32>(w, bias, x, y),
+            _ => gemm_forward_of::<T, S, KK, CO, 16>(w, bias, x, y),
         }
         return;
+    }
+    if const { use_padded_plane(&S::GEOM) } {
+        return padded_plane_forward::<T, S>(w, bias, x, y);
     }
     let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
     for (xs, ys) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
@@ -602,7 +663,7 @@ fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
 
 /// Backward over a batch: adds the weight and bias gradients, writes `dx` when given.
 #[inline]
-fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
+fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const B: usize>(
     w: &[T],
     x: &[T],
     dy: &[T],
@@ -611,14 +672,19 @@ fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
     mut dx: Option<&mut [T]>,
 ) {
     let g = S::GEOM;
+    if const { use_pointwise(&S::GEOM) } {
+        return pointwise_backward::<T, S, KK, CO>(w, x, dy, dw, db, dx);
+    }
     if let Some(dx) = dx.as_deref_mut() {
         dx.fill(T::zero());
     }
     if const { use_gemm(&S::GEOM) } {
-        match const { chunk::<T>(KK) } {
-            256 => gemm_backward::<T, KK, CO, 256>(&g, w, x, dy, dw, db, dx),
-            128 => gemm_backward::<T, KK, CO, 128>(&g, w, x, dy, dw, db, dx),
-            _ => gemm_backward::<T, KK, CO, 64>(&g, w, x, dy, dw, db, dx),
+        match const { chunk::<T>(KK, B * S::GEOM.l()) } {
+            256 => gemm_backward_of::<T, S, KK, CO, 256>(w, x, dy, dw, db, dx),
+            128 => gemm_backward_of::<T, S, KK, CO, 128>(w, x, dy, dw, db, dx),
+            64 => gemm_backward_of::<T, S, KK, CO, 64>(w, x, dy, dw, db, dx),
+            32 => gemm_backward_of::<T, S, KK, CO, 32>(w, x, dy, dw, db, dx),
+            _ => gemm_backward_of::<T, S, KK, CO, 16>(w, x, dy, dw, db, dx),
         }
         return;
     }
@@ -626,6 +692,133 @@ fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
     for (b, (xs, dys)) in x.chunks_exact(ni).zip(dy.chunks_exact(no)).enumerate() {
         let dxs = dx.as_deref_mut().map(|d| &mut d[b * ni..(b + 1) * ni]);
         direct_backward(&g, w, xs, dys, dw, db, dxs);
+    }
+}
+
+/// [`gemm_forward`] for the geometry of `S`, a constant there: out of line, one copy per
+/// layer type, with every division by a stride or a width folded.
+#[inline(never)]
+fn gemm_forward_of<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const C: usize>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+) {
+    gemm_forward::<T, KK, CO, C>(&S::GEOM, w, bias, x, y)
+}
+
+/// [`gemm_backward`] for the geometry of `S` (see [`gemm_forward_of`]).
+#[inline(never)]
+fn gemm_backward_of<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const C: usize>(
+    w: &[T],
+    x: &[T],
+    dy: &[T],
+    dw: &mut [T],
+    db: &mut [T],
+    dx: Option<&mut [T]>,
+) {
+    gemm_backward::<T, KK, CO, C>(&S::GEOM, w, x, dy, dw, db, dx)
+}
+
+/// The pointwise forward ([`use_pointwise`]): per sample `Y = X · W` on the dense kernels
+/// (`X`: the sample's `L × CI` block, `W`: `CI × CO`), then the bias.
+#[inline(never)]
+fn pointwise_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+) {
+    let l = S::GEOM.l();
+    let zeros = [T::zero(); POINTWISE_MAX];
+    for (xs, ys) in x.chunks_exact(KK * l).zip(y.chunks_exact_mut(CO * l)) {
+        kernels::affine(xs, &zeros[..l], w, ys, KK, l);
+        if !bias.is_empty() {
+            for (yo, &b) in ys.chunks_exact_mut(l).zip(bias) {
+                yo.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    }
+}
+
+/// The pointwise backward ([`use_pointwise`]): per sample `dW += Xᵀ · dY`, the bias
+/// gradient, and `dX = dY · Wᵀ` written straight into the sample's input gradient.
+#[inline(never)]
+fn pointwise_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize>(
+    w: &[T],
+    x: &[T],
+    dy: &[T],
+    dw: &mut [T],
+    db: &mut [T],
+    mut dx: Option<&mut [T]>,
+) {
+    let l = S::GEOM.l();
+    let mut junk = [T::zero(); POINTWISE_MAX];
+    for (s, (xs, dys)) in x
+        .chunks_exact(KK * l)
+        .zip(dy.chunks_exact(CO * l))
+        .enumerate()
+    {
+        for (dyo, d) in dys.chunks_exact(l).zip(db.iter_mut()) {
+            let mut sum = T::zero();
+            for &v in dyo {
+                sum += v;
+            }
+            *d += sum;
+        }
+        // dW (CI × CO) += Xᵀ · dY: the kernels' `Wᵀ · dY` with `X` as `W`.
+        kernels::affine_input_grad_acc(xs, dys, dw, KK, l);
+        if let Some(dx) = dx.as_deref_mut() {
+            // dX (L × CI) = dY · Wᵀ: the kernels' `dY · Xᵀ` with `W` as `X`.
+            let dxs = &mut dx[s * KK * l..(s + 1) * KK * l];
+            kernels::affine_grads_set(dxs, &mut junk[..l], w, dys, KK, l);
+        }
+    }
+}
+
+/// The forward over zero-padded planes ([`use_padded_plane`]): for each sample, output
+/// channel and input channel of its group, the input plane is copied into the middle of a
+/// zeroed `(HI + 2·PH) × (WI + 2·PW)` buffer, and each tap adds `w · plane` shifted by the
+/// tap's offset over the output plane laid out on the padded width. The taps are added in
+/// the order of the direct loops, from the bias; a tap in the padding adds `w · 0`.
+#[inline(never)]
+fn padded_plane_forward<T: Scalar, S: ConvShape>(w: &[T], bias: &[T], x: &[T], y: &mut [T]) {
+    let g = &S::GEOM;
+    let (l, cig, cog, kk) = (g.l(), g.cig(), g.cog(), g.kk());
+    let (hp, wp) = (g.hi + 2 * g.ph, g.wi + 2 * g.pw);
+    let plane = g.hi * g.wi;
+    // The output plane on the padded width, its last row cut at WO: every tap's run then
+    // stays inside the padded plane.
+    let n = (g.ho - 1) * wp + g.wo;
+    let mut pad = [T::zero(); PLANE_MAX];
+    let mut acc = [T::zero(); PLANE_MAX];
+    let pad = &mut pad[..hp * wp];
+    let acc = &mut acc[..n];
+    let (ni, no) = (g.ci * plane, g.co * l);
+    for (xs, ys) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
+        for o in 0..g.co {
+            acc.fill(if bias.is_empty() { T::zero() } else { bias[o] });
+            let grp = o / cog;
+            for j in 0..cig {
+                let xc = &xs[(grp * cig + j) * plane..][..plane];
+                // Only the middle is written: the border stays zero.
+                for (r, src) in xc.chunks_exact(g.wi).enumerate() {
+                    pad[(r + g.ph) * wp + g.pw..][..g.wi].copy_from_slice(src);
+                }
+                for kh in 0..g.kh {
+                    for kw in 0..g.kw {
+                        let wv = w[o * kk + (j * g.kh + kh) * g.kw + kw];
+                        let src = &pad[kh * g.dh * wp + kw * g.dw..][..n];
+                        for (a, &v) in acc.iter_mut().zip(src) {
+                            *a += wv * v;
+                        }
+                    }
+                }
+            }
+            for oh in 0..g.ho {
+                ys[o * l + oh * g.wo..][..g.wo].copy_from_slice(&acc[oh * wp..][..g.wo]);
+            }
+        }
     }
 }
 
@@ -714,29 +907,13 @@ fn direct_backward<T: Scalar>(
     }
 }
 
-/// Calls `f(r, s, oh, ow0, len)` for each piece of the chunk of output positions
-/// `q0 .. q0 + rem` (counted over the whole batch, `q = sample · HO·WO + position`) that
-/// lies in one output row: `len` positions from row `r` of the chunk, in sample `s`, output
-/// row `oh`, from column `ow0`.
-#[inline(always)]
-fn rows(g: &Geom, q0: usize, rem: usize, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
-    let l = g.l();
-    let mut r = 0;
-    while r < rem {
-        let q = q0 + r;
-        let (s, p) = (q / l, q % l);
-        let (oh, ow0) = (p / g.wo, p % g.wo);
-        let len = (g.wo - ow0).min(rem - r);
-        f(r, s, oh, ow0, len);
-        r += len;
-    }
-}
-
-/// Visits the patches of the chunk `q0 .. q0 + rem` of group `grp`, laid out `rem × KK`
-/// column-major (for each weight index `k`, one value per position): for each piece of a
-/// row of patches, `inside(p_index, x_index, len)` for the `len` values whose inputs lie in
-/// the image (input index advancing by the stride `SW`), `outside(p_index, len)` for those
-/// in the zero padding.
+/// Visits the patches of the chunk `q0 .. q0 + rem` of group `grp` (output positions
+/// counted over the whole batch, `q = sample · HO·WO + position`), laid out `rem × KK`
+/// column-major (for each weight index `k`, one value per position): for each piece of the
+/// chunk that lies in one output row and each weight index, `inside(p_index, x_index, len)`
+/// for the `len` values whose inputs lie in the image (input index advancing by the stride
+/// `SW`), `outside(p_index, len)` for those in the zero padding. Plain loops, pieces outer
+/// (one division per piece), so that with a constant geometry everything folds.
 #[inline(always)]
 fn taps(
     g: &Geom,
@@ -747,29 +924,40 @@ fn taps(
     mut outside: impl FnMut(usize, usize),
 ) {
     let plane = g.hi * g.wi;
-    let ni = g.ci * plane;
-    let mut k = 0;
-    for j in 0..g.cig() {
-        let base = (grp * g.cig() + j) * plane;
-        for kh in 0..g.kh {
-            for kw in 0..g.kw {
-                let (lo, hi) = valid(g.wo, g.wi, g.sw, kw * g.dw, g.pw);
-                rows(g, q0, rem, |r, s, oh, ow0, len| {
+    let (ni, l) = (g.ci * plane, g.l());
+    let mut r = 0;
+    while r < rem {
+        let q = q0 + r;
+        let (s, pos) = (q / l, q % l);
+        let (oh, ow0) = (pos / g.wo, pos % g.wo);
+        let len = (g.wo - ow0).min(rem - r);
+        let end = ow0 + len;
+        let mut k = 0;
+        for j in 0..g.cig() {
+            let base = s * ni + (grp * g.cig() + j) * plane;
+            for kh in 0..g.kh {
+                let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
+                for kw in 0..g.kw {
                     let pi = k * rem + r;
-                    let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
-                    let (a, b) = (lo.clamp(ow0, ow0 + len), hi.clamp(ow0, ow0 + len));
+                    k += 1;
+                    let (lo, hi) = valid(g.wo, g.wi, g.sw, kw * g.dw, g.pw);
+                    let (a, b) = (lo.clamp(ow0, end), hi.clamp(ow0, end));
                     if ih >= g.hi || a >= b {
                         outside(pi, len);
-                        return;
+                        continue;
                     }
-                    outside(pi, a - ow0);
-                    let xi = s * ni + base + ih * g.wi + a * g.sw + kw * g.dw - g.pw;
+                    if a > ow0 {
+                        outside(pi, a - ow0);
+                    }
+                    let xi = base + ih * g.wi + a * g.sw + kw * g.dw - g.pw;
                     inside(pi + a - ow0, xi, b - a);
-                    outside(pi + b - ow0, ow0 + len - b);
-                });
-                k += 1;
+                    if end > b {
+                        outside(pi + b - ow0, end - b);
+                    }
+                }
             }
         }
+        r += len;
     }
 }
 
@@ -798,27 +986,48 @@ fn gather<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, x: &[T], p: &m
 }
 
 /// Adds the patches `p` of the chunk `q0 .. q0 + rem` of group `grp` into the input
-/// positions they came from in `dx` (see [`taps`]).
+/// positions they came from in `dx`: weight index by weight index, each over the chunk's
+/// row pieces in order (the order of the additions into each input, which [`taps`]'s
+/// pieces-outer walk would change).
 #[inline(always)]
 fn scatter_add<T: Scalar>(g: &Geom, grp: usize, q0: usize, rem: usize, p: &[T], dx: &mut [T]) {
-    taps(
-        g,
-        grp,
-        q0,
-        rem,
-        |pi, xi, len| {
-            if g.sw == 1 {
-                for (d, v) in dx[xi..xi + len].iter_mut().zip(&p[pi..pi + len]) {
-                    *d += *v;
+    let plane = g.hi * g.wi;
+    let (ni, l) = (g.ci * plane, g.l());
+    let mut k = 0;
+    for j in 0..g.cig() {
+        for kh in 0..g.kh {
+            for kw in 0..g.kw {
+                let (lo, hi) = valid(g.wo, g.wi, g.sw, kw * g.dw, g.pw);
+                let mut r = 0;
+                while r < rem {
+                    let q = q0 + r;
+                    let (s, pos) = (q / l, q % l);
+                    let (oh, ow0) = (pos / g.wo, pos % g.wo);
+                    let len = (g.wo - ow0).min(rem - r);
+                    let end = ow0 + len;
+                    let ih = (oh * g.sh + kh * g.dh).wrapping_sub(g.ph);
+                    let (a, b) = (lo.clamp(ow0, end), hi.clamp(ow0, end));
+                    if ih < g.hi && a < b {
+                        let pi = k * rem + r + a - ow0;
+                        let base = s * ni + (grp * g.cig() + j) * plane;
+                        let xi = base + ih * g.wi + a * g.sw + kw * g.dw - g.pw;
+                        let n = b - a;
+                        if g.sw == 1 {
+                            for (d, v) in dx[xi..xi + n].iter_mut().zip(&p[pi..pi + n]) {
+                                *d += *v;
+                            }
+                        } else {
+                            for (t, v) in p[pi..pi + n].iter().enumerate() {
+                                dx[xi + t * g.sw] += *v;
+                            }
+                        }
+                    }
+                    r += len;
                 }
-            } else {
-                for (t, v) in p[pi..pi + len].iter().enumerate() {
-                    dx[xi + t * g.sw] += *v;
-                }
+                k += 1;
             }
-        },
-        |_, _| {},
-    );
+        }
+    }
 }
 
 /// Calls `f(r, len, at)` for each run of the chunk `q0 .. q0 + rem` that lies in one
@@ -840,7 +1049,7 @@ fn runs(g: &Geom, q0: usize, rem: usize, mut f: impl FnMut(usize, usize, usize))
 /// The forward over a batch on the dense kernels: for each group and each chunk of `C`
 /// output positions (spanning samples), `Y = P · W_g` (`P`: the patches, `rem × KK`;
 /// `W_g`: the group's `KK × CO/G` weights), then the bias.
-#[inline(never)]
+#[inline(always)]
 fn gemm_forward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
     g: &Geom,
     w: &[T],
@@ -881,7 +1090,7 @@ fn gemm_forward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
 /// The backward over a batch on the dense kernels: for each group and chunk,
 /// `dW_g += Pᵀ · dY` and, when `dx` is given, `dP = dY · W_gᵀ` scattered into `dx` (zeroed
 /// by the caller).
-#[inline(never)]
+#[inline(always)]
 fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
     g: &Geom,
     w: &[T],
@@ -934,6 +1143,7 @@ fn gemm_backward<T: Scalar, const KK: usize, const CO: usize, const C: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
     use rand::rngs::Xoshiro128PlusPlus;
     use rand::{RngExt, SeedableRng};
@@ -987,6 +1197,70 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The pointwise and padded-plane paths of the layer type `S` compute what the direct
+    /// loops compute (to rounding) over `b` samples: the output, and with `backward` (the
+    /// pointwise path) the weight, bias and input gradients.
+    fn fast_path_same<S: ConvShape, const KK: usize, const CO: usize>(b: usize, backward: bool) {
+        let g = S::GEOM;
+        let rng = &mut Xoshiro128PlusPlus::seed_from_u64(11);
+        let mut rand =
+            |n: usize| -> Vec<f64> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
+        let (w, bias, x, dy) = (rand(KK * CO), rand(CO), rand(ni * b), rand(no * b));
+        let (mut y0, mut y1) = (vec![f64::NAN; no * b], vec![f64::NAN; no * b]);
+        let (mut dw0, mut dw1) = (vec![0.5; KK * CO], vec![0.5; KK * CO]);
+        let (mut db0, mut db1) = (vec![0.5; CO], vec![0.5; CO]);
+        let (mut dx0, mut dx1) = (vec![0.0; ni * b], vec![f64::NAN; ni * b]);
+        for s in 0..b {
+            let (xs, ys) = (&x[s * ni..][..ni], &mut y0[s * no..][..no]);
+            direct_forward(&g, &w, &bias, xs, ys);
+            let (dys, dxs) = (&dy[s * no..][..no], &mut dx0[s * ni..][..ni]);
+            direct_backward(&g, &w, xs, dys, &mut dw0, &mut db0, Some(dxs));
+        }
+        if backward {
+            pointwise_forward::<f64, S, KK, CO>(&w, &bias, &x, &mut y1);
+            pointwise_backward::<f64, S, KK, CO>(&w, &x, &dy, &mut dw1, &mut db1, Some(&mut dx1));
+        } else {
+            padded_plane_forward::<f64, S>(&w, &bias, &x, &mut y1);
+        }
+        let mut pairs = vec![("y", &y1, &y0)];
+        if backward {
+            pairs.extend([("dw", &dw1, &dw0), ("db", &db1, &db0), ("dx", &dx1, &dx0)]);
+        }
+        for (what, a, e) in pairs {
+            for (i, (a, e)) in a.iter().zip(e.iter()).enumerate() {
+                assert!(
+                    (a - e).abs() <= 1e-12 * e.abs().max(1.0),
+                    "{g:?}: {what}[{i}] = {a}, direct {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_path_matches_direct_loops() {
+        type Pointwise = Conv2d<8, 3, 5, 6, 3, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 8, 6>;
+        const { assert!(use_pointwise(&Pointwise::GEOM) == kernels::BLOCKED) };
+        fast_path_same::<Pointwise, 8, 6>(3, true);
+        // One output row of 40 (1-D), 5 → 4 channels.
+        type Pointwise1d = Conv1d<5, 40, 4, 40, 1, 1, 0, 1, 1, 5, 4>;
+        fast_path_same::<Pointwise1d, 5, 4>(2, true);
+    }
+
+    #[test]
+    fn padded_plane_path_matches_direct_loops() {
+        // Depthwise 3 × 3, padding 1 (the DS-CNN's blocks).
+        type Depthwise = Conv2d<4, 6, 5, 4, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4, 9, 4>;
+        const { assert!(use_padded_plane(&Depthwise::GEOM) == kernels::BLOCKED) };
+        fast_path_same::<Depthwise, 9, 4>(2, false);
+        // Two groups of two channels, dilation (2, 1), padding (2, 1), a 3 × 2 kernel.
+        type Grouped = Conv2d<4, 7, 6, 4, 7, 7, 3, 2, 1, 1, 2, 1, 2, 1, 2, 12, 4>;
+        fast_path_same::<Grouped, 12, 4>(3, false);
+        // 1-D depthwise, kernel 5, padding 2, no bias.
+        type Depthwise1d = Conv1d<3, 20, 3, 20, 5, 1, 2, 1, 3, 5, 0>;
+        fast_path_same::<Depthwise1d, 5, 3>(2, false);
     }
 
     const fn geom(

@@ -71,6 +71,17 @@ fn windows(g: &Geom, mut f: impl FnMut(usize, usize, (usize, usize), (usize, usi
     }
 }
 
+/// Whether the windows tile the input exactly: stride equal to the kernel, no padding, and
+/// every input row and column inside a window (no remainder dropped by the floor).
+const fn tiles_input(g: &Geom) -> bool {
+    g.sh == g.kh
+        && g.sw == g.kw
+        && g.ph == 0
+        && g.pw == 0
+        && g.ho * g.kh == g.hi
+        && g.wo * g.kw == g.wi
+}
+
 /// The index of the window's maximum in PyTorch's scan order: the first strict maximum,
 /// or the last NaN (padding is `−∞`: never chosen), and its value.
 #[inline(always)]
@@ -285,8 +296,69 @@ macro_rules! max_pool_layer {
                 check::<Self, I, O>();
                 let Some(dx) = dx else { return };
                 let g = <Self as PoolShape>::GEOM;
-                dx.fill(T::zero());
                 let cols = x.as_slice().chunks_exact(I).zip(dy.as_slice().chunks_exact(O));
+                if const { tiles_input(&<Self as PoolShape>::GEOM) } {
+                    // Each input in exactly one window: written once, no clearing pass
+                    // (`0 + dy` at the maximum, as adding into zeros gives). Up to `RUN`
+                    // windows of a row of outputs at a time, each step of the scan across
+                    // all of them (loops the compiler vectorises): their maxima's values
+                    // first, then each one's first occurrence, which is the scan's first
+                    // strict maximum unless it is a NaN (then the scan's own index, the
+                    // last NaN, fixed up after).
+                    const RUN: usize = 32;
+                    let plane = g.hi * g.wi;
+                    for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
+                        for c in 0..g.co {
+                            for oh in 0..g.ho {
+                                let top = c * plane + oh * g.kh * g.wi;
+                                let yo = (c * g.ho + oh) * g.wo;
+                                let mut ow0 = 0;
+                                while ow0 < g.wo {
+                                    let n = RUN.min(g.wo - ow0);
+                                    let mut best = [T::of(f64::NEG_INFINITY); RUN];
+                                    let best = &mut best[..n];
+                                    for ih in 0..g.kh {
+                                        for iw in 0..g.kw {
+                                            let at = top + ih * g.wi + ow0 * g.kw + iw;
+                                            for (t, m) in best.iter_mut().enumerate() {
+                                                let v = xs[at + t * g.kw];
+                                                #[allow(clippy::eq_op)]
+                                                let take = v > *m || v != v;
+                                                *m = if take { v } else { *m };
+                                            }
+                                        }
+                                    }
+                                    let mut found = [false; RUN];
+                                    let found = &mut found[..n];
+                                    let dyr = &dys[yo + ow0..][..n];
+                                    for ih in 0..g.kh {
+                                        for iw in 0..g.kw {
+                                            let at = top + ih * g.wi + ow0 * g.kw + iw;
+                                            for t in 0..n {
+                                                let i = at + t * g.kw;
+                                                let take = !found[t] & (xs[i] == best[t]);
+                                                found[t] |= take;
+                                                dxs[i] = if take { T::zero() + dyr[t] } else { T::zero() };
+                                            }
+                                        }
+                                    }
+                                    for t in 0..n {
+                                        #[allow(clippy::eq_op)]
+                                        if best[t] != best[t] {
+                                            let left = (ow0 + t) * g.kw;
+                                            let rows = (oh * g.kh, oh * g.kh + g.kh);
+                                            let at = window_max(&g, xs, c * plane, rows, (left, left + g.kw)).0;
+                                            dxs[at] = T::zero() + dyr[t];
+                                        }
+                                    }
+                                    ow0 += n;
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
+                dx.as_mut_slice().fill(T::zero());
                 for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
                     windows(&g, |o, base, rows, cols| {
                         dxs[window_max(&g, xs, base, rows, cols).0] += dys[o];
@@ -350,7 +422,7 @@ macro_rules! avg_pool_layer {
                 let Some(dx) = dx else { return };
                 let g = <Self as PoolShape>::GEOM;
                 let inv = T::one() / T::of((g.kh * g.kw) as f64);
-                dx.fill(T::zero());
+                dx.as_mut_slice().fill(T::zero());
                 for (dys, dxs) in dy.as_slice().chunks_exact(O).zip(dx.as_mut_slice().chunks_exact_mut(I)) {
                     windows(&g, |o, base, rows, cols| {
                         let d = dys[o] * inv;
@@ -512,6 +584,78 @@ impl<T: Scalar, const N: usize> Layer<T, N, N> for Flatten {
     ) {
         if let Some(dx) = dx {
             dx.copy_from(dy);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max pooling whose windows tile the input (its own backward path) sends each output's
+    /// gradient to the input the window scan picks: the first strict maximum, or the last
+    /// NaN; ties, `±0`, `−∞` and NaNs included. Bit for bit against the scan.
+    #[test]
+    fn tiling_max_pool_backward_follows_the_scan() {
+        type Pool = MaxPool2d<2, 4, 6, 2, 3, 2, 2, 2, 2, 0, 0>;
+        const { assert!(tiles_input(&<Pool as PoolShape>::GEOM)) };
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        #[rustfmt::skip]
+        let x0: [f64; 48] = [
+            1.0, 2.0,   3.0, 3.0,   0.0, -0.0,
+            2.0, 0.5,   1.0, 3.0,   -0.0, 0.0,
+            -inf, -inf, nan, 1.0,   5.0, nan,
+            -inf, -inf, 2.0, nan,   nan, 4.0,
+            // channel 1
+            -1.0, -2.0, 7.0, -7.0,  nan, nan,
+            -1.0, -1.0, 7.0, 7.0,   nan, nan,
+            0.0, 0.0,   -inf, 2.0,  -3.0, -4.0,
+            0.0, 0.0,   inf, inf,   -5.0, -3.0,
+        ];
+        let x = SMatrix::<f64, 48, 3>::from_fn(|i, b| match b {
+            0 => x0[i],
+            1 => -x0[i],
+            _ => x0[47 - i],
+        });
+        scan_agrees::<Pool, 48, 12>(&x);
+        // A row of 35 windows of 1 × 2 (past one run of 32): ties, NaNs, ±∞ and ±0.
+        type Wide = MaxPool2d<1, 1, 70, 1, 35, 1, 2, 1, 2, 0, 0>;
+        const { assert!(tiles_input(&<Wide as PoolShape>::GEOM)) };
+        let specials = [nan, -inf, 0.0, -0.0, inf];
+        let x = SMatrix::<f64, 70, 3>::from_fn(|i, b| match (i * 7 + b * 3) % 11 {
+            0 => specials[(i + b) % 5],
+            1 | 2 => 1.5,
+            k => (k as f64 - 5.0) * (1.0 + b as f64),
+        });
+        scan_agrees::<Wide, 70, 35>(&x);
+    }
+
+    /// `P`'s backward against the window scan, bit for bit, on the batch `x` (the output
+    /// given to backward is not read: zeros).
+    fn scan_agrees<P, const I: usize, const O: usize>(x: &SMatrix<f64, I, 3>)
+    where
+        P: Layer<f64, I, O, Params = (), State = ()> + PoolShape + Default,
+    {
+        let dy = SMatrix::<f64, O, 3>::from_fn(|i, b| (i + 1) as f64 * (1.0 - b as f64));
+        let y = SMatrix::<f64, O, 3>::zeros();
+        let mut dx = SMatrix::<f64, I, 3>::from_element(f64::NAN);
+        let tape = bytemuck::Zeroable::zeroed();
+        P::default().backward(&(), x, &y, &tape, &dy, Some(&mut dx), &mut ());
+        let g = P::GEOM;
+        let mut expected = SMatrix::<f64, I, 3>::zeros();
+        for b in 0..3 {
+            let xs = x.column(b);
+            let xs = xs.as_slice();
+            windows(&g, |o, base, rows, cols| {
+                expected[(window_max(&g, xs, base, rows, cols).0, b)] += dy[(o, b)];
+            });
+        }
+        for (i, (a, e)) in dx.iter().zip(expected.iter()).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                e.to_bits(),
+                "dx[{i}] = {a}, the scan gives {e}"
+            );
         }
     }
 }
