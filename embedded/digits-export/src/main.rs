@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use staticnn::data::{
     Dataset, Loader, Preprocess, RandomTranslate, Ratio, Remainder, Standardise, split_stratified,
 };
-use staticnn::fit::{EarlyStopping, FitConfig, fit};
+use staticnn::fit::{EarlyStopping, EpochStats, Fit, Workspace, each_epoch};
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
@@ -205,36 +205,27 @@ fn train(
     // What `DigitCnn::new_boxed` does (the same draws), without the library's `alloc`.
     let mut net = zeroed_box::<DigitCnn<f32>>();
     net.init(&mut rng);
-    let mut best = zeroed_box::<DigitCnn<f32>>();
-    let mut tape = zeroed_box::<DigitCnnTape<f32, BATCH>>();
-    let mut grads = zeroed_box::<staticnn_digits::DigitCnnParams<f32>>();
+    // What `Workspace::boxed` does, without the library's `alloc`.
+    let mut work = zeroed_box::<
+        Workspace<DigitCnn<f32>, DigitCnnTape<f32, BATCH>, staticnn_digits::DigitCnnParams<f32>>,
+    >();
+    work.best = *net;
     let mut adam = Adam::new(LR as f32);
     let mut order = vec![0usize; train.len()];
     let mut loader = Loader::new(train, &mut order, Remainder::Drop)?;
-    let config = FitConfig {
-        epochs: EPOCHS,
-        early_stopping: Some(EarlyStopping::new(PATIENCE)),
-        schedule: CosineAnnealing {
+    let mut epochs = 0;
+    let count = |stats: &EpochStats| epochs = stats.epoch;
+    Fit::new(EPOCHS)
+        // The optimiser's rate in full: the cosine schedule computes from it.
+        .learning_rate(LR)
+        .schedule(CosineAnnealing {
             t_max: EPOCHS as u32,
             eta_min: 0.0,
-        },
-        augment: RandomTranslate::<1, 8, 8>::new(1, 1),
-    };
-    let mut epochs = 0;
-    let mut count = |stats: &staticnn::fit::EpochStats| epochs = stats.epoch;
-    fit(
-        &mut *net,
-        &mut *best,
-        &mut *tape,
-        &mut *grads,
-        &mut loader,
-        val,
-        &mut adam,
-        LR,
-        &config,
-        &mut rng,
-        &mut count,
-    )?;
+        })
+        .early_stopping(EarlyStopping::new(PATIENCE))
+        .augment(RandomTranslate::<1, 8, 8>::new(1, 1))
+        .callback(each_epoch(count))
+        .run(&mut *net, &mut adam, &mut loader, val, &mut *work, &mut rng)?;
     println!("trained for {epochs} epochs");
     Ok(net.to_inference())
 }
