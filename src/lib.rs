@@ -28,6 +28,7 @@ pub mod network;
 pub mod optim;
 #[cfg(feature = "std")]
 pub mod progress;
+pub mod quant;
 pub mod regularize;
 pub mod scalar;
 pub mod schedule;

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Writes the int8 fixtures of tests/int8_tflite.rs with TensorFlow Lite.
+
+For each MLP below: Keras builds it with fixed float weights, the TFLite converter
+quantises it fully to int8 (int8 input and output) with the calibration samples, and
+TensorFlow Lite's *reference* kernels (OpResolverType.BUILTIN_REF) run int8 inputs through
+it. The fixture records the float weights and calibration samples, every scale and zero
+point the converter chose, its int8 weights and int32 biases, and the interpreter's int8
+outputs, in a line-based text format (tests/fixtures/int8/README.md).
+
+Run: /work/venv/bin/python scripts/make_int8_fixtures.py   (tensorflow-cpu 2.21)
+"""
+
+import os
+import struct
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "int8")
+
+# name: (inputs, [(units, activation)]); activation in relu, tanh, sigmoid, linear.
+MODELS = {
+    "mlp_relu": (8, [(16, "relu"), (12, "relu"), (4, "linear")]),
+    "mlp_tanh_sigmoid": (6, [(10, "tanh"), (8, "sigmoid"), (3, "linear")]),
+    "mlp_sigmoid_out": (5, [(9, "relu"), (7, "tanh"), (2, "sigmoid")]),
+}
+CALIBRATION = 64
+RANDOM_INT8 = 48
+QUANTISED = 48
+
+
+def hexf(values):
+    """float32 values as their bit patterns, so that the fixture is exact."""
+    a = np.asarray(values, dtype=np.float32).ravel()
+    return " ".join("%08x" % struct.unpack("<I", struct.pack("<f", v))[0] for v in a)
+
+
+def ints(values):
+    return " ".join(str(int(v)) for v in np.asarray(values).ravel())
+
+
+def build(name, inputs, layers, rng):
+    keras_layers = [tf.keras.Input(shape=(inputs,))]
+    weights = []
+    fan_in = inputs
+    for units, act in layers:
+        keras_layers.append(tf.keras.layers.Dense(units, activation=act))
+        # Weights wide enough that the hidden activations leave the sigmoid's linear part.
+        w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=(fan_in, units)).astype(np.float32)
+        b = rng.normal(0.0, 0.3, size=(units,)).astype(np.float32)
+        weights.append((w, b))
+        fan_in = units
+    model = tf.keras.Sequential(keras_layers)
+    for layer, (w, b) in zip(model.layers, weights):
+        layer.set_weights([w, b])
+    return model, weights
+
+
+def convert(model, calibration):
+    def representative():
+        for x in calibration:
+            yield [x[None, :].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for seed, (name, (inputs, layers)) in enumerate(MODELS.items()):
+        rng = np.random.default_rng(1700 + seed)
+        model, weights = build(name, inputs, layers, rng)
+        calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+        flat = convert(model, calibration)
+        interp = tf.lite.Interpreter(
+            model_content=flat,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+        )
+        interp.allocate_tensors()
+        ops = interp._get_ops_details()
+        tensors = {t["index"]: t for t in interp.get_tensor_details()}
+        inp = interp.get_input_details()[0]
+        out = interp.get_output_details()[0]
+
+        lines = [
+            "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+            "model %s" % name,
+            "inputs %d" % inputs,
+        ]
+        in_q = inp["quantization_parameters"]
+        lines.append("input %s %d" % (hexf(in_q["scales"]), in_q["zero_points"][0]))
+        dense = 0
+        for op in ops:
+            kind = op["op_name"]
+            outs = tensors[op["outputs"][0]]["quantization_parameters"]
+            oq = "%s %d" % (hexf(outs["scales"]), outs["zero_points"][0])
+            if kind == "FULLY_CONNECTED":
+                units, act = layers[dense]
+                w, b = weights[dense]
+                wt = tensors[op["inputs"][1]]
+                bt = tensors[op["inputs"][2]]
+                wq = interp.get_tensor(wt["index"])  # [units, fan_in]
+                bq = interp.get_tensor(bt["index"])
+                fused = "relu" if act == "relu" else "none"
+                lines.append("linear %d %d %s" % (w.shape[0], units, fused))
+                lines.append("weight %s" % hexf(w.T))  # [out][in]
+                lines.append("bias %s" % hexf(b))
+                lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+                lines.append("weight_zero_points %s" % ints(wt["quantization_parameters"]["zero_points"]))
+                lines.append("weight_q %s" % ints(wq))
+                lines.append("bias_scales %s" % hexf(bt["quantization_parameters"]["scales"]))
+                lines.append("bias_q %s" % ints(bq))
+                lines.append("output %s" % oq)
+                dense += 1
+            elif kind == "TANH":
+                lines.append("tanh")
+                lines.append("output %s" % oq)
+            elif kind == "LOGISTIC":
+                lines.append("sigmoid")
+                lines.append("output %s" % oq)
+            elif kind in ("QUANTIZE", "DEQUANTIZE"):
+                sys.exit("%s: unexpected %s op" % (name, kind))
+            else:
+                sys.exit("%s: op %s not handled" % (name, kind))
+        lines.append("calibration %d %s" % (CALIBRATION, hexf(calibration)))
+
+        # Inputs: every int8 value in each position at random, and quantised float samples.
+        in_scale, in_zp = in_q["scales"][0], in_q["zero_points"][0]
+        xs = [rng.integers(-128, 128, size=inputs, dtype=np.int32) for _ in range(RANDOM_INT8)]
+        xs.append(np.full(inputs, -128))
+        xs.append(np.full(inputs, 127))
+        floats = rng.normal(0.2, 1.3, size=(QUANTISED, inputs)).astype(np.float32)
+        for f in floats:
+            xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
+        for x in xs:
+            interp.set_tensor(inp["index"], np.asarray(x, dtype=np.int8)[None, :])
+            interp.invoke()
+            y = interp.get_tensor(out["index"])[0]
+            lines.append("case %s ; %s" % (ints(x), ints(y)))
+        path = os.path.join(OUT, name + ".txt")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+//! The integer layers of a quantised network: each is one entry (a type with its
+//! parameters, its `forward` in integers, and its bytes in a blob), so that convolutions,
+//! depthwise convolutions and pooling can be added as further entries.
+
+use nalgebra::{SMatrix, SVector};
+
+use super::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
+use super::{QParams, QuantError};
+
+/// One integer layer as a blob stores it: a kind tag (part of the network's fingerprint),
+/// its bytes, and a check of those bytes before they are read.
+pub trait QLayer {
+    /// The layer kind in a fingerprint (`1` parameters of a tensor, `2` fully connected,
+    /// `3` lookup table).
+    const KIND: u8;
+    /// Bytes of the layer in a blob.
+    const BYTES: usize;
+    /// Writes the layer into `out` (exactly [`BYTES`](Self::BYTES) long), little-endian.
+    fn write(&self, out: &mut [u8]);
+    /// Whether `bytes` (exactly [`BYTES`](Self::BYTES) long) hold a valid layer: values
+    /// that the forward pass could not use (a non-positive scale, a shift out of range, an
+    /// empty output range) are refused.
+    fn check(bytes: &[u8]) -> bool;
+    /// Reads the layer from `bytes`, which [`check`](Self::check) accepted.
+    fn read(&mut self, bytes: &[u8]);
+}
+
+/// An activation fused into a [`QLinear`] layer's output range, as TensorFlow Lite fuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fused {
+    /// No activation: the whole int8 range.
+    None,
+    /// ReLU: the range starts at the zero point.
+    Relu,
+    /// ReLU6: from the zero point to `6` quantised.
+    Relu6,
+}
+
+fn i32_at(bytes: &[u8], at: usize) -> i32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    i32::from_le_bytes(b)
+}
+
+impl QLayer for QParams {
+    const KIND: u8 = 1;
+    const BYTES: usize = 8;
+    fn write(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.scale.to_bits().to_le_bytes());
+        out[4..8].copy_from_slice(&self.zero_point.to_le_bytes());
+    }
+    fn check(bytes: &[u8]) -> bool {
+        let scale = f32::from_bits(i32_at(bytes, 0) as u32);
+        let zp = i32_at(bytes, 4);
+        scale.is_finite() && scale > 0.0 && (-128..=127).contains(&zp)
+    }
+    fn read(&mut self, bytes: &[u8]) {
+        self.scale = f32::from_bits(i32_at(bytes, 0) as u32);
+        self.zero_point = i32_at(bytes, 4);
+    }
+}
+
+/// A fully connected layer in integers, TensorFlow Lite's `FULLY_CONNECTED` with per-channel
+/// weights: `y = clamp(zp_out + M_o · (b_o + Σ_i w_oi · (x_i − zp_in)))`, `M_o` the fixed-point
+/// multiplier `s_in · s_w,o / s_out`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QLinear<const I: usize, const O: usize> {
+    /// Weights, one row of `I` per output channel, symmetric (zero point 0).
+    pub weight: [[i8; I]; O],
+    /// Biases at scale `s_in · s_w,o` (zero point 0).
+    pub bias: [i32; O],
+    /// Per output channel: the significand of `s_in · s_w,o / s_out` (Q0.31).
+    pub multiplier: [i32; O],
+    /// Per output channel: its power of two (`M = multiplier · 2^(shift − 31)`).
+    pub shift: [i32; O],
+    /// The input's zero point.
+    pub input_zero_point: i32,
+    /// The output's scale and zero point.
+    pub output: QParams,
+    /// The lowest output (the fused activation's floor).
+    pub min: i8,
+    /// The highest output.
+    pub max: i8,
+}
+
+impl<const I: usize, const O: usize> QLinear<I, O> {
+    /// Quantises a float layer (`weight` as a `Linear` layer stores it, `[O, I]`): each
+    /// output channel's weights symmetrically to `[−127, 127]` with scale `max |w| / 127`,
+    /// its bias to `round(b / (s_in · s_w))` in `i32`, then the multipliers and the output
+    /// range as [`from_quantized`](Self::from_quantized).
+    ///
+    /// # Errors
+    ///
+    /// [`QuantError::NonFinite`] for a non-finite weight or bias.
+    pub fn quantize(
+        weight: &SMatrix<f32, O, I>,
+        bias: &SVector<f32, O>,
+        input: QParams,
+        output: QParams,
+        fused: Fused,
+    ) -> Result<Self, QuantError> {
+        if weight.iter().chain(bias.iter()).any(|v| !v.is_finite()) {
+            return Err(QuantError::NonFinite);
+        }
+        let mut q = [[0i8; I]; O];
+        let mut b = [0i32; O];
+        let mut scales = [0f32; O];
+        for o in 0..O {
+            let absmax = (0..I).fold(0f64, |m, i| m.max(f64::from(weight[(o, i)]).abs()));
+            // A channel of zeros keeps scale 1 (its weights are 0 whatever the scale).
+            let scale = if absmax > 0.0 { absmax / 127.0 } else { 1.0 };
+            scales[o] = scale as f32;
+            for i in 0..I {
+                let v = libm::round(f64::from(weight[(o, i)]) / scale);
+                q[o][i] = v.clamp(-127.0, 127.0) as i8;
+            }
+            let bias_scale = f64::from(input.scale) * f64::from(scales[o]);
+            let v = libm::round(f64::from(bias[o]) / bias_scale);
+            b[o] = v.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+        }
+        Ok(Self::from_quantized(q, b, &scales, input, output, fused))
+    }
+
+    /// A layer from weights and biases already quantised (by staticnn or by another tool):
+    /// the multipliers `s_in · s_w,o / s_out` computed in `f64` from the `f32` scales and
+    /// split by [`quantize_multiplier`], and the fused activation's range, as TensorFlow
+    /// Lite's kernels prepare them.
+    pub fn from_quantized(
+        weight: [[i8; I]; O],
+        bias: [i32; O],
+        weight_scales: &[f32; O],
+        input: QParams,
+        output: QParams,
+        fused: Fused,
+    ) -> Self {
+        let mut multiplier = [0i32; O];
+        let mut shift = [0i32; O];
+        for o in 0..O {
+            let m = f64::from(input.scale) * f64::from(weight_scales[o]) / f64::from(output.scale);
+            (multiplier[o], shift[o]) = quantize_multiplier(m);
+        }
+        let (min, max) = fused_range(output, fused);
+        Self {
+            weight,
+            bias,
+            multiplier,
+            shift,
+            input_zero_point: input.zero_point,
+            output,
+            min,
+            max,
+        }
+    }
+
+    /// The layer on a batch of `B` int8 columns. Integers only.
+    pub fn forward<const B: usize>(&self, x: &SMatrix<i8, I, B>, y: &mut SMatrix<i8, O, B>) {
+        let (lo, hi) = (i32::from(self.min), i32::from(self.max));
+        for b in 0..B {
+            let col = x.column(b);
+            for o in 0..O {
+                let row = &self.weight[o];
+                let mut acc = self.bias[o];
+                for i in 0..I {
+                    let xi = i32::from(col[i]).wrapping_sub(self.input_zero_point);
+                    acc = acc.wrapping_add(i32::from(row[i]) * xi);
+                }
+                let v = multiply_by_quantized_multiplier(acc, self.multiplier[o], self.shift[o])
+                    .saturating_add(self.output.zero_point);
+                y[(o, b)] = v.clamp(lo, hi) as i8;
+            }
+        }
+    }
+}
+
+/// The output range of a fused activation, as TensorFlow Lite's
+/// `CalculateActivationRangeQuantized`: `zp + round(v / scale)` in `f32`, within int8.
+fn fused_range(output: QParams, fused: Fused) -> (i8, i8) {
+    let q = |v: f32| output.zero_point + libm::roundf(v / output.scale) as i32;
+    let (lo, hi) = match fused {
+        Fused::None => (-128, 127),
+        Fused::Relu => (q(0.0).max(-128), 127),
+        Fused::Relu6 => (q(0.0).max(-128), q(6.0).min(127)),
+    };
+    (lo.clamp(-128, 127) as i8, hi.clamp(-128, 127) as i8)
+}
+
+impl<const I: usize, const O: usize> QLayer for QLinear<I, O> {
+    const KIND: u8 = 2;
+    const BYTES: usize = I * O + 12 * O + 4 + QParams::BYTES + 2;
+    fn write(&self, out: &mut [u8]) {
+        let (w, rest) = out.split_at_mut(I * O);
+        for (dst, src) in w.iter_mut().zip(self.weight.iter().flatten()) {
+            *dst = *src as u8;
+        }
+        let mut at = 0;
+        for v in self.bias.iter().chain(&self.multiplier).chain(&self.shift) {
+            rest[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            at += 4;
+        }
+        rest[at..at + 4].copy_from_slice(&self.input_zero_point.to_le_bytes());
+        at += 4;
+        self.output.write(&mut rest[at..at + QParams::BYTES]);
+        at += QParams::BYTES;
+        rest[at] = self.min as u8;
+        rest[at + 1] = self.max as u8;
+    }
+    fn check(bytes: &[u8]) -> bool {
+        let rest = &bytes[I * O..];
+        let shifts = 8 * O;
+        let shift_ok = (0..O).all(|o| (-31..=30).contains(&i32_at(rest, shifts + 4 * o)));
+        let at = 12 * O;
+        let zp_ok = (-128..=127).contains(&i32_at(rest, at));
+        let out_ok = QParams::check(&rest[at + 4..at + 4 + QParams::BYTES]);
+        let (min, max) = (rest[at + 12] as i8, rest[at + 13] as i8);
+        shift_ok && zp_ok && out_ok && min <= max
+    }
+    fn read(&mut self, bytes: &[u8]) {
+        let (w, rest) = bytes.split_at(I * O);
+        for (dst, src) in self.weight.iter_mut().flatten().zip(w) {
+            *dst = *src as i8;
+        }
+        let mut at = 0;
+        for v in self
+            .bias
+            .iter_mut()
+            .chain(&mut self.multiplier)
+            .chain(&mut self.shift)
+        {
+            *v = i32_at(rest, at);
+            at += 4;
+        }
+        self.input_zero_point = i32_at(rest, at);
+        at += 4;
+        self.output.read(&rest[at..at + QParams::BYTES]);
+        at += QParams::BYTES;
+        self.min = rest[at] as i8;
+        self.max = rest[at + 1] as i8;
+    }
+}
+
+/// An element-wise function as a 256-entry table of int8 to int8, as TensorFlow Lite's
+/// reference kernels run `TANH` and `LOGISTIC` on int8 tensors: the table is built once
+/// (in `f32`, when the network is quantised), the forward pass only looks up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QTable {
+    /// The output for each input, indexed by the input's byte (`x as u8`).
+    pub table: [i8; 256],
+    /// The output's scale and zero point.
+    pub output: QParams,
+}
+
+impl QTable {
+    /// `tanh`, output at scale 1/128, zero point 0 (TensorFlow Lite's fixed choice).
+    pub fn tanh(input: QParams) -> Self {
+        Self::build(input, QParams::TANH, libm::tanhf)
+    }
+
+    /// The logistic sigmoid `1 / (1 + e^−x)`, output at scale 1/256, zero point −128.
+    pub fn sigmoid(input: QParams) -> Self {
+        Self::build(input, QParams::SIGMOID, |v| 1.0 / (1.0 + libm::expf(-v)))
+    }
+
+    /// The table of `f`: each int8 input dequantised, `f` in `f32`, requantised with
+    /// rounding half away from zero and clamped, as TensorFlow Lite's
+    /// `PopulateLookupTable`.
+    pub fn build(input: QParams, output: QParams, f: impl Fn(f32) -> f32) -> Self {
+        let mut table = [0i8; 256];
+        let inverse = 1.0 / output.scale;
+        for v in -128i32..=127 {
+            let x = input.scale * (v - input.zero_point) as f32;
+            let r = libm::roundf(f(x) * inverse);
+            let q = (r + output.zero_point as f32) as i32;
+            table[usize::from(v as i8 as u8)] = q.clamp(-128, 127) as i8;
+        }
+        Self { table, output }
+    }
+
+    /// The table on a batch. Integers only.
+    pub fn forward<const N: usize, const B: usize>(
+        &self,
+        x: &SMatrix<i8, N, B>,
+        y: &mut SMatrix<i8, N, B>,
+    ) {
+        for (d, s) in y.iter_mut().zip(x.iter()) {
+            *d = self.table[usize::from(*s as u8)];
+        }
+    }
+}
+
+impl QLayer for QTable {
+    const KIND: u8 = 3;
+    const BYTES: usize = 256 + QParams::BYTES;
+    fn write(&self, out: &mut [u8]) {
+        for (d, s) in out.iter_mut().zip(&self.table) {
+            *d = *s as u8;
+        }
+        self.output.write(&mut out[256..]);
+    }
+    fn check(bytes: &[u8]) -> bool {
+        QParams::check(&bytes[256..])
+    }
+    fn read(&mut self, bytes: &[u8]) {
+        for (d, s) in self.table.iter_mut().zip(bytes) {
+            *d = *s as i8;
+        }
+        self.output.read(&bytes[256..]);
+    }
+}
