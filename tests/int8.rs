@@ -1,0 +1,288 @@
+//! The int8 twin beyond TensorFlow Lite's fixtures: quantising networks with batch norm and
+//! dropout, the typed errors, and the blob (round trip, wrong kind, corrupt values).
+
+use staticnn::data::Dataset;
+use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
+use staticnn::prelude::*;
+use staticnn::quant::{QParams, QuantError};
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+network! {
+    /// Batch norm folded, dropout removed, ReLU fused, tanh as a table.
+    struct Small {
+        input: 4,
+        fc: Linear(6),
+        bn: BatchNorm,
+        act: ReLU,
+        drop: Dropout(0.3),
+        mid: Linear(5),
+        squash: Tanh,
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Same widths, another architecture (no table between `mid` and `out`; a sigmoid
+    /// there instead of the tanh would be the same architecture: a table is data).
+    struct Other {
+        input: 4,
+        fc: Linear(6),
+        act: ReLU,
+        mid: Linear(5),
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// A convolution has no int8 form yet.
+    struct Convolutional {
+        input: [1, 4, 4],
+        conv: Conv2d(2, kernel = 3),
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// An ELU after a Linear has no int8 form yet.
+    struct Smooth { input: 4, Linear(5), elu: ELU(alpha = 1.0), Linear(2) }
+}
+
+fn samples(seed: u64, n: usize) -> Vec<[f32; 4]> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 4.0 - 2.0))
+        .collect()
+}
+
+/// A trained `Small` (so that the batch norm's statistics are not the identity).
+fn trained() -> Small<f32> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+    let mut net = Small::<f32>::new(&mut rng);
+    let mut tape = Small::<f32>::tape::<16>();
+    let mut grads = Small::<f32>::gradients();
+    let mut sgd = Sgd::new(0.05);
+    let xs = samples(4, 16);
+    let x = SMatrix::<f32, 4, 16>::from_fn(|r, c| xs[c][r] * 1.5 + 0.7);
+    let y = core::array::from_fn(|b| ClassIndex::new(b % 3).unwrap());
+    for _ in 0..30 {
+        net.train_step(&x, &y, &mut grads, &mut tape, &mut sgd, &mut rng)
+            .unwrap();
+    }
+    net
+}
+
+#[test]
+fn quantised_network_follows_the_folded_float_network() {
+    let net = trained();
+    let calib = samples(5, 100);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    // The ReLU is fused: the first layer's outputs never go below its zero point.
+    assert_eq!(i32::from(q.fc.min), q.fc.output.zero_point);
+    assert_eq!(q.squash.output, QParams::TANH);
+    // The dequantised outputs stay within a few output steps of the float network's.
+    let deployed = net.to_inference();
+    let test = samples(6, 64);
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for s in &test {
+        let x = SVector::<f32, 4>::from_column_slice(s);
+        let (a, b) = (deployed.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst} for a step of {step}");
+    // Without batch norm folding (the eval-mode float network), the same.
+    let eval = net.forward(&SVector::<f32, 4>::from_column_slice(&test[0]));
+    assert!(
+        (eval - q.forward(&SVector::<f32, 4>::from_column_slice(&test[0]))).amax() <= 4.0 * step
+    );
+}
+
+#[test]
+fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    let images = vec![[0.5f32; 16]; 3];
+    let labels = vec![(); 3];
+    let conv = Convolutional::<f32>::new(&mut rng);
+    let err = conv
+        .quantize(Dataset::new(&images, &labels).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QuantError::Unsupported {
+            layer: "conv",
+            kind: "Conv2d"
+        }
+    );
+    assert!(err.to_string().contains("`conv` (Conv2d)"), "{err}");
+
+    let smooth = Smooth::<f32>::new(&mut rng);
+    let calib = samples(2, 3);
+    let err = smooth
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QuantError::Unsupported {
+            layer: "elu",
+            kind: "ELU"
+        }
+    );
+
+    let none: Vec<[f32; 4]> = Vec::new();
+    let no_labels: Vec<()> = Vec::new();
+    let err = trained()
+        .quantize(Dataset::new(&none, &no_labels).unwrap())
+        .unwrap_err();
+    assert_eq!(err, QuantError::EmptyCalibration);
+
+    let bad = vec![[f32::NAN, 0.0, 0.0, 0.0]];
+    let err = trained()
+        .quantize(Dataset::new(&bad, &labels[..1]).unwrap())
+        .unwrap_err();
+    assert_eq!(err, QuantError::NonFinite);
+}
+
+fn quantised() -> SmallInt8 {
+    let calib = samples(5, 50);
+    let labels = vec![(); calib.len()];
+    trained()
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap()
+}
+
+/// zlib's CRC-32, bit by bit (to forge blobs whose checksums match).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+fn reseal(blob: &mut [u8]) {
+    let payload = crc32(&blob[40..]);
+    blob[32..36].copy_from_slice(&payload.to_le_bytes());
+    let header = crc32(&blob[..36]);
+    blob[36..40].copy_from_slice(&header.to_le_bytes());
+}
+
+#[test]
+fn int8_blob_round_trips_and_refuses_the_wrong_kind() {
+    let q = quantised();
+    let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+    assert_eq!(int8_to_bytes(&q, &mut blob), Ok(SmallInt8::BLOB_BYTES));
+    assert_eq!(blob[6], INT8_TAG);
+    // 8 (input) + fc 4·6 + 6·12 + 14 + table 264 ... as the layers count them.
+    let payload = 8 + (24 + 72 + 14) + (30 + 60 + 14) + (256 + 8) + (15 + 36 + 14);
+    assert_eq!(SmallInt8::BLOB_BYTES, 40 + payload);
+
+    let mut back = q;
+    back.mid.bias[0] += 7;
+    back.squash.table[3] = 0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    let mut again = [0u8; SmallInt8::BLOB_BYTES];
+    int8_to_bytes(&back, &mut again).unwrap();
+    assert_eq!(again, blob);
+
+    // A float network's blob into the int8 network, and the reverse.
+    let float = trained().to_inference();
+    let mut fblob = [0u8; SmallInference::<f32>::BLOB_BYTES];
+    to_bytes(&float, &mut fblob).unwrap();
+    assert_eq!(
+        int8_from_bytes(&mut back, &fblob),
+        Err(BlobError::WrongKind {
+            expected: INT8_TAG,
+            found: 4
+        })
+    );
+    let mut f = float;
+    let err = from_bytes(&mut f, &blob).unwrap_err();
+    assert_eq!(
+        err,
+        BlobError::WrongKind {
+            expected: 4,
+            found: INT8_TAG
+        }
+    );
+    assert!(err.to_string().contains("int8"), "{err}");
+    assert_eq!(f, float);
+
+    // Another int8 architecture of the same size.
+    let calib = samples(5, 50);
+    let labels = vec![(); calib.len()];
+    let other = Other::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(9))
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    let mut other_blob = [0u8; OtherInt8::BLOB_BYTES];
+    int8_to_bytes(&other, &mut other_blob).unwrap();
+    assert!(matches!(
+        int8_from_bytes(&mut back, &other_blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+
+    // Too small a buffer; a flipped payload bit; truncation.
+    assert_eq!(
+        int8_to_bytes(&q, &mut [0u8; 10]),
+        Err(BlobError::BufferTooSmall {
+            needed: SmallInt8::BLOB_BYTES,
+            found: 10
+        })
+    );
+    let mut flipped = blob;
+    flipped[100] ^= 1;
+    assert_eq!(
+        int8_from_bytes(&mut back, &flipped),
+        Err(BlobError::CorruptPayload)
+    );
+    assert!(matches!(
+        int8_from_bytes(&mut back, &blob[..blob.len() - 1]),
+        Err(BlobError::WrongLength { .. })
+    ));
+    assert_eq!(back, q);
+}
+
+#[test]
+fn int8_blob_with_matching_checksums_but_unusable_values_is_refused() {
+    let q = quantised();
+    let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let fc_shift = 40 + 8 + 24 + 2 * 24; // header, input, weights, biases, multipliers
+    let out_scale = fc_shift + 24 + 4; // shifts, input zero point
+    let cases: [(usize, [u8; 4]); 3] = [
+        (fc_shift, 40i32.to_le_bytes()),      // a shift out of range
+        (out_scale, (-1.0f32).to_le_bytes()), // a negative output scale
+        (40, f32::INFINITY.to_le_bytes()),    // an infinite input scale
+    ];
+    for (at, bytes) in cases {
+        let mut bad = blob;
+        bad[at..at + 4].copy_from_slice(&bytes);
+        reseal(&mut bad);
+        let mut back = q;
+        assert_eq!(
+            int8_from_bytes(&mut back, &bad),
+            Err(BlobError::CorruptPayload),
+            "at {at}"
+        );
+        assert_eq!(back, q);
+    }
+    // Resealing an unchanged blob keeps it valid: the refusals above come from the value
+    // checks, not from the checksums.
+    let mut fine = blob;
+    reseal(&mut fine);
+    let mut back = q;
+    assert_eq!(int8_from_bytes(&mut back, &fine), Ok(()));
+}
