@@ -1,7 +1,7 @@
 //! Int8 deployment: post-training quantisation to integer-only networks whose outputs are
 //! those of TensorFlow Lite's int8 reference kernels, bit for bit.
 //!
-//! A network declared with [`network!`](crate::network) whose layers can be quantised
+//! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `ReLU` right after a `Linear`, `Tanh`, `Sigmoid`, with `BatchNorm` folded and
 //! `Dropout` removed first) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
