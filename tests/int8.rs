@@ -1,6 +1,7 @@
 //! The int8 twin beyond TensorFlow Lite's fixtures: quantising networks with batch norm and
 //! dropout, the typed errors, and the blob (round trip, wrong kind, corrupt values).
 
+use proptest::prelude::*;
 use staticnn::data::Dataset;
 use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
 use staticnn::prelude::*;
@@ -285,4 +286,61 @@ fn int8_blob_with_matching_checksums_but_unusable_values_is_refused() {
     reseal(&mut fine);
     let mut back = q;
     assert_eq!(int8_from_bytes(&mut back, &fine), Ok(()));
+}
+
+/// Reads `bytes` into a copy of `q`: an error leaves it unchanged, a success reads a blob that
+/// the network writes back byte for byte, and the network then runs without panicking.
+fn check_int8_blob(q: &SmallInt8, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut net = *q;
+    match int8_from_bytes(&mut net, bytes) {
+        Err(e) => {
+            prop_assert_eq!(net, *q);
+            prop_assert!(!e.to_string().is_empty());
+        }
+        Ok(()) => {
+            let mut again = [0u8; SmallInt8::BLOB_BYTES];
+            int8_to_bytes(&net, &mut again).unwrap();
+            prop_assert_eq!(bytes, &again[..]);
+            let x = SMatrix::<i8, 4, 3>::from_fn(|r, c| (r as i8 - 2) * 60 + c as i8);
+            let _ = net.forward_int8(&x);
+            let _ = net.classify(&SMatrix::<f32, 4, 2>::from_element(0.5));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Edited valid blobs, resealed (checksums recomputed) or not: every outcome is an
+    /// error with the network unchanged, or a blob that round-trips and runs.
+    #[test]
+    fn edited_int8_blobs_never_panic(
+        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        resealed in any::<bool>(),
+    ) {
+        let q = quantised();
+        let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+        int8_to_bytes(&q, &mut blob).unwrap();
+        for (at, v) in edits {
+            // Mostly the payload, where the values are.
+            let at = 40 + at % (blob.len() - 40);
+            blob[at] = v;
+        }
+        if resealed {
+            reseal(&mut blob);
+        }
+        check_int8_blob(&q, &blob)?;
+    }
+
+    /// Arbitrary payloads behind a valid header.
+    #[test]
+    fn arbitrary_int8_payloads_never_panic(payload in prop::collection::vec(any::<u8>(), SmallInt8::BLOB_BYTES - 40)) {
+        let q = quantised();
+        let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+        int8_to_bytes(&q, &mut blob).unwrap();
+        blob[40..].copy_from_slice(&payload);
+        reseal(&mut blob);
+        check_int8_blob(&q, &blob)?;
+    }
 }

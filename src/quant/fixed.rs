@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn high_mul_rounds_half_away_from_zero() {
+    fn high_mul_rounds_ties_up() {
         // 2^30 · 2^30 · 2 / 2^32 = 2^29 exactly.
         assert_eq!(
             saturating_rounding_doubling_high_mul(1 << 30, 1 << 30),

@@ -58,22 +58,27 @@ impl QParams {
     ///
     /// # Errors
     ///
-    /// [`QuantError::NonFinite`] when `min` or `max` is not finite.
+    /// [`QuantError::NonFinite`] when `min` or `max` is not finite, or the range is too
+    /// wide for an `f32` scale.
     pub fn from_min_max(min: f32, max: f32) -> Result<Self, QuantError> {
         if !min.is_finite() || !max.is_finite() {
             return Err(QuantError::NonFinite);
         }
         let (min, max) = (min.min(0.0), max.max(0.0));
         let (qmin, qmax) = (-128.0f64, 127.0f64);
-        if max - min == 0.0 {
+        // The scale in `f32`, as the converter computes it (in `f64` it differs by an ulp
+        // on some ranges); the zero point in `f64` from that scale.
+        let scale = (max - min) / 255.0;
+        if !scale.is_finite() {
+            return Err(QuantError::NonFinite);
+        }
+        if scale == 0.0 {
+            // All zeros (or a range too small for an `f32` step).
             return Ok(QParams {
                 scale: 1.0,
                 zero_point: -128,
             });
         }
-        // The scale in `f32`, as the converter computes it (in `f64` it differs by an ulp
-        // on some ranges); the zero point in `f64` from that scale.
-        let scale = (max - min) / 255.0;
         let (rmin, rmax, s) = (f64::from(min), f64::from(max), f64::from(scale));
         let from_min = qmin - rmin / s;
         let from_min_error = qmin.abs() + (rmin / s).abs();
@@ -233,4 +238,62 @@ pub trait QNetwork {
     fn check_payload(bytes: &[u8]) -> bool;
     /// Reads a payload that [`check_payload`](Self::check_payload) accepted.
     fn read_payload(&mut self, bytes: &[u8]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_include_zero_and_zero_is_exact() {
+        // Only positive values: the range starts at 0, zero point −128.
+        let p = QParams::from_min_max(0.5, 2.55).unwrap();
+        assert_eq!((p.scale, p.zero_point), (0.01, -128));
+        // Only negative values: zero point 127.
+        let p = QParams::from_min_max(-2.55, -1.0).unwrap();
+        assert_eq!((p.scale, p.zero_point), (0.01, 127));
+        // A symmetric range: real 0 lands on an integer, and is exact.
+        let p = QParams::from_min_max(-1.0, 1.0).unwrap();
+        assert_eq!(p.zero_point, 0);
+        assert_eq!(p.dequantize(p.quantize(0.0)), 0.0);
+        let p = QParams::from_min_max(-0.3, 2.0).unwrap();
+        assert_eq!(p.dequantize(p.quantize(0.0)), 0.0);
+        assert_eq!(p.quantize(-0.3), -128);
+        assert_eq!(p.quantize(2.0), 127);
+    }
+
+    #[test]
+    fn degenerate_ranges_are_handled() {
+        let zero = QParams::from_min_max(0.0, 0.0).unwrap();
+        assert_eq!((zero.scale, zero.zero_point), (1.0, -128));
+        let tiny = QParams::from_min_max(0.0, f32::from_bits(1)).unwrap();
+        assert_eq!(tiny, zero);
+        assert_eq!(
+            QParams::from_min_max(-3e38, 3e38),
+            Err(QuantError::NonFinite)
+        );
+        assert_eq!(
+            QParams::from_min_max(f32::NAN, 1.0),
+            Err(QuantError::NonFinite)
+        );
+        assert_eq!(
+            QParams::from_min_max(0.0, f32::INFINITY),
+            Err(QuantError::NonFinite)
+        );
+        assert_eq!(MinMax::EMPTY.params(), Err(QuantError::EmptyCalibration));
+    }
+
+    #[test]
+    fn quantising_rounds_half_away_and_saturates() {
+        let p = QParams {
+            scale: 0.5,
+            zero_point: 3,
+        };
+        assert_eq!(p.quantize(0.25), 4); // 0.5 → 1
+        assert_eq!(p.quantize(-0.25), 2); // −0.5 → −1
+        assert_eq!(p.quantize(1e9), 127);
+        assert_eq!(p.quantize(-1e9), -128);
+        assert_eq!(p.quantize(f32::NAN), 3);
+        assert_eq!(p.dequantize(5), 1.0);
+    }
 }
