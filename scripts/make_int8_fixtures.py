@@ -27,6 +27,8 @@ MODELS = {
     "mlp_relu": (8, [(16, "relu"), (12, "relu"), (4, "linear")]),
     "mlp_tanh_sigmoid": (6, [(10, "tanh"), (8, "sigmoid"), (3, "linear")]),
     "mlp_sigmoid_out": (5, [(9, "relu"), (7, "tanh"), (2, "sigmoid")]),
+    # Digits-sized input: long accumulations.
+    "mlp_wide": (48, [(64, "relu"), (32, "tanh"), (10, "linear")]),
 }
 CALIBRATION = 64
 RANDOM_INT8 = 48

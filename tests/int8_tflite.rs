@@ -28,6 +28,11 @@ network! {
     struct MlpSigmoidOut { input: 5, fc1: Linear(9), act1: ReLU, fc2: Linear(7), act2: Tanh, fc3: Linear(2), act3: Sigmoid }
 }
 
+network! {
+    /// `mlp_wide`: digits-sized input (48), 64 ReLU, 32 tanh, 10 outputs.
+    struct MlpWide { input: 48, fc1: Linear(64), act1: ReLU, fc2: Linear(32), act2: Tanh, fc3: Linear(10) }
+}
+
 /// One fully connected layer of a fixture.
 struct Dense {
     inputs: usize,
@@ -356,6 +361,39 @@ fn mlp_sigmoid_out_is_bit_exact_with_tflite() {
     set_float(&mut float.params.fc2, f.dense(1));
     set_float(&mut float.params.fc3, f.dense(2));
     let labels = vec![(); f.calibration.len() / 5];
+    let ours = float
+        .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
+        .unwrap();
+    let mut diffs = compare_linear(&f, 0, &ours.fc1, ours.input);
+    diffs.extend(compare_linear(&f, 1, &ours.fc2, ours.fc1.output));
+    diffs.extend(compare_linear(&f, 2, &ours.fc3, ours.act2.output));
+    let own = run_cases(&f, |x| ours.forward_int8(x));
+    report(&f, exact, own, &diffs);
+    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
+    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+}
+
+#[test]
+fn mlp_wide_is_bit_exact_with_tflite() {
+    let f = load("mlp_wide");
+    let fc1 = converter_linear::<48, 64>(&f, 0);
+    let fc2 = converter_linear::<64, 32>(&f, 1);
+    let act2 = QTable::tanh(fc2.output);
+    let fc3 = converter_linear::<32, 10>(&f, 2);
+    let net = MlpWideInt8 {
+        input: f.input,
+        fc1,
+        fc2,
+        act2,
+        fc3,
+    };
+    let exact = run_cases(&f, |x| net.forward_int8(x));
+
+    let mut float = MlpWide::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    set_float(&mut float.params.fc1, f.dense(0));
+    set_float(&mut float.params.fc2, f.dense(1));
+    set_float(&mut float.params.fc3, f.dense(2));
+    let labels = vec![(); f.calibration.len() / 48];
     let ours = float
         .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
         .unwrap();
