@@ -76,6 +76,28 @@ def convert(model, calibration):
     return converter.convert()
 
 
+def float_ranges(model, calibration):
+    """Min/max of each FULLY_CONNECTED output over the calibration samples, as the
+    converter's calibration sees them: the float model on TFLite's builtin kernels
+    (without XNNPACK), one sample at a time, ranges widened to include 0."""
+    flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    interp = tf.lite.Interpreter(
+        model_content=flat,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interp.allocate_tensors()
+    outs = [op["outputs"][0] for op in interp._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"]
+    ranges = [[np.float32(0), np.float32(0)] for _ in outs]
+    for x in calibration:
+        interp.set_tensor(interp.get_input_details()[0]["index"], x[None, :])
+        interp.invoke()
+        for r, i in zip(ranges, outs):
+            t = interp.get_tensor(i)
+            r[0], r[1] = min(r[0], t.min()), max(r[1], t.max())
+    return ranges
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for seed, (name, (inputs, layers)) in enumerate(MODELS.items()):
@@ -83,6 +105,7 @@ def main():
         model, weights = build(name, inputs, layers, rng)
         calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
         flat = convert(model, calibration)
+        ranges = float_ranges(model, calibration)
         interp = tf.lite.Interpreter(
             model_content=flat,
             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
@@ -122,6 +145,7 @@ def main():
                 lines.append("bias_scales %s" % hexf(bt["quantization_parameters"]["scales"]))
                 lines.append("bias_q %s" % ints(bq))
                 lines.append("output %s" % oq)
+                lines.append("float_range %s" % hexf(ranges[dense]))
                 dense += 1
             elif kind == "TANH":
                 lines.append("tanh")

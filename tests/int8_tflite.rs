@@ -44,6 +44,8 @@ struct Dense {
     weight_q: Vec<i8>,
     bias_q: Vec<i32>,
     output: QParams,
+    /// The output's range in TFLite's float kernels over the calibration samples.
+    float_range: (f32, f32),
 }
 
 enum Op {
@@ -113,6 +115,7 @@ fn load(name: &str) -> Fixture {
                     scale: 0.0,
                     zero_point: 0,
                 },
+                float_range: (f32::NAN, f32::NAN),
             })),
             "tanh" => f.ops.push(Op::Tanh(QParams::TANH)),
             "sigmoid" => f.ops.push(Op::Sigmoid(QParams::SIGMOID)),
@@ -124,6 +127,7 @@ fn load(name: &str) -> Fixture {
                 dense(&mut f).weight_q = rest.iter().map(|s| s.parse().unwrap()).collect()
             }
             "bias_scales" => {}
+            "float_range" => dense(&mut f).float_range = (hexf(rest[0]), hexf(rest[1])),
             "bias_q" => dense(&mut f).bias_q = rest.iter().map(|s| s.parse().unwrap()).collect(),
             "output" => {
                 let p = params(&rest);
@@ -404,4 +408,42 @@ fn mlp_wide_is_bit_exact_with_tflite() {
     report(&f, exact, own, &diffs);
     assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
     assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+}
+
+/// staticnn's rule from a range to a scale and zero point is the converter's: the input's
+/// parameters from the calibration samples' range, and every dense layer's output
+/// parameters from the range TFLite's own float kernels give over them, are the
+/// converter's exactly (staticnn's float forward pass may round a hidden range differently,
+/// which is the only source of the ulp differences the other tests report).
+#[test]
+fn calibration_rules_are_the_converters() {
+    let mut tensors = 0;
+    for name in [
+        "mlp_relu",
+        "mlp_tanh_sigmoid",
+        "mlp_sigmoid_out",
+        "mlp_wide",
+    ] {
+        let f = load(name);
+        let (min, max) = f
+            .calibration
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+                (a.min(*v), b.max(*v))
+            });
+        assert_eq!(
+            QParams::from_min_max(min, max),
+            Ok(f.input),
+            "{name}: input"
+        );
+        tensors += 1;
+        for op in &f.ops {
+            if let Op::Dense(d) = op {
+                let (min, max) = d.float_range;
+                assert_eq!(QParams::from_min_max(min, max), Ok(d.output), "{name}");
+                tensors += 1;
+            }
+        }
+    }
+    assert_eq!(tensors, 16);
 }
