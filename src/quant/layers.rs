@@ -158,15 +158,20 @@ impl<const I: usize, const O: usize> QLinear<I, O> {
         for b in 0..B {
             let col = x.column(b);
             for o in 0..O {
-                let row = &self.weight[o];
-                let mut acc = self.bias[o];
-                for i in 0..I {
-                    let xi = i32::from(col[i]).wrapping_sub(self.input_zero_point);
-                    acc = acc.wrapping_add(i32::from(row[i]) * xi);
-                }
+                // Wrapping, as the C code on two's complement: no field value panics.
+                let acc =
+                    self.weight[o]
+                        .iter()
+                        .zip(col.iter())
+                        .fold(self.bias[o], |acc, (w, v)| {
+                            let xi = i32::from(*v).wrapping_sub(self.input_zero_point);
+                            acc.wrapping_add(i32::from(*w).wrapping_mul(xi))
+                        });
                 let v = multiply_by_quantized_multiplier(acc, self.multiplier[o], self.shift[o])
                     .saturating_add(self.output.zero_point);
-                y[(o, b)] = v.clamp(lo, hi) as i8;
+                // max, then min, as TensorFlow Lite (no panic on an empty range: `clamp`
+                // would).
+                y[(o, b)] = v.max(lo).min(hi) as i8;
             }
         }
     }
@@ -304,5 +309,72 @@ impl QLayer for QTable {
             *d = *s as i8;
         }
         self.output.read(&bytes[256..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_field_value_makes_forward_panic() {
+        let x = SMatrix::<i8, 3, 2>::from_fn(|r, c| if (r + c) % 2 == 0 { -128 } else { 127 });
+        let mut y = SMatrix::<i8, 2, 2>::zeros();
+        for (zp, bias, q, shift) in [
+            (i32::MIN, i32::MAX, i32::MAX, 100),
+            (i32::MAX, i32::MIN, i32::MIN, -100),
+            (0, i32::MAX, i32::MAX, 30),
+        ] {
+            let layer = QLinear::<3, 2> {
+                weight: [[-128, 127, -128], [127, 127, 127]],
+                bias: [bias; 2],
+                multiplier: [q; 2],
+                shift: [shift; 2],
+                input_zero_point: zp,
+                output: QParams {
+                    scale: 1.0,
+                    zero_point: zp,
+                },
+                min: 5,
+                max: -5,
+            };
+            layer.forward(&x, &mut y);
+        }
+    }
+
+    #[test]
+    fn fused_ranges_follow_the_output_parameters() {
+        let out = QParams {
+            scale: 0.05,
+            zero_point: -20,
+        };
+        assert_eq!(fused_range(out, Fused::None), (-128, 127));
+        assert_eq!(fused_range(out, Fused::Relu), (-20, 127));
+        // 6 / 0.05 = 120 steps above the zero point: 100.
+        assert_eq!(fused_range(out, Fused::Relu6), (-20, 100));
+        let wide = QParams {
+            scale: 0.01,
+            zero_point: -128,
+        };
+        assert_eq!(fused_range(wide, Fused::Relu6), (-128, 127));
+    }
+
+    #[test]
+    fn tables_index_by_the_input_byte() {
+        let input = QParams {
+            scale: 0.1,
+            zero_point: 0,
+        };
+        let t = QTable::tanh(input);
+        let x = SMatrix::<i8, 3, 1>::new(0, 127, -128);
+        let mut y = SMatrix::<i8, 3, 1>::zeros();
+        t.forward(&x, &mut y);
+        // tanh(0) = 0; tanh(12.7) · 128 rounds to 128, clamped to 127; tanh(−12.8) → −128.
+        assert_eq!(y, SMatrix::<i8, 3, 1>::new(0, 127, -128));
+        let s = QTable::sigmoid(input);
+        s.forward(&x, &mut y);
+        // sigmoid(0) = 0.5 → 128 steps above −128 = 0.
+        assert_eq!(y[0], 0);
+        assert_eq!((y[1], y[2]), (127, -128));
     }
 }
