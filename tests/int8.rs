@@ -25,14 +25,29 @@ network! {
 }
 
 network! {
-    /// Same widths, another architecture (no table between `mid` and `out`; a sigmoid
-    /// there instead of the tanh would be the same architecture: a table is data).
+    /// Same widths, another architecture (no table between `mid` and `out`).
     struct Other {
         input: 4,
         fc: Linear(6),
         act: ReLU,
         mid: Linear(5),
         out: Linear(3),
+    }
+}
+
+network! {
+    /// `Small` with a sigmoid table where it has a tanh table: same widths and bytes, another
+    /// architecture.
+    struct SmallSigmoid {
+        input: 4,
+        fc: Linear(6),
+        bn: BatchNorm,
+        act: ReLU,
+        drop: Dropout(0.3),
+        mid: Linear(5),
+        squash: Sigmoid,
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
     }
 }
 
@@ -232,6 +247,25 @@ fn int8_blob_round_trips_and_refuses_the_wrong_kind() {
     int8_to_bytes(&other, &mut other_blob).unwrap();
     assert!(matches!(
         int8_from_bytes(&mut back, &other_blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+
+    // A sigmoid table where the blob has a tanh table, and the reverse: same bytes, but the
+    // table would compute another function.
+    let sig = SmallSigmoid::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(9))
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert_eq!(SmallSigmoidInt8::BLOB_BYTES, SmallInt8::BLOB_BYTES);
+    let mut sig_back = sig;
+    assert!(matches!(
+        int8_from_bytes(&mut sig_back, &blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+    assert_eq!(sig_back, sig);
+    let mut sig_blob = [0u8; SmallSigmoidInt8::BLOB_BYTES];
+    int8_to_bytes(&sig, &mut sig_blob).unwrap();
+    assert!(matches!(
+        int8_from_bytes(&mut back, &sig_blob),
         Err(BlobError::WrongArchitecture { .. })
     ));
 

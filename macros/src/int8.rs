@@ -143,10 +143,17 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .iter()
         .map(|e| (&e.layer().input, &e.layer().output))
         .collect();
-    let prints = types
+    // The fingerprint's tag: the layer type's kind, or, for a table (whose bytes do not say
+    // which function they hold), the function's.
+    let prints = entries
         .iter()
+        .zip(&types)
         .zip(&widths)
-        .map(|(t, (i, o))| quote!((<#t as #q::QLayer>::KIND, #i, #o)));
+        .map(|((e, t), (i, o))| match e {
+            Entry::Table { sigmoid: true, .. } => quote!((#q::QTable::SIGMOID, #i, #o)),
+            Entry::Table { .. } => quote!((#q::QTable::TANH, #i, #o)),
+            Entry::Linear { .. } => quote!((<#t as #q::QLayer>::KIND, #i, #o)),
+        });
 
     // forward_int8: one buffer per layer output.
     let steps = fields

@@ -11,7 +11,8 @@ use super::{QParams, QuantError};
 /// its bytes, and a check of those bytes before they are read.
 pub trait QLayer {
     /// The layer kind in a fingerprint (`1` parameters of a tensor, `2` fully connected,
-    /// `3` lookup table).
+    /// `3` lookup table). A kind whose values alone do not say what it computes gives the
+    /// fingerprint a finer tag instead ([`QTable::TANH`], [`QTable::SIGMOID`]).
     const KIND: u8;
     /// Bytes of the layer in a blob.
     const BYTES: usize;
@@ -255,6 +256,12 @@ pub struct QTable {
 }
 
 impl QTable {
+    /// The fingerprint tag of a `tanh` table: a blob's table is data, so the tag is what
+    /// keeps a `tanh` table from loading into a `sigmoid` one.
+    pub const TANH: u8 = 3;
+    /// The fingerprint tag of a `sigmoid` table.
+    pub const SIGMOID: u8 = 4;
+
     /// `tanh`, output at scale 1/128, zero point 0 (TensorFlow Lite's fixed choice).
     pub fn tanh(input: QParams) -> Self {
         Self::build(input, QParams::TANH, libm::tanhf)
