@@ -178,5 +178,174 @@ def main():
         print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
 
 
+# The CNN fixture: NHWC in Keras and TFLite, channel-first ([C, H, W], columns of C·H·W
+# values, c slowest) in staticnn, so the script writes every tensor and weight in
+# staticnn's layout.
+CNN_INPUT = (13, 13, 2)  # H, W, C
+CNN_CASES = 24  # random int8 inputs, and as many quantised float samples
+
+
+def cnn_model(rng):
+    L = tf.keras.layers
+    model = tf.keras.Sequential([
+        tf.keras.Input(shape=CNN_INPUT),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.DepthwiseConv2D(3, padding="same", activation="relu"),
+        L.Conv2D(6, 3, strides=2, padding="valid", activation="relu"),
+        L.MaxPooling2D(2, strides=1),
+        # (A dilated Conv2D becomes SPACE_TO_BATCH_ND + CONV_2D + BATCH_TO_SPACE_ND in this
+        # converter, "same" or "valid", so the fixture has no dilation.)
+        L.Conv2D(6, 2, padding="valid"),
+        # "same": the windows at the edge average fewer values.
+        L.AveragePooling2D(2, strides=1, padding="same"),
+        L.Flatten(),
+        L.Dense(5),
+    ])
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            fan_in = np.prod(ws[0].shape[:-1]) if not isinstance(layer, L.DepthwiseConv2D) else np.prod(ws[0].shape[:2])
+            w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=ws[0].shape).astype(np.float32)
+            b = rng.normal(0.0, 0.3, size=ws[1].shape).astype(np.float32)
+            layer.set_weights([w, b])
+    return model
+
+
+def same_padding(size, k, stride, dil):
+    """TFLite's padding for SAME: the output size and the padding before (top or left)."""
+    out = -(-size // stride)
+    eff = (k - 1) * dil + 1
+    total = max((out - 1) * stride + eff - size, 0)
+    return out, total // 2
+
+
+def cnn_main():
+    rng = np.random.default_rng(1799)
+    model = cnn_model(rng)
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION,) + CNN_INPUT).astype(np.float32)
+
+    def representative():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    flat = converter.convert()
+    interp = tf.lite.Interpreter(
+        model_content=flat,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
+    interp.allocate_tensors()
+    ops = interp._get_ops_details()
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    in_q = inp["quantization_parameters"]
+    h, w, c = CNN_INPUT
+    lines = [
+        "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+        "model cnn",
+        "input_shape %d %d %d" % (c, h, w),
+        "input %s %d" % (hexf(in_q["scales"]), in_q["zero_points"][0]),
+    ]
+    keras = [l for l in model.layers if not isinstance(l, tf.keras.layers.InputLayer)]
+    shape = (h, w, c)
+    k = 0
+    for op in ops:
+        kind = op["op_name"]
+        if tensors[op["outputs"][0]]["dtype"] != np.int8:
+            # Flatten's shape arithmetic (SHAPE, STRIDED_SLICE, PACK on int32) before its
+            # RESHAPE.
+            continue
+        layer = keras[k]
+        k += 1
+        ot = tensors[op["outputs"][0]]
+        outs = ot["quantization_parameters"]
+        oq = "output %s %d" % (hexf(outs["scales"]), outs["zero_points"][0])
+        cfg = layer.get_config()
+        act = "relu" if cfg.get("activation") == "relu" else "none"
+        oh, ow, oc = ot["shape"][1:] if len(ot["shape"]) == 4 else (0, 0, ot["shape"][-1])
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])
+            kh, kw = cfg["kernel_size"]
+            sh, sw = cfg["strides"]
+            dh, dw = cfg["dilation_rate"]
+            if cfg["padding"] == "same":
+                (_, ph), (_, pw) = same_padding(shape[0], kh, sh, dh), same_padding(shape[1], kw, sw, dw)
+            else:
+                ph = pw = 0
+            if kind == "CONV_2D":
+                # TFLite [CO, KH, KW, CI] -> staticnn [CO][CI][KH][KW].
+                lines.append("conv %d %d %d %d %d %d %d %d %d %d %d %d %s" % (
+                    shape[2], oc, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, act))
+                lines.append("weight_q %s" % ints(wq.transpose(0, 3, 1, 2)))
+            else:
+                # TFLite [1, KH, KW, C] -> staticnn [C][KH][KW] (depth multiplier 1).
+                lines.append("depthwise %d %d %d %d %d %d %d %d %d %d %d %s" % (
+                    oc, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, act))
+                lines.append("weight_q %s" % ints(wq[0].transpose(2, 0, 1)))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        elif kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            kh, kw = cfg["pool_size"]
+            sh, sw = cfg["strides"]
+            if cfg["padding"] == "same":
+                (_, ph), (_, pw) = same_padding(shape[0], kh, sh, 1), same_padding(shape[1], kw, sw, 1)
+            else:
+                ph = pw = 0
+            name = "maxpool" if kind == "MAX_POOL_2D" else "avgpool"
+            lines.append("%s %d %d %d %d %d %d %d %d %d" % (name, oc, kh, kw, sh, sw, ph, pw, oh, ow))
+        elif kind == "RESHAPE":
+            lines.append("flatten")
+        elif kind == "FULLY_CONNECTED":
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])  # [OUT, H·W·C], Keras's flatten order
+            ph_, pw_, pc_ = shape
+            # staticnn's flatten order: c slowest, then h, then w.
+            wq = wq.reshape(-1, ph_, pw_, pc_).transpose(0, 3, 1, 2).reshape(wq.shape[0], -1)
+            lines.append("linear %d %d %s" % (wq.shape[1], wq.shape[0], act))
+            lines.append("weight_q %s" % ints(wq))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        else:
+            sys.exit("cnn: op %s not handled" % kind)
+        lines.append(oq)
+        if len(ot["shape"]) == 4:
+            shape = tuple(ot["shape"][1:])
+
+    in_scale, in_zp = in_q["scales"][0], in_q["zero_points"][0]
+    xs = [rng.integers(-128, 128, size=CNN_INPUT, dtype=np.int32) for _ in range(CNN_CASES)]
+    xs.append(np.full(CNN_INPUT, -128))
+    xs.append(np.full(CNN_INPUT, 127))
+    floats = rng.normal(0.2, 1.3, size=(CNN_CASES,) + CNN_INPUT).astype(np.float32)
+    for f in floats:
+        xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
+    for n, x in enumerate(xs):
+        interp.set_tensor(inp["index"], np.asarray(x, dtype=np.int8)[None])
+        interp.invoke()
+        y = interp.get_tensor(out["index"])[0]
+        lines.append("case %s ; %s" % (ints(np.asarray(x).transpose(2, 0, 1)), ints(y)))
+        if n == 0:
+            # Every op's output on the first case, channel-first: which op differs.
+            for op in ops:
+                t = tensors[op["outputs"][0]]
+                if t["dtype"] == np.int8 and len(t["shape"]) == 4:
+                    v = interp.get_tensor(t["index"])[0].transpose(2, 0, 1)
+                    lines.append("trace %s %s" % (op["op_name"], ints(v)))
+    path = os.path.join(OUT, "cnn.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("cnn: %d ops, %d cases -> %s" % (len(ops), len(xs), path))
+
+
 if __name__ == "__main__":
-    main()
+    # `cnn`: only the CNN fixture; nothing: every fixture.
+    if sys.argv[1:] != ["cnn"]:
+        main()
+    cnn_main()

@@ -21,6 +21,7 @@
 //! quantised yet gets a `quantize` that returns [`QuantError::Unsupported`].
 //! `tests/int8_tflite.rs` checks the integer networks against TensorFlow Lite fixtures.
 
+pub mod conv;
 pub mod fixed;
 mod layers;
 
@@ -128,6 +129,8 @@ pub enum QuantError {
     EmptyCalibration,
     /// A weight, a bias or a value seen during calibration is not finite.
     NonFinite,
+    /// A tensor's length does not match the layer's geometry ([`conv`]).
+    Shape,
 }
 
 impl fmt::Display for QuantError {
@@ -140,6 +143,9 @@ impl fmt::Display for QuantError {
             QuantError::EmptyCalibration => f.write_str("the calibration data set is empty"),
             QuantError::NonFinite => {
                 f.write_str("a weight, bias or calibration activation is not finite")
+            }
+            QuantError::Shape => {
+                f.write_str("a tensor's length does not match the layer's geometry")
             }
         }
     }

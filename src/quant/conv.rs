@@ -1,0 +1,412 @@
+//! The integer kernels of convolutions and pooling, as TensorFlow Lite's int8 reference
+//! kernels compute them (`reference_integer_ops::ConvPerChannel`,
+//! `DepthwiseConvPerChannel`, `MaxPool`, `AveragePool`), on staticnn's channel-first
+//! tensors: a sample is a column of `C · H · W` values, channel slowest, then row, then
+//! column.
+//!
+//! They work on slices with the geometry given at run time ([`Window`]), so that the
+//! generated networks can keep their tensors in arrays of any size; a slice of the wrong
+//! length is a [`QuantError::Shape`], never a panic.
+//!
+//! - Convolutions: `acc = b_o + Σ w · (x − zp_in)` over the window's points inside the
+//!   input (padding is the zero point: those points add nothing), requantised per output
+//!   channel, `+ zp_out`, clamped to the fused range. The requantisation rounds twice
+//!   ([`multiply_by_quantized_multiplier_double_rounding`]), unlike `FULLY_CONNECTED`'s
+//!   single rounding: on `tests/int8_tflite_cnn.rs`'s fixture (TensorFlow 2.21's
+//!   interpreter, reference kernels) single rounding puts 3 of the first convolution's 676
+//!   outputs 1 LSB low and 62 of the 250 final outputs off, double rounding none. Weights `[O][I][KH][KW]` (a `Conv2d`'s layout), depthwise `[C][KH][KW]`
+//!   (channel multiplier 1: `groups == channels`), with one multiplier per output channel.
+//! - Pooling keeps the input's scale and zero point (the converter gives both tensors the
+//!   same): the maximum, or the sum of the points inside the input divided by their count,
+//!   rounded half away from zero, then clamped.
+
+use super::QuantError;
+use super::fixed::multiply_by_quantized_multiplier_double_rounding;
+
+/// The geometry of a 2-D window operation (convolution or pooling): input and output
+/// sizes, kernel, stride, padding before the first row and column (TensorFlow Lite's
+/// `padding_values`; the padding after is whatever the output size implies), dilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Input rows.
+    pub in_h: usize,
+    /// Input columns.
+    pub in_w: usize,
+    /// Output rows.
+    pub out_h: usize,
+    /// Output columns.
+    pub out_w: usize,
+    /// Kernel rows.
+    pub k_h: usize,
+    /// Kernel columns.
+    pub k_w: usize,
+    /// Vertical stride.
+    pub stride_h: usize,
+    /// Horizontal stride.
+    pub stride_w: usize,
+    /// Rows of padding above the input.
+    pub pad_top: usize,
+    /// Columns of padding left of the input.
+    pub pad_left: usize,
+    /// Vertical dilation (1: none).
+    pub dil_h: usize,
+    /// Horizontal dilation (1: none).
+    pub dil_w: usize,
+}
+
+impl Window {
+    /// The input positions `(row, column)` of window point `(ky, kx)` for output
+    /// `(oy, ox)`, or `None` when the point is in the padding.
+    /// (Wrapping arithmetic: a geometry too large for `usize` gives points outside the
+    /// input, not a panic.)
+    #[inline(always)]
+    fn at(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let y = (oy.wrapping_mul(self.stride_h))
+            .wrapping_add(ky.wrapping_mul(self.dil_h))
+            .checked_sub(self.pad_top)?;
+        let x = (ox.wrapping_mul(self.stride_w))
+            .wrapping_add(kx.wrapping_mul(self.dil_w))
+            .checked_sub(self.pad_left)?;
+        (y < self.in_h && x < self.in_w).then_some((y, x))
+    }
+
+    fn check(&self, x: usize, in_c: usize, y: usize, out_c: usize) -> Result<(), QuantError> {
+        let size = |a: usize, b: usize, c: usize| a.checked_mul(b)?.checked_mul(c);
+        let ok = size(in_c, self.in_h, self.in_w) == Some(x)
+            && size(out_c, self.out_h, self.out_w) == Some(y)
+            && self.stride_h > 0
+            && self.stride_w > 0;
+        if ok { Ok(()) } else { Err(QuantError::Shape) }
+    }
+
+    /// Whether `len` is `a · b · k_h · k_w` (without overflow).
+    fn kernels(&self, len: usize, a: usize, b: usize) -> Result<(), QuantError> {
+        let n = a
+            .checked_mul(b)
+            .and_then(|n| n.checked_mul(self.k_h))
+            .and_then(|n| n.checked_mul(self.k_w));
+        if n == Some(len) {
+            Ok(())
+        } else {
+            Err(QuantError::Shape)
+        }
+    }
+}
+
+/// The per-output-channel requantisation of a convolution: biases (at `s_in · s_w,o`),
+/// fixed-point multipliers and shifts of `s_in · s_w,o / s_out` (see
+/// [`quantize_multiplier`](super::fixed::quantize_multiplier)), the output's zero point,
+/// and the fused activation's range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Requantize<'a> {
+    /// Biases, one per output channel.
+    pub bias: &'a [i32],
+    /// Multipliers (Q0.31), one per output channel.
+    pub multiplier: &'a [i32],
+    /// Shifts, one per output channel.
+    pub shift: &'a [i32],
+    /// The input's zero point.
+    pub input_zero_point: i32,
+    /// The output's zero point.
+    pub output_zero_point: i32,
+    /// The lowest output (the fused activation's floor).
+    pub min: i8,
+    /// The highest output.
+    pub max: i8,
+}
+
+impl Requantize<'_> {
+    fn check(&self, channels: usize) -> Result<(), QuantError> {
+        let ok = self.bias.len() == channels
+            && self.multiplier.len() == channels
+            && self.shift.len() == channels;
+        if ok { Ok(()) } else { Err(QuantError::Shape) }
+    }
+
+    #[inline(always)]
+    fn apply(&self, o: usize, acc: i32) -> i8 {
+        // Wrapping, as the C code on two's complement: no field value panics.
+        let acc = acc.wrapping_add(self.bias[o]);
+        let v = multiply_by_quantized_multiplier_double_rounding(
+            acc,
+            self.multiplier[o],
+            self.shift[o],
+        )
+        .saturating_add(self.output_zero_point);
+        v.max(i32::from(self.min)).min(i32::from(self.max)) as i8
+    }
+}
+
+/// A 2-D convolution of one sample `x` (`[in_c][in_h][in_w]`) with per-channel weights
+/// `[out_c][in_c][k_h][k_w]` into `y` (`[out_c][out_h][out_w]`), as TensorFlow Lite's
+/// `ConvPerChannel`.
+///
+/// # Errors
+///
+/// [`QuantError::Shape`] when a slice's length does not match the geometry, or a stride
+/// is 0.
+pub fn conv2d(
+    win: &Window,
+    in_c: usize,
+    x: &[i8],
+    weight: &[i8],
+    rq: &Requantize<'_>,
+    y: &mut [i8],
+) -> Result<(), QuantError> {
+    let out_c = rq.bias.len();
+    win.check(x.len(), in_c, y.len(), out_c)?;
+    rq.check(out_c)?;
+    win.kernels(weight.len(), out_c, in_c)?;
+    let (plane, kernel) = (win.in_h * win.in_w, win.k_h * win.k_w);
+    let zp = rq.input_zero_point;
+    for o in 0..out_c {
+        let w_o = &weight[o * in_c * kernel..(o + 1) * in_c * kernel];
+        for oy in 0..win.out_h {
+            for ox in 0..win.out_w {
+                let mut acc = 0i32;
+                for ky in 0..win.k_h {
+                    for kx in 0..win.k_w {
+                        let Some((iy, ix)) = win.at(oy, ox, ky, kx) else {
+                            continue;
+                        };
+                        for i in 0..in_c {
+                            let v = i32::from(x[i * plane + iy * win.in_w + ix]);
+                            let w = i32::from(w_o[i * kernel + ky * win.k_w + kx]);
+                            acc = acc.wrapping_add(w.wrapping_mul(v.wrapping_sub(zp)));
+                        }
+                    }
+                }
+                y[(o * win.out_h + oy) * win.out_w + ox] = rq.apply(o, acc);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A depthwise convolution (`groups == channels`, one filter per channel) of one sample
+/// `x` (`[c][in_h][in_w]`) with weights `[c][k_h][k_w]` into `y` (`[c][out_h][out_w]`), as
+/// TensorFlow Lite's `DepthwiseConvPerChannel` with depth multiplier 1 (its filter
+/// `[1][k_h][k_w][c]`, transposed); one multiplier per channel.
+///
+/// # Errors
+///
+/// [`QuantError::Shape`] when a slice's length does not match the geometry, or a stride
+/// is 0.
+pub fn depthwise_conv2d(
+    win: &Window,
+    x: &[i8],
+    weight: &[i8],
+    rq: &Requantize<'_>,
+    y: &mut [i8],
+) -> Result<(), QuantError> {
+    let c = rq.bias.len();
+    win.check(x.len(), c, y.len(), c)?;
+    rq.check(c)?;
+    win.kernels(weight.len(), c, 1)?;
+    let (plane, kernel) = (win.in_h * win.in_w, win.k_h * win.k_w);
+    let zp = rq.input_zero_point;
+    for ch in 0..c {
+        let (x_c, w_c) = (&x[ch * plane..(ch + 1) * plane], &weight[ch * kernel..]);
+        for oy in 0..win.out_h {
+            for ox in 0..win.out_w {
+                let mut acc = 0i32;
+                for ky in 0..win.k_h {
+                    for kx in 0..win.k_w {
+                        if let Some((iy, ix)) = win.at(oy, ox, ky, kx) {
+                            let v = i32::from(x_c[iy * win.in_w + ix]);
+                            let w = i32::from(w_c[ky * win.k_w + kx]);
+                            acc = acc.wrapping_add(w.wrapping_mul(v.wrapping_sub(zp)));
+                        }
+                    }
+                }
+                y[(ch * win.out_h + oy) * win.out_w + ox] = rq.apply(ch, acc);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which reduction a pooling window makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// The largest value.
+    Max,
+    /// The mean of the values inside the input, rounded half away from zero.
+    Average,
+}
+
+/// Max or average pooling of one sample `x` (`[c][in_h][in_w]`) into `y`
+/// (`[c][out_h][out_w]`), output clamped to `[min, max]`, as TensorFlow Lite's int8
+/// `MaxPool` and `AveragePool`: only the window's points inside the input count (a
+/// window entirely in the padding gives the zero of the sum, 0, as no real window does).
+///
+/// # Errors
+///
+/// [`QuantError::Shape`] when a slice's length does not match the geometry, or a stride
+/// is 0.
+pub fn pool2d(
+    win: &Window,
+    pool: Pool,
+    c: usize,
+    x: &[i8],
+    (min, max): (i8, i8),
+    y: &mut [i8],
+) -> Result<(), QuantError> {
+    win.check(x.len(), c, y.len(), c)?;
+    let plane = win.in_h * win.in_w;
+    for ch in 0..c {
+        let x_c = &x[ch * plane..(ch + 1) * plane];
+        for oy in 0..win.out_h {
+            for ox in 0..win.out_w {
+                let (mut best, mut sum, mut count) = (i32::MIN, 0i32, 0i32);
+                for ky in 0..win.k_h {
+                    for kx in 0..win.k_w {
+                        if let Some((iy, ix)) = win.at(oy, ox, ky, kx) {
+                            let v = i32::from(x_c[iy * win.in_w + ix]);
+                            best = best.max(v);
+                            sum = sum.wrapping_add(v);
+                            count = count.wrapping_add(1);
+                        }
+                    }
+                }
+                let v = match pool {
+                    _ if count <= 0 => 0,
+                    Pool::Max => best,
+                    // Half away from zero, as TensorFlow Lite rounds the mean.
+                    Pool::Average if sum > 0 => (sum + count / 2) / count,
+                    Pool::Average => (sum - count / 2) / count,
+                };
+                y[(ch * win.out_h + oy) * win.out_w + ox] =
+                    v.max(i32::from(min)).min(i32::from(max)) as i8;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn win(n: usize, k: usize, stride: usize, pad: usize, dil: usize, out: usize) -> Window {
+        Window {
+            in_h: n,
+            in_w: n,
+            out_h: out,
+            out_w: out,
+            k_h: k,
+            k_w: k,
+            stride_h: stride,
+            stride_w: stride,
+            pad_top: pad,
+            pad_left: pad,
+            dil_h: dil,
+            dil_w: dil,
+        }
+    }
+
+    #[test]
+    fn dilation_and_padding_pick_the_right_points() {
+        // One channel 4×4 holding 0..16, kernel 2×2 dilated by 2, padding 1: output (0, 0)
+        // sees (−1, −1), (−1, 1), (1, −1), (1, 1): only x[1][1] = 5 is inside.
+        let x: [i8; 16] = core::array::from_fn(|k| k as i8);
+        let w = [1i8; 4];
+        let rq = Requantize {
+            bias: &[0],
+            multiplier: &[1 << 30],
+            shift: &[1], // × 1
+            input_zero_point: 0,
+            output_zero_point: 0,
+            min: -128,
+            max: 127,
+        };
+        let geometry = win(4, 2, 1, 1, 2, 3);
+        let mut y = [0i8; 9];
+        conv2d(&geometry, 1, &x, &w, &rq, &mut y).unwrap();
+        assert_eq!(y[0], 5);
+        // Output (1, 1) sees (0, 0), (0, 2), (2, 0), (2, 2): 0 + 2 + 8 + 10.
+        assert_eq!(y[4], 20);
+        let mut d = [0i8; 9];
+        depthwise_conv2d(&geometry, &x, &w, &rq, &mut d).unwrap();
+        assert_eq!(d, y);
+    }
+
+    #[test]
+    fn average_pooling_rounds_half_away_from_zero() {
+        // One row of two values, one window of both.
+        let pair = Window {
+            in_h: 1,
+            in_w: 2,
+            out_h: 1,
+            out_w: 1,
+            k_h: 1,
+            k_w: 2,
+            ..win(1, 1, 1, 0, 1, 1)
+        };
+        let mut y = [0i8; 1];
+        let cases = [
+            ([3i8, 4], 4),
+            ([-3, -4], -4),
+            ([1, 2], 2),
+            ([-1, -2], -2),
+            ([5, 5], 5),
+        ];
+        for (x, mean) in cases {
+            pool2d(&pair, Pool::Average, 1, &x, (-128, 127), &mut y).unwrap();
+            assert_eq!(y[0], mean, "{x:?}");
+        }
+        // A window half in the padding averages the one value inside.
+        let padded = Window {
+            in_w: 1,
+            pad_left: 1,
+            ..pair
+        };
+        pool2d(&padded, Pool::Average, 1, &[-7], (-128, 127), &mut y).unwrap();
+        assert_eq!(y[0], -7);
+        pool2d(&padded, Pool::Max, 1, &[-7], (-5, 127), &mut y).unwrap();
+        assert_eq!(y[0], -5);
+    }
+
+    #[test]
+    fn wrong_lengths_are_typed_errors() {
+        let g = win(3, 2, 1, 0, 1, 2);
+        let rq = Requantize {
+            bias: &[0, 0],
+            multiplier: &[1 << 30, 1 << 30],
+            shift: &[0, 0],
+            input_zero_point: 0,
+            output_zero_point: 0,
+            min: -128,
+            max: 127,
+        };
+        let (x, w) = ([0i8; 9], [0i8; 8]);
+        let mut y = [0i8; 8];
+        assert_eq!(conv2d(&g, 1, &x, &w, &rq, &mut y), Ok(()));
+        assert_eq!(
+            conv2d(&g, 1, &x[1..], &w, &rq, &mut y),
+            Err(QuantError::Shape)
+        );
+        assert_eq!(
+            conv2d(&g, 1, &x, &w[1..], &rq, &mut y),
+            Err(QuantError::Shape)
+        );
+        assert_eq!(
+            conv2d(&g, 1, &x, &w, &rq, &mut y[1..]),
+            Err(QuantError::Shape)
+        );
+        let short = Requantize { shift: &[0], ..rq };
+        assert_eq!(
+            conv2d(&g, 1, &x, &w, &short, &mut y),
+            Err(QuantError::Shape)
+        );
+        let still = Window { stride_h: 0, ..g };
+        assert_eq!(
+            pool2d(&still, Pool::Max, 1, &x, (-128, 127), &mut y[..4]),
+            Err(QuantError::Shape)
+        );
+        assert_eq!(
+            depthwise_conv2d(&g, &x, &w[..4], &rq, &mut y),
+            Err(QuantError::Shape)
+        );
+    }
+}
