@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use staticnn::data::Dataset;
 use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
+use staticnn::nalgebra::SMatrix;
 use staticnn::prelude::*;
 use staticnn::quant::{QParams, QuantError};
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
@@ -52,10 +53,53 @@ network! {
 }
 
 network! {
-    /// A convolution has no int8 form yet.
+    /// A global average pooling has no int8 form yet.
     struct Convolutional {
         input: [1, 4, 4],
         conv: Conv2d(2, kernel = 3),
+        gap: GlobalAvgPool,
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// Every convolution and pooling the int8 twin has: a convolution with its batch norm
+    /// folded and ReLU fused, max pooling with padding, a depthwise convolution with stride
+    /// and dilation, average pooling, Flatten, and dropout removed.
+    struct SmallCnn {
+        input: [2, 9, 9],
+        c1: Conv2d(4, kernel = 3, padding = 1, bias = false),
+        bn: BatchNorm,
+        ReLU,
+        mp: MaxPool2d(kernel = 2, stride = 1, padding = 1),
+        dw: Conv2d(4, kernel = 3, stride = 2, padding = 2, dilation = 2, groups = 4),
+        ReLU,
+        ap: AvgPool2d(kernel = 2, stride = 1),
+        Flatten,
+        Dropout(0.2),
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Average pooling with padding: staticnn divides by the whole window, TensorFlow Lite
+    /// by the points inside, so it has no int8 form.
+    struct PaddedAverage {
+        input: [1, 4, 4],
+        Conv2d(2, kernel = 3, padding = 1),
+        ap: AvgPool2d(kernel = 2, stride = 1, padding = 1),
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// Groups other than 1 or the channels.
+    struct Grouped {
+        input: [4, 3, 3],
+        g: Conv2d(4, kernel = 1, groups = 2),
         Flatten,
         Linear(3),
     }
@@ -120,6 +164,47 @@ fn quantised_network_follows_the_folded_float_network() {
 }
 
 #[test]
+fn quantised_cnn_follows_the_folded_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(21);
+    let mut net = SmallCnn::<f32>::new(&mut rng);
+    // Batch-norm statistics that the fold must carry.
+    net.state.bn.running_mean.iter_mut().for_each(|m| *m = 0.3);
+    net.state.bn.running_var.iter_mut().for_each(|v| *v = 2.0);
+    let images: Vec<[f32; 162]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(150);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.dw.depthwise && !q.c1.depthwise);
+    let float = net.to_inference();
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 162, 1>::from_column_slice(x);
+        let (a, b) = (float.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    // Within a few output steps of the float network.
+    let step = q.output_params().scale;
+    assert!(
+        worst <= 6.0 * step,
+        "worst {worst}, step {step}, range {range}"
+    );
+
+    // The blob round trip.
+    let mut blob = vec![0u8; SmallCnnInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.c1.bias[0] += 3;
+    back.out.weight[0][0] ^= 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+}
+
+#[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let images = vec![[0.5f32; 16]; 3];
@@ -131,11 +216,27 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "conv",
-            kind: "Conv2d"
+            layer: "gap",
+            kind: "GlobalAvgPool"
         }
     );
-    assert!(err.to_string().contains("`conv` (Conv2d)"), "{err}");
+    assert!(err.to_string().contains("`gap` (GlobalAvgPool)"), "{err}");
+    let padded = PaddedAverage::<f32>::new(&mut rng);
+    assert_eq!(
+        padded
+            .quantize(Dataset::new(&images, &labels).unwrap())
+            .unwrap_err(),
+        QuantError::Unsupported {
+            layer: "ap",
+            kind: "AvgPool2d with padding"
+        }
+    );
+    let grouped = Grouped::<f32>::new(&mut rng);
+    let cubes = vec![[0.5f32; 36]; 3];
+    assert!(matches!(
+        grouped.quantize(Dataset::new(&cubes, &labels).unwrap()),
+        Err(QuantError::Unsupported { layer: "g", .. })
+    ));
 
     let smooth = Smooth::<f32>::new(&mut rng);
     let calib = samples(2, 3);

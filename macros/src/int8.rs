@@ -18,18 +18,26 @@ enum Entry<'a> {
     Linear { layer: &'a Layer, relu: bool },
     /// `Tanh` or `Sigmoid` as a table.
     Table { layer: &'a Layer, sigmoid: bool },
+    /// A `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
+    Conv { layer: &'a Layer, relu: bool },
+    /// `MaxPool2d` or `AvgPool2d`.
+    Pool { layer: &'a Layer, max: bool },
 }
 
 impl Entry<'_> {
     fn layer(&self) -> &Layer {
         match self {
-            Entry::Linear { layer, .. } | Entry::Table { layer, .. } => layer,
+            Entry::Linear { layer, .. }
+            | Entry::Table { layer, .. }
+            | Entry::Conv { layer, .. }
+            | Entry::Pool { layer, .. } => layer,
         }
     }
 }
 
-/// The layers of the inference form (as `inference.rs` keeps them).
-fn kept(layers: &[Layer]) -> Vec<&Layer> {
+/// The layers of the inference form (as `inference.rs` keeps them), and the fields of those
+/// a batch norm was folded into.
+fn kept(layers: &[Layer]) -> (Vec<&Layer>, Vec<String>) {
     let mut out: Vec<&Layer> = Vec::new();
     let mut folded_into: Vec<usize> = Vec::new(); // positions in `out` already folded into
     for l in layers {
@@ -47,7 +55,11 @@ fn kept(layers: &[Layer]) -> Vec<&Layer> {
             _ => out.push(l),
         }
     }
-    out
+    let folded = folded_into
+        .iter()
+        .map(|&k| out[k].field.to_string())
+        .collect();
+    (out, folded)
 }
 
 /// The integer entries, or the first layer that has none.
@@ -58,14 +70,27 @@ fn entries<'a>(kept: &[&'a Layer]) -> Result<Vec<Entry<'a>>, &'a Layer> {
         let l = kept[k];
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
-            "Linear" => {
+            "Linear" | "Conv2d" => {
                 let relu = kept
                     .get(k + 1)
                     .is_some_and(|n| n.kind == "ReLU" && !n.custom);
                 if relu {
                     k += 1;
                 }
-                Entry::Linear { layer: l, relu }
+                if l.kind == "Linear" {
+                    Entry::Linear { layer: l, relu }
+                } else {
+                    Entry::Conv { layer: l, relu }
+                }
+            }
+            "MaxPool2d" | "AvgPool2d" => Entry::Pool {
+                layer: l,
+                max: l.kind == "MaxPool2d",
+            },
+            // The same values in the same order: no entry.
+            "Flatten" => {
+                k += 1;
+                continue;
             }
             "Tanh" => Entry::Table {
                 layer: l,
@@ -88,7 +113,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let name = format_ident!("{}Int8", plan.name);
     let q = quote!(::staticnn::quant);
     let dataset = quote!(::staticnn::data::Dataset<'_, f32, #input, __L>);
-    let kept = kept(&plan.layers);
+    let (kept, folded) = kept(&plan.layers);
     let entries = match entries(&kept) {
         Ok(e) if !e.is_empty() => e,
         other => {
@@ -127,6 +152,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 quote!(#q::QLinear<#i, #o>)
             }
             Entry::Table { .. } => quote!(#q::QTable),
+            Entry::Conv { layer, .. } => {
+                let ty = &layer.ty;
+                let g = quote!(<#ty as #q::conv::Geometry>);
+                quote!(#q::conv::QConv2d<{ #g::KK }, { #g::OUT_C }>)
+            }
+            Entry::Pool { .. } => quote!(#q::conv::QPool),
         })
         .collect();
     let field_docs = entries.iter().map(|e| {
@@ -136,6 +167,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Linear { .. } => "fully connected",
             Entry::Table { sigmoid: true, .. } => "sigmoid table",
             Entry::Table { .. } => "tanh table",
+            Entry::Conv { relu: true, .. } => "convolution, ReLU fused",
+            Entry::Conv { .. } => "convolution",
+            Entry::Pool { max: true, .. } => "max pooling",
+            Entry::Pool { .. } => "average pooling",
         };
         format!("Layer {} ({what}).", l.label)
     });
@@ -153,6 +188,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Table { sigmoid: true, .. } => quote!((#q::QTable::SIGMOID, #i, #o)),
             Entry::Table { .. } => quote!((#q::QTable::TANH, #i, #o)),
             Entry::Linear { .. } => quote!((<#t as #q::QLayer>::KIND, #i, #o)),
+            // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
+            Entry::Conv { layer, .. } | Entry::Pool { layer, .. } => {
+                let ty = &layer.ty;
+                let g = quote!(<#ty as #q::conv::Geometry>);
+                let kind = match e {
+                    Entry::Conv { .. } => quote!(if #g::GROUPS == 1 { 5u8 } else { 6u8 }),
+                    Entry::Pool { max: true, .. } => quote!(7u8),
+                    _ => quote!(8u8),
+                };
+                let w = quote!(#q::conv::window_prints(&#g::WINDOW));
+                quote! {
+                    (#kind, #i, #o), #w[0], #w[1], #w[2], #w[3]
+                }
+            }
         });
 
     // forward_int8: one buffer per layer output.
@@ -192,7 +241,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let mut n = 0usize;
     for (k, e) in entries.iter().enumerate() {
         let mut run = |l: &Layer| {
-            let (ty, v, f, i, o) = (&l.ty, &l.value, &l.field, &l.input, &l.output);
+            // The inference form's type: with the bias a folded batch norm gave it.
+            let (ty, v) = match &l.biased {
+                Some((ty, v)) if folded.contains(&l.field.to_string()) => (ty, v),
+                _ => (&l.ty, &l.value),
+            };
+            let (f, i, o) = (&l.field, &l.input, &l.output);
             let (src, dst) = (format_ident!("__x{}", n), format_ident!("__x{}", n + 1));
             n += 1;
             quote! {
@@ -203,7 +257,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         };
         let mut t = run(e.layer());
-        if let Entry::Linear { layer, relu: true } = e {
+        if let Entry::Linear { layer, relu: true } | Entry::Conv { layer, relu: true } = e {
             let pos = kept
                 .iter()
                 .position(|l| l.field == layer.field)
@@ -227,6 +281,33 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     let #f = #q::QLinear::quantize(
                         &__f.params.#f.weight, &__f.params.#f.bias, __prev, #s.params()?, #fused,
                     )?;
+                    let __prev = #f.output;
+                }
+            }
+            Entry::Conv { layer, relu } => {
+                let fused = if *relu {
+                    quote!(#q::Fused::Relu)
+                } else {
+                    quote!(#q::Fused::None)
+                };
+                let (ty, name) = (&layer.ty, f.to_string());
+                quote! {
+                    let #f = #q::conv::QConv2d::quantize::<#ty, _>(
+                        &__f.params.#f, #name, __prev, #s.params()?, #fused,
+                    )?;
+                    let __prev = #f.output;
+                }
+            }
+            Entry::Pool { layer, max } => {
+                let pool = if *max {
+                    quote!(#q::conv::Pool::Max)
+                } else {
+                    quote!(#q::conv::Pool::Average)
+                };
+                let (ty, name) = (&layer.ty, f.to_string());
+                quote! {
+                    let _ = &#s;
+                    let #f = #q::conv::QPool::new::<#ty>(#pool, #name, __prev)?;
                     let __prev = #f.output;
                 }
             }

@@ -20,8 +20,12 @@
 //!   same): the maximum, or the sum of the points inside the input divided by their count,
 //!   rounded half away from zero, then clamped.
 
-use super::QuantError;
-use super::fixed::multiply_by_quantized_multiplier_double_rounding;
+use nalgebra::SMatrix;
+
+use super::fixed::{multiply_by_quantized_multiplier_double_rounding, quantize_multiplier};
+use super::layers::{fused_range, i32_at};
+use super::{Fused, QLayer, QParams, QuantError};
+use crate::layers::{AvgPool2d, Conv2d, ConvParams, MaxPool2d};
 
 /// The geometry of a 2-D window operation (convolution or pooling): input and output
 /// sizes, kernel, stride, padding before the first row and column (TensorFlow Lite's
@@ -282,6 +286,357 @@ pub fn pool2d(
         }
     }
     Ok(())
+}
+
+/// The geometry of a float convolution or pooling layer type, read from its type
+/// parameters: what its int8 form needs (the generated twin names it through this trait).
+pub trait Geometry {
+    /// The window.
+    const WINDOW: Window;
+    /// Input channels.
+    const IN_C: usize;
+    /// Output channels.
+    const OUT_C: usize;
+    /// Groups (1 for pooling).
+    const GROUPS: usize;
+    /// Weights per output channel (`IN_C / GROUPS · k_h · k_w`; 0 for pooling).
+    const KK: usize;
+}
+
+const fn window(
+    hw: [usize; 4],
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 2],
+    d: [usize; 2],
+) -> Window {
+    Window {
+        in_h: hw[0],
+        in_w: hw[1],
+        out_h: hw[2],
+        out_w: hw[3],
+        k_h: k[0],
+        k_w: k[1],
+        stride_h: s[0],
+        stride_w: s[1],
+        pad_top: p[0],
+        pad_left: p[1],
+        dil_h: d[0],
+        dil_w: d[1],
+    }
+}
+
+impl<
+    const CI: usize,
+    const HI: usize,
+    const WI: usize,
+    const CO: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const DH: usize,
+    const DW: usize,
+    const G: usize,
+    const KK: usize,
+    const NB: usize,
+> Geometry for Conv2d<CI, HI, WI, CO, HO, WO, KH, KW, SH, SW, PH, PW, DH, DW, G, KK, NB>
+{
+    const WINDOW: Window = window([HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW], [DH, DW]);
+    const IN_C: usize = CI;
+    const OUT_C: usize = CO;
+    const GROUPS: usize = G;
+    const KK: usize = KK;
+}
+
+macro_rules! pool_geometry {
+    ($t:ident) => {
+        impl<
+            const C: usize,
+            const HI: usize,
+            const WI: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PH: usize,
+            const PW: usize,
+        > Geometry for $t<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>
+        {
+            const WINDOW: Window = window([HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW], [1, 1]);
+            const IN_C: usize = C;
+            const OUT_C: usize = C;
+            const GROUPS: usize = 1;
+            const KK: usize = 0;
+        }
+    };
+}
+pool_geometry!(MaxPool2d);
+pool_geometry!(AvgPool2d);
+
+/// The fingerprint entries of a window (kernel, stride, padding, dilation), so that two
+/// geometries with the same widths do not share blobs.
+pub const fn window_prints(w: &Window) -> [(u8, usize, usize); 4] {
+    [
+        (0, w.k_h, w.k_w),
+        (0, w.stride_h, w.stride_w),
+        (0, w.pad_top, w.pad_left),
+        (0, w.dil_h, w.dil_w),
+    ]
+}
+
+/// A `Conv2d` in integers (groups 1, or depthwise: groups = input = output channels):
+/// [`conv2d`] or [`depthwise_conv2d`] on each column of a batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QConv2d<const KK: usize, const CO: usize> {
+    /// Weights, one row of `KK` per output channel (`[in/groups][k_h][k_w]`).
+    pub weight: [[i8; KK]; CO],
+    /// Biases at `s_in · s_w,o`.
+    pub bias: [i32; CO],
+    /// Per output channel: the significand of `s_in · s_w,o / s_out` (Q0.31).
+    pub multiplier: [i32; CO],
+    /// Per output channel: its power of two.
+    pub shift: [i32; CO],
+    /// The input's zero point.
+    pub input_zero_point: i32,
+    /// The output's scale and zero point.
+    pub output: QParams,
+    /// The lowest output (the fused activation's floor).
+    pub min: i8,
+    /// The highest output.
+    pub max: i8,
+    /// The geometry (from the float layer's type; not in the blob).
+    pub window: Window,
+    /// Input channels.
+    pub in_c: usize,
+    /// Whether this is a depthwise convolution.
+    pub depthwise: bool,
+}
+
+impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
+    /// Quantises the float layer `L` with parameters `params`: each output channel's
+    /// weights symmetric to `[−127, 127]` with scale `max |w| / 127`, biases
+    /// `round(b / (s_in · s_w))` (0 without bias), multipliers `s_in · s_w / s_out`.
+    ///
+    /// # Errors
+    ///
+    /// [`QuantError::NonFinite`] for a non-finite weight or bias;
+    /// [`QuantError::Unsupported`] (naming `layer`) for groups other than 1 or depthwise.
+    pub fn quantize<L: Geometry, const NB: usize>(
+        params: &ConvParams<f32, KK, CO, NB>,
+        layer: &'static str,
+        input: QParams,
+        output: QParams,
+        fused: Fused,
+    ) -> Result<Self, QuantError> {
+        let depthwise = L::GROUPS != 1;
+        if depthwise && !(L::GROUPS == L::IN_C && L::GROUPS == CO) {
+            return Err(QuantError::Unsupported {
+                layer,
+                kind: "Conv2d (groups other than 1 or the channels)",
+            });
+        }
+        if params
+            .weight
+            .iter()
+            .chain(params.bias.iter())
+            .any(|v| !v.is_finite())
+        {
+            return Err(QuantError::NonFinite);
+        }
+        let mut weight = [[0i8; KK]; CO];
+        let mut bias = [0i32; CO];
+        let mut multiplier = [0i32; CO];
+        let mut shift = [0i32; CO];
+        for o in 0..CO {
+            let col = params.weight.column(o);
+            let absmax = col.iter().fold(0f64, |m, w| m.max(f64::from(*w).abs()));
+            let scale = if absmax > 0.0 { absmax / 127.0 } else { 1.0 };
+            for (q, w) in weight[o].iter_mut().zip(col.iter()) {
+                *q = libm::round(f64::from(*w) / scale).clamp(-127.0, 127.0) as i8;
+            }
+            let s_w = scale as f32;
+            let b = params.bias.get(o).copied().unwrap_or(0.0);
+            let bias_scale = f64::from(input.scale) * f64::from(s_w);
+            bias[o] = libm::round(f64::from(b) / bias_scale)
+                .clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+            let m = f64::from(input.scale) * f64::from(s_w) / f64::from(output.scale);
+            (multiplier[o], shift[o]) = quantize_multiplier(m);
+        }
+        let (min, max) = fused_range(output, fused);
+        Ok(Self {
+            weight,
+            bias,
+            multiplier,
+            shift,
+            input_zero_point: input.zero_point,
+            output,
+            min,
+            max,
+            window: L::WINDOW,
+            in_c: L::IN_C,
+            depthwise,
+        })
+    }
+
+    /// The layer on a batch of `B` columns (`NI = in_c · in_h · in_w`,
+    /// `NO = CO · out_h · out_w`). Integers only. A geometry that does not match the
+    /// widths (only a hand-edited `window` can give one) leaves `y` unchanged.
+    pub fn forward<const NI: usize, const NO: usize, const B: usize>(
+        &self,
+        x: &SMatrix<i8, NI, B>,
+        y: &mut SMatrix<i8, NO, B>,
+    ) {
+        let rq = Requantize {
+            bias: &self.bias,
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            input_zero_point: self.input_zero_point,
+            output_zero_point: self.output.zero_point,
+            min: self.min,
+            max: self.max,
+        };
+        let w = self.weight.as_flattened();
+        for (xc, yc) in x
+            .as_slice()
+            .chunks_exact(NI.max(1))
+            .zip(y.as_mut_slice().chunks_exact_mut(NO.max(1)))
+        {
+            let _ = if self.depthwise {
+                depthwise_conv2d(&self.window, xc, w, &rq, yc)
+            } else {
+                conv2d(&self.window, self.in_c, xc, w, &rq, yc)
+            };
+        }
+    }
+}
+
+impl<const KK: usize, const CO: usize> QLayer for QConv2d<KK, CO> {
+    const KIND: u8 = 5;
+    const BYTES: usize = KK * CO + 12 * CO + 4 + QParams::BYTES + 2;
+    fn write(&self, out: &mut [u8]) {
+        let (w, rest) = out.split_at_mut(KK * CO);
+        for (d, s) in w.iter_mut().zip(self.weight.as_flattened()) {
+            *d = *s as u8;
+        }
+        let mut at = 0;
+        for v in self.bias.iter().chain(&self.multiplier).chain(&self.shift) {
+            rest[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            at += 4;
+        }
+        rest[at..at + 4].copy_from_slice(&self.input_zero_point.to_le_bytes());
+        self.output.write(&mut rest[at + 4..at + 12]);
+        rest[at + 12] = self.min as u8;
+        rest[at + 13] = self.max as u8;
+    }
+    fn check(bytes: &[u8]) -> bool {
+        let rest = &bytes[KK * CO..];
+        let shift_ok = (0..CO).all(|o| (-31..=30).contains(&i32_at(rest, 8 * CO + 4 * o)));
+        let at = 12 * CO;
+        let zp_ok = (-128..=127).contains(&i32_at(rest, at));
+        let out_ok = QParams::check(&rest[at + 4..at + 12]);
+        shift_ok && zp_ok && out_ok && (rest[at + 12] as i8) <= (rest[at + 13] as i8)
+    }
+    fn read(&mut self, bytes: &[u8]) {
+        let (w, rest) = bytes.split_at(KK * CO);
+        for (d, s) in self.weight.as_flattened_mut().iter_mut().zip(w) {
+            *d = *s as i8;
+        }
+        let mut at = 0;
+        for v in self
+            .bias
+            .iter_mut()
+            .chain(&mut self.multiplier)
+            .chain(&mut self.shift)
+        {
+            *v = i32_at(rest, at);
+            at += 4;
+        }
+        self.input_zero_point = i32_at(rest, at);
+        self.output.read(&rest[at + 4..at + 12]);
+        self.min = rest[at + 12] as i8;
+        self.max = rest[at + 13] as i8;
+    }
+}
+
+/// `MaxPool2d` or `AvgPool2d` in integers: [`pool2d`] on each column, the output keeping
+/// the input's scale and zero point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QPool {
+    /// Max or average.
+    pub pool: Pool,
+    /// The geometry (from the float layer's type; not in the blob).
+    pub window: Window,
+    /// Channels.
+    pub channels: usize,
+    /// The output's (= the input's) scale and zero point.
+    pub output: QParams,
+}
+
+impl QPool {
+    /// The int8 form of the float pooling layer `L` whose input has parameters `input`.
+    ///
+    /// # Errors
+    ///
+    /// [`QuantError::Unsupported`] (naming `layer`) for average pooling with padding:
+    /// staticnn's divides by the whole window (PyTorch's `count_include_pad`), TensorFlow
+    /// Lite's by the points inside the input.
+    pub fn new<L: Geometry>(
+        pool: Pool,
+        layer: &'static str,
+        input: QParams,
+    ) -> Result<Self, QuantError> {
+        let w = L::WINDOW;
+        if pool == Pool::Average && (w.pad_top != 0 || w.pad_left != 0) {
+            return Err(QuantError::Unsupported {
+                layer,
+                kind: "AvgPool2d with padding",
+            });
+        }
+        Ok(Self {
+            pool,
+            window: w,
+            channels: L::IN_C,
+            output: input,
+        })
+    }
+
+    /// The layer on a batch of `B` columns. Integers only; a geometry that does not match
+    /// the widths leaves `y` unchanged.
+    pub fn forward<const NI: usize, const NO: usize, const B: usize>(
+        &self,
+        x: &SMatrix<i8, NI, B>,
+        y: &mut SMatrix<i8, NO, B>,
+    ) {
+        for (xc, yc) in x
+            .as_slice()
+            .chunks_exact(NI.max(1))
+            .zip(y.as_mut_slice().chunks_exact_mut(NO.max(1)))
+        {
+            let _ = pool2d(&self.window, self.pool, self.channels, xc, (-128, 127), yc);
+        }
+    }
+}
+
+impl QLayer for QPool {
+    /// `7`; the fingerprint tags max pooling 7 and average pooling 8.
+    const KIND: u8 = 7;
+    const BYTES: usize = QParams::BYTES;
+    fn write(&self, out: &mut [u8]) {
+        self.output.write(out);
+    }
+    fn check(bytes: &[u8]) -> bool {
+        QParams::check(bytes)
+    }
+    fn read(&mut self, bytes: &[u8]) {
+        self.output.read(bytes);
+    }
 }
 
 #[cfg(test)]

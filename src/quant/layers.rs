@@ -37,7 +37,7 @@ pub enum Fused {
     Relu6,
 }
 
-fn i32_at(bytes: &[u8], at: usize) -> i32 {
+pub(super) fn i32_at(bytes: &[u8], at: usize) -> i32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
     i32::from_le_bytes(b)
@@ -320,7 +320,7 @@ fn dot_wrapping(w: &[i8], x: &[i8], zp: i32) -> i32 {
 
 /// The output range of a fused activation, as TensorFlow Lite's
 /// `CalculateActivationRangeQuantized`: `zp + round(v / scale)` in `f32`, within int8.
-fn fused_range(output: QParams, fused: Fused) -> (i8, i8) {
+pub(super) fn fused_range(output: QParams, fused: Fused) -> (i8, i8) {
     let q = |v: f32| output.zero_point + libm::roundf(v / output.scale) as i32;
     let (lo, hi) = match fused {
         Fused::None => (-128, 127),

@@ -2,8 +2,9 @@
 //! those of TensorFlow Lite's int8 reference kernels, bit for bit.
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
-//! (`Linear`, `ReLU` right after a `Linear`, `Tanh`, `Sigmoid`, with `BatchNorm` folded and
-//! `Dropout` removed first) also gets a generated integer twin `NameInt8` and
+//! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
+//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `Flatten`, with `BatchNorm` folded
+//! and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
 //!
 //! - weights int8, symmetric, one scale per output channel; biases `i32` at `s_in · s_w`;
