@@ -99,7 +99,7 @@ impl Window {
 
 /// The per-output-channel requantisation of a convolution: biases (at `s_in · s_w,o`),
 /// fixed-point multipliers and shifts of `s_in · s_w,o / s_out` (see
-/// [`quantize_multiplier`](super::fixed::quantize_multiplier)), the output's zero point,
+/// [`quantize_multiplier`]), the output's zero point,
 /// and the fused activation's range.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Requantize<'a> {
