@@ -219,9 +219,30 @@ def same_padding(size, k, stride, dil):
     return out, total // 2
 
 
-def cnn_main():
-    rng = np.random.default_rng(1799)
-    model = cnn_model(rng)
+def cnn_gap_model(rng):
+    """A convolution, a global average pooling (kept 4-D: TFLite's MEAN kernel for
+    reductions over rows and columns), Flatten and a Dense layer."""
+    L = tf.keras.layers
+    model = tf.keras.Sequential([
+        tf.keras.Input(shape=CNN_INPUT),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.GlobalAveragePooling2D(keepdims=True),
+        L.Flatten(),
+        L.Dense(3),
+    ])
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            fan_in = np.prod(ws[0].shape[:-1])
+            w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=ws[0].shape).astype(np.float32)
+            b = rng.normal(0.0, 0.3, size=ws[1].shape).astype(np.float32)
+            layer.set_weights([w, b])
+    return model
+
+
+def cnn_main(name="cnn", make=cnn_model, seed=1799):
+    rng = np.random.default_rng(seed)
+    model = make(rng)
     calibration = rng.normal(0.2, 1.0, size=(CALIBRATION,) + CNN_INPUT).astype(np.float32)
 
     def representative():
@@ -249,7 +270,7 @@ def cnn_main():
     h, w, c = CNN_INPUT
     lines = [
         "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
-        "model cnn",
+        "model %s" % name,
         "input_shape %d %d %d" % (c, h, w),
         "input %s %d" % (hexf(in_q["scales"]), in_q["zero_points"][0]),
     ]
@@ -299,8 +320,10 @@ def cnn_main():
                 (_, ph), (_, pw) = same_padding(shape[0], kh, sh, 1), same_padding(shape[1], kw, sw, 1)
             else:
                 ph = pw = 0
-            name = "maxpool" if kind == "MAX_POOL_2D" else "avgpool"
-            lines.append("%s %d %d %d %d %d %d %d %d %d" % (name, oc, kh, kw, sh, sw, ph, pw, oh, ow))
+            pool = "maxpool" if kind == "MAX_POOL_2D" else "avgpool"
+            lines.append("%s %d %d %d %d %d %d %d %d %d" % (pool, oc, kh, kw, sh, sw, ph, pw, oh, ow))
+        elif kind == "MEAN":
+            lines.append("gap %d %d %d" % (shape[2], shape[0], shape[1]))
         elif kind == "RESHAPE":
             lines.append("flatten")
         elif kind == "FULLY_CONNECTED":
@@ -331,17 +354,18 @@ def cnn_main():
         interp.invoke()
         y = interp.get_tensor(out["index"])[0]
         lines.append("case %s ; %s" % (ints(np.asarray(x).transpose(2, 0, 1)), ints(y)))
-        if n == 0:
-            # Every op's output on the first case, channel-first: which op differs.
+        if n == 0 or name == "cnn_gap":
+            # Every op's output on the first case (all cases for cnn_gap), channel-first:
+            # which op differs.
             for op in ops:
                 t = tensors[op["outputs"][0]]
                 if t["dtype"] == np.int8 and len(t["shape"]) == 4:
                     v = interp.get_tensor(t["index"])[0].transpose(2, 0, 1)
                     lines.append("trace %s %s" % (op["op_name"], ints(v)))
-    path = os.path.join(OUT, "cnn.txt")
+    path = os.path.join(OUT, name + ".txt")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    print("cnn: %d ops, %d cases -> %s" % (len(ops), len(xs), path))
+    print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
 
 
 if __name__ == "__main__":
@@ -349,3 +373,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["cnn"]:
         main()
     cnn_main()
+    cnn_main("cnn_gap", cnn_gap_model, 1800)

@@ -53,11 +53,10 @@ network! {
 }
 
 network! {
-    /// A global average pooling has no int8 form yet.
+    /// A 1-D convolution has no int8 form yet.
     struct Convolutional {
-        input: [1, 4, 4],
-        conv: Conv2d(2, kernel = 3),
-        gap: GlobalAvgPool,
+        input: [1, 16],
+        conv: Conv1d(2, kernel = 3),
         Flatten,
         Linear(3),
     }
@@ -80,6 +79,18 @@ network! {
         Dropout(0.2),
         out: Linear(3),
         loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Global average pooling after a convolution.
+    struct GapCnn {
+        input: [2, 6, 6],
+        Conv2d(4, kernel = 3, padding = 1),
+        ReLU,
+        gap: GlobalAvgPool,
+        Flatten,
+        out: Linear(3),
     }
 }
 
@@ -205,6 +216,34 @@ fn quantised_cnn_follows_the_folded_float_network() {
 }
 
 #[test]
+fn quantised_global_average_pooling_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(22);
+    let net = GapCnn::<f32>::new(&mut rng);
+    let images: Vec<[f32; 72]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert_eq!(q.gap.positions, 36);
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 72, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+}
+
+#[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let images = vec![[0.5f32; 16]; 3];
@@ -216,11 +255,11 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "gap",
-            kind: "GlobalAvgPool"
+            layer: "conv",
+            kind: "Conv1d"
         }
     );
-    assert!(err.to_string().contains("`gap` (GlobalAvgPool)"), "{err}");
+    assert!(err.to_string().contains("`conv` (Conv1d)"), "{err}");
     let padded = PaddedAverage::<f32>::new(&mut rng);
     assert_eq!(
         padded

@@ -7,11 +7,14 @@
 //! must give the interpreter's output exactly (0 LSB).
 
 use staticnn::nalgebra::SMatrix;
-use staticnn::quant::conv::{Pool, Requantize, Window, conv2d, depthwise_conv2d, pool2d};
+use staticnn::quant::conv::{
+    Pool, QGlobalAvgPool, Requantize, Window, conv2d, depthwise_conv2d, pool2d,
+};
 use staticnn::quant::fixed::quantize_multiplier;
 use staticnn::quant::{Fused, QLinear, QParams};
 
-const FIXTURE: &str = include_str!("fixtures/int8/cnn.txt");
+const CNN: &str = include_str!("fixtures/int8/cnn.txt");
+const CNN_GAP: &str = include_str!("fixtures/int8/cnn_gap.txt");
 
 fn f32s(words: &[&str]) -> Vec<f32> {
     words
@@ -46,8 +49,33 @@ enum Op {
         c: usize,
         win: Window,
     },
+    Gap(QGlobalAvgPool),
     Flatten,
-    Linear(Box<QLinear<96, 5>>),
+    Linear(Linear),
+}
+
+/// A fixture's final fully connected layer, of either fixture's widths.
+enum Linear {
+    Cnn(Box<QLinear<96, 5>>),
+    Gap(Box<QLinear<4, 3>>),
+}
+
+fn linear<const I: usize, const O: usize>(
+    w: &[i8],
+    bias: Vec<i32>,
+    scales: Vec<f32>,
+    input: QParams,
+    output: QParams,
+) -> Box<QLinear<I, O>> {
+    let weight = core::array::from_fn(|o| core::array::from_fn(|i| w[o * I + i]));
+    Box::new(QLinear::from_quantized(
+        weight,
+        bias.try_into().unwrap(),
+        &scales.try_into().unwrap(),
+        input,
+        output,
+        Fused::None,
+    ))
 }
 
 struct Cnn {
@@ -92,8 +120,8 @@ fn window(
     }
 }
 
-fn parse() -> Cnn {
-    let lines: Vec<Vec<&str>> = FIXTURE
+fn parse(fixture: &str) -> Cnn {
+    let lines: Vec<Vec<&str>> = fixture
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split_whitespace().collect())
@@ -191,21 +219,29 @@ fn parse() -> Cnn {
                 ops.push(Op::Flatten);
                 k += 1;
             }
+            "gap" => {
+                let output = params(&lines[k + 1]);
+                ops.push(Op::Gap(QGlobalAvgPool::new(
+                    prev.unwrap(),
+                    output,
+                    n(2) * n(3),
+                )));
+                shape = (n(1), 1, 1);
+                prev = Some(output);
+                k += 1;
+            }
             "linear" => {
-                assert_eq!((n(1), n(2), l[3]), (96, 5, "none"));
+                assert_eq!(l[3], "none");
                 let w: Vec<i8> = ints(&lines[k + 1][1..]);
                 let scales = f32s(&lines[k + 2][1..]);
                 let bias: Vec<i32> = ints(&lines[k + 3][1..]);
                 let output = params(&lines[k + 4]);
-                let weight = core::array::from_fn(|o| core::array::from_fn(|i| w[o * 96 + i]));
-                ops.push(Op::Linear(Box::new(QLinear::from_quantized(
-                    weight,
-                    bias.try_into().unwrap(),
-                    &scales.try_into().unwrap(),
-                    prev.unwrap(),
-                    output,
-                    Fused::None,
-                ))));
+                let p = prev.unwrap();
+                ops.push(Op::Linear(match (n(1), n(2)) {
+                    (96, 5) => Linear::Cnn(linear(&w, bias, scales, p, output)),
+                    (4, 3) => Linear::Gap(linear(&w, bias, scales, p, output)),
+                    other => panic!("no test layer of widths {other:?}"),
+                }));
                 k += 4;
             }
             "case" => {
@@ -269,26 +305,33 @@ fn run(cnn: &Cnn, x: &[i8]) -> (Vec<i8>, Vec<Vec<i8>>) {
                 y
             }
             Op::Flatten => cur,
-            Op::Linear(l) => {
+            Op::Gap(g) => {
+                let mut y = vec![0i8; cur.len() / g.positions];
+                g.forward_sample(&cur, &mut y).unwrap();
+                y
+            }
+            Op::Linear(Linear::Cnn(l)) => {
                 let x = SMatrix::<i8, 96, 1>::from_column_slice(&cur);
                 let mut y = SMatrix::<i8, 5, 1>::zeros();
                 l.forward(&x, &mut y);
                 y.as_slice().to_vec()
             }
+            Op::Linear(Linear::Gap(l)) => {
+                let x = SMatrix::<i8, 4, 1>::from_column_slice(&cur);
+                let mut y = SMatrix::<i8, 3, 1>::zeros();
+                l.forward(&x, &mut y);
+                y.as_slice().to_vec()
+            }
         };
-        if let Op::Conv { .. } | Op::Pool { .. } = op {
+        if let Op::Conv { .. } | Op::Pool { .. } | Op::Gap(_) = op {
             trace.push(cur.clone());
         }
     }
     (cur, trace)
 }
 
-#[test]
-fn cnn_kernels_match_tflite_reference_bit_for_bit() {
-    let cnn = parse();
-    assert!(cnn.input.scale > 0.0);
-    let kinds: Vec<&str> = cnn
-        .ops
+fn kinds(cnn: &Cnn) -> Vec<&'static str> {
+    cnn.ops
         .iter()
         .map(|op| match op {
             Op::Conv {
@@ -299,12 +342,54 @@ fn cnn_kernels_match_tflite_reference_bit_for_bit() {
                 pool: Pool::Max, ..
             } => "maxpool",
             Op::Pool { .. } => "avgpool",
+            Op::Gap(_) => "gap",
             Op::Flatten => "flatten",
             Op::Linear(_) => "linear",
         })
-        .collect();
+        .collect()
+}
+
+/// Every case of `cnn` gives the interpreter's output (after checking the first case op by
+/// op, so that a difference names its op).
+fn check(cnn: &Cnn) {
+    assert_eq!(cnn.cases.len(), 50);
+    // Op by op on the traced cases, so that a difference names its op.
+    let per_case = run(cnn, &cnn.cases[0].0).1.len();
+    assert!(!cnn.trace.is_empty() && cnn.trace.len().is_multiple_of(per_case));
+    for (c, traced) in cnn.trace.chunks(per_case).enumerate() {
+        let (_, ours) = run(cnn, &cnn.cases[c].0);
+        for ((name, expected), ours) in traced.iter().zip(&ours) {
+            let d = expected.iter().zip(ours).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                d,
+                0,
+                "case {c}, {name}: {d} of {} values differ",
+                expected.len()
+            );
+        }
+    }
+    let mut differing = 0;
+    for (x, expected) in &cnn.cases {
+        assert_eq!(x.len(), cnn.input_len);
+        let (y, _) = run(cnn, x);
+        differing += y.iter().zip(expected).filter(|(a, b)| a != b).count();
+    }
+    assert_eq!(differing, 0, "outputs that differ from TensorFlow Lite's");
+}
+
+#[test]
+fn global_average_pooling_matches_tflite_mean_bit_for_bit() {
+    let cnn = parse(CNN_GAP);
+    assert_eq!(kinds(&cnn), ["conv", "gap", "flatten", "linear"]);
+    check(&cnn);
+}
+
+#[test]
+fn cnn_kernels_match_tflite_reference_bit_for_bit() {
+    let cnn = parse(CNN);
+    assert!(cnn.input.scale > 0.0);
     assert_eq!(
-        kinds,
+        kinds(&cnn),
         [
             "conv",
             "depthwise",
@@ -316,24 +401,5 @@ fn cnn_kernels_match_tflite_reference_bit_for_bit() {
             "linear"
         ]
     );
-    assert_eq!(cnn.cases.len(), 50);
-    // Op by op on the first case, so that a difference names its op.
-    let (_, trace) = run(&cnn, &cnn.cases[0].0);
-    assert_eq!(trace.len(), cnn.trace.len());
-    for ((name, expected), ours) in cnn.trace.iter().zip(&trace) {
-        let d = expected.iter().zip(ours).filter(|(a, b)| a != b).count();
-        for (k, (a, b)) in expected.iter().zip(ours).enumerate() {
-            if a != b {
-                eprintln!("{name} [{k}]: tflite {a} ours {b}");
-            }
-        }
-        assert_eq!(d, 0, "{name}: {d} of {} values differ", expected.len());
-    }
-    let mut differing = 0;
-    for (x, expected) in &cnn.cases {
-        assert_eq!(x.len(), cnn.input_len);
-        let (y, _) = run(&cnn, x);
-        differing += y.iter().zip(expected).filter(|(a, b)| a != b).count();
-    }
-    assert_eq!(differing, 0, "outputs that differ from TensorFlow Lite's");
+    check(&cnn);
 }

@@ -670,7 +670,8 @@ fn int8_quantising_and_running_allocate_nothing() {
 
 network! {
     /// The convolutional int8 path: convolution (batch norm folded, ReLU fused), max
-    /// pooling, depthwise convolution, average pooling, Flatten, Linear.
+    /// pooling, depthwise convolution, average pooling, global average pooling, Flatten,
+    /// Linear.
     struct QuantisableCnn {
         input: [2, 8, 8],
         Conv2d(4, kernel = 3, padding = 1, bias = false),
@@ -680,6 +681,7 @@ network! {
         Conv2d(4, kernel = 3, padding = 1, groups = 4),
         ReLU,
         AvgPool2d(kernel = 2),
+        GlobalAvgPool,
         Flatten,
         Linear(10),
     }

@@ -22,6 +22,8 @@ enum Entry<'a> {
     Conv { layer: &'a Layer, relu: bool },
     /// `MaxPool2d` or `AvgPool2d`.
     Pool { layer: &'a Layer, max: bool },
+    /// `GlobalAvgPool` (TensorFlow Lite's `MEAN`).
+    Gap { layer: &'a Layer },
 }
 
 impl Entry<'_> {
@@ -30,7 +32,8 @@ impl Entry<'_> {
             Entry::Linear { layer, .. }
             | Entry::Table { layer, .. }
             | Entry::Conv { layer, .. }
-            | Entry::Pool { layer, .. } => layer,
+            | Entry::Pool { layer, .. }
+            | Entry::Gap { layer } => layer,
         }
     }
 }
@@ -87,6 +90,7 @@ fn entries<'a>(kept: &[&'a Layer]) -> Result<Vec<Entry<'a>>, &'a Layer> {
                 layer: l,
                 max: l.kind == "MaxPool2d",
             },
+            "GlobalAvgPool" => Entry::Gap { layer: l },
             // The same values in the same order: no entry.
             "Flatten" => {
                 k += 1;
@@ -158,6 +162,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 quote!(#q::conv::QConv2d<{ #g::KK }, { #g::OUT_C }>)
             }
             Entry::Pool { .. } => quote!(#q::conv::QPool),
+            Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
         })
         .collect();
     let field_docs = entries.iter().map(|e| {
@@ -171,6 +176,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Conv { .. } => "convolution",
             Entry::Pool { max: true, .. } => "max pooling",
             Entry::Pool { .. } => "average pooling",
+            Entry::Gap { .. } => "global average pooling",
         };
         format!("Layer {} ({what}).", l.label)
     });
@@ -187,7 +193,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .map(|((e, t), (i, o))| match e {
             Entry::Table { sigmoid: true, .. } => quote!((#q::QTable::SIGMOID, #i, #o)),
             Entry::Table { .. } => quote!((#q::QTable::TANH, #i, #o)),
-            Entry::Linear { .. } => quote!((<#t as #q::QLayer>::KIND, #i, #o)),
+            Entry::Linear { .. } | Entry::Gap { .. } => quote!((<#t as #q::QLayer>::KIND, #i, #o)),
             // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
             Entry::Conv { layer, .. } | Entry::Pool { layer, .. } => {
                 let ty = &layer.ty;
@@ -308,6 +314,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 quote! {
                     let _ = &#s;
                     let #f = #q::conv::QPool::new::<#ty>(#pool, #name, __prev)?;
+                    let __prev = #f.output;
+                }
+            }
+            Entry::Gap { layer } => {
+                let ty = &layer.ty;
+                quote! {
+                    let #f = #q::conv::QGlobalAvgPool::of::<#ty>(__prev, #s.params()?);
                     let __prev = #f.output;
                 }
             }

@@ -3,7 +3,7 @@
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
-//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `Flatten`, with `BatchNorm` folded
+//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`, with `BatchNorm` folded
 //! and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
 //!
