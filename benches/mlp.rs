@@ -39,6 +39,79 @@ network! {
     }
 }
 
+network! {
+    /// The digits MLP of `examples/digits.rs` (64-128-64-10, batch norms and dropout, which
+    /// its inference form folds and removes), for the int8 comparison.
+    struct Digits {
+        input: 64,
+        fc1: Linear(128, init = he_normal, bias = zeros),
+        bn1: BatchNorm,
+        act1: ReLU,
+        drop1: Dropout(0.2),
+        fc2: Linear(64, init = he_normal, bias = zeros),
+        bn2: BatchNorm,
+        act2: ReLU,
+        out: Linear(10),
+    }
+}
+
+/// Calibration samples of the int8 cases (uniform in `[0, 1)`, as their inputs).
+fn calibration<const N: usize>(rng: &mut Xoshiro128PlusPlus) -> Vec<[f32; N]> {
+    (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>()))
+        .collect()
+}
+
+/// Int8 inference (`forward_int8`, integers only) next to the `f32` inference form of the
+/// same network, on the same batch: W2 at B = 32 in W2's group (`int8` against
+/// `staticnn`), and the digits MLP at B = 32 in a group of its own. The int8 FLOPs are the
+/// same multiply-adds, counted as the float ones.
+fn int8_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
+    use staticnn::data::Dataset;
+    const B: usize = 32;
+    let mut cases = Vec::new();
+
+    let net = Box::new(W2::<f32>::new(rng));
+    let calib = calibration::<64>(rng);
+    let labels = vec![(); calib.len()];
+    let q = Box::new(
+        net.quantize(Dataset::new(&calib, &labels).unwrap())
+            .unwrap(),
+    );
+    let x = random_box::<64, B>(rng);
+    let xq = Box::new(q.quantize_input(&x));
+    cases.push(Case::new(
+        "W2 64-64-64-10 ReLU B=32",
+        "int8",
+        inference_flops(&[64, 64, 64, 10], B),
+        Some("staticnn"),
+        move || {
+            black_box(q.forward_int8(black_box(&*xq)));
+        },
+    ));
+
+    let group = "D digits 64-128-64-10 ReLU B=32";
+    let flops = inference_flops(&[64, 128, 64, 10], B);
+    let net = Box::new(Digits::<f32>::new(rng).to_inference());
+    let calib = calibration::<64>(rng);
+    let labels = vec![(); calib.len()];
+    let q = Box::new(
+        Digits::<f32>::new(rng)
+            .quantize(Dataset::new(&calib, &labels).unwrap())
+            .unwrap(),
+    );
+    let x = random_box::<64, B>(rng);
+    let xq = Box::new(q.quantize_input(&x));
+    let x2 = x.clone();
+    cases.push(Case::new(group, "f32", flops, None, move || {
+        black_box(net.forward(black_box(&*x2)));
+    }));
+    cases.push(Case::new(group, "int8", flops, Some("f32"), move || {
+        black_box(q.forward_int8(black_box(&*xq)));
+    }));
+    cases
+}
+
 /// Learning rate of every training benchmark. Thousands of steps run on one fixed batch; at
 /// this rate the parameters barely move, so every step computes on the same kind of numbers
 /// (a network that memorised the batch would drive the loss gradient towards subnormal
@@ -608,6 +681,7 @@ fn cases() -> Vec<Case> {
     cases.extend(w1_cases(&mut rng));
     cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
     cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
+    cases.extend(int8_cases(&mut rng));
     cases.extend(train_cases!(W3_GROUP, W3, 784, 128, 64, 10, 64, &mut rng));
     cases.push(sgemm_products_case::<784, 128, 64, 10, 64>(
         W3_GROUP, &mut rng,

@@ -6,8 +6,9 @@
 //! dropout trains with Adam, a cosine learning-rate schedule, additive Gaussian noise as
 //! augmentation, and early stopping on the validation loss, behind a progress bar. The
 //! learning curves and the confusion matrix go to SVG files (`staticnn::plot`); the batch
-//! norms are folded into the weights for deployment; then an ensemble of bagged networks
-//! is compared with its members.
+//! norms are folded into the weights for deployment, and the deployed network is quantised
+//! to int8 (200 training images as calibration) and compared with it; then an ensemble of
+//! bagged networks is compared with its members.
 //!
 //! Run it with `cargo run --release --example digits --features plot`.
 
@@ -58,6 +59,8 @@ const NOISE: f64 = 0.5;
 const PATIENCE: usize = 15;
 /// Members of the bagged ensemble.
 pub const MEMBERS: usize = 5;
+/// Training images the int8 quantisation calibrates on.
+pub const CALIBRATION: usize = 200;
 /// Seed of the run.
 pub const SEED: u64 = 2026;
 
@@ -65,6 +68,12 @@ pub const SEED: u64 = 2026;
 pub struct Report {
     /// Test accuracy of the single network, deployed (`to_inference`).
     pub accuracy: f64,
+    /// Test accuracy of its int8 form (`quantize`, 200 training images as calibration).
+    pub int8_accuracy: f64,
+    /// Bytes of the deployed `f32` network's blob (its weights for flash).
+    pub f32_bytes: usize,
+    /// Bytes of the int8 network's blob.
+    pub int8_bytes: usize,
     /// Its confusion matrix on the test set.
     pub confusion: Confusion<CLASSES>,
     /// Per-epoch figures of the single network's training.
@@ -181,6 +190,11 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
         println!("{}\n", deployed.summary());
     }
 
+    // Int8: quantised with 200 training images as calibration, integer arithmetic only.
+    let calibration = all.select(&split.train[..CALIBRATION])?;
+    let int8 = net.quantize(calibration)?;
+    let int8_accuracy = test_accuracy(&test_x, &test_y, |x| int8.classify(x)[0]);
+
     // Bagging: each member trains on a bootstrap resample of the training rows.
     let mut members = Vec::with_capacity(MEMBERS);
     for m in 0..MEMBERS {
@@ -199,6 +213,9 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
 
     Ok(Report {
         accuracy: confusion.accuracy(),
+        int8_accuracy,
+        f32_bytes: DigitNetInference::<f32>::BLOB_BYTES,
+        int8_bytes: DigitNetInt8::BLOB_BYTES,
         confusion,
         curves,
         member_accuracy,
@@ -226,6 +243,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!();
     }
     println!("\ntest accuracy: {:.2} %", 100.0 * report.accuracy);
+    println!(
+        "\n             test accuracy   model (blob bytes)\n  f32         {:>8.2} %   {:>8}\n  int8        {:>8.2} %   {:>8}",
+        100.0 * report.accuracy,
+        report.f32_bytes,
+        100.0 * report.int8_accuracy,
+        report.int8_bytes
+    );
 
     let mean = report.member_accuracy.iter().sum::<f64>() / MEMBERS as f64;
     println!("\nbagged ensemble of {MEMBERS}:");

@@ -65,7 +65,16 @@ pub struct Report {
     pub confusion: Confusion<CLASSES>,
     /// Epochs trained.
     pub epochs: usize,
+    /// Test accuracy of its int8 form (quantised with [`CALIBRATION`] training images).
+    pub int8_accuracy: f64,
+    /// Bytes of the deployed network's blob (`f32`).
+    pub f32_bytes: usize,
+    /// Bytes of the int8 network's blob.
+    pub int8_bytes: usize,
 }
+
+/// Training images that calibrate the int8 form's activation ranges.
+pub const CALIBRATION: usize = 200;
 
 /// Trains the CNN and measures the deployed form on the test images.
 pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
@@ -137,8 +146,21 @@ pub fn run(verbose: bool) -> Result<Report, Box<dyn Error>> {
         let [p] = deployed.classify(&SVector::<f32, FEATURES>::from_column_slice(x));
         confusion.add(y, p);
     }
+
+    // Int8: quantised with 200 training images as calibration (convolutions per output
+    // channel, batch norms folded, ReLUs fused), integer arithmetic only.
+    let calibration = all.select(&split.train[..CALIBRATION])?;
+    let int8 = net.quantize(calibration)?;
+    let mut int8_correct = 0;
+    for (x, &y) in test_x.iter().zip(&test_y) {
+        let [p] = int8.classify(&SVector::<f32, FEATURES>::from_column_slice(x));
+        int8_correct += usize::from(p == y);
+    }
     Ok(Report {
         accuracy: confusion.accuracy(),
+        int8_accuracy: int8_correct as f64 / test_y.len() as f64,
+        f32_bytes: DigitCnnInference::<f32>::BLOB_BYTES,
+        int8_bytes: DigitCnnInt8::BLOB_BYTES,
         confusion,
         epochs,
     })
@@ -158,7 +180,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\ntest accuracy on the same {} images:",
         cnn.confusion.total()
     );
-    println!("  CNN (deployed): {:.2} %", 100.0 * cnn.accuracy);
+    println!(
+        "  CNN (deployed): {:.2} %, {} bytes",
+        100.0 * cnn.accuracy,
+        cnn.f32_bytes
+    );
+    println!(
+        "  CNN (int8, {} calibration images): {:.2} %, {} bytes",
+        CALIBRATION,
+        100.0 * cnn.int8_accuracy,
+        cnn.int8_bytes
+    );
     println!("  MLP (deployed): {:.2} %", 100.0 * mlp.accuracy);
     Ok(())
 }

@@ -30,6 +30,7 @@ pub mod optim;
 pub mod plot;
 #[cfg(feature = "std")]
 pub mod progress;
+pub mod quant;
 pub mod regularize;
 pub mod scalar;
 pub mod schedule;

@@ -713,3 +713,95 @@ fn summaries_and_confusion_tables_allocate_nothing() {
     let text = core::str::from_utf8(&sink.bytes[..sink.len]).unwrap();
     assert!(text.contains("(f32, inference only)") && text.contains("true\\pred"));
 }
+
+network! {
+    /// Every layer kind the int8 path takes: batch norm (folded) and dropout (removed) first.
+    struct Quantisable {
+        input: 24,
+        Linear(32),
+        BatchNorm,
+        ReLU,
+        Dropout(0.2),
+        Linear(16),
+        Tanh,
+        Linear(12),
+        Sigmoid,
+        Linear(10),
+    }
+}
+
+#[test]
+fn int8_quantising_and_running_allocate_nothing() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(17);
+    let net = Quantisable::<f32>::new(&mut rng);
+    let samples: Vec<[f32; 24]> = (0..40)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 4.0 - 2.0))
+        .collect();
+    let labels = vec![0u8; samples.len()];
+    let calibration = Dataset::new(&samples, &labels).unwrap();
+    let x = random::<24, B>(&mut rng);
+    let mut blob = vec![0u8; QuantisableInt8::BLOB_BYTES];
+
+    let (q, n) = heap_ops(|| net.quantize(calibration).unwrap());
+    assert_eq!(n, 0, "quantize");
+    let (xq, n) = heap_ops(|| q.quantize_input(&x));
+    assert_eq!(n, 0, "quantize_input");
+    let (y, n) = heap_ops(|| q.forward_int8(&xq));
+    assert_eq!(n, 0, "forward_int8");
+    let (_, n) = heap_ops(|| q.dequantize_output(&y));
+    assert_eq!(n, 0, "dequantize_output");
+    let (_, n) = heap_ops(|| q.forward(&x));
+    assert_eq!(n, 0, "forward");
+    let (_, n) = heap_ops(|| q.classify(&x));
+    assert_eq!(n, 0, "classify");
+    let (written, n) = heap_ops(|| staticnn::io::int8_to_bytes(&q, &mut blob).unwrap());
+    assert_eq!(
+        (written, n),
+        (QuantisableInt8::BLOB_BYTES, 0),
+        "int8_to_bytes"
+    );
+    let mut back = q;
+    back.input.zero_point += 1;
+    let (_, n) = heap_ops(|| staticnn::io::int8_from_bytes(&mut back, &blob).unwrap());
+    assert_eq!(n, 0, "int8_from_bytes");
+    assert_eq!(back, q);
+}
+
+network! {
+    /// The convolutional int8 path: convolution (batch norm folded, ReLU fused), max
+    /// pooling, depthwise convolution, average pooling, global average pooling, Flatten,
+    /// Linear.
+    struct QuantisableCnn {
+        input: [2, 8, 8],
+        Conv2d(4, kernel = 3, padding = 1, bias = false),
+        BatchNorm,
+        ReLU,
+        MaxPool2d(2),
+        Conv2d(4, kernel = 3, padding = 1, groups = 4),
+        ReLU,
+        AvgPool2d(kernel = 2),
+        GlobalAvgPool,
+        Flatten,
+        Linear(10),
+    }
+}
+
+#[test]
+fn int8_cnn_quantising_and_running_allocate_nothing() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(18);
+    let net = QuantisableCnn::<f32>::new(&mut rng);
+    let samples: Vec<[f32; 128]> = (0..20)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 4.0 - 2.0))
+        .collect();
+    let labels = vec![0u8; samples.len()];
+    let calibration = Dataset::new(&samples, &labels).unwrap();
+    let x = random::<128, B>(&mut rng);
+    let (q, n) = heap_ops(|| net.quantize(calibration).unwrap());
+    assert_eq!(n, 0, "quantize");
+    let (xq, n) = heap_ops(|| q.quantize_input(&x));
+    assert_eq!(n, 0, "quantize_input");
+    let (_, n) = heap_ops(|| q.forward_int8(&xq));
+    assert_eq!(n, 0, "forward_int8");
+    let (_, n) = heap_ops(|| q.classify(&x));
+    assert_eq!(n, 0, "classify");
+}

@@ -370,7 +370,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let shaped = shaped(vis, name, input, output, loss.as_ref());
 
     let inference = if plan.inference {
-        crate::inference::expand(plan)
+        let mut t = crate::inference::expand(plan);
+        t.extend(crate::int8::expand(plan));
+        t
     } else {
         TokenStream::new()
     };

@@ -4,7 +4,7 @@
 //! The macro is a pipeline with one module per stage: `ast` parses the declaration into a
 //! syntax tree that keeps the user's tokens (for spans), `validate` checks it and resolves
 //! every width into a `validate::Plan`, and `expand` writes the Rust code. When
-//! a network has batch norm or dropout, `inference` also writes its inference-only form. When
+//! a network has batch norm or dropout, `inference` also writes its inference-only form. `int8` writes the int8 twin (`NameInt8`, `quantize`). When
 //! validation fails, `fallback` emits the errors together with a minimal struct so that one
 //! mistake gives one error, not a cascade.
 
@@ -17,6 +17,7 @@ mod fallback;
 #[cfg(test)]
 mod growth;
 mod inference;
+mod int8;
 mod options;
 mod residual;
 mod shape;

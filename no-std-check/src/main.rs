@@ -77,6 +77,8 @@ enum Failure {
     Inference = 4,
     /// The layer summary could not be formatted into a fixed buffer.
     Summary = 5,
+    /// Quantising to int8 failed, or the int8 network misclassifies the training batch.
+    Int8 = 6,
 }
 
 /// The exit status of the C `main`.
@@ -143,6 +145,15 @@ fn run() -> Result<(), Failure> {
         if *p != label.get() || argmax != *p {
             return Err(Failure::Inference);
         }
+    }
+
+    // Int8: quantised with the training batch as calibration, integers only, no heap.
+    let samples: [[f32; 4]; B] = core::array::from_fn(|b| core::array::from_fn(|i| x[(i, b)]));
+    let labels = [(); B];
+    let calibration = Dataset::new(&samples, &labels).map_err(|_| Failure::Int8)?;
+    let int8 = net.quantize(calibration).map_err(|_| Failure::Int8)?;
+    if int8.classify(&x) != predicted {
+        return Err(Failure::Int8);
     }
 
     // The summary implements `Display` without allocating: format it into a fixed buffer.

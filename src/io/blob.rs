@@ -6,6 +6,7 @@
 use core::fmt;
 
 use super::le;
+use crate::quant::QNetwork;
 use crate::{Network, Scalar, block};
 
 /// The first four bytes of every blob.
@@ -73,12 +74,25 @@ pub enum BlobError {
         /// The fingerprint in the blob.
         found: u64,
     },
+    /// The blob holds another kind of network: an int8 network's blob (kind tag
+    /// [`INT8_TAG`] in byte 6) given to a float network, or a float network's blob given
+    /// to an int8 network.
+    WrongKind {
+        /// Byte 6 this network writes ([`INT8_TAG`], or the bytes of its scalar).
+        expected: u8,
+        /// Byte 6 of the blob.
+        found: u8,
+    },
 }
+
+/// Byte 6 of the blob of an int8 network (a float network's blob has 4 or 8 there).
+pub const INT8_TAG: u8 = 1;
 
 fn scalar_name(bytes: u8) -> &'static str {
     match bytes {
         4 => "f32",
         8 => "f64",
+        INT8_TAG => "int8",
         _ => "unknown",
     }
 }
@@ -118,6 +132,12 @@ impl fmt::Display for BlobError {
             BlobError::WrongScalar { expected, found } => write!(
                 f,
                 "the blob holds {} scalars ({found} bytes each), but the network computes in {} ({expected} bytes)",
+                scalar_name(found),
+                scalar_name(expected)
+            ),
+            BlobError::WrongKind { expected, found } => write!(
+                f,
+                "the blob holds a network of kind {} (byte 6 = {found}), but this network is of kind {}",
                 scalar_name(found),
                 scalar_name(expected)
             ),
@@ -239,6 +259,12 @@ where
     if header[7] != 0 {
         return Err(BlobError::ReservedNotZero { found: header[7] });
     }
+    if header[6] == INT8_TAG {
+        return Err(BlobError::WrongKind {
+            expected: w as u8,
+            found: header[6],
+        });
+    }
     if usize::from(header[6]) != w {
         return Err(BlobError::WrongScalar {
             expected: w as u8,
@@ -275,6 +301,103 @@ where
     {
         *v = le::get_same(b);
     }
+    Ok(())
+}
+
+/// Bytes of the blob of the int8 network `N` (every generated `NameInt8` also has it as
+/// `BLOB_BYTES`): the header, then the payload of [`QNetwork::PAYLOAD_BYTES`].
+pub const fn int8_blob_bytes<N: QNetwork>() -> usize {
+    HEADER_BYTES + N::PAYLOAD_BYTES
+}
+
+/// Writes the blob of an int8 network (`NameInt8`) into the start of `out` and returns its
+/// length ([`int8_blob_bytes`]). The header is a float blob's with byte 6 = [`INT8_TAG`],
+/// the fingerprint of the integer layers, the payload's length in bytes (bytes 16..24) and
+/// 0 (bytes 24..32); the payload is the input's scale and zero point, then each layer's
+/// bytes ([`QLayer`](crate::quant::QLayer)).
+///
+/// # Errors
+///
+/// [`BlobError::BufferTooSmall`] when `out` is shorter than the blob; nothing is written.
+pub fn int8_to_bytes<N: QNetwork>(net: &N, out: &mut [u8]) -> Result<usize, BlobError> {
+    let total = int8_blob_bytes::<N>();
+    let found = out.len();
+    let Some(out) = out.get_mut(..total) else {
+        return Err(BlobError::BufferTooSmall {
+            needed: total,
+            found,
+        });
+    };
+    let (header, payload) = out.split_at_mut(HEADER_BYTES);
+    net.write_payload(payload);
+    header[0..4].copy_from_slice(&MAGIC);
+    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[6] = INT8_TAG;
+    header[7] = 0;
+    header[8..16].copy_from_slice(&N::FINGERPRINT.to_le_bytes());
+    header[16..24].copy_from_slice(&(N::PAYLOAD_BYTES as u64).to_le_bytes());
+    header[24..32].copy_from_slice(&0u64.to_le_bytes());
+    header[32..36].copy_from_slice(&crc32(payload).to_le_bytes());
+    let header_crc = crc32(&header[..36]);
+    header[36..40].copy_from_slice(&header_crc.to_le_bytes());
+    Ok(total)
+}
+
+/// Reads a blob written by [`int8_to_bytes`] into `net`, after checking all of it.
+///
+/// # Errors
+///
+/// As [`from_bytes`], in the same order, with [`WrongKind`](BlobError::WrongKind) in
+/// place of [`WrongScalar`](BlobError::WrongScalar) (a float network's blob), and
+/// [`CorruptPayload`](BlobError::CorruptPayload) also for a payload whose checksum matches
+/// but whose values the forward pass cannot use (a scale that is not positive and finite,
+/// a zero point outside int8, a shift outside `−31..=30`, an empty output range). `net` is
+/// unchanged on any error.
+pub fn int8_from_bytes<N: QNetwork>(net: &mut N, bytes: &[u8]) -> Result<(), BlobError> {
+    let expected_len = int8_blob_bytes::<N>();
+    let wrong_length = BlobError::WrongLength {
+        expected: expected_len,
+        found: bytes.len(),
+    };
+    let Some((header, payload)) = bytes.split_at_checked(HEADER_BYTES) else {
+        return Err(wrong_length);
+    };
+    if header[0..4] != MAGIC {
+        return Err(BlobError::NotABlob);
+    }
+    let version = u16::from_le_bytes([header[4], header[5]]);
+    if version != FORMAT_VERSION {
+        return Err(BlobError::UnsupportedVersion { found: version });
+    }
+    if crc32(&header[..36]) != u32_at(header, 36) {
+        return Err(BlobError::CorruptHeader);
+    }
+    if header[7] != 0 {
+        return Err(BlobError::ReservedNotZero { found: header[7] });
+    }
+    if header[6] != INT8_TAG {
+        return Err(BlobError::WrongKind {
+            expected: INT8_TAG,
+            found: header[6],
+        });
+    }
+    let found = u64_at(header, 8);
+    if found != N::FINGERPRINT
+        || u64_at(header, 16) != N::PAYLOAD_BYTES as u64
+        || u64_at(header, 24) != 0
+    {
+        return Err(BlobError::WrongArchitecture {
+            expected: N::FINGERPRINT,
+            found,
+        });
+    }
+    if bytes.len() != expected_len {
+        return Err(wrong_length);
+    }
+    if crc32(payload) != u32_at(header, 32) || !N::check_payload(payload) {
+        return Err(BlobError::CorruptPayload);
+    }
+    net.read_payload(payload);
     Ok(())
 }
 

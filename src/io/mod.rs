@@ -44,7 +44,7 @@
 //! | --- | --- |
 //! | 0..4 | magic, `SNNB` ([`MAGIC`]) |
 //! | 4..6 | format version, 1 ([`FORMAT_VERSION`]) |
-//! | 6 | bytes per scalar: 4 (`f32`) or 8 (`f64`) |
+//! | 6 | bytes per scalar: 4 (`f32`) or 8 (`f64`); [`INT8_TAG`] = 1 for an int8 network ([`int8_to_bytes`]: lengths in bytes 16..24 are the payload's bytes, 24..32 are 0) |
 //! | 7 | reserved, 0 (any other value is refused: [`BlobError::ReservedNotZero`]) |
 //! | 8..16 | architecture fingerprint ([`fingerprint`] of the layers) |
 //! | 16..24 | number of parameter scalars |
@@ -63,7 +63,10 @@ mod embed;
 #[cfg(feature = "safetensors")]
 mod pytorch;
 
-pub use blob::{BlobError, FORMAT_VERSION, HEADER_BYTES, MAGIC, blob_bytes, from_bytes, to_bytes};
+pub use blob::{
+    BlobError, FORMAT_VERSION, HEADER_BYTES, INT8_TAG, MAGIC, blob_bytes, from_bytes,
+    int8_blob_bytes, int8_from_bytes, int8_to_bytes, to_bytes,
+};
 #[doc(hidden)]
 pub use embed::blob_problem;
 pub use embed::{params_from_blob, state_from_blob};

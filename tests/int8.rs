@@ -1,0 +1,520 @@
+//! The int8 twin beyond TensorFlow Lite's fixtures: quantising networks with batch norm and
+//! dropout, the typed errors, and the blob (round trip, wrong kind, corrupt values).
+
+use proptest::prelude::*;
+use staticnn::data::Dataset;
+use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
+use staticnn::nalgebra::SMatrix;
+use staticnn::prelude::*;
+use staticnn::quant::{QParams, QuantError};
+use staticnn::rand::rngs::Xoshiro128PlusPlus;
+use staticnn::rand::{RngExt, SeedableRng};
+
+network! {
+    /// Batch norm folded, dropout removed, ReLU fused, tanh as a table.
+    struct Small {
+        input: 4,
+        fc: Linear(6),
+        bn: BatchNorm,
+        act: ReLU,
+        drop: Dropout(0.3),
+        mid: Linear(5),
+        squash: Tanh,
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Same widths, another architecture (no table between `mid` and `out`).
+    struct Other {
+        input: 4,
+        fc: Linear(6),
+        act: ReLU,
+        mid: Linear(5),
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// `Small` with a sigmoid table where it has a tanh table: same widths and bytes, another
+    /// architecture.
+    struct SmallSigmoid {
+        input: 4,
+        fc: Linear(6),
+        bn: BatchNorm,
+        act: ReLU,
+        drop: Dropout(0.3),
+        mid: Linear(5),
+        squash: Sigmoid,
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// A 1-D convolution has no int8 form yet.
+    struct Convolutional {
+        input: [1, 16],
+        conv: Conv1d(2, kernel = 3),
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// Every convolution and pooling the int8 twin has: a convolution with its batch norm
+    /// folded and ReLU fused, max pooling with padding, a depthwise convolution with stride
+    /// and dilation, average pooling, Flatten, and dropout removed.
+    struct SmallCnn {
+        input: [2, 9, 9],
+        c1: Conv2d(4, kernel = 3, padding = 1, bias = false),
+        bn: BatchNorm,
+        ReLU,
+        mp: MaxPool2d(kernel = 2, stride = 1, padding = 1),
+        dw: Conv2d(4, kernel = 3, stride = 2, padding = 2, dilation = 2, groups = 4),
+        ReLU,
+        ap: AvgPool2d(kernel = 2, stride = 1),
+        Flatten,
+        Dropout(0.2),
+        out: Linear(3),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// Global average pooling after a convolution.
+    struct GapCnn {
+        input: [2, 6, 6],
+        Conv2d(4, kernel = 3, padding = 1),
+        ReLU,
+        gap: GlobalAvgPool,
+        Flatten,
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// Average pooling with padding: staticnn divides by the whole window, TensorFlow Lite
+    /// by the points inside, so it has no int8 form.
+    struct PaddedAverage {
+        input: [1, 4, 4],
+        Conv2d(2, kernel = 3, padding = 1),
+        ap: AvgPool2d(kernel = 2, stride = 1, padding = 1),
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// Groups other than 1 or the channels.
+    struct Grouped {
+        input: [4, 3, 3],
+        g: Conv2d(4, kernel = 1, groups = 2),
+        Flatten,
+        Linear(3),
+    }
+}
+
+network! {
+    /// An ELU after a Linear has no int8 form yet.
+    struct Smooth { input: 4, Linear(5), elu: ELU(alpha = 1.0), Linear(2) }
+}
+
+fn samples(seed: u64, n: usize) -> Vec<[f32; 4]> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 4.0 - 2.0))
+        .collect()
+}
+
+/// A trained `Small` (so that the batch norm's statistics are not the identity).
+fn trained() -> Small<f32> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+    let mut net = Small::<f32>::new(&mut rng);
+    let mut tape = Small::<f32>::tape::<16>();
+    let mut grads = Small::<f32>::gradients();
+    let mut sgd = Sgd::new(0.05);
+    let xs = samples(4, 16);
+    let x = SMatrix::<f32, 4, 16>::from_fn(|r, c| xs[c][r] * 1.5 + 0.7);
+    let y = core::array::from_fn(|b| ClassIndex::new(b % 3).unwrap());
+    for _ in 0..30 {
+        net.train_step(&x, &y, &mut grads, &mut tape, &mut sgd, &mut rng)
+            .unwrap();
+    }
+    net
+}
+
+#[test]
+fn quantised_network_follows_the_folded_float_network() {
+    let net = trained();
+    let calib = samples(5, 100);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    // The ReLU is fused: the first layer's outputs never go below its zero point.
+    assert_eq!(i32::from(q.fc.min), q.fc.output.zero_point);
+    assert_eq!(q.squash.output, QParams::TANH);
+    // The dequantised outputs stay within a few output steps of the float network's.
+    let deployed = net.to_inference();
+    let test = samples(6, 64);
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for s in &test {
+        let x = SVector::<f32, 4>::from_column_slice(s);
+        let (a, b) = (deployed.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst} for a step of {step}");
+    // Without batch norm folding (the eval-mode float network), the same.
+    let eval = net.forward(&SVector::<f32, 4>::from_column_slice(&test[0]));
+    assert!(
+        (eval - q.forward(&SVector::<f32, 4>::from_column_slice(&test[0]))).amax() <= 4.0 * step
+    );
+}
+
+#[test]
+fn quantised_cnn_follows_the_folded_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(21);
+    let mut net = SmallCnn::<f32>::new(&mut rng);
+    // Batch-norm statistics that the fold must carry.
+    net.state.bn.running_mean.iter_mut().for_each(|m| *m = 0.3);
+    net.state.bn.running_var.iter_mut().for_each(|v| *v = 2.0);
+    let images: Vec<[f32; 162]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(150);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.dw.depthwise && !q.c1.depthwise);
+    let float = net.to_inference();
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 162, 1>::from_column_slice(x);
+        let (a, b) = (float.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    // Within a few output steps of the float network.
+    let step = q.output_params().scale;
+    assert!(
+        worst <= 6.0 * step,
+        "worst {worst}, step {step}, range {range}"
+    );
+
+    // The blob round trip.
+    let mut blob = vec![0u8; SmallCnnInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.c1.bias[0] += 3;
+    back.out.weight[0][0] ^= 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+}
+
+#[test]
+fn quantised_global_average_pooling_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(22);
+    let net = GapCnn::<f32>::new(&mut rng);
+    let images: Vec<[f32; 72]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert_eq!(q.gap.positions, 36);
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 72, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+}
+
+#[test]
+fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    let images = vec![[0.5f32; 16]; 3];
+    let labels = vec![(); 3];
+    let conv = Convolutional::<f32>::new(&mut rng);
+    let err = conv
+        .quantize(Dataset::new(&images, &labels).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QuantError::Unsupported {
+            layer: "conv",
+            kind: "Conv1d"
+        }
+    );
+    assert!(err.to_string().contains("`conv` (Conv1d)"), "{err}");
+    let padded = PaddedAverage::<f32>::new(&mut rng);
+    assert_eq!(
+        padded
+            .quantize(Dataset::new(&images, &labels).unwrap())
+            .unwrap_err(),
+        QuantError::Unsupported {
+            layer: "ap",
+            kind: "AvgPool2d with padding"
+        }
+    );
+    let grouped = Grouped::<f32>::new(&mut rng);
+    let cubes = vec![[0.5f32; 36]; 3];
+    assert!(matches!(
+        grouped.quantize(Dataset::new(&cubes, &labels).unwrap()),
+        Err(QuantError::Unsupported { layer: "g", .. })
+    ));
+
+    let smooth = Smooth::<f32>::new(&mut rng);
+    let calib = samples(2, 3);
+    let err = smooth
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QuantError::Unsupported {
+            layer: "elu",
+            kind: "ELU"
+        }
+    );
+
+    let none: Vec<[f32; 4]> = Vec::new();
+    let no_labels: Vec<()> = Vec::new();
+    let err = trained()
+        .quantize(Dataset::new(&none, &no_labels).unwrap())
+        .unwrap_err();
+    assert_eq!(err, QuantError::EmptyCalibration);
+
+    let bad = vec![[f32::NAN, 0.0, 0.0, 0.0]];
+    let err = trained()
+        .quantize(Dataset::new(&bad, &labels[..1]).unwrap())
+        .unwrap_err();
+    assert_eq!(err, QuantError::NonFinite);
+}
+
+fn quantised() -> SmallInt8 {
+    let calib = samples(5, 50);
+    let labels = vec![(); calib.len()];
+    trained()
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap()
+}
+
+/// zlib's CRC-32, bit by bit (to forge blobs whose checksums match).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+fn reseal(blob: &mut [u8]) {
+    let payload = crc32(&blob[40..]);
+    blob[32..36].copy_from_slice(&payload.to_le_bytes());
+    let header = crc32(&blob[..36]);
+    blob[36..40].copy_from_slice(&header.to_le_bytes());
+}
+
+#[test]
+fn int8_blob_round_trips_and_refuses_the_wrong_kind() {
+    let q = quantised();
+    let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+    assert_eq!(int8_to_bytes(&q, &mut blob), Ok(SmallInt8::BLOB_BYTES));
+    assert_eq!(blob[6], INT8_TAG);
+    // 8 (input) + fc 4·6 + 6·12 + 14 + table 264 ... as the layers count them.
+    let payload = 8 + (24 + 72 + 14) + (30 + 60 + 14) + (256 + 8) + (15 + 36 + 14);
+    assert_eq!(SmallInt8::BLOB_BYTES, 40 + payload);
+
+    let mut back = q;
+    back.mid.bias[0] += 7;
+    back.squash.table[3] = 0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    let mut again = [0u8; SmallInt8::BLOB_BYTES];
+    int8_to_bytes(&back, &mut again).unwrap();
+    assert_eq!(again, blob);
+
+    // A float network's blob into the int8 network, and the reverse.
+    let float = trained().to_inference();
+    let mut fblob = [0u8; SmallInference::<f32>::BLOB_BYTES];
+    to_bytes(&float, &mut fblob).unwrap();
+    assert_eq!(
+        int8_from_bytes(&mut back, &fblob),
+        Err(BlobError::WrongKind {
+            expected: INT8_TAG,
+            found: 4
+        })
+    );
+    let mut f = float;
+    let err = from_bytes(&mut f, &blob).unwrap_err();
+    assert_eq!(
+        err,
+        BlobError::WrongKind {
+            expected: 4,
+            found: INT8_TAG
+        }
+    );
+    assert!(err.to_string().contains("int8"), "{err}");
+    assert_eq!(f, float);
+
+    // Another int8 architecture of the same size.
+    let calib = samples(5, 50);
+    let labels = vec![(); calib.len()];
+    let other = Other::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(9))
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    let mut other_blob = [0u8; OtherInt8::BLOB_BYTES];
+    int8_to_bytes(&other, &mut other_blob).unwrap();
+    assert!(matches!(
+        int8_from_bytes(&mut back, &other_blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+
+    // A sigmoid table where the blob has a tanh table, and the reverse: same bytes, but the
+    // table would compute another function.
+    let sig = SmallSigmoid::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(9))
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert_eq!(SmallSigmoidInt8::BLOB_BYTES, SmallInt8::BLOB_BYTES);
+    let mut sig_back = sig;
+    assert!(matches!(
+        int8_from_bytes(&mut sig_back, &blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+    assert_eq!(sig_back, sig);
+    let mut sig_blob = [0u8; SmallSigmoidInt8::BLOB_BYTES];
+    int8_to_bytes(&sig, &mut sig_blob).unwrap();
+    assert!(matches!(
+        int8_from_bytes(&mut back, &sig_blob),
+        Err(BlobError::WrongArchitecture { .. })
+    ));
+
+    // Too small a buffer; a flipped payload bit; truncation.
+    assert_eq!(
+        int8_to_bytes(&q, &mut [0u8; 10]),
+        Err(BlobError::BufferTooSmall {
+            needed: SmallInt8::BLOB_BYTES,
+            found: 10
+        })
+    );
+    let mut flipped = blob;
+    flipped[100] ^= 1;
+    assert_eq!(
+        int8_from_bytes(&mut back, &flipped),
+        Err(BlobError::CorruptPayload)
+    );
+    assert!(matches!(
+        int8_from_bytes(&mut back, &blob[..blob.len() - 1]),
+        Err(BlobError::WrongLength { .. })
+    ));
+    assert_eq!(back, q);
+}
+
+#[test]
+fn int8_blob_with_matching_checksums_but_unusable_values_is_refused() {
+    let q = quantised();
+    let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let fc_shift = 40 + 8 + 24 + 2 * 24; // header, input, weights, biases, multipliers
+    let out_scale = fc_shift + 24 + 4; // shifts, input zero point
+    let cases: [(usize, [u8; 4]); 3] = [
+        (fc_shift, 40i32.to_le_bytes()),      // a shift out of range
+        (out_scale, (-1.0f32).to_le_bytes()), // a negative output scale
+        (40, f32::INFINITY.to_le_bytes()),    // an infinite input scale
+    ];
+    for (at, bytes) in cases {
+        let mut bad = blob;
+        bad[at..at + 4].copy_from_slice(&bytes);
+        reseal(&mut bad);
+        let mut back = q;
+        assert_eq!(
+            int8_from_bytes(&mut back, &bad),
+            Err(BlobError::CorruptPayload),
+            "at {at}"
+        );
+        assert_eq!(back, q);
+    }
+    // Resealing an unchanged blob keeps it valid: the refusals above come from the value
+    // checks, not from the checksums.
+    let mut fine = blob;
+    reseal(&mut fine);
+    let mut back = q;
+    assert_eq!(int8_from_bytes(&mut back, &fine), Ok(()));
+}
+
+/// Reads `bytes` into a copy of `q`: an error leaves it unchanged, a success reads a blob that
+/// the network writes back byte for byte, and the network then runs without panicking.
+fn check_int8_blob(q: &SmallInt8, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut net = *q;
+    match int8_from_bytes(&mut net, bytes) {
+        Err(e) => {
+            prop_assert_eq!(net, *q);
+            prop_assert!(!e.to_string().is_empty());
+        }
+        Ok(()) => {
+            let mut again = [0u8; SmallInt8::BLOB_BYTES];
+            int8_to_bytes(&net, &mut again).unwrap();
+            prop_assert_eq!(bytes, &again[..]);
+            let x = SMatrix::<i8, 4, 3>::from_fn(|r, c| (r as i8 - 2) * 60 + c as i8);
+            let _ = net.forward_int8(&x);
+            let _ = net.classify(&SMatrix::<f32, 4, 2>::from_element(0.5));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Edited valid blobs, resealed (checksums recomputed) or not: every outcome is an
+    /// error with the network unchanged, or a blob that round-trips and runs.
+    #[test]
+    fn edited_int8_blobs_never_panic(
+        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        resealed in any::<bool>(),
+    ) {
+        let q = quantised();
+        let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+        int8_to_bytes(&q, &mut blob).unwrap();
+        for (at, v) in edits {
+            // Mostly the payload, where the values are.
+            let at = 40 + at % (blob.len() - 40);
+            blob[at] = v;
+        }
+        if resealed {
+            reseal(&mut blob);
+        }
+        check_int8_blob(&q, &blob)?;
+    }
+
+    /// Arbitrary payloads behind a valid header.
+    #[test]
+    fn arbitrary_int8_payloads_never_panic(payload in prop::collection::vec(any::<u8>(), SmallInt8::BLOB_BYTES - 40)) {
+        let q = quantised();
+        let mut blob = [0u8; SmallInt8::BLOB_BYTES];
+        int8_to_bytes(&q, &mut blob).unwrap();
+        blob[40..].copy_from_slice(&payload);
+        reseal(&mut blob);
+        check_int8_blob(&q, &blob)?;
+    }
+}
