@@ -29,6 +29,7 @@ use staticnn::data::{Csv, Dataset, LabelColumn, Loader, Ratio, Remainder, load_c
 use staticnn::fit::{Batch, EarlyStopping, EpochStats, Evaluation, Fit, FitReport, Workspace};
 use staticnn::fit::{each_epoch, evaluate};
 use staticnn::io::{LoadOptions, Naming, load_safetensors, save_safetensors};
+use staticnn::layers::NormalizeState;
 use staticnn::metrics::Confusion;
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
@@ -91,6 +92,8 @@ pub struct Report {
     pub reloaded: Evaluated,
     /// The saved file.
     pub file: PathBuf,
+    /// The `Normalize` layer's fitted statistics, saved with the weights.
+    pub normalize: NormalizeState<f32, FEATURES>,
 }
 
 /// Test-set figures of a deployed network.
@@ -157,6 +160,7 @@ pub fn evaluate_file(file: &Path) -> Result<Evaluated, Box<dyn Error>> {
         bytes.len(),
         e.evaluation.samples
     );
+    println!("{}\n", deployed.summary());
     println!("{c}");
     println!("class       precision  recall     F1");
     for (k, name) in CLASS_NAMES.iter().enumerate() {
@@ -345,6 +349,7 @@ pub fn run(
         deployed,
         reloaded,
         file,
+        normalize: net.state.norm,
     })
 }
 

@@ -6,6 +6,8 @@
 #[path = "../examples/breast_cancer.rs"]
 mod example;
 
+use staticnn::data::{Preprocess, Standardise};
+use staticnn::layers::NormalizeState;
 use std::path::Path;
 use std::process::Command;
 
@@ -24,9 +26,9 @@ fn child_evaluates_a_file() {
 /// Runs the example's `run()` (with this binary as the evaluating child) and checks: a
 /// test accuracy of at least 95 % for the deployed network (measured: 99.12 %, 112 of 113
 /// test rows, with the fixed seed; 95 % leaves room for other kernels' rounding), a
-/// confusion matrix that accounts for every test row,
-/// learning curves for every epoch run, and the child's figures equal to the parent's,
-/// bit for bit.
+/// confusion matrix that accounts for every test row, learning curves for every epoch
+/// run, `Normalize` statistics fitted on the training rows only, and the child's figures
+/// equal to the parent's, bit for bit.
 #[test]
 fn whole_path_example_keeps_its_promises() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("breast_cancer_path");
@@ -54,6 +56,13 @@ fn whole_path_example_keeps_its_promises() {
     assert_eq!(report.curves.len(), report.fit.epochs_run);
     assert!(report.fit.epochs_run <= example::EPOCHS);
     assert!(report.file.is_file());
+
+    // Standardisation was fitted on the training rows only, inside the model.
+    let csv = example::load().expect("the CSV file reads");
+    let [train_rows, _, _] = example::split_rows(&csv.labels).expect("the split");
+    let train = csv.dataset().unwrap().select(&train_rows).unwrap();
+    let fitted = Standardise::fit(&train).expect("training rows");
+    assert_eq!(report.normalize, NormalizeState::from(fitted));
 
     // Reloaded in another process: the same figures, exactly.
     assert_eq!(report.reloaded, report.deployed);
