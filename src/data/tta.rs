@@ -83,7 +83,7 @@ where
 }
 
 /// The class of highest averaged probability ([`probabilities`]) for each sample of `x`;
-/// the first one on a tie, as [`Network::classify`].
+/// the first one on a tie, as [`Network::classify`](crate::Network::classify).
 pub fn classify<
     T,
     Net,
