@@ -24,7 +24,7 @@ use bytemuck::Zeroable;
 use rand::{Rng, RngExt};
 
 use crate::layers::softmax_columns;
-use crate::{Network, SMatrix, Scalar};
+use crate::{Infer, SMatrix, Scalar};
 
 /// `K` networks of one type; their prediction is the mean of their class probabilities
 /// (the softmax of each member's output, which must be logits).
@@ -44,12 +44,12 @@ impl<N, const K: usize> Ensemble<N, K> {
         x: &SMatrix<T, IN, B>,
     ) -> SMatrix<T, OUT, B>
     where
-        N: Network<T, IN, OUT>,
+        N: Infer<T, IN, OUT>,
     {
         let mut mean = SMatrix::<T, OUT, B>::zeros();
         let mut p = SMatrix::<T, OUT, B>::zeros();
         for member in &self.members {
-            softmax_columns(member.forward(x).as_slice(), p.as_mut_slice(), OUT);
+            softmax_columns(member.infer(x).as_slice(), p.as_mut_slice(), OUT);
             mean += p;
         }
         mean / T::of(K as f64)
@@ -61,7 +61,7 @@ impl<N, const K: usize> Ensemble<N, K> {
         x: &SMatrix<T, IN, B>,
     ) -> [usize; B]
     where
-        N: Network<T, IN, OUT>,
+        N: Infer<T, IN, OUT>,
     {
         crate::metrics::argmax(&self.probabilities(x))
     }

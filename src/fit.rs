@@ -57,7 +57,8 @@ use crate::optim::clip_grad_norm;
 use crate::regularize::{MaxNorm, Penalty};
 use crate::schedule::{Constant, Schedule};
 use crate::{
-    ClassIndex, LearningRate, Loss, Network, Optimizer, ParamBlock, SMatrix, Scalar, Supervised,
+    ClassIndex, Infer, LearningRate, Loss, Network, Optimizer, ParamBlock, SMatrix, Scalar,
+    Supervised,
 };
 
 /// Figures of one epoch.
@@ -850,7 +851,7 @@ pub fn evaluate<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
 ) -> Evaluation
 where
     T: Scalar,
-    N: Network<T, IN, OUT>,
+    N: Infer<T, IN, OUT>,
     L: Loss<T, OUT>,
     L::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
     L::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
@@ -865,7 +866,7 @@ fn evaluate_with<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
 ) -> Evaluation
 where
     T: Scalar,
-    N: Network<T, IN, OUT>,
+    N: Infer<T, IN, OUT>,
     L: Loss<T, OUT>,
     L::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
     L::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
@@ -881,7 +882,7 @@ where
             x.column_mut(b).copy_from_slice(sample);
             t.set(b, target);
         }
-        let y = net.forward(&x);
+        let y = net.infer(&x);
         loss += loss_fn.loss(&y, &t).as_f64() * B as f64;
         match t.correct(&y, B) {
             Some(c) => correct += c,
@@ -894,7 +895,7 @@ where
         let (sample, target) = data.get(i).expect("index below len");
         x1.column_mut(0).copy_from_slice(sample);
         t1.set(0, target);
-        let y = net.forward(&x1);
+        let y = net.infer(&x1);
         loss += loss_fn.loss(&y, &t1).as_f64();
         match t1.correct(&y, 1) {
             Some(c) => correct += c,

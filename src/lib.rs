@@ -43,7 +43,7 @@ pub use init::Init;
 pub use layer::Layer;
 pub use layout::ParamBlock;
 pub use loss::{ClassIndex, Loss};
-pub use network::{Network, Supervised};
+pub use network::{Infer, Network, Supervised};
 pub use optim::{Adam, AdamW, LearningRate, Optimizer, OptimizerOf, RmsProp, Sgd};
 pub use scalar::Scalar;
 pub use staticnn_macros::network;
@@ -69,8 +69,8 @@ pub mod prelude {
     pub use crate::regularize::{L1, L2, MaxNorm, Penalty};
     pub use crate::schedule::{CosineAnnealing, ExponentialLr, LinearWarmup, Schedule, StepLr};
     pub use crate::{
-        Adam, AdamW, Init, Layer, LearningRate, Network, Optimizer, RmsProp, SMatrix, SVector,
-        Scalar, Sgd, Supervised,
+        Adam, AdamW, Infer, Init, Layer, LearningRate, Network, Optimizer, RmsProp, SMatrix,
+        SVector, Scalar, Sgd, Supervised,
     };
 }
 

@@ -7,7 +7,7 @@ use core::fmt;
 
 use crate::data::{Dataset, Label};
 use crate::fit::Batch;
-use crate::{ClassIndex, Network, SMatrix, Scalar};
+use crate::{ClassIndex, Infer, SMatrix, Scalar};
 
 /// The predicted class of each sample: the index of its largest output (the first on ties).
 pub fn argmax<T: Scalar, const N: usize, const B: usize>(y: &SMatrix<T, N, B>) -> [usize; B] {
@@ -114,7 +114,7 @@ impl<const N: usize> Confusion<N> {
     ) -> Self
     where
         T: Scalar,
-        Net: Network<T, IN, N>,
+        Net: Infer<T, IN, N>,
         Y: Label,
     {
         let mut c = Self::new();
@@ -128,13 +128,13 @@ impl<const N: usize> Confusion<N> {
                 x.column_mut(b).copy_from_slice(sample);
                 *label = y.class();
             }
-            for (p, t) in argmax(&net.forward(&x)).into_iter().zip(labels) {
+            for (p, t) in argmax(&net.infer(&x)).into_iter().zip(labels) {
                 c.add(t, p);
             }
         }
         for i in full..n {
             let (sample, y) = data.get(i).expect("index below len");
-            let p = argmax(&net.forward(&SMatrix::<T, IN, 1>::from_column_slice(sample)));
+            let p = argmax(&net.infer(&SMatrix::<T, IN, 1>::from_column_slice(sample)));
             c.add(y.class(), p[0]);
         }
         c

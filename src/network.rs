@@ -8,6 +8,27 @@ use crate::scalar::ShortFloat;
 use crate::summary::{LayerInfo, Summary};
 use crate::{Loss, ParamBlock, SMatrix, SVector, Scalar, block};
 
+/// Anything that runs an eval-mode forward pass from `IN` features to `OUT` outputs in `T`:
+/// every [`Network`] (its `…Inference` twin included) and, with `T = f32`, every int8 twin
+/// `NameInt8` made by [`network!`](macro@crate::network) (its dequantised outputs). The
+/// read-only functions take it: [`evaluate`](crate::fit::evaluate),
+/// [`Confusion::of`](crate::metrics::Confusion::of), [`tta`](crate::data::tta) and
+/// [`Ensemble`](crate::ensemble::Ensemble).
+///
+/// Its method is named `infer` (not `forward`) so that importing it next to [`Network`]
+/// makes no call ambiguous.
+pub trait Infer<T: Scalar, const IN: usize, const OUT: usize> {
+    /// Eval-mode forward of a batch (one sample per column).
+    fn infer<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> SMatrix<T, OUT, B>;
+}
+
+impl<T: Scalar, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize> Infer<T, IN, OUT> for N {
+    #[inline]
+    fn infer<const B: usize>(&self, x: &SMatrix<T, IN, B>) -> SMatrix<T, OUT, B> {
+        Network::forward(self, x)
+    }
+}
+
 /// A network from `IN` features to `OUT` outputs, in scalar `T`.
 ///
 /// The value holds the parameters and the persistent state (batch-norm running statistics);

@@ -425,6 +425,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
 
+        impl ::staticnn::Infer<f32, #input, #output> for #name {
+            #[inline]
+            fn infer<const B: usize>(
+                &self,
+                x: &::staticnn::nalgebra::SMatrix<f32, #input, { B }>,
+            ) -> ::staticnn::nalgebra::SMatrix<f32, #output, { B }> {
+                self.forward(x)
+            }
+        }
+
         impl #q::QNetwork for #name {
             const FINGERPRINT: u64 = #q::fingerprint(&[
                 (<#q::QParams as #q::QLayer>::KIND, #input, #input),

@@ -36,7 +36,7 @@
 
 use super::Window;
 use crate::layers::softmax_columns;
-use crate::{Network, SMatrix, Scalar};
+use crate::{Infer, SMatrix, Scalar};
 
 /// The mean over `views` of the softmax of the network's output on each view of each
 /// sample: column `b` of the result is a probability vector for sample `b` of `x`.
@@ -63,7 +63,7 @@ pub fn probabilities<
 ) -> SMatrix<T, K, B>
 where
     T: Scalar,
-    Net: Network<T, M, K>,
+    Net: Infer<T, M, K>,
 {
     const { assert!(V > 0, "test-time augmentation needs at least one view") };
     let mut crops = SMatrix::<T, M, B>::zeros();
@@ -71,7 +71,7 @@ where
     let mut mean = SMatrix::<T, K, B>::zeros();
     for view in views {
         view.extract_batch(x, &mut crops);
-        let y = net.forward(&crops);
+        let y = net.infer(&crops);
         softmax_columns(y.as_slice(), p.as_mut_slice(), K);
         mean += &p;
     }
@@ -83,7 +83,7 @@ where
 }
 
 /// The class of highest averaged probability ([`probabilities`]) for each sample of `x`;
-/// the first one on a tie, as [`Network::classify`].
+/// the first one on a tie, as [`Network::classify`](crate::Network::classify).
 pub fn classify<
     T,
     Net,
@@ -104,7 +104,7 @@ pub fn classify<
 ) -> [usize; B]
 where
     T: Scalar,
-    Net: Network<T, M, K>,
+    Net: Infer<T, M, K>,
 {
     crate::metrics::argmax(&probabilities(net, x, views))
 }
