@@ -299,62 +299,18 @@ macro_rules! max_pool_layer {
                 let cols = x.as_slice().chunks_exact(I).zip(dy.as_slice().chunks_exact(O));
                 if const { tiles_input(&<Self as PoolShape>::GEOM) } {
                     // Each input in exactly one window: written once, no clearing pass
-                    // (`0 + dy` at the maximum, as adding into zeros gives). Up to `RUN`
-                    // windows of a row of outputs at a time, each step of the scan across
-                    // all of them (loops the compiler vectorises): their maxima's values
-                    // first, then each one's first occurrence, which is the scan's first
-                    // strict maximum unless it is a NaN (then the scan's own index, the
-                    // last NaN, fixed up after).
-                    const RUN: usize = 32;
-                    let plane = g.hi * g.wi;
+                    // (`0 + dy` at the maximum, as adding into zeros gives, and zeros
+                    // elsewhere in the window).
                     for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
-                        for c in 0..g.co {
-                            for oh in 0..g.ho {
-                                let top = c * plane + oh * g.kh * g.wi;
-                                let yo = (c * g.ho + oh) * g.wo;
-                                let mut ow0 = 0;
-                                while ow0 < g.wo {
-                                    let n = RUN.min(g.wo - ow0);
-                                    let mut best = [T::of(f64::NEG_INFINITY); RUN];
-                                    let best = &mut best[..n];
-                                    for ih in 0..g.kh {
-                                        for iw in 0..g.kw {
-                                            let at = top + ih * g.wi + ow0 * g.kw + iw;
-                                            for (t, m) in best.iter_mut().enumerate() {
-                                                let v = xs[at + t * g.kw];
-                                                #[allow(clippy::eq_op)]
-                                                let take = v > *m || v != v;
-                                                *m = if take { v } else { *m };
-                                            }
-                                        }
-                                    }
-                                    let mut found = [false; RUN];
-                                    let found = &mut found[..n];
-                                    let dyr = &dys[yo + ow0..][..n];
-                                    for ih in 0..g.kh {
-                                        for iw in 0..g.kw {
-                                            let at = top + ih * g.wi + ow0 * g.kw + iw;
-                                            for t in 0..n {
-                                                let i = at + t * g.kw;
-                                                let take = !found[t] & (xs[i] == best[t]);
-                                                found[t] |= take;
-                                                dxs[i] = if take { T::zero() + dyr[t] } else { T::zero() };
-                                            }
-                                        }
-                                    }
-                                    for t in 0..n {
-                                        #[allow(clippy::eq_op)]
-                                        if best[t] != best[t] {
-                                            let left = (ow0 + t) * g.kw;
-                                            let rows = (oh * g.kh, oh * g.kh + g.kh);
-                                            let at = window_max(&g, xs, c * plane, rows, (left, left + g.kw)).0;
-                                            dxs[at] = T::zero() + dyr[t];
-                                        }
-                                    }
-                                    ow0 += n;
+                        windows(&g, |o, base, rows, cols| {
+                            let at = window_max(&g, xs, base, rows, cols).0;
+                            for ih in rows.0..rows.1 {
+                                for iw in cols.0..cols.1 {
+                                    dxs[base + ih * g.wi + iw] = T::zero();
                                 }
                             }
-                        }
+                            dxs[at] = T::zero() + dys[o];
+                        });
                     }
                     return;
                 }
