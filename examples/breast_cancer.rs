@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use staticnn::data::split_stratified;
-use staticnn::data::{Csv, Dataset, LabelColumn, Loader, Ratio, Remainder, load_csv};
+use staticnn::data::{Csv, DataError, Dataset, LabelColumn, Loader, Ratio, Remainder, load_csv};
 use staticnn::fit::{Batch, EarlyStopping, EpochStats, Evaluation, Fit, FitReport, Workspace};
 use staticnn::fit::{each_epoch, evaluate};
 use staticnn::io::{LoadOptions, Naming, load_safetensors, save_safetensors};
@@ -131,11 +131,11 @@ pub fn split_rows(labels: &[usize]) -> Result<[Vec<usize>; 3], Box<dyn Error>> {
 fn score(
     deployed: &impl Network<f32, FEATURES, CLASSES>,
     test: Dataset<'_, f32, FEATURES, usize>,
-) -> Evaluated {
-    Evaluated {
-        evaluation: evaluate(deployed, test, SoftmaxCrossEntropy, Batch::<BATCH>),
-        confusion: Confusion::of(deployed, test, Batch::<BATCH>),
-    }
+) -> Result<Evaluated, DataError> {
+    Ok(Evaluated {
+        evaluation: evaluate(deployed, test, SoftmaxCrossEntropy, Batch::<BATCH>)?,
+        confusion: Confusion::of(deployed, test, Batch::<BATCH>)?,
+    })
 }
 
 /// The child process: loads `file` into a fresh network, deploys it, evaluates it on the
@@ -151,7 +151,7 @@ pub fn evaluate_file(file: &Path) -> Result<Evaluated, Box<dyn Error>> {
     // Default options: the file says how it names its tensors.
     load_safetensors(&mut net, &bytes, &LoadOptions::new())?;
     let deployed = net.to_inference();
-    let e = score(&deployed, test);
+    let e = score(&deployed, test)?;
     let c = &e.confusion;
     println!(
         "[child {}] loaded {} ({} bytes), deployed, evaluated on {} test rows",
@@ -317,7 +317,7 @@ pub fn run(
     std::fs::write(&file, save_safetensors(&net, Naming::Names))?;
 
     // The deployed form, evaluated here.
-    let deployed = score(&net.to_inference(), test);
+    let deployed = score(&net.to_inference(), test)?;
 
     // Reload in another process and evaluate there.
     let output = child(&file).output()?;

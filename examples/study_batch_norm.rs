@@ -174,7 +174,7 @@ where
         .position(|s| s.val_accuracy.is_some_and(|a| a >= TARGET))
         .map(|e| e + 1);
     let test = Dataset::new(&data.test_x, &data.test_y)?;
-    let test_accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)
+    let test_accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)?
         .accuracy
         .unwrap_or(0.0);
     Ok(Run {

@@ -214,7 +214,7 @@ pub fn run(pool: usize, epochs: usize, subsets: usize) -> Result<Vec<Row>, Box<d
         rows.iter().for_each(|&r| drawn[r] = true);
         let out_of_bag: Vec<usize> = (0..n).filter(|&r| !drawn[r]).collect();
         let net = train_member(train, &rows, &out_of_bag, SEED + 1 + m as u64, epochs)?;
-        scores.push(evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>));
+        scores.push(evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)?);
         members.push(net);
     }
     let accuracy: Vec<f64> = scores.iter().map(|s| s.accuracy.unwrap_or(0.0)).collect();

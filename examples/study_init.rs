@@ -429,7 +429,7 @@ fn train_small(name: &'static str, net: SmallNet) -> Result<SymmetryReport, Box<
     Fit::new(EPOCHS)
         .callback(each_epoch(|s: &EpochStats| train_loss.push(s.train_loss)))
         .run(&mut net, &mut sgd, &mut loader, test, &mut work, &mut rng)?;
-    let accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)
+    let accuracy = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<BATCH>)?
         .accuracy
         .unwrap_or(0.0);
 

@@ -264,7 +264,9 @@ fn score<N>(net: &N, set: Dataset<'_, f32, FEATURES, usize>) -> Score
 where
     N: Supervised<f32, FEATURES, CLASSES, Loss = SoftmaxCrossEntropy>,
 {
-    let e = evaluate(net, set, SoftmaxCrossEntropy, Batch::<BATCH>);
+    // The digits labels are 0..=9, checked when the data set was split.
+    let e = evaluate(net, set, SoftmaxCrossEntropy, Batch::<BATCH>)
+        .expect("digits labels are below the 10 outputs");
     Score {
         accuracy: e.accuracy.unwrap_or(0.0),
         loss: e.loss,

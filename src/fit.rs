@@ -51,7 +51,7 @@ use core::marker::PhantomData;
 
 use bytemuck::Zeroable;
 
-use crate::data::{Augment, Dataset, Loader, Targets};
+use crate::data::{Augment, DataError, Dataset, Loader, Targets};
 use crate::network::TrainError;
 use crate::optim::clip_grad_norm;
 use crate::regularize::{MaxNorm, Penalty};
@@ -562,7 +562,8 @@ impl<S, A, C, H> Fit<S, A, C, H> {
     /// # Errors
     ///
     /// [`FitError::LearningRate`] before any step when the restated learning rate does not
-    /// round to the optimiser's. [`FitError::Diverged`] when a step's loss, gradient or
+    /// round to the optimiser's; [`FitError::Validation`] before any step when `val` holds
+    /// a class label not below the number of outputs. [`FitError::Diverged`] when a step's loss, gradient or
     /// update is not finite; the network keeps the weights and statistics of its last
     /// successful step, all finite (see [`Supervised::train_step`]); `work.best` holds the
     /// best epoch's copy so far (the best weights are not restored on this path).
@@ -602,6 +603,7 @@ impl<S, A, C, H> Fit<S, A, C, H> {
                 });
             }
         };
+        check_targets::<T, Y, N::Loss, IN, OUT>(val).map_err(FitError::Validation)?;
         let mut report = FitReport {
             best_val_loss: f64::INFINITY,
             ..FitReport::default()
@@ -741,6 +743,9 @@ pub enum FitError {
         /// The rate given to [`Fit::learning_rate`].
         configured: f64,
     },
+    /// The validation set holds a target that the loss cannot take (a class label not
+    /// below the number of outputs); nothing was trained.
+    Validation(DataError),
 }
 
 impl fmt::Display for FitError {
@@ -761,11 +766,19 @@ impl fmt::Display for FitError {
                 f,
                 "the learning rate given to `Fit::learning_rate` ({configured}) is not the optimiser's ({optimizer}); build the optimiser with that rate, or leave the setting out"
             ),
+            FitError::Validation(e) => write!(f, "the validation set cannot be scored: {e}"),
         }
     }
 }
 
-impl core::error::Error for FitError {}
+impl core::error::Error for FitError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            FitError::Validation(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// A batch's targets as the training loop needs them: a blank value to fill, and the
 /// number of correct predictions (class targets; regression targets have no accuracy).
@@ -822,6 +835,11 @@ pub struct Evaluation {
 /// network that runs forward will do: a trained network, its `…Inference` twin, a network
 /// without a declared loss.
 ///
+/// # Errors
+///
+/// [`DataError::LabelOutOfRange`] for the first class label not below the number of
+/// outputs, found before anything runs (such a sample can be neither scored nor counted).
+///
 /// ```
 /// use staticnn::data::Dataset;
 /// use staticnn::fit::{Batch, evaluate};
@@ -836,11 +854,14 @@ pub struct Evaluation {
 /// let test = Dataset::new(&xs, &[0usize, 1, 2])?;
 /// // The deployed form (batch norm folded away) scores as the trained one.
 /// let deployed = net.to_inference();
-/// let e = evaluate(&deployed, test, SoftmaxCrossEntropy, Batch::<2>);
+/// let e = evaluate(&deployed, test, SoftmaxCrossEntropy, Batch::<2>)?;
 /// assert_eq!(e.samples, 3);
 /// assert!(e.accuracy.is_some());
-/// let trained = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<2>);
+/// let trained = evaluate(&net, test, SoftmaxCrossEntropy, Batch::<2>)?;
 /// assert!((e.loss - trained.loss).abs() < 1e-5);
+/// // A label the network has no output for is an error, not a silent class 0.
+/// let bad = Dataset::new(&xs, &[0usize, 1, 3])?;
+/// assert!(evaluate(&net, bad, SoftmaxCrossEntropy, Batch::<2>).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn evaluate<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
@@ -848,7 +869,7 @@ pub fn evaluate<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
     data: Dataset<'_, T, IN, Y>,
     loss: L,
     _batch: Batch<B>,
-) -> Evaluation
+) -> Result<Evaluation, DataError>
 where
     T: Scalar,
     N: Infer<T, IN, OUT>,
@@ -856,9 +877,28 @@ where
     L::Target<B>: Targets<Y, B> + Scored<T, OUT, B>,
     L::Target<1>: Targets<Y, 1> + Scored<T, OUT, 1>,
 {
-    evaluate_with::<N, T, Y, L, IN, OUT, B>(net, data, &loss)
+    check_targets::<T, Y, L, IN, OUT>(data)?;
+    Ok(evaluate_with::<N, T, Y, L, IN, OUT, B>(net, data, &loss))
 }
 
+/// Checks that every target of `data` fits the loss `L` (each class label below the number
+/// of outputs), as the loader checks a training set.
+fn check_targets<T, Y, L, const IN: usize, const OUT: usize>(
+    data: Dataset<'_, T, IN, Y>,
+) -> Result<(), DataError>
+where
+    T: Scalar,
+    L: Loss<T, OUT>,
+    L::Target<1>: Targets<Y, 1>,
+{
+    for row in 0..data.len() {
+        let (_, target) = data.get(row).expect("row below len");
+        <L::Target<1> as Targets<Y, 1>>::check(target, row)?;
+    }
+    Ok(())
+}
+
+/// [`evaluate`] on data whose targets [`check_targets`] has accepted.
 fn evaluate_with<N, T, Y, L, const IN: usize, const OUT: usize, const B: usize>(
     net: &N,
     data: Dataset<'_, T, IN, Y>,

@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use crate::data::{Dataset, Label};
+use crate::data::{DataError, Dataset, Label};
 use crate::fit::Batch;
 use crate::{ClassIndex, Infer, SMatrix, Scalar};
 
@@ -86,8 +86,12 @@ impl<const N: usize> Confusion<N> {
     }
 
     /// The confusion matrix of `net` (eval mode) on every sample of `data`, in batches of
-    /// `B` and then the remainder one sample at a time. Labels at or above `N` are not
-    /// counted (as [`add`](Self::add)).
+    /// `B` and then the remainder one sample at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::LabelOutOfRange`] for the first label at or above `N`, found before
+    /// anything runs (such a sample has no row in the matrix).
     ///
     /// ```
     /// use staticnn::data::Dataset;
@@ -102,21 +106,34 @@ impl<const N: usize> Confusion<N> {
     /// let net = Net::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(1));
     /// let xs = [[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0]];
     /// let data = Dataset::new(&xs, &[0usize, 1, 2])?;
-    /// let c = Confusion::of(&net.to_inference(), data, Batch::<2>);
-    /// assert_eq!(c, Confusion::of(&net, data, Batch::<2>));
+    /// let c = Confusion::of(&net.to_inference(), data, Batch::<2>)?;
+    /// assert_eq!(c, Confusion::of(&net, data, Batch::<2>)?);
     /// assert_eq!(c.total(), 3);
+    /// let bad = Dataset::new(&xs, &[0usize, 1, 3])?;
+    /// assert!(Confusion::of(&net, bad, Batch::<2>).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn of<Net, T, Y, const IN: usize, const B: usize>(
         net: &Net,
         data: Dataset<'_, T, IN, Y>,
         _batch: Batch<B>,
-    ) -> Self
+    ) -> Result<Self, DataError>
     where
         T: Scalar,
         Net: Infer<T, IN, N>,
         Y: Label,
     {
+        for row in 0..data.len() {
+            let (_, y) = data.get(row).expect("row below len");
+            let label = y.class();
+            if label >= N {
+                return Err(DataError::LabelOutOfRange {
+                    row,
+                    label,
+                    classes: N,
+                });
+            }
+        }
         let mut c = Self::new();
         let n = data.len();
         let full = n / B * B;
@@ -137,7 +154,7 @@ impl<const N: usize> Confusion<N> {
             let p = argmax(&net.infer(&SMatrix::<T, IN, 1>::from_column_slice(sample)));
             c.add(y.class(), p[0]);
         }
-        c
+        Ok(c)
     }
 
     /// Samples counted.

@@ -100,7 +100,7 @@ fn early_stopping_restores_the_best_weights() {
     assert_eq!(report.best_val_loss, best_logged);
     assert_eq!(log.epochs[report.best_epoch].val_loss, best_logged);
     // The restored network reproduces the best validation loss exactly.
-    let now = evaluate(&net, val, SoftmaxCrossEntropy, Batch::<6>);
+    let now = evaluate(&net, val, SoftmaxCrossEntropy, Batch::<6>).unwrap();
     assert_eq!(now.loss, best_logged);
     assert_eq!(net, work.best);
 }
@@ -178,7 +178,8 @@ fn divergence_is_a_typed_error() {
         Dataset::new(&xs[2..], &ts[2..]).unwrap(),
         Mse,
         Batch::<2>,
-    );
+    )
+    .unwrap();
     assert_eq!(eval.accuracy, None);
     assert_eq!(eval.samples, 2);
 }
@@ -191,8 +192,8 @@ fn evaluation_covers_the_remainder() {
     let data = Dataset::new(&xs, &ys).unwrap();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(8);
     let net = Net::<f64>::new(&mut rng);
-    let by4 = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<4>);
-    let by1 = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<1>);
+    let by4 = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<4>).unwrap();
+    let by1 = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<1>).unwrap();
     assert_eq!(by4.samples, 11);
     assert!((by4.loss - by1.loss).abs() < 1e-12);
     assert_eq!(by4.accuracy, by1.accuracy);
@@ -276,7 +277,7 @@ fn callbacks_see_the_network() {
     let report = Fit::new(20)
         .callback((
             on_epoch(|net: &Net<f64>, s: &EpochStats| {
-                let scored = evaluate(net, val, SoftmaxCrossEntropy, Batch::<3>);
+                let scored = evaluate(net, val, SoftmaxCrossEntropy, Batch::<3>).unwrap();
                 // A batch of 3 sums in another order than the loop's batches of 5.
                 assert!((scored.loss - s.val_loss).abs() < 1e-12);
                 if s.epoch == 2 {
@@ -516,4 +517,49 @@ fn progress_changes_nothing() {
         (report.unwrap(), net)
     };
     assert_eq!(run(true), run(false));
+}
+
+/// A validation label the network has no output for is a typed error before any step
+/// (it used to be scored as class 0), and `evaluate` and `Confusion::of` refuse it too.
+#[test]
+fn validation_labels_out_of_range_are_errors() {
+    let (xs, ys) = clusters::<f64>(12, 21);
+    let (vx, mut vy) = clusters::<f64>(5, 22);
+    vy[3] = 3;
+    let (train, val) = (
+        Dataset::new(&xs, &ys).unwrap(),
+        Dataset::new(&vx, &vy).unwrap(),
+    );
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(23);
+    let mut net = Net::<f64>::new(&mut rng);
+    let before = net;
+    let mut work = Workspace::new(&net, Batch::<4>);
+    let mut order = vec![0; 12];
+    let mut loader = Loader::new(train, &mut order, Remainder::Drop).unwrap();
+    let err = Fit::new(3)
+        .run(
+            &mut net,
+            &mut Sgd::new(0.1),
+            &mut loader,
+            val,
+            &mut work,
+            &mut rng,
+        )
+        .unwrap_err();
+    let expected = staticnn::data::DataError::LabelOutOfRange {
+        row: 3,
+        label: 3,
+        classes: 3,
+    };
+    assert_eq!(err, FitError::Validation(expected));
+    assert!(err.to_string().contains("validation set"), "{err}");
+    assert_eq!(net, before, "nothing was trained");
+    assert_eq!(
+        evaluate(&net, val, SoftmaxCrossEntropy, Batch::<2>).unwrap_err(),
+        expected
+    );
+    assert_eq!(
+        staticnn::metrics::Confusion::<3>::of(&net, val, Batch::<2>).unwrap_err(),
+        expected
+    );
 }

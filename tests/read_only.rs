@@ -67,17 +67,17 @@ fn evaluate_and_confusion_take_the_inference_twin() {
         core::mem::size_of::<Net<f64>>()
     );
     // 23 samples: two batches of 8 and a remainder of 7 one at a time.
-    let a = evaluate(&deployed, data, SoftmaxCrossEntropy, Batch::<8>);
-    let b = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<8>);
+    let a = evaluate(&deployed, data, SoftmaxCrossEntropy, Batch::<8>).unwrap();
+    let b = evaluate(&net, data, SoftmaxCrossEntropy, Batch::<8>).unwrap();
     assert_eq!(a.samples, 23);
     assert!((a.loss - b.loss).abs() < 1e-12, "{} vs {}", a.loss, b.loss);
     assert_eq!(a.accuracy, b.accuracy);
     // Another loss is a plain argument too (hinge on the same class labels).
-    let h = evaluate(&deployed, data, Hinge, Batch::<4>);
+    let h = evaluate(&deployed, data, Hinge, Batch::<4>).unwrap();
     assert!(h.loss.is_finite() && h.loss > 0.0);
 
-    let c = Confusion::of(&deployed, data, Batch::<8>);
-    assert_eq!(c, Confusion::of(&net, data, Batch::<5>));
+    let c = Confusion::of(&deployed, data, Batch::<8>).unwrap();
+    assert_eq!(c, Confusion::of(&net, data, Batch::<5>).unwrap());
     assert_eq!(c.total(), 23);
     assert!((c.accuracy() - a.accuracy.unwrap()).abs() < 1e-12);
     let mut by_hand = Confusion::<3>::new();
@@ -149,7 +149,7 @@ fn evaluate_and_confusion_take_the_int8_twin() {
     let (q, xs, ys) = int8_setup();
     let data = Dataset::new(&xs, &ys).unwrap();
     // 23 samples: two batches of 8 and a remainder of 7 one at a time.
-    let e = evaluate(&q, data, SoftmaxCrossEntropy, Batch::<8>);
+    let e = evaluate(&q, data, SoftmaxCrossEntropy, Batch::<8>).unwrap();
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut by_hand = Confusion::<3>::new();
     for (x, &y) in xs.iter().zip(&ys) {
@@ -169,12 +169,12 @@ fn evaluate_and_confusion_take_the_int8_twin() {
     );
     assert_eq!(e.accuracy, Some(correct as f64 / 23.0));
     // Another batch size counts the same samples.
-    let e4 = evaluate(&q, data, SoftmaxCrossEntropy, Batch::<4>);
+    let e4 = evaluate(&q, data, SoftmaxCrossEntropy, Batch::<4>).unwrap();
     assert!((e4.loss - e.loss).abs() < 1e-6);
 
-    let c = Confusion::of(&q, data, Batch::<8>);
+    let c = Confusion::of(&q, data, Batch::<8>).unwrap();
     assert_eq!(c, by_hand);
-    assert_eq!(c, Confusion::of(&q, data, Batch::<5>));
+    assert_eq!(c, Confusion::of(&q, data, Batch::<5>).unwrap());
     assert_eq!(c.total(), 23);
 }
 

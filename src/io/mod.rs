@@ -244,10 +244,8 @@ pub enum ModuleKey {
 }
 
 impl ModuleKey {
-    /// The key of the layer described by `info` under `naming`. (`index`, the layer's
-    /// position in the layer table, is not needed: the key is in `info`.)
-    pub const fn of(info: &LayerInfo, index: usize, naming: Naming) -> Self {
-        let _ = index;
+    /// The key of the layer described by `info` under `naming`.
+    pub const fn of(info: &LayerInfo, naming: Naming) -> Self {
         match naming {
             Naming::Names if info.named => ModuleKey::Name(info.name),
             _ => ModuleKey::Path(info.path),
@@ -321,7 +319,7 @@ pub fn tensors(
         .flat_map(move |(index, info, (params, state))| {
             info.tensors.iter().map(move |tensor| NetTensor {
                 layer: index,
-                key: ModuleKey::of(info, index, naming),
+                key: ModuleKey::of(info, naming),
                 tensor,
                 offset: tensor.offset
                     + match tensor.place {

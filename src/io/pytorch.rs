@@ -601,7 +601,7 @@ fn describe_layers(layers: &'static [crate::LayerInfo], naming: Naming) -> Strin
             s.push(',');
         }
         s.push_str("{\"key\":");
-        json_string(&mut s, &super::ModuleKey::of(info, i, naming).to_string());
+        json_string(&mut s, &super::ModuleKey::of(info, naming).to_string());
         s.push_str(",\"kind\":");
         json_string(&mut s, info.kind);
         s.push_str(&format!(
