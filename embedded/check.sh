@@ -21,7 +21,11 @@ qemu_timeout=${QEMU_TIMEOUT:-300}
 cd "$here"
 
 targets=(thumbv6m-none-eabi thumbv7em-none-eabihf)
-bins=(infer train train_f64init blob digits)
+bins=(infer train train_f64init blob digits infer_int8 digits_int8)
+# The images whose measurement build counts the instructions of one inference (SysTick under
+# `-icount shift=0`), and the int8 images, which must hold no floating point at all.
+counted=(infer digits infer_int8 digits_int8)
+int8_bins=(infer_int8 digits_int8)
 # The QEMU machine of each target: the BBC micro:bit is a Cortex-M0 (ARMv6-M, no FPU); the
 # MPS2 AN386 is a Cortex-M4 with single-precision FPU, which hard-float code needs
 # (lm3s6965evb is a Cortex-M3 and would fault on the first FPU instruction).
@@ -46,6 +50,9 @@ train_flash_goal=5120
 # activations of one sample (the firmware prints them, a `const` of staticnn-digits) + 1 KiB.
 digits_flash_slack=6144
 digits_ram_slack=1024
+# Issue 17: on thumbv6m-none-eabi the int8 digits network takes at least this many times
+# fewer instructions per inference than the f32 one.
+int8_speedup_goal=4
 
 failures=0
 fail() {
@@ -93,8 +100,9 @@ cargo run --release -q -p staticnn-sine-export --target-dir "$target_dir" -- --c
 section "generated sources up to date (staticnn-digits-export --check)"
 cargo run --release -q -p staticnn-digits-export --target-dir "$target_dir" -- --check
 
-# Two builds per target: the minimal firmware (exit status only), measured for flash and
-# static RAM, and the measurement build (stack painting and a report), run for the stack.
+# Three builds per target: the minimal firmware (exit status only), measured for flash and
+# static RAM; the measurement build (stack painting and a report), run for the stack; and,
+# for the inference images, the counting build (instructions of one inference).
 section "cargo build --release (minimal and --features measure)"
 for t in "${targets[@]}"; do
     mkdir -p "$images/$t"
@@ -102,6 +110,10 @@ for t in "${targets[@]}"; do
     for b in "${bins[@]}"; do cp "$target_dir/$t/release/$b" "$images/$t/$b"; done
     cargo build --release --target "$t" --target-dir "$target_dir" --features measure
     for b in "${bins[@]}"; do cp "$target_dir/$t/release/$b" "$images/$t/$b.measure"; done
+    # The counting build: the instructions of one inference, in a build of its own (the
+    # counted call changes the inlining, so the measurement build's frames would change).
+    cargo build --release --target "$t" --target-dir "$target_dir" --features count
+    for b in "${counted[@]}"; do cp "$target_dir/$t/release/$b" "$images/$t/$b.count"; done
 done
 echo "images in $images"
 
@@ -119,7 +131,7 @@ if [ "$have_binutils" = 1 ]; then
     section "image checks (arm-none-eabi-nm, arm-none-eabi-objdump)"
     for t in "${targets[@]}"; do
         # The inference weights: a data object in .rodata, below the start of RAM.
-        for pair in infer:SINE_NET digits:DIGITS_NET; do
+        for pair in infer:SINE_NET digits:DIGITS_NET infer_int8:SINE_NET_INT8 digits_int8:DIGITS_NET_INT8; do
             b=${pair%%:*}
             symbol=${pair#*:}
             row=$(arm-none-eabi-objdump -t "$images/$t/$b" | awk -v s="$symbol" '$NF == s {print $1, $(NF - 2), $(NF - 1)}')
@@ -130,13 +142,13 @@ if [ "$have_binutils" = 1 ]; then
                 fail "$t $b: $symbol is in $sect at 0x$addr, not in .rodata in flash"
             else
                 echo "$t $b: $symbol, $((16#$size)) bytes, in $sect at 0x$addr (flash): ok"
-                [ "$b" != digits ] || weight_bytes[$t]=$((16#$size))
+                weight_bytes[$t.$b]=$((16#$size))
             fi
         done
         # The f32 paths hold no f64 arithmetic, conversion or maths: inference, training with
         # the library's single-precision initialisation, and loading an f32 blob into an f32
         # network (the blob reader's same-width path: no `__aeabi_d2f`/`__aeabi_f2d`).
-        for b in infer train blob digits; do
+        for b in infer train blob digits "${int8_bins[@]}"; do
             f64=$(f64_symbols "$images/$t/$b")
             if [ -n "$f64" ]; then
                 fail "$t $b: f64 routines linked in: $f64"
@@ -154,28 +166,52 @@ if [ "$have_binutils" = 1 ]; then
                 echo "$t $b: no formatting code: ok"
             fi
         done
+        # The int8 images compute in integers only: no soft-float routine (`__aeabi_f*`,
+        # `__aeabi_d*`, compiler-builtins' `__*sf*`/`__*df*`) and, on the M4F, no
+        # floating-point instruction at all in the disassembly.
+        for b in "${int8_bins[@]}"; do
+            soft=$(arm-none-eabi-nm -C "$images/$t/$b" | cut -c 12- |
+                grep -E '(^|::)(__aeabi_[fd][a-z0-9]*|__aeabi_[a-z0-9]*2[fd]|__[a-z0-9]*[sd]f[0-9]?|__fix[a-z]*[sd]f[a-z]*|__float[a-z]*[sd]f)$' |
+                sed 's/^compiler_builtins::.*:://' | sort -u | tr '\n' ' ' || true)
+            vfp=$(arm-none-eabi-objdump -d "$images/$t/$b" | grep -cE '\sv(add|sub|mul|div|cvt[a-z]*|fm[as]|fnm[as]|ml[as]|nml[as]|cmpe?|sqrt|abs|neg|mov|ldr|str|ldm|stm|push|pop)(\.[a-z0-9.]+)?\s' || true)
+            if [ -n "$soft" ]; then
+                fail "$t $b: soft-float routines linked in: $soft"
+            elif [ "$vfp" != 0 ]; then
+                fail "$t $b: $vfp floating-point instructions in the image"
+            else
+                echo "$t $b: no floating point (no soft-float routine, no FPU instruction): ok"
+            fi
+        done
         # The library's default initialisation draws in f64 by design; list what that costs.
         echo "$t train_f64init: f64 routines (from staticnn::init, see FOOTPRINT.md): $(f64_symbols "$images/$t/train_f64init")"
     done
 fi
 
 # Runs one image under QEMU; prints its output and returns its exit status.
+# Extra QEMU options after the image path, e.g. `-icount shift=0`.
 run() {
     local t=$1 image=$2
+    shift 2
     # shellcheck disable=SC2086 # the machine options are words
     timeout "$qemu_timeout" qemu-system-arm ${qemu_machine[$t]} -display none -serial none \
-        -monitor none -semihosting-config enable=on,target=native -kernel "$image" 2>&1 </dev/null
+        -monitor none -semihosting-config enable=on,target=native "$@" -kernel "$image" 2>&1 </dev/null
 }
 
-declare -A peak data_bytes activation_bytes
+declare -A peak data_bytes activation_bytes instructions
 if [ "$have_qemu" = 1 ]; then
     section "QEMU runs (exit status 0 = trained below the threshold / inferred within tolerance / the host's predictions)"
     for t in "${targets[@]}"; do
         for b in "${bins[@]}"; do
-            for variant in "" .measure; do
+            variants=("" .measure)
+            [[ " ${counted[*]} " != *" $b "* ]] || variants+=(.count)
+            for variant in "${variants[@]}"; do
                 start=$SECONDS
                 status=0
-                output=$(run "$t" "$images/$t/$b$variant") || status=$?
+                # The counting builds run with one instruction per nanosecond of virtual time,
+                # so that SysTick counts instructions (deterministically).
+                icount=()
+                [ "$variant" != .count ] || icount=(-icount shift=0)
+                output=$(run "$t" "$images/$t/$b$variant" "${icount[@]}") || status=$?
                 [ -z "$output" ] || printf '%s\n' "$output"
                 echo "$t $b$variant: exit status $status ($((SECONDS - start)) s)"
                 case $status in
@@ -183,7 +219,9 @@ if [ "$have_qemu" = 1 ]; then
                     124) fail "$t $b$variant: timed out after $qemu_timeout s" ;;
                     *) fail "$t $b$variant: exit status $status (firmware/src/lib.rs, Status)" ;;
                 esac
-                if [ -n "$variant" ]; then
+                if [ "$variant" = .count ]; then
+                    instructions[$t.$b]=$(sed -n 's/.*: instructions per inference \([0-9]*\) .*/\1/p' <<<"$output")
+                elif [ -n "$variant" ]; then
                     peak[$t.$b]=$(sed -n 's/.*peak stack \([0-9]*\) B.*/\1/p' <<<"$output")
                     data_bytes[$t.$b]=$(sed -n 's/.*; data \([0-9]*\) B in flash.*/\1/p' <<<"$output")
                     activation_bytes[$t.$b]=$(sed -n 's/.*, activations \([0-9]*\) B;.*/\1/p' <<<"$output")
@@ -196,8 +234,8 @@ fi
 if [ "$have_binutils" = 1 ]; then
     section "footprint (release, opt-level z, fat LTO; flash = text + data, RAM = data + bss + peak stack)"
     notes=()
-    echo "| target | firmware | flash (B) | static RAM (B) | peak stack (B) | RAM (B) |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    echo "| target | firmware | flash (B) | static RAM (B) | peak stack (B) | RAM (B) | weights (B) | instructions per inference |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     for t in "${targets[@]}"; do
         for b in "${bins[@]}"; do
             read -r text data bss _ <<<"$(arm-none-eabi-size "$images/$t/$b" | awk 'NR == 2')"
@@ -205,7 +243,20 @@ if [ "$have_binutils" = 1 ]; then
             ram=$((data + bss))
             stack=${peak[$t.$b]:-}
             total=${stack:+$((ram + stack))}
-            echo "| $t | $b | $flash | $ram | ${stack:-?} | ${total:-?} |"
+            count=-
+            [[ " ${counted[*]} " != *" $b "* ]] || count=${instructions[$t.$b]:-?}
+            echo "| $t | $b | $flash | $ram | ${stack:-?} | ${total:-?} | ${weight_bytes[$t.$b]:--} | $count |"
+            if [ "$t" = thumbv6m-none-eabi ] && [ "$b" = digits_int8 ]; then
+                f32=${instructions[$t.digits]:-}
+                int8=${instructions[$t.digits_int8]:-}
+                if [ -z "$f32" ] || [ -z "$int8" ] || [ "$int8" = 0 ]; then
+                    [ "$have_qemu" = 0 ] || notes+=("FAIL: no instruction count for digits / digits_int8 on $t")
+                elif [ $((int8 * int8_speedup_goal)) -gt "$f32" ]; then
+                    notes+=("FAIL: int8 digits takes $int8 instructions per inference on $t, not ${int8_speedup_goal}x fewer than f32's $f32")
+                else
+                    notes+=("digits_int8: $int8 instructions per inference on $t, $((f32 * 100 / int8 / 100)).$((f32 * 100 / int8 % 100))x fewer than f32's $f32 (goal ${int8_speedup_goal}x): ok")
+                fi
+            fi
             [ "$t" = thumbv7em-none-eabihf ] || continue
             case $b in
                 infer)
@@ -215,7 +266,7 @@ if [ "$have_binutils" = 1 ]; then
                         notes+=("FAIL: inference RAM $total B is over the goal of $infer_ram_goal B")
                     ;;
                 digits)
-                    weights=${weight_bytes[$t]:-}
+                    weights=${weight_bytes[$t.$b]:-}
                     if [ -z "$weights" ]; then
                         notes+=("FAIL: no weight size for digits (DIGITS_NET)")
                     elif [ "$flash" -gt $((weights + digits_flash_slack)) ]; then

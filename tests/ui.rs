@@ -34,6 +34,11 @@ const POST_MONOMORPHISATION: &[(&str, usize)] = &[
     // A blob that does not fit `network_from_blob!`: a panic in `const` evaluation, with
     // rustc's "erroneous constant encountered" note.
     ("data/blob-for-another-architecture.stderr", 15),
+    // The same for `int8_network_from_blob!`: another architecture, a float network's blob,
+    // and a blob whose checksums match but whose values the forward pass cannot use.
+    ("data/int8-blob-for-another-architecture.stderr", 15),
+    ("data/int8-blob-of-a-float-network.stderr", 15),
+    ("data/int8-blob-with-a-bad-shift.stderr", 15),
     // `fit_normalize` on a network that does not start with `Normalize`.
     ("data/fit-normalize-without-normalize.stderr", 21),
 ];

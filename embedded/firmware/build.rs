@@ -11,6 +11,17 @@ fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
+    // The processor clock of the machine, which clocks SysTick (`CLKSOURCE` = 1): the
+    // measurement build turns ticks into instructions with it (QEMU with `-icount shift=0`
+    // runs one instruction per nanosecond of virtual time).
+    let hz = if target.starts_with("thumbv6m-") {
+        16_000_000 // nRF51822 HFCLK
+    } else {
+        // MPS2 SYSCLK (and any host build, which never runs the firmware)
+        25_000_000
+    };
+    println!("cargo:rustc-env=STATICNN_CPU_HZ={hz}");
+
     let memory = if target.starts_with("thumbv6m-") {
         // BBC micro:bit (QEMU `-machine microbit`): nRF51822, Cortex-M0, 256 KiB flash at 0,
         // 16 KiB SRAM at 0x2000_0000.

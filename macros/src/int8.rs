@@ -337,6 +337,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
     });
+    let flash = const_reader(&name, vis, &entries, &types);
     let last_field = fields.last().expect("not empty");
     let doc = format!(
         "The int8 form of [`{orig}`]: integer weights, activations and arithmetic, as TensorFlow Lite's int8 reference kernels compute them. Made by [`{orig}::quantize`]."
@@ -482,6 +483,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
 
+        #flash
+
         impl #orig<f32> {
             #[doc = #quantize_doc]
             ///
@@ -503,6 +506,63 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let input = __prev;
                 #(#builds)*
                 ::core::result::Result::Ok(#name { input, #(#fields),* })
+            }
+        }
+    }
+}
+
+/// `NameInt8::__staticnn_from_payload`, the `const` constructor that
+/// `staticnn::int8_network_from_blob!` calls after checking the blob's header: each entry
+/// checked (`valid_bytes`, the checks `QLayer::check` runs) and read (`from_blob_bytes`) in
+/// `const` evaluation, the geometry of convolutions and pooling from the float layer's type.
+fn const_reader(
+    name: &proc_macro2::Ident,
+    vis: &syn::Visibility,
+    entries: &[Entry<'_>],
+    types: &[TokenStream],
+) -> TokenStream {
+    let q = quote!(::staticnn::quant);
+    let reads = entries.iter().zip(types).map(|(e, t)| {
+        let f = &e.layer().field;
+        let read = match e {
+            Entry::Linear { .. } | Entry::Table { .. } => quote!(<#t>::from_blob_bytes(__a)),
+            Entry::Conv { layer, .. } | Entry::Gap { layer } => {
+                let ty = &layer.ty;
+                quote!(<#t>::from_blob_bytes::<#ty>(__a))
+            }
+            Entry::Pool { layer, max } => {
+                let ty = &layer.ty;
+                let pool = if *max {
+                    quote!(#q::conv::Pool::Max)
+                } else {
+                    quote!(#q::conv::Pool::Average)
+                };
+                quote!(<#t>::from_blob_bytes::<#ty>(#pool, __a))
+            }
+        };
+        quote! {
+            let (__a, __rest) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            if !<#t>::valid_bytes(__a) {
+                return ::core::option::Option::None;
+            }
+            let #f = #read;
+        }
+    });
+    let fields = entries.iter().map(|e| &e.layer().field);
+    quote! {
+        impl #name {
+            /// The network in a blob's payload, in `const` evaluation, or `None` when a value
+            /// is unusable; for `staticnn::int8_network_from_blob!`, which checks the header.
+            #[doc(hidden)]
+            #vis const fn __staticnn_from_payload(bytes: &[u8]) -> ::core::option::Option<Self> {
+                let (__a, __rest) = bytes.split_at(<#q::QParams as #q::QLayer>::BYTES);
+                if !#q::QParams::valid_bytes(__a) {
+                    return ::core::option::Option::None;
+                }
+                let input = #q::QParams::from_blob_bytes(__a);
+                #(#reads)*
+                let _ = __rest;
+                ::core::option::Option::Some(Self { input, #(#fields),* })
             }
         }
     }

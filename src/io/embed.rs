@@ -1,8 +1,10 @@
 //! A network as a `const` or `static` from a blob embedded with `include_bytes!`, checked
 //! at compile time: [`network_from_blob!`](crate::network_from_blob),
-//! [`params_from_blob`], [`state_from_blob`].
+//! [`params_from_blob`], [`state_from_blob`]; an int8 network (`NameInt8`) with
+//! [`int8_network_from_blob!`](crate::int8_network_from_blob).
 
-use super::blob::{FORMAT_VERSION, HEADER_BYTES, MAGIC};
+use super::blob::{FORMAT_VERSION, HEADER_BYTES, INT8_TAG, MAGIC};
+use crate::quant::QNetwork;
 use crate::{Network, Scalar};
 
 /// CRC-32 of `bytes`, as the blob's (`blob::crc32`), bit by bit: it runs in `const`
@@ -196,6 +198,99 @@ macro_rules! network_from_blob {
             __StaticnnNet {
                 params: $crate::io::params_from_blob::<_, __StaticnnNet, _, _>(__STATICNN_BLOB),
                 state: $crate::io::state_from_blob::<_, __StaticnnNet, _, _>(__STATICNN_BLOB),
+            }
+        }
+    };
+}
+
+/// What is wrong with `blob` for the int8 network `N` (a generated `NameInt8`), checked as
+/// [`int8_from_bytes`](super::int8_from_bytes) checks it, in the same order, up to the
+/// payload's checksum; the values are checked by the network's generated `const`
+/// constructor. `const`, for [`int8_network_from_blob!`](crate::int8_network_from_blob),
+/// which reports the problem as a compile error.
+#[doc(hidden)]
+pub const fn int8_blob_problem<N: QNetwork>(blob: &[u8]) -> Result<(), &'static str> {
+    if blob.len() < HEADER_BYTES {
+        return Err("this blob is shorter than a blob header (40 bytes)");
+    }
+    if !(blob[0] == MAGIC[0] && blob[1] == MAGIC[1] && blob[2] == MAGIC[2] && blob[3] == MAGIC[3]) {
+        return Err("these bytes are not a staticnn blob (no `SNNB` magic)");
+    }
+    if blob[4] as u16 | (blob[5] as u16) << 8 != FORMAT_VERSION {
+        return Err("this blob is of a format version this staticnn does not read");
+    }
+    let (header, payload) = blob.split_at(HEADER_BYTES);
+    if crc32(header.split_at(36).0) != u32_at(header, 36) {
+        return Err("this blob's header is corrupt (checksum)");
+    }
+    if header[7] != 0 {
+        return Err("this blob's reserved byte is not zero");
+    }
+    if header[6] != INT8_TAG {
+        return Err("this blob holds a float network, not an int8 network (kind tag)");
+    }
+    if u64_at(header, 8) != N::FINGERPRINT
+        || u64_at(header, 16) != N::PAYLOAD_BYTES as u64
+        || u64_at(header, 24) != 0
+    {
+        return Err("this blob is for another architecture than the int8 network's (fingerprint)");
+    }
+    if payload.len() != N::PAYLOAD_BYTES {
+        return Err("this blob's length is not the int8 network's `BLOB_BYTES`");
+    }
+    if crc32(payload) != u32_at(header, 32) {
+        return Err("this blob's payload is corrupt (checksum)");
+    }
+    Ok(())
+}
+
+/// An int8 network (`NameInt8`, made by `Name::<f32>::quantize`) as a constant value read
+/// from its blob (written by [`io::int8_to_bytes`](crate::io::int8_to_bytes) and embedded
+/// with `include_bytes!`), in `const` evaluation: the int8 weights in a microcontroller's
+/// flash, as [`network_from_blob!`](crate::network_from_blob) puts float ones there. Every
+/// check of [`io::int8_from_bytes`](crate::io::int8_from_bytes) runs at compile time: a
+/// float network's blob (kind tag), another architecture (fingerprint), a wrong length, a
+/// corrupt header or payload (checksums), and values the forward pass cannot use (a scale
+/// that is not positive and finite, a zero point outside int8, a shift outside `−31..=30`,
+/// an empty output range) each fail the build with the reason. The geometry of
+/// convolutions and pooling, which the blob does not hold, comes from the network's
+/// declaration. The value equals what `int8_from_bytes` loads.
+///
+/// A sibling of `network_from_blob!` rather than the same macro: which reader applies is
+/// decided by the type, and `const` evaluation cannot call trait methods.
+///
+/// ```
+/// use staticnn::prelude::*;
+///
+/// network! { pub struct Net { input: 2, Linear(3), Tanh, Linear(1) } }
+///
+/// // Written on the host with `io::int8_to_bytes(&net.quantize(calibration)?, &mut bytes)`.
+/// static NET: NetInt8 = staticnn::int8_network_from_blob!(
+///     NetInt8,
+///     include_bytes!("../../tests/fixtures/net-2-3-1.i8.snnb")
+/// );
+///
+/// let y = NET.forward_int8(&SMatrix::<i8, 2, 1>::new(10, -20));
+/// assert_eq!(y.len(), 1);
+/// ```
+#[macro_export]
+macro_rules! int8_network_from_blob {
+    ($net:ty, $blob:expr $(,)?) => {
+        const {
+            type __StaticnnNet = $net;
+            const __STATICNN_BLOB: &[u8] = $blob;
+            if let ::core::result::Result::Err(problem) =
+                $crate::io::int8_blob_problem::<__StaticnnNet>(__STATICNN_BLOB)
+            {
+                ::core::panic!("{}", problem);
+            }
+            match __StaticnnNet::__staticnn_from_payload(
+                __STATICNN_BLOB.split_at($crate::io::HEADER_BYTES).1,
+            ) {
+                ::core::option::Option::Some(net) => net,
+                ::core::option::Option::None => ::core::panic!(
+                    "this blob's values cannot be used by the forward pass (a scale, zero point, shift or output range)"
+                ),
             }
         }
     };

@@ -68,7 +68,7 @@ pub use blob::{
     int8_blob_bytes, int8_from_bytes, int8_to_bytes, to_bytes,
 };
 #[doc(hidden)]
-pub use embed::blob_problem;
+pub use embed::{blob_problem, int8_blob_problem};
 pub use embed::{params_from_blob, state_from_blob};
 #[cfg(feature = "safetensors")]
 pub use pytorch::{LoadError, LoadOptions, load_safetensors, save_safetensors};

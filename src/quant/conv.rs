@@ -545,12 +545,7 @@ impl<const KK: usize, const CO: usize> QLayer for QConv2d<KK, CO> {
         rest[at + 13] = self.max as u8;
     }
     fn check(bytes: &[u8]) -> bool {
-        let rest = &bytes[KK * CO..];
-        let shift_ok = (0..CO).all(|o| (-31..=30).contains(&i32_at(rest, 8 * CO + 4 * o)));
-        let at = 12 * CO;
-        let zp_ok = (-128..=127).contains(&i32_at(rest, at));
-        let out_ok = QParams::check(&rest[at + 4..at + 12]);
-        shift_ok && zp_ok && out_ok && (rest[at + 12] as i8) <= (rest[at + 13] as i8)
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         let (w, rest) = bytes.split_at(KK * CO);
@@ -641,7 +636,7 @@ impl QLayer for QPool {
         self.output.write(out);
     }
     fn check(bytes: &[u8]) -> bool {
-        QParams::check(bytes)
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         self.output.read(bytes);
@@ -745,9 +740,7 @@ impl QLayer for QGlobalAvgPool {
         self.output.write(&mut out[12..]);
     }
     fn check(bytes: &[u8]) -> bool {
-        (-31..=30).contains(&i32_at(bytes, 4))
-            && (-128..=127).contains(&i32_at(bytes, 8))
-            && QParams::check(&bytes[12..])
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         self.multiplier = i32_at(bytes, 0);

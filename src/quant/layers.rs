@@ -51,9 +51,7 @@ impl QLayer for QParams {
         out[4..8].copy_from_slice(&self.zero_point.to_le_bytes());
     }
     fn check(bytes: &[u8]) -> bool {
-        let scale = f32::from_bits(i32_at(bytes, 0) as u32);
-        let zp = i32_at(bytes, 4);
-        scale.is_finite() && scale > 0.0 && (-128..=127).contains(&zp)
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         self.scale = f32::from_bits(i32_at(bytes, 0) as u32);
@@ -351,14 +349,7 @@ impl<const I: usize, const O: usize> QLayer for QLinear<I, O> {
         rest[at + 1] = self.max as u8;
     }
     fn check(bytes: &[u8]) -> bool {
-        let rest = &bytes[I * O..];
-        let shifts = 8 * O;
-        let shift_ok = (0..O).all(|o| (-31..=30).contains(&i32_at(rest, shifts + 4 * o)));
-        let at = 12 * O;
-        let zp_ok = (-128..=127).contains(&i32_at(rest, at));
-        let out_ok = QParams::check(&rest[at + 4..at + 4 + QParams::BYTES]);
-        let (min, max) = (rest[at + 12] as i8, rest[at + 13] as i8);
-        shift_ok && zp_ok && out_ok && min <= max
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         let (w, rest) = bytes.split_at(I * O);
@@ -449,7 +440,7 @@ impl QLayer for QTable {
         self.output.write(&mut out[256..]);
     }
     fn check(bytes: &[u8]) -> bool {
-        QParams::check(&bytes[256..])
+        Self::valid_bytes(bytes)
     }
     fn read(&mut self, bytes: &[u8]) {
         for (d, s) in self.table.iter_mut().zip(bytes) {

@@ -24,6 +24,7 @@
 
 pub mod conv;
 pub mod fixed;
+mod flash;
 mod layers;
 
 use core::fmt;

@@ -1,4 +1,4 @@
-//! Writes the two generated files of `staticnn-digits`:
+//! Writes the generated files of `staticnn-digits`:
 //!
 //! * `digits/src/trained.rs`: the digits CNN trained here on the host with the recipe of
 //!   `examples/digits_cnn.rs` (the same split, seed, optimiser, schedule, augmentation and
@@ -8,7 +8,11 @@
 //!   [`TESTS`] test digits (the first of each class of the test split, then the first
 //!   ones the network misclassifies) as raw pixels,
 //!   their labels, and the classes and outputs the host computes for them with that network
-//!   through [`staticnn_digits::classify`], the function the firmware runs.
+//!   through [`staticnn_digits::classify`], the function the firmware runs;
+//! * `digits/src/trained.i8.snnb` and `digits/src/int8.rs`: that network quantised to int8
+//!   (as `DigitCnnFolded`, calibrated on 200 training images) as an int8 blob, the source
+//!   that makes it a `const` (`staticnn::int8_network_from_blob!`), the per-pixel input
+//!   table and the host int8 twin's outputs for the shipped digits.
 //!
 //! `cargo run -p staticnn-digits-export --release` (from `embedded/`) trains and writes both
 //! files (4 to 9 minutes on two shared cores: the host takes the library's plain loops, as
@@ -34,7 +38,7 @@ use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::schedule::CosineAnnealing;
 use staticnn_digits::{
-    CLASSES, Deployed, DigitCnn, DigitCnnTape, FEATURES, MAX_PIXEL, TESTS, classify,
+    CLASSES, Deployed, DeployedInt8, DigitCnn, DigitCnnTape, FEATURES, MAX_PIXEL, TESTS, classify,
 };
 
 /// The example's training settings (`examples/digits_cnn.rs`).
@@ -164,7 +168,9 @@ fn run(mode: Mode) -> Result<bool, Box<dyn Error>> {
 
     let trained_rs = render_trained(&trained, correct, test_x.len());
     let data_rs = render_data(&norm, &pixels, &labels, &rows);
-    let ok = sync("trained.rs", &trained_rs, check) & sync("data.rs", &data_rs, check);
+    let ok = sync("trained.rs", trained_rs.as_bytes(), check)
+        & sync("data.rs", data_rs.as_bytes(), check)
+        & export_int8(&raw, &norm, &trained, &pixels, &labels, check)?;
     if ok && !check {
         println!("run the exporter again with `-- --check` to verify the compiled files");
     } else if ok {
@@ -179,6 +185,173 @@ fn run(mode: Mode) -> Result<bool, Box<dyn Error>> {
         }
     }
     Ok(ok)
+}
+
+/// Training images in the int8 network's calibration (issue 17: 200 training images).
+const CALIBRATION: usize = 200;
+
+/// Quantises `trained` (as [`staticnn_digits::DigitCnnFolded`]) with the first
+/// [`CALIBRATION`] training images, standardised, as calibration data, and writes its blob
+/// (`trained.i8.snnb`) and `int8.rs`: the `const` read from the blob, the per-pixel input
+/// table, the int8 twin's outputs and classes for the shipped digits, its accuracy on the
+/// test split. With `check`, also checks that the compiled files are these. False when a
+/// file is out of date or a check failed.
+fn export_int8(
+    raw: &digits::Digits,
+    norm: &Standardise<f32, FEATURES>,
+    trained: &Deployed,
+    pixels: &[[u8; FEATURES]],
+    labels: &[usize],
+    check: bool,
+) -> Result<bool, Box<dyn Error>> {
+    let folded = staticnn_digits::folded(trained);
+    let mut calibration: Vec<[f32; FEATURES]> = raw.train_x[..CALIBRATION].to_vec();
+    norm.apply_all(&mut calibration);
+    let units = vec![(); CALIBRATION];
+    let q = folded.quantize(Dataset::new(&calibration, &units)?)?;
+
+    // Per pixel, the int8 input for each raw value: `write_image` of an image of that value
+    // everywhere (the same `f32` operations per pixel), then the input's quantisation.
+    let mut table = [[0i8; 17]; FEATURES];
+    for v in 0..=16u8 {
+        let mut x = SVector::zeros();
+        staticnn_digits::write_image(norm, &[v; FEATURES], &mut x);
+        for (row, &xv) in table.iter_mut().zip(x.iter()) {
+            row[usize::from(v)] = q.input.quantize(xv);
+        }
+    }
+    let image = |p: &[u8; FEATURES]| {
+        let mut x = SVector::zeros();
+        staticnn_digits::write_image(norm, p, &mut x);
+        x
+    };
+    let mut outputs = Vec::new();
+    for p in pixels {
+        let x = image(p);
+        // The folded network is the deployed one, bit for bit.
+        let (a, b) = (folded.predict(&x), trained.predict(&x));
+        if a.iter()
+            .zip(b.iter())
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            return Err("the folded network differs from the deployed one".into());
+        }
+        let xq = q.quantize_input(&x);
+        let mut xt = staticnn::SMatrix::<i8, FEATURES, 1>::zeros();
+        staticnn_digits::write_image_int8(&table, p, &mut xt);
+        if xq != xt {
+            return Err("the input table differs from quantize_input".into());
+        }
+        let y = q.forward_int8(&xq);
+        let [class] = q.classify(&x);
+        outputs.push((class, <[i8; CLASSES]>::from(y)));
+    }
+    // The int8 twin on the example's whole test split.
+    let mut test_x = raw.test_x.clone();
+    norm.apply_all(&mut test_x);
+    let (mut correct_f32, mut correct_i8) = (0, 0);
+    for (x, &label) in test_x.iter().zip(&raw.test_y) {
+        let x = SVector::<f32, FEATURES>::from_column_slice(&x[..]);
+        correct_f32 += usize::from(trained.classify(&x) == [label]);
+        correct_i8 += usize::from(q.classify(&x) == [label]);
+    }
+    let total = test_x.len();
+    let pct = |c: usize| 100.0 * c as f64 / total as f64;
+    println!(
+        "test split: f32 {correct_f32} of {total} ({:.2} %), int8 {correct_i8} of {total} ({:.2} %)",
+        pct(correct_f32),
+        pct(correct_i8)
+    );
+    let right = outputs
+        .iter()
+        .zip(labels)
+        .filter(|((c, _), l)| c == *l)
+        .count();
+    println!("shipped digits: the host int8 twin classifies {right} of {TESTS} correctly");
+
+    let mut blob = vec![0u8; DeployedInt8::BLOB_BYTES];
+    staticnn::io::int8_to_bytes(&q, &mut blob)?;
+    println!(
+        "int8 network: {} B ({} B blob); f32: {} B",
+        size_of::<DeployedInt8>(),
+        blob.len(),
+        size_of::<Deployed>()
+    );
+    let int8_rs = render_int8(&table, &outputs, correct_i8, total, blob.len());
+    let ok = sync("trained.i8.snnb", &blob, check) & sync("int8.rs", int8_rs.as_bytes(), check);
+    if ok && check {
+        let mut compiled = vec![0u8; DeployedInt8::BLOB_BYTES];
+        staticnn::io::int8_to_bytes(&staticnn_digits::TRAINED_INT8, &mut compiled)?;
+        let same = compiled == blob
+            && staticnn_digits::INPUT_I8 == table
+            && (0..TESTS).all(|i| {
+                staticnn_digits::forward_int8(&staticnn_digits::TRAINED_INT8, &pixels[i])
+                    == staticnn::SMatrix::<i8, CLASSES, 1>::from(outputs[i].1)
+                    && staticnn_digits::classify_int8(&staticnn_digits::TRAINED_INT8, &pixels[i])
+                        == outputs[i].0
+            });
+        if !same {
+            eprintln!(
+                "staticnn-digits was compiled with another int8 network: run the exporter again"
+            );
+            return Ok(false);
+        }
+    }
+    Ok(ok)
+}
+
+/// The source of `TRAINED_INT8`, the input table and the host int8 twin's results.
+fn render_int8(
+    table: &[[i8; 17]; FEATURES],
+    outputs: &[(usize, [i8; CLASSES])],
+    correct: usize,
+    total: usize,
+    bytes: usize,
+) -> String {
+    let mut s = String::from(HEADER);
+    write!(
+        s,
+        "
+use crate::{{CLASSES, DeployedInt8, FEATURES, TESTS}};
+
+/// [`crate::TRAINED`] quantised to int8 on the host (`DigitCnnFolded::<f32>::quantize`,
+/// calibrated on the first {CALIBRATION} training images of the example's split), read at
+/// compile time from the blob `trained.i8.snnb` ({bytes} bytes, written by
+/// `staticnn::io::int8_to_bytes`) by `staticnn::int8_network_from_blob!`, which checks it
+/// against `DeployedInt8` when this is compiled.
+pub const TRAINED_INT8: DeployedInt8 =
+    staticnn::int8_network_from_blob!(DeployedInt8, include_bytes!(\"trained.i8.snnb\"));
+
+/// Test images of the example's split (of `HOST_TEST_TOTAL`) that the host's int8 twin
+/// classifies correctly ({pct:.2} %).
+pub const HOST_TEST_CORRECT_I8: usize = {correct};
+
+/// The int8 input for each pixel and raw value `0..=16`: the value divided by 16,
+/// standardised by [`crate::NORM`] and quantised with [`TRAINED_INT8`]'s input parameters,
+/// as `quantize_input(image(pixels))` computes it on the host.
+pub static INPUT_I8: [[i8; 17]; FEATURES] = [
+",
+        pct = 100.0 * correct as f64 / total as f64,
+    )
+    .unwrap();
+    for row in table {
+        writeln!(s, "    [{}],", list(row.iter())).unwrap();
+    }
+    s.push_str("];\n");
+    writeln!(
+        s,
+        "\n/// The class the host's int8 twin predicts for each shipped digit.\npub static HOST_CLASSES_I8: [u8; TESTS] = [{}];",
+        list(outputs.iter().map(|r| r.0))
+    )
+    .unwrap();
+    s.push_str(
+        "\n/// The host int8 twin's ten outputs for each shipped digit.\npub static HOST_OUTPUTS_I8: [[i8; CLASSES]; TESTS] = [\n",
+    );
+    for (_, y) in outputs {
+        writeln!(s, "    [{}],", list(y.iter())).unwrap();
+    }
+    s.push_str("];\n");
+    s
 }
 
 /// Trains [`DigitCnn`] as `examples/digits_cnn.rs` does and returns its inference form.
@@ -238,11 +411,11 @@ fn zeroed_box<T: bytemuck::Zeroable>() -> Box<T> {
 
 /// Compares the file `file` of `digits/src/` with `text`; writes it unless `check`. False
 /// when the check failed or the file could not be written.
-fn sync(file: &str, text: &str, check: bool) -> bool {
+fn sync(file: &str, text: &[u8], check: bool) -> bool {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../digits/src")
         .join(file);
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let old = std::fs::read(&path).unwrap_or_default();
     let name = format!("embedded/digits/src/{file}");
     if old == text {
         println!("{name}: up to date");

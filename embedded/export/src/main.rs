@@ -1,4 +1,4 @@
-//! Writes the two generated files of `staticnn-sine`:
+//! Writes the generated files of `staticnn-sine`:
 //!
 //! * `sine/src/data.rs`: the training set (`sin x` at [`SAMPLES`] points of `[−π, π]`,
 //!   interleaved into [`BATCHES`] mini-batches) and the test points, computed in `f64` with
@@ -7,7 +7,11 @@
 //!   [`staticnn_sine::train`] produces, run here on the host with the very code the training
 //!   firmware runs, as a staticnn blob (`staticnn::io::to_bytes`), and the source that makes
 //!   it a `const` (`staticnn::network_from_blob!`, checked against the architecture when
-//!   the firmware is compiled), with the epochs, loss and worst test error the host saw.
+//!   the firmware is compiled), with the epochs, loss and worst test error the host saw;
+//! * `sine/src/trained.i8.snnb` and `sine/src/int8.rs`: that network quantised to int8
+//!   (calibrated on the training inputs) as an int8 blob (`staticnn::io::int8_to_bytes`),
+//!   the source that makes it a `const` (`staticnn::int8_network_from_blob!`), and the test
+//!   points and the host's int8 outputs for them.
 //!
 //! `cargo run -p staticnn-sine-export --release` (from `embedded/`) writes the files; with
 //! `-- --check` it only compares and exits with status 1 when a file is out of date, or when
@@ -102,7 +106,111 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if !export_int8(&net, check) {
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
+}
+
+/// Quantises `net` to int8 with the training inputs as calibration data, writes its blob
+/// (`trained.i8.snnb`) and `int8.rs` (the `const` read from it, the test points in int8
+/// and what the host's int8 network computes for them), and checks that the compiled
+/// `TRAINED_INT8` is this network. False when a check failed.
+fn export_int8(net: &Sine<f32>, check: bool) -> bool {
+    use staticnn::data::Dataset;
+    use staticnn_sine::{SineInt8, TRAINED_INT8};
+
+    let calibration: Vec<[f32; 1]> = X.iter().flat_map(|m| m.iter().map(|&v| [v])).collect();
+    let labels = vec![(); calibration.len()];
+    let q = match net.quantize(Dataset::new(&calibration, &labels).expect("equal lengths")) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("quantising the sine network failed: {e}");
+            return false;
+        }
+    };
+    let (input, output) = (q.input, q.output_params());
+    let tx = TEST_X.map(|v| input.quantize(v));
+    let ty = TEST_Y.map(|v| output.quantize(v));
+    let hy = tx.map(|x| q.forward_int8(&staticnn::SMatrix::<i8, 1, 1>::new(x))[0]);
+    // The tolerance in output steps: the whole steps within `TOLERANCE`.
+    let tolerance = (TOLERANCE / output.scale) as i32;
+    let worst_steps = hy
+        .iter()
+        .zip(&ty)
+        .map(|(&y, &t)| (i32::from(y) - i32::from(t)).abs())
+        .max()
+        .unwrap_or(0);
+    let worst = TEST_X
+        .iter()
+        .zip(&TEST_Y)
+        .map(|(&x, &t)| (q.forward(&staticnn::SMatrix::<f32, 1, 1>::new(x))[0] - t).abs())
+        .fold(0f32, f32::max);
+    println!(
+        "int8: worst |net(x) - sin x| {worst} ({worst_steps} of {tolerance} allowed output steps of {})",
+        output.scale
+    );
+    if worst_steps > tolerance || worst >= TOLERANCE {
+        eprintln!("the int8 network misses the tolerance of the inference check");
+        return false;
+    }
+    let mut blob = vec![0u8; SineInt8::BLOB_BYTES];
+    staticnn::io::int8_to_bytes(&q, &mut blob).expect("the buffer is BLOB_BYTES long");
+    let int8_rs = render_int8(&tx, &ty, &hy, tolerance, worst, blob.len());
+    if !sync("trained.i8.snnb", &blob, check) || !sync("int8.rs", int8_rs.as_bytes(), check) {
+        return false;
+    }
+    let mut compiled = vec![0u8; SineInt8::BLOB_BYTES];
+    staticnn::io::int8_to_bytes(&TRAINED_INT8, &mut compiled).expect("BLOB_BYTES long");
+    if compiled != blob {
+        eprintln!("staticnn-sine was compiled with another int8 network: run the exporter again");
+        return false;
+    }
+    true
+}
+
+/// The source of `TRAINED_INT8` and the int8 test data.
+fn render_int8(
+    tx: &[i8],
+    ty: &[i8],
+    hy: &[i8],
+    tolerance: i32,
+    worst: f32,
+    bytes: usize,
+) -> String {
+    let ints = |v: &[i8]| v.iter().map(i8::to_string).collect::<Vec<_>>().join(", ");
+    let mut s = String::from(HEADER);
+    write!(
+        s,
+        "
+use crate::{{SineInt8, TESTS}};
+
+/// [`crate::TRAINED`] quantised to int8 on the host (`Sine::<f32>::quantize`, calibrated on
+/// the 32 training inputs), read at compile time from the blob `trained.i8.snnb` ({bytes}
+/// bytes, written by `staticnn::io::int8_to_bytes`) by `staticnn::int8_network_from_blob!`,
+/// which checks it against `SineInt8` when this is compiled.
+pub const TRAINED_INT8: SineInt8 =
+    staticnn::int8_network_from_blob!(SineInt8, include_bytes!(\"trained.i8.snnb\"));
+
+/// The test inputs quantised with [`TRAINED_INT8`]'s input parameters.
+pub static TEST_X_I8: [i8; TESTS] = [{tx}];
+/// `sin x` at the test points quantised with [`TRAINED_INT8`]'s output parameters.
+pub static TEST_Y_I8: [i8; TESTS] = [{ty}];
+/// The host's int8 outputs for [`TEST_X_I8`]: the device must give these, bit for bit.
+pub static HOST_Y_I8: [i8; TESTS] = [{hy}];
+/// `TOLERANCE` in whole output steps: the largest `|y - TEST_Y_I8|` the check accepts.
+pub const TOLERANCE_I8: i32 = {tolerance};
+/// The largest error of [`TRAINED_INT8`] on the test points, dequantised on the host
+/// ({worst:?}).
+pub const HOST_WORST_ERROR_INT8: f32 = f32::from_bits({worst_bits:#010x});
+",
+        tx = ints(tx),
+        ty = ints(ty),
+        hy = ints(hy),
+        worst_bits = worst.to_bits(),
+    )
+    .unwrap();
+    s
 }
 
 /// Compares the file `file` of `sine/src/` with `text`; writes it unless `check`. False when

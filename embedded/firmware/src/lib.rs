@@ -145,6 +145,66 @@ pub mod measure {
         (&raw const _stack_start).addr() - (&raw const _stack_end).addr()
     }
 
+    /// The processor clock of the QEMU machine, in hertz (`build.rs`).
+    pub const CPU_HZ: u64 = parse(env!("STATICNN_CPU_HZ"));
+
+    const fn parse(s: &str) -> u64 {
+        let b = s.as_bytes();
+        let (mut v, mut i) = (0u64, 0);
+        while i < b.len() {
+            v = v * 10 + (b[i] - b'0') as u64;
+            i += 1;
+        }
+        v
+    }
+
+    /// Runs `f` between two reads of SysTick, clocked by the processor clock, and returns
+    /// its result and the instructions it took: under QEMU with `-icount shift=0` (one
+    /// instruction per nanosecond of virtual time, deterministic) that is
+    /// `ticks · 10⁹ / CPU_HZ`, to within one tick (62.5 instructions on the micro:bit's
+    /// 16 MHz, 40 on the MPS2's 25 MHz). `u32::MAX` when the 24-bit counter wrapped.
+    /// Without `-icount` the figure follows the host's speed and means nothing.
+    #[inline(never)]
+    pub fn instructions<R>(f: impl FnOnce() -> R) -> (R, u32) {
+        use cortex_m::peripheral::SYST;
+        use cortex_m::peripheral::syst::SystClkSource;
+        // SAFETY: nothing else in the firmware uses SysTick.
+        let mut syst = unsafe { cortex_m::Peripherals::steal() }.SYST;
+        syst.disable_counter();
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(0x00FF_FFFF);
+        syst.clear_current();
+        syst.enable_counter();
+        // Cleared, the counter reads 0 until its first tick loads the reload value.
+        while SYST::get_current() == 0 {}
+        let start = SYST::get_current();
+        // Reading COUNTFLAG clears it.
+        let _ = syst.has_wrapped();
+        let r = core::hint::black_box(f());
+        let end = SYST::get_current();
+        let wrapped = syst.has_wrapped();
+        syst.disable_counter();
+        let ticks = u64::from(start.wrapping_sub(end) & 0x00FF_FFFF);
+        let n = if wrapped {
+            u32::MAX
+        } else {
+            (ticks * 1_000_000_000 / CPU_HZ) as u32
+        };
+        (r, n)
+    }
+
+    /// Prints `name: instructions per inference N` (see [`instructions`]).
+    pub fn report_instructions(name: &str, n: u32) {
+        Line::new()
+            .str(name)
+            .str(": instructions per inference ")
+            .dec(n)
+            .str(" (SysTick at ")
+            .dec((CPU_HZ / 1000) as u32)
+            .str(" kHz, QEMU -icount shift=0)")
+            .print();
+    }
+
     /// One line of text, built in a fixed buffer and printed with semihosting `SYS_WRITE0`.
     /// What does not fit is dropped.
     pub struct Line {

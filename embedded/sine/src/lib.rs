@@ -13,6 +13,11 @@
 //! * [`TRAINED`]: the network [`train`] produced on the host, as a blob (`src/trained.snnb`)
 //!   read at compile time by generated source (`src/trained.rs`): a `const` value whose
 //!   weights the compiler places in read-only memory when a `static` is made from it.
+//! * [`TRAINED_INT8`]: [`TRAINED`] quantised to int8 on the host (calibrated on the training
+//!   inputs), read at compile time from `src/trained.i8.snnb` by
+//!   `staticnn::int8_network_from_blob!` (generated source `src/int8.rs`), with the test
+//!   points in int8 ([`TEST_X_I8`], [`TEST_Y_I8`]) and the host's int8 outputs
+//!   ([`HOST_Y_I8`]).
 //!
 //! `cargo run -p staticnn-sine-export --release` (from `embedded/`) regenerates the files;
 //! `-- --check` verifies them.
@@ -30,8 +35,13 @@ use staticnn::rand::rngs::Xoshiro128PlusPlus;
 mod data;
 #[rustfmt::skip]
 mod trained;
+#[rustfmt::skip]
+mod int8;
 
 pub use data::{TEST_X, TEST_Y, X, Y};
+pub use int8::{
+    HOST_WORST_ERROR_INT8, HOST_Y_I8, TEST_X_I8, TEST_Y_I8, TOLERANCE_I8, TRAINED_INT8,
+};
 pub use trained::{HOST, HOST_NATIVE, HOST_WORST_ERROR, TRAINED};
 
 network! {

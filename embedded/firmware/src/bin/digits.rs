@@ -37,18 +37,20 @@ fn main() -> ! {
     let pixels = black_box(&PIXELS);
     let mut same = 0u32;
     // The labels only matter to the report: the exit status compares with the host.
-    #[cfg(feature = "measure")]
+    #[cfg(all(feature = "measure", not(feature = "count")))]
     let mut correct = 0u32;
     for (i, image) in pixels.iter().enumerate() {
         let class = staticnn_digits::classify(net, image);
         same += u32::from(class == usize::from(HOST_CLASSES[i]));
-        #[cfg(feature = "measure")]
+        #[cfg(all(feature = "measure", not(feature = "count")))]
         {
             correct += u32::from(class == usize::from(staticnn_digits::LABELS[i]));
         }
     }
-    #[cfg(feature = "measure")]
+    #[cfg(all(feature = "measure", not(feature = "count")))]
     report(same, correct);
+    #[cfg(feature = "count")]
+    count();
     exit(if same == TESTS as u32 {
         Status::Success
     } else {
@@ -60,7 +62,7 @@ fn main() -> ! {
 /// host's bit for bit, the sizes and the stack's high-water mark. Never inlined, so that
 /// `main`'s frame stays that of the minimal build; the stack is read before the outputs are
 /// computed again for the comparison of bits.
-#[cfg(feature = "measure")]
+#[cfg(all(feature = "measure", not(feature = "count")))]
 #[inline(never)]
 fn report(same: u32, correct: u32) {
     use staticnn_digits::{ACTIVATION_PAIR_BYTES, HOST_LOGITS, image};
@@ -96,4 +98,18 @@ fn report(same: u32, correct: u32) {
         .str(" B of ")
         .dec(stack_region() as u32)
         .print();
+}
+
+/// Counts the instructions of one image (standardisation, the network and the arg max, as
+/// `main` runs them) and prints them. Only in the counting build (`--features count`),
+/// whose frames differ from the minimal build's; the stack is measured in the measurement
+/// build.
+#[cfg(feature = "count")]
+#[inline(never)]
+fn count() {
+    use staticnn_firmware::measure::{instructions, report_instructions};
+
+    let (_, n) =
+        instructions(|| staticnn_digits::classify(black_box(&DIGITS_NET), black_box(&PIXELS[0])));
+    report_instructions("digits", n);
 }

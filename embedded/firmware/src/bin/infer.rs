@@ -34,8 +34,10 @@ fn main() -> ! {
     // after flashing new ones, instead of being folded into the code.
     let net = black_box(&SINE_NET);
     let worst = staticnn_sine::worst_error(net);
-    #[cfg(feature = "measure")]
+    #[cfg(all(feature = "measure", not(feature = "count")))]
     report(worst);
+    #[cfg(feature = "count")]
+    count();
     exit(if worst < TOLERANCE {
         Status::Success
     } else {
@@ -46,7 +48,7 @@ fn main() -> ! {
 /// Prints the worst error (and its bits, to compare with the host's), the sizes and the
 /// stack's high-water mark. Never inlined, so that `main`'s frame stays that of the minimal
 /// build.
-#[cfg(feature = "measure")]
+#[cfg(all(feature = "measure", not(feature = "count")))]
 #[inline(never)]
 fn report(worst: f32) {
     use staticnn_firmware::measure::{Line, stack_peak, stack_region};
@@ -74,4 +76,17 @@ fn report(worst: f32) {
         .str(" B of ")
         .dec(stack_region() as u32)
         .print();
+}
+
+/// Counts the instructions of one sample through the network and prints them. Never
+/// inlined. Only in the counting build (`--features count`), whose frames differ from the
+/// minimal build's; the stack is measured in the measurement build.
+#[cfg(feature = "count")]
+#[inline(never)]
+fn count() {
+    use staticnn_firmware::measure::{instructions, report_instructions};
+
+    let x = staticnn::SVector::<f32, 1>::new(black_box(staticnn_sine::TEST_X[0]));
+    let (_, n) = instructions(|| black_box(&SINE_NET).predict(&x));
+    report_instructions("infer", n);
 }
