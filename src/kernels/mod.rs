@@ -349,6 +349,20 @@ fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, ad
     blocked::input_grad(w, dy, dx, i, o, add);
 }
 
+/// Plain SGD, `p ← p − lr·g` for every element, on the vector kernels of [`path`], with
+/// the bits of the portable loop (a multiplication, then a subtraction). With `check`,
+/// nothing is written unless every new value is finite. `None` where no vector path runs
+/// (the caller takes its own loop); otherwise whether the update was written.
+#[inline]
+pub(crate) fn sgd<T: Scalar>(params: &mut [T], grads: &[T], lr: T, check: bool) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED {
+        return fma::sgd(path(), params, grads, lr, check);
+    }
+    let _ = (params, grads, lr, check);
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -906,6 +920,55 @@ mod tests {
         }
         check::<f32>();
         check::<f64>();
+    }
+
+    /// The vector SGD update gives the portable loop's bits (`p − lr·g`, two roundings) on
+    /// every vector path this CPU runs and every length around the vectors' edges, and with
+    /// the check writes nothing when one new value (in a whole vector or in the masked
+    /// tail) overflows or is NaN.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sgd_update_has_the_loops_bits() {
+        fn check<T: Scalar>(big: f64) {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let lr = T::of(0.0137);
+            for p in [Path::Avx2, Path::Avx512] {
+                if p > cpu_path() {
+                    continue;
+                }
+                for n in (0..=70).chain([127, 128, 129, 1000]) {
+                    let g: std::vec::Vec<T> = (0..n).map(|k| v(k + 3)).collect();
+                    let start: std::vec::Vec<T> = (0..n).map(v).collect();
+                    for checked in [false, true] {
+                        let mut params = start.clone();
+                        assert_eq!(fma::sgd(p, &mut params, &g, lr, checked), Some(true));
+                        for k in 0..n {
+                            let e = start[k] - lr * g[k];
+                            assert_eq!(params[k].as_f64().to_bits(), e.as_f64().to_bits());
+                        }
+                    }
+                    // One value that overflows or is NaN, anywhere: nothing written.
+                    for spot in [0, n / 2, n.saturating_sub(1)]
+                        .into_iter()
+                        .filter(|_| n > 0)
+                    {
+                        for bad in [big, f64::NAN] {
+                            let mut g = g.clone();
+                            let mut params = start.clone();
+                            params[spot] = T::of(big);
+                            g[spot] = T::of(-bad / 0.0137);
+                            assert_eq!(fma::sgd(p, &mut params, &g, lr, true), Some(false));
+                            assert!(params.iter().zip(&start).enumerate().all(|(k, (a, b))| {
+                                k == spot || a.as_f64().to_bits() == b.as_f64().to_bits()
+                            }));
+                            assert_eq!(params[spot].as_f64(), T::of(big).as_f64());
+                        }
+                    }
+                }
+            }
+        }
+        check::<f32>(3e38);
+        check::<f64>(1.7e308);
     }
 
     /// `path` is capped by what the CPU runs, and `set_path` by the CPU too; the products
