@@ -163,7 +163,14 @@ pub fn sigmoid(x: f32) -> f32 {
 ///
 /// With the `std` feature on x86-64, a copy compiled for AVX2 (8 values per instruction)
 /// runs when the CPU has it; it gives the same bits (no fused multiply-add).
-#[inline]
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
 pub fn tanh_slice(x: &[f32], y: &mut [f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if std::is_x86_feature_detected!("avx2") {
@@ -175,6 +182,7 @@ pub fn tanh_slice(x: &[f32], y: &mut [f32]) {
 
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
+#[inline]
 fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
     tanh_loop(x, y);
 }
