@@ -19,10 +19,34 @@ pub mod kernels {
 /// check them as they store them) rather than checking the whole gradient block afterwards.
 pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;
 
+/// Whether the generated `Network::forward` runs its copy compiled for AVX2 + FMA: on
+/// x86-64 when the products' [`path`](crate::kernels::path) is AVX2 or wider (so
+/// `STATICNN_KERNELS=portable` runs the baseline copy) and the target does not enable AVX2
+/// already (then the baseline copy is that code). Under `std` one relaxed load per network
+/// call, not one check per layer; without `std` a constant.
+#[inline(always)]
+pub fn avx2_forward() -> bool {
+    #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+    {
+        !cfg!(target_feature = "avx2") && crate::kernels::path() >= crate::kernels::Path::Avx2
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(staticnn_portable))))]
+    {
+        false
+    }
+}
+
 /// The eval forward of a `Linear` layer and the `ReLU` after it, in one pass: what the
 /// generated `forward` calls for such a pair (same bits as the two layers one after the
-/// other).
-#[inline]
+/// other). Always inlined where the vector kernels exist, as `Linear`'s forward is.
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
 pub fn linear_relu<T: Scalar, const I: usize, const O: usize, const B: usize>(
     p: &crate::layers::LinearParams<T, I, O>,
     x: &SMatrix<T, I, B>,

@@ -38,8 +38,10 @@
 //!   exact rounding error, and the scale `2ⁿ` is built from the bits as two factors
 //!   `2^⌊n/2⌋ · 2^⌈n/2⌉`, so that results down to the subnormals round only once.
 //! - `tanh x = x + x³·P(x²)` for `|x| < 0.875`, `tanh x = ±(1 − 2m / (1 + m))` with
-//!   `m = e^{−2|x|}` above (`|x|` clamped to 10, past which the result is 1); the sign is
-//!   applied last.
+//!   `m = e^{−2|x|}` above (1 selected past `|x|` = 10); the sign is applied last. Its
+//!   `eᶻ` is the one above without the clamp and with one scaling by `2ⁿ` (exact for
+//!   `z ≥ −20`), which gives the same bits on a shorter chain of dependent operations: a
+//!   single sample's layer waits for that chain (W1).
 //! - `sigmoid x = 1 / (1 + m)` for `x ≥ 0` and `m / (1 + m)` for `x < 0`, with
 //!   `m = e^{−|x|}`, so that neither side loses accuracy to cancellation; this is PyTorch's
 //!   `1 / (1 + e^{−x})` rewritten.
@@ -130,15 +132,33 @@ pub fn tanh(x: f32) -> f32 {
     let a = x.abs();
     let s = a * a;
     let small = a + a * s * horner(&TANH_P, s);
-    let c = if a > TANH_CLAMP { TANH_CLAMP } else { a };
     // tanh a = 1 − w with w = 2m / (1 + m), m = e^{−2a} ≤ 0.18. The errors of m and of
     // 1 + m reach the result damped by w / (1 − w) ≤ 0.39, so unlike the sigmoid it needs
     // no correction (which measured 0.1 ulp better and cost a second division).
-    let (m, _) = exp_nonpositive(-2.0 * c);
+    let m = exp_tanh(a);
     let large = 1.0 - (m + m) / (1.0 + m);
-    // NaN fails the comparison and takes the polynomial, which keeps it NaN; the sign is
-    // put back last, so that tanh(−0) = −0.
+    // Past TANH_CLAMP the result is 1 (`m` is then meaningless); NaN fails both comparisons
+    // and takes the polynomial, which keeps it NaN; the sign is put back last, so that
+    // tanh(−0) = −0.
+    let large = if a > TANH_CLAMP { 1.0 } else { large };
     (if a >= TANH_SMALL { large } else { small }).copysign(x)
+}
+
+/// `e^{−2a}` for `TANH_SMALL ≤ a ≤ TANH_CLAMP`, the first part of [`exp_nonpositive`]`(−2a)`
+/// with the same bits, on a shorter chain of dependent operations: no clamp first (the
+/// caller selects 1 past `TANH_CLAMP`), `t` straight from `a` (`(−2a)·log₂e` and
+/// `a·(−2·log₂e)` are the same product, scaled by 2), and one scaling by `2ⁿ`
+/// (`−29 ≤ n ≤ −3`: exact, as the two factors are). Outside that range the result is
+/// meaningless but computed without a panic.
+#[inline(always)]
+fn exp_tanh(a: f32) -> f32 {
+    let z = -2.0 * a;
+    let t = a * (-2.0 * LOG2_E) + ROUND;
+    let nf = t - ROUND;
+    let n = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let r = (z - nf * LN2_HI) - nf * LN2_LO;
+    let u = r + r * r * horner(&EXP_Q, r);
+    (1.0 + u) * pow2(n)
 }
 
 /// Logistic sigmoid `1 / (1 + e^{−x})`, within 2 ulp of the exact result (see the
@@ -163,7 +183,14 @@ pub fn sigmoid(x: f32) -> f32 {
 ///
 /// With the `std` feature on x86-64, a copy compiled for AVX2 (8 values per instruction)
 /// runs when the CPU has it; it gives the same bits (no fused multiply-add).
-#[inline]
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    inline(always)
+)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+    inline
+)]
 pub fn tanh_slice(x: &[f32], y: &mut [f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if std::is_x86_feature_detected!("avx2") {
@@ -175,6 +202,7 @@ pub fn tanh_slice(x: &[f32], y: &mut [f32]) {
 
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
+#[inline]
 fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
     tanh_loop(x, y);
 }

@@ -2,7 +2,9 @@
 //! switched in one process through `__private::kernels::set_path`: the AVX2 and AVX-512
 //! kernels give the same bits for a training step of W3 and W4 (forward, both gradients,
 //! the fused finite check, the optimiser's update) and for W2's eval forward with its fused
-//! `ReLU`; the portable kernels agree with them to rounding. One test function, so that no
+//! `ReLU`; the portable kernels agree with them to rounding. Small networks (a single
+//! sample through small layers: the plain loops on every path) give the same bits on every
+//! path, whether the generated `forward` runs its AVX2 copy or its baseline one. One test function, so that no
 //! other test of this binary runs while it changes the path of the process.
 #![cfg(feature = "std")]
 
@@ -67,7 +69,70 @@ fn run<T: Scalar>() -> Vec<u64> {
     bits
 }
 
+network! {
+    /// W1 of the benchmarks: 2-16-16-1 with tanh.
+    struct Tiny {
+        input: 2,
+        Linear(16),
+        Tanh,
+        Linear(16),
+        Tanh,
+        Linear(1),
+    }
+}
+
+network! {
+    /// Small layers with every other element-wise activation.
+    struct Small {
+        input: 5,
+        Linear(24),
+        Sigmoid,
+        Linear(17),
+        ELU,
+        Linear(33),
+        LeakyReLU,
+        Linear(64),
+        ReLU,
+        Linear(3),
+    }
+}
+
+/// The bits of single samples through small networks, on the path in use: the generated `forward` runs its AVX2 copy on the `avx2` and `avx512` paths and its
+/// baseline copy on `portable`, the same operations, so the same bits on every path.
+fn small<T: Scalar>() -> Vec<u64> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    let tiny = Tiny::<T>::new(&mut rng);
+    let net = Small::<T>::new(&mut rng);
+    let mut bits = Vec::new();
+    for k in 0..64 {
+        let v = |r: usize| T::of(((k * 31 + r * 17) % 97) as f64 / 12.0 - 4.0);
+        let x = SVector::<T, 2>::from_fn(|r, _| v(r));
+        bits.extend(tiny.predict(&x).iter().map(|v| v.as_f64().to_bits()));
+        let x = SVector::<T, 5>::from_fn(|r, _| v(r));
+        bits.extend(net.predict(&x).iter().map(|v| v.as_f64().to_bits()));
+    }
+    bits
+}
+
 fn check<T: Scalar>(from_bits: fn(u64) -> f64) {
+    let mut smalls: Vec<(Path, Vec<u64>)> = Vec::new();
+    for p in [Path::Portable, Path::Avx2, Path::Avx512] {
+        if p <= cpu_path() {
+            assert_eq!(set_path(Some(p)), p);
+            assert_eq!(
+                staticnn::__private::avx2_forward(),
+                p >= Path::Avx2 && !cfg!(target_feature = "avx2"),
+                "{}",
+                p.name()
+            );
+            smalls.push((p, small::<T>()));
+        }
+    }
+    for pair in smalls.windows(2) {
+        let ((a, x), (b, y)) = (&pair[0], &pair[1]);
+        assert!(x == y, "small networks: {} against {}", a.name(), b.name());
+    }
+
     let mut results: Vec<(Path, Vec<u64>)> = Vec::new();
     for p in [Path::Portable, Path::Avx2, Path::Avx512] {
         if p > cpu_path() {

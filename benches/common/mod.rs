@@ -206,7 +206,15 @@ fn print_machine(cases: &[Case], median: &[f64]) {
     );
     println!(
         "  variants `staticnn <path>`: the same case on that path, in the same rounds; single \
-         samples of small layers take the plain loops on every path"
+         samples of small layers take the plain loops (multiply, then add) on every path, \
+         here {}",
+        if staticnn::__private::avx2_forward() {
+            "on AVX2 (256-bit): the networks' forward runs its copy compiled for AVX2 + FMA"
+        } else if cfg!(target_feature = "avx2") {
+            "on AVX2 (256-bit), which the target enables"
+        } else {
+            "on the target's baseline instructions (x86-64 without AVX2 enabled: SSE2)"
+        }
     );
     let baselines = cases
         .iter()

@@ -629,6 +629,23 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 Self::SCRATCH * B * ::core::mem::size_of::<T>()
             }
 
+            /// The eval forward's steps, inlined into `Network::forward` and, on x86-64,
+            /// into its copy compiled for AVX2 + FMA.
+            #[inline(always)]
+            fn __forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
+                #forward_body
+            }
+
+            /// `Network::forward` compiled for AVX2 + FMA: the same operations (Rust fuses
+            /// no multiply and add by itself), so the same bits, with the small layers'
+            /// loops on 256-bit vectors and no call per activation. `Network::forward`
+            /// runs it when `staticnn::__private::avx2_forward` says so.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn __forward_avx2<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
+                self.__forward::<{ B }>(x)
+            }
+
             /// The backward pass of `Network::backward` (`SET` false: the layers add their
             /// gradients), `Network::backward_overwrite` (`SET`: they write them) and
             /// `Network::backward_overwrite_finite` (`CHECK`: they write them and say
@@ -711,7 +728,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
 
             fn forward<const B: usize>(&self, x: &#sn::SMatrix<T, #input_w, { B }>) -> #sn::SMatrix<T, #output, { B }> {
-                #forward_body
+                #[cfg(target_arch = "x86_64")]
+                if #pv::avx2_forward() {
+                    // SAFETY: `avx2_forward` says that the CPU runs AVX2 and FMA.
+                    return unsafe { self.__forward_avx2::<{ B }>(x) };
+                }
+                self.__forward::<{ B }>(x)
             }
 
             fn forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(

@@ -43,7 +43,15 @@ macro_rules! elementwise {
 
             fn init_params<R: Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
 
-            #[inline]
+            // Always inlined where the vector kernels exist, as `Linear`'s forward is.
+            #[cfg_attr(
+                any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+                inline(always)
+            )]
+            #[cfg_attr(
+                not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+                inline
+            )]
             fn forward<const B: usize>(
                 &self,
                 _: &(),

@@ -76,7 +76,17 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T, I, O> for Linear {
         (self.bias).fill_with::<D, T, R, I, O>(draw, p.bias.as_mut_slice(), rng);
     }
 
-    #[inline]
+    // Always inlined where the vector kernels exist, as `kernels::affine` is: a single
+    // sample through a small layer is then loops specialised for the call site (also in
+    // the generated forward's AVX2 copy), whatever else the crate declares.
+    #[cfg_attr(
+        any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+        inline(always)
+    )]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
+        inline
+    )]
     fn forward<const B: usize>(
         &self,
         p: &Self::Params,
