@@ -12,6 +12,8 @@
 mod activation;
 mod batch_norm;
 mod conv;
+#[cfg(target_arch = "x86_64")]
+mod conv_avx512;
 mod dropout;
 mod linear;
 mod maxout;
