@@ -19,6 +19,8 @@ mod linear;
 mod maxout;
 mod normalize;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_avx512;
 mod prelu;
 mod residual;
 mod softmax;
