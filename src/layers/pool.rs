@@ -652,7 +652,7 @@ mod tests {
         let specials = [nan, -inf, 0.0, -0.0, inf, 1.5, 1.5, -2.0];
         let value = |i: usize, b: usize| match (i * 7 + b * 3) % 13 {
             0..=2 => specials[(i / 3 + b) % 8],
-            k => (k as f32 - 6.0) * (1.0 + b as f32) * if i % 5 == 0 { -1.0 } else { 1.0 },
+            k => (k as f32 - 6.0) * (1.0 + b as f32) * if i.is_multiple_of(5) { -1.0 } else { 1.0 },
         };
         type Lenet = MaxPool2d<2, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0>;
         scan_agrees::<f32, Lenet, 1568, 392>(&SMatrix::from_fn(value));
