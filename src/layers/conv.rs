@@ -5,7 +5,10 @@
 //! tied to the flat widths `I` and `O` of [`Layer`] by assertions evaluated when the layer is
 //! instantiated (a wrong shape fails the build, naming the broken rule).
 //!
-//! Four ways of computing, chosen per layer at compile time:
+//! Five ways of computing, chosen per layer at compile time (the first at run time too):
+//! - `f32` where the kernel path is AVX-512, stride-1 ungrouped convolutions (LeNet-5's):
+//!   the direct vector kernels of `conv_avx512` along the output rows, no patches (and
+//!   otherwise one of the four below);
 //! - direct loops over the kernel taps, each tap a run over a row of outputs (where the
 //!   `Linear` kernels are the plain loops, on microcontrollers, and for the backward of
 //!   every convolution with fewer than four output channels per group, such as depthwise
