@@ -696,7 +696,8 @@ fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, cons
         return pointwise_backward::<T, S, KK, CO>(w, x, dy, dw, db, dx);
     }
     #[cfg(target_arch = "x86_64")]
-    if const { use_direct_avx512::<T>(&S::GEOM) } {
+    if const { use_direct_avx512::<T>(&S::GEOM) } && conv_avx512::runs::<T>() {
+        // The flipped kernel of the input gradient.
         let mut wbuf = [[T::zero(); KK]; CO];
         let wbuf = wbuf.as_flattened_mut();
         if conv_avx512::backward::<T, S>(w, x, dy, dw, db, dx.as_deref_mut(), wbuf) {

@@ -67,7 +67,7 @@ pub(crate) const fn applies(g: &Geom) -> bool {
 
 /// Whether these kernels run now for `T`: AVX-512 in use, `T` is `f32`.
 #[inline(always)]
-fn runs<T: Scalar>() -> bool {
+pub(crate) fn runs<T: Scalar>() -> bool {
     TypeId::of::<T>() == TypeId::of::<f32>() && kernels::path() == Path::Avx512
 }
 
