@@ -50,8 +50,11 @@ const MAX_KW: usize = 7;
 
 /// Whether a convolution runs on these kernels where the path is AVX-512: stride 1,
 /// dilation 1, one group, padding below the kernel (so that the input gradient is the
-/// full correlation), a kernel at most [`MAX_KW`] wide, and at least two output channels
-/// (a single channel stays on the direct loops).
+/// full correlation), a kernel at most [`MAX_KW`] wide, at least two output channels (a
+/// single channel stays on the direct loops), and channel counts that split into blocks
+/// wide enough to reuse each load (at least 4 channels of the forward's and the input
+/// gradient's, 2 of the weight gradient's, where there are that many: a prime number of
+/// channels above 16 takes the other paths).
 pub(crate) const fn applies(g: &Geom) -> bool {
     kernels::BLOCKED
         && g.sh == 1
@@ -63,6 +66,9 @@ pub(crate) const fn applies(g: &Geom) -> bool {
         && g.ph < g.kh
         && g.pw < g.kw
         && g.kw <= MAX_KW
+        && (g.co < 4 || divisor_at_most(g.co, FWD_BLOCK) >= 4)
+        && (g.ci < 4 || divisor_at_most(g.ci, FWD_BLOCK) >= 4)
+        && divisor_at_most(g.co, wgrad_block(g.kw)) >= 2
 }
 
 /// Whether these kernels run now for `T`: AVX-512 in use, `T` is `f32`.
@@ -118,6 +124,18 @@ const fn wgrad_most(kw: usize) -> usize {
     WGRAD_REGS.saturating_sub(kw) / kw
 }
 
+/// The most output channels of a block of the weight gradient for `kw` kernel columns.
+/// Saturating and at least 1: evaluated for every convolution type, also where the kernel
+/// is wider than [`MAX_KW`] (and the kernels do not run).
+const fn wgrad_block(kw: usize) -> usize {
+    let most = wgrad_most(kw);
+    if most < WGRAD_BLOCK {
+        most
+    } else {
+        WGRAD_BLOCK
+    }
+}
+
 /// The blocks of output channels of the kernels for `S`: constants that divide the
 /// channels, so that every block has the same size and its loops unroll into registers.
 trait Blocks: ConvShape {
@@ -125,16 +143,7 @@ trait Blocks: ConvShape {
     const FWD_OB: usize = divisor_at_most(Self::GEOM.co, FWD_BLOCK);
     /// Output channels per block of the weight gradient: with one accumulator per kernel
     /// column, and the kernel row's inputs and an output gradient, in 32 registers.
-    const WGRAD_OB: usize = divisor_at_most(
-        Self::GEOM.co,
-        // Saturating and at least 1: evaluated for every convolution type, also where the
-        // kernel is wider than `MAX_KW` (and the kernels do not run).
-        if wgrad_most(Self::GEOM.kw) < WGRAD_BLOCK {
-            wgrad_most(Self::GEOM.kw)
-        } else {
-            WGRAD_BLOCK
-        },
-    );
+    const WGRAD_OB: usize = divisor_at_most(Self::GEOM.co, wgrad_block(Self::GEOM.kw));
 }
 
 impl<S: ConvShape> Blocks for S {}
@@ -501,6 +510,9 @@ mod tests {
         // A rectangular kernel, unequal padding, rows of 37 (three vectors), 20 channels
         // (two blocks of the forward, several of the weight gradient).
         agrees::<Conv2d<3, 6, 37, 20, 6, 37, 3, 7, 1, 1, 1, 3, 1, 1, 1, 63, 20>>(2);
+        // 17 output channels (prime, above 16: blocks of one) take the other paths.
+        type Prime = Conv2d<2, 5, 5, 17, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 18, 17>;
+        const { assert!(!applies(&<Prime as ConvShape>::GEOM)) };
         // Two output channels, 1 × 1 rows of 3 (a 1-D shape), padding 1.
         agrees::<Conv2d<2, 1, 3, 2, 1, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1, 6, 2>>(4);
     }
