@@ -501,7 +501,7 @@ mod tests {
     #[test]
     fn kernels_match_direct_loops() {
         if !runs::<f32>() {
-            std::eprintln!("no AVX-512 here: the kernels are not run");
+            std::eprintln!("the AVX-512 path is not in use (CPU or STATICNN_KERNELS): not run");
             return;
         }
         // LeNet-5's two convolutions (padding 2 on 28 × 28: two vectors per row).
