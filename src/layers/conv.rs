@@ -5,7 +5,10 @@
 //! tied to the flat widths `I` and `O` of [`Layer`] by assertions evaluated when the layer is
 //! instantiated (a wrong shape fails the build, naming the broken rule).
 //!
-//! Four ways of computing, chosen per layer at compile time:
+//! Five ways of computing, chosen per layer at compile time (the first at run time too):
+//! - `f32` where the kernel path is AVX-512, stride-1 ungrouped convolutions (LeNet-5's):
+//!   the direct vector kernels of `conv_avx512` along the output rows, no patches (and
+//!   otherwise one of the four below);
 //! - direct loops over the kernel taps, each tap a run over a row of outputs (where the
 //!   `Linear` kernels are the plain loops, on microcontrollers, and for the backward of
 //!   every convolution with fewer than four output channels per group, such as depthwise
@@ -27,6 +30,8 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
+#[cfg(target_arch = "x86_64")]
+use super::conv_avx512;
 use crate::init::{Draw, Fans, RoundedF64};
 use crate::io::Tensor;
 use crate::kernels;
@@ -630,6 +635,17 @@ const fn use_padded_plane(g: &Geom) -> bool {
         && (g.hi + 2 * g.ph) * (g.wi + 2 * g.pw) <= PLANE_MAX
 }
 
+/// Whether the convolution runs on the direct AVX-512 kernels of [`conv_avx512`] where the
+/// CPU has them and `T` is `f32` (stride 1, one group: LeNet-5's convolutions), its
+/// flipped kernel for the input gradient at most 64 KiB on the stack. Pointwise
+/// convolutions keep their dense product.
+#[cfg(target_arch = "x86_64")]
+const fn use_direct_avx512<T>(g: &Geom) -> bool {
+    conv_avx512::applies(g)
+        && !use_pointwise(g)
+        && g.kk() * g.co * core::mem::size_of::<T>() <= 64 << 10
+}
+
 /// Forward over a batch (`x` and `y` hold `B` whole columns).
 #[inline]
 fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const B: usize>(
@@ -641,6 +657,10 @@ fn conv_forward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, const
     let g = S::GEOM;
     if const { use_pointwise(&S::GEOM) } {
         return pointwise_forward::<T, S, KK, CO>(w, bias, x, y);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if const { use_direct_avx512::<T>(&S::GEOM) } && conv_avx512::forward::<T, S>(w, bias, x, y) {
+        return;
     }
     if const { use_gemm(&S::GEOM) } {
         match const { chunk::<T>(KK, B * S::GEOM.l()) } {
@@ -674,6 +694,15 @@ fn conv_backward<T: Scalar, S: ConvShape, const KK: usize, const CO: usize, cons
     let g = S::GEOM;
     if const { use_pointwise(&S::GEOM) } {
         return pointwise_backward::<T, S, KK, CO>(w, x, dy, dw, db, dx);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if const { use_direct_avx512::<T>(&S::GEOM) } && conv_avx512::runs::<T>() {
+        // The flipped kernel of the input gradient.
+        let mut wbuf = [[T::zero(); KK]; CO];
+        let wbuf = wbuf.as_flattened_mut();
+        if conv_avx512::backward::<T, S>(w, x, dy, dw, db, dx.as_deref_mut(), wbuf) {
+            return;
+        }
     }
     if let Some(dx) = dx.as_deref_mut() {
         dx.fill(T::zero());
@@ -825,7 +854,7 @@ fn padded_plane_forward<T: Scalar, S: ConvShape>(w: &[T], bias: &[T], x: &[T], y
 /// One sample's forward in direct loops: each kernel tap adds `w · x` along the rows of
 /// outputs whose input lies inside the image.
 #[inline]
-fn direct_forward<T: Scalar>(g: &Geom, w: &[T], bias: &[T], x: &[T], y: &mut [T]) {
+pub(super) fn direct_forward<T: Scalar>(g: &Geom, w: &[T], bias: &[T], x: &[T], y: &mut [T]) {
     let (l, cig, cog, kk) = (g.l(), g.cig(), g.cog(), g.kk());
     let plane = g.hi * g.wi;
     for o in 0..g.co {
@@ -855,7 +884,7 @@ fn direct_forward<T: Scalar>(g: &Geom, w: &[T], bias: &[T], x: &[T], y: &mut [T]
 /// One sample's backward in direct loops: adds into `dw` and `db` (when the layer has a
 /// bias), adds into `dx` (zeroed by the caller) when given.
 #[inline]
-fn direct_backward<T: Scalar>(
+pub(super) fn direct_backward<T: Scalar>(
     g: &Geom,
     w: &[T],
     x: &[T],

@@ -12,11 +12,15 @@
 mod activation;
 mod batch_norm;
 mod conv;
+#[cfg(target_arch = "x86_64")]
+mod conv_avx512;
 mod dropout;
 mod linear;
 mod maxout;
 mod normalize;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_avx512;
 mod prelu;
 mod residual;
 mod softmax;

@@ -5,6 +5,8 @@
 //! to the flat widths `I` and `O` of [`Layer`] by assertions evaluated when it is used. A
 //! 1-D layer is the 2-D one over a single row.
 
+#[cfg(target_arch = "x86_64")]
+use super::pool_avx512;
 use crate::layers::conv::{Geom, out_len};
 use crate::{Layer, SMatrix, Scalar};
 
@@ -106,6 +108,60 @@ fn window_max<T: Scalar>(
         }
     }
     (at, best)
+}
+
+/// Max pooling's backward for one sample where the windows tile the input
+/// ([`tiles_input`]) and hold at most 64 inputs: each input is in exactly one window, so it is written once, with no
+/// clearing pass (`0 + dy` at the window's maximum, as adding into zeros gives, `0`
+/// elsewhere). The input that takes the gradient is [`window_max`]'s (the first maximum
+/// in scan order, or the last NaN), found without a branch on the data: the window's
+/// maximum first, then a bit mask of the inputs equal to it (of the NaNs when it is NaN),
+/// its lowest (highest) set bit. On real data which input of a window wins is
+/// unpredictable, and the branches of a scan made this backward six times slower than
+/// the forward.
+#[inline(always)]
+fn max_backward_tiled<T: Scalar>(g: &Geom, xs: &[T], dys: &[T], dxs: &mut [T]) {
+    let plane = g.hi * g.wi;
+    let lo = g.ho * g.wo;
+    let n = g.kh * g.kw;
+    for c in 0..g.co {
+        let xc = &xs[c * plane..][..plane];
+        let dxc = &mut dxs[c * plane..][..plane];
+        let dyc = &dys[c * lo..][..lo];
+        for oh in 0..g.ho {
+            for ow in 0..g.wo {
+                let base = oh * g.kh * g.wi + ow * g.kw;
+                let at = |k: usize| base + k / g.kw * g.wi + k % g.kw;
+                let mut best = T::of(f64::NEG_INFINITY);
+                for k in 0..n {
+                    let v = xc[at(k)];
+                    #[allow(clippy::eq_op)]
+                    if v > best || v != v {
+                        best = v;
+                    }
+                }
+                let mut hits = 0u64;
+                #[allow(clippy::eq_op)]
+                let k = if best != best {
+                    for k in 0..n {
+                        let v = xc[at(k)];
+                        hits |= u64::from(v != v) << k;
+                    }
+                    63 - hits.leading_zeros() as usize
+                } else {
+                    for k in 0..n {
+                        hits |= u64::from(xc[at(k)] == best) << k;
+                    }
+                    // Not empty: `best` is one of the values (or −∞, when they all are).
+                    hits.trailing_zeros() as usize
+                };
+                for k in 0..n {
+                    dxc[at(k)] = T::zero();
+                }
+                dxc[at(k)] = T::zero() + dyc[oh * g.wo + ow];
+            }
+        }
+    }
 }
 
 /// Max pooling over `[C, HI, WI]`, PyTorch's `nn.MaxPool2d(kernel, stride, padding)`
@@ -275,6 +331,12 @@ macro_rules! max_pool_layer {
             ) {
                 check::<Self, I, O>();
                 let g = <Self as PoolShape>::GEOM;
+                #[cfg(target_arch = "x86_64")]
+                if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
+                    && pool_avx512::forward(&g, x.as_slice(), y.as_mut_slice())
+                {
+                    return;
+                }
                 for (xs, ys) in x.as_slice().chunks_exact(I).zip(y.as_mut_slice().chunks_exact_mut(O)) {
                     windows(&g, |o, base, rows, cols| {
                         ys[o] = window_max(&g, xs, base, rows, cols).1;
@@ -296,21 +358,16 @@ macro_rules! max_pool_layer {
                 check::<Self, I, O>();
                 let Some(dx) = dx else { return };
                 let g = <Self as PoolShape>::GEOM;
+                #[cfg(target_arch = "x86_64")]
+                if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
+                    && pool_avx512::backward(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice())
+                {
+                    return;
+                }
                 let cols = x.as_slice().chunks_exact(I).zip(dy.as_slice().chunks_exact(O));
-                if const { tiles_input(&<Self as PoolShape>::GEOM) } {
-                    // Each input in exactly one window: written once, no clearing pass
-                    // (`0 + dy` at the maximum, as adding into zeros gives, and zeros
-                    // elsewhere in the window).
+                if const { tiles_input(&<Self as PoolShape>::GEOM) && <Self as PoolShape>::GEOM.kh * <Self as PoolShape>::GEOM.kw <= 64 } {
                     for ((xs, dys), dxs) in cols.zip(dx.as_mut_slice().chunks_exact_mut(I)) {
-                        windows(&g, |o, base, rows, cols| {
-                            let at = window_max(&g, xs, base, rows, cols).0;
-                            for ih in rows.0..rows.1 {
-                                for iw in cols.0..cols.1 {
-                                    dxs[base + ih * g.wi + iw] = T::zero();
-                                }
-                            }
-                            dxs[at] = T::zero() + dys[o];
-                        });
+                        max_backward_tiled(&g, xs, dys, dxs);
                     }
                     return;
                 }
@@ -573,7 +630,7 @@ mod tests {
             1 => -x0[i],
             _ => x0[47 - i],
         });
-        scan_agrees::<Pool, 48, 12>(&x);
+        scan_agrees::<f64, Pool, 48, 12>(&x);
         // A row of 35 windows of 1 × 2 (past one run of 32): ties, NaNs, ±∞ and ±0.
         type Wide = MaxPool2d<1, 1, 70, 1, 35, 1, 2, 1, 2, 0, 0>;
         const { assert!(tiles_input(&<Wide as PoolShape>::GEOM)) };
@@ -583,35 +640,67 @@ mod tests {
             1 | 2 => 1.5,
             k => (k as f64 - 5.0) * (1.0 + b as f64),
         });
-        scan_agrees::<Wide, 70, 35>(&x);
+        scan_agrees::<f64, Wide, 70, 35>(&x);
+    }
+
+    /// The same in `f32`, where 2 × 2 windows of stride 2 take the AVX-512 kernels (when
+    /// the CPU has them): forward and backward against the scan, bit for bit; rows of 28
+    /// and of 70 inputs (a last vector of 14 and of 3 windows), and a lone row pair.
+    #[test]
+    fn tiling_max_pool_in_f32_follows_the_scan() {
+        let (inf, nan) = (f32::INFINITY, f32::NAN);
+        let specials = [nan, -inf, 0.0, -0.0, inf, 1.5, 1.5, -2.0];
+        let value = |i: usize, b: usize| match (i * 7 + b * 3) % 13 {
+            0..=2 => specials[(i / 3 + b) % 8],
+            k => (k as f32 - 6.0) * (1.0 + b as f32) * if i.is_multiple_of(5) { -1.0 } else { 1.0 },
+        };
+        type Lenet = MaxPool2d<2, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Lenet, 1568, 392>(&SMatrix::from_fn(value));
+        type Wide = MaxPool2d<1, 4, 70, 2, 35, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Wide, 280, 70>(&SMatrix::from_fn(value));
+        type Pair = MaxPool2d<3, 2, 4, 1, 2, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Pair, 24, 6>(&SMatrix::from_fn(value));
+        #[cfg(target_arch = "x86_64")]
+        const {
+            assert!(pool_avx512::applies(&<Lenet as PoolShape>::GEOM))
+        };
     }
 
     /// `P`'s backward against the window scan, bit for bit, on the batch `x` (the output
-    /// given to backward is not read: zeros).
-    fn scan_agrees<P, const I: usize, const O: usize>(x: &SMatrix<f64, I, 3>)
+    /// given to backward is not read: zeros), and its forward.
+    fn scan_agrees<T: Scalar, P, const I: usize, const O: usize>(x: &SMatrix<T, I, 3>)
     where
-        P: Layer<f64, I, O, Params = (), State = ()> + PoolShape + Default,
+        P: Layer<T, I, O, Params = (), State = ()> + PoolShape + Default,
     {
-        let dy = SMatrix::<f64, O, 3>::from_fn(|i, b| (i + 1) as f64 * (1.0 - b as f64));
-        let y = SMatrix::<f64, O, 3>::zeros();
-        let mut dx = SMatrix::<f64, I, 3>::from_element(f64::NAN);
+        let dy = SMatrix::<T, O, 3>::from_fn(|i, b| T::of((i + 1) as f64 * (1.0 - b as f64)));
+        let mut y = SMatrix::<T, O, 3>::zeros();
+        let mut dx = SMatrix::<T, I, 3>::from_element(T::of(f64::NAN));
         let tape = bytemuck::Zeroable::zeroed();
         P::default().backward(&(), x, &y, &tape, &dy, Some(&mut dx), &mut ());
+        P::default().forward(&(), &(), x, &mut y);
         let g = P::GEOM;
-        let mut expected = SMatrix::<f64, I, 3>::zeros();
+        let mut expected = SMatrix::<T, I, 3>::zeros();
+        let mut expected_y = SMatrix::<T, O, 3>::zeros();
         for b in 0..3 {
             let xs = x.column(b);
             let xs = xs.as_slice();
             windows(&g, |o, base, rows, cols| {
-                expected[(window_max(&g, xs, base, rows, cols).0, b)] += dy[(o, b)];
+                let (at, v) = window_max(&g, xs, base, rows, cols);
+                expected[(at, b)] += dy[(o, b)];
+                expected_y[(o, b)] = v;
             });
         }
-        for (i, (a, e)) in dx.iter().zip(expected.iter()).enumerate() {
-            assert_eq!(
-                a.to_bits(),
-                e.to_bits(),
-                "dx[{i}] = {a}, the scan gives {e}"
-            );
+        for (what, a, e) in [
+            ("dx", dx.as_slice(), expected.as_slice()),
+            ("y", y.as_slice(), expected_y.as_slice()),
+        ] {
+            for (i, (a, e)) in a.iter().zip(e.iter()).enumerate() {
+                assert_eq!(
+                    a.as_f64().to_bits(),
+                    e.as_f64().to_bits(),
+                    "{what}[{i}] = {a}, the scan gives {e}"
+                );
+            }
         }
     }
 }

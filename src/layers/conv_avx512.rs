@@ -1,0 +1,519 @@
+//! Direct convolution kernels for `f32` on AVX-512F (x86-64): the forward, the weight
+//! gradient and the input gradient of a stride-1, undilated, ungrouped convolution, with
+//! no patch matrix.
+//!
+//! LeNet-5's convolutions have 6 and 16 output channels and 25 or 150 weights each: on the
+//! im2col path their products are narrow (6 or 16 columns), and copying the patches out and
+//! the input gradient's patches back in cost as much as the products. Here every kernel
+//! runs along the rows of the output, 16 positions to a vector (the row's last vector, and
+//! the taps that reach into the zero padding, masked: a masked-off lane reads nothing and
+//! holds zero):
+//!
+//! - forward: for a block of output channels, one accumulator per channel, started from
+//!   the bias; each tap loads the input's row once, shifted by the tap, and multiplies it
+//!   into every channel of the block with the tap's weight broadcast from memory;
+//! - weight gradient: for each input channel, kernel row and block of output channels, one
+//!   accumulator per output channel and kernel column, kept in registers over the whole
+//!   batch (each step loads the kernel row's shifted inputs and each channel's output
+//!   gradient once), then summed across its lanes into `dW`;
+//! - input gradient: the forward kernel on the output gradient, with the kernel flipped
+//!   and the input and output channels swapped, padding `K − 1 − P`: the "full"
+//!   correlation, which writes every input gradient once (nothing to clear, no scatter).
+//!
+//! Each kernel is compiled once per layer type, its geometry a constant, for AVX-512F; the
+//! layer calls it when [`applies`] and the run-time kernel path is
+//! [`Path::Avx512`](crate::kernels::Path) (so `STATICNN_KERNELS=avx2` or a CPU without
+//! AVX-512 keep the im2col path). Sums run in another order than the direct loops'
+//! (lanes, then across them), with one rounding per fused multiply-add.
+
+use core::any::TypeId;
+use core::arch::x86_64::{
+    __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+};
+
+use super::conv::{ConvShape, Geom};
+use crate::Scalar;
+use crate::kernels::{self, Path};
+
+/// Lanes of an `f32` vector.
+const L: usize = 16;
+/// The most output channels the forward kernel keeps in registers at once.
+const FWD_BLOCK: usize = 16;
+/// The most output channels × kernel columns the weight-gradient kernel keeps in
+/// registers (with the kernel row's inputs and one output gradient: 32 registers).
+const WGRAD_REGS: usize = 31;
+/// The most output channels in one block of the weight-gradient kernel.
+const WGRAD_BLOCK: usize = 15;
+/// The widest kernel the weight-gradient kernel takes.
+const MAX_KW: usize = 7;
+
+/// Whether a convolution runs on these kernels where the path is AVX-512: stride 1,
+/// dilation 1, one group, padding below the kernel (so that the input gradient is the
+/// full correlation), a kernel at most [`MAX_KW`] wide, at least two output channels (a
+/// single channel stays on the direct loops), and channel counts that split into blocks
+/// wide enough to reuse each load (at least 4 channels of the forward's and the input
+/// gradient's, 2 of the weight gradient's, where there are that many: a prime number of
+/// channels above 16 takes the other paths).
+pub(crate) const fn applies(g: &Geom) -> bool {
+    kernels::BLOCKED
+        && g.sh == 1
+        && g.sw == 1
+        && g.dh == 1
+        && g.dw == 1
+        && g.g == 1
+        && g.co >= 2
+        && g.ph < g.kh
+        && g.pw < g.kw
+        && g.kw <= MAX_KW
+        && (g.co < 4 || divisor_at_most(g.co, FWD_BLOCK) >= 4)
+        && (g.ci < 4 || divisor_at_most(g.ci, FWD_BLOCK) >= 4)
+        && divisor_at_most(g.co, wgrad_block(g.kw)) >= 2
+}
+
+/// Whether these kernels run now for `T`: AVX-512 in use, `T` is `f32`.
+#[inline(always)]
+pub(crate) fn runs<T: Scalar>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>() && kernels::path() == Path::Avx512
+}
+
+/// The geometry of the input gradient as a convolution of the output gradient:
+/// channels and sizes swapped, padding `K − 1 − P` (see the module's notes).
+const fn flipped(g: &Geom) -> Geom {
+    Geom {
+        ci: g.co,
+        hi: g.ho,
+        wi: g.wo,
+        co: g.ci,
+        ho: g.hi,
+        wo: g.wi,
+        kh: g.kh,
+        kw: g.kw,
+        sh: 1,
+        sw: 1,
+        // Saturating: the geometry is only used where `applies` (P < K), but it is
+        // evaluated for every convolution type.
+        ph: g.kh.saturating_sub(1 + g.ph),
+        pw: g.kw.saturating_sub(1 + g.pw),
+        dh: 1,
+        dw: 1,
+        g: 1,
+    }
+}
+
+/// The flipped geometry of `S` as a [`ConvShape`] (a type only: never built).
+struct Flipped<S>(core::marker::PhantomData<S>);
+
+impl<S: ConvShape> ConvShape for Flipped<S> {
+    const GEOM: Geom = flipped(&S::GEOM);
+}
+
+/// The largest divisor of `n` that is at most `most` (1 at least).
+const fn divisor_at_most(n: usize, most: usize) -> usize {
+    let mut d = if most < n { most } else { n };
+    while d > 1 && !n.is_multiple_of(d) {
+        d -= 1;
+    }
+    if d == 0 { 1 } else { d }
+}
+
+/// How many output channels of accumulators for `kw` kernel columns fit in
+/// [`WGRAD_REGS`] registers besides the `kw` inputs (0 when none; `kw = 0` counts as 1).
+const fn wgrad_most(kw: usize) -> usize {
+    let kw = if kw == 0 { 1 } else { kw };
+    WGRAD_REGS.saturating_sub(kw) / kw
+}
+
+/// The most output channels of a block of the weight gradient for `kw` kernel columns.
+/// Saturating and at least 1: evaluated for every convolution type, also where the kernel
+/// is wider than [`MAX_KW`] (and the kernels do not run).
+const fn wgrad_block(kw: usize) -> usize {
+    let most = wgrad_most(kw);
+    if most < WGRAD_BLOCK {
+        most
+    } else {
+        WGRAD_BLOCK
+    }
+}
+
+/// The blocks of output channels of the kernels for `S`: constants that divide the
+/// channels, so that every block has the same size and its loops unroll into registers.
+trait Blocks: ConvShape {
+    /// Output channels per block of the forward.
+    const FWD_OB: usize = divisor_at_most(Self::GEOM.co, FWD_BLOCK);
+    /// Output channels per block of the weight gradient: with one accumulator per kernel
+    /// column, and the kernel row's inputs and an output gradient, in 32 registers.
+    const WGRAD_OB: usize = divisor_at_most(Self::GEOM.co, wgrad_block(Self::GEOM.kw));
+}
+
+impl<S: ConvShape> Blocks for S {}
+
+/// `&[T]` as `&[f32]` (the caller checked that `T` is `f32`).
+#[inline(always)]
+fn f32s<T: Scalar>(s: &[T]) -> &[f32] {
+    bytemuck::cast_slice(s)
+}
+
+/// `&mut [T]` as `&mut [f32]` (the caller checked that `T` is `f32`).
+#[inline(always)]
+fn f32s_mut<T: Scalar>(s: &mut [T]) -> &mut [f32] {
+    bytemuck::cast_slice_mut(s)
+}
+
+/// The forward of a batch (`x` and `y` whole columns) when the kernels run; `false`
+/// (nothing done) otherwise.
+#[inline(always)]
+pub(crate) fn forward<T: Scalar, S: ConvShape>(w: &[T], bias: &[T], x: &[T], y: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (w, bias, x, y) = (f32s(w), f32s(bias), f32s(x), f32s_mut(y));
+    check_lengths(&S::GEOM, w, x, y);
+    assert!(bias.is_empty() || bias.len() == S::GEOM.co);
+    // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
+    unsafe { forward_of::<S>(w, bias, x, y) };
+    true
+}
+
+/// The backward of a batch when the kernels run: adds the weight and bias gradients,
+/// writes `dx` when given; `false` (nothing done) otherwise. `wbuf` holds the flipped
+/// kernel (`KK · CO` scalars).
+#[inline(always)]
+pub(crate) fn backward<T: Scalar, S: ConvShape>(
+    w: &[T],
+    x: &[T],
+    dy: &[T],
+    dw: &mut [T],
+    db: &mut [T],
+    dx: Option<&mut [T]>,
+    wbuf: &mut [T],
+) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let g = &S::GEOM;
+    let (w, x, dy, dw, db) = (f32s(w), f32s(x), f32s(dy), f32s_mut(dw), f32s_mut(db));
+    check_lengths(g, w, x, dy);
+    assert!(dw.len() == w.len() && (db.is_empty() || db.len() == g.co));
+    // SAFETY: as in `forward`.
+    unsafe {
+        if !db.is_empty() {
+            bias_grad(g.co, g.l(), dy, db);
+        }
+        weight_grad_of::<S>(x, dy, dw);
+    }
+    if let Some(dx) = dx {
+        let (dx, wf) = (f32s_mut(dx), f32s_mut(wbuf));
+        assert!(wf.len() == w.len() && dx.len() == x.len());
+        // wf[j][o][KH−1−kh][KW−1−kw] = w[o][j][kh][kw].
+        let (kh, kw, kk) = (g.kh, g.kw, g.kk());
+        let kkf = g.co * kh * kw;
+        for o in 0..g.co {
+            for j in 0..g.ci {
+                for a in 0..kh {
+                    for b in 0..kw {
+                        wf[j * kkf + (o * kh + kh - 1 - a) * kw + kw - 1 - b] =
+                            w[o * kk + (j * kh + a) * kw + b];
+                    }
+                }
+            }
+        }
+        // SAFETY: as in `forward`; `flipped` is a valid convolution from `dy`'s sample
+        // width to `dx`'s.
+        unsafe { forward_of::<Flipped<S>>(wf, &[], dy, dx) };
+    }
+    true
+}
+
+/// Panics unless `x` and `y` hold the same whole number of `g`'s input and output samples
+/// and `w` is `g`'s kernel.
+fn check_lengths(g: &Geom, w: &[f32], x: &[f32], y: &[f32]) {
+    let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
+    assert!(
+        w.len() == g.kk() * g.co
+            && x.len().is_multiple_of(ni)
+            && y.len().is_multiple_of(no)
+            && x.len() / ni == y.len() / no,
+        "convolution kernel: slice lengths do not match the geometry"
+    );
+}
+
+/// Lanes `lo .. hi` of a mask (empty when `hi <= lo`).
+#[inline(always)]
+fn lanes(lo: isize, hi: isize) -> __mmask16 {
+    let (lo, hi) = (
+        lo.clamp(0, L as isize) as u32,
+        hi.clamp(0, L as isize) as u32,
+    );
+    if hi <= lo {
+        0
+    } else {
+        ((((1u32 << (hi - lo)) - 1) << lo) & 0xffff) as __mmask16
+    }
+}
+
+/// For the vector of outputs `ow0 .. ow0 + 16` of a row and the kernel column `kw`: the
+/// lanes whose output is in the row and whose input column `ow + kw − PW` is in the image.
+#[inline(always)]
+fn tap_lanes(g: &Geom, ow0: usize, kw: usize) -> __mmask16 {
+    // Input column of lane t: ow0 + t + kw − pw, inside for t in [pw − kw − ow0, wi + pw − kw − ow0).
+    let shift = ow0 as isize + kw as isize - g.pw as isize;
+    let lo = -shift;
+    let hi = (g.wi as isize - shift).min(g.wo as isize - ow0 as isize);
+    lanes(lo, hi)
+}
+
+/// The forward of `S` over a batch: `y = bias + conv(x)` (see the module's notes).
+///
+/// # Safety
+///
+/// The CPU has AVX-512F, and the slices' lengths match `S`'s geometry
+/// ([`check_lengths`]; `bias` empty or one per output channel).
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
+    let g = &S::GEOM;
+    let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
+    let (ni, no) = (g.ci * plane, g.co * l);
+    let ob = S::FWD_OB;
+    let samples = x.len() / ni;
+    let (wp, bp, xp, yp) = (w.as_ptr(), bias.as_ptr(), x.as_ptr(), y.as_mut_ptr());
+    for s in 0..samples {
+        for o0 in (0..g.co).step_by(ob) {
+            for oh in 0..g.ho {
+                let mut ow0 = 0;
+                while ow0 < g.wo {
+                    let mut acc = [_mm512_setzero_ps(); FWD_BLOCK];
+                    if !bias.is_empty() {
+                        for (o, a) in acc.iter_mut().enumerate().take(ob) {
+                            // SAFETY: o0 + o < co = bias.len().
+                            *a = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
+                        }
+                    }
+                    for kh in 0..g.kh {
+                        let ih = (oh + kh).wrapping_sub(g.ph);
+                        if ih >= g.hi {
+                            continue;
+                        }
+                        for j in 0..g.ci {
+                            let row = s * ni + j * plane + ih * g.wi;
+                            for kw in 0..g.kw {
+                                let m = tap_lanes(g, ow0, kw);
+                                // The lanes in `m` read x[row + ow0 + t + kw − pw], inside
+                                // the row; the others read nothing.
+                                let at = xp.wrapping_add(row + ow0 + kw).wrapping_sub(g.pw);
+                                // SAFETY: masked load, every lane read in bounds.
+                                let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
+                                let t = (j * g.kh + kh) * g.kw + kw;
+                                for (o, a) in acc.iter_mut().enumerate().take(ob) {
+                                    // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
+                                    let wv = _mm512_set1_ps(unsafe { *wp.add((o0 + o) * kk + t) });
+                                    *a = _mm512_fmadd_ps(wv, v, *a);
+                                }
+                            }
+                        }
+                    }
+                    let m = lanes(0, (g.wo - ow0) as isize);
+                    for (o, a) in acc.iter().enumerate().take(ob) {
+                        let at = s * no + (o0 + o) * l + oh * g.wo + ow0;
+                        // SAFETY: the lanes of `m` are outputs of row `oh` of channel
+                        // o0 + o of sample s: inside `y`.
+                        unsafe { _mm512_mask_storeu_ps(yp.add(at), m, *a) };
+                    }
+                    ow0 += L;
+                }
+            }
+        }
+    }
+}
+
+/// Adds to `db[o]` the sum of channel `o` of every sample of `dy` (`co` channels of `l`
+/// positions a sample): in four vector accumulators (a scalar sum is one chain of
+/// dependent additions, four cycles each).
+///
+/// # Safety
+///
+/// The CPU has AVX-512F; `db` holds `co` values, `dy` whole samples.
+#[target_feature(enable = "avx512f")]
+unsafe fn bias_grad(co: usize, l: usize, dy: &[f32], db: &mut [f32]) {
+    assert!(db.len() == co && dy.len().is_multiple_of(co * l));
+    let dyp = dy.as_ptr();
+    let samples = dy.len() / (co * l);
+    for (o, d) in db.iter_mut().enumerate() {
+        let mut acc = [_mm512_setzero_ps(); 4];
+        for s in 0..samples {
+            let base = (s * co + o) * l;
+            let mut t = 0;
+            while t + 4 * L <= l {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: positions t + 16k .. t + 16k + 16 <= l of channel o.
+                    *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(dyp.add(base + t + k * L)) });
+                }
+                t += 4 * L;
+            }
+            while t < l {
+                let m = lanes(0, (l - t) as isize);
+                // SAFETY: the lanes of `m` are positions t.. < l of channel o of sample s.
+                let v = unsafe { _mm512_maskz_loadu_ps(m, dyp.add(base + t)) };
+                acc[0] = _mm512_add_ps(acc[0], v);
+                t += L;
+            }
+        }
+        let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        *d += _mm512_reduce_add_ps(sum);
+    }
+}
+
+/// The weight gradient of `S` over a batch: `dw += Σ dy ⋆ x` (see the module's notes).
+///
+/// # Safety
+///
+/// As [`forward_of`]; `dw` is `S`'s kernel.
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_grad_of<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    let g = &S::GEOM;
+    let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
+    let (ni, no) = (g.ci * plane, g.co * l);
+    let ob = S::WGRAD_OB;
+    let samples = x.len() / ni;
+    let (xp, dyp) = (x.as_ptr(), dy.as_ptr());
+    for j in 0..g.ci {
+        for kh in 0..g.kh {
+            for o0 in (0..g.co).step_by(ob) {
+                let mut acc = [[_mm512_setzero_ps(); MAX_KW]; WGRAD_BLOCK];
+                for s in 0..samples {
+                    for oh in 0..g.ho {
+                        let ih = (oh + kh).wrapping_sub(g.ph);
+                        if ih >= g.hi {
+                            continue;
+                        }
+                        let row = s * ni + j * plane + ih * g.wi;
+                        let mut ow0 = 0;
+                        while ow0 < g.wo {
+                            let mut xv = [_mm512_setzero_ps(); MAX_KW];
+                            for (kw, v) in xv.iter_mut().enumerate().take(g.kw) {
+                                let m = tap_lanes(g, ow0, kw);
+                                let at = xp.wrapping_add(row + ow0 + kw).wrapping_sub(g.pw);
+                                // SAFETY: masked load, every lane read in bounds.
+                                *v = unsafe { _mm512_maskz_loadu_ps(m, at) };
+                            }
+                            let m = lanes(0, (g.wo - ow0) as isize);
+                            for (o, a) in acc.iter_mut().enumerate().take(ob) {
+                                let at = s * no + (o0 + o) * l + oh * g.wo + ow0;
+                                // SAFETY: the lanes of `m` are in row `oh` of channel
+                                // o0 + o of sample s.
+                                let d = unsafe { _mm512_maskz_loadu_ps(m, dyp.add(at)) };
+                                for (kw, a) in a.iter_mut().enumerate().take(g.kw) {
+                                    *a = _mm512_fmadd_ps(d, xv[kw], *a);
+                                }
+                            }
+                            ow0 += L;
+                        }
+                    }
+                }
+                for (o, a) in acc.iter().enumerate().take(ob) {
+                    for (kw, a) in a.iter().enumerate().take(g.kw) {
+                        dw[(o0 + o) * kk + (j * g.kh + kh) * g.kw + kw] += _mm512_reduce_add_ps(*a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conv::{direct_backward, direct_forward};
+    use super::*;
+    use crate::layers::Conv2d;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use rand::rngs::Xoshiro128PlusPlus;
+    use rand::{RngExt, SeedableRng};
+
+    extern crate alloc;
+
+    /// The direct loops over a batch in `f64`: output, weight and bias gradients (from
+    /// zero), input gradient.
+    fn direct(
+        g: &Geom,
+        w: &[f64],
+        bias: &[f64],
+        x: &[f64],
+        dy: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.l());
+        let b = x.len() / ni;
+        let mut y = vec![0.0; no * b];
+        let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; g.co]);
+        let mut dx = vec![0.0; ni * b];
+        for s in 0..b {
+            let (xs, ys) = (&x[s * ni..][..ni], &mut y[s * no..][..no]);
+            direct_forward(g, w, bias, xs, ys);
+            let (dys, dxs) = (&dy[s * no..][..no], &mut dx[s * ni..][..ni]);
+            direct_backward(g, w, xs, dys, &mut dw, &mut db, Some(dxs));
+        }
+        (y, dw, db, dx)
+    }
+
+    /// These kernels compute what the direct loops compute in `f64`, to `f32` rounding:
+    /// output, weight and bias gradients, input gradient, over `b` samples.
+    fn agrees<S: ConvShape>(b: usize) {
+        let g = S::GEOM;
+        assert!(applies(&g));
+        let rng = &mut Xoshiro128PlusPlus::seed_from_u64(9);
+        let mut rand =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        let (ni, no, kk) = (g.ci * g.hi * g.wi, g.co * g.l(), g.kk());
+        let (w, bias, x, dy) = (rand(kk * g.co), rand(g.co), rand(ni * b), rand(no * b));
+        let wide = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        let (e_y, e_dw, e_db, e_dx) = direct(&g, &wide(&w), &wide(&bias), &wide(&x), &wide(&dy));
+        let mut y = vec![f32::NAN; no * b];
+        let (mut dw, mut db) = (vec![0.5f32; kk * g.co], vec![0.5f32; g.co]);
+        let mut dx = vec![f32::NAN; ni * b];
+        let mut wbuf = vec![0.0f32; kk * g.co];
+        assert!(forward::<f32, S>(&w, &bias, &x, &mut y));
+        assert!(backward::<f32, S>(
+            &w,
+            &x,
+            &dy,
+            &mut dw,
+            &mut db,
+            Some(&mut dx),
+            &mut wbuf
+        ));
+        for (what, a, e, add) in [
+            ("y", &y, &e_y, 0.0),
+            ("dw", &dw, &e_dw, 0.5),
+            ("db", &db, &e_db, 0.5),
+            ("dx", &dx, &e_dx, 0.0),
+        ] {
+            assert_eq!(a.len(), e.len());
+            for (i, (&a, &e)) in a.iter().zip(e.iter()).enumerate() {
+                let e = e + add;
+                assert!(
+                    (f64::from(a) - e).abs() <= 1e-5 * e.abs().max(1.0) * (kk as f64).sqrt(),
+                    "{g:?}: {what}[{i}] = {a}, direct loops (f64) {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_match_direct_loops() {
+        if !runs::<f32>() {
+            std::eprintln!("the AVX-512 path is not in use (CPU or STATICNN_KERNELS): not run");
+            return;
+        }
+        // LeNet-5's two convolutions (padding 2 on 28 × 28: two vectors per row).
+        agrees::<Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>>(3);
+        agrees::<Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>>(2);
+        // A rectangular kernel, unequal padding, rows of 37 (three vectors), 20 channels
+        // (two blocks of the forward, several of the weight gradient).
+        agrees::<Conv2d<3, 6, 37, 20, 6, 37, 3, 7, 1, 1, 1, 3, 1, 1, 1, 63, 20>>(2);
+        // 17 output channels (prime, above 16: blocks of one) take the other paths.
+        type Prime = Conv2d<2, 5, 5, 17, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 18, 17>;
+        const { assert!(!applies(&<Prime as ConvShape>::GEOM)) };
+        // Two output channels, 1 × 1 rows of 3 (a 1-D shape), padding 1.
+        agrees::<Conv2d<2, 1, 3, 2, 1, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1, 6, 2>>(4);
+    }
+}

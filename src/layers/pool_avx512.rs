@@ -1,0 +1,187 @@
+//! Max pooling over 2 × 2 windows with stride 2 that tile the input (LeNet-5's), for `f32`
+//! on AVX-512F (x86-64): 16 windows to a vector.
+//!
+//! Each output row reads its two input rows 32 columns at a time and splits them into the
+//! even and odd columns (one permutation of two vectors each), giving the four inputs of
+//! 16 windows in scan order: top left, top right, bottom left, bottom right. The scan of
+//! [`super::pool`]'s `window_max` is then done lane by lane with compares and blends: an
+//! input takes over when it is greater than the best so far or NaN. So the forward gives
+//! the scan's value, bit for bit, and the backward sends `0 + dy` to the scan's input and
+//! `+0` to the three others, as the scalar code does, then interleaves the columns back.
+//! The last vector of a row is masked.
+
+use core::any::TypeId;
+use core::arch::x86_64::{
+    __m512, __m512i, __mmask16, _CMP_EQ_OQ, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_ps,
+    _mm512_cmp_ps_mask, _mm512_loadu_si512, _mm512_mask_mov_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_permutex2var_ps, _mm512_set1_ps,
+    _mm512_setzero_ps,
+};
+
+use super::conv::Geom;
+use crate::Scalar;
+use crate::kernels::{self, Path};
+
+/// Whether `g` is a max pooling these kernels take where the path is AVX-512: 2 × 2
+/// windows, stride 2, no padding, tiling the input.
+pub(crate) const fn applies(g: &Geom) -> bool {
+    kernels::BLOCKED
+        && g.kh == 2
+        && g.kw == 2
+        && g.sh == 2
+        && g.sw == 2
+        && g.ph == 0
+        && g.pw == 0
+        && g.hi == 2 * g.ho
+        && g.wi == 2 * g.wo
+}
+
+/// Whether these kernels run now for `T`: AVX-512 in use, `T` is `f32`.
+#[inline(always)]
+fn runs<T: Scalar>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>() && kernels::path() == Path::Avx512
+}
+
+/// The forward of a batch (whole samples in `x` and `y`) when the kernels run; `false`
+/// (nothing done) otherwise.
+#[inline(always)]
+pub(crate) fn forward<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+    check(g, x.len(), y.len());
+    // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
+    unsafe { max2x2::<false>(g, x, y, &[], &mut []) };
+    true
+}
+
+/// The backward of a batch when the kernels run: writes every input gradient; `false`
+/// (nothing done) otherwise.
+#[inline(always)]
+pub(crate) fn backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (x, dy): (&[f32], &[f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice(dy));
+    let dx: &mut [f32] = bytemuck::cast_slice_mut(dx);
+    check(g, x.len(), dy.len());
+    assert!(dx.len() == x.len());
+    // SAFETY: as in `forward`.
+    unsafe { max2x2::<true>(g, x, &mut [], dy, dx) };
+    true
+}
+
+/// Panics unless `x` and `y` hold the same whole number of `g`'s samples.
+fn check(g: &Geom, nx: usize, ny: usize) {
+    let (ni, no) = (g.ci * g.hi * g.wi, g.co * g.ho * g.wo);
+    assert!(
+        applies(g) && g.ci == g.co && nx.is_multiple_of(ni) && ny.is_multiple_of(no),
+        "max pooling kernel: slice lengths do not match the geometry"
+    );
+    assert!(nx / ni == ny / no);
+}
+
+/// The first `n` lanes (at most 16).
+#[inline(always)]
+fn first(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
+/// Lane indices for `_mm512_permutex2var_ps`: the even columns of 32, the odd ones, and
+/// the two halves of the interleaving of two vectors.
+static EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
+static ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
+static LOW: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
+static HIGH: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
+
+/// The forward (`BACK = false`: `y` written, `dy` and `dx` empty) or the backward (`dx`
+/// written from `dy`, `y` empty) over every sample and channel.
+///
+/// # Safety
+///
+/// The CPU has AVX-512F; the lengths were checked by [`check`].
+#[target_feature(enable = "avx512f")]
+unsafe fn max2x2<const BACK: bool>(g: &Geom, x: &[f32], y: &mut [f32], dy: &[f32], dx: &mut [f32]) {
+    // SAFETY: 64-byte reads of the 16 `i32` of each table.
+    let idx = |t: &[i32; 16]| unsafe { _mm512_loadu_si512(t.as_ptr().cast::<__m512i>()) };
+    let (even, odd, low, high) = (idx(&EVEN), idx(&ODD), idx(&LOW), idx(&HIGH));
+    let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
+    let planes = x.len() / (g.hi * g.wi);
+    for c in 0..planes {
+        for oh in 0..g.ho {
+            let r0 = c * g.hi * g.wi + 2 * oh * g.wi;
+            let r1 = r0 + g.wi;
+            let o = (c * g.ho + oh) * g.wo;
+            let mut ow0 = 0;
+            while ow0 < g.wo {
+                let n = (g.wo - ow0).min(16);
+                let (ma, mb) = (first(2 * n), first((2 * n).saturating_sub(16)));
+                let a = 2 * ow0;
+                // SAFETY: masked loads of the 2n inputs of these windows, in the rows.
+                let (v00, v01, v10, v11) = unsafe {
+                    let (p, q) = (
+                        _mm512_maskz_loadu_ps(ma, xp.add(r0 + a)),
+                        _mm512_maskz_loadu_ps(mb, xp.add(r0 + a + 16)),
+                    );
+                    let (s, t) = (
+                        _mm512_maskz_loadu_ps(ma, xp.add(r1 + a)),
+                        _mm512_maskz_loadu_ps(mb, xp.add(r1 + a + 16)),
+                    );
+                    (
+                        _mm512_permutex2var_ps(p, even, q),
+                        _mm512_permutex2var_ps(p, odd, q),
+                        _mm512_permutex2var_ps(s, even, t),
+                        _mm512_permutex2var_ps(s, odd, t),
+                    )
+                };
+                let mut best = _mm512_set1_ps(f32::NEG_INFINITY);
+                let mut at = _mm512_setzero_ps();
+                for (k, v) in [v00, v01, v10, v11].into_iter().enumerate() {
+                    let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
+                        | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                    best = _mm512_mask_mov_ps(best, take, v);
+                    at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(k as f32));
+                }
+                let m = first(n);
+                if !BACK {
+                    // SAFETY: the n outputs of these windows.
+                    unsafe { _mm512_mask_storeu_ps(yp.add(o + ow0), m, best) };
+                } else {
+                    // `0 + dy`, as the scalar code adds into zero.
+                    // SAFETY: the n output gradients of these windows.
+                    let d = _mm512_add_ps(_mm512_setzero_ps(), unsafe {
+                        _mm512_maskz_loadu_ps(m, dyp.add(o + ow0))
+                    });
+                    let grad = |k: f32| -> __m512 {
+                        let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(at, _mm512_set1_ps(k));
+                        _mm512_maskz_mov_ps(hit, d)
+                    };
+                    let (g00, g01, g10, g11) = (grad(0.0), grad(1.0), grad(2.0), grad(3.0));
+                    // SAFETY: masked stores of the 2n inputs of these windows.
+                    unsafe {
+                        let at0 = dxp.add(r0 + a);
+                        _mm512_mask_storeu_ps(at0, ma, _mm512_permutex2var_ps(g00, low, g01));
+                        _mm512_mask_storeu_ps(
+                            at0.add(16),
+                            mb,
+                            _mm512_permutex2var_ps(g00, high, g01),
+                        );
+                        let at1 = dxp.add(r1 + a);
+                        _mm512_mask_storeu_ps(at1, ma, _mm512_permutex2var_ps(g10, low, g11));
+                        _mm512_mask_storeu_ps(
+                            at1.add(16),
+                            mb,
+                            _mm512_permutex2var_ps(g10, high, g11),
+                        );
+                    }
+                }
+                ow0 += 16;
+            }
+        }
+    }
+}
