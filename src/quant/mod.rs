@@ -24,6 +24,7 @@
 
 pub mod conv;
 pub mod fixed;
+mod kernels;
 mod layers;
 
 use core::fmt;
