@@ -108,8 +108,118 @@ pub(crate) fn linear(
     }
     // SAFETY: `vnni` says that the CPU runs AVX-512 F, BW, VL and VNNI; the lengths are
     // checked above.
-    unsafe { vnni::linear(w, x, zp, rq, y, i, o, n) };
+    unsafe { vnni::linear(w, x, zp, rq, y, i, o, n, (o, 1)) };
     true
+}
+
+/// Bytes of a convolution's packed weights (32 KiB on the stack).
+const PANEL_BYTES: usize = 32 * 1024;
+
+/// Bytes of a sample's padded channel-last input (16 KiB on the stack).
+const IMAGE_BYTES: usize = 16 * 1024;
+
+/// Output channels of a convolution on the VNNI kernels, at most.
+const MAX_CHANNELS: usize = 1024;
+
+/// A convolution (groups 1) of a batch of `x.len() / in_c·in_h·in_w` samples, as
+/// [`conv2d`](super::conv::conv2d) computes each, on the VNNI kernels, without patches:
+///
+/// - the weights are packed once for the batch, 16 output channels by 4 input channels
+///   of one kernel point (`[k_h][k_w][in_c / 4][16][4]`, channels padded to a multiple of
+///   4 with zero weights), signed;
+/// - each sample is copied once, channel-last, as `x + 128` (unsigned), into an image with
+///   its padding (the input's zero point, which adds nothing) around it;
+/// - the window of an output position is then 4 bytes at a fixed offset per weight group
+///   from the position's corner: `vpdpbusd` of those bytes (broadcast) with the packed
+///   weights, and `Σ w·(x − zp) = Σ w·(x + 128) − (128 + zp)·Σ w`, per output channel.
+///
+/// Returns `false` (and writes nothing) when the kernels do not run here, when a length
+/// does not match the geometry, when the input's zero point is outside int8, or when the
+/// packed weights or a sample's image would not fit their stack arrays
+/// ([`PANEL_BYTES`], [`IMAGE_BYTES`]).
+#[allow(clippy::too_many_arguments)]
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+pub(crate) fn conv2d(
+    win: &super::conv::Window,
+    in_c: usize,
+    x: &[i8],
+    weight: &[i8],
+    rq: &Requant<'_>,
+    zp: i32,
+    y: &mut [i8],
+) -> bool {
+    let Some(g) = Geometry::new(win, in_c, rq.bias.len()) else {
+        return false;
+    };
+    let (ni, no) = (in_c * win.in_h * win.in_w, g.o * g.positions);
+    let samples = x.len() / ni;
+    let ok = (-128..=127).contains(&zp)
+        && samples * ni == x.len()
+        && samples.checked_mul(no) == Some(y.len())
+        && g.o.checked_mul(in_c * win.k_h * win.k_w) == Some(weight.len())
+        && rq.multiplier.len() == g.o
+        && rq.shift.len() == g.o
+        && vnni();
+    if !ok {
+        return false;
+    }
+    // SAFETY: `vnni` says that the CPU runs the kernels; the lengths are checked above and
+    // by `Geometry::new`.
+    unsafe { vnni::conv(win, &g, x, weight, rq, zp, y) };
+    true
+}
+
+/// The sizes of [`conv2d`]'s arrays.
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+struct Geometry {
+    /// Input channels.
+    in_c: usize,
+    /// Output channels.
+    o: usize,
+    /// Input channels rounded up to a multiple of 4.
+    c4: usize,
+    /// Groups of 4 weights per output channel (`k_h · k_w · c4 / 4`).
+    groups: usize,
+    /// Output positions per sample.
+    positions: usize,
+    /// The padded image's rows and columns.
+    rows: usize,
+    cols: usize,
+}
+
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+impl Geometry {
+    fn new(win: &super::conv::Window, in_c: usize, o: usize) -> Option<Self> {
+        if o == 0 || in_c == 0 || win.stride_h == 0 || win.stride_w == 0 {
+            return None;
+        }
+        let c4 = in_c.checked_next_multiple_of(4)?;
+        let groups = win.k_h.checked_mul(win.k_w)?.checked_mul(c4 / 4)?;
+        let positions = win.out_h.checked_mul(win.out_w)?;
+        // The image spans every point a window reaches, padding before and after included.
+        let reach = |out: usize, s: usize, k: usize, d: usize| -> Option<usize> {
+            out.checked_sub(1)?
+                .checked_mul(s)?
+                .checked_add(k.checked_sub(1)?.checked_mul(d)?)?
+                .checked_add(1)
+        };
+        let rows = reach(win.out_h, win.stride_h, win.k_h, win.dil_h)?
+            .max(win.in_h.checked_add(win.pad_top)?);
+        let cols = reach(win.out_w, win.stride_w, win.k_w, win.dil_w)?
+            .max(win.in_w.checked_add(win.pad_left)?);
+        let image = rows.checked_mul(cols)?.checked_mul(c4)?;
+        let panel = o.div_ceil(16).checked_mul(groups)?.checked_mul(64)?;
+        let fits = image <= IMAGE_BYTES && panel <= PANEL_BYTES && o <= MAX_CHANNELS;
+        (positions > 0 && (1..=MAX_INPUTS).contains(&groups) && fits).then_some(Self {
+            in_c,
+            o,
+            c4,
+            groups,
+            positions,
+            rows,
+            cols,
+        })
+    }
 }
 
 #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
@@ -315,7 +425,8 @@ mod vnni {
     /// # Safety
     ///
     /// The CPU runs AVX-512 F, BW, VL and VNNI; `0 < i ≤ MAX_INPUTS`, `w.len() = o · i`,
-    /// `x.len() = n · i`, `y.len() = n · o`, the requantisation's slices hold `o` values.
+    /// `x.len() = n · i`, the requantisation's slices hold `o` values; output `r` of column
+    /// `b` goes to `y[b · strides.0 + r · strides.1]`, within `y`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     pub(super) unsafe fn linear(
@@ -327,6 +438,7 @@ mod vnni {
         i: usize,
         o: usize,
         n: usize,
+        strides: (usize, usize),
     ) {
         let groups = i.div_ceil(4);
         let full = i / 4;
@@ -406,7 +518,8 @@ mod vnni {
                         c: &c,
                         mask,
                         r0,
-                        o,
+                        strides,
+                        rows,
                         b: b0 + b,
                     };
                     b += match nb - b {
@@ -426,6 +539,192 @@ mod vnni {
         }
     }
 
+    /// See [`super::conv2d`].
+    ///
+    /// # Safety
+    ///
+    /// The CPU runs AVX-512 F, BW, VL and VNNI; `g` is `win`'s geometry, and the lengths
+    /// match it as [`super::conv2d`] checks.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) unsafe fn conv(
+        win: &crate::quant::conv::Window,
+        g: &super::Geometry,
+        x: &[i8],
+        weight: &[i8],
+        rq: &Requant<'_>,
+        zp: i32,
+        y: &mut [i8],
+    ) {
+        use super::{IMAGE_BYTES, MAX_CHANNELS, PANEL_BYTES};
+        let (in_c, kernel) = (g.in_c, win.k_h * win.k_w);
+        let (ni, no) = (in_c * win.in_h * win.in_w, g.o * g.positions);
+        let tiles = g.o.div_ceil(16);
+        // Pack the weights, signed: lane r of group (ky, kx, c4) of tile t holds
+        // `w[16t + r][4·c4..4·c4 + 4][ky][kx]` (0 past the channels); and `Σ w` per channel.
+        let used = tiles * g.groups * 64;
+        let mut buffer = [MaybeUninit::<i8>::uninit(); PANEL_BYTES];
+        for v in &mut buffer[..used] {
+            v.write(0);
+        }
+        // SAFETY: the first `used` bytes were written just above.
+        let panel: &mut [i8] =
+            unsafe { core::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast(), used) };
+        let mut wsum = [0i32; MAX_CHANNELS];
+        for o in 0..g.o {
+            let (t, r) = (o / 16, o % 16);
+            let w_o = &weight[o * in_c * kernel..(o + 1) * in_c * kernel];
+            wsum[o] = w_o.iter().map(|&v| i32::from(v)).sum();
+            // Channel `c`'s kernel points go to groups `point · c4 / 4 + c / 4`.
+            for (c, points) in w_o.chunks_exact(kernel).enumerate() {
+                let first = (t * g.groups + c / 4) * 64 + r * 4 + c % 4;
+                for (d, &v) in panel[first..].iter_mut().step_by(g.c4 * 16).zip(points) {
+                    *d = v;
+                }
+            }
+        }
+        // The offset of each group from a window's corner in the image (`[row][col][c4]`).
+        let mut offsets = [0u32; super::MAX_INPUTS];
+        let mut k = 0;
+        for ky in 0..win.k_h {
+            for kx in 0..win.k_w {
+                for c4 in 0..g.c4 / 4 {
+                    offsets[k] =
+                        ((ky * win.dil_h * g.cols + kx * win.dil_w) * g.c4 + 4 * c4) as u32;
+                    k += 1;
+                }
+            }
+        }
+        let pad = ((zp as i8) as u8 ^ 0x80) as i8;
+        let pixels = g.rows * g.cols * g.c4;
+        let mut buffer = [MaybeUninit::<i8>::uninit(); IMAGE_BYTES];
+        for v in &mut buffer[..pixels] {
+            v.write(pad);
+        }
+        // SAFETY: the first `pixels` bytes were written just above.
+        let image: &mut [i8] =
+            unsafe { core::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast(), pixels) };
+        for (xs, ys) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
+            // The sample, channel-last, `x + 128`, inside its padding (already `pad`: the
+            // inside is overwritten by each sample, the padding never).
+            for c in 0..in_c {
+                let plane = &xs[c * win.in_h * win.in_w..(c + 1) * win.in_h * win.in_w];
+                for iy in 0..win.in_h {
+                    let at = ((iy + win.pad_top) * g.cols + win.pad_left) * g.c4 + c;
+                    let dst = image[at..].iter_mut().step_by(g.c4);
+                    for (d, &v) in dst.zip(&plane[iy * win.in_w..(iy + 1) * win.in_w]) {
+                        *d = ((v as u8) ^ 0x80) as i8;
+                    }
+                }
+            }
+            for t in 0..tiles {
+                let r0 = t * 16;
+                let rows = (g.o - r0).min(16);
+                let mask: __mmask16 = ((1u32 << rows) - 1) as u16;
+                // SAFETY: the masked loads read channels `r0..r0 + rows`, within the slices.
+                let (bias, sum) = unsafe {
+                    (
+                        _mm512_maskz_loadu_epi32(mask, rq.bias.as_ptr().add(r0)),
+                        _mm512_maskz_loadu_epi32(mask, wsum.as_ptr().add(r0)),
+                    )
+                };
+                let base = _mm512_sub_epi32(
+                    bias,
+                    _mm512_mullo_epi32(sum, _mm512_set1_epi32(zp.wrapping_add(128))),
+                );
+                let c = consts(rq, r0, mask);
+                let w = &panel[t * g.groups * 64..(t + 1) * g.groups * 64];
+                let mut p = 0;
+                while p < g.positions {
+                    let t = ConvTile {
+                        panel: w,
+                        offsets: &offsets[..g.groups],
+                        image,
+                        win,
+                        cols: g.cols,
+                        c4: g.c4,
+                        base,
+                        c: &c,
+                        r0,
+                        rows,
+                        positions: g.positions,
+                        p,
+                    };
+                    p += match g.positions - p {
+                        1 => unsafe { t.run::<1>(ys) },
+                        2 => unsafe { t.run::<2>(ys) },
+                        3 => unsafe { t.run::<3>(ys) },
+                        4 => unsafe { t.run::<4>(ys) },
+                        5 => unsafe { t.run::<5>(ys) },
+                        6 => unsafe { t.run::<6>(ys) },
+                        7 => unsafe { t.run::<7>(ys) },
+                        _ => unsafe { t.run::<8>(ys) },
+                    };
+                }
+            }
+        }
+    }
+
+    /// One tile of a convolution: 16 output channels by `C` output positions.
+    struct ConvTile<'a> {
+        panel: &'a [i8],
+        offsets: &'a [u32],
+        image: &'a [i8],
+        win: &'a crate::quant::conv::Window,
+        cols: usize,
+        c4: usize,
+        base: __m512i,
+        c: &'a Consts,
+        r0: usize,
+        rows: usize,
+        positions: usize,
+        /// The first position.
+        p: usize,
+    }
+
+    impl ConvTile<'_> {
+        /// Positions `p..p + C` of the 16 channels; returns `C`.
+        ///
+        /// # Safety
+        ///
+        /// As [`conv`]; positions `p..p + C` exist.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+        unsafe fn run<const C: usize>(&self, y: &mut [i8]) -> usize {
+            let w = self.win;
+            let corner: [usize; C] = core::array::from_fn(|c| {
+                let (oy, ox) = ((self.p + c) / w.out_w, (self.p + c) % w.out_w);
+                (oy * w.stride_h * self.cols + ox * w.stride_w) * self.c4
+            });
+            let mut acc = [self.base; C];
+            for (k, &off) in self.offsets.iter().enumerate() {
+                // SAFETY: group `k` of the tile's panel (`groups · 64` bytes).
+                let wv = unsafe { _mm512_loadu_si512(self.panel.as_ptr().add(64 * k).cast()) };
+                for (a, &at) in acc.iter_mut().zip(&corner) {
+                    // SAFETY: a window's points are inside the image (its size covers the
+                    // reach of every window), and 4 bytes from a group's offset are channels
+                    // of one point (`c4` is a multiple of 4).
+                    let xv = unsafe {
+                        self.image
+                            .as_ptr()
+                            .add(at + off as usize)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(xv), wv);
+                }
+            }
+            for (c, a) in acc.into_iter().enumerate() {
+                let v = requantize(a, self.c);
+                let mut bytes = [0i8; 16];
+                // SAFETY: 16 bytes into a local array.
+                unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
+                for (r, &b) in bytes.iter().enumerate().take(self.rows) {
+                    y[(self.r0 + r) * self.positions + self.p + c] = b;
+                }
+            }
+            C
+        }
+    }
+
     /// One tile: 16 output channels (a packed panel) by `C` columns.
     struct Tile<'a> {
         panel: &'a [__m512i],
@@ -437,7 +736,10 @@ mod vnni {
         c: &'a Consts,
         mask: __mmask16,
         r0: usize,
-        o: usize,
+        /// Where outputs go: `y[b · strides.0 + r · strides.1]`.
+        strides: (usize, usize),
+        /// Channels of the tile (`r0..r0 + rows`).
+        rows: usize,
         /// The first column.
         b: usize,
     }
@@ -474,9 +776,21 @@ mod vnni {
             }
             for (c, a) in acc.into_iter().enumerate() {
                 let v = requantize(a, self.c);
-                let at = (self.b + c) * self.o + self.r0;
-                // SAFETY: the mask covers channels `r0..min(r0 + 16, o)` of column `b + c`.
-                unsafe { _mm_mask_storeu_epi8(y[at..].as_mut_ptr(), self.mask, v) };
+                let (cs, rs) = self.strides;
+                let at = (self.b + c) * cs + self.r0 * rs;
+                if rs == 1 {
+                    // SAFETY: the mask covers channels `r0..r0 + rows` of column `b + c`,
+                    // which are in `y`.
+                    unsafe { _mm_mask_storeu_epi8(y[at..].as_mut_ptr(), self.mask, v) };
+                } else {
+                    // Channel-first outputs (a convolution's): one byte per channel.
+                    let mut bytes = [0i8; 16];
+                    // SAFETY: 16 bytes into a local array.
+                    unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
+                    for (r, &b) in bytes.iter().enumerate().take(self.rows) {
+                        y[at + r * rs] = b;
+                    }
+                }
             }
             C
         }
@@ -611,5 +925,103 @@ mod tests {
         assert!(!linear(&[0; 1025], &[0; 1025], 0, &rq, &mut y, 1025, 1));
         assert!(!linear(&[0; 4], &[0; 4], 0, &rq, &mut y[..0], 4, 1));
         assert_eq!(y, [7]);
+    }
+
+    /// The VNNI convolution gives `conv::conv2d`'s integers: padding (the input's zero
+    /// point), strides, dilation, one to 40 channels in and out (not multiples of 4 or 16),
+    /// one sample and a batch.
+    #[test]
+    fn vnni_convolution_is_the_reference() {
+        use crate::quant::conv::{Requantize, Window, conv2d as reference_conv};
+        if !vnni() {
+            std::println!("no AVX-512 VNNI on this path or CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 31u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i32
+        };
+        // (in_c, out_c, size, kernel, stride, padding, dilation)
+        let cases = [
+            (1, 16, 8, 3, 1, 1, 1),
+            (16, 32, 8, 3, 1, 1, 1),
+            (3, 5, 9, 2, 2, 0, 1),
+            (2, 17, 7, 3, 2, 2, 2),
+            (40, 3, 5, 1, 1, 0, 1),
+            (1, 6, 28, 5, 1, 2, 1),
+            (20, 4, 20, 3, 1, 1, 1),
+            (20, 4, 30, 3, 1, 1, 1),
+        ];
+        for (case, &(ci, co, n, k, stride, pad, dil)) in cases.iter().enumerate() {
+            let out = (n + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+            let win = Window {
+                in_h: n,
+                in_w: n,
+                out_h: out,
+                out_w: out,
+                k_h: k,
+                k_w: k,
+                stride_h: stride,
+                stride_w: stride,
+                pad_top: pad,
+                pad_left: pad,
+                dil_h: dil,
+                dil_w: dil,
+            };
+            let x: std::vec::Vec<i8> = (0..ci * n * n).map(|_| next() as i8).collect();
+            let x2: std::vec::Vec<i8> = (0..ci * n * n).map(|_| next() as i8).collect();
+            let w: std::vec::Vec<i8> = (0..co * ci * k * k).map(|_| next() as i8).collect();
+            let bias: std::vec::Vec<i32> = (0..co).map(|_| next() % 100_000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..co).map(|_| (1 << 30) + next() % (1 << 30)).collect();
+            let shift: std::vec::Vec<i32> = (0..co).map(|_| -(next() % 14)).collect();
+            for zp in [-128, 0, 127, -7 + case as i32] {
+                let rq = Requantize {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    input_zero_point: zp,
+                    output_zero_point: next() % 30,
+                    min: -100,
+                    max: 110,
+                };
+                let mut expected = std::vec![0i8; co * out * out];
+                reference_conv(&win, ci, &x, &w, &rq, &mut expected).unwrap();
+                let vq = Requant {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    output_zero_point: rq.output_zero_point,
+                    min: rq.min,
+                    max: rq.max,
+                    double: true,
+                };
+                // One sample, then a batch of three (the image's padding kept between).
+                let mut y = std::vec![0x55i8; co * out * out];
+                if ci * (n + 2 * pad).pow(2) > IMAGE_BYTES {
+                    // An image too large for the stack array: not taken, nothing written.
+                    assert!(!conv2d(&win, ci, &x, &w, &vq, zp, &mut y));
+                    assert!(y.iter().all(|&v| v == 0x55));
+                    continue;
+                }
+                assert!(conv2d(&win, ci, &x, &w, &vq, zp, &mut y));
+                assert_eq!(y, expected, "case {case} zp={zp}");
+                let xs: std::vec::Vec<i8> = x.iter().chain(&x2).chain(&x).copied().collect();
+                let mut expected2 = std::vec![0i8; co * out * out];
+                reference_conv(&win, ci, &x2, &w, &rq, &mut expected2).unwrap();
+                let mut ys = std::vec![0x55i8; 3 * co * out * out];
+                assert!(conv2d(&win, ci, &xs, &w, &vq, zp, &mut ys));
+                let y: std::vec::Vec<i8> = expected
+                    .iter()
+                    .chain(&expected2)
+                    .chain(&expected)
+                    .copied()
+                    .collect();
+                assert_eq!(ys, y, "case {case} zp={zp}, batch of 3");
+            }
+        }
     }
 }
