@@ -24,6 +24,7 @@
 
 pub mod conv;
 pub mod fixed;
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
 mod kernels;
 mod layers;
 
