@@ -561,24 +561,37 @@ mod vnni {
         let tiles = g.o.div_ceil(16);
         // Pack the weights, signed: lane r of group (ky, kx, c4) of tile t holds
         // `w[16t + r][4·c4..4·c4 + 4][ky][kx]` (0 past the channels); and `Σ w` per channel.
-        let used = tiles * g.groups * 64;
-        let mut buffer = [MaybeUninit::<i8>::uninit(); PANEL_BYTES];
+        let used = tiles * g.groups * 16;
+        let mut buffer = [MaybeUninit::<u32>::uninit(); PANEL_BYTES / 4];
         for v in &mut buffer[..used] {
             v.write(0);
         }
-        // SAFETY: the first `used` bytes were written just above.
-        let panel: &mut [i8] =
+        // SAFETY: the first `used` lanes were written just above.
+        let panel: &mut [u32] =
             unsafe { core::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast(), used) };
         let mut wsum = [0i32; MAX_CHANNELS];
+        let cg = g.c4 / 4;
+        let zeros = [0i8; MAX_INPUTS];
         for o in 0..g.o {
             let (t, r) = (o / 16, o % 16);
             let w_o = &weight[o * in_c * kernel..(o + 1) * in_c * kernel];
             wsum[o] = w_o.iter().map(|&v| i32::from(v)).sum();
-            // Channel `c`'s kernel points go to groups `point · c4 / 4 + c / 4`.
-            for (c, points) in w_o.chunks_exact(kernel).enumerate() {
-                let first = (t * g.groups + c / 4) * 64 + r * 4 + c % 4;
-                for (d, &v) in panel[first..].iter_mut().step_by(g.c4 * 16).zip(points) {
-                    *d = v;
+            let lanes = &mut panel[t * g.groups * 16..(t + 1) * g.groups * 16];
+            // Channels `4·c4..4·c4 + 4` of each kernel point: one lane of group
+            // `point · c4s + c4` (channels past `in_c` are zero weights).
+            for c4 in 0..cg {
+                let ch = |j: usize| {
+                    let c = 4 * c4 + j;
+                    if c < in_c {
+                        &w_o[c * kernel..(c + 1) * kernel]
+                    } else {
+                        &zeros[..kernel]
+                    }
+                };
+                let (a, b, c, d) = (ch(0), ch(1), ch(2), ch(3));
+                let dst = lanes[c4 * 16 + r..].iter_mut().step_by(cg * 16);
+                for ((((l, &a), &b), &c), &d) in dst.zip(a).zip(b).zip(c).zip(d) {
+                    *l = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
                 }
             }
         }
@@ -632,7 +645,7 @@ mod vnni {
                     _mm512_mullo_epi32(sum, _mm512_set1_epi32(zp.wrapping_add(128))),
                 );
                 let c = consts(rq, r0, mask);
-                let w = &panel[t * g.groups * 64..(t + 1) * g.groups * 64];
+                let w = &panel[t * g.groups * 16..(t + 1) * g.groups * 16];
                 let mut p = 0;
                 while p < g.positions {
                     let t = ConvTile {
@@ -666,7 +679,7 @@ mod vnni {
 
     /// One tile of a convolution: 16 output channels by `C` output positions.
     struct ConvTile<'a> {
-        panel: &'a [i8],
+        panel: &'a [u32],
         offsets: &'a [u32],
         image: &'a [i8],
         win: &'a crate::quant::conv::Window,
@@ -696,8 +709,8 @@ mod vnni {
             });
             let mut acc = [self.base; C];
             for (k, &off) in self.offsets.iter().enumerate() {
-                // SAFETY: group `k` of the tile's panel (`groups · 64` bytes).
-                let wv = unsafe { _mm512_loadu_si512(self.panel.as_ptr().add(64 * k).cast()) };
+                // SAFETY: group `k` of the tile's panel (`groups · 16` lanes).
+                let wv = unsafe { _mm512_loadu_si512(self.panel.as_ptr().add(16 * k).cast()) };
                 for (a, &at) in acc.iter_mut().zip(&corner) {
                     // SAFETY: a window's points are inside the image (its size covers the
                     // reach of every window), and 4 bytes from a group's offset are channels
