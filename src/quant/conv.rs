@@ -651,6 +651,16 @@ impl QPool {
         x: &SMatrix<i8, NI, B>,
         y: &mut SMatrix<i8, NO, B>,
     ) {
+        #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+        if super::kernels::pool(
+            &self.window,
+            self.pool == Pool::Max,
+            self.channels,
+            x.as_slice(),
+            y.as_mut_slice(),
+        ) {
+            return;
+        }
         for (xc, yc) in x
             .as_slice()
             .chunks_exact(NI.max(1))

@@ -169,6 +169,93 @@ pub(crate) fn conv2d(
     true
 }
 
+/// Max or average pooling without padding of a batch of `x.len() / (c · in_h · in_w)`
+/// samples, as [`pool2d`](super::conv::pool2d) computes it when every window is inside
+/// the input (then every window has `k_h · k_w` points), in loops without its per-point
+/// checks: for each output row, each window point's input row is folded into the whole
+/// output row at once. Returns `false` (and writes nothing) on the portable path (which
+/// keeps `pool2d`), with padding, when a window reaches past the input, a length does not
+/// match, or an output row is longer than 1 024 (the average's sums are on the stack).
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+pub(crate) fn pool(win: &super::conv::Window, max: bool, c: usize, x: &[i8], y: &mut [i8]) -> bool {
+    use crate::kernels::{Path, path};
+    const ROW: usize = 1024;
+    let reach = |out: usize, s: usize, k: usize, d: usize, n: usize| {
+        let last = out
+            .checked_sub(1)
+            .and_then(|o| o.checked_mul(s))
+            .and_then(|v| v.checked_add(k.checked_sub(1)?.checked_mul(d)?));
+        last.is_some_and(|l| l < n)
+    };
+    let plane = win.in_h.checked_mul(win.in_w);
+    let out_plane = win.out_h.checked_mul(win.out_w);
+    let (Some(ni), Some(no)) = (
+        plane.and_then(|p| p.checked_mul(c)),
+        out_plane.and_then(|p| p.checked_mul(c)),
+    ) else {
+        return false;
+    };
+    let count = win.k_h.saturating_mul(win.k_w);
+    let ok = path() > Path::Portable
+        && win.pad_top == 0
+        && win.pad_left == 0
+        && win.stride_h > 0
+        && win.stride_w > 0
+        && win.out_w <= ROW
+        && (1..=i32::MAX as usize).contains(&count)
+        && ni > 0
+        && no > 0
+        && x.len() % ni == 0
+        && (x.len() / ni).checked_mul(no) == Some(y.len())
+        && reach(win.out_h, win.stride_h, win.k_h, win.dil_h, win.in_h)
+        && reach(win.out_w, win.stride_w, win.k_w, win.dil_w, win.in_w);
+    if !ok {
+        return false;
+    }
+    let (plane, out_plane) = (ni / c, no / c);
+    let mut sums = [0i32; ROW];
+    for (xc, yc) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)) {
+        for oy in 0..win.out_h {
+            let out = &mut yc[oy * win.out_w..(oy + 1) * win.out_w];
+            let sums = &mut sums[..win.out_w];
+            if max {
+                out.fill(i8::MIN);
+            } else {
+                sums.fill(0);
+            }
+            for ky in 0..win.k_h {
+                let iy = oy * win.stride_h + ky * win.dil_h;
+                let row = &xc[iy * win.in_w..(iy + 1) * win.in_w];
+                for kx in 0..win.k_w {
+                    let points = row[kx * win.dil_w..].iter().step_by(win.stride_w);
+                    if max {
+                        for (d, &v) in out.iter_mut().zip(points) {
+                            *d = (*d).max(v);
+                        }
+                    } else {
+                        for (d, &v) in sums.iter_mut().zip(points) {
+                            *d = d.wrapping_add(i32::from(v));
+                        }
+                    }
+                }
+            }
+            if !max {
+                let n = count as i32;
+                for (d, &s) in out.iter_mut().zip(sums.iter()) {
+                    // Half away from zero, as `pool2d`.
+                    let v = if s > 0 {
+                        (s + n / 2) / n
+                    } else {
+                        (s - n / 2) / n
+                    };
+                    *d = v.clamp(-128, 127) as i8;
+                }
+            }
+        }
+    }
+    true
+}
+
 /// The sizes of [`conv2d`]'s arrays.
 #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
 struct Geometry {
@@ -938,6 +1025,65 @@ mod tests {
         assert!(!linear(&[0; 1025], &[0; 1025], 0, &rq, &mut y, 1025, 1));
         assert!(!linear(&[0; 4], &[0; 4], 0, &rq, &mut y[..0], 4, 1));
         assert_eq!(y, [7]);
+    }
+
+    /// The pooling loops give `conv::pool2d`'s integers (max and average, strides,
+    /// dilation, windows that do not tile the input, one to three samples), and leave the
+    /// padded geometries to it.
+    #[test]
+    fn pooling_is_the_reference() {
+        use crate::quant::conv::{Pool, Window, pool2d};
+        if crate::kernels::path() == crate::kernels::Path::Portable {
+            std::println!("portable path: pool2d itself runs");
+            return;
+        }
+        let mut seed = 37u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i8
+        };
+        // (channels, in_h, in_w, kernel, stride, dilation)
+        for (c, h, w, k, s, d) in [
+            (32, 8, 8, 2, 2, 1),
+            (3, 7, 9, 2, 2, 1),
+            (5, 9, 6, 3, 1, 1),
+            (2, 10, 11, 3, 2, 2),
+            (1, 4, 4, 4, 4, 1),
+        ] {
+            let out = |n: usize| (n - d * (k - 1) - 1) / s + 1;
+            let win = Window {
+                in_h: h,
+                in_w: w,
+                out_h: out(h),
+                out_w: out(w),
+                k_h: k,
+                k_w: k,
+                stride_h: s,
+                stride_w: s,
+                pad_top: 0,
+                pad_left: 0,
+                dil_h: d,
+                dil_w: d,
+            };
+            let (ni, no) = (c * h * w, c * out(h) * out(w));
+            for samples in 1..=3 {
+                let x: std::vec::Vec<i8> = (0..samples * ni).map(|_| next()).collect();
+                for kind in [Pool::Max, Pool::Average] {
+                    let mut expected = std::vec![0i8; samples * no];
+                    for (xs, ys) in x.chunks_exact(ni).zip(expected.chunks_exact_mut(no)) {
+                        pool2d(&win, kind, c, xs, (-128, 127), ys).unwrap();
+                    }
+                    let mut y = std::vec![0x55i8; samples * no];
+                    assert!(pool(&win, kind == Pool::Max, c, &x, &mut y));
+                    assert_eq!(y, expected, "{kind:?} c={c} {h}x{w} k={k} s={s} d={d}");
+                }
+            }
+            let padded = Window { pad_top: 1, ..win };
+            let mut y = std::vec![0i8; no];
+            assert!(!pool(&padded, true, c, &std::vec![0; ni], &mut y));
+        }
     }
 
     /// The VNNI convolution gives `conv::conv2d`'s integers: padding (the input's zero
