@@ -4,8 +4,10 @@
 //! four by four into 32-bit lanes).
 //!
 //! The layers keep their own loops (the portable code of the microcontrollers, and the
-//! AVX2 code of [`QLinear`](super::QLinear)); [`linear`] takes a product when this CPU runs
-//! the kernels and says whether it did. The results are the same integers on every path:
+//! AVX2 code of [`QLinear`](super::QLinear)); [`linear`] and [`conv2d`] take a product when
+//! this CPU runs the kernels and say whether they did ([`pool`], plain loops without the
+//! reference's per-point checks, does the same for pooling without padding). The results
+//! are the same integers on every path:
 //!
 //! - `vpdpbusd` multiplies unsigned bytes by signed ones, so the weights enter as
 //!   `u = w + 128` (`w ^ 0x80`, in `[0, 255]`) and the columns as they are; four products
@@ -18,7 +20,8 @@
 //!
 //! The weights of 16 output channels are packed for each call (`[k / 4][16][4]`, a gather
 //! per four inputs) into a 16 KiB stack array: layers with more than [`MAX_INPUTS`] inputs
-//! take the layers' own loops. Nothing allocates.
+//! take the layers' own loops. A convolution offsets the input rather than the weights
+//! (see [`conv2d`]). Nothing allocates.
 
 /// Inputs per output channel that the packed panel holds (16 KiB on the stack).
 pub(crate) const MAX_INPUTS: usize = 1024;
@@ -42,9 +45,9 @@ pub(crate) struct Requant<'a> {
     pub min: i8,
     /// The highest output.
     pub max: i8,
-    /// Double rounding ([`multiply_by_quantized_multiplier_double_rounding`]
-    /// (super::fixed::multiply_by_quantized_multiplier_double_rounding), the
-    /// convolutions') rather than single rounding (`FULLY_CONNECTED`'s).
+    /// Double rounding
+    /// ([`multiply_by_quantized_multiplier_double_rounding`](super::fixed::multiply_by_quantized_multiplier_double_rounding),
+    /// the convolutions') rather than single rounding (`FULLY_CONNECTED`'s).
     pub double: bool,
 }
 
@@ -80,7 +83,7 @@ pub(crate) fn vnni() -> bool {
 
 /// `y[b · o + r] = requantised(bias_r + Σ_k w[r · i + k] · (x[b · i + k] − zp))` for the
 /// `o` output channels and the `x.len() / i` columns, on the VNNI kernels. Returns `false`
-/// (and writes nothing) when they do not run here ([`vnni`]), when `i` is 0 or above
+/// (and writes nothing) when they do not run here ([`vnni()`]), when `i` is 0 or above
 /// [`MAX_INPUTS`], or when a slice's length does not match.
 #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
 #[inline]
@@ -205,7 +208,7 @@ pub(crate) fn pool(win: &super::conv::Window, max: bool, c: usize, x: &[i8], y: 
         && (1..=i32::MAX as usize).contains(&count)
         && ni > 0
         && no > 0
-        && x.len() % ni == 0
+        && x.len().is_multiple_of(ni)
         && (x.len() / ni).checked_mul(no) == Some(y.len())
         && reach(win.out_h, win.stride_h, win.k_h, win.dil_h, win.in_h)
         && reach(win.out_w, win.stride_w, win.k_w, win.dil_w, win.in_w);
