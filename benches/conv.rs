@@ -9,7 +9,9 @@
 //!   (4, 1), then four depthwise 3×3 + pointwise 1×1 blocks, each convolution followed by
 //!   batch norm and ReLU, global average pooling, Linear 12): the inference of one sample;
 //! - each convolution of them alone, forward and backward, and LeNet-5's first max pooling
-//!   and ReLU (no FLOPs counted: their rate reads 0).
+//!   and ReLU (no FLOPs counted: their rate reads 0);
+//! - the digits CNN of `examples/digits_cnn.rs`, int8 (`forward_int8`) next to its `f32`
+//!   inference form, at batch 1 and 32 (`SUMMARY_ONLY="digits CNN"`).
 //!
 //! `cargo bench --features std --bench conv`: criterion on every case (its report gives
 //! the time and, as "thrpt … elem/s", the FLOP rate: 2·multiply-adds of the convolutions
@@ -312,9 +314,68 @@ fn conv_alone<
     ]
 }
 
+network! {
+    /// The digits CNN of `examples/digits_cnn.rs` (batch norms folded and dropout removed
+    /// by its inference and int8 forms), for the int8 comparison.
+    struct DigitCnn {
+        input: [1, 8, 8],
+        conv1: Conv2d(16, kernel = 3, padding = 1, bias = false),
+        bn1: BatchNorm,
+        ReLU,
+        conv2: Conv2d(32, kernel = 3, padding = 1, bias = false),
+        bn2: BatchNorm,
+        ReLU,
+        MaxPool2d(2),
+        conv3: Conv2d(64, kernel = 3, padding = 1, bias = false),
+        bn3: BatchNorm,
+        ReLU,
+        MaxPool2d(2),
+        Flatten,
+        Dropout(0.3),
+        out: Linear(10),
+    }
+}
+
+/// The digits CNN's FLOPs per sample: 2·multiply-adds of its convolutions and the linear.
+const DIGITS_CNN_FWD: u64 = 2 * (9 * 16 * 64 + 144 * 32 * 64 + 288 * 64 * 16 + 256 * 10);
+
+/// The digits CNN at batch `B`: its `f32` inference form and its int8 twin
+/// (`forward_int8`, integers only) on the same batch, calibrated on 200 samples uniform in
+/// `[0, 1)` as the inputs.
+fn digits_cnn_cases<const B: usize>(
+    group: &'static str,
+    rng: &mut Xoshiro128PlusPlus,
+) -> Vec<Case> {
+    use staticnn::data::Dataset;
+    let net = DigitCnn::<f32>::new(rng);
+    let calib: Vec<[f32; 64]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>()))
+        .collect();
+    let labels = vec![(); calib.len()];
+    let q = Box::new(
+        net.quantize(Dataset::new(&calib, &labels).unwrap())
+            .unwrap(),
+    );
+    let f = Box::new(net.to_inference());
+    let mut x = zeroed_box::<SMatrix<f32, 64, B>>();
+    x.iter_mut().for_each(|v| *v = rng.random::<f32>());
+    let xq = Box::new(q.quantize_input(&x));
+    let flops = DIGITS_CNN_FWD * B as u64;
+    vec![
+        Case::new(group, "f32", flops, None, move || {
+            black_box(f.forward(black_box(&*x)));
+        }),
+        Case::new(group, "int8", flops, Some("f32"), move || {
+            black_box(q.forward_int8(black_box(&*xq)));
+        }),
+    ]
+}
+
 fn main() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let mut cases = peak_cases();
+    cases.extend(digits_cnn_cases::<1>("D digits CNN int8 B=1", &mut rng));
+    cases.extend(digits_cnn_cases::<32>("D digits CNN int8 B=32", &mut rng));
 
     const B: usize = 32;
     let mut net = Box::new(LeNet::<B>::new(&mut rng));

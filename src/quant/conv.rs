@@ -127,6 +127,20 @@ impl Requantize<'_> {
         if ok { Ok(()) } else { Err(QuantError::Shape) }
     }
 
+    /// The same requantisation for the vector kernels.
+    #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+    fn kernels(&self) -> super::kernels::Requant<'_> {
+        super::kernels::Requant {
+            bias: self.bias,
+            multiplier: self.multiplier,
+            shift: self.shift,
+            output_zero_point: self.output_zero_point,
+            min: self.min,
+            max: self.max,
+            double: true,
+        }
+    }
+
     #[inline(always)]
     fn apply(&self, o: usize, acc: i32) -> i8 {
         // Wrapping, as the C code on two's complement: no field value panics.
@@ -512,6 +526,20 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
             max: self.max,
         };
         let w = self.weight.as_flattened();
+        #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+        if !self.depthwise
+            && super::kernels::conv2d(
+                &self.window,
+                self.in_c,
+                x.as_slice(),
+                w,
+                &rq.kernels(),
+                rq.input_zero_point,
+                y.as_mut_slice(),
+            )
+        {
+            return;
+        }
         for (xc, yc) in x
             .as_slice()
             .chunks_exact(NI.max(1))
@@ -618,6 +646,16 @@ impl QPool {
         x: &SMatrix<i8, NI, B>,
         y: &mut SMatrix<i8, NO, B>,
     ) {
+        #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+        if super::kernels::pool(
+            &self.window,
+            self.pool == Pool::Max,
+            self.channels,
+            x.as_slice(),
+            y.as_mut_slice(),
+        ) {
+            return;
+        }
         for (xc, yc) in x
             .as_slice()
             .chunks_exact(NI.max(1))

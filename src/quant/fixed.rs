@@ -82,7 +82,7 @@ pub const fn multiply_by_quantized_multiplier_double_rounding(x: i32, q: i32, sh
     } else {
         0
     };
-    let right = if shift > 0 { 0 } else { -shift };
+    let right = if shift > 0 { 0 } else { shift.wrapping_neg() };
     rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32.wrapping_shl(left as u32)), q),
         right,

@@ -159,6 +159,18 @@ impl<const I: usize, const O: usize> QLinear<I, O> {
     #[inline]
     pub fn forward<const B: usize>(&self, x: &SMatrix<i8, I, B>, y: &mut SMatrix<i8, O, B>) {
         #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+        if super::kernels::linear(
+            self.weight.as_flattened(),
+            x.as_slice(),
+            self.input_zero_point,
+            &self.requant(),
+            y.as_mut_slice(),
+            I,
+            O,
+        ) {
+            return;
+        }
+        #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
         if crate::kernels::path() >= crate::kernels::Path::Avx2 {
             // SAFETY: the path says that this CPU runs AVX2 (`kernels::cpu_path` detected
             // it, or the target enables it).
@@ -231,6 +243,20 @@ impl<const I: usize, const O: usize> QLinear<I, O> {
                 }
             }
             b0 += n;
+        }
+    }
+
+    /// The layer's requantisation, for the vector kernels.
+    #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+    fn requant(&self) -> super::kernels::Requant<'_> {
+        super::kernels::Requant {
+            bias: &self.bias,
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            output_zero_point: self.output.zero_point,
+            min: self.min,
+            max: self.max,
+            double: false,
         }
     }
 

@@ -25,6 +25,8 @@
 pub mod conv;
 pub mod fixed;
 mod flash;
+#[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
+mod kernels;
 mod layers;
 
 use core::fmt;
