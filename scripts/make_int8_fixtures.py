@@ -368,9 +368,149 @@ def cnn_main(name="cnn", make=cnn_model, seed=1799):
     print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
 
 
+# The residual fixture: a small ResNet-style CNN (Keras's functional API) whose blocks end
+# in TFLite's int8 ADD, one with the identity as its skip path and a ReLU after the sum
+# (fused into the ADD), one with a 1×1 projection and none. Every op names its input and
+# output tensors, so that the test can follow the graph.
+RES_INPUT = (6, 6, 2)  # H, W, C
+
+
+def resnet_model(rng):
+    L = tf.keras.layers
+    x = tf.keras.Input(shape=RES_INPUT)
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(4, 3, padding="same", activation="relu")(a)
+    b = L.Conv2D(4, 3, padding="same")(b)
+    c = L.ReLU()(L.Add()([b, a]))
+    d = L.Conv2D(6, 3, padding="same", activation="relu")(c)
+    d = L.Conv2D(6, 3, padding="same")(d)
+    p = L.Conv2D(6, 1)(c)
+    e = L.Add()([d, p])
+    f = L.GlobalAveragePooling2D(keepdims=True)(e)
+    y = L.Dense(3)(L.Flatten()(f))
+    model = tf.keras.Model(x, y)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            fan_in = np.prod(ws[0].shape[:-1])
+            w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=ws[0].shape).astype(np.float32)
+            b_ = rng.normal(0.0, 0.3, size=ws[1].shape).astype(np.float32)
+            layer.set_weights([w, b_])
+    return model
+
+
+def resnet_main(name="resnet", seed=1801):
+    rng = np.random.default_rng(seed)
+    model = resnet_model(rng)
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION,) + RES_INPUT).astype(np.float32)
+
+    def representative():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    flat = converter.convert()
+    interp = tf.lite.Interpreter(
+        model_content=flat,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
+    interp.allocate_tensors()
+    ops = interp._get_ops_details()
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    in_q = inp["quantization_parameters"]
+    h, w, c = RES_INPUT
+
+    def q(t):
+        p = tensors[t]["quantization_parameters"]
+        return "output %s %d" % (hexf(p["scales"]), p["zero_points"][0])
+
+    def fused(t):
+        # A fused ReLU leaves its name in the output tensor's.
+        return "relu" if "Relu" in tensors[t]["name"] else "none"
+
+    lines = [
+        "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+        "model %s" % name,
+        "input_shape %d %d %d" % (c, h, w),
+        "input %d %s %d" % (inp["index"], hexf(in_q["scales"]), in_q["zero_points"][0]),
+    ]
+    traced = []
+    for op in ops:
+        kind = op["op_name"]
+        o = op["outputs"][0]
+        if tensors[o]["dtype"] != np.int8:
+            continue  # Flatten's shape arithmetic
+        traced.append(o)
+        i = op["inputs"][0]
+        ishape = tensors[i]["shape"]
+        if kind == "CONV_2D":
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])  # [CO, KH, KW, CI]
+            co, kh, kw, ci = wq.shape
+            oh, ow = tensors[o]["shape"][1:3]
+            assert (oh, ow) == tuple(ishape[1:3]), "stride 1, same padding only"
+            lines.append("conv %d %d %d %d %d %d 1 1 %d %d 1 1 %d %d %s" % (
+                i, o, ci, co, kh, kw, (kh - 1) // 2, (kw - 1) // 2, oh, ow, fused(o)))
+            lines.append("weight_q %s" % ints(wq.transpose(0, 3, 1, 2)))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        elif kind == "ADD":
+            lines.append("add %d %d %d %s" % (op["inputs"][0], op["inputs"][1], o, fused(o)))
+        elif kind == "MEAN":
+            lines.append("gap %d %d %d %d %d" % (i, o, ishape[3], ishape[1], ishape[2]))
+        elif kind == "RESHAPE":
+            lines.append("flatten %d %d" % (i, o))
+        elif kind == "FULLY_CONNECTED":
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])  # [OUT, C] (after a 1×1 pooling)
+            lines.append("linear %d %d %d %d %s" % (i, o, wq.shape[1], wq.shape[0], fused(o)))
+            lines.append("weight_q %s" % ints(wq))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        else:
+            sys.exit("%s: op %s not handled" % (name, kind))
+        lines.append(q(o))
+
+    in_scale, in_zp = in_q["scales"][0], in_q["zero_points"][0]
+    xs = [rng.integers(-128, 128, size=RES_INPUT, dtype=np.int32) for _ in range(CNN_CASES)]
+    xs.append(np.full(RES_INPUT, -128))
+    xs.append(np.full(RES_INPUT, 127))
+    floats = rng.normal(0.2, 1.3, size=(CNN_CASES,) + RES_INPUT).astype(np.float32)
+    for f in floats:
+        xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
+    for n, x in enumerate(xs):
+        interp.set_tensor(inp["index"], np.asarray(x, dtype=np.int8)[None])
+        interp.invoke()
+        y = interp.get_tensor(out["index"])[0]
+        lines.append("case %s ; %s" % (ints(np.asarray(x).transpose(2, 0, 1)), ints(y)))
+        if n < 4:
+            # Every op's output on the first cases, channel-first: which op differs.
+            for t in traced:
+                v = interp.get_tensor(t)[0]
+                if v.ndim == 3:
+                    v = v.transpose(2, 0, 1)
+                lines.append("trace %d %s" % (t, ints(v)))
+    path = os.path.join(OUT, name + ".txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
+
+
 if __name__ == "__main__":
-    # `cnn`: only the CNN fixture; nothing: every fixture.
+    # `cnn`: only the CNN fixtures; `resnet`: only the residual one; nothing: every fixture.
+    if sys.argv[1:] == ["resnet"]:
+        resnet_main()
+        sys.exit(0)
     if sys.argv[1:] != ["cnn"]:
         main()
     cnn_main()
     cnn_main("cnn_gap", cnn_gap_model, 1800)
+    resnet_main()

@@ -121,6 +121,44 @@ network! {
     struct Smooth { input: 4, Linear(5), elu: ELU(alpha = 1.0), Linear(2) }
 }
 
+network! {
+    /// Residual blocks: the identity with batch norms folded and a ReLU after the sum
+    /// (fused into it), a strided block with a projection, a nested block.
+    struct ResCnn {
+        input: [2, 6, 6],
+        stem: Conv2d(4, kernel = 3, padding = 1),
+        ReLU,
+        id: Residual(
+            Conv2d(4, kernel = 3, padding = 1, bias = false),
+            BatchNorm,
+            ReLU,
+            Conv2d(4, kernel = 3, padding = 1),
+            BatchNorm,
+        ),
+        ReLU,
+        down: Residual(
+            Conv2d(6, kernel = 3, stride = 2, padding = 1),
+            ReLU,
+            Residual(Conv2d(6, kernel = 3, padding = 1), Tanh),
+            Conv2d(6, kernel = 3, padding = 1);
+            projection = Conv2d(6, kernel = 1, stride = 2),
+        ),
+        gap: GlobalAvgPool,
+        Flatten,
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// A residual MLP: a block first in the network (its skip path is the input).
+    struct ResMlp {
+        input: 4,
+        first: Residual(Linear(4), ReLU, Linear(4)),
+        ReLU,
+        out: Linear(2),
+    }
+}
+
 fn samples(seed: u64, n: usize) -> Vec<[f32; 4]> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
     (0..n)
@@ -241,6 +279,71 @@ fn quantised_global_average_pooling_follows_the_float_network() {
         range >= 20.0 * step,
         "outputs span few steps: {range} / {step}"
     );
+}
+
+#[test]
+fn quantised_residual_networks_follow_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(23);
+    let mut net = ResCnn::<f32>::new(&mut rng);
+    net.state
+        .id_body1
+        .running_mean
+        .iter_mut()
+        .for_each(|m| *m = 0.2);
+    net.state
+        .id_body1
+        .running_var
+        .iter_mut()
+        .for_each(|v| *v = 1.5);
+    let images: Vec<[f32; 72]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    // The sums' inputs are the body's and the skip path's tensors, the ReLU after `id`
+    // is fused into its range.
+    assert_eq!(q.id.zero_point_b, q.stem.output.zero_point);
+    assert_eq!(q.id.min, q.id.output.zero_point as i8);
+    assert_eq!(q.down.zero_point_a, q.down_body3.output.zero_point);
+    assert_eq!(q.down.zero_point_b, q.down_projection0.output.zero_point);
+    assert_eq!((q.down.min, q.down.max), (-128, 127));
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 72, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    // The blob round trip.
+    let mut blob = vec![0u8; ResCnnInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.id.multiplier_a.0 += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+
+    let mlp = ResMlp::<f32>::new(&mut rng);
+    let calib = samples(7, 100);
+    let q = mlp
+        .quantize(Dataset::new(&calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert_eq!(q.first.zero_point_b, q.input.zero_point);
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for x in samples(8, 50) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        worst = worst.max((mlp.forward(&x) - q.forward(&x)).amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
 }
 
 #[test]

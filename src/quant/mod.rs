@@ -3,8 +3,9 @@
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
-//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`, with `BatchNorm` folded
-//! and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
+//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`,
+//! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
+//! it fused), with `BatchNorm` folded and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
 //!
 //! - weights int8, symmetric, one scale per output channel; biases `i32` at `s_in · s_w`;
@@ -22,12 +23,14 @@
 //! quantised yet gets a `quantize` that returns [`QuantError::Unsupported`].
 //! `tests/int8_tflite.rs` checks the integer networks against TensorFlow Lite fixtures.
 
+pub mod add;
 pub mod conv;
 pub mod fixed;
 mod layers;
 
 use core::fmt;
 
+pub use add::QAdd;
 pub use layers::{Fused, QLayer, QLinear, QTable};
 
 /// The scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
