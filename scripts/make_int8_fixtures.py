@@ -104,6 +104,56 @@ def main():
         rng = np.random.default_rng(1700 + seed)
         model, weights = build(name, inputs, layers, rng)
         calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+        write_mlp(name, inputs, layers, model, weights, calibration, rng, [])
+
+
+def normalized_main(name="mlp_normalized", seed=1710):
+    """An MLP after a `Normalize` layer, as staticnn folds it into the first Linear layer:
+    the Keras model is the folded network (W' = W / σ per input, b' = b − W'·μ). Weights,
+    means and deviations are dyadic with few bits (σ a power of two), so that the fold is
+    exact in f32 in any order and staticnn's folded weights are these bit for bit. The
+    fixture also records μ, σ and the unfolded first layer."""
+    inputs, layers = 8, [(12, "relu"), (6, "tanh"), (3, "linear")]
+    rng = np.random.default_rng(seed)
+    mean = (rng.integers(-16, 17, size=inputs) / 8).astype(np.float32)
+    std = (2.0 ** rng.integers(-1, 3, size=inputs)).astype(np.float32)
+    model, weights = build(name, inputs, layers, rng)
+    weights = [((np.round(w * 1024) / 1024).astype(np.float32),
+                (np.round(b * 256) / 256).astype(np.float32)) for w, b in weights]
+    w0, b0 = weights[0]  # [in, out]
+    wf = (w0 / std[:, None]).astype(np.float32)
+    bf64 = b0.astype(np.float64) - (wf.astype(np.float64) * mean[:, None].astype(np.float64)).sum(0)
+    bf = bf64.astype(np.float32)
+    assert np.all(bf.astype(np.float64) == bf64), "the fold is not exact"
+    folded = [(wf, bf)] + weights[1:]
+    for layer, (w, b) in zip(model.layers, folded):
+        layer.set_weights([w, b])
+    calibration = (rng.normal(0.0, 1.2, size=(CALIBRATION, inputs)) * std + mean).astype(np.float32)
+    extra = [
+        "normalize_mean %s" % hexf(mean),
+        "normalize_std %s" % hexf(std),
+        "unfolded_weight %s" % hexf(w0.T),
+        "unfolded_bias %s" % hexf(b0),
+    ]
+    write_mlp(name, inputs, layers, model, folded, calibration, rng, extra)
+
+
+def _unhex(line):
+    return np.array([struct.unpack("<f", struct.pack("<I", int(w, 16)))[0] for w in line.split()[1:]],
+                    dtype=np.float32)
+
+
+def mean_of(extra):
+    return _unhex(extra[0])
+
+
+def std_of(extra):
+    return _unhex(extra[1])
+
+
+def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra):
+    """Converts `model` with `calibration`, runs the cases and writes the fixture."""
+    if True:
         flat = convert(model, calibration)
         ranges = float_ranges(model, calibration)
         interp = tf.lite.Interpreter(
@@ -120,7 +170,7 @@ def main():
             "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
             "model %s" % name,
             "inputs %d" % inputs,
-        ]
+        ] + extra
         in_q = inp["quantization_parameters"]
         lines.append("input %s %d" % (hexf(in_q["scales"]), in_q["zero_points"][0]))
         dense = 0
@@ -165,6 +215,8 @@ def main():
         xs.append(np.full(inputs, -128))
         xs.append(np.full(inputs, 127))
         floats = rng.normal(0.2, 1.3, size=(QUANTISED, inputs)).astype(np.float32)
+        if extra:
+            floats = (floats * 0.9 * std_of(extra) + mean_of(extra)).astype(np.float32)
         for f in floats:
             xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
         for x in xs:
@@ -509,8 +561,13 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["resnet"]:
         resnet_main()
         sys.exit(0)
+    if sys.argv[1:] == ["normalized"]:
+        normalized_main()
+        sys.exit(0)
     if sys.argv[1:] != ["cnn"]:
         main()
     cnn_main()
     cnn_main("cnn_gap", cnn_gap_model, 1800)
     resnet_main()
+    if sys.argv[1:] != ["cnn"]:
+        normalized_main()

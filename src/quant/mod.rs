@@ -5,7 +5,8 @@
 //! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
 //! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
-//! it fused), with `BatchNorm` folded and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
+//! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
+//! as `to_inference()` does) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
 //!
 //! - weights int8, symmetric, one scale per output channel; biases `i32` at `s_in · s_w`;
