@@ -6,6 +6,7 @@ use staticnn::data::Dataset;
 use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
 use staticnn::nalgebra::SMatrix;
 use staticnn::prelude::*;
+use staticnn::quant::conv::Pool;
 use staticnn::quant::{QParams, QuantError};
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
@@ -53,13 +54,25 @@ network! {
 }
 
 network! {
-    /// A 1-D convolution has no int8 form yet.
+    /// 1-D layers: a convolution with its batch norm folded and ReLU fused, max pooling, a
+    /// depthwise convolution with stride and dilation, average pooling with padding.
     struct Convolutional {
-        input: [1, 16],
-        conv: Conv1d(2, kernel = 3),
+        input: [2, 24],
+        conv: Conv1d(4, kernel = 3, padding = 1, bias = false),
+        BatchNorm,
+        ReLU,
+        mp: MaxPool1d(2),
+        dw: Conv1d(4, kernel = 3, stride = 2, padding = 2, dilation = 2, groups = 4),
+        ReLU,
+        ap: AvgPool1d(kernel = 3, stride = 1, padding = 1),
         Flatten,
-        Linear(3),
+        out: Linear(3),
     }
+}
+
+network! {
+    /// A Maxout layer has no int8 form.
+    struct Pieces { input: 4, mo: Maxout(3, k = 2), Linear(2) }
 }
 
 network! {
@@ -95,8 +108,8 @@ network! {
 }
 
 network! {
-    /// Average pooling with padding: staticnn divides by the whole window, TensorFlow Lite
-    /// by the points inside, so it has no int8 form.
+    /// Average pooling with padding: staticnn divides by the whole window (PyTorch's
+    /// `count_include_pad`), TensorFlow Lite by the points inside.
     struct PaddedAverage {
         input: [1, 4, 4],
         Conv2d(2, kernel = 3, padding = 1),
@@ -347,32 +360,96 @@ fn quantised_residual_networks_follow_the_float_network() {
 }
 
 #[test]
+fn quantised_1d_networks_follow_the_folded_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(24);
+    let mut net = Convolutional::<f32>::new(&mut rng);
+    net.state
+        .layer1
+        .running_mean
+        .iter_mut()
+        .for_each(|m| *m = 0.3);
+    net.state
+        .layer1
+        .running_var
+        .iter_mut()
+        .for_each(|v| *v = 2.0);
+    let signals: Vec<[f32; 48]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); signals.len()];
+    let (calib, test) = signals.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert!(q.dw.depthwise && !q.conv.depthwise);
+    assert_eq!((q.dw.window.in_h, q.dw.window.dil_w), (1, 2));
+    assert!(matches!(q.ap.pool, Pool::AverageWithPadding { .. }));
+    let float = net.to_inference();
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 48, 1>::from_column_slice(x);
+        let (a, b) = (float.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+}
+
+/// Padded average pooling against the float layer: staticnn's semantics (PyTorch's
+/// `count_include_pad = true`) are not TensorFlow Lite's, whose padded average divides by
+/// the points inside the input, so there is no fixture; on every window of random int8
+/// inputs the int8 pool must be the float pool of the dequantised input within one step
+/// (the rounding of the mean: at most half a step).
+#[test]
+fn padded_average_pooling_is_the_float_pool_within_one_step() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(25);
+    let net = PaddedAverage::<f32>::new(&mut rng);
+    let images: Vec<[f32; 16]> = (0..20)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 1.0))
+        .collect();
+    let labels = vec![(); images.len()];
+    let q = net
+        .quantize(Dataset::new(&images, &labels).unwrap())
+        .unwrap();
+    let p = q.ap.output;
+    assert!(p.zero_point != 0, "a zero point that padding must use");
+    let float = staticnn::layers::AvgPool2d::<2, 4, 4, 5, 5, 2, 2, 1, 1, 1, 1>;
+    let mut worst = 0f32;
+    for _ in 0..200 {
+        let x = SMatrix::<i8, 32, 1>::from_fn(|_, _| rng.random::<i8>());
+        let mut y = SMatrix::<i8, 50, 1>::zeros();
+        q.ap.forward(&x, &mut y);
+        let xf = x.map(|v| p.dequantize(v));
+        let mut yf = SMatrix::<f32, 50, 1>::zeros();
+        staticnn::Layer::<f32, 32, 50>::forward(&float, &(), &(), &xf, &mut yf);
+        for (a, b) in y.iter().zip(yf.iter()) {
+            worst = worst.max((p.dequantize(*a) - b).abs() / p.scale);
+        }
+    }
+    assert!(worst <= 0.5 + 1e-3, "{worst} steps");
+}
+
+#[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-    let images = vec![[0.5f32; 16]; 3];
     let labels = vec![(); 3];
-    let conv = Convolutional::<f32>::new(&mut rng);
-    let err = conv
-        .quantize(Dataset::new(&images, &labels).unwrap())
+    let pieces = Pieces::<f32>::new(&mut rng);
+    let err = pieces
+        .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "conv",
-            kind: "Conv1d"
+            layer: "mo",
+            kind: "Maxout"
         }
     );
-    assert!(err.to_string().contains("`conv` (Conv1d)"), "{err}");
-    let padded = PaddedAverage::<f32>::new(&mut rng);
-    assert_eq!(
-        padded
-            .quantize(Dataset::new(&images, &labels).unwrap())
-            .unwrap_err(),
-        QuantError::Unsupported {
-            layer: "ap",
-            kind: "AvgPool2d with padding"
-        }
-    );
+    assert!(err.to_string().contains("`mo` (Maxout)"), "{err}");
     let grouped = Grouped::<f32>::new(&mut rng);
     let cubes = vec![[0.5f32; 36]; 3];
     assert!(matches!(

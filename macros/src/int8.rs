@@ -25,9 +25,9 @@ enum Entry<'a> {
     Linear { layer: &'a Layer, relu: bool },
     /// `Tanh` or `Sigmoid` as a table.
     Table { layer: &'a Layer, sigmoid: bool },
-    /// A `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
+    /// A `Conv1d` or `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
     Conv { layer: &'a Layer, relu: bool },
-    /// `MaxPool2d` or `AvgPool2d`.
+    /// Max or average pooling, 1-D or 2-D.
     Pool { layer: &'a Layer, max: bool },
     /// `GlobalAvgPool` (TensorFlow Lite's `MEAN`).
     Gap { layer: &'a Layer },
@@ -113,16 +113,17 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
             }
             _ => None,
         };
-        let fuses = matches!(l.kind.as_str(), "Linear" | "Conv2d" | "Residual") && !l.custom;
+        let fuses =
+            matches!(l.kind.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Residual") && !l.custom;
         let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
             "Residual" if skip.is_some() => Entry::Add { layer: l, relu },
             "Linear" => Entry::Linear { layer: l, relu },
-            "Conv2d" => Entry::Conv { layer: l, relu },
-            "MaxPool2d" | "AvgPool2d" => Entry::Pool {
+            "Conv1d" | "Conv2d" => Entry::Conv { layer: l, relu },
+            "MaxPool1d" | "MaxPool2d" | "AvgPool1d" | "AvgPool2d" => Entry::Pool {
                 layer: l,
-                max: l.kind == "MaxPool2d",
+                max: l.kind.starts_with("Max"),
             },
             "GlobalAvgPool" => Entry::Gap { layer: l },
             // The same values in the same order: no entry.

@@ -11,12 +11,12 @@
 
 mod activation;
 mod batch_norm;
-mod conv;
+pub(crate) mod conv;
 mod dropout;
 mod linear;
 mod maxout;
 mod normalize;
-mod pool;
+pub(crate) mod pool;
 mod prelu;
 mod residual;
 mod softmax;

@@ -2,8 +2,9 @@
 //! those of TensorFlow Lite's int8 reference kernels, bit for bit.
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
-//! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
-//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`,
+//! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
+//! them, `Tanh`, `Sigmoid`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
 //! as `to_inference()` does) also gets a generated integer twin `NameInt8` and
