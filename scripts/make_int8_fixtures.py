@@ -138,6 +138,39 @@ def normalized_main(name="mlp_normalized", seed=1710):
     write_mlp(name, inputs, layers, model, folded, calibration, rng, extra)
 
 
+LEAKY_SLOPE = 0.2
+
+
+def activations_main(name="mlp_leaky", seed=1712, layers=None,
+                     resolver=tf.lite.experimental.OpResolverType.BUILTIN_REF):
+    """An MLP with TFLite's int8 LEAKY_RELU op (two multipliers) after two Dense layers.
+    (No ELU fixture: TensorFlow 2.21's converter leaves an ELU in float, between
+    DEQUANTIZE and QUANTIZE, under full-integer quantisation, and the reference resolver
+    has no ELU kernel.)"""
+    inputs = 6
+    layers = layers or [(10, "leaky"), (8, "leaky"), (3, "linear")]
+    rng = np.random.default_rng(seed)
+    L = tf.keras.layers
+    keras_layers = [tf.keras.Input(shape=(inputs,))]
+    weights, dense = [], []
+    fan_in = inputs
+    for units, act in layers:
+        d = L.Dense(units, activation="elu" if act == "elu" else None)
+        keras_layers.append(d)
+        dense.append(d)
+        if act == "leaky":
+            keras_layers.append(L.LeakyReLU(negative_slope=LEAKY_SLOPE))
+        w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=(fan_in, units)).astype(np.float32)
+        b = rng.normal(0.0, 0.3, size=(units,)).astype(np.float32)
+        weights.append((w, b))
+        fan_in = units
+    model = tf.keras.Sequential(keras_layers)
+    for d, (w, b) in zip(dense, weights):
+        d.set_weights([w, b])
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+    write_mlp(name, inputs, layers, model, weights, calibration, rng, [], resolver)
+
+
 def _unhex(line):
     return np.array([struct.unpack("<f", struct.pack("<I", int(w, 16)))[0] for w in line.split()[1:]],
                     dtype=np.float32)
@@ -151,14 +184,16 @@ def std_of(extra):
     return _unhex(extra[1])
 
 
-def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra):
-    """Converts `model` with `calibration`, runs the cases and writes the fixture."""
+def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra,
+              resolver=tf.lite.experimental.OpResolverType.BUILTIN_REF):
+    """Converts `model` with `calibration`, runs the cases on `resolver`'s kernels and
+    writes the fixture."""
     if True:
         flat = convert(model, calibration)
         ranges = float_ranges(model, calibration)
         interp = tf.lite.Interpreter(
             model_content=flat,
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+            experimental_op_resolver_type=resolver,
         )
         interp.allocate_tensors()
         ops = interp._get_ops_details()
@@ -168,6 +203,7 @@ def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra):
 
         lines = [
             "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+            "# kernels: %s" % resolver.name,
             "model %s" % name,
             "inputs %d" % inputs,
         ] + extra
@@ -177,6 +213,8 @@ def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra):
         for op in ops:
             kind = op["op_name"]
             outs = tensors[op["outputs"][0]]["quantization_parameters"]
+            if not len(outs["scales"]):
+                sys.exit("%s: op %s has an unquantised output (%s)" % (name, kind, tensors[op["outputs"][0]]["dtype"]))
             oq = "%s %d" % (hexf(outs["scales"]), outs["zero_points"][0])
             if kind == "FULLY_CONNECTED":
                 units, act = layers[dense]
@@ -202,6 +240,12 @@ def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra):
                 lines.append("output %s" % oq)
             elif kind == "LOGISTIC":
                 lines.append("sigmoid")
+                lines.append("output %s" % oq)
+            elif kind == "ELU":
+                lines.append("elu")
+                lines.append("output %s" % oq)
+            elif kind == "LEAKY_RELU":
+                lines.append("leaky_relu %s" % hexf([LEAKY_SLOPE]))
                 lines.append("output %s" % oq)
             elif kind in ("QUANTIZE", "DEQUANTIZE"):
                 sys.exit("%s: unexpected %s op" % (name, kind))
@@ -564,6 +608,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["normalized"]:
         normalized_main()
         sys.exit(0)
+    if sys.argv[1:] == ["activations"]:
+        activations_main()
+        sys.exit(0)
     if sys.argv[1:] != ["cnn"]:
         main()
     cnn_main()
@@ -571,3 +618,4 @@ if __name__ == "__main__":
     resnet_main()
     if sys.argv[1:] != ["cnn"]:
         normalized_main()
+        activations_main()

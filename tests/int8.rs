@@ -130,8 +130,21 @@ network! {
 }
 
 network! {
-    /// An ELU after a Linear has no int8 form yet.
-    struct Smooth { input: 4, Linear(5), elu: ELU(alpha = 1.0), Linear(2) }
+    /// Element-wise activations as tables: ELU, PReLU, a ReLU after a table (nothing to
+    /// fuse it into), LeakyReLU.
+    struct Smooth {
+        input: 4,
+        Linear(8),
+        elu: ELU(alpha = 0.7),
+        Linear(8),
+        pr: PReLU,
+        Linear(6),
+        Tanh,
+        lone: ReLU,
+        Linear(6),
+        leaky: LeakyReLU(slope = 0.1),
+        Linear(2),
+    }
 }
 
 network! {
@@ -434,6 +447,74 @@ fn padded_average_pooling_is_the_float_pool_within_one_step() {
     assert!(worst <= 0.5 + 1e-3, "{worst} steps");
 }
 
+/// ELU, PReLU, a lone ReLU and LeakyReLU as 256-entry tables. TensorFlow Lite has no
+/// fixture for the first three here (its converter leaves ELU in float, its reference
+/// resolver has no ELU kernel, a ReLU after a table is not what Keras models give it, and
+/// its PRELU quantises the slope; LeakyReLU is bit-exact on `tests/int8_tflite.rs`), so
+/// each table is checked against the float layer: on every int8 input whose float result
+/// lies inside the output's range, within half an output step (the rounding; one step for
+/// LeakyReLU's integer kernel). Then the whole network against the float network.
+#[test]
+fn activation_tables_follow_the_float_layers() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(26);
+    let mut net = Smooth::<f32>::new(&mut rng);
+    net.params.pr.slope = 0.3;
+    let calib = samples(9, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    let input_of = |table_out: QParams, prev: QParams| (prev, table_out);
+    // LeakyReLU's table is TensorFlow Lite's integer kernel (fixed-point multipliers,
+    // double rounding): within one step; the others are the float function rounded once.
+    let checks: [(&str, (QParams, QParams), &dyn Fn(f32) -> f32); 4] = [
+        ("elu", input_of(q.elu.output, q.layer0.output), &|x: f32| {
+            if x > 0.0 { x } else { 0.7 * (x.exp() - 1.0) }
+        }),
+        ("pr", input_of(q.pr.output, q.layer2.output), &|x: f32| {
+            if x > 0.0 { x } else { 0.3 * x }
+        }),
+        (
+            "lone",
+            input_of(q.lone.output, q.layer5.output),
+            &|x: f32| x.max(0.0),
+        ),
+        (
+            "leaky",
+            input_of(q.leaky.output, q.layer7.output),
+            &|x: f32| {
+                if x > 0.0 { x } else { 0.1 * x }
+            },
+        ),
+    ];
+    let tables = [&q.elu, &q.pr, &q.lone, &q.leaky];
+    for ((name, (pin, pout), f), t) in checks.iter().zip(tables) {
+        assert_eq!(t.output, *pout);
+        let mut checked = 0;
+        for v in -128i32..=127 {
+            let want = f(pin.dequantize(v as i8));
+            let lo = pout.dequantize(-128);
+            let hi = pout.dequantize(127);
+            if want < lo || want > hi {
+                continue;
+            }
+            let got = pout.dequantize(t.table[usize::from(v as i8 as u8)]);
+            let steps = (got - want).abs() / pout.scale;
+            let bound = if *name == "leaky" { 1.0 } else { 0.5 + 1e-3 };
+            assert!(steps <= bound, "{name}: input {v}: {steps} steps");
+            checked += 1;
+        }
+        assert!(checked >= 64, "{name}: {checked} inputs in range");
+    }
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for x in samples(10, 100) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        worst = worst.max((net.forward(&x) - q.forward(&x)).amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+}
+
 #[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
@@ -457,17 +538,13 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
         Err(QuantError::Unsupported { layer: "g", .. })
     ));
 
-    let smooth = Smooth::<f32>::new(&mut rng);
-    let calib = samples(2, 3);
-    let err = smooth
-        .quantize(Dataset::new(&calib, &labels).unwrap())
-        .unwrap_err();
+    let mut prelu = Smooth::<f32>::new(&mut rng);
+    prelu.params.pr.slope = f32::NAN;
     assert_eq!(
-        err,
-        QuantError::Unsupported {
-            layer: "elu",
-            kind: "ELU"
-        }
+        prelu
+            .quantize(Dataset::new(&samples(2, 3), &labels).unwrap())
+            .unwrap_err(),
+        QuantError::NonFinite
     );
 
     let none: Vec<[f32; 4]> = Vec::new();

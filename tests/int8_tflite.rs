@@ -43,6 +43,18 @@ network! {
 }
 
 network! {
+    /// `mlp_leaky`: LeakyReLU after two layers (TensorFlow Lite's `LEAKY_RELU`).
+    struct MlpLeaky {
+        input: 6,
+        fc1: Linear(10),
+        act1: LeakyReLU(slope = 0.2),
+        fc2: Linear(8),
+        act2: LeakyReLU(slope = 0.2),
+        fc3: Linear(3),
+    }
+}
+
+network! {
     /// `mlp_wide`: digits-sized input (48), 64 ReLU, 32 tanh, 10 outputs.
     struct MlpWide { input: 48, fc1: Linear(64), act1: ReLU, fc2: Linear(32), act2: Tanh, fc3: Linear(10) }
 }
@@ -66,6 +78,8 @@ enum Op {
     Dense(Dense),
     Tanh(QParams),
     Sigmoid(QParams),
+    /// `LEAKY_RELU` with its slope, and its output.
+    Leaky(f32, QParams),
 }
 
 struct Fixture {
@@ -137,6 +151,13 @@ fn load(name: &str) -> Fixture {
             })),
             "tanh" => f.ops.push(Op::Tanh(QParams::TANH)),
             "sigmoid" => f.ops.push(Op::Sigmoid(QParams::SIGMOID)),
+            "leaky_relu" => f.ops.push(Op::Leaky(
+                hexf(rest[0]),
+                QParams {
+                    scale: 0.0,
+                    zero_point: 0,
+                },
+            )),
             "weight" => dense(&mut f).weight = rest.iter().map(|s| hexf(s)).collect(),
             "bias" => dense(&mut f).bias = rest.iter().map(|s| hexf(s)).collect(),
             "weight_scales" => dense(&mut f).weight_scales = rest.iter().map(|s| hexf(s)).collect(),
@@ -156,6 +177,7 @@ fn load(name: &str) -> Fixture {
                 match f.ops.last_mut().expect("an op") {
                     Op::Dense(d) => d.output = p,
                     Op::Tanh(q) | Op::Sigmoid(q) => assert_eq!(*q, p, "{name}: table output"),
+                    Op::Leaky(_, q) => *q = p,
                 }
             }
             "calibration" => f.calibration = rest[1..].iter().map(|s| hexf(s)).collect(),
@@ -195,7 +217,7 @@ impl Fixture {
                     seen += 1;
                     prev = d.output;
                 }
-                Op::Tanh(p) | Op::Sigmoid(p) => prev = *p,
+                Op::Tanh(p) | Op::Sigmoid(p) | Op::Leaky(_, p) => prev = *p,
             }
         }
         unreachable!()
@@ -446,6 +468,52 @@ fn mlp_wide_is_bit_exact_with_tflite() {
     let diffs = [
         compare_linear(&f, 0, &ours.fc1, ours.input),
         compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
+}
+
+/// `LeakyReLU` as a table of TensorFlow Lite's int8 `LEAKY_RELU` kernel (two multipliers,
+/// `s_in / s_out` and `s_in · α / s_out`), with the converter's output parameters.
+#[test]
+fn mlp_leaky_is_bit_exact_with_tflite() {
+    let f = load("mlp_leaky");
+    let leaky: Vec<(f32, QParams)> = f
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::Leaky(a, p) => Some((*a, *p)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaky.len(), 2);
+    let fc1 = converter_linear::<6, 10>(&f, 0);
+    let act1 = QTable::leaky_relu(fc1.output, leaky[0].1, leaky[0].0);
+    let fc2 = converter_linear::<10, 8>(&f, 1);
+    let act2 = QTable::leaky_relu(fc2.output, leaky[1].1, leaky[1].0);
+    let fc3 = converter_linear::<8, 3>(&f, 2);
+    let net = MlpLeakyInt8 {
+        input: f.input,
+        fc1,
+        act1,
+        fc2,
+        act2,
+        fc3,
+    };
+    let mut float = MlpLeaky::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    set_float(&mut float.params.fc1, f.dense(0));
+    set_float(&mut float.params.fc2, f.dense(1));
+    set_float(&mut float.params.fc3, f.dense(2));
+    let ours = own::<6, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.act1.output),
         compare_linear(&f, 2, &ours.fc3, ours.act2.output),
     ]
     .concat();

@@ -23,8 +23,8 @@ use crate::validate::{Layer, Plan};
 enum Entry<'a> {
     /// A `Linear` layer, with a `ReLU` fused into it or not.
     Linear { layer: &'a Layer, relu: bool },
-    /// `Tanh` or `Sigmoid` as a table.
-    Table { layer: &'a Layer, sigmoid: bool },
+    /// An element-wise activation as a table.
+    Table { layer: &'a Layer, func: Func },
     /// A `Conv1d` or `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
     Conv { layer: &'a Layer, relu: bool },
     /// Max or average pooling, 1-D or 2-D.
@@ -44,6 +44,32 @@ impl Entry<'_> {
             | Entry::Pool { layer, .. }
             | Entry::Gap { layer }
             | Entry::Add { layer, .. } => layer,
+        }
+    }
+}
+
+/// The function of a table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Func {
+    Tanh,
+    Sigmoid,
+    Elu,
+    LeakyRelu,
+    /// A `ReLU` that no layer before it takes.
+    Relu,
+    Prelu,
+}
+
+impl Func {
+    /// The fingerprint tag and the field's description.
+    fn tag_and_name(self) -> (&'static str, &'static str) {
+        match self {
+            Func::Tanh => ("TANH", "tanh table"),
+            Func::Sigmoid => ("SIGMOID", "sigmoid table"),
+            Func::Elu => ("ELU", "ELU table"),
+            Func::LeakyRelu => ("LEAKY_RELU", "LeakyReLU table (TensorFlow Lite's kernel)"),
+            Func::Relu => ("RELU", "ReLU table"),
+            Func::Prelu => ("PRELU", "PReLU table"),
         }
     }
 }
@@ -132,13 +158,16 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
                 i += 1;
                 continue;
             }
-            "Tanh" => Entry::Table {
+            "Tanh" | "Sigmoid" | "ELU" | "LeakyReLU" | "ReLU" | "PReLU" => Entry::Table {
                 layer: l,
-                sigmoid: false,
-            },
-            "Sigmoid" => Entry::Table {
-                layer: l,
-                sigmoid: true,
+                func: match l.kind.as_str() {
+                    "Tanh" => Func::Tanh,
+                    "Sigmoid" => Func::Sigmoid,
+                    "ELU" => Func::Elu,
+                    "LeakyReLU" => Func::LeakyRelu,
+                    "ReLU" => Func::Relu,
+                    _ => Func::Prelu,
+                },
             },
             _ => return Err(l),
         };
@@ -222,8 +251,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         let what = match e {
             Entry::Linear { relu: true, .. } => "fully connected, ReLU fused",
             Entry::Linear { .. } => "fully connected",
-            Entry::Table { sigmoid: true, .. } => "sigmoid table",
-            Entry::Table { .. } => "tanh table",
+            Entry::Table { func, .. } => func.tag_and_name().1,
             Entry::Conv { relu: true, .. } => "convolution, ReLU fused",
             Entry::Conv { .. } => "convolution",
             Entry::Pool { max: true, .. } => "max pooling",
@@ -250,8 +278,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .zip(&types)
         .zip(&widths)
         .map(|((e, t), (i, o))| match e {
-            Entry::Table { sigmoid: true, .. } => quote!((#q::QTable::SIGMOID, #i, #o)),
-            Entry::Table { .. } => quote!((#q::QTable::TANH, #i, #o)),
+            Entry::Table { func, .. } => {
+                let tag = format_ident!("{}", func.tag_and_name().0);
+                quote!((#q::QTable::#tag, #i, #o))
+            }
             Entry::Linear { .. } | Entry::Gap { .. } | Entry::Add { .. } => {
                 quote!((<#t as #q::QLayer>::KIND, #i, #o))
             }
@@ -432,16 +462,21 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     let #f = #q::conv::QGlobalAvgPool::of::<#ty>(#prev, #s.params()?);
                 }
             }
-            Entry::Table { sigmoid, .. } => {
-                let table = if *sigmoid {
-                    quote!(sigmoid)
-                } else {
-                    quote!(tanh)
+            Entry::Table { func, layer } => {
+                let v = &layer.value;
+                let build = match func {
+                    Func::Tanh => quote!({ let _ = &#s; #q::QTable::tanh(#prev) }),
+                    Func::Sigmoid => quote!({ let _ = &#s; #q::QTable::sigmoid(#prev) }),
+                    Func::Elu => quote!(#q::QTable::elu(#prev, #s.params()?, (#v).alpha as f32)),
+                    Func::LeakyRelu => {
+                        quote!(#q::QTable::leaky_relu(#prev, #s.params()?, (#v).slope as f32))
+                    }
+                    Func::Relu => quote!(#q::QTable::relu(#prev, #s.params()?)),
+                    Func::Prelu => {
+                        quote!(#q::QTable::prelu(#prev, #s.params()?, __f.params.#f.slope)?)
+                    }
                 };
-                quote! {
-                    let _ = &#s;
-                    let #f = #q::QTable::#table(#prev);
-                }
+                quote!(let #f = #build;)
             }
             Entry::Add { relu, .. } => {
                 let fused = fused_of(*relu);

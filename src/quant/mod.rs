@@ -3,7 +3,7 @@
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
-//! them, `Tanh`, `Sigmoid`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! them, `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`, `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
@@ -16,7 +16,8 @@
 //!   ([`QParams::from_min_max`]);
 //! - requantisation by a 32-bit fixed-point multiplier and shift ([`fixed`]); a `ReLU`
 //!   after a `Linear` is its output range; `Tanh` and `Sigmoid` are 256-entry tables with
-//!   TensorFlow Lite's fixed output scales;
+//!   TensorFlow Lite's fixed output scales, the other element-wise activations tables
+//!   with calibrated ones ([`QTable`]);
 //! - `forward_int8` takes and returns int8 (the firmware path), `quantize_input` and
 //!   `dequantize_output` cross the boundary, `forward` and `classify` do both around it.
 //!
