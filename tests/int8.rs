@@ -71,6 +71,18 @@ network! {
 }
 
 network! {
+    /// A `Normalize` before a padded convolution does not fold (the border would see
+    /// `−μ/σ`), and has no int8 form.
+    struct NormalizedPadded {
+        input: [1, 4, 4],
+        norm: Normalize,
+        Conv2d(2, kernel = 3, padding = 1),
+        Flatten,
+        Linear(2),
+    }
+}
+
+network! {
     /// A Maxout layer has no int8 form.
     struct Pieces { input: 4, mo: Maxout(3, k = 2), Linear(2) }
 }
@@ -531,6 +543,17 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
         }
     );
     assert!(err.to_string().contains("`mo` (Maxout)"), "{err}");
+    let normalized = NormalizedPadded::<f32>::new(&mut rng);
+    let images = vec![[0.5f32; 16]; 3];
+    assert_eq!(
+        normalized
+            .quantize(Dataset::new(&images, &labels).unwrap())
+            .unwrap_err(),
+        QuantError::Unsupported {
+            layer: "norm",
+            kind: "Normalize"
+        }
+    );
     let grouped = Grouped::<f32>::new(&mut rng);
     let cubes = vec![[0.5f32; 36]; 3];
     assert!(matches!(
