@@ -476,31 +476,22 @@ fn activation_tables_follow_the_float_layers() {
     let q = net
         .quantize(Dataset::new(&calib, &labels).unwrap())
         .unwrap();
-    let input_of = |table_out: QParams, prev: QParams| (prev, table_out);
-    // LeakyReLU's table is TensorFlow Lite's integer kernel (fixed-point multipliers,
-    // double rounding): within one step; the others are the float function rounded once.
-    let checks: [(&str, (QParams, QParams), &dyn Fn(f32) -> f32); 4] = [
-        ("elu", input_of(q.elu.output, q.layer0.output), &|x: f32| {
-            if x > 0.0 { x } else { 0.7 * (x.exp() - 1.0) }
-        }),
-        ("pr", input_of(q.pr.output, q.layer2.output), &|x: f32| {
-            if x > 0.0 { x } else { 0.3 * x }
-        }),
-        (
-            "lone",
-            input_of(q.lone.output, q.layer5.output),
-            &|x: f32| x.max(0.0),
-        ),
-        (
-            "leaky",
-            input_of(q.leaky.output, q.layer7.output),
-            &|x: f32| {
-                if x > 0.0 { x } else { 0.1 * x }
-            },
-        ),
+    // Each table's name, input and output parameters, and float function. LeakyReLU's
+    // table is TensorFlow Lite's integer kernel (fixed-point multipliers, double
+    // rounding): within one step; the others are the float function rounded once.
+    type Check<'a> = (&'a str, QParams, QParams, &'a dyn Fn(f32) -> f32);
+    let elu = |x: f32| if x > 0.0 { x } else { 0.7 * (x.exp() - 1.0) };
+    let prelu = |x: f32| if x > 0.0 { x } else { 0.3 * x };
+    let relu = |x: f32| x.max(0.0);
+    let leaky = |x: f32| if x > 0.0 { x } else { 0.1 * x };
+    let checks: [Check; 4] = [
+        ("elu", q.layer0.output, q.elu.output, &elu),
+        ("pr", q.layer2.output, q.pr.output, &prelu),
+        ("lone", q.layer5.output, q.lone.output, &relu),
+        ("leaky", q.layer7.output, q.leaky.output, &leaky),
     ];
     let tables = [&q.elu, &q.pr, &q.lone, &q.leaky];
-    for ((name, (pin, pout), f), t) in checks.iter().zip(tables) {
+    for ((name, pin, pout, f), t) in checks.iter().zip(tables) {
         assert_eq!(t.output, *pout);
         let mut checked = 0;
         for v in -128i32..=127 {

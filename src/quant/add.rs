@@ -99,13 +99,17 @@ impl QAdd {
         Ok(())
     }
 
-    /// The sum of two batches of `B` columns.
-    pub fn forward<const N: usize, const B: usize>(
+    /// The sum of two batches of `B` columns. The two widths must be equal; like
+    /// [`Residual::join`](crate::layers::Residual::join), this is asserted at compile time
+    /// rather than by the types, so that a declaration whose block shapes (given by
+    /// `const` items) differ is one error: the declaration's.
+    pub fn forward<const N: usize, const M: usize, const B: usize>(
         &self,
         a: &SMatrix<i8, N, B>,
-        b: &SMatrix<i8, N, B>,
+        b: &SMatrix<i8, M, B>,
         y: &mut SMatrix<i8, N, B>,
     ) {
+        const { assert!(N == M, "a residual block adds two values of the same width") };
         for ((y, &a), &b) in y.iter_mut().zip(a.iter()).zip(b.iter()) {
             *y = self.add(a, b);
         }
