@@ -83,8 +83,13 @@ network! {
 }
 
 network! {
-    /// A Maxout layer has no int8 form.
-    struct Pieces { input: 4, mo: Maxout(3, k = 2), Linear(2) }
+    /// Maxout layers, one with a ReLU after it (fused).
+    struct Pieces { input: 4, mo: Maxout(6, k = 3), ReLU, m2: Maxout(5, k = 2), Linear(2) }
+}
+
+network! {
+    /// A Softmax layer has no int8 form.
+    struct Soft { input: 4, Linear(3), sm: Softmax }
 }
 
 network! {
@@ -518,22 +523,78 @@ fn activation_tables_follow_the_float_layers() {
     assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
 }
 
+/// Maxout: TensorFlow Lite has no such op (a converted model would calibrate each piece
+/// separately), so the int8 layer is checked against the float one: the pieces share the
+/// layer's output range, so their int8 maximum is the rounded float maximum; the network
+/// within a few output steps of the float network, and the blob round trip.
+#[test]
+fn quantised_maxout_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(27);
+    let net = Pieces::<f32>::new(&mut rng);
+    let calib = samples(11, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert!(q.mo.pieces.iter().all(|p| p.output == q.mo.output));
+    assert_eq!(q.mo.pieces[0].min, q.mo.output.zero_point as i8);
+    assert_eq!(q.m2.pieces[1].min, -128);
+    // The layer: on the dequantised int8 input, the float Maxout (and ReLU), clamped to
+    // the output's range, within one step (weights rounded, the maximum rounded once).
+    let mut layer_worst = 0f32;
+    let p = q.mo.output;
+    for x in samples(12, 100) {
+        let xq = q.quantize_input(&SMatrix::<f32, 4, 1>::from_column_slice(&x));
+        let mut y = SMatrix::<i8, 6, 1>::zeros();
+        q.mo.forward(&xq, &mut y);
+        let xd = xq.map(|v| q.input.dequantize(v));
+        let mut yf = SMatrix::<f32, 6, 1>::zeros();
+        let float = staticnn::layers::Maxout::<3>::default();
+        staticnn::Layer::<f32, 4, 6>::forward(&float, &net.params.mo, &(), &xd, &mut yf);
+        for (a, b) in y.iter().zip(yf.iter()) {
+            let want = b.max(0.0).min(p.dequantize(127));
+            layer_worst = layer_worst.max((p.dequantize(*a) - want).abs() / p.scale);
+        }
+    }
+    assert!(layer_worst <= 1.0, "{layer_worst} steps");
+    // The network, on samples inside the calibrated ranges.
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in &calib[..100] {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; PiecesInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.mo.pieces[2].bias[0] += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+}
+
 #[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let labels = vec![(); 3];
-    let pieces = Pieces::<f32>::new(&mut rng);
-    let err = pieces
+    let soft = Soft::<f32>::new(&mut rng);
+    let err = soft
         .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "mo",
-            kind: "Maxout"
+            layer: "sm",
+            kind: "Softmax"
         }
     );
-    assert!(err.to_string().contains("`mo` (Maxout)"), "{err}");
+    assert!(err.to_string().contains("`sm` (Softmax)"), "{err}");
     let normalized = NormalizedPadded::<f32>::new(&mut rng);
     let images = vec![[0.5f32; 16]; 3];
     assert_eq!(

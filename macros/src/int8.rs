@@ -33,6 +33,8 @@ enum Entry<'a> {
     Gap { layer: &'a Layer },
     /// The sum that ends a residual block (its header), with a `ReLU` fused into it or not.
     Add { layer: &'a Layer, relu: bool },
+    /// `Maxout`, with a `ReLU` fused into it or not.
+    Maxout { layer: &'a Layer, relu: bool },
 }
 
 impl Entry<'_> {
@@ -43,7 +45,8 @@ impl Entry<'_> {
             | Entry::Conv { layer, .. }
             | Entry::Pool { layer, .. }
             | Entry::Gap { layer }
-            | Entry::Add { layer, .. } => layer,
+            | Entry::Add { layer, .. }
+            | Entry::Maxout { layer, .. } => layer,
         }
     }
 }
@@ -139,13 +142,16 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
             }
             _ => None,
         };
-        let fuses =
-            matches!(l.kind.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Residual") && !l.custom;
+        let fuses = matches!(
+            l.kind.as_str(),
+            "Linear" | "Conv1d" | "Conv2d" | "Residual" | "Maxout"
+        ) && !l.custom;
         let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
             "Residual" if skip.is_some() => Entry::Add { layer: l, relu },
             "Linear" => Entry::Linear { layer: l, relu },
+            "Maxout" => Entry::Maxout { layer: l, relu },
             "Conv1d" | "Conv2d" => Entry::Conv { layer: l, relu },
             "MaxPool1d" | "MaxPool2d" | "AvgPool1d" | "AvgPool2d" => Entry::Pool {
                 layer: l,
@@ -244,6 +250,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Pool { .. } => quote!(#q::conv::QPool),
             Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
             Entry::Add { .. } => quote!(#q::QAdd),
+            Entry::Maxout { layer, .. } => {
+                let (i, o, ty) = (&layer.input, &layer.output, &layer.ty);
+                quote!(#q::QMaxout<#i, #o, { <#ty as #q::maxout::Pieces>::K }>)
+            }
         })
         .collect();
     let field_docs = entries.iter().map(|e| {
@@ -259,6 +269,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Gap { .. } => "global average pooling",
             Entry::Add { relu: true, .. } => "the residual block's sum, ReLU fused",
             Entry::Add { .. } => "the residual block's sum",
+            Entry::Maxout { relu: true, .. } => "maxout, ReLU fused",
+            Entry::Maxout { .. } => "maxout",
         };
         format!("Layer {} ({what}).", l.label)
     });
@@ -281,6 +293,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Table { func, .. } => {
                 let tag = format_ident!("{}", func.tag_and_name().0);
                 quote!((#q::QTable::#tag, #i, #o))
+            }
+            Entry::Maxout { layer, .. } => {
+                let ty = &layer.ty;
+                quote!((<#t as #q::QLayer>::KIND, #i, #o), (0u8, <#ty as #q::maxout::Pieces>::K, 0))
             }
             Entry::Linear { .. } | Entry::Gap { .. } | Entry::Add { .. } => {
                 quote!((<#t as #q::QLayer>::KIND, #i, #o))
@@ -477,6 +493,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     }
                 };
                 quote!(let #f = #build;)
+            }
+            Entry::Maxout { relu, .. } => {
+                let fused = fused_of(*relu);
+                quote! {
+                    let #f = #q::QMaxout::quantize(&__f.params.#f, #prev, #s.params()?, #fused)?;
+                }
             }
             Entry::Add { relu, .. } => {
                 let fused = fused_of(*relu);

@@ -3,7 +3,8 @@
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
-//! them, `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`, `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! them, `Maxout` (a `ReLU` after it fused), `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`,
+//! `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
@@ -30,11 +31,13 @@ pub mod add;
 pub mod conv;
 pub mod fixed;
 mod layers;
+pub mod maxout;
 
 use core::fmt;
 
 pub use add::QAdd;
 pub use layers::{Fused, QLayer, QLinear, QTable};
+pub use maxout::QMaxout;
 
 /// The scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
