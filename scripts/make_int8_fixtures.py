@@ -104,11 +104,96 @@ def main():
         rng = np.random.default_rng(1700 + seed)
         model, weights = build(name, inputs, layers, rng)
         calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+        write_mlp(name, inputs, layers, model, weights, calibration, rng, [])
+
+
+def normalized_main(name="mlp_normalized", seed=1710):
+    """An MLP after a `Normalize` layer, as staticnn folds it into the first Linear layer:
+    the Keras model is the folded network (W' = W / σ per input, b' = b − W'·μ). Weights,
+    means and deviations are dyadic with few bits (σ a power of two), so that the fold is
+    exact in f32 in any order and staticnn's folded weights are these bit for bit. The
+    fixture also records μ, σ and the unfolded first layer."""
+    inputs, layers = 8, [(12, "relu"), (6, "tanh"), (3, "linear")]
+    rng = np.random.default_rng(seed)
+    mean = (rng.integers(-16, 17, size=inputs) / 8).astype(np.float32)
+    std = (2.0 ** rng.integers(-1, 3, size=inputs)).astype(np.float32)
+    model, weights = build(name, inputs, layers, rng)
+    weights = [((np.round(w * 1024) / 1024).astype(np.float32),
+                (np.round(b * 256) / 256).astype(np.float32)) for w, b in weights]
+    w0, b0 = weights[0]  # [in, out]
+    wf = (w0 / std[:, None]).astype(np.float32)
+    bf64 = b0.astype(np.float64) - (wf.astype(np.float64) * mean[:, None].astype(np.float64)).sum(0)
+    bf = bf64.astype(np.float32)
+    assert np.all(bf.astype(np.float64) == bf64), "the fold is not exact"
+    folded = [(wf, bf)] + weights[1:]
+    for layer, (w, b) in zip(model.layers, folded):
+        layer.set_weights([w, b])
+    calibration = (rng.normal(0.0, 1.2, size=(CALIBRATION, inputs)) * std + mean).astype(np.float32)
+    extra = [
+        "normalize_mean %s" % hexf(mean),
+        "normalize_std %s" % hexf(std),
+        "unfolded_weight %s" % hexf(w0.T),
+        "unfolded_bias %s" % hexf(b0),
+    ]
+    write_mlp(name, inputs, layers, model, folded, calibration, rng, extra)
+
+
+LEAKY_SLOPE = 0.2
+
+
+def activations_main(name="mlp_leaky", seed=1712, layers=None,
+                     resolver=tf.lite.experimental.OpResolverType.BUILTIN_REF):
+    """An MLP with TFLite's int8 LEAKY_RELU op (two multipliers) after two Dense layers.
+    (No ELU fixture: TensorFlow 2.21's converter leaves an ELU in float, between
+    DEQUANTIZE and QUANTIZE, under full-integer quantisation, and the reference resolver
+    has no ELU kernel.)"""
+    inputs = 6
+    layers = layers or [(10, "leaky"), (8, "leaky"), (3, "linear")]
+    rng = np.random.default_rng(seed)
+    L = tf.keras.layers
+    keras_layers = [tf.keras.Input(shape=(inputs,))]
+    weights, dense = [], []
+    fan_in = inputs
+    for units, act in layers:
+        d = L.Dense(units, activation="elu" if act == "elu" else None)
+        keras_layers.append(d)
+        dense.append(d)
+        if act == "leaky":
+            keras_layers.append(L.LeakyReLU(negative_slope=LEAKY_SLOPE))
+        w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=(fan_in, units)).astype(np.float32)
+        b = rng.normal(0.0, 0.3, size=(units,)).astype(np.float32)
+        weights.append((w, b))
+        fan_in = units
+    model = tf.keras.Sequential(keras_layers)
+    for d, (w, b) in zip(dense, weights):
+        d.set_weights([w, b])
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+    write_mlp(name, inputs, layers, model, weights, calibration, rng, [], resolver)
+
+
+def _unhex(line):
+    return np.array([struct.unpack("<f", struct.pack("<I", int(w, 16)))[0] for w in line.split()[1:]],
+                    dtype=np.float32)
+
+
+def mean_of(extra):
+    return _unhex(extra[0])
+
+
+def std_of(extra):
+    return _unhex(extra[1])
+
+
+def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra,
+              resolver=tf.lite.experimental.OpResolverType.BUILTIN_REF):
+    """Converts `model` with `calibration`, runs the cases on `resolver`'s kernels and
+    writes the fixture."""
+    if True:
         flat = convert(model, calibration)
         ranges = float_ranges(model, calibration)
         interp = tf.lite.Interpreter(
             model_content=flat,
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+            experimental_op_resolver_type=resolver,
         )
         interp.allocate_tensors()
         ops = interp._get_ops_details()
@@ -118,15 +203,18 @@ def main():
 
         lines = [
             "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+            "# kernels: %s" % resolver.name,
             "model %s" % name,
             "inputs %d" % inputs,
-        ]
+        ] + extra
         in_q = inp["quantization_parameters"]
         lines.append("input %s %d" % (hexf(in_q["scales"]), in_q["zero_points"][0]))
         dense = 0
         for op in ops:
             kind = op["op_name"]
             outs = tensors[op["outputs"][0]]["quantization_parameters"]
+            if not len(outs["scales"]):
+                sys.exit("%s: op %s has an unquantised output (%s)" % (name, kind, tensors[op["outputs"][0]]["dtype"]))
             oq = "%s %d" % (hexf(outs["scales"]), outs["zero_points"][0])
             if kind == "FULLY_CONNECTED":
                 units, act = layers[dense]
@@ -153,6 +241,12 @@ def main():
             elif kind == "LOGISTIC":
                 lines.append("sigmoid")
                 lines.append("output %s" % oq)
+            elif kind == "ELU":
+                lines.append("elu")
+                lines.append("output %s" % oq)
+            elif kind == "LEAKY_RELU":
+                lines.append("leaky_relu %s" % hexf([LEAKY_SLOPE]))
+                lines.append("output %s" % oq)
             elif kind in ("QUANTIZE", "DEQUANTIZE"):
                 sys.exit("%s: unexpected %s op" % (name, kind))
             else:
@@ -165,6 +259,8 @@ def main():
         xs.append(np.full(inputs, -128))
         xs.append(np.full(inputs, 127))
         floats = rng.normal(0.2, 1.3, size=(QUANTISED, inputs)).astype(np.float32)
+        if extra:
+            floats = (floats * 0.9 * std_of(extra) + mean_of(extra)).astype(np.float32)
         for f in floats:
             xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
         for x in xs:
@@ -368,9 +464,158 @@ def cnn_main(name="cnn", make=cnn_model, seed=1799):
     print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
 
 
+# The residual fixture: a small ResNet-style CNN (Keras's functional API) whose blocks end
+# in TFLite's int8 ADD, one with the identity as its skip path and a ReLU after the sum
+# (fused into the ADD), one with a 1×1 projection and none. Every op names its input and
+# output tensors, so that the test can follow the graph.
+RES_INPUT = (6, 6, 2)  # H, W, C
+
+
+def resnet_model(rng):
+    L = tf.keras.layers
+    x = tf.keras.Input(shape=RES_INPUT)
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(4, 3, padding="same", activation="relu")(a)
+    b = L.Conv2D(4, 3, padding="same")(b)
+    c = L.ReLU()(L.Add()([b, a]))
+    d = L.Conv2D(6, 3, padding="same", activation="relu")(c)
+    d = L.Conv2D(6, 3, padding="same")(d)
+    p = L.Conv2D(6, 1)(c)
+    e = L.Add()([d, p])
+    f = L.GlobalAveragePooling2D(keepdims=True)(e)
+    y = L.Dense(3)(L.Flatten()(f))
+    model = tf.keras.Model(x, y)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            fan_in = np.prod(ws[0].shape[:-1])
+            w = rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=ws[0].shape).astype(np.float32)
+            b_ = rng.normal(0.0, 0.3, size=ws[1].shape).astype(np.float32)
+            layer.set_weights([w, b_])
+    return model
+
+
+def resnet_main(name="resnet", seed=1801):
+    rng = np.random.default_rng(seed)
+    model = resnet_model(rng)
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION,) + RES_INPUT).astype(np.float32)
+
+    def representative():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    flat = converter.convert()
+    interp = tf.lite.Interpreter(
+        model_content=flat,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
+    interp.allocate_tensors()
+    ops = interp._get_ops_details()
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    in_q = inp["quantization_parameters"]
+    h, w, c = RES_INPUT
+
+    def q(t):
+        p = tensors[t]["quantization_parameters"]
+        return "output %s %d" % (hexf(p["scales"]), p["zero_points"][0])
+
+    def fused(t):
+        # A fused ReLU leaves its name in the output tensor's.
+        return "relu" if "Relu" in tensors[t]["name"] else "none"
+
+    lines = [
+        "# written by scripts/make_int8_fixtures.py with tensorflow %s" % tf.__version__,
+        "model %s" % name,
+        "input_shape %d %d %d" % (c, h, w),
+        "input %d %s %d" % (inp["index"], hexf(in_q["scales"]), in_q["zero_points"][0]),
+    ]
+    traced = []
+    for op in ops:
+        kind = op["op_name"]
+        o = op["outputs"][0]
+        if tensors[o]["dtype"] != np.int8:
+            continue  # Flatten's shape arithmetic
+        traced.append(o)
+        i = op["inputs"][0]
+        ishape = tensors[i]["shape"]
+        if kind == "CONV_2D":
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])  # [CO, KH, KW, CI]
+            co, kh, kw, ci = wq.shape
+            oh, ow = tensors[o]["shape"][1:3]
+            assert (oh, ow) == tuple(ishape[1:3]), "stride 1, same padding only"
+            lines.append("conv %d %d %d %d %d %d 1 1 %d %d 1 1 %d %d %s" % (
+                i, o, ci, co, kh, kw, (kh - 1) // 2, (kw - 1) // 2, oh, ow, fused(o)))
+            lines.append("weight_q %s" % ints(wq.transpose(0, 3, 1, 2)))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        elif kind == "ADD":
+            lines.append("add %d %d %d %s" % (op["inputs"][0], op["inputs"][1], o, fused(o)))
+        elif kind == "MEAN":
+            lines.append("gap %d %d %d %d %d" % (i, o, ishape[3], ishape[1], ishape[2]))
+        elif kind == "RESHAPE":
+            lines.append("flatten %d %d" % (i, o))
+        elif kind == "FULLY_CONNECTED":
+            wt, bt = tensors[op["inputs"][1]], tensors[op["inputs"][2]]
+            wq = interp.get_tensor(wt["index"])  # [OUT, C] (after a 1×1 pooling)
+            lines.append("linear %d %d %d %d %s" % (i, o, wq.shape[1], wq.shape[0], fused(o)))
+            lines.append("weight_q %s" % ints(wq))
+            lines.append("weight_scales %s" % hexf(wt["quantization_parameters"]["scales"]))
+            lines.append("bias_q %s" % ints(interp.get_tensor(bt["index"])))
+        else:
+            sys.exit("%s: op %s not handled" % (name, kind))
+        lines.append(q(o))
+
+    in_scale, in_zp = in_q["scales"][0], in_q["zero_points"][0]
+    xs = [rng.integers(-128, 128, size=RES_INPUT, dtype=np.int32) for _ in range(CNN_CASES)]
+    xs.append(np.full(RES_INPUT, -128))
+    xs.append(np.full(RES_INPUT, 127))
+    floats = rng.normal(0.2, 1.3, size=(CNN_CASES,) + RES_INPUT).astype(np.float32)
+    for f in floats:
+        xs.append(np.clip(np.round(f / in_scale) + in_zp, -128, 127))
+    for n, x in enumerate(xs):
+        interp.set_tensor(inp["index"], np.asarray(x, dtype=np.int8)[None])
+        interp.invoke()
+        y = interp.get_tensor(out["index"])[0]
+        lines.append("case %s ; %s" % (ints(np.asarray(x).transpose(2, 0, 1)), ints(y)))
+        if n < 4:
+            # Every op's output on the first cases, channel-first: which op differs.
+            for t in traced:
+                v = interp.get_tensor(t)[0]
+                if v.ndim == 3:
+                    v = v.transpose(2, 0, 1)
+                lines.append("trace %d %s" % (t, ints(v)))
+    path = os.path.join(OUT, name + ".txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("%s: %d ops, %d cases -> %s" % (name, len(ops), len(xs), path))
+
+
 if __name__ == "__main__":
-    # `cnn`: only the CNN fixture; nothing: every fixture.
+    # `cnn`: only the CNN fixtures; `resnet`: only the residual one; nothing: every fixture.
+    if sys.argv[1:] == ["resnet"]:
+        resnet_main()
+        sys.exit(0)
+    if sys.argv[1:] == ["normalized"]:
+        normalized_main()
+        sys.exit(0)
+    if sys.argv[1:] == ["activations"]:
+        activations_main()
+        sys.exit(0)
     if sys.argv[1:] != ["cnn"]:
         main()
     cnn_main()
     cnn_main("cnn_gap", cnn_gap_model, 1800)
+    resnet_main()
+    if sys.argv[1:] != ["cnn"]:
+        normalized_main()
+        activations_main()

@@ -6,6 +6,7 @@ use staticnn::data::Dataset;
 use staticnn::io::{BlobError, INT8_TAG, from_bytes, int8_from_bytes, int8_to_bytes, to_bytes};
 use staticnn::nalgebra::SMatrix;
 use staticnn::prelude::*;
+use staticnn::quant::conv::Pool;
 use staticnn::quant::{QParams, QuantError};
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 use staticnn::rand::{RngExt, SeedableRng};
@@ -53,13 +54,42 @@ network! {
 }
 
 network! {
-    /// A 1-D convolution has no int8 form yet.
+    /// 1-D layers: a convolution with its batch norm folded and ReLU fused, max pooling, a
+    /// depthwise convolution with stride and dilation, average pooling with padding.
     struct Convolutional {
-        input: [1, 16],
-        conv: Conv1d(2, kernel = 3),
+        input: [2, 24],
+        conv: Conv1d(4, kernel = 3, padding = 1, bias = false),
+        BatchNorm,
+        ReLU,
+        mp: MaxPool1d(2),
+        dw: Conv1d(4, kernel = 3, stride = 2, padding = 2, dilation = 2, groups = 4),
+        ReLU,
+        ap: AvgPool1d(kernel = 3, stride = 1, padding = 1),
         Flatten,
-        Linear(3),
+        out: Linear(3),
     }
+}
+
+network! {
+    /// A `Normalize` before a padded convolution does not fold (the border would see
+    /// `−μ/σ`), and has no int8 form.
+    struct NormalizedPadded {
+        input: [1, 4, 4],
+        norm: Normalize,
+        Conv2d(2, kernel = 3, padding = 1),
+        Flatten,
+        Linear(2),
+    }
+}
+
+network! {
+    /// Maxout layers, one with a ReLU after it (fused).
+    struct Pieces { input: 4, mo: Maxout(6, k = 3), ReLU, m2: Maxout(5, k = 2), Linear(2) }
+}
+
+network! {
+    /// A Softmax layer has no int8 form.
+    struct Soft { input: 4, Linear(3), sm: Softmax }
 }
 
 network! {
@@ -95,8 +125,8 @@ network! {
 }
 
 network! {
-    /// Average pooling with padding: staticnn divides by the whole window, TensorFlow Lite
-    /// by the points inside, so it has no int8 form.
+    /// Average pooling with padding: staticnn divides by the whole window (PyTorch's
+    /// `count_include_pad`), TensorFlow Lite by the points inside.
     struct PaddedAverage {
         input: [1, 4, 4],
         Conv2d(2, kernel = 3, padding = 1),
@@ -117,8 +147,59 @@ network! {
 }
 
 network! {
-    /// An ELU after a Linear has no int8 form yet.
-    struct Smooth { input: 4, Linear(5), elu: ELU(alpha = 1.0), Linear(2) }
+    /// Element-wise activations as tables: ELU, PReLU, a ReLU after a table (nothing to
+    /// fuse it into), LeakyReLU.
+    struct Smooth {
+        input: 4,
+        Linear(8),
+        elu: ELU(alpha = 0.7),
+        Linear(8),
+        pr: PReLU,
+        Linear(6),
+        Tanh,
+        lone: ReLU,
+        Linear(6),
+        leaky: LeakyReLU(slope = 0.1),
+        Linear(2),
+    }
+}
+
+network! {
+    /// Residual blocks: the identity with batch norms folded and a ReLU after the sum
+    /// (fused into it), a strided block with a projection, a nested block.
+    struct ResCnn {
+        input: [2, 6, 6],
+        stem: Conv2d(4, kernel = 3, padding = 1),
+        ReLU,
+        id: Residual(
+            Conv2d(4, kernel = 3, padding = 1, bias = false),
+            BatchNorm,
+            ReLU,
+            Conv2d(4, kernel = 3, padding = 1),
+            BatchNorm,
+        ),
+        ReLU,
+        down: Residual(
+            Conv2d(6, kernel = 3, stride = 2, padding = 1),
+            ReLU,
+            Residual(Conv2d(6, kernel = 3, padding = 1), Tanh),
+            Conv2d(6, kernel = 3, padding = 1);
+            projection = Conv2d(6, kernel = 1, stride = 2),
+        ),
+        gap: GlobalAvgPool,
+        Flatten,
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// A residual MLP: a block first in the network (its skip path is the input).
+    struct ResMlp {
+        input: 4,
+        first: Residual(Linear(4), ReLU, Linear(4)),
+        ReLU,
+        out: Linear(2),
+    }
 }
 
 fn samples(seed: u64, n: usize) -> Vec<[f32; 4]> {
@@ -244,30 +325,285 @@ fn quantised_global_average_pooling_follows_the_float_network() {
 }
 
 #[test]
+fn quantised_residual_networks_follow_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(23);
+    let mut net = ResCnn::<f32>::new(&mut rng);
+    net.state
+        .id_body1
+        .running_mean
+        .iter_mut()
+        .for_each(|m| *m = 0.2);
+    net.state
+        .id_body1
+        .running_var
+        .iter_mut()
+        .for_each(|v| *v = 1.5);
+    let images: Vec<[f32; 72]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    // The sums' inputs are the body's and the skip path's tensors, the ReLU after `id`
+    // is fused into its range.
+    assert_eq!(q.id.zero_point_b, q.stem.output.zero_point);
+    assert_eq!(q.id.min, q.id.output.zero_point as i8);
+    assert_eq!(q.down.zero_point_a, q.down_body3.output.zero_point);
+    assert_eq!(q.down.zero_point_b, q.down_projection0.output.zero_point);
+    assert_eq!((q.down.min, q.down.max), (-128, 127));
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 72, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    // The blob round trip.
+    let mut blob = vec![0u8; ResCnnInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.id.multiplier_a.0 += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+
+    let mlp = ResMlp::<f32>::new(&mut rng);
+    let calib = samples(7, 100);
+    let q = mlp
+        .quantize(Dataset::new(&calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert_eq!(q.first.zero_point_b, q.input.zero_point);
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for x in samples(8, 50) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        worst = worst.max((mlp.forward(&x) - q.forward(&x)).amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+}
+
+#[test]
+fn quantised_1d_networks_follow_the_folded_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(24);
+    let mut net = Convolutional::<f32>::new(&mut rng);
+    net.state
+        .layer1
+        .running_mean
+        .iter_mut()
+        .for_each(|m| *m = 0.3);
+    net.state
+        .layer1
+        .running_var
+        .iter_mut()
+        .for_each(|v| *v = 2.0);
+    let signals: Vec<[f32; 48]> = (0..150)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); signals.len()];
+    let (calib, test) = signals.split_at(100);
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..100]).unwrap())
+        .unwrap();
+    assert!(q.dw.depthwise && !q.conv.depthwise);
+    assert_eq!((q.dw.window.in_h, q.dw.window.dil_w), (1, 2));
+    assert!(matches!(q.ap.pool, Pool::AverageWithPadding { .. }));
+    let float = net.to_inference();
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in test {
+        let x = SMatrix::<f32, 48, 1>::from_column_slice(x);
+        let (a, b) = (float.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 20.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+}
+
+/// Padded average pooling against the float layer: staticnn's semantics (PyTorch's
+/// `count_include_pad = true`) are not TensorFlow Lite's, whose padded average divides by
+/// the points inside the input, so there is no fixture; on every window of random int8
+/// inputs the int8 pool must be the float pool of the dequantised input within one step
+/// (the rounding of the mean: at most half a step).
+#[test]
+fn padded_average_pooling_is_the_float_pool_within_one_step() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(25);
+    let net = PaddedAverage::<f32>::new(&mut rng);
+    let images: Vec<[f32; 16]> = (0..20)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 1.0))
+        .collect();
+    let labels = vec![(); images.len()];
+    let q = net
+        .quantize(Dataset::new(&images, &labels).unwrap())
+        .unwrap();
+    let p = q.ap.output;
+    assert!(p.zero_point != 0, "a zero point that padding must use");
+    let float = staticnn::layers::AvgPool2d::<2, 4, 4, 5, 5, 2, 2, 1, 1, 1, 1>;
+    let mut worst = 0f32;
+    for _ in 0..200 {
+        let x = SMatrix::<i8, 32, 1>::from_fn(|_, _| rng.random::<i8>());
+        let mut y = SMatrix::<i8, 50, 1>::zeros();
+        q.ap.forward(&x, &mut y);
+        let xf = x.map(|v| p.dequantize(v));
+        let mut yf = SMatrix::<f32, 50, 1>::zeros();
+        staticnn::Layer::<f32, 32, 50>::forward(&float, &(), &(), &xf, &mut yf);
+        for (a, b) in y.iter().zip(yf.iter()) {
+            worst = worst.max((p.dequantize(*a) - b).abs() / p.scale);
+        }
+    }
+    assert!(worst <= 0.5 + 1e-3, "{worst} steps");
+}
+
+/// ELU, PReLU, a lone ReLU and LeakyReLU as 256-entry tables. TensorFlow Lite has no
+/// fixture for the first three here (its converter leaves ELU in float, its reference
+/// resolver has no ELU kernel, a ReLU after a table is not what Keras models give it, and
+/// its PRELU quantises the slope; LeakyReLU is bit-exact on `tests/int8_tflite.rs`), so
+/// each table is checked against the float layer: on every int8 input whose float result
+/// lies inside the output's range, within half an output step (the rounding; one step for
+/// LeakyReLU's integer kernel). Then the whole network against the float network.
+#[test]
+fn activation_tables_follow_the_float_layers() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(26);
+    let mut net = Smooth::<f32>::new(&mut rng);
+    net.params.pr.slope = 0.3;
+    let calib = samples(9, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    // Each table's name, input and output parameters, and float function. LeakyReLU's
+    // table is TensorFlow Lite's integer kernel (fixed-point multipliers, double
+    // rounding): within one step; the others are the float function rounded once.
+    type Check<'a> = (&'a str, QParams, QParams, &'a dyn Fn(f32) -> f32);
+    let elu = |x: f32| if x > 0.0 { x } else { 0.7 * (x.exp() - 1.0) };
+    let prelu = |x: f32| if x > 0.0 { x } else { 0.3 * x };
+    let relu = |x: f32| x.max(0.0);
+    let leaky = |x: f32| if x > 0.0 { x } else { 0.1 * x };
+    let checks: [Check; 4] = [
+        ("elu", q.layer0.output, q.elu.output, &elu),
+        ("pr", q.layer2.output, q.pr.output, &prelu),
+        ("lone", q.layer5.output, q.lone.output, &relu),
+        ("leaky", q.layer7.output, q.leaky.output, &leaky),
+    ];
+    let tables = [&q.elu, &q.pr, &q.lone, &q.leaky];
+    for ((name, pin, pout, f), t) in checks.iter().zip(tables) {
+        assert_eq!(t.output, *pout);
+        let mut checked = 0;
+        for v in -128i32..=127 {
+            let want = f(pin.dequantize(v as i8));
+            let lo = pout.dequantize(-128);
+            let hi = pout.dequantize(127);
+            if want < lo || want > hi {
+                continue;
+            }
+            let got = pout.dequantize(t.table[usize::from(v as i8 as u8)]);
+            let steps = (got - want).abs() / pout.scale;
+            let bound = if *name == "leaky" { 1.0 } else { 0.5 + 1e-3 };
+            assert!(steps <= bound, "{name}: input {v}: {steps} steps");
+            checked += 1;
+        }
+        assert!(checked >= 64, "{name}: {checked} inputs in range");
+    }
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for x in samples(10, 100) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        worst = worst.max((net.forward(&x) - q.forward(&x)).amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+}
+
+/// Maxout: TensorFlow Lite has no such op (a converted model would calibrate each piece
+/// separately), so the int8 layer is checked against the float one: the pieces share the
+/// layer's output range, so their int8 maximum is the rounded float maximum; the network
+/// within a few output steps of the float network, and the blob round trip.
+#[test]
+fn quantised_maxout_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(27);
+    let net = Pieces::<f32>::new(&mut rng);
+    let calib = samples(11, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert!(q.mo.pieces.iter().all(|p| p.output == q.mo.output));
+    assert_eq!(q.mo.pieces[0].min, q.mo.output.zero_point as i8);
+    assert_eq!(q.m2.pieces[1].min, -128);
+    // The layer: on the dequantised int8 input, the float Maxout (and ReLU), clamped to
+    // the output's range, within one step (weights rounded, the maximum rounded once).
+    let mut layer_worst = 0f32;
+    let p = q.mo.output;
+    for x in samples(12, 100) {
+        let xq = q.quantize_input(&SMatrix::<f32, 4, 1>::from_column_slice(&x));
+        let mut y = SMatrix::<i8, 6, 1>::zeros();
+        q.mo.forward(&xq, &mut y);
+        let xd = xq.map(|v| q.input.dequantize(v));
+        let mut yf = SMatrix::<f32, 6, 1>::zeros();
+        let float = staticnn::layers::Maxout::<3>::default();
+        staticnn::Layer::<f32, 4, 6>::forward(&float, &net.params.mo, &(), &xd, &mut yf);
+        for (a, b) in y.iter().zip(yf.iter()) {
+            let want = b.max(0.0).min(p.dequantize(127));
+            layer_worst = layer_worst.max((p.dequantize(*a) - want).abs() / p.scale);
+        }
+    }
+    assert!(layer_worst <= 1.0, "{layer_worst} steps");
+    // The network, on samples inside the calibrated ranges.
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in &calib[..100] {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; PiecesInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.mo.pieces[2].bias[0] += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+}
+
+#[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-    let images = vec![[0.5f32; 16]; 3];
     let labels = vec![(); 3];
-    let conv = Convolutional::<f32>::new(&mut rng);
-    let err = conv
-        .quantize(Dataset::new(&images, &labels).unwrap())
+    let soft = Soft::<f32>::new(&mut rng);
+    let err = soft
+        .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "conv",
-            kind: "Conv1d"
+            layer: "sm",
+            kind: "Softmax"
         }
     );
-    assert!(err.to_string().contains("`conv` (Conv1d)"), "{err}");
-    let padded = PaddedAverage::<f32>::new(&mut rng);
+    assert!(err.to_string().contains("`sm` (Softmax)"), "{err}");
+    let normalized = NormalizedPadded::<f32>::new(&mut rng);
+    let images = vec![[0.5f32; 16]; 3];
     assert_eq!(
-        padded
+        normalized
             .quantize(Dataset::new(&images, &labels).unwrap())
             .unwrap_err(),
         QuantError::Unsupported {
-            layer: "ap",
-            kind: "AvgPool2d with padding"
+            layer: "norm",
+            kind: "Normalize"
         }
     );
     let grouped = Grouped::<f32>::new(&mut rng);
@@ -277,17 +613,13 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
         Err(QuantError::Unsupported { layer: "g", .. })
     ));
 
-    let smooth = Smooth::<f32>::new(&mut rng);
-    let calib = samples(2, 3);
-    let err = smooth
-        .quantize(Dataset::new(&calib, &labels).unwrap())
-        .unwrap_err();
+    let mut prelu = Smooth::<f32>::new(&mut rng);
+    prelu.params.pr.slope = f32::NAN;
     assert_eq!(
-        err,
-        QuantError::Unsupported {
-            layer: "elu",
-            kind: "ELU"
-        }
+        prelu
+            .quantize(Dataset::new(&samples(2, 3), &labels).unwrap())
+            .unwrap_err(),
+        QuantError::NonFinite
     );
 
     let none: Vec<[f32; 4]> = Vec::new();

@@ -11,7 +11,7 @@
 use staticnn::data::Dataset;
 use staticnn::nalgebra::SVector;
 use staticnn::prelude::*;
-use staticnn::quant::{Fused, QLinear, QParams, QTable};
+use staticnn::quant::{Fused, QLinear, QParams, QTable, QuantError};
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 
@@ -26,6 +26,32 @@ network! {
 network! {
     /// `mlp_sigmoid_out`: ReLU, tanh, and a sigmoid output.
     struct MlpSigmoidOut { input: 5, fc1: Linear(9), act1: ReLU, fc2: Linear(7), act2: Tanh, fc3: Linear(2), act3: Sigmoid }
+}
+
+network! {
+    /// `mlp_normalized`: a `Normalize` first, which the int8 twin folds into `fc1` as
+    /// `to_inference()` does.
+    struct MlpNormalized {
+        input: 8,
+        norm: Normalize,
+        fc1: Linear(12),
+        act1: ReLU,
+        fc2: Linear(6),
+        act2: Tanh,
+        fc3: Linear(3),
+    }
+}
+
+network! {
+    /// `mlp_leaky`: LeakyReLU after two layers (TensorFlow Lite's `LEAKY_RELU`).
+    struct MlpLeaky {
+        input: 6,
+        fc1: Linear(10),
+        act1: LeakyReLU(slope = 0.2),
+        fc2: Linear(8),
+        act2: LeakyReLU(slope = 0.2),
+        fc3: Linear(3),
+    }
 }
 
 network! {
@@ -52,10 +78,15 @@ enum Op {
     Dense(Dense),
     Tanh(QParams),
     Sigmoid(QParams),
+    /// `LEAKY_RELU` with its slope, and its output.
+    Leaky(f32, QParams),
 }
 
 struct Fixture {
     name: String,
+    /// `mlp_normalized`'s extra lines by key: μ, σ, the first layer's unfolded weights and
+    /// biases.
+    extra: std::collections::HashMap<String, Vec<f32>>,
     input: QParams,
     ops: Vec<Op>,
     calibration: Vec<f32>,
@@ -81,6 +112,7 @@ fn load(name: &str) -> Fixture {
     let text = std::fs::read_to_string(&path).expect("fixture");
     let mut f = Fixture {
         name: name.to_string(),
+        extra: Default::default(),
         input: QParams {
             scale: 0.0,
             zero_point: 0,
@@ -119,6 +151,13 @@ fn load(name: &str) -> Fixture {
             })),
             "tanh" => f.ops.push(Op::Tanh(QParams::TANH)),
             "sigmoid" => f.ops.push(Op::Sigmoid(QParams::SIGMOID)),
+            "leaky_relu" => f.ops.push(Op::Leaky(
+                hexf(rest[0]),
+                QParams {
+                    scale: 0.0,
+                    zero_point: 0,
+                },
+            )),
             "weight" => dense(&mut f).weight = rest.iter().map(|s| hexf(s)).collect(),
             "bias" => dense(&mut f).bias = rest.iter().map(|s| hexf(s)).collect(),
             "weight_scales" => dense(&mut f).weight_scales = rest.iter().map(|s| hexf(s)).collect(),
@@ -127,6 +166,10 @@ fn load(name: &str) -> Fixture {
                 dense(&mut f).weight_q = rest.iter().map(|s| s.parse().unwrap()).collect()
             }
             "bias_scales" => {}
+            "normalize_mean" | "normalize_std" | "unfolded_weight" | "unfolded_bias" => {
+                f.extra
+                    .insert(key.to_string(), rest.iter().map(|s| hexf(s)).collect());
+            }
             "float_range" => dense(&mut f).float_range = (hexf(rest[0]), hexf(rest[1])),
             "bias_q" => dense(&mut f).bias_q = rest.iter().map(|s| s.parse().unwrap()).collect(),
             "output" => {
@@ -134,6 +177,7 @@ fn load(name: &str) -> Fixture {
                 match f.ops.last_mut().expect("an op") {
                     Op::Dense(d) => d.output = p,
                     Op::Tanh(q) | Op::Sigmoid(q) => assert_eq!(*q, p, "{name}: table output"),
+                    Op::Leaky(_, q) => *q = p,
                 }
             }
             "calibration" => f.calibration = rest[1..].iter().map(|s| hexf(s)).collect(),
@@ -173,7 +217,7 @@ impl Fixture {
                     seen += 1;
                     prev = d.output;
                 }
-                Op::Tanh(p) | Op::Sigmoid(p) => prev = *p,
+                Op::Tanh(p) | Op::Sigmoid(p) | Op::Leaky(_, p) => prev = *p,
             }
         }
         unreachable!()
@@ -279,6 +323,31 @@ fn report(f: &Fixture, cases: (usize, usize, i32), ours: (usize, usize, i32), di
     }
 }
 
+/// staticnn's own quantisation of a float network (`quantize`) with the fixture's
+/// calibration samples.
+fn own<const IN: usize, Q>(
+    f: &Fixture,
+    quantize: impl FnOnce(Dataset<'_, f32, IN, ()>) -> Result<Q, QuantError>,
+) -> Q {
+    let labels = vec![(); f.calibration.len() / IN];
+    quantize(Dataset::from_flat(&f.calibration, &labels).unwrap()).unwrap()
+}
+
+/// What every fixture's test ends with: both integer networks on every case (`exact` with
+/// the converter's parameters, `ours` with staticnn's own), the report, and the verdicts:
+/// 0 LSB with the converter's parameters, at most 1 with staticnn's own calibration.
+fn check_fixture<const IN: usize, const OUT: usize>(
+    f: &Fixture,
+    exact: impl Fn(&SMatrix<i8, IN, 1>) -> SMatrix<i8, OUT, 1>,
+    ours: impl Fn(&SMatrix<i8, IN, 1>) -> SMatrix<i8, OUT, 1>,
+    diffs: &[String],
+) {
+    let (exact, own) = (run_cases(f, exact), run_cases(f, ours));
+    report(f, exact, own, diffs);
+    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
+    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+}
+
 #[test]
 fn mlp_relu_is_bit_exact_with_tflite() {
     let f = load("mlp_relu");
@@ -288,23 +357,23 @@ fn mlp_relu_is_bit_exact_with_tflite() {
         fc2: converter_linear(&f, 1),
         fc3: converter_linear(&f, 2),
     };
-    let exact = run_cases(&f, |x| net.forward_int8(x));
-
     let mut float = MlpRelu::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
     set_float(&mut float.params.fc1, f.dense(0));
     set_float(&mut float.params.fc2, f.dense(1));
     set_float(&mut float.params.fc3, f.dense(2));
-    let labels = vec![(); f.calibration.len() / 8];
-    let ours = float
-        .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
-        .unwrap();
-    let mut diffs = compare_linear(&f, 0, &ours.fc1, ours.input);
-    diffs.extend(compare_linear(&f, 1, &ours.fc2, ours.fc1.output));
-    diffs.extend(compare_linear(&f, 2, &ours.fc3, ours.fc2.output));
-    let own = run_cases(&f, |x| ours.forward_int8(x));
-    report(&f, exact, own, &diffs);
-    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
-    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+    let ours = own::<8, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.fc2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
 }
 
 #[test]
@@ -323,23 +392,23 @@ fn mlp_tanh_sigmoid_is_bit_exact_with_tflite() {
         act2,
         fc3,
     };
-    let exact = run_cases(&f, |x| net.forward_int8(x));
-
     let mut float = MlpTanhSigmoid::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
     set_float(&mut float.params.fc1, f.dense(0));
     set_float(&mut float.params.fc2, f.dense(1));
     set_float(&mut float.params.fc3, f.dense(2));
-    let labels = vec![(); f.calibration.len() / 6];
-    let ours = float
-        .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
-        .unwrap();
-    let mut diffs = compare_linear(&f, 0, &ours.fc1, ours.input);
-    diffs.extend(compare_linear(&f, 1, &ours.fc2, ours.act1.output));
-    diffs.extend(compare_linear(&f, 2, &ours.fc3, ours.act2.output));
-    let own = run_cases(&f, |x| ours.forward_int8(x));
-    report(&f, exact, own, &diffs);
-    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
-    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+    let ours = own::<6, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.act1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
 }
 
 #[test]
@@ -358,23 +427,23 @@ fn mlp_sigmoid_out_is_bit_exact_with_tflite() {
         fc3,
         act3,
     };
-    let exact = run_cases(&f, |x| net.forward_int8(x));
-
     let mut float = MlpSigmoidOut::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
     set_float(&mut float.params.fc1, f.dense(0));
     set_float(&mut float.params.fc2, f.dense(1));
     set_float(&mut float.params.fc3, f.dense(2));
-    let labels = vec![(); f.calibration.len() / 5];
-    let ours = float
-        .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
-        .unwrap();
-    let mut diffs = compare_linear(&f, 0, &ours.fc1, ours.input);
-    diffs.extend(compare_linear(&f, 1, &ours.fc2, ours.fc1.output));
-    diffs.extend(compare_linear(&f, 2, &ours.fc3, ours.act2.output));
-    let own = run_cases(&f, |x| ours.forward_int8(x));
-    report(&f, exact, own, &diffs);
-    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
-    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+    let ours = own::<5, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
 }
 
 #[test]
@@ -391,23 +460,125 @@ fn mlp_wide_is_bit_exact_with_tflite() {
         act2,
         fc3,
     };
-    let exact = run_cases(&f, |x| net.forward_int8(x));
-
     let mut float = MlpWide::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
     set_float(&mut float.params.fc1, f.dense(0));
     set_float(&mut float.params.fc2, f.dense(1));
     set_float(&mut float.params.fc3, f.dense(2));
-    let labels = vec![(); f.calibration.len() / 48];
-    let ours = float
-        .quantize(Dataset::from_flat(&f.calibration, &labels).unwrap())
-        .unwrap();
-    let mut diffs = compare_linear(&f, 0, &ours.fc1, ours.input);
-    diffs.extend(compare_linear(&f, 1, &ours.fc2, ours.fc1.output));
-    diffs.extend(compare_linear(&f, 2, &ours.fc3, ours.act2.output));
-    let own = run_cases(&f, |x| ours.forward_int8(x));
-    report(&f, exact, own, &diffs);
-    assert_eq!(exact.1, 0, "outputs differing from TensorFlow Lite");
-    assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
+    let ours = own::<48, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
+}
+
+/// `LeakyReLU` as a table of TensorFlow Lite's int8 `LEAKY_RELU` kernel (two multipliers,
+/// `s_in / s_out` and `s_in · α / s_out`), with the converter's output parameters.
+#[test]
+fn mlp_leaky_is_bit_exact_with_tflite() {
+    let f = load("mlp_leaky");
+    let leaky: Vec<(f32, QParams)> = f
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::Leaky(a, p) => Some((*a, *p)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaky.len(), 2);
+    let fc1 = converter_linear::<6, 10>(&f, 0);
+    let act1 = QTable::leaky_relu(fc1.output, leaky[0].1, leaky[0].0);
+    let fc2 = converter_linear::<10, 8>(&f, 1);
+    let act2 = QTable::leaky_relu(fc2.output, leaky[1].1, leaky[1].0);
+    let fc3 = converter_linear::<8, 3>(&f, 2);
+    let net = MlpLeakyInt8 {
+        input: f.input,
+        fc1,
+        act1,
+        fc2,
+        act2,
+        fc3,
+    };
+    let mut float = MlpLeaky::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    set_float(&mut float.params.fc1, f.dense(0));
+    set_float(&mut float.params.fc2, f.dense(1));
+    set_float(&mut float.params.fc3, f.dense(2));
+    let ours = own::<6, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.act1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
+}
+
+/// A leading `Normalize` folded into the first Linear layer: the fixture's model is the
+/// folded network in Keras (its dyadic weights and statistics make the fold exact, so that
+/// `to_inference()`'s folded weights are the script's bit for bit). The twin of the network
+/// declared with `Normalize` has no entry for it (`fc1` reads the raw input), matches
+/// TensorFlow Lite bit for bit with the converter's parameters, and staticnn's own
+/// quantisation of the unfolded network chooses the converter's weights and biases.
+#[test]
+fn mlp_normalized_is_bit_exact_with_tflite() {
+    let f = load("mlp_normalized");
+    let fc1 = converter_linear::<8, 12>(&f, 0);
+    let fc2 = converter_linear::<12, 6>(&f, 1);
+    let act2 = QTable::tanh(fc2.output);
+    let fc3 = converter_linear::<6, 3>(&f, 2);
+    let net = MlpNormalizedInt8 {
+        input: f.input,
+        fc1,
+        fc2,
+        act2,
+        fc3,
+    };
+
+    let mut float = MlpNormalized::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    float.state.norm.mean = SVector::from_column_slice(&f.extra["normalize_mean"]);
+    float.state.norm.std = SVector::from_column_slice(&f.extra["normalize_std"]);
+    let (w, b) = (&f.extra["unfolded_weight"], &f.extra["unfolded_bias"]);
+    float.params.fc1.weight = SMatrix::from_fn(|o, i| w[o * 8 + i]);
+    float.params.fc1.bias = SVector::from_column_slice(b);
+    set_float(&mut float.params.fc2, f.dense(1));
+    set_float(&mut float.params.fc3, f.dense(2));
+    // The fold is the script's, exactly.
+    let folded = float.to_inference();
+    let d = f.dense(0);
+    assert!(
+        folded
+            .params
+            .fc1
+            .weight
+            .iter()
+            .eq(&SMatrix::<f32, 12, 8>::from_fn(|o, i| d.weight[o * 8 + i]))
+    );
+    assert_eq!(folded.params.fc1.bias.as_slice(), &d.bias[..]);
+    let ours = own::<8, _>(&f, |d| float.quantize(d));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
+    ]
+    .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
 }
 
 /// staticnn's rule from a range to a scale and zero point is the converter's: the input's

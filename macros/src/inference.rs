@@ -14,7 +14,7 @@ use quote::{format_ident, quote};
 use crate::validate::{Layer, Plan};
 
 /// What becomes of each layer of the trained network.
-enum Fate {
+pub(crate) enum Fate {
     /// Copied unchanged.
     Keep,
     /// Removed (dropout).
@@ -37,38 +37,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     {
         return TokenStream::new();
     }
-    let mut fates = Vec::with_capacity(layers.len());
-    let mut last_kept: Option<usize> = None; // the last kept layer, looking through dropout
-    for (k, l) in layers.iter().enumerate() {
-        let fate = match l.kind.as_str() {
-            "Dropout" => Fate::Drop,
-            // Only within one sequence: not into a layer before a residual block or inside
-            // another part of one, whose output something else reads too.
-            "BatchNorm" => match last_kept {
-                Some(j)
-                    if folds_into(&layers[j])
-                        && !bn_folded(&fates, j)
-                        && layers[j].nest.scope == l.nest.scope =>
-                {
-                    Fate::FoldInto(j)
-                }
-                _ => Fate::Keep,
-            },
-            "Normalize" => match next_target(layers, k) {
-                Some(j) => Fate::FoldForward(j),
-                None => Fate::Keep,
-            },
-            _ => Fate::Keep,
-        };
-        if matches!(fate, Fate::Keep) {
-            last_kept = Some(k);
-        }
-        fates.push(fate);
-    }
-    // A network of nothing but dropout keeps one dropout layer, which is the identity.
-    if fates.iter().all(|f| !matches!(f, Fate::Keep)) {
-        fates[0] = Fate::Keep;
-    }
+    let fates = fates(layers);
 
     // The kept layers. The layers left out keep the shape, so each kept layer's input is
     // what it was in the trained network.
@@ -171,6 +140,45 @@ pub fn expand(plan: &Plan) -> TokenStream {
     }
 }
 
+/// What becomes of each layer in the inference form (the int8 twin takes its layers from
+/// here too).
+pub(crate) fn fates(layers: &[Layer]) -> Vec<Fate> {
+    let mut fates = Vec::with_capacity(layers.len());
+    let mut last_kept: Option<usize> = None; // the last kept layer, looking through dropout
+    for (k, l) in layers.iter().enumerate() {
+        let fate = match l.kind.as_str() {
+            "Dropout" => Fate::Drop,
+            // Only within one sequence: not into a layer before a residual block or inside
+            // another part of one, whose output something else reads too.
+            "BatchNorm" => match last_kept {
+                Some(j)
+                    if folds_into(&layers[j])
+                        && !bn_folded(&fates, j)
+                        && layers[j].nest.scope == l.nest.scope =>
+                {
+                    Fate::FoldInto(j)
+                }
+                _ => Fate::Keep,
+            },
+            "Normalize" => match next_target(layers, k) {
+                Some(j) => Fate::FoldForward(j),
+                None => Fate::Keep,
+            },
+            _ => Fate::Keep,
+        };
+        if matches!(fate, Fate::Keep) {
+            last_kept = Some(k);
+        }
+        fates.push(fate);
+    }
+    // A network of nothing but dropout keeps one dropout layer, which is the identity.
+    if fates.iter().all(|f| !matches!(f, Fate::Keep)) {
+        fates[0] = Fate::Keep;
+    }
+
+    fates
+}
+
 /// Whether a batch norm right after `layer` can be folded into its weights.
 fn folds_into(layer: &Layer) -> bool {
     !layer.custom && matches!(layer.kind.as_str(), "Linear" | "Conv1d" | "Conv2d")
@@ -218,7 +226,7 @@ fn renumber(layers: &mut [Layer]) {
 }
 
 /// Whether anything (a batch norm or a `Normalize`) is folded into layer `j`.
-fn folded(fates: &[Fate], j: usize) -> bool {
+pub(crate) fn folded(fates: &[Fate], j: usize) -> bool {
     fates
         .iter()
         .any(|f| matches!(f, Fate::FoldInto(t) | Fate::FoldForward(t) if *t == j))

@@ -3,27 +3,38 @@
 //! The layers are taken as the inference form has them (dropout removed, batch norms after
 //! a `Linear` folded into it) and mapped one by one to integer entries of
 //! `staticnn::quant`: a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
-//! into its output range), `Tanh` and `Sigmoid` become `QTable`s. Any other layer makes the
-//! network unquantisable: its `quantize` then returns `QuantError::Unsupported` naming the
-//! first such layer. New integer layers (convolutions, pooling) are new arms of `entries`.
+//! into its output range), `Tanh` and `Sigmoid` become `QTable`s, and so on; the sum that
+//! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
+//! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
+//! input or an earlier entry's output ([`Src`]). Any other layer makes the network
+//! unquantisable: its `quantize` then returns `QuantError::Unsupported` naming the first
+//! such layer. New integer layers are new arms of `entries`.
+
+use std::collections::HashMap;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use crate::inference::{Fate, fates, folded};
+use crate::residual::{self, Op, Val};
 use crate::validate::{Layer, Plan};
 
 /// One layer of the integer network.
 enum Entry<'a> {
     /// A `Linear` layer, with a `ReLU` fused into it or not.
     Linear { layer: &'a Layer, relu: bool },
-    /// `Tanh` or `Sigmoid` as a table.
-    Table { layer: &'a Layer, sigmoid: bool },
-    /// A `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
+    /// An element-wise activation as a table.
+    Table { layer: &'a Layer, func: Func },
+    /// A `Conv1d` or `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
     Conv { layer: &'a Layer, relu: bool },
-    /// `MaxPool2d` or `AvgPool2d`.
+    /// Max or average pooling, 1-D or 2-D.
     Pool { layer: &'a Layer, max: bool },
     /// `GlobalAvgPool` (TensorFlow Lite's `MEAN`).
     Gap { layer: &'a Layer },
+    /// The sum that ends a residual block (its header), with a `ReLU` fused into it or not.
+    Add { layer: &'a Layer, relu: bool },
+    /// `Maxout`, with a `ReLU` fused into it or not.
+    Maxout { layer: &'a Layer, relu: bool },
 }
 
 impl Entry<'_> {
@@ -33,83 +44,157 @@ impl Entry<'_> {
             | Entry::Table { layer, .. }
             | Entry::Conv { layer, .. }
             | Entry::Pool { layer, .. }
-            | Entry::Gap { layer } => layer,
+            | Entry::Gap { layer }
+            | Entry::Add { layer, .. }
+            | Entry::Maxout { layer, .. } => layer,
         }
     }
 }
 
-/// The layers of the inference form (as `inference.rs` keeps them), and the fields of those
-/// a batch norm was folded into.
-fn kept(layers: &[Layer]) -> (Vec<&Layer>, Vec<String>) {
-    let mut out: Vec<&Layer> = Vec::new();
-    let mut folded_into: Vec<usize> = Vec::new(); // positions in `out` already folded into
-    for l in layers {
-        match l.kind.as_str() {
-            "Dropout" => {}
-            "BatchNorm"
-                if out.last().is_some_and(|p| {
-                    !p.custom
-                        && matches!(p.kind.as_str(), "Linear" | "Conv1d" | "Conv2d")
-                        && !folded_into.contains(&(out.len() - 1))
-                }) =>
-            {
-                folded_into.push(out.len() - 1);
-            }
-            _ => out.push(l),
+/// The function of a table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Func {
+    Tanh,
+    Sigmoid,
+    Elu,
+    LeakyRelu,
+    /// A `ReLU` that no layer before it takes.
+    Relu,
+    Prelu,
+}
+
+impl Func {
+    /// The fingerprint tag and the field's description.
+    fn tag_and_name(self) -> (&'static str, &'static str) {
+        match self {
+            Func::Tanh => ("TANH", "tanh table"),
+            Func::Sigmoid => ("SIGMOID", "sigmoid table"),
+            Func::Elu => ("ELU", "ELU table"),
+            Func::LeakyRelu => ("LEAKY_RELU", "LeakyReLU table (TensorFlow Lite's kernel)"),
+            Func::Relu => ("RELU", "ReLU table"),
+            Func::Prelu => ("PRELU", "PReLU table"),
         }
     }
-    let folded = folded_into
+}
+
+/// Where an entry reads: the network's input or an earlier entry's output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Src {
+    Input,
+    Entry(usize),
+}
+
+/// An entry with what it reads: `src` (a sum's body) and, for a sum, `skip`; `val` is the
+/// kept layer whose float output is the entry's output (a fused `ReLU`'s, or its own).
+struct Node<'a> {
+    entry: Entry<'a>,
+    src: Src,
+    skip: Option<Src>,
+    val: usize,
+}
+
+/// The layers of the inference form (as `inference.rs` keeps them: dropout removed, batch
+/// norms and a leading `Normalize` folded where it folds them), and whether something was
+/// folded into each.
+fn kept(layers: &[Layer]) -> (Vec<Layer>, Vec<bool>) {
+    let fates = fates(layers);
+    layers
         .iter()
-        .map(|&k| out[k].field.to_string())
-        .collect();
-    (out, folded)
+        .zip(&fates)
+        .enumerate()
+        .filter(|(_, (_, f))| matches!(f, Fate::Keep))
+        .map(|(k, (l, _))| (l.clone(), folded(&fates, k)))
+        .unzip()
 }
 
-/// The integer entries, or the first layer that has none.
-fn entries<'a>(kept: &[&'a Layer]) -> Result<Vec<Entry<'a>>, &'a Layer> {
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < kept.len() {
-        let l = kept[k];
+/// The integer entries in forward order, the forward steps over the kept layers, and the
+/// entry holding the network's output; or the first layer that has no entry.
+fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
+    let (tree, _) = residual::tree(kept, 0, 0, None);
+    let mut ops = Vec::new();
+    let last = residual::ops(&tree, Val::X, &mut ops);
+    let readers = |v: Val| ops.iter().filter(|op| op.reads().contains(&v)).count();
+    // Each kept layer's output as an entry's (a `Flatten`'s is its input's).
+    let mut alias: HashMap<usize, Src> = HashMap::new();
+    let src_of = |v: Val, alias: &HashMap<usize, Src>| match v {
+        Val::X => Src::Input,
+        Val::Out(k) => alias[&k],
+    };
+    let mut out: Vec<Node<'_>> = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        let (k, src, skip) = match &ops[i] {
+            Op::Layer { k, src } => (*k, src_of(*src, &alias), None),
+            Op::Join { h, body, skip } => (*h, src_of(*body, &alias), Some(src_of(*skip, &alias))),
+        };
+        let l = &kept[k];
+        // A `ReLU` that is the next step and the only reader of this output.
+        let relu_next = match ops.get(i + 1) {
+            Some(Op::Layer {
+                k: r,
+                src: Val::Out(p),
+            }) if *p == k
+                && kept[*r].kind == "ReLU"
+                && !kept[*r].custom
+                && readers(Val::Out(k)) == 1 =>
+            {
+                Some(*r)
+            }
+            _ => None,
+        };
+        let fuses = matches!(
+            l.kind.as_str(),
+            "Linear" | "Conv1d" | "Conv2d" | "Residual" | "Maxout"
+        ) && !l.custom;
+        let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
-            "Linear" | "Conv2d" => {
-                let relu = kept
-                    .get(k + 1)
-                    .is_some_and(|n| n.kind == "ReLU" && !n.custom);
-                if relu {
-                    k += 1;
-                }
-                if l.kind == "Linear" {
-                    Entry::Linear { layer: l, relu }
-                } else {
-                    Entry::Conv { layer: l, relu }
-                }
-            }
-            "MaxPool2d" | "AvgPool2d" => Entry::Pool {
+            "Residual" if skip.is_some() => Entry::Add { layer: l, relu },
+            "Linear" => Entry::Linear { layer: l, relu },
+            "Maxout" => Entry::Maxout { layer: l, relu },
+            "Conv1d" | "Conv2d" => Entry::Conv { layer: l, relu },
+            "MaxPool1d" | "MaxPool2d" | "AvgPool1d" | "AvgPool2d" => Entry::Pool {
                 layer: l,
-                max: l.kind == "MaxPool2d",
+                max: l.kind.starts_with("Max"),
             },
             "GlobalAvgPool" => Entry::Gap { layer: l },
             // The same values in the same order: no entry.
             "Flatten" => {
-                k += 1;
+                alias.insert(k, src);
+                i += 1;
                 continue;
             }
-            "Tanh" => Entry::Table {
+            "Tanh" | "Sigmoid" | "ELU" | "LeakyReLU" | "ReLU" | "PReLU" => Entry::Table {
                 layer: l,
-                sigmoid: false,
-            },
-            "Sigmoid" => Entry::Table {
-                layer: l,
-                sigmoid: true,
+                func: match l.kind.as_str() {
+                    "Tanh" => Func::Tanh,
+                    "Sigmoid" => Func::Sigmoid,
+                    "ELU" => Func::Elu,
+                    "LeakyReLU" => Func::LeakyRelu,
+                    "ReLU" => Func::Relu,
+                    _ => Func::Prelu,
+                },
             },
             _ => return Err(l),
         };
-        out.push(entry);
-        k += 1;
+        let e = Src::Entry(out.len());
+        alias.insert(k, e);
+        let mut val = k;
+        if relu && let Some(r) = relu_next {
+            alias.insert(r, e);
+            val = r;
+            i += 1;
+        }
+        out.push(Node {
+            entry,
+            src,
+            skip,
+            val,
+        });
+        i += 1;
     }
-    Ok(out)
+    let last = src_of(last, &alias);
+    Ok((out, ops, last))
 }
 
 pub fn expand(plan: &Plan) -> TokenStream {
@@ -118,8 +203,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let q = quote!(::staticnn::quant);
     let dataset = quote!(::staticnn::data::Dataset<'_, f32, #input, __L>);
     let (kept, folded) = kept(&plan.layers);
-    let entries = match entries(&kept) {
-        Ok(e) if !e.is_empty() => e,
+    let (nodes, ops, last) = match entries(&kept) {
+        Ok((n, ops, Src::Entry(last))) if !n.is_empty() => (n, ops, last),
         other => {
             let (layer, kind) = match other {
                 Err(l) => (l.field.to_string(), l.kind.clone()),
@@ -145,7 +230,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             };
         }
     };
-    let output = &entries.last().expect("not empty").layer().output;
+    let entries: Vec<&Entry> = nodes.iter().map(|n| &n.entry).collect();
+    let output = &entries[last].layer().output;
 
     let fields: Vec<_> = entries.iter().map(|e| &e.layer().field).collect();
     let types: Vec<TokenStream> = entries
@@ -163,6 +249,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             Entry::Pool { .. } => quote!(#q::conv::QPool),
             Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
+            Entry::Add { .. } => quote!(#q::QAdd),
+            Entry::Maxout { layer, .. } => {
+                let (i, o, ty) = (&layer.input, &layer.output, &layer.ty);
+                quote!(#q::QMaxout<#i, #o, { <#ty as #q::maxout::Pieces>::K }>)
+            }
         })
         .collect();
     let field_docs = entries.iter().map(|e| {
@@ -170,13 +261,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
         let what = match e {
             Entry::Linear { relu: true, .. } => "fully connected, ReLU fused",
             Entry::Linear { .. } => "fully connected",
-            Entry::Table { sigmoid: true, .. } => "sigmoid table",
-            Entry::Table { .. } => "tanh table",
+            Entry::Table { func, .. } => func.tag_and_name().1,
             Entry::Conv { relu: true, .. } => "convolution, ReLU fused",
             Entry::Conv { .. } => "convolution",
             Entry::Pool { max: true, .. } => "max pooling",
             Entry::Pool { .. } => "average pooling",
             Entry::Gap { .. } => "global average pooling",
+            Entry::Add { relu: true, .. } => "the residual block's sum, ReLU fused",
+            Entry::Add { .. } => "the residual block's sum",
+            Entry::Maxout { relu: true, .. } => "maxout, ReLU fused",
+            Entry::Maxout { .. } => "maxout",
         };
         format!("Layer {} ({what}).", l.label)
     });
@@ -184,6 +278,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .iter()
         .map(|e| (&e.layer().input, &e.layer().output))
         .collect();
+    // Where an entry reads, in the fingerprint: 0 the input, `j + 1` entry `j`.
+    let code = |s: Src| match s {
+        Src::Input => 0usize,
+        Src::Entry(j) => j + 1,
+    };
     // The fingerprint's tag: the layer type's kind, or, for a table (whose bytes do not say
     // which function they hold), the function's.
     let prints = entries
@@ -191,9 +290,17 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .zip(&types)
         .zip(&widths)
         .map(|((e, t), (i, o))| match e {
-            Entry::Table { sigmoid: true, .. } => quote!((#q::QTable::SIGMOID, #i, #o)),
-            Entry::Table { .. } => quote!((#q::QTable::TANH, #i, #o)),
-            Entry::Linear { .. } | Entry::Gap { .. } => quote!((<#t as #q::QLayer>::KIND, #i, #o)),
+            Entry::Table { func, .. } => {
+                let tag = format_ident!("{}", func.tag_and_name().0);
+                quote!((#q::QTable::#tag, #i, #o))
+            }
+            Entry::Maxout { layer, .. } => {
+                let ty = &layer.ty;
+                quote!((<#t as #q::QLayer>::KIND, #i, #o), (0u8, <#ty as #q::maxout::Pieces>::K, 0))
+            }
+            Entry::Linear { .. } | Entry::Gap { .. } | Entry::Add { .. } => {
+                quote!((<#t as #q::QLayer>::KIND, #i, #o))
+            }
             // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
             Entry::Conv { layer, .. } | Entry::Pool { layer, .. } => {
                 let ty = &layer.ty;
@@ -208,33 +315,61 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     (#kind, #i, #o), #w[0], #w[1], #w[2], #w[3]
                 }
             }
+        })
+        .collect::<Vec<_>>();
+    // The wiring, where it is not a chain: a sum's two inputs (tag 11), an entry that does
+    // not read the one before it (tag 12). A plain network's fingerprint has neither.
+    let prints = prints
+        .into_iter()
+        .zip(&nodes)
+        .enumerate()
+        .map(|(k, (p, n))| {
+            let (src, prev) = (code(n.src), k);
+            match n.skip {
+                Some(skip) => {
+                    let skip = code(skip);
+                    quote!(#p, (11u8, #src, #skip))
+                }
+                None if src != prev => quote!(#p, (12u8, #src, 0)),
+                None => p,
+            }
         });
 
     // forward_int8: one buffer per layer output.
-    let steps = fields
+    let buffer = |s: Src| match s {
+        Src::Input => quote!(x),
+        Src::Entry(j) => {
+            let h = format_ident!("__h{}", j + 1);
+            quote!(&#h)
+        }
+    };
+    let steps = nodes
         .iter()
+        .zip(&fields)
         .zip(&widths)
         .enumerate()
-        .map(|(k, (f, (_, o)))| {
-            let src = if k == 0 {
-                quote!(x)
-            } else {
-                let h = format_ident!("__h{}", k);
-                quote!(&#h)
-            };
+        .map(|(k, ((n, f), (_, o)))| {
+            let src = buffer(n.src);
             let dst = format_ident!("__h{}", k + 1);
+            let call = match n.skip {
+                Some(skip) => {
+                    let skip = buffer(skip);
+                    quote!(self.#f.forward(#src, #skip, &mut #dst);)
+                }
+                None => quote!(self.#f.forward(#src, &mut #dst);),
+            };
             quote! {
                 let mut #dst = ::staticnn::nalgebra::SMatrix::<i8, #o, { B }>::zeros();
-                self.#f.forward(#src, &mut #dst);
+                #call
             }
         });
-    let last = format_ident!("__h{}", entries.len());
+    let last_buffer = format_ident!("__h{}", last + 1);
 
-    // quantize: the float forward layer by layer, recording each quantised tensor's range.
+    // quantize: the float forward step by step, recording each entry's output range.
     let float_source = if plan
         .layers
         .iter()
-        .any(|l| l.kind == "BatchNorm" || l.kind == "Dropout")
+        .any(|l| matches!(l.kind.as_str(), "BatchNorm" | "Dropout" | "Normalize"))
     {
         quote!(let __f = &self.to_inference();)
     } else {
@@ -243,65 +378,86 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let stats: Vec<_> = (0..entries.len())
         .map(|k| format_ident!("__s{}", k))
         .collect();
+    // Each kept layer's float output (a `Flatten`'s is its input's).
+    let mut value: HashMap<usize, proc_macro2::Ident> = HashMap::new();
+    let value_of = |v: Val, value: &HashMap<usize, proc_macro2::Ident>| match v {
+        Val::X => format_ident!("__x0"),
+        Val::Out(k) => value[&k].clone(),
+    };
     let mut float_steps = Vec::new();
-    let mut n = 0usize;
-    for (k, e) in entries.iter().enumerate() {
-        let mut run = |l: &Layer| {
-            // The inference form's type: with the bias a folded batch norm gave it.
-            let (ty, v) = match &l.biased {
-                Some((ty, v)) if folded.contains(&l.field.to_string()) => (ty, v),
-                _ => (&l.ty, &l.value),
-            };
-            let (f, i, o) = (&l.field, &l.input, &l.output);
-            let (src, dst) = (format_ident!("__x{}", n), format_ident!("__x{}", n + 1));
-            n += 1;
-            quote! {
-                let mut #dst = ::staticnn::nalgebra::SMatrix::<f32, #o, 1>::zeros();
-                <#ty as ::staticnn::Layer<f32, #i, #o>>::forward(
-                    &#v, &__f.params.#f, &__f.state.#f, &#src, &mut #dst,
-                );
+    for op in &ops {
+        let k = op.out();
+        let l = &kept[k];
+        let dst = format_ident!("__x{}", k + 1);
+        let (i, o) = (&l.input, &l.output);
+        match op {
+            Op::Layer { src, .. } if l.kind == "Flatten" => {
+                value.insert(k, value_of(*src, &value));
+                continue;
+            }
+            Op::Layer { src, .. } => {
+                // The inference form's type: with the bias a folded batch norm gave it.
+                let (ty, v) = match &l.biased {
+                    Some((ty, v)) if folded[k] => (ty, v),
+                    _ => (&l.ty, &l.value),
+                };
+                let (f, src) = (&l.field, value_of(*src, &value));
+                float_steps.push(quote! {
+                    let mut #dst = ::staticnn::nalgebra::SMatrix::<f32, #o, 1>::zeros();
+                    <#ty as ::staticnn::Layer<f32, #i, #o>>::forward(
+                        &#v, &__f.params.#f, &__f.state.#f, &#src, &mut #dst,
+                    );
+                });
+            }
+            Op::Join { body, skip, .. } => {
+                let (a, b) = (value_of(*body, &value), value_of(*skip, &value));
+                float_steps.push(quote! {
+                    let mut #dst = ::staticnn::nalgebra::SMatrix::<f32, #o, 1>::zeros();
+                    ::staticnn::layers::Residual::join(&#a, &#b, &mut #dst);
+                });
+            }
+        }
+        value.insert(k, dst.clone());
+        if let Some(e) = nodes.iter().position(|n| n.val == k) {
+            let s = &stats[e];
+            float_steps.push(quote!(#s.see(#dst.iter())?;));
+        }
+    }
+    // Each entry's input parameters (the built entries are locals named as the fields).
+    let params_of = |s: Src| match s {
+        Src::Input => quote!(input),
+        Src::Entry(j) => {
+            let f = fields[j];
+            quote!(#f.output)
+        }
+    };
+    let builds = nodes.iter().zip(&stats).map(|(n, s)| {
+        let e = &n.entry;
+        let f = &e.layer().field;
+        let prev = params_of(n.src);
+        let fused_of = |relu: bool| {
+            if relu {
+                quote!(#q::Fused::Relu)
+            } else {
+                quote!(#q::Fused::None)
             }
         };
-        let mut t = run(e.layer());
-        if let Entry::Linear { layer, relu: true } | Entry::Conv { layer, relu: true } = e {
-            let pos = kept
-                .iter()
-                .position(|l| l.field == layer.field)
-                .expect("kept");
-            t.extend(run(kept[pos + 1]));
-        }
-        let (s, x) = (&stats[k], format_ident!("__x{}", n));
-        t.extend(quote!(#s.see(#x.iter())?;));
-        float_steps.push(t);
-    }
-    let builds = entries.iter().zip(&stats).map(|(e, s)| {
-        let f = &e.layer().field;
         match e {
             Entry::Linear { relu, .. } => {
-                let fused = if *relu {
-                    quote!(#q::Fused::Relu)
-                } else {
-                    quote!(#q::Fused::None)
-                };
+                let fused = fused_of(*relu);
                 quote! {
                     let #f = #q::QLinear::quantize(
-                        &__f.params.#f.weight, &__f.params.#f.bias, __prev, #s.params()?, #fused,
+                        &__f.params.#f.weight, &__f.params.#f.bias, #prev, #s.params()?, #fused,
                     )?;
-                    let __prev = #f.output;
                 }
             }
             Entry::Conv { layer, relu } => {
-                let fused = if *relu {
-                    quote!(#q::Fused::Relu)
-                } else {
-                    quote!(#q::Fused::None)
-                };
+                let fused = fused_of(*relu);
                 let (ty, name) = (&layer.ty, f.to_string());
                 quote! {
                     let #f = #q::conv::QConv2d::quantize::<#ty, _>(
-                        &__f.params.#f, #name, __prev, #s.params()?, #fused,
+                        &__f.params.#f, #name, #prev, #s.params()?, #fused,
                     )?;
-                    let __prev = #f.output;
                 }
             }
             Entry::Pool { layer, max } => {
@@ -313,32 +469,48 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let (ty, name) = (&layer.ty, f.to_string());
                 quote! {
                     let _ = &#s;
-                    let #f = #q::conv::QPool::new::<#ty>(#pool, #name, __prev)?;
-                    let __prev = #f.output;
+                    let #f = #q::conv::QPool::new::<#ty>(#pool, #name, #prev)?;
                 }
             }
             Entry::Gap { layer } => {
                 let ty = &layer.ty;
                 quote! {
-                    let #f = #q::conv::QGlobalAvgPool::of::<#ty>(__prev, #s.params()?);
-                    let __prev = #f.output;
+                    let #f = #q::conv::QGlobalAvgPool::of::<#ty>(#prev, #s.params()?);
                 }
             }
-            Entry::Table { sigmoid, .. } => {
-                let table = if *sigmoid {
-                    quote!(sigmoid)
-                } else {
-                    quote!(tanh)
+            Entry::Table { func, layer } => {
+                let v = &layer.value;
+                let build = match func {
+                    Func::Tanh => quote!({ let _ = &#s; #q::QTable::tanh(#prev) }),
+                    Func::Sigmoid => quote!({ let _ = &#s; #q::QTable::sigmoid(#prev) }),
+                    Func::Elu => quote!(#q::QTable::elu(#prev, #s.params()?, (#v).alpha as f32)),
+                    Func::LeakyRelu => {
+                        quote!(#q::QTable::leaky_relu(#prev, #s.params()?, (#v).slope as f32))
+                    }
+                    Func::Relu => quote!(#q::QTable::relu(#prev, #s.params()?)),
+                    Func::Prelu => {
+                        quote!(#q::QTable::prelu(#prev, #s.params()?, __f.params.#f.slope)?)
+                    }
                 };
+                quote!(let #f = #build;)
+            }
+            Entry::Maxout { relu, .. } => {
+                let fused = fused_of(*relu);
                 quote! {
-                    let #f = #q::QTable::#table(__prev);
-                    let __prev = #f.output;
+                    let #f = #q::QMaxout::quantize(&__f.params.#f, #prev, #s.params()?, #fused)?;
+                }
+            }
+            Entry::Add { relu, .. } => {
+                let fused = fused_of(*relu);
+                let skip = params_of(n.skip.expect("a sum has two inputs"));
+                quote! {
+                    let #f = #q::QAdd::new(#prev, #skip, #s.params()?, #fused);
                 }
             }
         }
     });
     let flash = const_reader(&name, vis, &entries, &types);
-    let last_field = fields.last().expect("not empty");
+    let last_field = fields[last];
     let doc = format!(
         "The int8 form of [`{orig}`]: integer weights, activations and arithmetic, as TensorFlow Lite's int8 reference kernels compute them. Made by [`{orig}::quantize`]."
     );
@@ -372,7 +544,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 x: &::staticnn::nalgebra::SMatrix<i8, #input, { B }>,
             ) -> ::staticnn::nalgebra::SMatrix<i8, #output, { B }> {
                 #(#steps)*
-                #last
+                #last_buffer
             }
 
             /// The output's scale and zero point.
@@ -502,8 +674,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     __input.see(__x0.iter())?;
                     #(#float_steps)*
                 }
-                let __prev = __input.params()?;
-                let input = __prev;
+                let input = __input.params()?;
                 #(#builds)*
                 ::core::result::Result::Ok(#name { input, #(#fields),* })
             }
@@ -518,14 +689,17 @@ pub fn expand(plan: &Plan) -> TokenStream {
 fn const_reader(
     name: &proc_macro2::Ident,
     vis: &syn::Visibility,
-    entries: &[Entry<'_>],
+    entries: &[&Entry<'_>],
     types: &[TokenStream],
 ) -> TokenStream {
     let q = quote!(::staticnn::quant);
     let reads = entries.iter().zip(types).map(|(e, t)| {
         let f = &e.layer().field;
         let read = match e {
-            Entry::Linear { .. } | Entry::Table { .. } => quote!(<#t>::from_blob_bytes(__a)),
+            Entry::Linear { .. }
+            | Entry::Table { .. }
+            | Entry::Add { .. }
+            | Entry::Maxout { .. } => quote!(<#t>::from_blob_bytes(__a)),
             Entry::Conv { layer, .. } | Entry::Gap { layer } => {
                 let ty = &layer.ty;
                 quote!(<#t>::from_blob_bytes::<#ty>(__a))

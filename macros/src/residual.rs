@@ -15,7 +15,7 @@ use quote::{format_ident, quote};
 use crate::validate::{Layer, Part, W};
 
 /// A node of the tree: a layer, or a block with its body and projection.
-enum Node {
+pub(crate) enum Node {
     Layer(usize),
     Block {
         header: usize,
@@ -27,13 +27,13 @@ enum Node {
 /// A value flowing forward: the network's input, or a layer's output (a block header's is
 /// the block's sum).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Val {
+pub(crate) enum Val {
     X,
     Out(usize),
 }
 
 /// One forward step.
-enum Op {
+pub(crate) enum Op {
     /// Layer `k` reads `src`.
     Layer { k: usize, src: Val },
     /// Block header `h` writes `body + skip`.
@@ -41,13 +41,13 @@ enum Op {
 }
 
 impl Op {
-    fn out(&self) -> usize {
+    pub(crate) fn out(&self) -> usize {
         match self {
             Op::Layer { k, .. } => *k,
             Op::Join { h, .. } => *h,
         }
     }
-    fn reads(&self) -> Vec<Val> {
+    pub(crate) fn reads(&self) -> Vec<Val> {
         match self {
             Op::Layer { src, .. } => vec![*src],
             Op::Join { body, skip, .. } => vec![*body, *skip],
@@ -57,7 +57,7 @@ impl Op {
 
 /// The layers from `k` on at nesting `depth` (inside `part` of the block whose header field
 /// is named, when `depth > 0`), as a tree; returns the nodes and the index after them.
-fn tree(
+pub(crate) fn tree(
     layers: &[Layer],
     mut k: usize,
     depth: usize,
@@ -94,7 +94,7 @@ fn tree(
 }
 
 /// The forward steps of `nodes` fed `input`; returns the value out.
-fn ops(nodes: &[Node], input: Val, out: &mut Vec<Op>) -> Val {
+pub(crate) fn ops(nodes: &[Node], input: Val, out: &mut Vec<Op>) -> Val {
     let mut v = input;
     for n in nodes {
         v = match n {

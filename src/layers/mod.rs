@@ -11,14 +11,14 @@
 
 mod activation;
 mod batch_norm;
-mod conv;
+pub(crate) mod conv;
 #[cfg(target_arch = "x86_64")]
 mod conv_avx512;
 mod dropout;
 mod linear;
 mod maxout;
 mod normalize;
-mod pool;
+pub(crate) mod pool;
 #[cfg(target_arch = "x86_64")]
 mod pool_avx512;
 mod prelu;

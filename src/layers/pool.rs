@@ -11,7 +11,7 @@ use crate::layers::conv::{Geom, out_len};
 use crate::{Layer, SMatrix, Scalar};
 
 /// Types whose constants give a pooling window's [`Geom`] (`ci = co`, dilation 1).
-trait PoolShape {
+pub(crate) trait PoolShape {
     /// The geometry.
     const GEOM: Geom;
 }

@@ -25,7 +25,11 @@ use nalgebra::SMatrix;
 use super::fixed::{multiply_by_quantized_multiplier_double_rounding, quantize_multiplier};
 use super::layers::{fused_range, i32_at};
 use super::{Fused, QLayer, QParams, QuantError};
-use crate::layers::{AvgPool2d, Conv2d, ConvParams, GlobalAvgPool, MaxPool2d};
+use crate::layers::conv::{ConvShape, Geom};
+use crate::layers::pool::PoolShape;
+use crate::layers::{
+    AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvParams, GlobalAvgPool, MaxPool1d, MaxPool2d,
+};
 
 /// The geometry of a 2-D window operation (convolution or pooling): input and output
 /// sizes, kernel, stride, padding before the first row and column (TensorFlow Lite's
@@ -249,8 +253,16 @@ pub fn depthwise_conv2d(
 pub enum Pool {
     /// The largest value.
     Max,
-    /// The mean of the values inside the input, rounded half away from zero.
+    /// The mean of the values inside the input, rounded half away from zero (TensorFlow
+    /// Lite's `AVERAGE_POOL_2D`).
     Average,
+    /// The mean over the whole window, padding counted as real 0 (`zero_point`), rounded
+    /// half away from zero: PyTorch's `count_include_pad = True`, staticnn's average
+    /// pooling with padding (TensorFlow Lite has no such kernel).
+    AverageWithPadding {
+        /// The tensor's zero point: the value of a padded point.
+        zero_point: i32,
+    },
 }
 
 /// Max or average pooling of one sample `x` (`[c][in_h][in_w]`) into `y`
@@ -287,12 +299,21 @@ pub fn pool2d(
                         }
                     }
                 }
+                // The whole window, for the mean that counts the padding.
+                let window = (win.k_h.wrapping_mul(win.k_w)).min(i32::MAX as usize) as i32;
+                let (sum, count) = match pool {
+                    Pool::AverageWithPadding { zero_point } => (
+                        sum.wrapping_add(window.wrapping_sub(count).wrapping_mul(zero_point)),
+                        window,
+                    ),
+                    _ => (sum, count),
+                };
                 let v = match pool {
                     _ if count <= 0 => 0,
                     Pool::Max => best,
                     // Half away from zero, as TensorFlow Lite rounds the mean.
-                    Pool::Average if sum > 0 => (sum + count / 2) / count,
-                    Pool::Average => (sum - count / 2) / count,
+                    _ if sum > 0 => (sum + count / 2) / count,
+                    _ => (sum - count / 2) / count,
                 };
                 y[(ch * win.out_h + oy) * win.out_w + ox] =
                     v.max(i32::from(min)).min(i32::from(max)) as i8;
@@ -302,8 +323,10 @@ pub fn pool2d(
     Ok(())
 }
 
-/// The geometry of a float convolution or pooling layer type, read from its type
-/// parameters: what its int8 form needs (the generated twin names it through this trait).
+/// The geometry of a float convolution or pooling layer type (1-D or 2-D, a 1-D layer being
+/// the 2-D one over a single row): what its int8 form needs (the generated twin names it
+/// through this trait). The convolutions and pooling layers take it from the geometry the
+/// float layers compute with (`layers::conv::Geom`), so the two cannot differ.
 pub trait Geometry {
     /// The window.
     const WINDOW: Window;
@@ -317,86 +340,75 @@ pub trait Geometry {
     const KK: usize;
 }
 
-const fn window(
-    hw: [usize; 4],
-    k: [usize; 2],
-    s: [usize; 2],
-    p: [usize; 2],
-    d: [usize; 2],
-) -> Window {
-    Window {
-        in_h: hw[0],
-        in_w: hw[1],
-        out_h: hw[2],
-        out_w: hw[3],
-        k_h: k[0],
-        k_w: k[1],
-        stride_h: s[0],
-        stride_w: s[1],
-        pad_top: p[0],
-        pad_left: p[1],
-        dil_h: d[0],
-        dil_w: d[1],
+impl From<Geom> for Window {
+    fn from(g: Geom) -> Self {
+        window_of(&g)
     }
 }
 
-impl<
-    const CI: usize,
-    const HI: usize,
-    const WI: usize,
-    const CO: usize,
-    const HO: usize,
-    const WO: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PH: usize,
-    const PW: usize,
-    const DH: usize,
-    const DW: usize,
-    const G: usize,
-    const KK: usize,
-    const NB: usize,
-> Geometry for Conv2d<CI, HI, WI, CO, HO, WO, KH, KW, SH, SW, PH, PW, DH, DW, G, KK, NB>
-{
-    const WINDOW: Window = window([HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW], [DH, DW]);
-    const IN_C: usize = CI;
-    const OUT_C: usize = CO;
-    const GROUPS: usize = G;
-    const KK: usize = KK;
+/// [`Window`] from a float layer's geometry (what `From` does, in `const`).
+const fn window_of(g: &Geom) -> Window {
+    Window {
+        in_h: g.hi,
+        in_w: g.wi,
+        out_h: g.ho,
+        out_w: g.wo,
+        k_h: g.kh,
+        k_w: g.kw,
+        stride_h: g.sh,
+        stride_w: g.sw,
+        pad_top: g.ph,
+        pad_left: g.pw,
+        dil_h: g.dh,
+        dil_w: g.dw,
+    }
 }
 
-macro_rules! pool_geometry {
-    ($t:ident) => {
-        impl<
-            const C: usize,
-            const HI: usize,
-            const WI: usize,
-            const HO: usize,
-            const WO: usize,
-            const KH: usize,
-            const KW: usize,
-            const SH: usize,
-            const SW: usize,
-            const PH: usize,
-            const PW: usize,
-        > Geometry for $t<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>
-        {
-            const WINDOW: Window = window([HI, WI, HO, WO], [KH, KW], [SH, SW], [PH, PW], [1, 1]);
-            const IN_C: usize = C;
-            const OUT_C: usize = C;
+/// Implements [`Geometry`] for a layer type from its `ConvShape::GEOM` (convolutions) or
+/// `PoolShape::GEOM` (pooling: groups 1, no weights).
+macro_rules! geometry {
+    (conv $ty:ident<$($gen:ident),*>) => {
+        impl<$(const $gen: usize),*> Geometry for $ty<$($gen),*> {
+            const WINDOW: Window = window_of(&<Self as ConvShape>::GEOM);
+            const IN_C: usize = <Self as ConvShape>::GEOM.ci;
+            const OUT_C: usize = <Self as ConvShape>::GEOM.co;
+            const GROUPS: usize = <Self as ConvShape>::GEOM.g;
+            const KK: usize = <Self as ConvShape>::GEOM.kk();
+        }
+    };
+    (pool $ty:ident<$($gen:ident),*>) => {
+        impl<$(const $gen: usize),*> Geometry for $ty<$($gen),*> {
+            const WINDOW: Window = window_of(&<Self as PoolShape>::GEOM);
+            const IN_C: usize = <Self as PoolShape>::GEOM.ci;
+            const OUT_C: usize = <Self as PoolShape>::GEOM.co;
             const GROUPS: usize = 1;
             const KK: usize = 0;
         }
     };
 }
-pool_geometry!(MaxPool2d);
-pool_geometry!(AvgPool2d);
+geometry!(conv Conv2d<CI, HI, WI, CO, HO, WO, KH, KW, SH, SW, PH, PW, DH, DW, G, KK, NB>);
+geometry!(conv Conv1d<CI, LI, CO, LO, K, S, P, D, G, KK, NB>);
+geometry!(pool MaxPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>);
+geometry!(pool AvgPool2d<C, HI, WI, HO, WO, KH, KW, SH, SW, PH, PW>);
+geometry!(pool MaxPool1d<C, LI, LO, K, S, P>);
+geometry!(pool AvgPool1d<C, LI, LO, K, S, P>);
 
 /// `S` positions per channel: one window of `1 × S`.
 impl<const C: usize, const S: usize> Geometry for GlobalAvgPool<C, S> {
-    const WINDOW: Window = window([1, S, 1, 1], [1, S], [1, 1], [0, 0], [1, 1]);
+    const WINDOW: Window = Window {
+        in_h: 1,
+        in_w: S,
+        out_h: 1,
+        out_w: 1,
+        k_h: 1,
+        k_w: S,
+        stride_h: 1,
+        stride_w: 1,
+        pad_top: 0,
+        pad_left: 0,
+        dil_h: 1,
+        dil_w: 1,
+    };
     const IN_C: usize = C;
     const OUT_C: usize = C;
     const GROUPS: usize = 1;
@@ -614,23 +626,27 @@ pub struct QPool {
 impl QPool {
     /// The int8 form of the float pooling layer `L` whose input has parameters `input`.
     ///
+    /// Average pooling with padding divides by the whole window, as staticnn's float layer
+    /// (PyTorch's `count_include_pad`): [`Pool::AverageWithPadding`] (TensorFlow Lite's
+    /// divides by the points inside the input).
+    ///
     /// # Errors
     ///
-    /// [`QuantError::Unsupported`] (naming `layer`) for average pooling with padding:
-    /// staticnn's divides by the whole window (PyTorch's `count_include_pad`), TensorFlow
-    /// Lite's by the points inside the input.
+    /// None today (the `Result` is for layers of `L` that have no int8 form; `layer`
+    /// names it).
     pub fn new<L: Geometry>(
         pool: Pool,
         layer: &'static str,
         input: QParams,
     ) -> Result<Self, QuantError> {
+        let _ = layer;
         let w = L::WINDOW;
-        if pool == Pool::Average && (w.pad_top != 0 || w.pad_left != 0) {
-            return Err(QuantError::Unsupported {
-                layer,
-                kind: "AvgPool2d with padding",
-            });
-        }
+        let pool = match pool {
+            Pool::Average if w.pad_top != 0 || w.pad_left != 0 => Pool::AverageWithPadding {
+                zero_point: input.zero_point,
+            },
+            other => other,
+        };
         Ok(Self {
             pool,
             window: w,
@@ -656,12 +672,19 @@ impl QPool {
         ) {
             return;
         }
+        // A padded point is real 0: the zero point of the tensor (a blob may have set it).
+        let pool = match self.pool {
+            Pool::AverageWithPadding { .. } => Pool::AverageWithPadding {
+                zero_point: self.output.zero_point,
+            },
+            other => other,
+        };
         for (xc, yc) in x
             .as_slice()
             .chunks_exact(NI.max(1))
             .zip(y.as_mut_slice().chunks_exact_mut(NO.max(1)))
         {
-            let _ = pool2d(&self.window, self.pool, self.channels, xc, (-128, 127), yc);
+            let _ = pool2d(&self.window, pool, self.channels, xc, (-128, 127), yc);
         }
     }
 }

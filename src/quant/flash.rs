@@ -13,7 +13,7 @@
 //! [`QLayer::read`]: super::QLayer::read
 
 use super::conv::{Geometry, Pool, QConv2d, QGlobalAvgPool, QPool};
-use super::{QLinear, QParams, QTable};
+use super::{QAdd, QLinear, QMaxout, QParams, QTable};
 
 /// The little-endian `i32` at `at`.
 const fn i32_at(b: &[u8], at: usize) -> i32 {
@@ -196,13 +196,24 @@ impl QPool {
         QParams::valid_bytes(bytes)
     }
 
-    /// The `pool` layer in `bytes`, with the geometry of the float layer `L`.
+    /// The `pool` layer in `bytes`, with the geometry of the float layer `L` (an average
+    /// over a padded window divides by the whole window, as [`QPool::new`] makes it).
     pub const fn from_blob_bytes<L: Geometry>(pool: Pool, bytes: &[u8]) -> Self {
+        let output = QParams::from_blob_bytes(bytes);
+        let window = L::WINDOW;
+        let pool = match pool {
+            Pool::Average if window.pad_top != 0 || window.pad_left != 0 => {
+                Pool::AverageWithPadding {
+                    zero_point: output.zero_point,
+                }
+            }
+            other => other,
+        };
         Self {
             pool,
-            window: L::WINDOW,
+            window,
             channels: L::IN_C,
-            output: QParams::from_blob_bytes(bytes),
+            output,
         }
     }
 }
@@ -224,5 +235,84 @@ impl QGlobalAvgPool {
             output: QParams::from_blob_bytes(bytes.split_at(12).1),
             positions: L::WINDOW.in_w,
         }
+    }
+}
+
+impl QAdd {
+    /// Whether `bytes` (two zero points, three multipliers and shifts, the output's
+    /// parameters, the range) hold a usable sum.
+    pub const fn valid_bytes(bytes: &[u8]) -> bool {
+        zero_point_ok(i32_at(bytes, 0))
+            && zero_point_ok(i32_at(bytes, 4))
+            && shift_ok(i32_at(bytes, 12))
+            && shift_ok(i32_at(bytes, 20))
+            && shift_ok(i32_at(bytes, 28))
+            && QParams::valid_bytes(bytes.split_at(32).1)
+            && (bytes[40] as i8) <= (bytes[41] as i8)
+    }
+
+    /// The sum in `bytes`.
+    pub const fn from_blob_bytes(bytes: &[u8]) -> Self {
+        Self {
+            zero_point_a: i32_at(bytes, 0),
+            zero_point_b: i32_at(bytes, 4),
+            multiplier_a: (i32_at(bytes, 8), i32_at(bytes, 12)),
+            multiplier_b: (i32_at(bytes, 16), i32_at(bytes, 20)),
+            multiplier_out: (i32_at(bytes, 24), i32_at(bytes, 28)),
+            output: QParams::from_blob_bytes(bytes.split_at(32).1),
+            min: bytes[40] as i8,
+            max: bytes[41] as i8,
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, const K: usize> QMaxout<I, O, K> {
+    /// Bytes of one piece (as `QLinear<I, O>` stores itself: weights, three `i32` per
+    /// channel, the input's zero point, the output's 8 bytes of parameters, the range).
+    const PIECE: usize = I * O + 12 * O + 4 + 8 + 2;
+
+    /// Whether `bytes` (the output's parameters, then `K` pieces as [`QLinear`] stores
+    /// them) hold a usable layer.
+    pub const fn valid_bytes(bytes: &[u8]) -> bool {
+        // The output's parameters take 8 bytes.
+        let (head, mut rest) = bytes.split_at(8);
+        if !QParams::valid_bytes(head) {
+            return false;
+        }
+        let mut k = 0;
+        while k < K {
+            let (piece, tail) = rest.split_at(Self::PIECE);
+            if !QLinear::<I, O>::valid_bytes(piece) {
+                return false;
+            }
+            rest = tail;
+            k += 1;
+        }
+        true
+    }
+
+    /// The layer in `bytes`.
+    pub const fn from_blob_bytes(bytes: &[u8]) -> Self {
+        let (head, mut rest) = bytes.split_at(8);
+        let output = QParams::from_blob_bytes(head);
+        let empty = QLinear {
+            weight: [[0; I]; O],
+            bias: [0; O],
+            multiplier: [0; O],
+            shift: [0; O],
+            input_zero_point: 0,
+            output,
+            min: 0,
+            max: 0,
+        };
+        let mut pieces = [empty; K];
+        let mut k = 0;
+        while k < K {
+            let (piece, tail) = rest.split_at(Self::PIECE);
+            pieces[k] = QLinear::<I, O>::from_blob_bytes(piece);
+            rest = tail;
+            k += 1;
+        }
+        Self { pieces, output }
     }
 }

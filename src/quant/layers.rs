@@ -4,7 +4,10 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
+use super::fixed::{
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_double_rounding,
+    quantize_multiplier,
+};
 use super::{QParams, QuantError};
 
 /// One integer layer as a blob stores it: a kind tag (part of the network's fingerprint),
@@ -427,6 +430,74 @@ impl QTable {
     /// The logistic sigmoid `1 / (1 + e^−x)`, output at scale 1/256, zero point −128.
     pub fn sigmoid(input: QParams) -> Self {
         Self::build(input, QParams::SIGMOID, |v| 1.0 / (1.0 + libm::expf(-v)))
+    }
+
+    /// The fingerprint tag of an `ELU` table.
+    pub const ELU: u8 = 13;
+    /// The fingerprint tag of a `LeakyReLU` table.
+    pub const LEAKY_RELU: u8 = 14;
+    /// The fingerprint tag of a `ReLU` table (a `ReLU` not fused into the layer before it).
+    pub const RELU: u8 = 15;
+    /// The fingerprint tag of a `PReLU` table.
+    pub const PRELU: u8 = 16;
+
+    /// `ELU` with `alpha`: `x` for `x ≥ 0`, `alpha · (eˣ − 1)` below, as TensorFlow Lite's
+    /// int8 `ELU` (a table of `expf(x) − 1` for `alpha = 1`, its only one).
+    pub fn elu(input: QParams, output: QParams, alpha: f32) -> Self {
+        Self::build(input, output, |v| {
+            if v < 0.0 {
+                alpha * (libm::expf(v) - 1.0)
+            } else {
+                v
+            }
+        })
+    }
+
+    /// `LeakyReLU` with slope `alpha`, as TensorFlow Lite's int8 `LEAKY_RELU` computes it
+    /// (`QuantizeLeakyRelu`): `x − zp_in` rescaled by `s_in / s_out` when it is not
+    /// negative, by `s_in · alpha / s_out` (each multiplier computed in `f32`, as its
+    /// `Prepare`) when it is, `+ zp_out`, clamped. The kernel is element-wise on int8, so
+    /// its 256 results are this table. The rescaling rounds twice, as the interpreter's
+    /// convolutions (`tests/int8_tflite.rs`, `mlp_leaky`: single rounding puts 95 of its
+    /// 294 outputs off by up to 2 LSB, double rounding none).
+    pub fn leaky_relu(input: QParams, output: QParams, alpha: f32) -> Self {
+        let alpha_m = quantize_multiplier(f64::from(input.scale * alpha / output.scale));
+        let identity_m = quantize_multiplier(f64::from(input.scale / output.scale));
+        Self::from_integers(output, |v| {
+            let x = v - input.zero_point;
+            let (q, shift) = if x >= 0 { identity_m } else { alpha_m };
+            multiply_by_quantized_multiplier_double_rounding(x, q, shift)
+                .saturating_add(output.zero_point)
+        })
+    }
+
+    /// `max(x, 0)` requantised to `output` (a `ReLU` that does not follow a layer it can be
+    /// fused into).
+    pub fn relu(input: QParams, output: QParams) -> Self {
+        Self::build(input, output, |v| v.max(0.0))
+    }
+
+    /// `PReLU` with its learned `slope`: `x` for `x ≥ 0`, `slope · x` below.
+    ///
+    /// # Errors
+    ///
+    /// [`QuantError::NonFinite`] for a slope that is not finite.
+    pub fn prelu(input: QParams, output: QParams, slope: f32) -> Result<Self, QuantError> {
+        if !slope.is_finite() {
+            return Err(QuantError::NonFinite);
+        }
+        Ok(Self::build(input, output, |v| {
+            if v < 0.0 { slope * v } else { v }
+        }))
+    }
+
+    /// The table of an integer function of the int8 input (clamped to int8).
+    fn from_integers(output: QParams, f: impl Fn(i32) -> i32) -> Self {
+        let mut table = [0i8; 256];
+        for v in -128i32..=127 {
+            table[usize::from(v as i8 as u8)] = f(v).clamp(-128, 127) as i8;
+        }
+        Self { table, output }
     }
 
     /// The table of `f`: each int8 input dequantised, `f` in `f32`, requantised with

@@ -2,9 +2,13 @@
 //! those of TensorFlow Lite's int8 reference kernels, bit for bit.
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
-//! (`Linear`, `Conv2d` with groups 1 or depthwise, `ReLU` right after either, `Tanh`,
-//! `Sigmoid`, `MaxPool2d`, `AvgPool2d` without padding, `GlobalAvgPool`, `Flatten`, with `BatchNorm` folded
-//! and `Dropout` removed first) also gets a generated integer twin `NameInt8` and
+//! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
+//! them, `Maxout` (a `ReLU` after it fused), `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`,
+//! `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
+//! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
+//! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
+//! as `to_inference()` does) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`:
 //!
 //! - weights int8, symmetric, one scale per output channel; biases `i32` at `s_in · s_w`;
@@ -13,7 +17,8 @@
 //!   ([`QParams::from_min_max`]);
 //! - requantisation by a 32-bit fixed-point multiplier and shift ([`fixed`]); a `ReLU`
 //!   after a `Linear` is its output range; `Tanh` and `Sigmoid` are 256-entry tables with
-//!   TensorFlow Lite's fixed output scales;
+//!   TensorFlow Lite's fixed output scales, the other element-wise activations tables
+//!   with calibrated ones ([`QTable`]);
 //! - `forward_int8` takes and returns int8 (the firmware path), `quantize_input` and
 //!   `dequantize_output` cross the boundary, `forward` and `classify` do both around it.
 //!
@@ -22,16 +27,20 @@
 //! quantised yet gets a `quantize` that returns [`QuantError::Unsupported`].
 //! `tests/int8_tflite.rs` checks the integer networks against TensorFlow Lite fixtures.
 
+pub mod add;
 pub mod conv;
 pub mod fixed;
 mod flash;
 #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
 mod kernels;
 mod layers;
+pub mod maxout;
 
 use core::fmt;
 
+pub use add::QAdd;
 pub use layers::{Fused, QLayer, QLinear, QTable};
+pub use maxout::QMaxout;
 
 /// The scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
