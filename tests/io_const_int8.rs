@@ -225,3 +225,89 @@ fn header_problems_are_named() {
     header[10] ^= 1;
     assert!(problem(&header).contains("header is corrupt"));
 }
+
+network! {
+    /// The entries of the residual and 1-D issue work: residual blocks (identity with a
+    /// fused ReLU, and a strided projection), padded average pooling, ELU, PReLU and
+    /// LeakyReLU tables.
+    pub struct Blocks {
+        input: [2, 6, 6],
+        stem: Conv2d(4, kernel = 3, padding = 1),
+        ReLU,
+        id: Residual(Conv2d(4, kernel = 3, padding = 1), ELU(alpha = 0.5), Conv2d(4, kernel = 1)),
+        ReLU,
+        down: Residual(
+            Conv2d(6, kernel = 3, stride = 2, padding = 1),
+            PReLU;
+            projection = Conv2d(6, kernel = 1, stride = 2),
+        ),
+        ap: AvgPool2d(kernel = 2, stride = 1, padding = 1),
+        gap: GlobalAvgPool,
+        Flatten,
+        out: Linear(3),
+        LeakyReLU(slope = 0.1),
+    }
+}
+
+network! {
+    /// 1-D convolutions and pooling, and Maxout.
+    pub struct Seq {
+        input: [2, 16],
+        conv: Conv1d(4, kernel = 3, padding = 1),
+        ReLU,
+        mp: MaxPool1d(2),
+        dw: Conv1d(4, kernel = 3, padding = 1, groups = 4),
+        ap: AvgPool1d(kernel = 3, stride = 1, padding = 1),
+        Flatten,
+        mo: Maxout(5, k = 3),
+        out: Linear(2),
+    }
+}
+
+/// Every entry kind has a `const` reader that reads what `int8_from_bytes` reads: the
+/// generated `__staticnn_from_payload` (what `int8_network_from_blob!` evaluates at compile
+/// time, here called at run time) on the blob of a quantised network gives that network,
+/// padded average pooling, residual sums and Maxout included, and refuses a bad shift.
+#[test]
+fn const_readers_cover_residual_and_1d_entries() {
+    let mut net = Blocks::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(31));
+    let calib = samples::<72>(32, 64, -1.0);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    let bytes = blob(&q);
+    assert_eq!(BlocksInt8::__staticnn_from_payload(&bytes[40..]), Some(q));
+
+    let seq = Seq::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(33));
+    let calib = samples::<32>(34, 64, -1.0);
+    let labels = vec![(); calib.len()];
+    let q = seq
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    let bytes = blob(&q);
+    let read = SeqInt8::__staticnn_from_payload(&bytes[40..]).expect("a valid payload");
+    assert_eq!(read, q);
+    let x = SMatrix::<i8, 32, 2>::from_fn(|i, j| (i as i8).wrapping_mul(7) ^ j as i8);
+    assert_eq!(read.forward_int8(&x), q.forward_int8(&x));
+    // Each shift of the Maxout's last piece out of range: refused by both readers.
+    let mut bad = bytes.clone();
+    let mut loaded = q;
+    let piece = io::int8_blob_bytes::<SeqInt8>() - 40; // whole payload
+    let (i, o) = (read.mo.pieces[2].weight[0].len(), 5);
+    let piece_bytes = i * o + 12 * o + 4 + 8 + 2;
+    // The Maxout precedes the last Linear (2 outputs from 5): its last piece ends where
+    // the Linear's bytes begin.
+    let linear_bytes = 5 * 2 + 12 * 2 + 4 + 8 + 2;
+    let end = 40 + piece - linear_bytes;
+    let shifts = end - piece_bytes + i * o + 8 * o;
+    for k in 0..o {
+        bad[shifts + 4 * k..shifts + 4 * k + 4].copy_from_slice(&40i32.to_le_bytes());
+    }
+    reseal(&mut bad);
+    assert_eq!(SeqInt8::__staticnn_from_payload(&bad[40..]), None);
+    assert_eq!(
+        io::int8_from_bytes(&mut loaded, &bad),
+        Err(BlobError::CorruptPayload)
+    );
+}
