@@ -14,6 +14,20 @@ network! {
 }
 
 network! {
+    /// W1 as trained with dropout: its inference twin `TinyTrainedInference` has W1's
+    /// layers (the dropout removed), so it runs the same forward, generated for the twin.
+    struct TinyTrained {
+        input: 2,
+        fc1: Linear(16),
+        Tanh,
+        Dropout(0.1),
+        fc2: Linear(16),
+        Tanh,
+        fc3: Linear(1),
+    }
+}
+
+network! {
     /// W2: 64-64-64-10 with ReLU, the inference benchmark (the widths of
     /// `tests/common/workloads.rs`'s `W2`, declared here so that `benches/small.rs` declares
     /// no other network).
@@ -112,11 +126,24 @@ fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     let flops = inference_flops(&[2, 16, 16, 1], 1);
     let net = Tiny::<f32>::new(rng);
     let reference = TinyRef::from_net(&net);
+    // The inference twin of W1 trained with dropout, with W1's parameters: the same
+    // operations, so the same bits as W1.
+    // (Its own generator, so that W2's draws stay those of earlier sessions.)
+    let mut trained = TinyTrained::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(20));
+    trained.params.fc1 = net.params.fc1;
+    trained.params.fc2 = net.params.fc2;
+    trained.params.fc3 = net.params.fc3;
+    let twin = trained.to_inference();
     let x = SVector::<f32, 2>::new(0.3, -0.7);
     let (ours, theirs) = (net.predict(&x)[0], reference.forward([x[0], x[1]]));
     assert!(
         (ours - theirs).abs() <= 1e-5 * (1.0 + theirs.abs()),
         "W1 mismatch: {ours} vs {theirs}"
+    );
+    let twins = twin.predict(&x)[0];
+    assert!(
+        twins.to_bits() == ours.to_bits(),
+        "W1 inference twin: {twins} vs {ours}"
     );
     vec![
         Case::new(
@@ -126,6 +153,15 @@ fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
             Some("arrays+libm"),
             move || {
                 black_box(net.predict(black_box(&x)));
+            },
+        ),
+        Case::new(
+            "W1 2-16-16-1 tanh B=1",
+            "staticnn inference",
+            flops,
+            Some("arrays+libm"),
+            move || {
+                black_box(twin.predict(black_box(&x)));
             },
         ),
         Case::new(
