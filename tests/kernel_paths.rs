@@ -5,7 +5,8 @@
 //! `ReLU`; the portable kernels agree with them to rounding. Small networks (a single
 //! sample through small layers: the plain loops on every path) give the same bits on every
 //! path, whether the generated `forward` runs its AVX2 copy or its baseline one, and so do
-//! inference twins (`to_inference`), whose `forward` is generated the same way. One test function, so that no
+//! inference twins (`to_inference`), whose `forward` is generated the same way, and the
+//! train-mode forward (`forward_train`), which has an AVX2 copy too. One test function, so that no
 //! other test of this binary runs while it changes the path of the process.
 #![cfg(feature = "std")]
 
@@ -140,6 +141,23 @@ fn small<T: Scalar>() -> Vec<u64> {
     let tiny_twin = trained.to_inference();
     let twin = SmallTrained::<T>::new(&mut rng).to_inference();
     let mut bits = Vec::new();
+    // Train-mode forwards of one sample (`forward_train` runs its AVX2 copy as `forward`
+    // does): W1, the small layers, and W1 with dropout from the same seed.
+    let (mut tiny, mut net) = (tiny, net);
+    let mut draws = Xoshiro128PlusPlus::seed_from_u64(3);
+    for k in 0..16 {
+        let v = |r: usize, c: usize| T::of(((k * 29 + r * 13 + c * 7) % 89) as f64 / 11.0 - 4.0);
+        let mut tape = zeroed_box::<<Tiny<T> as Network<T, 2, 1>>::Tape<1>>();
+        let y = tiny.forward_train(&SMatrix::<T, 2, 1>::from_fn(v), &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+        let mut tape = zeroed_box::<<Small<T> as Network<T, 5, 3>>::Tape<1>>();
+        let y = net.forward_train(&SMatrix::<T, 5, 1>::from_fn(v), &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+        let mut tape = zeroed_box::<<TinyTrained<T> as Network<T, 2, 1>>::Tape<1>>();
+        let x = SMatrix::<T, 2, 1>::from_fn(v);
+        let y = trained.forward_train(&x, &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+    }
     for k in 0..64 {
         let v = |r: usize| T::of(((k * 31 + r * 17) % 97) as f64 / 12.0 - 4.0);
         let x = SVector::<T, 2>::from_fn(|r, _| v(r));

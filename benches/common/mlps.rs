@@ -206,3 +206,27 @@ fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -
         }),
     ]
 }
+
+/// W1's train-mode forward (`forward_train`, what a training step runs first) on `B`
+/// samples, against the arrays+libm eval forward of one sample: tiny batches of a small
+/// network, issue #20's second round.
+/// (Its own generator, so that the other workloads' draws stay those of earlier sessions.)
+fn w1_train_cases<const B: usize>(group: &'static str) -> Vec<Case> {
+    let flops = inference_flops(&[2, 16, 16, 1], B);
+    let mut net = Box::new(Tiny::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(21)));
+    let x = SMatrix::<f32, 2, B>::from_fn(|r, c| ((r * 7 + c * 3) % 11) as f32 / 4.0 - 1.2);
+    let mut tape = zeroed_box::<<Tiny<f32> as Network<f32, 2, 1>>::Tape<B>>();
+    let mut draws = Xoshiro128PlusPlus::seed_from_u64(B as u64);
+    let eval = net.forward(&x);
+    let train = *net.forward_train(&x, &mut tape, &mut draws);
+    assert!(eval == train, "W1 forward_train differs from forward");
+    vec![Case::new(
+        group,
+        "staticnn",
+        flops,
+        Some("W1 2-16-16-1 tanh B=1/arrays+libm"),
+        move || {
+            black_box(net.forward_train(black_box(&x), &mut tape, &mut draws));
+        },
+    )]
+}
