@@ -30,7 +30,7 @@ network! {
 network! {
     /// W2: 64-64-64-10 with ReLU, the inference benchmark (the widths of
     /// `tests/common/workloads.rs`'s `W2`, declared here so that `benches/small.rs` declares
-    /// no other network).
+    /// no other workload).
     pub struct W2 {
         input: 64,
         fc1: Linear(64),
