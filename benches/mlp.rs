@@ -679,6 +679,8 @@ fn cases() -> Vec<Case> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2026);
     let mut cases = peak_cases();
     cases.extend(w1_cases(&mut rng));
+    cases.extend(w1_train_cases::<1>("W1 forward_train B=1"));
+    cases.extend(w1_train_cases::<8>("W1 forward_train B=8"));
     cases.extend(w2_cases::<1>("W2 64-64-64-10 ReLU B=1", &mut rng));
     cases.extend(w2_cases::<32>("W2 64-64-64-10 ReLU B=32", &mut rng));
     cases.extend(int8_cases(&mut rng));

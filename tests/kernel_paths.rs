@@ -4,7 +4,9 @@
 //! the fused finite check, the optimiser's update) and for W2's eval forward with its fused
 //! `ReLU`; the portable kernels agree with them to rounding. Small networks (a single
 //! sample through small layers: the plain loops on every path) give the same bits on every
-//! path, whether the generated `forward` runs its AVX2 copy or its baseline one. One test function, so that no
+//! path, whether the generated `forward` runs its AVX2 copy or its baseline one, and so do
+//! inference twins (`to_inference`), whose `forward` is generated the same way, and the
+//! train-mode forward (`forward_train`), which has an AVX2 copy too. One test function, so that no
 //! other test of this binary runs while it changes the path of the process.
 #![cfg(feature = "std")]
 
@@ -97,17 +99,77 @@ network! {
     }
 }
 
+network! {
+    /// W1 as trained with dropout: its inference twin has W1's layers.
+    struct TinyTrained {
+        input: 2,
+        fc1: Linear(16),
+        Tanh,
+        Dropout(0.1),
+        fc2: Linear(16),
+        Tanh,
+        fc3: Linear(1),
+    }
+}
+
+network! {
+    /// Small layers with batch norm and dropout: its inference twin folds the batch norm.
+    struct SmallTrained {
+        input: 3,
+        Linear(24),
+        BatchNorm,
+        Tanh,
+        Dropout(0.2),
+        Linear(9),
+        Sigmoid,
+        Linear(2),
+    }
+}
+
 /// The bits of single samples through small networks, on the path in use: the generated `forward` runs its AVX2 copy on the `avx2` and `avx512` paths and its
 /// baseline copy on `portable`, the same operations, so the same bits on every path.
 fn small<T: Scalar>() -> Vec<u64> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let tiny = Tiny::<T>::new(&mut rng);
     let net = Small::<T>::new(&mut rng);
+    // Inference twins: W1's (with W1's parameters, so W1's bits) and one with a folded
+    // batch norm.
+    let mut trained = TinyTrained::<T>::new(&mut rng);
+    trained.params.fc1 = tiny.params.layer0;
+    trained.params.fc2 = tiny.params.layer2;
+    trained.params.fc3 = tiny.params.layer4;
+    let tiny_twin = trained.to_inference();
+    let twin = SmallTrained::<T>::new(&mut rng).to_inference();
     let mut bits = Vec::new();
+    // Train-mode forwards of one sample (`forward_train` runs its AVX2 copy as `forward`
+    // does): W1, the small layers, and W1 with dropout from the same seed.
+    let (mut tiny, mut net) = (tiny, net);
+    let mut draws = Xoshiro128PlusPlus::seed_from_u64(3);
+    for k in 0..16 {
+        let v = |r: usize, c: usize| T::of(((k * 29 + r * 13 + c * 7) % 89) as f64 / 11.0 - 4.0);
+        let mut tape = zeroed_box::<<Tiny<T> as Network<T, 2, 1>>::Tape<1>>();
+        let y = tiny.forward_train(&SMatrix::<T, 2, 1>::from_fn(v), &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+        let mut tape = zeroed_box::<<Small<T> as Network<T, 5, 3>>::Tape<1>>();
+        let y = net.forward_train(&SMatrix::<T, 5, 1>::from_fn(v), &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+        let mut tape = zeroed_box::<<TinyTrained<T> as Network<T, 2, 1>>::Tape<1>>();
+        let x = SMatrix::<T, 2, 1>::from_fn(v);
+        let y = trained.forward_train(&x, &mut tape, &mut draws);
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+    }
     for k in 0..64 {
         let v = |r: usize| T::of(((k * 31 + r * 17) % 97) as f64 / 12.0 - 4.0);
         let x = SVector::<T, 2>::from_fn(|r, _| v(r));
-        bits.extend(tiny.predict(&x).iter().map(|v| v.as_f64().to_bits()));
+        let y = tiny.predict(&x);
+        assert_eq!(
+            y[0].as_f64().to_bits(),
+            tiny_twin.predict(&x)[0].as_f64().to_bits(),
+            "W1's inference twin"
+        );
+        bits.extend(y.iter().map(|v| v.as_f64().to_bits()));
+        let x = SVector::<T, 3>::from_fn(|r, _| v(r));
+        bits.extend(twin.predict(&x).iter().map(|v| v.as_f64().to_bits()));
         let x = SVector::<T, 5>::from_fn(|r, _| v(r));
         bits.extend(net.predict(&x).iter().map(|v| v.as_f64().to_bits()));
     }

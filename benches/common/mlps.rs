@@ -14,9 +14,23 @@ network! {
 }
 
 network! {
+    /// W1 as trained with dropout: its inference twin `TinyTrainedInference` has W1's
+    /// layers (the dropout removed), so it runs the same forward, generated for the twin.
+    struct TinyTrained {
+        input: 2,
+        fc1: Linear(16),
+        Tanh,
+        Dropout(0.1),
+        fc2: Linear(16),
+        Tanh,
+        fc3: Linear(1),
+    }
+}
+
+network! {
     /// W2: 64-64-64-10 with ReLU, the inference benchmark (the widths of
     /// `tests/common/workloads.rs`'s `W2`, declared here so that `benches/small.rs` declares
-    /// no other network).
+    /// no other workload).
     pub struct W2 {
         input: 64,
         fc1: Linear(64),
@@ -112,11 +126,24 @@ fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     let flops = inference_flops(&[2, 16, 16, 1], 1);
     let net = Tiny::<f32>::new(rng);
     let reference = TinyRef::from_net(&net);
+    // The inference twin of W1 trained with dropout, with W1's parameters: the same
+    // operations, so the same bits as W1.
+    // (Its own generator, so that W2's draws stay those of earlier sessions.)
+    let mut trained = TinyTrained::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(20));
+    trained.params.fc1 = net.params.fc1;
+    trained.params.fc2 = net.params.fc2;
+    trained.params.fc3 = net.params.fc3;
+    let twin = trained.to_inference();
     let x = SVector::<f32, 2>::new(0.3, -0.7);
     let (ours, theirs) = (net.predict(&x)[0], reference.forward([x[0], x[1]]));
     assert!(
         (ours - theirs).abs() <= 1e-5 * (1.0 + theirs.abs()),
         "W1 mismatch: {ours} vs {theirs}"
+    );
+    let twins = twin.predict(&x)[0];
+    assert!(
+        twins.to_bits() == ours.to_bits(),
+        "W1 inference twin: {twins} vs {ours}"
     );
     vec![
         Case::new(
@@ -126,6 +153,15 @@ fn w1_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
             Some("arrays+libm"),
             move || {
                 black_box(net.predict(black_box(&x)));
+            },
+        ),
+        Case::new(
+            "W1 2-16-16-1 tanh B=1",
+            "staticnn inference",
+            flops,
+            Some("arrays+libm"),
+            move || {
+                black_box(twin.predict(black_box(&x)));
             },
         ),
         Case::new(
@@ -169,4 +205,28 @@ fn w2_cases<const B: usize>(group: &'static str, rng: &mut Xoshiro128PlusPlus) -
             black_box(baseline());
         }),
     ]
+}
+
+/// W1's train-mode forward (`forward_train`, what a training step runs first) on `B`
+/// samples, against the arrays+libm eval forward of one sample: tiny batches of a small
+/// network, issue #20's second round.
+/// (Its own generator, so that the other workloads' draws stay those of earlier sessions.)
+fn w1_train_cases<const B: usize>(group: &'static str) -> Vec<Case> {
+    let flops = inference_flops(&[2, 16, 16, 1], B);
+    let mut net = Box::new(Tiny::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(21)));
+    let x = SMatrix::<f32, 2, B>::from_fn(|r, c| ((r * 7 + c * 3) % 11) as f32 / 4.0 - 1.2);
+    let mut tape = zeroed_box::<<Tiny<f32> as Network<f32, 2, 1>>::Tape<B>>();
+    let mut draws = Xoshiro128PlusPlus::seed_from_u64(B as u64);
+    let eval = net.forward(&x);
+    let train = *net.forward_train(&x, &mut tape, &mut draws);
+    assert!(eval == train, "W1 forward_train differs from forward");
+    vec![Case::new(
+        group,
+        "staticnn",
+        flops,
+        Some("W1 2-16-16-1 tanh B=1/arrays+libm"),
+        move || {
+            black_box(net.forward_train(black_box(&x), &mut tape, &mut draws));
+        },
+    )]
 }

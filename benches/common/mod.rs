@@ -302,7 +302,7 @@ fn summary(cases: &mut [Case]) {
         cases[w].name
     );
     println!(
-        "{:<50} {:<12} {:>11} {:>8} {:>7} {:>11} {:>7}  ratio (medians)",
+        "{:<50} {:<18} {:>11} {:>8} {:>7} {:>11} {:>7}  ratio (medians)",
         "workload", "variant", "median", "GFLOP/s", "% peak", "best", "% peak"
     );
     for (k, c) in cases.iter().enumerate() {
@@ -318,7 +318,7 @@ fn summary(cases: &mut [Case]) {
             }
         });
         println!(
-            "{:<50} {:<12} {:>11} {:>8.2} {:>6.1}% {:>11} {:>6.1}%  {ratio}",
+            "{:<50} {:<18} {:>11} {:>8.2} {:>6.1}% {:>11} {:>6.1}%  {ratio}",
             c.group,
             c.name,
             format_time(median[k]),

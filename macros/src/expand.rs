@@ -646,6 +646,32 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 self.__forward::<{ B }>(x)
             }
 
+            /// The train-mode forward's steps, inlined into `Network::forward_train` and,
+            /// on x86-64, into its copy compiled for AVX2 + FMA.
+            #[inline(always)]
+            fn __forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &'t mut #tape_ty<T, { B }>,
+                rng: &mut R,
+            ) -> &'t #sn::SMatrix<T, #output, { B }> {
+                #train_body
+                &tape.#last
+            }
+
+            /// `Network::forward_train` compiled for AVX2 + FMA, as `__forward_avx2` is
+            /// for `forward`: the same operations, so the same bits.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn __forward_train_avx2<'t, const B: usize, R: #pv::Rng + ?Sized>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &'t mut #tape_ty<T, { B }>,
+                rng: &mut R,
+            ) -> &'t #sn::SMatrix<T, #output, { B }> {
+                self.__forward_train::<{ B }, R>(x, tape, rng)
+            }
+
             /// The backward pass of `Network::backward` (`SET` false: the layers add their
             /// gradients), `Network::backward_overwrite` (`SET`: they write them) and
             /// `Network::backward_overwrite_finite` (`CHECK`: they write them and say
@@ -743,8 +769,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 rng: &mut R,
             ) -> &'t #sn::SMatrix<T, #output, { B }> {
                 #(#batch_guards)*
-                #train_body
-                &tape.#last
+                #[cfg(target_arch = "x86_64")]
+                if #pv::avx2_forward() {
+                    // SAFETY: `avx2_forward` says that the CPU runs AVX2 and FMA.
+                    return unsafe { self.__forward_train_avx2::<{ B }, R>(x, tape, rng) };
+                }
+                self.__forward_train::<{ B }, R>(x, tape, rng)
             }
 
             #[inline]
