@@ -20,6 +20,36 @@
 
 include!("common/mod.rs");
 
+network! {
+    /// W6, LeNet-5, as a user declares it.
+    struct LeNet5 {
+        input: [1, 28, 28],
+        Conv2d(6, kernel = 5, padding = 2), ReLU, MaxPool2d(2),
+        Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
+        Flatten, Linear(120), ReLU, Linear(84), ReLU, Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W7, the DS-CNN keyword-spotting network, as a user declares it (its inference form
+    /// `DsCnnNetInference` folds the batch norms into the convolutions).
+    struct DsCnnNet {
+        input: [1, 49, 10],
+        Conv2d(64, kernel = (10, 4), stride = 2, padding = (4, 1)), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        GlobalAvgPool, Flatten, Linear(12),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
 /// One layer with its numbers and its train-mode input, output and gradients.
 struct Stage<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> {
     layer: L,
@@ -317,6 +347,63 @@ fn main() {
     let mut cases = peak_cases();
 
     const B: usize = 32;
+    // The generated code, as users run it: forward, loss gradient and backward of W6
+    // (`Supervised`, no optimiser, no input gradient), W6's and W7's `forward` at B = 1,
+    // and W7's inference form.
+    let mut gen6 = LeNet5::<f32>::new_boxed(&mut rng);
+    let mut gen_grads = zeroed_box::<<LeNet5<f32> as Network<f32, 784, 10>>::Params>();
+    let mut gen_tape = zeroed_box::<<LeNet5<f32> as Network<f32, 784, 10>>::Tape<B>>();
+    let gx = batch::<784, B>(&mut rng);
+    let gt: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
+    let mut gen_rng = Xoshiro128PlusPlus::seed_from_u64(5);
+    cases.push(Case::new(
+        "W6 LeNet-5 train step B=32 (no optimiser)",
+        "network!",
+        LENET_STEP * B as u64,
+        Some("staticnn"),
+        move || {
+            let y = *gen6.forward_train(black_box(&*gx), &mut gen_tape, &mut gen_rng);
+            let mut dy = SMatrix::<f32, 10, B>::zeros();
+            let loss = SoftmaxCrossEntropy.loss_and_grad(&y, &gt, &mut dy);
+            gen6.backward_overwrite(&gx, &mut gen_tape, &dy, &mut gen_grads, None);
+            black_box(loss);
+        },
+    ));
+    let gen6_1 = LeNet5::<f32>::new_boxed(&mut rng);
+    let gx1 = batch::<784, 1>(&mut rng);
+    cases.push(Case::new(
+        "W6 LeNet-5 inference B=1",
+        "network!",
+        LENET_FWD,
+        Some("staticnn"),
+        move || {
+            black_box(gen6_1.forward(black_box(&*gx1)));
+        },
+    ));
+    let gen7 = DsCnnNet::<f32>::new_boxed(&mut rng);
+    let mut gen7_inf = zeroed_box::<DsCnnNetInference<f32>>();
+    gen7.to_inference_into(&mut gen7_inf);
+    let gx7 = batch::<490, 1>(&mut rng);
+    let gx7b = gx7.clone();
+    cases.push(Case::new(
+        "W7 DS-CNN inference B=1",
+        "network!",
+        DS_FWD,
+        Some("staticnn"),
+        move || {
+            black_box(gen7.forward(black_box(&*gx7)));
+        },
+    ));
+    cases.push(Case::new(
+        "W7 DS-CNN inference B=1",
+        "network! folded",
+        DS_FWD,
+        Some("network!"),
+        move || {
+            black_box(gen7_inf.forward(black_box(&*gx7b)));
+        },
+    ));
+
     let mut net = Box::new(LeNet::<B>::new(&mut rng));
     let x = batch::<784, B>(&mut rng);
     let t: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
