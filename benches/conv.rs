@@ -1,15 +1,18 @@
-//! Criterion benchmarks of the convolutional layers (f32, one thread), chained by hand
-//! through the `Layer` trait until `network!` declares convolutional networks:
+//! Criterion benchmarks of the convolutional networks and layers (f32, one thread):
 //!
 //! - W6, LeNet-5 on `[1, 28, 28]` (Conv 6@5×5 pad 2, ReLU, MaxPool 2, Conv 16@5×5, ReLU,
 //!   MaxPool 2, Flatten, Linear 120, ReLU, Linear 84, ReLU, Linear 10): a train step's
-//!   forward, loss gradient and backward at batch 32 (the optimiser is left out), and the
-//!   inference of one sample;
+//!   forward, loss gradient and backward at batch 32 through the generated code
+//!   (`Supervised`; the optimiser and the input gradient are left out, as in
+//!   `scripts/torch_baseline.py`), and the generated `forward` of one sample;
 //! - W7, a DS-CNN keyword-spotting network on `[1, 49, 10]` (Conv 64@10×4 stride 2 padding
 //!   (4, 1), then four depthwise 3×3 + pointwise 1×1 blocks, each convolution followed by
-//!   batch norm and ReLU, global average pooling, Linear 12): the inference of one sample;
-//! - each convolution of them alone, forward and backward, and LeNet-5's first max pooling
-//!   and ReLU (no FLOPs counted: their rate reads 0);
+//!   batch norm and ReLU, global average pooling, Linear 12): the generated `forward` of
+//!   one sample, and that of its inference form (`to_inference`, batch norms folded:
+//!   "staticnn folded"), as a deployed network runs;
+//! - W6 and W7 are declared with `network!`, as users declare them; each convolution of
+//!   them alone, forward and backward, through the `Layer` trait, and LeNet-5's first max
+//!   pooling and ReLU (no FLOPs counted: their rate reads 0).
 //! - the digits CNN of `examples/digits_cnn.rs`, int8 (`forward_int8`) next to its `f32`
 //!   inference form, at batch 1 and 32 (`SUMMARY_ONLY="digits CNN"`).
 //!
@@ -21,6 +24,36 @@
 //! the peaks and W6; see `BENCHMARKS.md`).
 
 include!("common/mod.rs");
+
+network! {
+    /// W6, LeNet-5, as a user declares it.
+    struct LeNet5 {
+        input: [1, 28, 28],
+        Conv2d(6, kernel = 5, padding = 2), ReLU, MaxPool2d(2),
+        Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
+        Flatten, Linear(120), ReLU, Linear(84), ReLU, Linear(10),
+        loss: SoftmaxCrossEntropy,
+    }
+}
+
+network! {
+    /// W7, the DS-CNN keyword-spotting network, as a user declares it (its inference form
+    /// `DsCnnNetInference` folds the batch norms into the convolutions).
+    struct DsCnnNet {
+        input: [1, 49, 10],
+        Conv2d(64, kernel = (10, 4), stride = 2, padding = (4, 1)), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        Conv2d(64, kernel = 3, padding = 1, groups = 64), BatchNorm, ReLU,
+        Conv2d(64, kernel = 1), BatchNorm, ReLU,
+        GlobalAvgPool, Flatten, Linear(12),
+        loss: SoftmaxCrossEntropy,
+    }
+}
 
 /// One layer with its numbers and its train-mode input, output and gradients.
 struct Stage<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> {
@@ -56,11 +89,6 @@ impl<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> Stage<
         &self.y
     }
 
-    /// Eval-mode forward into `y`.
-    fn eval(&self, x: &SMatrix<f32, I, B>, y: &mut SMatrix<f32, O, B>) {
-        self.layer.forward(&self.params, &self.state, x, y);
-    }
-
     /// Backward (gradients written), the input gradient when `input_grad`.
     fn back(
         &mut self,
@@ -78,202 +106,14 @@ impl<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> Stage<
 type LeNetC1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
 type LeNetP1 = MaxPool2d<6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0>;
 type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
-type LeNetP2 = MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>;
-
-/// LeNet-5 by hand, batch `B`.
-struct LeNet<const B: usize> {
-    c1: Stage<LeNetC1, 784, 4704, B>,
-    r1: Stage<ReLU, 4704, 4704, B>,
-    p1: Stage<LeNetP1, 4704, 1176, B>,
-    c2: Stage<LeNetC2, 1176, 1600, B>,
-    r2: Stage<ReLU, 1600, 1600, B>,
-    p2: Stage<LeNetP2, 1600, 400, B>,
-    l1: Stage<Linear, 400, 120, B>,
-    r3: Stage<ReLU, 120, 120, B>,
-    l2: Stage<Linear, 120, 84, B>,
-    r4: Stage<ReLU, 84, 84, B>,
-    l3: Stage<Linear, 84, 10, B>,
-}
-
-impl<const B: usize> LeNet<B> {
-    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
-        LeNet {
-            c1: Stage::new(LeNetC1::default(), rng),
-            r1: Stage::new(ReLU, rng),
-            p1: Stage::new(LeNetP1::default(), rng),
-            c2: Stage::new(LeNetC2::default(), rng),
-            r2: Stage::new(ReLU, rng),
-            p2: Stage::new(LeNetP2::default(), rng),
-            l1: Stage::new(Linear::default(), rng),
-            r3: Stage::new(ReLU, rng),
-            l2: Stage::new(Linear::default(), rng),
-            r4: Stage::new(ReLU, rng),
-            l3: Stage::new(Linear::default(), rng),
-        }
-    }
-
-    /// Forward, softmax cross-entropy gradient, backward: returns the loss.
-    fn step(
-        &mut self,
-        x: &SMatrix<f32, 784, B>,
-        t: &[ClassIndex<10>; B],
-        rng: &mut Xoshiro128PlusPlus,
-    ) -> f32 {
-        let n = self;
-        n.c1.fwd(x, rng);
-        n.r1.fwd(&n.c1.y, rng);
-        n.p1.fwd(&n.r1.y, rng);
-        n.c2.fwd(&n.p1.y, rng);
-        n.r2.fwd(&n.c2.y, rng);
-        n.p2.fwd(&n.r2.y, rng);
-        n.l1.fwd(&n.p2.y, rng);
-        n.r3.fwd(&n.l1.y, rng);
-        n.l2.fwd(&n.r3.y, rng);
-        n.r4.fwd(&n.l2.y, rng);
-        n.l3.fwd(&n.r4.y, rng);
-        let mut dy = SMatrix::<f32, 10, B>::zeros();
-        let loss = SoftmaxCrossEntropy.loss_and_grad(&n.l3.y, t, &mut dy);
-        let d = n.l3.back(&n.r4.y, &dy, true);
-        let d = n.r4.back(&n.l2.y, d, true);
-        let d = n.l2.back(&n.r3.y, d, true);
-        let d = n.r3.back(&n.l1.y, d, true);
-        let d = n.l1.back(&n.p2.y, d, true);
-        let d = n.p2.back(&n.r2.y, d, true);
-        let d = n.r2.back(&n.c2.y, d, true);
-        let d = n.c2.back(&n.p1.y, d, true);
-        let d = n.p1.back(&n.r1.y, d, true);
-        let d = n.r1.back(&n.c1.y, d, true);
-        n.c1.back(x, d, false);
-        loss
-    }
-
-    /// Eval-mode forward, through the activations in `a`.
-    fn infer(&self, x: &SMatrix<f32, 784, B>, a: &mut LeNetActs<B>) -> SMatrix<f32, 10, B> {
-        let n = self;
-        n.c1.eval(x, &mut a.c1);
-        n.r1.eval(&a.c1, &mut a.r1);
-        n.p1.eval(&a.r1, &mut a.p1);
-        n.c2.eval(&a.p1, &mut a.c2);
-        n.r2.eval(&a.c2, &mut a.r2);
-        n.p2.eval(&a.r2, &mut a.p2);
-        n.l1.eval(&a.p2, &mut a.l1);
-        n.r3.eval(&a.l1, &mut a.r3);
-        n.l2.eval(&a.r3, &mut a.l2);
-        n.r4.eval(&a.l2, &mut a.r4);
-        let mut y = SMatrix::<f32, 10, B>::zeros();
-        n.l3.eval(&a.r4, &mut y);
-        y
-    }
-}
-
-/// LeNet-5's activations for [`LeNet::infer`], allocated once.
-struct LeNetActs<const B: usize> {
-    c1: Box<SMatrix<f32, 4704, B>>,
-    r1: Box<SMatrix<f32, 4704, B>>,
-    p1: Box<SMatrix<f32, 1176, B>>,
-    c2: Box<SMatrix<f32, 1600, B>>,
-    r2: Box<SMatrix<f32, 1600, B>>,
-    p2: Box<SMatrix<f32, 400, B>>,
-    l1: Box<SMatrix<f32, 120, B>>,
-    r3: Box<SMatrix<f32, 120, B>>,
-    l2: Box<SMatrix<f32, 84, B>>,
-    r4: Box<SMatrix<f32, 84, B>>,
-}
-
-impl<const B: usize> LeNetActs<B> {
-    fn new() -> Self {
-        LeNetActs {
-            c1: zeroed_box(),
-            r1: zeroed_box(),
-            p1: zeroed_box(),
-            c2: zeroed_box(),
-            r2: zeroed_box(),
-            p2: zeroed_box(),
-            l1: zeroed_box(),
-            r3: zeroed_box(),
-            l2: zeroed_box(),
-            r4: zeroed_box(),
-        }
-    }
-}
-
 /// LeNet-5's FLOPs per sample, forward: 2·multiply-adds of its convolutions and linears.
 const LENET_FWD: u64 = 2 * (25 * 6 * 784 + 150 * 16 * 100 + 400 * 120 + 120 * 84 + 84 * 10);
 /// LeNet-5's FLOPs per sample of a train step: forward, weight gradients, input gradients
 /// of every layer but the first.
 const LENET_STEP: u64 = 3 * LENET_FWD - 2 * 25 * 6 * 784;
 
-type DsFirst = Conv2d<1, 49, 10, 64, 24, 5, 10, 4, 2, 2, 4, 1, 1, 1, 1, 40, 64>;
 type DsDepthwise = Conv2d<64, 24, 5, 64, 24, 5, 3, 3, 1, 1, 1, 1, 1, 1, 64, 9, 64>;
 type DsPointwise = Conv2d<64, 24, 5, 64, 24, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 64, 64>;
-type DsNorm = SpatialBatchNorm<64, 120>;
-
-/// One depthwise-separable block of the DS-CNN (batch one).
-struct DsBlock {
-    dw: Stage<DsDepthwise, 7680, 7680, 1>,
-    bn1: Stage<DsNorm, 7680, 7680, 1>,
-    pw: Stage<DsPointwise, 7680, 7680, 1>,
-    bn2: Stage<DsNorm, 7680, 7680, 1>,
-}
-
-/// W7 by hand, one sample.
-struct DsCnn {
-    first: Stage<DsFirst, 490, 7680, 1>,
-    bn: Stage<DsNorm, 7680, 7680, 1>,
-    blocks: [DsBlock; 4],
-    pool: Stage<GlobalAvgPool<64, 120>, 7680, 64, 1>,
-    fc: Stage<Linear, 64, 12, 1>,
-}
-
-impl DsCnn {
-    fn new(rng: &mut Xoshiro128PlusPlus) -> Self {
-        DsCnn {
-            first: Stage::new(DsFirst::default(), rng),
-            bn: Stage::new(DsNorm::default(), rng),
-            blocks: core::array::from_fn(|_| DsBlock {
-                dw: Stage::new(DsDepthwise::default(), rng),
-                bn1: Stage::new(DsNorm::default(), rng),
-                pw: Stage::new(DsPointwise::default(), rng),
-                bn2: Stage::new(DsNorm::default(), rng),
-            }),
-            pool: Stage::new(GlobalAvgPool, rng),
-            fc: Stage::new(Linear::default(), rng),
-        }
-    }
-
-    /// Eval-mode forward (batch norm not folded, ReLU in place after each).
-    fn infer(
-        &self,
-        x: &SMatrix<f32, 490, 1>,
-        a: &mut SMatrix<f32, 7680, 1>,
-        b: &mut SMatrix<f32, 7680, 1>,
-    ) -> SMatrix<f32, 12, 1> {
-        // The `ReLU` layer's formula in place, on the slice (nalgebra's `iter_mut` over a
-        // matrix is a strided iterator, several times slower than the layer).
-        let relu = |m: &mut SMatrix<f32, 7680, 1>| {
-            for v in m.as_mut_slice() {
-                *v = if *v > 0.0 { *v } else { 0.0 };
-            }
-        };
-        self.first.eval(x, a);
-        self.bn.eval(a, b);
-        relu(b);
-        for blk in &self.blocks {
-            blk.dw.eval(b, a);
-            blk.bn1.eval(a, b);
-            relu(b);
-            blk.pw.eval(b, a);
-            blk.bn2.eval(a, b);
-            relu(b);
-        }
-        let mut p = SMatrix::<f32, 64, 1>::zeros();
-        self.pool.eval(b, &mut p);
-        let mut y = SMatrix::<f32, 12, 1>::zeros();
-        self.fc.eval(&p, &mut y);
-        y
-    }
-}
-
 /// W7's FLOPs per sample: 2·multiply-adds of its convolutions and the linear.
 const DS_FWD: u64 = 2 * (40 * 64 * 120 + 4 * (9 * 64 * 120 + 64 * 64 * 120) + 64 * 12);
 
@@ -378,42 +218,60 @@ fn main() {
     cases.extend(digits_cnn_cases::<32>("D digits CNN int8 B=32", &mut rng));
 
     const B: usize = 32;
-    let mut net = Box::new(LeNet::<B>::new(&mut rng));
-    let x = batch::<784, B>(&mut rng);
-    let t: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
-    let mut step_rng = Xoshiro128PlusPlus::seed_from_u64(5);
+    // The generated code, as users run it: forward, loss gradient and backward of W6
+    // (`Supervised`, no optimiser, no input gradient), W6's and W7's `forward` at B = 1,
+    // and W7's inference form.
+    let mut gen6 = LeNet5::<f32>::new_boxed(&mut rng);
+    let mut gen_grads = zeroed_box::<<LeNet5<f32> as Network<f32, 784, 10>>::Params>();
+    let mut gen_tape = zeroed_box::<<LeNet5<f32> as Network<f32, 784, 10>>::Tape<B>>();
+    let gx = batch::<784, B>(&mut rng);
+    let gt: [ClassIndex<10>; B] = core::array::from_fn(|b| ClassIndex::new(b % 10).unwrap());
+    let mut gen_rng = Xoshiro128PlusPlus::seed_from_u64(5);
     cases.push(Case::new(
         "W6 LeNet-5 train step B=32 (no optimiser)",
         "staticnn",
         LENET_STEP * B as u64,
         None,
         move || {
-            black_box(net.step(black_box(&x), &t, &mut step_rng));
+            let y = *gen6.forward_train(black_box(&*gx), &mut gen_tape, &mut gen_rng);
+            let mut dy = SMatrix::<f32, 10, B>::zeros();
+            let loss = SoftmaxCrossEntropy.loss_and_grad(&y, &gt, &mut dy);
+            gen6.backward_overwrite(&gx, &mut gen_tape, &dy, &mut gen_grads, None);
+            black_box(loss);
         },
     ));
-    let net1 = Box::new(LeNet::<1>::new(&mut rng));
-    let x1 = batch::<784, 1>(&mut rng);
-    let mut acts = LeNetActs::<1>::new();
+    let gen6_1 = LeNet5::<f32>::new_boxed(&mut rng);
+    let gx1 = batch::<784, 1>(&mut rng);
     cases.push(Case::new(
         "W6 LeNet-5 inference B=1",
         "staticnn",
         LENET_FWD,
         None,
         move || {
-            black_box(net1.infer(black_box(&x1), &mut acts));
+            black_box(gen6_1.forward(black_box(&*gx1)));
         },
     ));
-
-    let ds = Box::new(DsCnn::new(&mut rng));
-    let x7 = batch::<490, 1>(&mut rng);
-    let (mut a, mut b) = (zeroed_box(), zeroed_box());
+    let gen7 = DsCnnNet::<f32>::new_boxed(&mut rng);
+    let mut gen7_inf = zeroed_box::<DsCnnNetInference<f32>>();
+    gen7.to_inference_into(&mut gen7_inf);
+    let gx7 = batch::<490, 1>(&mut rng);
+    let gx7b = gx7.clone();
     cases.push(Case::new(
         "W7 DS-CNN inference B=1",
         "staticnn",
         DS_FWD,
         None,
         move || {
-            black_box(ds.infer(black_box(&x7), &mut a, &mut b));
+            black_box(gen7.forward(black_box(&*gx7)));
+        },
+    ));
+    cases.push(Case::new(
+        "W7 DS-CNN inference B=1",
+        "staticnn folded",
+        DS_FWD,
+        Some("staticnn"),
+        move || {
+            black_box(gen7_inf.forward(black_box(&*gx7b)));
         },
     ));
 

@@ -19,7 +19,8 @@ machine, one thread, f32, in the same shape as `benches/mlp.rs` and `benches/con
 - W7: the DS-CNN on `[1, 49, 10]` (Conv 64@10x4 stride 2 padding (4, 1), BN, ReLU, four
   depthwise 3x3 + pointwise 1x1 blocks with BN and ReLU after each convolution, global
   average pooling, Linear 12) in eval mode, `model(x)` of one sample under
-  `torch.inference_mode()` (batch norm not folded, as in the bench).
+  `torch.inference_mode()` (batch norm not folded, as in the bench's "staticnn" variant;
+  its "staticnn folded" variant is the inference form, batch norms folded).
 
 Like the bench's summary it runs 21 rounds of about 8 ms per case, interleaved, and prints
 the median round and the best round (each round is the mean of its calls). Run it right

@@ -66,13 +66,23 @@ pub fn linear_relu<T: Scalar, const I: usize, const O: usize, const B: usize>(
 /// generated `forward` calls after any layer but a `Linear` (which has
 /// [`linear_relu`]), so that the activation needs no second scratch buffer. The `ReLU`
 /// layer's own formula, `if v > 0 { v } else { 0 }` (NaN to `+0`), so the same bits.
+///
+/// Where the CPU has vector units (x86, x86-64, AArch64) every value is stored, without a
+/// branch: the loop vectorises, and a branch on the sign of each value mispredicts about
+/// half the time on a convolution's output (W7's generated `forward` spent a third of its
+/// time there). Elsewhere (microcontrollers) only the values that change are stored: 40 B
+/// less flash on a Cortex-M4F.
 #[inline]
 pub fn relu_in_place<T: Scalar, const R: usize, const C: usize>(y: &mut SMatrix<T, R, C>) {
     for v in y.as_mut_slice() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"))]
+        {
+            *v = if *v > T::zero() { *v } else { T::zero() };
+        }
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
         #[allow(
             clippy::neg_cmp_op_on_partial_ord,
-            reason = "NaN must become 0 as in the ReLU layer; a store only where it changes \
-                      the value measured 40 B smaller on a Cortex-M4F"
+            reason = "NaN must become 0 as in the ReLU layer"
         )]
         if !(*v > T::zero()) {
             *v = T::zero();
