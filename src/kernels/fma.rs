@@ -874,13 +874,13 @@ unsafe fn tile_of_width<I, S: Lanes<I>, const MV: usize, const MASK: bool, const
     // SAFETY: the caller's bounds.
     unsafe {
         match width {
-            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
-            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
-            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
-            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
-            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
-            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
-            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
+            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m, 0),
+            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m, 0),
+            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m, 0),
+            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m, 0),
+            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m, 0),
+            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m, 0),
+            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m, 0),
         }
     }
 }
@@ -916,18 +916,22 @@ unsafe fn step<
     x0: *const S,
     x3: *const S,
     xj: usize,
+    half: usize,
 ) {
     // SAFETY: the caller's bounds.
     unsafe {
+        // Vector `v` of the step in the panel: the first two at `a`, the next two `half`
+        // elements on (see [`tile`]).
+        let at = |v: usize| v % 2 * S::L + v / 2 * half;
         let av: [S::V; MV] = if PACK {
             // Rows `r0 ..` of `A` at this step, stored into the panel for the other tiles.
             let av = core::array::from_fn(|v| S::load(src.add(v * S::L)));
             for (v, &x) in av.iter().enumerate() {
-                S::store(a.add(v * S::L), x);
+                S::store(a.add(at(v)), x);
             }
             av
         } else {
-            core::array::from_fn(|v| S::load(a.add(v * S::L)))
+            core::array::from_fn(|v| S::load(a.add(at(v))))
         };
         for (j, accj) in acc.iter_mut().enumerate() {
             let xp = if MODE & STRIDED != 0 && j >= 3 {
@@ -974,6 +978,7 @@ unsafe fn tile<
     r0: usize,
     j0: usize,
     m: S::M,
+    half: usize,
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
@@ -1004,8 +1009,13 @@ unsafe fn tile<
                 options(pure, nomem, nostack, preserves_flags)
             );
         }
-        // Elements per step of the panel: two vectors, or `MV` in the wide tiles.
-        let ps = if MV > 2 { MV } else { 2 } * S::L;
+        // Elements per step: four vectors in the forward's wide panel (`half` = `2·L`),
+        // else two (two panels side by side, `half` = `kc·2·L`: the same when `kc` is 1).
+        let ps = if MV > 2 && half == 2 * S::L {
+            4 * S::L
+        } else {
+            2 * S::L
+        };
         let mut a = panel;
         let mut src = if PACK { p.a.add(r0) } else { p.a };
         // Two steps per trip in the tiles that carry the products' bulk (two full vectors of
@@ -1022,7 +1032,7 @@ unsafe fn tile<
             0
         };
         for _ in 0..pairs {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<I, S, MV, NR, PACK, MODE>(
                 &mut acc,
@@ -1031,6 +1041,7 @@ unsafe fn tile<
                 xk.wrapping_add(p.xk),
                 xk3.wrapping_add(p.xk),
                 p.xj,
+                half,
             );
             a = a.add(2 * ps);
             src = src.wrapping_add(2 * p.a_step);
@@ -1038,7 +1049,7 @@ unsafe fn tile<
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
         for _ in 2 * pairs..p.kc {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
             a = a.add(ps);
             src = src.wrapping_add(p.a_step);
             xk = xk.wrapping_add(p.xk);
@@ -1140,7 +1151,7 @@ struct GradsPanel<'a, I, S: Lanes<I>> {
     o: usize,
     kc: usize,
     db: &'a mut [S],
-    zeros: &'a [S; 32],
+    zeros: &'a [S; 64],
     from_dw: bool,
     last: bool,
     check_db: &'a mut S::V,
@@ -1270,9 +1281,36 @@ unsafe fn tiles_down<I, S: Lanes<I>, const MODE: u8>(
     // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut j0 = 0;
+    // With 32 registers, the weight gradient (adjacent columns of `X`: neither `STRIDED`
+    // nor `TRANSPOSED`) runs its row tiles two by two: a tile of four vectors over two
+    // panels side by side (`kc` steps apart), each broadcast of `X` serving four
+    // multiply-adds; only when the column tiles are five or six wide. (The input gradient
+    // ran 1.1-1.3x slower so, and the transposed tiles store through a buffer of two
+    // vectors.)
+    let wide =
+        S::REGS >= 32 && MODE & (STRIDED | TRANSPOSED) == 0 && !pack_first && tile_width(n, 0) == 6;
+    let pairs = if wide { tiles.len() / 2 } else { 0 };
     for ct in 0..n.div_ceil(6) {
         let width = tile_width(n, ct);
-        for t in tiles.clone() {
+        for q in 0..pairs {
+            let pp = panel.step(2 * q * p.kc);
+            let r0 = (tiles.start + 2 * q) * 2 * S::L;
+            let half = p.kc * 2 * S::L;
+            // SAFETY: rows `r0 .. r0 + 4·L` (two row tiles of the group, their panels at
+            // `pp` and `half` on) and columns `j0 .. j0 + width` (five or six) lie inside
+            // the pass (the caller).
+            unsafe {
+                let c = if width == 6 {
+                    tile::<I, S, 4, false, MODE, 6, false>(p, pp, r0, j0, m, half)
+                } else {
+                    tile::<I, S, 4, false, MODE, 5, false>(p, pp, r0, j0, m, half)
+                };
+                if MODE & CHECKED != 0 {
+                    check = S::plus(check, c);
+                }
+            }
+        }
+        for t in tiles.start + 2 * pairs..tiles.end {
             let pp = panel.step((t - tiles.start) * p.kc);
             let r0 = t * 2 * S::L;
             // SAFETY: rows `r0 .. r0 + 2·L` and columns `j0 .. j0 + width` lie inside the
@@ -1543,9 +1581,11 @@ unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8>(p: &Pass<S>, n: usize, pane
             for ct in 0..n.div_ceil(6) {
                 let width = tile_width(n, ct);
                 match width {
-                    6 if ct == 0 => tile::<I, S, 4, false, MODE, 6, true>(p, panel, r0, j0, m),
-                    6 => tile::<I, S, 4, false, MODE, 6, false>(p, panel, r0, j0, m),
-                    _ => tile::<I, S, 4, false, MODE, 5, false>(p, panel, r0, j0, m),
+                    6 if ct == 0 => {
+                        tile::<I, S, 4, false, MODE, 6, true>(p, panel, r0, j0, m, 2 * S::L)
+                    }
+                    6 => tile::<I, S, 4, false, MODE, 6, false>(p, panel, r0, j0, m, 2 * S::L),
+                    _ => tile::<I, S, 4, false, MODE, 5, false>(p, panel, r0, j0, m, 2 * S::L),
                 };
                 j0 += width;
             }
@@ -1749,7 +1789,7 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
     add: bool,
 ) -> bool {
     let n = dy.len() / o;
-    let zeros = [S::zero(); 32];
+    let zeros = [S::zero(); 64];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut b0 = 0;
@@ -1868,7 +1908,7 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
     add: bool,
 ) {
     let n = dx.len() / i;
-    let zeros = [S::zero(); 32];
+    let zeros = [S::zero(); 64];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut k0 = 0;
