@@ -542,7 +542,7 @@ fn product_cases(
     cases
 }
 
-/// The products of W2 at batch 32 and of W3, one by one.
+/// The products of W2 at batch 32, of W3, and W5's two wide layers, one by one.
 fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     let mut cases = Vec::new();
     for shape in [(64, 64, 32), (10, 64, 32)] {
@@ -554,6 +554,10 @@ fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     }
     for shape in [(64, 128, 64), (10, 64, 64)] {
         cases.extend(product_cases("W3", Product::InputGrad, shape, rng));
+    }
+    for shape in [(512, 784, 128), (512, 512, 128)] {
+        cases.extend(product_cases("W5", Product::Forward, shape, rng));
+        cases.extend(product_cases("W5", Product::WeightGrad, shape, rng));
     }
     cases
 }

@@ -13,6 +13,9 @@
 //! vectors of rows per step of the shared dimension, contiguous, zero past the last row.
 //! With AVX-512 a tile is 32 rows of `f32` (16 of `f64`) × 6 columns, its edges loaded and
 //! stored through mask registers; the code is the AVX2 tile's, with the other [`Lanes`].
+//! With AVX-512's 32 registers the forward product's full row tiles are four vectors (64
+//! rows of `f32`) × six columns, 24 accumulators ([`wide_tiles`]), in passes of at most
+//! `KC / 2` steps so that their panel fits the same buffer.
 //! The shared dimension is taken in passes of `KC` steps, so that the panel stays in L1
 //! while it serves every column tile (a panel read in place, strided by `o`, does not: its
 //! lines fall into a few cache sets). The forward product packs `W`'s panel in the first
@@ -122,6 +125,9 @@ trait Lanes<I>: Scalar {
     type M: Copy;
     /// Lanes per vector.
     const L: usize;
+    /// Vector registers of the instruction set: 32 lets a tile keep four vectors of rows ×
+    /// six columns (24 accumulators) in registers ([`affine_tiles`]'s wide tiles).
+    const REGS: usize;
     /// Loads `L` elements from `p`.
     unsafe fn load(p: *const Self) -> Self::V;
     /// Loads the lanes of `p` selected by `m` (zero elsewhere, never touching them).
@@ -165,6 +171,7 @@ impl Lanes<Avx2> for f32 {
     type V = __m256;
     type M = __m256i;
     const L: usize = 8;
+    const REGS: usize = 16;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> __m256 {
         // SAFETY: the caller guarantees 8 readable elements at `p` and AVX.
@@ -320,6 +327,7 @@ impl Lanes<Avx2> for f64 {
     type V = __m256d;
     type M = __m256i;
     const L: usize = 4;
+    const REGS: usize = 16;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> __m256d {
         // SAFETY: the caller guarantees 4 readable elements at `p` and AVX.
@@ -397,6 +405,7 @@ impl Lanes<Avx512> for f32 {
     type V = __m512;
     type M = __mmask16;
     const L: usize = 16;
+    const REGS: usize = 32;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> __m512 {
         // SAFETY: the caller guarantees 16 readable elements at `p` and AVX-512F.
@@ -481,6 +490,7 @@ impl Lanes<Avx512> for f64 {
     type V = __m512d;
     type M = __mmask8;
     const L: usize = 8;
+    const REGS: usize = 32;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> __m512d {
         // SAFETY: the caller guarantees 8 readable elements at `p` and AVX-512F.
@@ -864,13 +874,13 @@ unsafe fn tile_of_width<I, S: Lanes<I>, const MV: usize, const MASK: bool, const
     // SAFETY: the caller's bounds.
     unsafe {
         match width {
-            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
-            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
-            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
-            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
-            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
-            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
-            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
+            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m, 0),
+            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m, 0),
+            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m, 0),
+            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m, 0),
+            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m, 0),
+            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m, 0),
+            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m, 0),
         }
     }
 }
@@ -906,18 +916,22 @@ unsafe fn step<
     x0: *const S,
     x3: *const S,
     xj: usize,
+    half: usize,
 ) {
     // SAFETY: the caller's bounds.
     unsafe {
+        // Vector `v` of the step in the panel: the first two at `a`, the next two `half`
+        // elements on (see [`tile`]).
+        let at = |v: usize| v % 2 * S::L + v / 2 * half;
         let av: [S::V; MV] = if PACK {
             // Rows `r0 ..` of `A` at this step, stored into the panel for the other tiles.
             let av = core::array::from_fn(|v| S::load(src.add(v * S::L)));
             for (v, &x) in av.iter().enumerate() {
-                S::store(a.add(v * S::L), x);
+                S::store(a.add(at(v)), x);
             }
             av
         } else {
-            core::array::from_fn(|v| S::load(a.add(v * S::L)))
+            core::array::from_fn(|v| S::load(a.add(at(v))))
         };
         for (j, accj) in acc.iter_mut().enumerate() {
             let xp = if MODE & STRIDED != 0 && j >= 3 {
@@ -944,7 +958,7 @@ unsafe fn step<
 /// value, rows strided by `ys` (see [`Pass`]).
 ///
 /// # Safety
-/// the instruction set `I`; `panel` holds `kc` steps of `2·L` elements; the tile's rows and columns of
+/// the instruction set `I`; `panel` holds `kc` steps of `max(MV, 2)·L` elements; the tile's rows and columns of
 /// `init` and `y`, and its columns of `x` over `kc` steps, are inside their matrices. `PACK`
 /// (with `MV = 2`, no mask): rows `r0 .. r0 + 2·L` of `p.a` over `kc` steps are inside `A`,
 /// and the tile writes the panel's `kc` steps from them before any other tile reads them.
@@ -964,6 +978,7 @@ unsafe fn tile<
     r0: usize,
     j0: usize,
     m: S::M,
+    half: usize,
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
@@ -994,6 +1009,13 @@ unsafe fn tile<
                 options(pure, nomem, nostack, preserves_flags)
             );
         }
+        // Elements per step: four vectors in the forward's wide panel (`half` = `2·L`),
+        // else two (two panels side by side, `half` = `kc·2·L`: the same when `kc` is 1).
+        let ps = if MV > 2 && half == 2 * S::L {
+            4 * S::L
+        } else {
+            2 * S::L
+        };
         let mut a = panel;
         let mut src = if PACK { p.a.add(r0) } else { p.a };
         // Two steps per trip in the tiles that carry the products' bulk (two full vectors of
@@ -1004,30 +1026,31 @@ unsafe fn tile<
         // LLVM from scheduling them as one: it then moved each column's base separately
         // (five more additions per trip) or, in some tiles, kept the accumulators on the
         // stack.
-        let pairs = if MV == 2 && !MASK && NR >= 5 {
+        let pairs = if MV >= 2 && !MASK && NR >= 5 {
             p.kc / 2
         } else {
             0
         };
         for _ in 0..pairs {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<I, S, MV, NR, PACK, MODE>(
                 &mut acc,
-                a.add(2 * S::L),
+                a.add(ps),
                 src.wrapping_add(p.a_step),
                 xk.wrapping_add(p.xk),
                 xk3.wrapping_add(p.xk),
                 p.xj,
+                half,
             );
-            a = a.add(4 * S::L);
+            a = a.add(2 * ps);
             src = src.wrapping_add(2 * p.a_step);
             xk = xk.wrapping_add(2 * p.xk);
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
         for _ in 2 * pairs..p.kc {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj);
-            a = a.add(2 * S::L);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
+            a = a.add(ps);
             src = src.wrapping_add(p.a_step);
             xk = xk.wrapping_add(p.xk);
             xk3 = xk3.wrapping_add(p.xk);
@@ -1128,7 +1151,7 @@ struct GradsPanel<'a, I, S: Lanes<I>> {
     o: usize,
     kc: usize,
     db: &'a mut [S],
-    zeros: &'a [S; 32],
+    zeros: &'a [S; 64],
     from_dw: bool,
     last: bool,
     check_db: &'a mut S::V,
@@ -1258,9 +1281,36 @@ unsafe fn tiles_down<I, S: Lanes<I>, const MODE: u8>(
     // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut j0 = 0;
+    // With 32 registers, the weight gradient (adjacent columns of `X`: neither `STRIDED`
+    // nor `TRANSPOSED`) runs its row tiles two by two: a tile of four vectors over two
+    // panels side by side (`kc` steps apart), each broadcast of `X` serving four
+    // multiply-adds; only when the column tiles are five or six wide. (The input gradient
+    // ran 1.1-1.3x slower so, and the transposed tiles store through a buffer of two
+    // vectors.)
+    let wide =
+        S::REGS >= 32 && MODE & (STRIDED | TRANSPOSED) == 0 && !pack_first && tile_width(n, 0) == 6;
+    let pairs = if wide { tiles.len() / 2 } else { 0 };
     for ct in 0..n.div_ceil(6) {
         let width = tile_width(n, ct);
-        for t in tiles.clone() {
+        for q in 0..pairs {
+            let pp = panel.step(2 * q * p.kc);
+            let r0 = (tiles.start + 2 * q) * 2 * S::L;
+            let half = p.kc * 2 * S::L;
+            // SAFETY: rows `r0 .. r0 + 4·L` (two row tiles of the group, their panels at
+            // `pp` and `half` on) and columns `j0 .. j0 + width` (five or six) lie inside
+            // the pass (the caller).
+            unsafe {
+                let c = if width == 6 {
+                    tile::<I, S, 4, false, MODE, 6, false>(p, pp, r0, j0, m, half)
+                } else {
+                    tile::<I, S, 4, false, MODE, 5, false>(p, pp, r0, j0, m, half)
+                };
+                if MODE & CHECKED != 0 {
+                    check = S::plus(check, c);
+                }
+            }
+        }
+        for t in tiles.start + 2 * pairs..tiles.end {
             let pp = panel.step((t - tiles.start) * p.kc);
             let r0 = t * 2 * S::L;
             // SAFETY: rows `r0 .. r0 + 2·L` and columns `j0 .. j0 + width` lie inside the
@@ -1462,45 +1512,148 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut k0 = 0;
-    let step = pass_len(i);
+    // With 32 vector registers, the full row tiles are four vectors of rows (64 rows of
+    // `f32`) × six columns: 24 accumulators, and each broadcast of `X` serves four
+    // multiply-adds instead of two. Their panel (four vectors a step) holds half the steps,
+    // so the passes are at most `KC / 2` long; the rows past the last wide tile run the
+    // two-vector tiles. Only when the first column tile has six columns (it packs the
+    // panel as it runs) and every other one five or six.
+    let wide = S::REGS >= 32 && o >= 4 * S::L && tile_width(n, 0) == 6;
+    let o4 = if wide { o / (4 * S::L) * (4 * S::L) } else { 0 };
+    let step = if wide {
+        i.div_ceil(i.div_ceil(KC / 2))
+    } else {
+        pass_len(i)
+    };
     while k0 < i {
         let kc = step.min(i - k0);
-        let p = Pass {
-            // SAFETY: `k0 < i`: inside `x` (`i · n`).
-            x: unsafe { x.as_ptr().add(k0) },
-            xk: 1,
-            xj: i,
-            y: y.as_mut_ptr(),
-            ys: o,
-            rows: o,
-            // The first pass starts from the bias, the others from the partial sums in `y`,
-            // so every output is summed in input order.
-            init: if k0 == 0 { bias.as_ptr() } else { y.as_ptr() },
-            init_rows: 1,
-            init_step: if k0 == 0 { 0 } else { o },
-            kc,
-            // SAFETY: `k0 < i`: inside `w` (`o · i`).
-            a: unsafe { w.as_ptr().add(k0 * o) },
-            a_step: o,
-        };
-        // The panel: rows `r0 .. r0 + h` of `W`'s columns `k0 .. k0 + kc`, in order.
-        let pack = Columns {
-            src: &w[k0 * o..],
-            stride: o,
-            kc,
-        };
-        // SAFETY: the pass covers rows `0 .. o`, columns `0 .. n` and inputs
-        // `k0 .. k0 + kc` of `W`, `x` and `y`; the CPU has the instruction set `I`. Only the last pass
-        // applies the `ReLU`: the others store partial sums.
-        unsafe {
-            if relu && k0 + kc == i {
-                pass::<I, S, { RELU | STRIDED }>(&p, n, panel, pack)
-            } else {
-                pass::<I, S, STRIDED>(&p, n, panel, pack)
-            }
-        };
+        let last = k0 + kc == i;
+        if wide {
+            let p = Pass {
+                // SAFETY: `k0 < i`: inside `x` (`i · n`).
+                x: unsafe { x.as_ptr().add(k0) },
+                xk: 1,
+                xj: i,
+                y: y.as_mut_ptr(),
+                ys: o,
+                rows: o4,
+                init: if k0 == 0 { bias.as_ptr() } else { y.as_ptr() },
+                init_rows: 1,
+                init_step: if k0 == 0 { 0 } else { o },
+                kc,
+                // SAFETY: `k0 < i`: inside `w` (`o · i`).
+                a: unsafe { w.as_ptr().add(k0 * o) },
+                a_step: o,
+            };
+            // SAFETY: rows `0 .. o4` (whole wide tiles), columns `0 .. n` (tiles of five or
+            // six: `wide`), inputs `k0 .. k0 + kc` of `W`, `x` and `y`; the panel holds
+            // `kc ≤ KC / 2` steps of four vectors; the instruction set `I` (the caller).
+            unsafe {
+                if relu && last {
+                    wide_tiles::<I, S, { RELU | STRIDED }>(&p, n, panel.step(0))
+                } else {
+                    wide_tiles::<I, S, STRIDED>(&p, n, panel.step(0))
+                }
+            };
+        }
+        if o4 < o {
+            // SAFETY: `o4 < o`, `k0 + kc ≤ i`, `kc ≤ KC`; the caller's bounds and `I`.
+            unsafe { affine_pass(w, bias, x, y, (i, o, o4), (k0, kc), relu && last, panel) };
+        }
         k0 += kc;
     }
+}
+
+/// The wide tiles of a forward pass: every full row tile of four vectors (`p.rows` rows, a
+/// multiple of `4·L`) × column tiles of five or six columns (the first of six, which packs
+/// the panel from `p.a` as it runs).
+///
+/// # Safety
+/// As [`tile`] for each tile, `panel` holding `p.kc` steps of four vectors; the column tiles
+/// of `n` are five or six columns wide, the first six.
+#[inline(always)]
+unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8>(p: &Pass<S>, n: usize, panel: *mut S) {
+    // SAFETY: the caller's bounds; `m` is unused by tiles without a mask.
+    unsafe {
+        let m = S::mask(S::L);
+        for r0 in (0..p.rows).step_by(4 * S::L) {
+            let mut j0 = 0;
+            for ct in 0..n.div_ceil(6) {
+                let width = tile_width(n, ct);
+                match width {
+                    6 if ct == 0 => {
+                        tile::<I, S, 4, false, MODE, 6, true>(p, panel, r0, j0, m, 2 * S::L)
+                    }
+                    6 => tile::<I, S, 4, false, MODE, 6, false>(p, panel, r0, j0, m, 2 * S::L),
+                    _ => tile::<I, S, 4, false, MODE, 5, false>(p, panel, r0, j0, m, 2 * S::L),
+                };
+                j0 += width;
+            }
+        }
+    }
+}
+
+/// One pass of the two-vector forward tiles over rows `r0 .. o` of `W` and `y` and inputs
+/// `k0 .. k0 + kc` (see [`affine_tiles`]), the `ReLU` stored when `relu`.
+///
+/// # Safety
+/// As [`affine_tiles`]; `r0 < o`, `k0 + kc ≤ i`, `kc ≤ KC`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn affine_pass<I, S: Lanes<I>>(
+    w: &[S],
+    bias: &[S],
+    x: &[S],
+    y: &mut [S],
+    (i, o, r0): (usize, usize, usize),
+    (k0, kc): (usize, usize),
+    relu: bool,
+    panel: &mut Panel<I, S>,
+) {
+    let n = y.len() / o;
+    assert!(r0 < o && k0 + kc <= i && kc <= KC && w.len() == o * i && y.len() == o * n);
+    let p = Pass {
+        // SAFETY: `k0 < i`: inside `x` (`i · n`).
+        x: unsafe { x.as_ptr().add(k0) },
+        xk: 1,
+        xj: i,
+        // SAFETY: `r0 < o`: inside `y` (`o · n`, `n ≥ 1` since `kc` and `i` are not zero).
+        y: unsafe { y.as_mut_ptr().add(r0) },
+        ys: o,
+        rows: o - r0,
+        // The first pass starts from the bias, the others from the partial sums in `y`,
+        // so every output is summed in input order.
+        // SAFETY: `r0 < o`: inside `bias` and `y`.
+        init: unsafe {
+            if k0 == 0 {
+                bias.as_ptr().add(r0)
+            } else {
+                y.as_ptr().add(r0)
+            }
+        },
+        init_rows: 1,
+        init_step: if k0 == 0 { 0 } else { o },
+        kc,
+        // SAFETY: `k0 < i`, `r0 < o`: inside `w` (`o · i`).
+        a: unsafe { w.as_ptr().add(k0 * o + r0) },
+        a_step: o,
+    };
+    // The panel: rows `r0 + r .. r0 + r + h` of `W`'s columns `k0 .. k0 + kc`, in order.
+    let pack = Columns {
+        src: &w[k0 * o + r0..],
+        stride: o,
+        kc,
+    };
+    // SAFETY: the pass covers rows `r0 .. o`, columns `0 .. n` and inputs `k0 .. k0 + kc`
+    // of `W`, `x` and `y`; the CPU has the instruction set `I`. Only the last pass applies
+    // the `ReLU` (`relu`): the others store partial sums.
+    unsafe {
+        if relu {
+            pass::<I, S, { RELU | STRIDED }>(&p, n, panel, pack)
+        } else {
+            pass::<I, S, STRIDED>(&p, n, panel, pack)
+        }
+    };
 }
 
 /// Whether `W · X` runs its tiles over the samples ([`affine_few_outputs`]): when the
@@ -1636,7 +1789,7 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
     add: bool,
 ) -> bool {
     let n = dy.len() / o;
-    let zeros = [S::zero(); 32];
+    let zeros = [S::zero(); 64];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut b0 = 0;
@@ -1755,7 +1908,7 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
     add: bool,
 ) {
     let n = dx.len() / i;
-    let zeros = [S::zero(); 32];
+    let zeros = [S::zero(); 64];
     let mut panel = Panel::new();
     let panel = &mut panel;
     let mut k0 = 0;

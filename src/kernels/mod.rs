@@ -867,6 +867,8 @@ mod tests {
                 (10, 300, 40),
                 (40, 300, 40),
                 (64, 128, 64),
+                (80, 300, 40),
+                (130, 200, 31),
             ]);
             let bits = |a: &[T]| -> std::vec::Vec<u64> {
                 a.iter().map(|x| x.as_f64().to_bits()).collect()
