@@ -270,7 +270,7 @@ network! {
 /// padded average pooling, residual sums and Maxout included, and refuses a bad shift.
 #[test]
 fn const_readers_cover_residual_and_1d_entries() {
-    let mut net = Blocks::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(31));
+    let net = Blocks::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(31));
     let calib = samples::<72>(32, 64, -1.0);
     let labels = vec![(); calib.len()];
     let q = net
