@@ -6,9 +6,11 @@
 //! into its output range), `Tanh` and `Sigmoid` become `QTable`s, and so on; the sum that
 //! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
 //! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
-//! input or an earlier entry's output ([`Src`]). Any other layer makes the network
-//! unquantisable: its `quantize` then returns `QuantError::Unsupported` naming the first
-//! such layer. New integer layers are new arms of `entries`.
+//! input or an earlier entry's output ([`Src`]). A leading `Normalize` that the inference
+//! form keeps is no entry: the twin holds it as a `QNormalize` field that `quantize_input`
+//! applies in `f32`, and the first entries read its output as the input. Any other layer
+//! makes the network unquantisable: its `quantize` then returns `QuantError::Unsupported`
+//! naming the first such layer. New integer layers are new arms of `entries`.
 
 use std::collections::HashMap;
 
@@ -149,6 +151,13 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
         let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
+            // A leading `Normalize` that was not folded: applied at the float boundary
+            // (`quantize_input`), so the int8 input is its output.
+            "Normalize" if k == 0 && src == Src::Input => {
+                alias.insert(k, Src::Input);
+                i += 1;
+                continue;
+            }
             "Residual" if skip.is_some() => Entry::Add { layer: l, relu },
             "Linear" => Entry::Linear { layer: l, relu },
             "Maxout" => Entry::Maxout { layer: l, relu },
@@ -231,6 +240,74 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     };
     let entries: Vec<&Entry> = nodes.iter().map(|n| &n.entry).collect();
+    // A leading `Normalize` the inference form keeps: its field and integer-twin type.
+    let norm = kept
+        .first()
+        .filter(|l| l.kind == "Normalize" && !l.custom)
+        .map(|l| {
+            let ty = &l.ty;
+            let ch = quote!(<#ty as #q::normalize::Channels>);
+            (
+                l.field.clone(),
+                quote!(#q::QNormalize<{ #ch::C }, { #ch::S }>),
+                ch,
+            )
+        });
+    let norm_decl = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            /// The leading `Normalize`, applied in `f32` by `quantize_input`.
+            pub #f: #t,
+        }
+    });
+    let norm_print = norm.as_ref().map(
+        |(_, t, ch)| quote!((<#t as #q::QLayer>::KIND, #input, #input), (0u8, #ch::C, #ch::S),),
+    );
+    let norm_bytes = norm
+        .as_ref()
+        .map(|(_, t, _)| quote!(+ <#t as #q::QLayer>::BYTES));
+    let norm_write = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at_mut(<#t as #q::QLayer>::BYTES);
+            #q::QLayer::write(&self.#f, __a);
+            __rest = __r;
+        }
+    });
+    let norm_check = norm.as_ref().map(|(_, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            if !<#t as #q::QLayer>::check(__a) {
+                return false;
+            }
+            __rest = __r;
+        }
+    });
+    let norm_read = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            #q::QLayer::read(&mut self.#f, __a);
+            __rest = __r;
+        }
+    });
+    let norm_field = norm.as_ref().map(|(f, _, _)| quote!(#f,));
+    let norm_build = norm
+        .as_ref()
+        .map(|(f, _, _)| quote!(let #f = #q::QNormalize::from_state(&__f.state.#f)?;));
+    let quantize_input_body = match &norm {
+        Some((f, _, _)) => quote!(self.#f.quantize_input(&self.input, x)),
+        None => quote!(x.map(|v| self.input.quantize(v))),
+    };
+    let forward_int8_doc = if norm.is_some() {
+        "The forward pass on `B` int8 samples (columns), in integers only. The input is already normalised: the quantisation of the leading `Normalize`'s output, as [`quantize_input`](Self::quantize_input) makes it."
+    } else {
+        "The forward pass on `B` int8 samples (columns), in integers only."
+    };
+    let quantize_input_doc = if norm.is_some() {
+        "`f32` inputs normalised by the leading `Normalize` (in `f32`, as the float layer) and quantised with the input's scale and zero point."
+    } else {
+        "`f32` inputs quantised with the input's scale and zero point."
+    };
+    // The calibration range of the int8 input: the raw sample's, or the normalised one's.
+    let see_raw_input = norm.is_none().then(|| quote!(__input.see(__x0.iter())?;));
     let output = &entries[last].layer().output;
 
     let fields: Vec<_> = entries.iter().map(|e| &e.layer().field).collect();
@@ -418,6 +495,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
         value.insert(k, dst.clone());
+        if k == 0 && norm.is_some() {
+            float_steps.push(quote!(__input.see(#dst.iter())?;));
+        }
         if let Some(e) = nodes.iter().position(|n| n.val == k) {
             let s = &stats[e];
             float_steps.push(quote!(#s.see(#dst.iter())?;));
@@ -509,7 +589,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
     });
-    let flash = const_reader(&name, vis, &entries, &types);
+    let flash = const_reader(
+        &name,
+        vis,
+        &entries,
+        &types,
+        norm.as_ref().map(|(f, t, _)| (f, t)),
+    );
     let last_field = fields[last];
     let doc = format!(
         "The int8 form of [`{orig}`]: integer weights, activations and arithmetic, as TensorFlow Lite's int8 reference kernels compute them. Made by [`{orig}::quantize`]."
@@ -524,6 +610,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #vis struct #name {
             /// The input's scale and zero point.
             pub input: #q::QParams,
+            #norm_decl
             #(
                 #[doc = #field_docs]
                 pub #fields: #types,
@@ -538,7 +625,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// Bytes of this network's blob (`staticnn::io::int8_to_bytes`).
             pub const BLOB_BYTES: usize = ::staticnn::io::int8_blob_bytes::<Self>();
 
-            /// The forward pass on `B` int8 samples (columns), in integers only.
+            #[doc = #forward_int8_doc]
             #vis fn forward_int8<const B: usize>(
                 &self,
                 x: &::staticnn::nalgebra::SMatrix<i8, #input, { B }>,
@@ -552,12 +639,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 self.#last_field.output
             }
 
-            /// `f32` inputs quantised with the input's scale and zero point.
+            #[doc = #quantize_input_doc]
             #vis fn quantize_input<const B: usize>(
                 &self,
                 x: &::staticnn::nalgebra::SMatrix<f32, #input, { B }>,
             ) -> ::staticnn::nalgebra::SMatrix<i8, #input, { B }> {
-                x.map(|v| self.input.quantize(v))
+                #quantize_input_body
             }
 
             /// int8 outputs as real values.
@@ -611,14 +698,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
         impl #q::QNetwork for #name {
             const FINGERPRINT: u64 = #q::fingerprint(&[
                 (<#q::QParams as #q::QLayer>::KIND, #input, #input),
+                #norm_print
                 #(#prints,)*
             ]);
             const PAYLOAD_BYTES: usize =
-                <#q::QParams as #q::QLayer>::BYTES #(+ <#types as #q::QLayer>::BYTES)*;
+                <#q::QParams as #q::QLayer>::BYTES #norm_bytes #(+ <#types as #q::QLayer>::BYTES)*;
 
             fn write_payload(&self, out: &mut [u8]) {
                 let (__a, mut __rest) = out.split_at_mut(<#q::QParams as #q::QLayer>::BYTES);
                 #q::QLayer::write(&self.input, __a);
+                #norm_write
                 #(
                     let (__a, __r) = __rest.split_at_mut(<#types as #q::QLayer>::BYTES);
                     #q::QLayer::write(&self.#fields, __a);
@@ -632,6 +721,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 if !<#q::QParams as #q::QLayer>::check(__a) {
                     return false;
                 }
+                #norm_check
                 #(
                     let (__a, __r) = __rest.split_at(<#types as #q::QLayer>::BYTES);
                     if !<#types as #q::QLayer>::check(__a) {
@@ -646,6 +736,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             fn read_payload(&mut self, bytes: &[u8]) {
                 let (__a, mut __rest) = bytes.split_at(<#q::QParams as #q::QLayer>::BYTES);
                 #q::QLayer::read(&mut self.input, __a);
+                #norm_read
                 #(
                     let (__a, __r) = __rest.split_at(<#types as #q::QLayer>::BYTES);
                     #q::QLayer::read(&mut self.#fields, __a);
@@ -663,7 +754,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// # Errors
             ///
             /// `QuantError::EmptyCalibration` for an empty data set, `QuantError::NonFinite`
-            /// when a weight, a bias or a calibration activation is not finite.
+            /// when a weight, a bias or a calibration activation is not finite (or a kept
+            /// `Normalize`'s `σ` is zero).
             #vis fn quantize<__L>(&self, calibration: #dataset)
                 -> ::core::result::Result<#name, #q::QuantError> {
                 #float_source
@@ -671,12 +763,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #( let mut #stats = #q::MinMax::EMPTY; )*
                 for (__sample, _) in calibration.iter() {
                     let __x0 = ::staticnn::nalgebra::SMatrix::<f32, #input, 1>::from_column_slice(&__sample[..]);
-                    __input.see(__x0.iter())?;
+                    #see_raw_input
                     #(#float_steps)*
                 }
                 let input = __input.params()?;
+                #norm_build
                 #(#builds)*
-                ::core::result::Result::Ok(#name { input, #(#fields),* })
+                ::core::result::Result::Ok(#name { input, #norm_field #(#fields),* })
             }
         }
     }
@@ -691,6 +784,7 @@ fn const_reader(
     vis: &syn::Visibility,
     entries: &[&Entry<'_>],
     types: &[TokenStream],
+    norm: Option<(&syn::Ident, &TokenStream)>,
 ) -> TokenStream {
     let q = quote!(::staticnn::quant);
     let reads = entries.iter().zip(types).map(|(e, t)| {
@@ -723,6 +817,16 @@ fn const_reader(
         }
     });
     let fields = entries.iter().map(|e| &e.layer().field);
+    let norm_field = norm.map(|(f, _)| quote!(#f,));
+    let norm_read = norm.map(|(f, t)| {
+        quote! {
+            let (__a, __rest) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            if !<#t>::valid_bytes(__a) {
+                return ::core::option::Option::None;
+            }
+            let #f = <#t>::from_blob_bytes(__a);
+        }
+    });
     quote! {
         impl #name {
             /// The network in a blob's payload, in `const` evaluation, or `None` when a value
@@ -734,9 +838,10 @@ fn const_reader(
                     return ::core::option::Option::None;
                 }
                 let input = #q::QParams::from_blob_bytes(__a);
+                #norm_read
                 #(#reads)*
                 let _ = __rest;
-                ::core::option::Option::Some(Self { input, #(#fields),* })
+                ::core::option::Option::Some(Self { input, #norm_field #(#fields),* })
             }
         }
     }
