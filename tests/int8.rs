@@ -109,8 +109,13 @@ network! {
 }
 
 network! {
-    /// A Softmax layer has no int8 form.
-    struct Soft { input: 4, Linear(3), sm: Softmax }
+    /// A batch norm after a ReLU is not folded, and has no int8 form.
+    struct Unfolded { input: 4, Linear(3), ReLU, bn: BatchNorm }
+}
+
+network! {
+    /// A softmax last (TensorFlow Lite's int8 `SOFTMAX`).
+    struct Soft { input: 4, Linear(6), ReLU, Linear(5), sm: Softmax }
 }
 
 network! {
@@ -600,6 +605,48 @@ fn quantised_maxout_follows_the_float_network() {
     assert_eq!(back, q);
 }
 
+/// A softmax last: TensorFlow Lite's kernel (bit for bit on `tests/int8_tflite.rs`'s
+/// `mlp_softmax` fixture) is within a few steps of 1/256 of the float softmax, its
+/// columns sum to about 1, and the blob carries it.
+#[test]
+fn quantised_softmax_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(27);
+    let mut net = Soft::<f32>::new(&mut rng);
+    net.params.layer2.weight *= 4.0; // logits a few units apart
+    let calib = samples(10, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert_eq!(q.output_params(), QParams::SOFTMAX);
+    assert!(q.sm.diff_min < 0 && q.sm.input_left_shift > 0, "{:?}", q.sm);
+    let (mut worst, mut peak) = (0f32, 0f32);
+    for x in samples(11, 100) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        peak = peak.max(a.amax());
+        let total: f32 = b.iter().sum();
+        assert!((total - 1.0).abs() <= 8.0 / 256.0, "sum {total}");
+    }
+    assert!(worst <= 4.0 / 256.0, "worst {worst}");
+    assert!(peak > 0.5, "a softmax that never commits: {peak}");
+    let mut blob = vec![0u8; SoftInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.sm.diff_min = 0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    // A left shift out of range is refused.
+    let at = blob.len() - 20 + 4;
+    blob[at..at + 4].copy_from_slice(&31i32.to_le_bytes());
+    reseal(&mut blob);
+    assert_eq!(
+        int8_from_bytes(&mut back, &blob),
+        Err(BlobError::CorruptPayload)
+    );
+}
+
 /// Inputs far from 0 with a small spread, the case `Normalize` is for.
 fn offset_samples<const N: usize>(rng: &mut Xoshiro128PlusPlus, n: usize) -> Vec<[f32; N]> {
     (0..n)
@@ -716,18 +763,18 @@ fn unfolded_normalize_is_applied_at_the_float_boundary() {
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let labels = vec![(); 3];
-    let soft = Soft::<f32>::new(&mut rng);
-    let err = soft
+    let unfolded = Unfolded::<f32>::new(&mut rng);
+    let err = unfolded
         .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "sm",
-            kind: "Softmax"
+            layer: "bn",
+            kind: "BatchNorm"
         }
     );
-    assert!(err.to_string().contains("`sm` (Softmax)"), "{err}");
+    assert!(err.to_string().contains("`bn` (BatchNorm)"), "{err}");
     let mut normalized = NormalizedPadded::<f32>::new(&mut rng);
     normalized.state.norm.std[0] = 0.0;
     let images = vec![[0.5f32; 16]; 3];

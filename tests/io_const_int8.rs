@@ -72,14 +72,15 @@ fn every() -> EveryInt8 {
 
 network! {
     /// A `Normalize` that does not fold (a padded convolution follows): its statistics are
-    /// an entry of the blob.
+    /// an entry of the blob; a softmax last.
     pub struct Normed {
         input: [2, 4, 4],
         norm: Normalize,
         Conv2d(3, kernel = 3, padding = 1),
         ReLU,
         Flatten,
-        out: Linear(2),
+        out: Linear(3),
+        sm: Softmax,
     }
 }
 
@@ -340,15 +341,16 @@ fn const_readers_cover_residual_and_1d_entries() {
     );
 }
 
-/// An unfolded `Normalize`'s statistics: read in `const` evaluation into a `const` value
-/// equal to the loaded network, normalising its inputs the same way; a zero σ or a NaN μ
-/// is refused by both readers.
+/// An unfolded `Normalize`'s statistics and a softmax: read in `const` evaluation into a
+/// `const` value equal to the loaded network, normalising its inputs the same way; a zero
+/// σ, a NaN μ or a softmax shift out of range is refused by both readers.
 #[test]
 fn const_reader_covers_an_unfolded_normalize() {
     let mut loaded = normed();
     io::int8_from_bytes(&mut loaded, include_bytes!("fixtures/normed.i8.snnb")).unwrap();
     assert_eq!(NORMED, loaded);
     const { assert!(NORMED.norm.std[0] == 0.75 && NORMED.norm.mean[1] == -2.5) };
+    const { assert!(NORMED.sm.output.zero_point == -128 && NORMED.sm.input_left_shift > 0) };
     let images = samples::<32>(13, 4, 2.0);
     let x = SMatrix::<f32, 32, 4>::from_fn(|r, c| images[c][r]);
     assert_eq!(NORMED.quantize_input(&x), loaded.quantize_input(&x));
@@ -359,7 +361,15 @@ fn const_reader_covers_an_unfolded_normalize() {
     assert_eq!(NormedInt8::__staticnn_from_payload(&bytes[40..]), Some(q));
     // The statistics follow the input's 8 bytes: 2 means, then 2 σ.
     let (mean1, std0) = (40 + 8 + 4, 40 + 8 + 8);
-    for (at, v) in [(std0, 0.0f32), (mean1, f32::NAN), (std0, f32::INFINITY)] {
+    // The softmax's 20 bytes end the payload: multiplier, left shift, `diff_min`, output.
+    let shift = bytes.len() - 20 + 4;
+    let too_far = f32::from_bits(31);
+    for (at, v) in [
+        (std0, 0.0f32),
+        (mean1, f32::NAN),
+        (std0, f32::INFINITY),
+        (shift, too_far),
+    ] {
         let mut bad = bytes.clone();
         bad[at..at + 4].copy_from_slice(&v.to_le_bytes());
         reseal(&mut bad);

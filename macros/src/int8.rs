@@ -3,7 +3,7 @@
 //! The layers are taken as the inference form has them (dropout removed, batch norms after
 //! a `Linear` folded into it) and mapped one by one to integer entries of
 //! `staticnn::quant`: a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
-//! into its output range), `Tanh` and `Sigmoid` become `QTable`s, and so on; the sum that
+//! into its output range), `Tanh` and `Sigmoid` become `QTable`s, `Softmax` a `QSoftmax`, and so on; the sum that
 //! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
 //! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
 //! input or an earlier entry's output ([`Src`]). A leading `Normalize` that the inference
@@ -37,6 +37,8 @@ enum Entry<'a> {
     Add { layer: &'a Layer, relu: bool },
     /// `Maxout`, with a `ReLU` fused into it or not.
     Maxout { layer: &'a Layer, relu: bool },
+    /// `Softmax` (TensorFlow Lite's int8 `SOFTMAX`).
+    Softmax { layer: &'a Layer },
 }
 
 impl Entry<'_> {
@@ -47,6 +49,7 @@ impl Entry<'_> {
             | Entry::Conv { layer, .. }
             | Entry::Pool { layer, .. }
             | Entry::Gap { layer }
+            | Entry::Softmax { layer }
             | Entry::Add { layer, .. }
             | Entry::Maxout { layer, .. } => layer,
         }
@@ -167,6 +170,7 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
                 max: l.kind.starts_with("Max"),
             },
             "GlobalAvgPool" => Entry::Gap { layer: l },
+            "Softmax" => Entry::Softmax { layer: l },
             // The same values in the same order: no entry.
             "Flatten" => {
                 alias.insert(k, src);
@@ -326,6 +330,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             Entry::Pool { .. } => quote!(#q::conv::QPool),
             Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
+            Entry::Softmax { .. } => quote!(#q::QSoftmax),
             Entry::Add { .. } => quote!(#q::QAdd),
             Entry::Maxout { layer, .. } => {
                 let (i, o, ty) = (&layer.input, &layer.output, &layer.ty);
@@ -344,6 +349,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Pool { max: true, .. } => "max pooling",
             Entry::Pool { .. } => "average pooling",
             Entry::Gap { .. } => "global average pooling",
+            Entry::Softmax { .. } => "softmax, TensorFlow Lite's int8 kernel",
             Entry::Add { relu: true, .. } => "the residual block's sum, ReLU fused",
             Entry::Add { .. } => "the residual block's sum",
             Entry::Maxout { relu: true, .. } => "maxout, ReLU fused",
@@ -375,7 +381,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let ty = &layer.ty;
                 quote!((<#t as #q::QLayer>::KIND, #i, #o), (0u8, <#ty as #q::maxout::Pieces>::K, 0))
             }
-            Entry::Linear { .. } | Entry::Gap { .. } | Entry::Add { .. } => {
+            Entry::Linear { .. }
+            | Entry::Gap { .. }
+            | Entry::Add { .. }
+            | Entry::Softmax { .. } => {
                 quote!((<#t as #q::QLayer>::KIND, #i, #o))
             }
             // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
@@ -558,6 +567,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     let #f = #q::conv::QGlobalAvgPool::of::<#ty>(#prev, #s.params()?);
                 }
             }
+            Entry::Softmax { .. } => quote! {
+                let _ = &#s;
+                let #f = #q::QSoftmax::new(#prev);
+            },
             Entry::Table { func, layer } => {
                 let v = &layer.value;
                 let build = match func {
@@ -793,6 +806,7 @@ fn const_reader(
             Entry::Linear { .. }
             | Entry::Table { .. }
             | Entry::Add { .. }
+            | Entry::Softmax { .. }
             | Entry::Maxout { .. } => quote!(<#t>::from_blob_bytes(__a)),
             Entry::Conv { layer, .. } | Entry::Gap { layer } => {
                 let ty = &layer.ty;

@@ -4,7 +4,7 @@
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
 //! them, `Maxout` (a `ReLU` after it fused), `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`,
-//! `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! `PReLU`, a lone `ReLU`, `Softmax` ([`QSoftmax`]), `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
@@ -20,7 +20,8 @@
 //! - requantisation by a 32-bit fixed-point multiplier and shift ([`fixed`]); a `ReLU`
 //!   after a `Linear` is its output range; `Tanh` and `Sigmoid` are 256-entry tables with
 //!   TensorFlow Lite's fixed output scales, the other element-wise activations tables
-//!   with calibrated ones ([`QTable`]);
+//!   with calibrated ones ([`QTable`]); `Softmax` is TensorFlow Lite's fixed-point kernel
+//!   (output 1/256, −128);
 //! - `forward_int8` takes and returns int8 (the firmware path), `quantize_input` and
 //!   `dequantize_output` cross the boundary, `forward` and `classify` do both around it;
 //!   with a [`QNormalize`], `quantize_input` normalises before quantising, and
@@ -40,6 +41,7 @@ mod kernels;
 mod layers;
 pub mod maxout;
 pub mod normalize;
+pub mod softmax;
 
 use core::fmt;
 
@@ -47,6 +49,7 @@ pub use add::QAdd;
 pub use layers::{Fused, QLayer, QLinear, QTable};
 pub use maxout::QMaxout;
 pub use normalize::QNormalize;
+pub use softmax::QSoftmax;
 
 /// The scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
