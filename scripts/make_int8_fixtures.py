@@ -171,6 +171,19 @@ def activations_main(name="mlp_leaky", seed=1712, layers=None,
     write_mlp(name, inputs, layers, model, weights, calibration, rng, [], resolver)
 
 
+def softmax_main(name="mlp_softmax", seed=1713):
+    """An MLP ending in TFLite's int8 SOFTMAX (output scale 1/256, zero point -128) on the
+    reference kernels: logits spread wide enough that the exponentials use their range."""
+    inputs, layers = 6, [(12, "relu"), (5, "softmax")]
+    rng = np.random.default_rng(seed)
+    model, weights = build(name, inputs, layers, rng)
+    weights[-1] = (weights[-1][0] * 3.0, weights[-1][1])
+    for layer, (w, b) in zip(model.layers, weights):
+        layer.set_weights([w, b])
+    calibration = rng.normal(0.2, 1.0, size=(CALIBRATION, inputs)).astype(np.float32)
+    write_mlp(name, inputs, layers, model, weights, calibration, rng, [])
+
+
 def _unhex(line):
     return np.array([struct.unpack("<f", struct.pack("<I", int(w, 16)))[0] for w in line.split()[1:]],
                     dtype=np.float32)
@@ -243,6 +256,9 @@ def write_mlp(name, inputs, layers, model, weights, calibration, rng, extra,
                 lines.append("output %s" % oq)
             elif kind == "ELU":
                 lines.append("elu")
+                lines.append("output %s" % oq)
+            elif kind == "SOFTMAX":
+                lines.append("softmax")
                 lines.append("output %s" % oq)
             elif kind == "LEAKY_RELU":
                 lines.append("leaky_relu %s" % hexf([LEAKY_SLOPE]))
@@ -608,6 +624,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["normalized"]:
         normalized_main()
         sys.exit(0)
+    if sys.argv[1:] == ["softmax"]:
+        softmax_main()
+        sys.exit(0)
     if sys.argv[1:] == ["activations"]:
         activations_main()
         sys.exit(0)
@@ -619,3 +638,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["cnn"]:
         normalized_main()
         activations_main()
+        softmax_main()

@@ -72,7 +72,7 @@ network! {
 
 network! {
     /// A `Normalize` before a padded convolution does not fold (the border would see
-    /// `−μ/σ`), and has no int8 form.
+    /// `−μ/σ`): the int8 twin applies it in `f32` at its input.
     struct NormalizedPadded {
         input: [1, 4, 4],
         norm: Normalize,
@@ -83,13 +83,39 @@ network! {
 }
 
 network! {
+    /// `NormalizedPadded` without its `Normalize`.
+    struct PaddedPlain {
+        input: [1, 4, 4],
+        conv: Conv2d(2, kernel = 3, padding = 1),
+        Flatten,
+        out: Linear(2),
+    }
+}
+
+network! {
+    /// A `Normalize` before a residual block does not fold either.
+    struct NormalizedResidual {
+        input: 4,
+        norm: Normalize,
+        Residual(Linear(4), ReLU, Linear(4)),
+        ReLU,
+        out: Linear(2),
+    }
+}
+
+network! {
     /// Maxout layers, one with a ReLU after it (fused).
     struct Pieces { input: 4, mo: Maxout(6, k = 3), ReLU, m2: Maxout(5, k = 2), Linear(2) }
 }
 
 network! {
-    /// A Softmax layer has no int8 form.
-    struct Soft { input: 4, Linear(3), sm: Softmax }
+    /// A batch norm after a ReLU is not folded, and has no int8 form.
+    struct Unfolded { input: 4, Linear(3), ReLU, bn: BatchNorm }
+}
+
+network! {
+    /// A softmax last (TensorFlow Lite's int8 `SOFTMAX`).
+    struct Soft { input: 4, Linear(6), ReLU, Linear(5), sm: Softmax }
 }
 
 network! {
@@ -579,32 +605,184 @@ fn quantised_maxout_follows_the_float_network() {
     assert_eq!(back, q);
 }
 
+/// A softmax last: TensorFlow Lite's kernel (bit for bit on `tests/int8_tflite.rs`'s
+/// `mlp_softmax` fixture) is within a few steps of 1/256 of the float softmax, its
+/// columns sum to about 1, and the blob carries it.
+#[test]
+fn quantised_softmax_follows_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(27);
+    let mut net = Soft::<f32>::new(&mut rng);
+    net.params.layer2.weight *= 4.0; // logits a few units apart
+    let calib = samples(10, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap();
+    assert_eq!(q.output_params(), QParams::SOFTMAX);
+    assert!(q.sm.diff_min < 0 && q.sm.input_left_shift > 0, "{:?}", q.sm);
+    let (mut worst, mut peak) = (0f32, 0f32);
+    for x in samples(11, 100) {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(&x);
+        let (a, b) = (net.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        peak = peak.max(a.amax());
+        let total: f32 = b.iter().sum();
+        assert!((total - 1.0).abs() <= 8.0 / 256.0, "sum {total}");
+    }
+    assert!(worst <= 4.0 / 256.0, "worst {worst}");
+    assert!(peak > 0.5, "a softmax that never commits: {peak}");
+    let mut blob = vec![0u8; SoftInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.sm.diff_min = 0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    // A left shift out of range is refused.
+    let at = blob.len() - 20 + 4;
+    blob[at..at + 4].copy_from_slice(&31i32.to_le_bytes());
+    reseal(&mut blob);
+    assert_eq!(
+        int8_from_bytes(&mut back, &blob),
+        Err(BlobError::CorruptPayload)
+    );
+}
+
+/// Inputs far from 0 with a small spread, the case `Normalize` is for.
+fn offset_samples<const N: usize>(rng: &mut Xoshiro128PlusPlus, n: usize) -> Vec<[f32; N]> {
+    (0..n)
+        .map(|_| core::array::from_fn(|i| 20.0 + i as f32 * 0.1 + rng.random::<f32>() * 0.8))
+        .collect()
+}
+
+/// A `Normalize` that the inference form keeps (before a padded convolution, before a
+/// residual block) is applied in `f32` by `quantize_input`: the twin is the twin of the
+/// same network without it, quantised on normalised samples, and its statistics travel in
+/// the blob.
+#[test]
+fn unfolded_normalize_is_applied_at_the_float_boundary() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(24);
+    let images = offset_samples::<16>(&mut rng, 200);
+    let labels = vec![(); images.len()];
+    let (calib, test) = images.split_at(150);
+    let mut net = NormalizedPadded::<f32>::new(&mut rng);
+    net.fit_normalize(&Dataset::new(calib, &labels[..150]).unwrap())
+        .unwrap();
+    let q = net
+        .quantize(Dataset::new(calib, &labels[..150]).unwrap())
+        .unwrap();
+    assert_eq!(q.norm.mean[0], net.state.norm.mean[0]);
+    assert_eq!(q.norm.std[0], net.state.norm.std[0]);
+    // The int8 input is the normalised sample's: a range of a few units around 0, not
+    // the raw [20, 22].
+    let p = q.input;
+    assert!(p.scale < 0.05 && p.zero_point.abs() < 100, "{p:?}");
+    // Within a few output steps of the float network on the calibration samples (whose
+    // outputs are inside the calibrated range).
+    let float = net.to_inference();
+    let step = q.output_params().scale;
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in calib {
+        let x = SMatrix::<f32, 16, 1>::from_column_slice(x);
+        let (a, b) = (float.forward(&x), q.forward(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    assert!(worst <= 6.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    // The same network without `Normalize`, quantised on normalised samples, is the same
+    // integer network and gives the same outputs on normalised held-out samples.
+    let (m, sd) = (net.state.norm.mean[0], net.state.norm.std[0]);
+    let normalise = |x: &[f32; 16]| x.map(|v| (v - m) / sd);
+    let mut plain = PaddedPlain::<f32>::new(&mut rng);
+    plain.params.conv = net.params.layer1;
+    plain.params.out = net.params.layer3;
+    let normalised: Vec<[f32; 16]> = calib.iter().map(normalise).collect();
+    let qp = plain
+        .quantize(Dataset::new(&normalised, &labels[..150]).unwrap())
+        .unwrap();
+    assert_eq!((qp.input, qp.conv, qp.out), (q.input, q.layer1, q.layer3));
+    for x in test {
+        let raw = SMatrix::<f32, 16, 1>::from_column_slice(x);
+        let n = SMatrix::<f32, 16, 1>::from_column_slice(&normalise(x));
+        assert_eq!(q.quantize_input(&raw), qp.quantize_input(&n));
+        assert_eq!(q.forward(&raw), qp.forward(&n));
+    }
+
+    // The blob round trip carries the statistics; a zero σ is refused.
+    let mut blob = vec![0u8; NormalizedPaddedInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.norm.mean[0] += 1.0;
+    back.norm.std[0] *= 2.0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    let std_at = 40 + 8 + 4; // header, input, the one mean
+    assert_eq!(blob[std_at..std_at + 4], q.norm.std[0].to_le_bytes());
+    let mut bad = blob.clone();
+    bad[std_at..std_at + 4].copy_from_slice(&0f32.to_le_bytes());
+    reseal(&mut bad);
+    assert_eq!(
+        int8_from_bytes(&mut back, &bad),
+        Err(BlobError::CorruptPayload)
+    );
+
+    // Before a residual block, per feature.
+    let rows = offset_samples::<4>(&mut rng, 150);
+    let mut net = NormalizedResidual::<f32>::new(&mut rng);
+    net.fit_normalize(&Dataset::new(&rows, &labels[..150]).unwrap())
+        .unwrap();
+    let q = net
+        .quantize(Dataset::new(&rows, &labels[..150]).unwrap())
+        .unwrap();
+    assert_eq!(q.norm.std[3], net.state.norm.std[3]);
+    // The skip path reads the normalised input.
+    assert_eq!(q.layer1.zero_point_b, q.input.zero_point);
+    let float = net.to_inference();
+    let step = q.output_params().scale;
+    let mut worst = 0f32;
+    for x in &rows {
+        let x = SMatrix::<f32, 4, 1>::from_column_slice(x);
+        worst = worst.max((float.forward(&x) - q.forward(&x)).amax());
+    }
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    let mut blob = vec![0u8; NormalizedResidualInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    // Header, input, 4 means and 4 σ, the body's two layers, the sum, `out`.
+    let body = 16 + 48 + 14;
+    assert_eq!(blob.len(), 40 + 8 + 32 + 2 * body + 42 + (8 + 24 + 14));
+    let mut back = q;
+    back.norm.mean[2] = 0.0;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+}
+
 #[test]
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let labels = vec![(); 3];
-    let soft = Soft::<f32>::new(&mut rng);
-    let err = soft
+    let unfolded = Unfolded::<f32>::new(&mut rng);
+    let err = unfolded
         .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
         QuantError::Unsupported {
-            layer: "sm",
-            kind: "Softmax"
+            layer: "bn",
+            kind: "BatchNorm"
         }
     );
-    assert!(err.to_string().contains("`sm` (Softmax)"), "{err}");
-    let normalized = NormalizedPadded::<f32>::new(&mut rng);
+    assert!(err.to_string().contains("`bn` (BatchNorm)"), "{err}");
+    let mut normalized = NormalizedPadded::<f32>::new(&mut rng);
+    normalized.state.norm.std[0] = 0.0;
     let images = vec![[0.5f32; 16]; 3];
     assert_eq!(
         normalized
             .quantize(Dataset::new(&images, &labels).unwrap())
             .unwrap_err(),
-        QuantError::Unsupported {
-            layer: "norm",
-            kind: "Normalize"
-        }
+        QuantError::NonFinite
     );
     let grouped = Grouped::<f32>::new(&mut rng);
     let cubes = vec![[0.5f32; 36]; 3];

@@ -11,7 +11,7 @@
 use staticnn::data::Dataset;
 use staticnn::nalgebra::SVector;
 use staticnn::prelude::*;
-use staticnn::quant::{Fused, QLinear, QParams, QTable, QuantError};
+use staticnn::quant::{Fused, QLinear, QParams, QSoftmax, QTable, QuantError};
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
 
@@ -55,6 +55,11 @@ network! {
 }
 
 network! {
+    /// `mlp_softmax`: two layers and a softmax (TensorFlow Lite's int8 `SOFTMAX`).
+    struct MlpSoftmax { input: 6, fc1: Linear(12), act1: ReLU, fc2: Linear(5), sm: Softmax }
+}
+
+network! {
     /// `mlp_wide`: digits-sized input (48), 64 ReLU, 32 tanh, 10 outputs.
     struct MlpWide { input: 48, fc1: Linear(64), act1: ReLU, fc2: Linear(32), act2: Tanh, fc3: Linear(10) }
 }
@@ -80,6 +85,8 @@ enum Op {
     Sigmoid(QParams),
     /// `LEAKY_RELU` with its slope, and its output.
     Leaky(f32, QParams),
+    /// `SOFTMAX`, and its output.
+    Softmax(QParams),
 }
 
 struct Fixture {
@@ -151,6 +158,7 @@ fn load(name: &str) -> Fixture {
             })),
             "tanh" => f.ops.push(Op::Tanh(QParams::TANH)),
             "sigmoid" => f.ops.push(Op::Sigmoid(QParams::SIGMOID)),
+            "softmax" => f.ops.push(Op::Softmax(QParams::SOFTMAX)),
             "leaky_relu" => f.ops.push(Op::Leaky(
                 hexf(rest[0]),
                 QParams {
@@ -176,7 +184,9 @@ fn load(name: &str) -> Fixture {
                 let p = params(&rest);
                 match f.ops.last_mut().expect("an op") {
                     Op::Dense(d) => d.output = p,
-                    Op::Tanh(q) | Op::Sigmoid(q) => assert_eq!(*q, p, "{name}: table output"),
+                    Op::Tanh(q) | Op::Sigmoid(q) | Op::Softmax(q) => {
+                        assert_eq!(*q, p, "{name}: fixed output parameters")
+                    }
                     Op::Leaky(_, q) => *q = p,
                 }
             }
@@ -217,7 +227,7 @@ impl Fixture {
                     seen += 1;
                     prev = d.output;
                 }
-                Op::Tanh(p) | Op::Sigmoid(p) | Op::Leaky(_, p) => prev = *p,
+                Op::Tanh(p) | Op::Sigmoid(p) | Op::Leaky(_, p) | Op::Softmax(p) => prev = *p,
             }
         }
         unreachable!()
@@ -517,6 +527,43 @@ fn mlp_leaky_is_bit_exact_with_tflite() {
         compare_linear(&f, 2, &ours.fc3, ours.act2.output),
     ]
     .concat();
+    check_fixture(
+        &f,
+        |x| net.forward_int8(x),
+        |x| ours.forward_int8(x),
+        &diffs,
+    );
+}
+
+/// Softmax as the last layer: TensorFlow Lite's int8 `SOFTMAX` reference kernel (fixed
+/// point exp, Newton–Raphson reciprocal; output scale 1/256, zero point −128), its
+/// parameters from the input's scale alone.
+#[test]
+fn mlp_softmax_is_bit_exact_with_tflite() {
+    let f = load("mlp_softmax");
+    assert!(matches!(f.ops.last(), Some(Op::Softmax(_))));
+    let fc1 = converter_linear::<6, 12>(&f, 0);
+    let fc2 = converter_linear::<12, 5>(&f, 1);
+    let sm = QSoftmax::new(fc2.output);
+    let net = MlpSoftmaxInt8 {
+        input: f.input,
+        fc1,
+        fc2,
+        sm,
+    };
+    assert_eq!(net.output_params(), QParams::SOFTMAX);
+    let mut float = MlpSoftmax::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+    set_float(&mut float.params.fc1, f.dense(0));
+    set_float(&mut float.params.fc2, f.dense(1));
+    let ours = own::<6, _>(&f, |d| float.quantize(d));
+    assert_eq!(ours.sm, QSoftmax::new(ours.fc2.output));
+    let diffs = [
+        compare_linear(&f, 0, &ours.fc1, ours.input),
+        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
+    ]
+    .concat();
+    // The outputs use the range: some columns put most of their mass on one class.
+    assert!(f.cases.iter().any(|(_, y)| y.iter().any(|&v| v > 64)));
     check_fixture(
         &f,
         |x| net.forward_int8(x),

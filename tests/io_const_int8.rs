@@ -70,6 +70,30 @@ fn every() -> EveryInt8 {
         .unwrap()
 }
 
+network! {
+    /// A `Normalize` that does not fold (a padded convolution follows): its statistics are
+    /// an entry of the blob; a softmax last.
+    pub struct Normed {
+        input: [2, 4, 4],
+        norm: Normalize,
+        Conv2d(3, kernel = 3, padding = 1),
+        ReLU,
+        Flatten,
+        out: Linear(3),
+        sm: Softmax,
+    }
+}
+
+fn normed() -> NormedInt8 {
+    let mut net = Normed::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(11));
+    net.state.norm.mean = [4.0, -2.5].into();
+    net.state.norm.std = [0.75, 2.0].into();
+    let calib = samples::<32>(12, 64, 2.0);
+    let labels = vec![(); calib.len()];
+    net.quantize(Dataset::new(&calib, &labels).unwrap())
+        .unwrap()
+}
+
 fn blob<N: QNetwork>(net: &N) -> Vec<u8> {
     let mut bytes = vec![0u8; io::int8_blob_bytes::<N>()];
     io::int8_to_bytes(net, &mut bytes).unwrap();
@@ -118,6 +142,7 @@ fn fixtures_load_into_the_networks_they_were_written_from() {
         ("net-2-3-1.i8.snnb", small_blob.clone()),
         ("net-2-3-1.i8-bad-shift.snnb", bad_shift(&small_blob)),
         ("every.i8.snnb", blob(&every())),
+        ("normed.i8.snnb", blob(&normed())),
     ];
     if std::env::var_os("STATICNN_WRITE_FIXTURES").is_some() {
         for (file, bytes) in &files {
@@ -132,6 +157,8 @@ fn fixtures_load_into_the_networks_they_were_written_from() {
     );
     let mut e = every();
     assert_eq!(io::int8_from_bytes(&mut e, &read("every.i8.snnb")), Ok(()));
+    let mut n = normed();
+    assert_eq!(io::int8_from_bytes(&mut n, &read("normed.i8.snnb")), Ok(()));
     // The forged blob: right checksums, a shift the forward pass cannot use.
     let bad = read("net-2-3-1.i8-bad-shift.snnb");
     assert_eq!(crc32(&bad[40..]).to_le_bytes(), bad[32..36]);
@@ -145,6 +172,8 @@ static SMALL: SmallInt8 =
     staticnn::int8_network_from_blob!(SmallInt8, include_bytes!("fixtures/net-2-3-1.i8.snnb"));
 const EVERY: EveryInt8 =
     staticnn::int8_network_from_blob!(EveryInt8, include_bytes!("fixtures/every.i8.snnb"));
+const NORMED: NormedInt8 =
+    staticnn::int8_network_from_blob!(NormedInt8, include_bytes!("fixtures/normed.i8.snnb"));
 
 /// The `const` values equal what `int8_from_bytes` loads from the same bytes (geometry
 /// included, which comes from the declaration) and give the same outputs.
@@ -310,4 +339,45 @@ fn const_readers_cover_residual_and_1d_entries() {
         io::int8_from_bytes(&mut loaded, &bad),
         Err(BlobError::CorruptPayload)
     );
+}
+
+/// An unfolded `Normalize`'s statistics and a softmax: read in `const` evaluation into a
+/// `const` value equal to the loaded network, normalising its inputs the same way; a zero
+/// σ, a NaN μ or a softmax shift out of range is refused by both readers.
+#[test]
+fn const_reader_covers_an_unfolded_normalize() {
+    let mut loaded = normed();
+    io::int8_from_bytes(&mut loaded, include_bytes!("fixtures/normed.i8.snnb")).unwrap();
+    assert_eq!(NORMED, loaded);
+    const { assert!(NORMED.norm.std[0] == 0.75 && NORMED.norm.mean[1] == -2.5) };
+    const { assert!(NORMED.sm.output.zero_point == -128 && NORMED.sm.input_left_shift > 0) };
+    let images = samples::<32>(13, 4, 2.0);
+    let x = SMatrix::<f32, 32, 4>::from_fn(|r, c| images[c][r]);
+    assert_eq!(NORMED.quantize_input(&x), loaded.quantize_input(&x));
+    assert_eq!(NORMED.forward(&x), loaded.forward(&x));
+
+    let q = normed();
+    let bytes = blob(&q);
+    assert_eq!(NormedInt8::__staticnn_from_payload(&bytes[40..]), Some(q));
+    // The statistics follow the input's 8 bytes: 2 means, then 2 σ.
+    let (mean1, std0) = (40 + 8 + 4, 40 + 8 + 8);
+    // The softmax's 20 bytes end the payload: multiplier, left shift, `diff_min`, output.
+    let shift = bytes.len() - 20 + 4;
+    let too_far = f32::from_bits(31);
+    for (at, v) in [
+        (std0, 0.0f32),
+        (mean1, f32::NAN),
+        (std0, f32::INFINITY),
+        (shift, too_far),
+    ] {
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        reseal(&mut bad);
+        assert_eq!(NormedInt8::__staticnn_from_payload(&bad[40..]), None, "{v}");
+        let mut back = q;
+        assert_eq!(
+            io::int8_from_bytes(&mut back, &bad),
+            Err(BlobError::CorruptPayload)
+        );
+    }
 }

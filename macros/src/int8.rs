@@ -3,12 +3,14 @@
 //! The layers are taken as the inference form has them (dropout removed, batch norms after
 //! a `Linear` folded into it) and mapped one by one to integer entries of
 //! `staticnn::quant`: a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
-//! into its output range), `Tanh` and `Sigmoid` become `QTable`s, and so on; the sum that
+//! into its output range), `Tanh` and `Sigmoid` become `QTable`s, `Softmax` a `QSoftmax`, and so on; the sum that
 //! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
 //! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
-//! input or an earlier entry's output ([`Src`]). Any other layer makes the network
-//! unquantisable: its `quantize` then returns `QuantError::Unsupported` naming the first
-//! such layer. New integer layers are new arms of `entries`.
+//! input or an earlier entry's output ([`Src`]). A leading `Normalize` that the inference
+//! form keeps is no entry: the twin holds it as a `QNormalize` field that `quantize_input`
+//! applies in `f32`, and the first entries read its output as the input. Any other layer
+//! makes the network unquantisable: its `quantize` then returns `QuantError::Unsupported`
+//! naming the first such layer. New integer layers are new arms of `entries`.
 
 use std::collections::HashMap;
 
@@ -35,6 +37,8 @@ enum Entry<'a> {
     Add { layer: &'a Layer, relu: bool },
     /// `Maxout`, with a `ReLU` fused into it or not.
     Maxout { layer: &'a Layer, relu: bool },
+    /// `Softmax` (TensorFlow Lite's int8 `SOFTMAX`).
+    Softmax { layer: &'a Layer },
 }
 
 impl Entry<'_> {
@@ -45,6 +49,7 @@ impl Entry<'_> {
             | Entry::Conv { layer, .. }
             | Entry::Pool { layer, .. }
             | Entry::Gap { layer }
+            | Entry::Softmax { layer }
             | Entry::Add { layer, .. }
             | Entry::Maxout { layer, .. } => layer,
         }
@@ -149,6 +154,13 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
         let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
             _ if l.custom => return Err(l),
+            // A leading `Normalize` that was not folded: applied at the float boundary
+            // (`quantize_input`), so the int8 input is its output.
+            "Normalize" if k == 0 && src == Src::Input => {
+                alias.insert(k, Src::Input);
+                i += 1;
+                continue;
+            }
             "Residual" if skip.is_some() => Entry::Add { layer: l, relu },
             "Linear" => Entry::Linear { layer: l, relu },
             "Maxout" => Entry::Maxout { layer: l, relu },
@@ -158,6 +170,7 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
                 max: l.kind.starts_with("Max"),
             },
             "GlobalAvgPool" => Entry::Gap { layer: l },
+            "Softmax" => Entry::Softmax { layer: l },
             // The same values in the same order: no entry.
             "Flatten" => {
                 alias.insert(k, src);
@@ -231,6 +244,74 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     };
     let entries: Vec<&Entry> = nodes.iter().map(|n| &n.entry).collect();
+    // A leading `Normalize` the inference form keeps: its field and integer-twin type.
+    let norm = kept
+        .first()
+        .filter(|l| l.kind == "Normalize" && !l.custom)
+        .map(|l| {
+            let ty = &l.ty;
+            let ch = quote!(<#ty as #q::normalize::Channels>);
+            (
+                l.field.clone(),
+                quote!(#q::QNormalize<{ #ch::C }, { #ch::S }>),
+                ch,
+            )
+        });
+    let norm_decl = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            /// The leading `Normalize`, applied in `f32` by `quantize_input`.
+            pub #f: #t,
+        }
+    });
+    let norm_print = norm.as_ref().map(
+        |(_, t, ch)| quote!((<#t as #q::QLayer>::KIND, #input, #input), (0u8, #ch::C, #ch::S),),
+    );
+    let norm_bytes = norm
+        .as_ref()
+        .map(|(_, t, _)| quote!(+ <#t as #q::QLayer>::BYTES));
+    let norm_write = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at_mut(<#t as #q::QLayer>::BYTES);
+            #q::QLayer::write(&self.#f, __a);
+            __rest = __r;
+        }
+    });
+    let norm_check = norm.as_ref().map(|(_, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            if !<#t as #q::QLayer>::check(__a) {
+                return false;
+            }
+            __rest = __r;
+        }
+    });
+    let norm_read = norm.as_ref().map(|(f, t, _)| {
+        quote! {
+            let (__a, __r) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            #q::QLayer::read(&mut self.#f, __a);
+            __rest = __r;
+        }
+    });
+    let norm_field = norm.as_ref().map(|(f, _, _)| quote!(#f,));
+    let norm_build = norm
+        .as_ref()
+        .map(|(f, _, _)| quote!(let #f = #q::QNormalize::from_state(&__f.state.#f)?;));
+    let quantize_input_body = match &norm {
+        Some((f, _, _)) => quote!(self.#f.quantize_input(&self.input, x)),
+        None => quote!(x.map(|v| self.input.quantize(v))),
+    };
+    let forward_int8_doc = if norm.is_some() {
+        "The forward pass on `B` int8 samples (columns), in integers only. The input is already normalised: the quantisation of the leading `Normalize`'s output, as [`quantize_input`](Self::quantize_input) makes it."
+    } else {
+        "The forward pass on `B` int8 samples (columns), in integers only."
+    };
+    let quantize_input_doc = if norm.is_some() {
+        "`f32` inputs normalised by the leading `Normalize` (in `f32`, as the float layer) and quantised with the input's scale and zero point."
+    } else {
+        "`f32` inputs quantised with the input's scale and zero point."
+    };
+    // The calibration range of the int8 input: the raw sample's, or the normalised one's.
+    let see_raw_input = norm.is_none().then(|| quote!(__input.see(__x0.iter())?;));
     let output = &entries[last].layer().output;
 
     let fields: Vec<_> = entries.iter().map(|e| &e.layer().field).collect();
@@ -249,6 +330,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             Entry::Pool { .. } => quote!(#q::conv::QPool),
             Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
+            Entry::Softmax { .. } => quote!(#q::QSoftmax),
             Entry::Add { .. } => quote!(#q::QAdd),
             Entry::Maxout { layer, .. } => {
                 let (i, o, ty) = (&layer.input, &layer.output, &layer.ty);
@@ -267,6 +349,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Pool { max: true, .. } => "max pooling",
             Entry::Pool { .. } => "average pooling",
             Entry::Gap { .. } => "global average pooling",
+            Entry::Softmax { .. } => "softmax, TensorFlow Lite's int8 kernel",
             Entry::Add { relu: true, .. } => "the residual block's sum, ReLU fused",
             Entry::Add { .. } => "the residual block's sum",
             Entry::Maxout { relu: true, .. } => "maxout, ReLU fused",
@@ -298,7 +381,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let ty = &layer.ty;
                 quote!((<#t as #q::QLayer>::KIND, #i, #o), (0u8, <#ty as #q::maxout::Pieces>::K, 0))
             }
-            Entry::Linear { .. } | Entry::Gap { .. } | Entry::Add { .. } => {
+            Entry::Linear { .. }
+            | Entry::Gap { .. }
+            | Entry::Add { .. }
+            | Entry::Softmax { .. } => {
                 quote!((<#t as #q::QLayer>::KIND, #i, #o))
             }
             // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
@@ -418,6 +504,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
         value.insert(k, dst.clone());
+        if k == 0 && norm.is_some() {
+            float_steps.push(quote!(__input.see(#dst.iter())?;));
+        }
         if let Some(e) = nodes.iter().position(|n| n.val == k) {
             let s = &stats[e];
             float_steps.push(quote!(#s.see(#dst.iter())?;));
@@ -478,6 +567,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     let #f = #q::conv::QGlobalAvgPool::of::<#ty>(#prev, #s.params()?);
                 }
             }
+            Entry::Softmax { .. } => quote! {
+                let _ = &#s;
+                let #f = #q::QSoftmax::new(#prev);
+            },
             Entry::Table { func, layer } => {
                 let v = &layer.value;
                 let build = match func {
@@ -509,7 +602,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
     });
-    let flash = const_reader(&name, vis, &entries, &types);
+    let flash = const_reader(
+        &name,
+        vis,
+        &entries,
+        &types,
+        norm.as_ref().map(|(f, t, _)| (f, t)),
+    );
     let last_field = fields[last];
     let doc = format!(
         "The int8 form of [`{orig}`]: integer weights, activations and arithmetic, as TensorFlow Lite's int8 reference kernels compute them. Made by [`{orig}::quantize`]."
@@ -524,6 +623,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #vis struct #name {
             /// The input's scale and zero point.
             pub input: #q::QParams,
+            #norm_decl
             #(
                 #[doc = #field_docs]
                 pub #fields: #types,
@@ -538,7 +638,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// Bytes of this network's blob (`staticnn::io::int8_to_bytes`).
             pub const BLOB_BYTES: usize = ::staticnn::io::int8_blob_bytes::<Self>();
 
-            /// The forward pass on `B` int8 samples (columns), in integers only.
+            #[doc = #forward_int8_doc]
             #vis fn forward_int8<const B: usize>(
                 &self,
                 x: &::staticnn::nalgebra::SMatrix<i8, #input, { B }>,
@@ -552,12 +652,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 self.#last_field.output
             }
 
-            /// `f32` inputs quantised with the input's scale and zero point.
+            #[doc = #quantize_input_doc]
             #vis fn quantize_input<const B: usize>(
                 &self,
                 x: &::staticnn::nalgebra::SMatrix<f32, #input, { B }>,
             ) -> ::staticnn::nalgebra::SMatrix<i8, #input, { B }> {
-                x.map(|v| self.input.quantize(v))
+                #quantize_input_body
             }
 
             /// int8 outputs as real values.
@@ -611,14 +711,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
         impl #q::QNetwork for #name {
             const FINGERPRINT: u64 = #q::fingerprint(&[
                 (<#q::QParams as #q::QLayer>::KIND, #input, #input),
+                #norm_print
                 #(#prints,)*
             ]);
             const PAYLOAD_BYTES: usize =
-                <#q::QParams as #q::QLayer>::BYTES #(+ <#types as #q::QLayer>::BYTES)*;
+                <#q::QParams as #q::QLayer>::BYTES #norm_bytes #(+ <#types as #q::QLayer>::BYTES)*;
 
             fn write_payload(&self, out: &mut [u8]) {
                 let (__a, mut __rest) = out.split_at_mut(<#q::QParams as #q::QLayer>::BYTES);
                 #q::QLayer::write(&self.input, __a);
+                #norm_write
                 #(
                     let (__a, __r) = __rest.split_at_mut(<#types as #q::QLayer>::BYTES);
                     #q::QLayer::write(&self.#fields, __a);
@@ -632,6 +734,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 if !<#q::QParams as #q::QLayer>::check(__a) {
                     return false;
                 }
+                #norm_check
                 #(
                     let (__a, __r) = __rest.split_at(<#types as #q::QLayer>::BYTES);
                     if !<#types as #q::QLayer>::check(__a) {
@@ -646,6 +749,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             fn read_payload(&mut self, bytes: &[u8]) {
                 let (__a, mut __rest) = bytes.split_at(<#q::QParams as #q::QLayer>::BYTES);
                 #q::QLayer::read(&mut self.input, __a);
+                #norm_read
                 #(
                     let (__a, __r) = __rest.split_at(<#types as #q::QLayer>::BYTES);
                     #q::QLayer::read(&mut self.#fields, __a);
@@ -663,7 +767,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// # Errors
             ///
             /// `QuantError::EmptyCalibration` for an empty data set, `QuantError::NonFinite`
-            /// when a weight, a bias or a calibration activation is not finite.
+            /// when a weight, a bias or a calibration activation is not finite (or a kept
+            /// `Normalize`'s `σ` is zero).
             #vis fn quantize<__L>(&self, calibration: #dataset)
                 -> ::core::result::Result<#name, #q::QuantError> {
                 #float_source
@@ -671,12 +776,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #( let mut #stats = #q::MinMax::EMPTY; )*
                 for (__sample, _) in calibration.iter() {
                     let __x0 = ::staticnn::nalgebra::SMatrix::<f32, #input, 1>::from_column_slice(&__sample[..]);
-                    __input.see(__x0.iter())?;
+                    #see_raw_input
                     #(#float_steps)*
                 }
                 let input = __input.params()?;
+                #norm_build
                 #(#builds)*
-                ::core::result::Result::Ok(#name { input, #(#fields),* })
+                ::core::result::Result::Ok(#name { input, #norm_field #(#fields),* })
             }
         }
     }
@@ -691,6 +797,7 @@ fn const_reader(
     vis: &syn::Visibility,
     entries: &[&Entry<'_>],
     types: &[TokenStream],
+    norm: Option<(&syn::Ident, &TokenStream)>,
 ) -> TokenStream {
     let q = quote!(::staticnn::quant);
     let reads = entries.iter().zip(types).map(|(e, t)| {
@@ -699,6 +806,7 @@ fn const_reader(
             Entry::Linear { .. }
             | Entry::Table { .. }
             | Entry::Add { .. }
+            | Entry::Softmax { .. }
             | Entry::Maxout { .. } => quote!(<#t>::from_blob_bytes(__a)),
             Entry::Conv { layer, .. } | Entry::Gap { layer } => {
                 let ty = &layer.ty;
@@ -723,6 +831,16 @@ fn const_reader(
         }
     });
     let fields = entries.iter().map(|e| &e.layer().field);
+    let norm_field = norm.map(|(f, _)| quote!(#f,));
+    let norm_read = norm.map(|(f, t)| {
+        quote! {
+            let (__a, __rest) = __rest.split_at(<#t as #q::QLayer>::BYTES);
+            if !<#t>::valid_bytes(__a) {
+                return ::core::option::Option::None;
+            }
+            let #f = <#t>::from_blob_bytes(__a);
+        }
+    });
     quote! {
         impl #name {
             /// The network in a blob's payload, in `const` evaluation, or `None` when a value
@@ -734,9 +852,10 @@ fn const_reader(
                     return ::core::option::Option::None;
                 }
                 let input = #q::QParams::from_blob_bytes(__a);
+                #norm_read
                 #(#reads)*
                 let _ = __rest;
-                ::core::option::Option::Some(Self { input, #(#fields),* })
+                ::core::option::Option::Some(Self { input, #norm_field #(#fields),* })
             }
         }
     }

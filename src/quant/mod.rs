@@ -4,12 +4,14 @@
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
 //! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
 //! them, `Maxout` (a `ReLU` after it fused), `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`,
-//! `PReLU`, a lone `ReLU`, `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
+//! `PReLU`, a lone `ReLU`, `Softmax` ([`QSoftmax`]), `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
 //! as `to_inference()` does) also gets a generated integer twin `NameInt8` and
-//! `Name::<f32>::quantize(calibration)`:
+//! `Name::<f32>::quantize(calibration)`. A leading `Normalize` that does not fold (before a
+//! padded convolution or a residual block) is kept as [`QNormalize`] and applied in `f32`
+//! at the boundary:
 //!
 //! - weights int8, symmetric, one scale per output channel; biases `i32` at `s_in · s_w`;
 //! - activations int8 with one scale and zero point per tensor, from the calibration
@@ -18,12 +20,15 @@
 //! - requantisation by a 32-bit fixed-point multiplier and shift ([`fixed`]); a `ReLU`
 //!   after a `Linear` is its output range; `Tanh` and `Sigmoid` are 256-entry tables with
 //!   TensorFlow Lite's fixed output scales, the other element-wise activations tables
-//!   with calibrated ones ([`QTable`]);
+//!   with calibrated ones ([`QTable`]); `Softmax` is TensorFlow Lite's fixed-point kernel
+//!   (output 1/256, −128);
 //! - `forward_int8` takes and returns int8 (the firmware path), `quantize_input` and
-//!   `dequantize_output` cross the boundary, `forward` and `classify` do both around it.
+//!   `dequantize_output` cross the boundary, `forward` and `classify` do both around it;
+//!   with a [`QNormalize`], `quantize_input` normalises before quantising, and
+//!   `forward_int8`'s input is the normalised sample's quantisation.
 //!
 //! The forward pass uses integers only and allocates nothing; floating point appears only
-//! while quantising and at the `f32` boundary. A network with a layer that cannot be
+//! while quantising and at the `f32` boundary (a kept `Normalize` included). A network with a layer that cannot be
 //! quantised yet gets a `quantize` that returns [`QuantError::Unsupported`].
 //! `tests/int8_tflite.rs` checks the integer networks against TensorFlow Lite fixtures.
 
@@ -35,12 +40,16 @@ mod flash;
 mod kernels;
 mod layers;
 pub mod maxout;
+pub mod normalize;
+pub mod softmax;
 
 use core::fmt;
 
 pub use add::QAdd;
 pub use layers::{Fused, QLayer, QLinear, QTable};
 pub use maxout::QMaxout;
+pub use normalize::QNormalize;
+pub use softmax::QSoftmax;
 
 /// The scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
