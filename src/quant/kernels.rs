@@ -155,7 +155,10 @@ pub(crate) fn conv2d(
         return false;
     };
     let (ni, no) = (in_c * win.in_h * win.in_w, g.o * g.positions);
-    let samples = x.len() / ni;
+    // No input rows or columns (a hand-edited window, all padding): declined, not divided.
+    let Some(samples) = x.len().checked_div(ni) else {
+        return false;
+    };
     let ok = (-128..=127).contains(&zp)
         && samples * ni == x.len()
         && samples.checked_mul(no) == Some(y.len())
@@ -612,6 +615,9 @@ mod vnni {
                         rows,
                         b: b0 + b,
                     };
+                    // SAFETY: the CPU runs this function's features (the caller's); the
+                    // tile's columns `b0 + b .. b0 + b + C` exist (`C ≤ nb − b`, the match)
+                    // and the lengths are `linear`'s.
                     b += match nb - b {
                         1 => unsafe { t.run::<1>(y) },
                         2 => unsafe { t.run::<2>(y) },
@@ -752,6 +758,9 @@ mod vnni {
                         positions: g.positions,
                         p,
                     };
+                    // SAFETY: the CPU runs this function's features (the caller's);
+                    // positions `p .. p + C` exist (`C ≤ positions − p`, the match), and
+                    // `conv`'s lengths and image hold.
                     p += match g.positions - p {
                         1 => unsafe { t.run::<1>(ys) },
                         2 => unsafe { t.run::<2>(ys) },
@@ -1086,6 +1095,43 @@ mod tests {
             let padded = Window { pad_top: 1, ..win };
             let mut y = std::vec![0i8; no];
             assert!(!pool(&padded, true, c, &std::vec![0; ni], &mut y));
+        }
+    }
+
+    /// A window with no input rows or columns (a hand-edited `QConv2d::window`: its windows
+    /// see only padding) is declined, on every CPU, without a panic: the sample size is 0,
+    /// and the batch is not divided by it.
+    #[test]
+    fn empty_input_window_is_declined() {
+        use crate::quant::conv::Window;
+        let (bias, multiplier, shift) = ([7i32; 2], [1i32 << 30; 2], [0i32; 2]);
+        let rq = Requant {
+            bias: &bias,
+            multiplier: &multiplier,
+            shift: &shift,
+            output_zero_point: 0,
+            min: -128,
+            max: 127,
+            double: true,
+        };
+        for (in_h, in_w) in [(0, 4), (4, 0), (0, 0)] {
+            let win = Window {
+                in_h,
+                in_w,
+                out_h: 2,
+                out_w: 2,
+                k_h: 1,
+                k_w: 1,
+                stride_h: 1,
+                stride_w: 1,
+                pad_top: 1,
+                pad_left: 1,
+                dil_h: 1,
+                dil_w: 1,
+            };
+            let mut y = [0x55i8; 8];
+            assert!(!conv2d(&win, 3, &[], &[1i8; 6], &rq, 0, &mut y));
+            assert!(y.iter().all(|&v| v == 0x55));
         }
     }
 
