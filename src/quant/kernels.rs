@@ -1135,6 +1135,102 @@ mod tests {
         }
     }
 
+    /// The same on windows that are not square: rows and columns of different sizes,
+    /// kernels, strides, paddings and dilations; padding after the input on one side only;
+    /// a one-column input; a single output position. One sample, then a batch of two.
+    #[test]
+    fn vnni_rectangular_convolution_is_the_reference() {
+        use crate::quant::conv::{Requantize, Window, conv2d as reference_conv};
+        if !vnni() {
+            std::println!("no AVX-512 VNNI on this path or CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 37u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i32
+        };
+        let win = |(in_h, in_w),
+                   (k_h, k_w),
+                   (stride_h, stride_w),
+                   (pad_top, pad_left),
+                   (dil_h, dil_w)| {
+            // The output the padding before implies with as much padding after (TensorFlow
+            // Lite's SAME), at least one position.
+            let out = |n: usize, k: usize, s: usize, p: usize, d: usize| {
+                (n + 2 * p).saturating_sub(d * (k - 1) + 1) / s + 1
+            };
+            Window {
+                in_h,
+                in_w,
+                out_h: out(in_h, k_h, stride_h, pad_top, dil_h),
+                out_w: out(in_w, k_w, stride_w, pad_left, dil_w),
+                k_h,
+                k_w,
+                stride_h,
+                stride_w,
+                pad_top,
+                pad_left,
+                dil_h,
+                dil_w,
+            }
+        };
+        // (in_c, out_c, window)
+        let cases = [
+            (5, 20, win((5, 11), (2, 3), (1, 2), (0, 1), (2, 1))),
+            (3, 2, win((6, 1), (3, 1), (1, 1), (1, 0), (1, 1))),
+            (7, 33, win((9, 4), (1, 4), (3, 1), (0, 2), (1, 1))),
+            (4, 16, win((3, 3), (3, 3), (1, 1), (0, 0), (1, 1))),
+            (2, 9, win((4, 13), (3, 2), (2, 3), (2, 0), (1, 3))),
+        ];
+        for (case, &(ci, co, win)) in cases.iter().enumerate() {
+            let (ni, no) = (ci * win.in_h * win.in_w, co * win.out_h * win.out_w);
+            let x: std::vec::Vec<i8> = (0..2 * ni).map(|_| next() as i8).collect();
+            let w: std::vec::Vec<i8> = (0..co * ci * win.k_h * win.k_w)
+                .map(|_| next() as i8)
+                .collect();
+            let bias: std::vec::Vec<i32> = (0..co).map(|_| next() % 100_000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..co).map(|_| (1 << 30) + next() % (1 << 30)).collect();
+            let shift: std::vec::Vec<i32> = (0..co).map(|_| -(next() % 14)).collect();
+            for zp in [-128, 3, 127] {
+                let rq = Requantize {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    input_zero_point: zp,
+                    output_zero_point: next() % 30,
+                    min: -120,
+                    max: 127,
+                };
+                let mut expected = std::vec![0i8; 2 * no];
+                for (xs, ys) in x.chunks_exact(ni).zip(expected.chunks_exact_mut(no)) {
+                    reference_conv(&win, ci, xs, &w, &rq, ys).unwrap();
+                }
+                let vq = Requant {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    output_zero_point: rq.output_zero_point,
+                    min: rq.min,
+                    max: rq.max,
+                    double: true,
+                };
+                let mut y = std::vec![0x55i8; no];
+                assert!(
+                    conv2d(&win, ci, &x[..ni], &w, &vq, zp, &mut y),
+                    "case {case}"
+                );
+                assert_eq!(y, expected[..no], "case {case} zp={zp}: {win:?}");
+                let mut ys = std::vec![0x55i8; 2 * no];
+                assert!(conv2d(&win, ci, &x, &w, &vq, zp, &mut ys), "case {case}");
+                assert_eq!(ys, expected, "case {case} zp={zp}, batch of 2: {win:?}");
+            }
+        }
+    }
+
     /// The VNNI convolution gives `conv::conv2d`'s integers: padding (the input's zero
     /// point), strides, dilation, one to 40 channels in and out (not multiples of 4 or 16),
     /// one sample and a batch.
