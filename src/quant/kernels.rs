@@ -1231,6 +1231,101 @@ mod tests {
         }
     }
 
+    /// The VNNI convolution at the limits of its stack arrays: the packed weights exactly
+    /// [`PANEL_BYTES`] (2 048 input channels, one tile of 16 outputs), [`MAX_CHANNELS`]
+    /// outputs, an image of exactly [`IMAGE_BYTES`]: taken, and `conv::conv2d`'s integers;
+    /// one step past each: declined, nothing written.
+    #[test]
+    fn vnni_convolution_at_its_limits() {
+        use crate::quant::conv::{Requantize, Window, conv2d as reference_conv};
+        if !vnni() {
+            std::println!("no AVX-512 VNNI on this path or CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 41u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i32
+        };
+        let square = |n: usize, k: usize| Window {
+            in_h: n,
+            in_w: n,
+            out_h: n + 1 - k,
+            out_w: n + 1 - k,
+            k_h: k,
+            k_w: k,
+            stride_h: 1,
+            stride_w: 1,
+            pad_top: 0,
+            pad_left: 0,
+            dil_h: 1,
+            dil_w: 1,
+        };
+        // (in_c, out_c, window, taken)
+        let cases = [
+            (2048, 16, square(2, 1), true),
+            (2052, 16, square(2, 1), false),
+            (2048, 17, square(2, 1), false),
+            (3, 1024, square(4, 1), true),
+            (3, 1025, square(4, 1), false),
+            (4, 4, square(64, 3), true),
+            (
+                4,
+                4,
+                Window {
+                    in_w: 65,
+                    out_w: 63,
+                    ..square(64, 3)
+                },
+                false,
+            ),
+        ];
+        for (ci, co, win, taken) in cases {
+            let (ni, no) = (ci * win.in_h * win.in_w, co * win.out_h * win.out_w);
+            let x: std::vec::Vec<i8> = (0..ni).map(|_| next() as i8).collect();
+            let w: std::vec::Vec<i8> = (0..co * ci * win.k_h * win.k_w)
+                .map(|_| next() as i8)
+                .collect();
+            let bias: std::vec::Vec<i32> = (0..co).map(|_| next() % 100_000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..co).map(|_| (1 << 30) + next() % (1 << 30)).collect();
+            let shift: std::vec::Vec<i32> = (0..co).map(|_| -(8 + next() % 6)).collect();
+            let rq = Requantize {
+                bias: &bias,
+                multiplier: &multiplier,
+                shift: &shift,
+                input_zero_point: -3,
+                output_zero_point: 2,
+                min: -128,
+                max: 127,
+            };
+            let vq = Requant {
+                bias: &bias,
+                multiplier: &multiplier,
+                shift: &shift,
+                output_zero_point: 2,
+                min: -128,
+                max: 127,
+                double: true,
+            };
+            let mut y = std::vec![0x55i8; no];
+            assert_eq!(
+                conv2d(&win, ci, &x, &w, &vq, -3, &mut y),
+                taken,
+                "{ci} → {co}: {win:?}"
+            );
+            if taken {
+                let mut expected = std::vec![0i8; no];
+                reference_conv(&win, ci, &x, &w, &rq, &mut expected).unwrap();
+                assert_eq!(y, expected, "{ci} → {co}: {win:?}");
+            } else {
+                assert!(y.iter().all(|&v| v == 0x55));
+            }
+        }
+    }
+
     /// The VNNI convolution gives `conv::conv2d`'s integers: padding (the input's zero
     /// point), strides, dilation, one to 40 channels in and out (not multiples of 4 or 16),
     /// one sample and a batch.
