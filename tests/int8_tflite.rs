@@ -358,6 +358,34 @@ fn check_fixture<const IN: usize, const OUT: usize>(
     assert!(own.2 <= 1, "staticnn's own calibration: {} LSB", own.2);
 }
 
+/// The end of the test of a fixture whose model is three dense layers `fc1`, `fc2`, `fc3`
+/// (with activations between them): the float network `$float` (input width `$in`) with the
+/// fixture's float weights, staticnn's own quantisation of it on the fixture's calibration
+/// samples, its weights and biases against the converter's (`fc2` reads `$before2`'s output,
+/// `fc3` `$before3`'s), then [`check_fixture`] with `$net`, the twin holding the
+/// converter's parameters.
+macro_rules! three_dense_layers {
+    ($f:ident, $net:ident, $float:ident, $in:literal, $before2:ident, $before3:ident) => {{
+        let mut float = $float::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
+        set_float(&mut float.params.fc1, $f.dense(0));
+        set_float(&mut float.params.fc2, $f.dense(1));
+        set_float(&mut float.params.fc3, $f.dense(2));
+        let ours = own::<$in, _>(&$f, |d| float.quantize(d));
+        let diffs = [
+            compare_linear(&$f, 0, &ours.fc1, ours.input),
+            compare_linear(&$f, 1, &ours.fc2, ours.$before2.output),
+            compare_linear(&$f, 2, &ours.fc3, ours.$before3.output),
+        ]
+        .concat();
+        check_fixture(
+            &$f,
+            |x| $net.forward_int8(x),
+            |x| ours.forward_int8(x),
+            &diffs,
+        );
+    }};
+}
+
 #[test]
 fn mlp_relu_is_bit_exact_with_tflite() {
     let f = load("mlp_relu");
@@ -367,23 +395,7 @@ fn mlp_relu_is_bit_exact_with_tflite() {
         fc2: converter_linear(&f, 1),
         fc3: converter_linear(&f, 2),
     };
-    let mut float = MlpRelu::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
-    set_float(&mut float.params.fc1, f.dense(0));
-    set_float(&mut float.params.fc2, f.dense(1));
-    set_float(&mut float.params.fc3, f.dense(2));
-    let ours = own::<8, _>(&f, |d| float.quantize(d));
-    let diffs = [
-        compare_linear(&f, 0, &ours.fc1, ours.input),
-        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
-        compare_linear(&f, 2, &ours.fc3, ours.fc2.output),
-    ]
-    .concat();
-    check_fixture(
-        &f,
-        |x| net.forward_int8(x),
-        |x| ours.forward_int8(x),
-        &diffs,
-    );
+    three_dense_layers!(f, net, MlpRelu, 8, fc1, fc2);
 }
 
 #[test]
@@ -402,23 +414,7 @@ fn mlp_tanh_sigmoid_is_bit_exact_with_tflite() {
         act2,
         fc3,
     };
-    let mut float = MlpTanhSigmoid::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
-    set_float(&mut float.params.fc1, f.dense(0));
-    set_float(&mut float.params.fc2, f.dense(1));
-    set_float(&mut float.params.fc3, f.dense(2));
-    let ours = own::<6, _>(&f, |d| float.quantize(d));
-    let diffs = [
-        compare_linear(&f, 0, &ours.fc1, ours.input),
-        compare_linear(&f, 1, &ours.fc2, ours.act1.output),
-        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
-    ]
-    .concat();
-    check_fixture(
-        &f,
-        |x| net.forward_int8(x),
-        |x| ours.forward_int8(x),
-        &diffs,
-    );
+    three_dense_layers!(f, net, MlpTanhSigmoid, 6, act1, act2);
 }
 
 #[test]
@@ -437,23 +433,7 @@ fn mlp_sigmoid_out_is_bit_exact_with_tflite() {
         fc3,
         act3,
     };
-    let mut float = MlpSigmoidOut::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
-    set_float(&mut float.params.fc1, f.dense(0));
-    set_float(&mut float.params.fc2, f.dense(1));
-    set_float(&mut float.params.fc3, f.dense(2));
-    let ours = own::<5, _>(&f, |d| float.quantize(d));
-    let diffs = [
-        compare_linear(&f, 0, &ours.fc1, ours.input),
-        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
-        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
-    ]
-    .concat();
-    check_fixture(
-        &f,
-        |x| net.forward_int8(x),
-        |x| ours.forward_int8(x),
-        &diffs,
-    );
+    three_dense_layers!(f, net, MlpSigmoidOut, 5, fc1, act2);
 }
 
 #[test]
@@ -470,23 +450,7 @@ fn mlp_wide_is_bit_exact_with_tflite() {
         act2,
         fc3,
     };
-    let mut float = MlpWide::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
-    set_float(&mut float.params.fc1, f.dense(0));
-    set_float(&mut float.params.fc2, f.dense(1));
-    set_float(&mut float.params.fc3, f.dense(2));
-    let ours = own::<48, _>(&f, |d| float.quantize(d));
-    let diffs = [
-        compare_linear(&f, 0, &ours.fc1, ours.input),
-        compare_linear(&f, 1, &ours.fc2, ours.fc1.output),
-        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
-    ]
-    .concat();
-    check_fixture(
-        &f,
-        |x| net.forward_int8(x),
-        |x| ours.forward_int8(x),
-        &diffs,
-    );
+    three_dense_layers!(f, net, MlpWide, 48, fc1, act2);
 }
 
 /// `LeakyReLU` as a table of TensorFlow Lite's int8 `LEAKY_RELU` kernel (two multipliers,
@@ -516,23 +480,7 @@ fn mlp_leaky_is_bit_exact_with_tflite() {
         act2,
         fc3,
     };
-    let mut float = MlpLeaky::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(0));
-    set_float(&mut float.params.fc1, f.dense(0));
-    set_float(&mut float.params.fc2, f.dense(1));
-    set_float(&mut float.params.fc3, f.dense(2));
-    let ours = own::<6, _>(&f, |d| float.quantize(d));
-    let diffs = [
-        compare_linear(&f, 0, &ours.fc1, ours.input),
-        compare_linear(&f, 1, &ours.fc2, ours.act1.output),
-        compare_linear(&f, 2, &ours.fc3, ours.act2.output),
-    ]
-    .concat();
-    check_fixture(
-        &f,
-        |x| net.forward_int8(x),
-        |x| ours.forward_int8(x),
-        &diffs,
-    );
+    three_dense_layers!(f, net, MlpLeaky, 6, act1, act2);
 }
 
 /// Softmax as the last layer: TensorFlow Lite's int8 `SOFTMAX` reference kernel (fixed
