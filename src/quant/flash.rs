@@ -88,6 +88,21 @@ const fn read_channels<const C: usize>(
     )
 }
 
+/// The `R` rows of `C` int8 weights at the start of `bytes`, row after row.
+const fn read_weights<const C: usize, const R: usize>(bytes: &[u8]) -> [[i8; C]; R] {
+    let mut weight = [[0i8; C]; R];
+    let mut r = 0;
+    while r < R {
+        let mut c = 0;
+        while c < C {
+            weight[r][c] = bytes[r * C + c] as i8;
+            c += 1;
+        }
+        r += 1;
+    }
+    weight
+}
+
 impl<const I: usize, const O: usize> QLinear<I, O> {
     /// Whether `bytes` (the layer's `BYTES`) hold a layer the forward pass can use: shifts
     /// in `−31..=30`, an int8 input zero point, valid output parameters, a non-empty range.
@@ -97,16 +112,7 @@ impl<const I: usize, const O: usize> QLinear<I, O> {
 
     /// The layer in `bytes` (the layer's `BYTES`, as a blob stores it).
     pub const fn from_blob_bytes(bytes: &[u8]) -> Self {
-        let mut weight = [[0i8; I]; O];
-        let mut o = 0;
-        while o < O {
-            let mut i = 0;
-            while i < I {
-                weight[o][i] = bytes[o * I + i] as i8;
-                i += 1;
-            }
-            o += 1;
-        }
+        let weight = read_weights::<I, O>(bytes);
         let (mut bias, mut multiplier, mut shift) = ([0i32; O], [0i32; O], [0i32; O]);
         let (input_zero_point, output, min, max) = read_channels(
             bytes.split_at(I * O).1,
@@ -157,16 +163,7 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
 
     /// The convolution in `bytes`, with the geometry of the float layer `L`.
     pub const fn from_blob_bytes<L: Geometry>(bytes: &[u8]) -> Self {
-        let mut weight = [[0i8; KK]; CO];
-        let mut o = 0;
-        while o < CO {
-            let mut i = 0;
-            while i < KK {
-                weight[o][i] = bytes[o * KK + i] as i8;
-                i += 1;
-            }
-            o += 1;
-        }
+        let weight = read_weights::<KK, CO>(bytes);
         let (mut bias, mut multiplier, mut shift) = ([0i32; CO], [0i32; CO], [0i32; CO]);
         let (input_zero_point, output, min, max) = read_channels(
             bytes.split_at(KK * CO).1,
