@@ -7,7 +7,8 @@
 //! deployment (each batch norm into the convolution before it), and its test accuracy is
 //! printed next to the multilayer perceptron's of example 02 on the same test images.
 //!
-//! Run it with `cargo run --release --example digits_cnn --features std`.
+//! Run it with `cargo run --release --example digits_cnn --features std,plot` (`plot`
+//! because it builds the MLP example, which draws its curves, to compare with it).
 
 #[path = "common/digits.rs"]
 mod digits;
