@@ -1454,6 +1454,11 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     }
     let n = y.len() / o;
     assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
+    if n == 0 {
+        // No columns: nothing to write (and the passes' pointers into the empty `x`, past
+        // the first, would lie outside it).
+        return true;
+    }
     let wide = path == Path::Avx512;
     if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
         // SAFETY: the CPU runs `path` (`runs`).
@@ -1617,7 +1622,8 @@ unsafe fn affine_pass<I, S: Lanes<I>>(
         x: unsafe { x.as_ptr().add(k0) },
         xk: 1,
         xj: i,
-        // SAFETY: `r0 < o`: inside `y` (`o · n`, `n ≥ 1` since `kc` and `i` are not zero).
+        // SAFETY: `r0 < o`: inside `y` (`o · n`, `n ≥ 1`: `affine` returns early without
+        // columns).
         y: unsafe { y.as_mut_ptr().add(r0) },
         ys: o,
         rows: o - r0,
@@ -1868,6 +1874,10 @@ pub(super) fn input_grad<T: Scalar>(
     }
     let n = dx.len() / i;
     assert!(w.len() == o * i && dy.len() == o * n && dx.len() == i * n);
+    if n == 0 {
+        // No columns: nothing to write (as in `affine`).
+        return true;
+    }
     let wide = path == Path::Avx512;
     if let (Some(w), Some(dy), Some(dx)) = (same(w), same(dy), same_mut(dx)) {
         // SAFETY: the CPU runs `path` (`runs`).

@@ -869,6 +869,15 @@ mod tests {
                 (64, 128, 64),
                 (80, 300, 40),
                 (130, 200, 31),
+                // Weight gradients over several passes of samples (two of 150), with wide
+                // forward tiles (six columns each) and a row tail of one.
+                (65, 17, 300),
+                // Three full row tiles of the weight gradient (a pair and one alone) and a
+                // forward of two wide passes with a whole two-vector tile after them.
+                (96, 200, 12),
+                // No columns, with inputs and outputs over several passes: nothing to do.
+                (300, 600, 0),
+                (70, 300, 0),
             ]);
             let bits = |a: &[T]| -> std::vec::Vec<u64> {
                 a.iter().map(|x| x.as_f64().to_bits()).collect()

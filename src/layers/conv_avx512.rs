@@ -515,5 +515,16 @@ mod tests {
         const { assert!(!applies(&<Prime as ConvShape>::GEOM)) };
         // Two output channels, 1 × 1 rows of 3 (a 1-D shape), padding 1.
         agrees::<Conv2d<2, 1, 3, 2, 1, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1, 6, 2>>(4);
+        // Rows of exactly one vector (16: every lane stored, taps masked only at the
+        // padding), and of 17 (a last vector of one lane; the input gradient's rows of 21).
+        agrees::<Conv2d<2, 3, 16, 4, 3, 16, 3, 5, 1, 1, 1, 2, 1, 1, 1, 30, 4>>(2);
+        agrees::<Conv2d<4, 4, 21, 6, 2, 17, 3, 5, 1, 1, 0, 0, 1, 1, 1, 60, 6>>(2);
+        // Rows of two whole vectors, a 2 × 1 kernel, 15 output channels: the weight
+        // gradient's largest block (15 channels × 1 column) and a forward block of 15.
+        agrees::<Conv2d<8, 3, 32, 15, 2, 32, 2, 1, 1, 1, 0, 0, 1, 1, 1, 16, 15>>(2);
+        // Columns one wide (a 3 × 1 kernel, padding above and below) and three channels.
+        agrees::<Conv2d<4, 5, 1, 3, 5, 1, 3, 1, 1, 1, 1, 0, 1, 1, 1, 12, 3>>(3);
+        // 16 channels in and out: a whole forward block both ways.
+        agrees::<Conv2d<16, 4, 5, 16, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 16>>(2);
     }
 }

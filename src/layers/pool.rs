@@ -660,6 +660,18 @@ mod tests {
         scan_agrees::<f32, Wide, 280, 70>(&SMatrix::from_fn(value));
         type Pair = MaxPool2d<3, 2, 4, 1, 2, 2, 2, 2, 2, 0, 0>;
         scan_agrees::<f32, Pair, 24, 6>(&SMatrix::from_fn(value));
+        // Rows of 16 windows (both loads whole), 8 (the second load empty), 9 (two lanes
+        // in it), 48 (three whole vectors) and one window (a lone lane).
+        type Exact = MaxPool2d<1, 2, 32, 1, 16, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Exact, 64, 16>(&SMatrix::from_fn(value));
+        type Eight = MaxPool2d<2, 2, 16, 1, 8, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Eight, 64, 16>(&SMatrix::from_fn(value));
+        type Nine = MaxPool2d<2, 4, 18, 2, 9, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Nine, 144, 36>(&SMatrix::from_fn(value));
+        type Three = MaxPool2d<1, 2, 96, 1, 48, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Three, 192, 48>(&SMatrix::from_fn(value));
+        type One = MaxPool2d<3, 2, 2, 1, 1, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, One, 12, 3>(&SMatrix::from_fn(value));
         #[cfg(target_arch = "x86_64")]
         const {
             assert!(pool_avx512::applies(&<Lenet as PoolShape>::GEOM))

@@ -155,7 +155,10 @@ pub(crate) fn conv2d(
         return false;
     };
     let (ni, no) = (in_c * win.in_h * win.in_w, g.o * g.positions);
-    let samples = x.len() / ni;
+    // No input rows or columns (a hand-edited window, all padding): declined, not divided.
+    let Some(samples) = x.len().checked_div(ni) else {
+        return false;
+    };
     let ok = (-128..=127).contains(&zp)
         && samples * ni == x.len()
         && samples.checked_mul(no) == Some(y.len())
@@ -612,6 +615,9 @@ mod vnni {
                         rows,
                         b: b0 + b,
                     };
+                    // SAFETY: the CPU runs this function's features (the caller's); the
+                    // tile's columns `b0 + b .. b0 + b + C` exist (`C ≤ nb − b`, the match)
+                    // and the lengths are `linear`'s.
                     b += match nb - b {
                         1 => unsafe { t.run::<1>(y) },
                         2 => unsafe { t.run::<2>(y) },
@@ -752,6 +758,9 @@ mod vnni {
                         positions: g.positions,
                         p,
                     };
+                    // SAFETY: the CPU runs this function's features (the caller's);
+                    // positions `p .. p + C` exist (`C ≤ positions − p`, the match), and
+                    // `conv`'s lengths and image hold.
                     p += match g.positions - p {
                         1 => unsafe { t.run::<1>(ys) },
                         2 => unsafe { t.run::<2>(ys) },
@@ -1086,6 +1095,234 @@ mod tests {
             let padded = Window { pad_top: 1, ..win };
             let mut y = std::vec![0i8; no];
             assert!(!pool(&padded, true, c, &std::vec![0; ni], &mut y));
+        }
+    }
+
+    /// A window with no input rows or columns (a hand-edited `QConv2d::window`: its windows
+    /// see only padding) is declined, on every CPU, without a panic: the sample size is 0,
+    /// and the batch is not divided by it.
+    #[test]
+    fn empty_input_window_is_declined() {
+        use crate::quant::conv::Window;
+        let (bias, multiplier, shift) = ([7i32; 2], [1i32 << 30; 2], [0i32; 2]);
+        let rq = Requant {
+            bias: &bias,
+            multiplier: &multiplier,
+            shift: &shift,
+            output_zero_point: 0,
+            min: -128,
+            max: 127,
+            double: true,
+        };
+        for (in_h, in_w) in [(0, 4), (4, 0), (0, 0)] {
+            let win = Window {
+                in_h,
+                in_w,
+                out_h: 2,
+                out_w: 2,
+                k_h: 1,
+                k_w: 1,
+                stride_h: 1,
+                stride_w: 1,
+                pad_top: 1,
+                pad_left: 1,
+                dil_h: 1,
+                dil_w: 1,
+            };
+            let mut y = [0x55i8; 8];
+            assert!(!conv2d(&win, 3, &[], &[1i8; 6], &rq, 0, &mut y));
+            assert!(y.iter().all(|&v| v == 0x55));
+        }
+    }
+
+    /// The same on windows that are not square: rows and columns of different sizes,
+    /// kernels, strides, paddings and dilations; padding after the input on one side only;
+    /// a one-column input; a single output position. One sample, then a batch of two.
+    #[test]
+    fn vnni_rectangular_convolution_is_the_reference() {
+        use crate::quant::conv::{Requantize, Window, conv2d as reference_conv};
+        if !vnni() {
+            std::println!("no AVX-512 VNNI on this path or CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 37u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i32
+        };
+        let win = |(in_h, in_w),
+                   (k_h, k_w),
+                   (stride_h, stride_w),
+                   (pad_top, pad_left),
+                   (dil_h, dil_w)| {
+            // The output the padding before implies with as much padding after (TensorFlow
+            // Lite's SAME), at least one position.
+            let out = |n: usize, k: usize, s: usize, p: usize, d: usize| {
+                (n + 2 * p).saturating_sub(d * (k - 1) + 1) / s + 1
+            };
+            Window {
+                in_h,
+                in_w,
+                out_h: out(in_h, k_h, stride_h, pad_top, dil_h),
+                out_w: out(in_w, k_w, stride_w, pad_left, dil_w),
+                k_h,
+                k_w,
+                stride_h,
+                stride_w,
+                pad_top,
+                pad_left,
+                dil_h,
+                dil_w,
+            }
+        };
+        // (in_c, out_c, window)
+        let cases = [
+            (5, 20, win((5, 11), (2, 3), (1, 2), (0, 1), (2, 1))),
+            (3, 2, win((6, 1), (3, 1), (1, 1), (1, 0), (1, 1))),
+            (7, 33, win((9, 4), (1, 4), (3, 1), (0, 2), (1, 1))),
+            (4, 16, win((3, 3), (3, 3), (1, 1), (0, 0), (1, 1))),
+            (2, 9, win((4, 13), (3, 2), (2, 3), (2, 0), (1, 3))),
+        ];
+        for (case, &(ci, co, win)) in cases.iter().enumerate() {
+            let (ni, no) = (ci * win.in_h * win.in_w, co * win.out_h * win.out_w);
+            let x: std::vec::Vec<i8> = (0..2 * ni).map(|_| next() as i8).collect();
+            let w: std::vec::Vec<i8> = (0..co * ci * win.k_h * win.k_w)
+                .map(|_| next() as i8)
+                .collect();
+            let bias: std::vec::Vec<i32> = (0..co).map(|_| next() % 100_000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..co).map(|_| (1 << 30) + next() % (1 << 30)).collect();
+            let shift: std::vec::Vec<i32> = (0..co).map(|_| -(next() % 14)).collect();
+            for zp in [-128, 3, 127] {
+                let rq = Requantize {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    input_zero_point: zp,
+                    output_zero_point: next() % 30,
+                    min: -120,
+                    max: 127,
+                };
+                let mut expected = std::vec![0i8; 2 * no];
+                for (xs, ys) in x.chunks_exact(ni).zip(expected.chunks_exact_mut(no)) {
+                    reference_conv(&win, ci, xs, &w, &rq, ys).unwrap();
+                }
+                let vq = Requant {
+                    bias: &bias,
+                    multiplier: &multiplier,
+                    shift: &shift,
+                    output_zero_point: rq.output_zero_point,
+                    min: rq.min,
+                    max: rq.max,
+                    double: true,
+                };
+                let mut y = std::vec![0x55i8; no];
+                assert!(
+                    conv2d(&win, ci, &x[..ni], &w, &vq, zp, &mut y),
+                    "case {case}"
+                );
+                assert_eq!(y, expected[..no], "case {case} zp={zp}: {win:?}");
+                let mut ys = std::vec![0x55i8; 2 * no];
+                assert!(conv2d(&win, ci, &x, &w, &vq, zp, &mut ys), "case {case}");
+                assert_eq!(ys, expected, "case {case} zp={zp}, batch of 2: {win:?}");
+            }
+        }
+    }
+
+    /// The VNNI convolution at the limits of its stack arrays: the packed weights exactly
+    /// [`PANEL_BYTES`] (2 048 input channels, one tile of 16 outputs), [`MAX_CHANNELS`]
+    /// outputs, an image of exactly [`IMAGE_BYTES`]: taken, and `conv::conv2d`'s integers;
+    /// one step past each: declined, nothing written.
+    #[test]
+    fn vnni_convolution_at_its_limits() {
+        use crate::quant::conv::{Requantize, Window, conv2d as reference_conv};
+        if !vnni() {
+            std::println!("no AVX-512 VNNI on this path or CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 41u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i32
+        };
+        let square = |n: usize, k: usize| Window {
+            in_h: n,
+            in_w: n,
+            out_h: n + 1 - k,
+            out_w: n + 1 - k,
+            k_h: k,
+            k_w: k,
+            stride_h: 1,
+            stride_w: 1,
+            pad_top: 0,
+            pad_left: 0,
+            dil_h: 1,
+            dil_w: 1,
+        };
+        // (in_c, out_c, window, taken)
+        let cases = [
+            (2048, 16, square(2, 1), true),
+            (2052, 16, square(2, 1), false),
+            (2048, 17, square(2, 1), false),
+            (3, 1024, square(4, 1), true),
+            (3, 1025, square(4, 1), false),
+            (4, 4, square(64, 3), true),
+            (
+                4,
+                4,
+                Window {
+                    in_w: 65,
+                    out_w: 63,
+                    ..square(64, 3)
+                },
+                false,
+            ),
+        ];
+        for (ci, co, win, taken) in cases {
+            let (ni, no) = (ci * win.in_h * win.in_w, co * win.out_h * win.out_w);
+            let x: std::vec::Vec<i8> = (0..ni).map(|_| next() as i8).collect();
+            let w: std::vec::Vec<i8> = (0..co * ci * win.k_h * win.k_w)
+                .map(|_| next() as i8)
+                .collect();
+            let bias: std::vec::Vec<i32> = (0..co).map(|_| next() % 100_000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..co).map(|_| (1 << 30) + next() % (1 << 30)).collect();
+            let shift: std::vec::Vec<i32> = (0..co).map(|_| -(8 + next() % 6)).collect();
+            let rq = Requantize {
+                bias: &bias,
+                multiplier: &multiplier,
+                shift: &shift,
+                input_zero_point: -3,
+                output_zero_point: 2,
+                min: -128,
+                max: 127,
+            };
+            let vq = Requant {
+                bias: &bias,
+                multiplier: &multiplier,
+                shift: &shift,
+                output_zero_point: 2,
+                min: -128,
+                max: 127,
+                double: true,
+            };
+            let mut y = std::vec![0x55i8; no];
+            assert_eq!(
+                conv2d(&win, ci, &x, &w, &vq, -3, &mut y),
+                taken,
+                "{ci} → {co}: {win:?}"
+            );
+            if taken {
+                let mut expected = std::vec![0i8; no];
+                reference_conv(&win, ci, &x, &w, &rq, &mut expected).unwrap();
+                assert_eq!(y, expected, "{ci} → {co}: {win:?}");
+            } else {
+                assert!(y.iter().all(|&v| v == 0x55));
+            }
         }
     }
 
