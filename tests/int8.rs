@@ -163,12 +163,24 @@ network! {
 }
 
 network! {
-    /// Groups other than 1 or the channels.
+    /// Grouped convolutions, groups between 1 and the channels: 2-D (2 input and 3
+    /// output channels per group, ReLU fused) and 1-D (3 in, 2 out per group).
     struct Grouped {
-        input: [4, 3, 3],
-        g: Conv2d(4, kernel = 1, groups = 2),
+        input: [4, 5, 5],
+        g: Conv2d(6, kernel = 3, padding = 1, groups = 2),
+        ReLU,
         Flatten,
-        Linear(3),
+        out: Linear(3),
+    }
+}
+
+network! {
+    /// A grouped 1-D convolution.
+    struct GroupedSeq {
+        input: [6, 8],
+        g: Conv1d(4, kernel = 3, stride = 2, padding = 1, groups = 2),
+        Flatten,
+        out: Linear(2),
     }
 }
 
@@ -605,6 +617,80 @@ fn quantised_maxout_follows_the_float_network() {
     assert_eq!(back, q);
 }
 
+/// The dequantised outputs of `q` on `xs` against the float network's `f`: the worst
+/// difference and the largest output.
+fn worst_of<const N: usize, const O: usize>(
+    xs: &[[f32; N]],
+    f: impl Fn(&SMatrix<f32, N, 1>) -> SMatrix<f32, O, 1>,
+    q: impl Fn(&SMatrix<f32, N, 1>) -> SMatrix<f32, O, 1>,
+) -> (f32, f32) {
+    let (mut worst, mut range) = (0f32, 0f32);
+    for x in xs {
+        let x = SMatrix::<f32, N, 1>::from_column_slice(x);
+        let (a, b) = (f(&x), q(&x));
+        worst = worst.max((a - b).amax());
+        range = range.max(a.amax());
+    }
+    (worst, range)
+}
+
+/// Grouped convolutions (1 < groups < channels, issue 17) quantise: within a few output
+/// steps of the float network, 2-D and 1-D; the blob round trip and the `const` reader.
+#[test]
+fn quantised_grouped_convolutions_follow_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(41);
+    let net = Grouped::<f32>::new(&mut rng);
+    let images: Vec<[f32; 100]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let labels = vec![(); images.len()];
+    let q = net
+        .quantize(Dataset::new(&images[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.g.groups == 2 && !q.g.depthwise);
+    assert_eq!(i32::from(q.g.min), q.g.output.zero_point);
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&images[150..], |x| net.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; GroupedInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.g.weight[5][17] ^= 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    assert_eq!(GroupedInt8::__staticnn_from_payload(&blob[40..]), Some(q));
+
+    let seq = GroupedSeq::<f32>::new(&mut rng);
+    let series: Vec<[f32; 48]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 3.0 - 1.5))
+        .collect();
+    let q = seq
+        .quantize(Dataset::new(&series[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.g.groups == 2 && !q.g.depthwise && q.g.weight[0].len() == 9);
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&series[150..], |x| seq.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; GroupedSeqInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.g.bias[3] += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    assert_eq!(
+        GroupedSeqInt8::__staticnn_from_payload(&blob[40..]),
+        Some(q)
+    );
+}
+
 /// A softmax last: TensorFlow Lite's kernel (bit for bit on `tests/int8_tflite.rs`'s
 /// `mlp_softmax` fixture) is within a few steps of 1/256 of the float softmax, its
 /// columns sum to about 1, and the blob carries it.
@@ -784,12 +870,6 @@ fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
             .unwrap_err(),
         QuantError::NonFinite
     );
-    let grouped = Grouped::<f32>::new(&mut rng);
-    let cubes = vec![[0.5f32; 36]; 3];
-    assert!(matches!(
-        grouped.quantize(Dataset::new(&cubes, &labels).unwrap()),
-        Err(QuantError::Unsupported { layer: "g", .. })
-    ));
 
     let mut prelu = Smooth::<f32>::new(&mut rng);
     prelu.params.pr.slope = f32::NAN;

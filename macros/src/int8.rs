@@ -27,7 +27,7 @@ enum Entry<'a> {
     Linear { layer: &'a Layer, relu: bool },
     /// An element-wise activation as a table.
     Table { layer: &'a Layer, func: Func },
-    /// A `Conv1d` or `Conv2d` (groups 1 or depthwise), with a `ReLU` fused into it or not.
+    /// A `Conv1d` or `Conv2d` (any groups), with a `ReLU` fused into it or not.
     Conv { layer: &'a Layer, relu: bool },
     /// Max or average pooling, 1-D or 2-D.
     Pool { layer: &'a Layer, max: bool },
@@ -387,7 +387,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
             | Entry::Softmax { .. } => {
                 quote!((<#t as #q::QLayer>::KIND, #i, #o))
             }
-            // Convolutions: 5, depthwise 6; pooling: max 7, average 8; then the window.
+            // Convolutions: 5, other groups 6 (grouped and depthwise differ in length);
+            // pooling: max 7, average 8; then the window.
             Entry::Conv { layer, .. } | Entry::Pool { layer, .. } => {
                 let ty = &layer.ty;
                 let g = quote!(<#ty as #q::conv::Geometry>);

@@ -15,7 +15,8 @@
 //!   single rounding: on `tests/int8_tflite_cnn.rs`'s fixture (TensorFlow 2.21's
 //!   interpreter, reference kernels) single rounding puts 3 of the first convolution's 676
 //!   outputs 1 LSB low and 62 of the 250 final outputs off, double rounding none. Weights `[O][I][KH][KW]` (a `Conv2d`'s layout), depthwise `[C][KH][KW]`
-//!   (channel multiplier 1: `groups == channels`), with one multiplier per output channel.
+//!   (channel multiplier 1: `groups == channels`), grouped `[O][I / groups][KH][KW]`
+//!   ([`grouped_conv2d`], any other groups), with one multiplier per output channel.
 //! - Pooling keeps the input's scale and zero point (the converter gives both tensors the
 //!   same): the maximum, or the sum of the points inside the input divided by their count,
 //!   rounded half away from zero, then clamped.
@@ -248,6 +249,61 @@ pub fn depthwise_conv2d(
     Ok(())
 }
 
+/// A grouped convolution of one sample `x` (`[in_c][in_h][in_w]`) with weights
+/// `[out_c][in_c / groups][k_h][k_w]` into `y` (`[out_c][out_h][out_w]`): output channel
+/// `o` sees the `in_c / groups` input channels of its group `o / (out_c / groups)`, as
+/// PyTorch's `groups`. Groups 1 is [`conv2d`], groups = channels [`depthwise_conv2d`]
+/// (the same integers: the sums wrap, so their order does not matter).
+///
+/// # Errors
+///
+/// [`QuantError::Shape`] when `groups` is 0 or does not divide both channel counts, a
+/// slice's length does not match the geometry, or a stride is 0.
+pub fn grouped_conv2d(
+    win: &Window,
+    in_c: usize,
+    groups: usize,
+    x: &[i8],
+    weight: &[i8],
+    rq: &Requantize<'_>,
+    y: &mut [i8],
+) -> Result<(), QuantError> {
+    let out_c = rq.bias.len();
+    if groups == 0 || !in_c.is_multiple_of(groups) || !out_c.is_multiple_of(groups) {
+        return Err(QuantError::Shape);
+    }
+    let (per_in, per_out) = (in_c / groups, out_c / groups);
+    win.check(x.len(), in_c, y.len(), out_c)?;
+    rq.check(out_c)?;
+    win.kernels(weight.len(), out_c, per_in)?;
+    let (plane, kernel) = (win.in_h * win.in_w, win.k_h * win.k_w);
+    let zp = rq.input_zero_point;
+    for o in 0..out_c {
+        let w_o = &weight[o * per_in * kernel..(o + 1) * per_in * kernel];
+        let first = (o / per_out) * per_in;
+        let x_g = &x[first * plane..(first + per_in) * plane];
+        for oy in 0..win.out_h {
+            for ox in 0..win.out_w {
+                let mut acc = 0i32;
+                for ky in 0..win.k_h {
+                    for kx in 0..win.k_w {
+                        let Some((iy, ix)) = win.at(oy, ox, ky, kx) else {
+                            continue;
+                        };
+                        for i in 0..per_in {
+                            let v = i32::from(x_g[i * plane + iy * win.in_w + ix]);
+                            let w = i32::from(w_o[i * kernel + ky * win.k_w + kx]);
+                            acc = acc.wrapping_add(w.wrapping_mul(v.wrapping_sub(zp)));
+                        }
+                    }
+                }
+                y[(o * win.out_h + oy) * win.out_w + ox] = rq.apply(o, acc);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Which reduction a pooling window makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pool {
@@ -426,7 +482,8 @@ pub const fn window_prints(w: &Window) -> [(u8, usize, usize); 4] {
     ]
 }
 
-/// A `Conv2d` in integers (groups 1, or depthwise: groups = input = output channels):
+/// A `Conv2d` in integers (groups 1, depthwise: groups = input = output channels, or any
+/// groups dividing both):
 /// [`conv2d`] or [`depthwise_conv2d`] on each column of a batch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QConv2d<const KK: usize, const CO: usize> {
@@ -450,8 +507,11 @@ pub struct QConv2d<const KK: usize, const CO: usize> {
     pub window: Window,
     /// Input channels.
     pub in_c: usize,
-    /// Whether this is a depthwise convolution.
+    /// Whether this is a depthwise convolution (groups = input = output channels).
     pub depthwise: bool,
+    /// Groups (1, the channels for a depthwise convolution, or any common divisor of the
+    /// input and output channels).
+    pub groups: usize,
 }
 
 impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
@@ -462,7 +522,8 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
     /// # Errors
     ///
     /// [`QuantError::NonFinite`] for a non-finite weight or bias;
-    /// [`QuantError::Unsupported`] (naming `layer`) for groups other than 1 or depthwise.
+    /// [`QuantError::Unsupported`] (naming `layer`) for groups that do not divide the
+    /// channels (no float layer has them).
     pub fn quantize<L: Geometry, const NB: usize>(
         params: &ConvParams<f32, KK, CO, NB>,
         layer: &'static str,
@@ -470,13 +531,14 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
         output: QParams,
         fused: Fused,
     ) -> Result<Self, QuantError> {
-        let depthwise = L::GROUPS != 1;
-        if depthwise && !(L::GROUPS == L::IN_C && L::GROUPS == CO) {
+        let groups = L::GROUPS;
+        if groups == 0 || !L::IN_C.is_multiple_of(groups) || !CO.is_multiple_of(groups) {
             return Err(QuantError::Unsupported {
                 layer,
-                kind: "Conv2d (groups other than 1 or the channels)",
+                kind: "Conv2d (groups that do not divide the channels)",
             });
         }
+        let depthwise = groups != 1 && groups == L::IN_C && groups == CO;
         if params
             .weight
             .iter()
@@ -517,6 +579,7 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
             window: L::WINDOW,
             in_c: L::IN_C,
             depthwise,
+            groups,
         })
     }
 
@@ -539,7 +602,7 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
         };
         let w = self.weight.as_flattened();
         #[cfg(all(target_arch = "x86_64", not(staticnn_portable)))]
-        if !self.depthwise
+        if self.groups == 1
             && super::kernels::conv2d(
                 &self.window,
                 self.in_c,
@@ -559,8 +622,10 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
         {
             let _ = if self.depthwise {
                 depthwise_conv2d(&self.window, xc, w, &rq, yc)
-            } else {
+            } else if self.groups == 1 {
                 conv2d(&self.window, self.in_c, xc, w, &rq, yc)
+            } else {
+                grouped_conv2d(&self.window, self.in_c, self.groups, xc, w, &rq, yc)
             };
         }
     }
@@ -935,5 +1000,60 @@ mod tests {
             depthwise_conv2d(&g, &x, &w[..4], &rq, &mut y),
             Err(QuantError::Shape)
         );
+    }
+
+    /// A grouped convolution is the full convolution whose weights are 0 outside each
+    /// output channel's group; groups 1 and groups = channels are `conv2d` and
+    /// `depthwise_conv2d` exactly; groups that do not divide the channels are `Shape`.
+    #[test]
+    fn grouped_convolution_is_the_block_diagonal_full_one() {
+        let (c_in, c_out, g, k) = (6usize, 4usize, 2usize, 3usize);
+        let geometry = win(5, k, 2, 1, 1, 3);
+        let x: [i8; 150] = core::array::from_fn(|i| ((i * 37 + 11) % 251) as i8);
+        let kernel = k * k;
+        let per_in = c_in / g;
+        let w: [i8; 4 * 3 * 9] = core::array::from_fn(|i| ((i * 53 + 7) % 255) as i8);
+        let mut full = [0i8; 4 * 6 * 9];
+        for o in 0..c_out {
+            let first = (o / (c_out / g)) * per_in;
+            for i in 0..per_in {
+                for t in 0..kernel {
+                    full[(o * c_in + first + i) * kernel + t] = w[(o * per_in + i) * kernel + t];
+                }
+            }
+        }
+        let rq = Requantize {
+            bias: &[100, -50, 7, 0],
+            multiplier: &[1 << 30, 1_500_000_000, 1 << 29, 2_000_000_000],
+            shift: &[-6, -7, -5, -8],
+            input_zero_point: -3,
+            output_zero_point: 5,
+            min: -128,
+            max: 127,
+        };
+        let (mut a, mut b) = ([0i8; 36], [0i8; 36]);
+        grouped_conv2d(&geometry, c_in, g, &x, &w, &rq, &mut a).unwrap();
+        conv2d(&geometry, c_in, &x, &full, &rq, &mut b).unwrap();
+        assert_eq!(a, b);
+        assert!(a.iter().any(|v| *v != a[0]), "{a:?}");
+        // Groups 1: conv2d itself.
+        grouped_conv2d(&geometry, c_in, 1, &x, &full, &rq, &mut a).unwrap();
+        assert_eq!(a, b);
+        // Groups = channels: the depthwise kernel.
+        let rq4 = Requantize {
+            bias: &rq.bias[..4],
+            ..rq
+        };
+        let x4 = &x[..4 * 25];
+        let w4 = &w[..4 * 9];
+        grouped_conv2d(&geometry, 4, 4, x4, w4, &rq4, &mut a).unwrap();
+        depthwise_conv2d(&geometry, x4, w4, &rq4, &mut b).unwrap();
+        assert_eq!(a, b);
+        for bad in [0, 3, 4] {
+            assert_eq!(
+                grouped_conv2d(&geometry, c_in, bad, &x, &w, &rq, &mut a),
+                Err(QuantError::Shape)
+            );
+        }
     }
 }

@@ -182,7 +182,8 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
             max,
             window: L::WINDOW,
             in_c: L::IN_C,
-            depthwise: L::GROUPS != 1,
+            depthwise: L::GROUPS != 1 && L::GROUPS == L::IN_C && L::GROUPS == CO,
+            groups: L::GROUPS,
         }
     }
 }

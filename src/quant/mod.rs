@@ -2,7 +2,7 @@
 //! those of TensorFlow Lite's int8 reference kernels, bit for bit.
 //!
 //! A network declared with [`network!`](macro@crate::network) whose layers can be quantised
-//! (`Linear`, `Conv1d` and `Conv2d` with groups 1 or depthwise, `ReLU` right after one of
+//! (`Linear`, `Conv1d` and `Conv2d` with any groups, `ReLU` right after one of
 //! them, `Maxout` (a `ReLU` after it fused), `Tanh`, `Sigmoid`, `ELU`, `LeakyReLU`,
 //! `PReLU`, a lone `ReLU`, `Softmax` ([`QSoftmax`]), `MaxPool1d/2d`, `AvgPool1d/2d` (with padding: divided by the
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
