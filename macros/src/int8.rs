@@ -2,7 +2,8 @@
 //!
 //! The layers are taken as the inference form has them (dropout removed, batch norms after
 //! a `Linear` folded into it) and mapped one by one to integer entries of
-//! `staticnn::quant`: a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
+//! `staticnn::quant`: a batch norm that does not fold becomes a depthwise `1 × 1`
+//! `QConv2d`, a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
 //! into its output range), `Tanh` and `Sigmoid` become `QTable`s, `Softmax` a `QSoftmax`, and so on; the sum that
 //! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
 //! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
