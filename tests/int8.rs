@@ -115,6 +115,19 @@ network! {
 }
 
 network! {
+    /// A batch norm on the input (nothing before it to fold into) and a second batch norm
+    /// after one folded into `fc`: both kept.
+    struct Leading {
+        input: 4,
+        lead: BatchNorm,
+        fc: Linear(6),
+        b1: BatchNorm,
+        b2: BatchNorm,
+        out: Linear(2),
+    }
+}
+
+network! {
     /// A spatial batch norm after a ReLU (not folded), last.
     struct UnfoldedCnn {
         input: [2, 6, 6],
@@ -800,6 +813,26 @@ fn quantised_unfolded_batch_norms_follow_the_float_network() {
     int8_from_bytes(&mut back, &blob).unwrap();
     assert_eq!(back, q);
     assert_eq!(UnfoldedInt8::__staticnn_from_payload(&blob[40..]), Some(q));
+
+    // A batch norm first reads the int8 input; one after a folded one reads the `Linear`.
+    let mut lead = Leading::<f32>::new(&mut rng);
+    randomise_bn(&mut rng, &mut lead.params.lead, &mut lead.state.lead);
+    randomise_bn(&mut rng, &mut lead.params.b1, &mut lead.state.b1);
+    randomise_bn(&mut rng, &mut lead.params.b2, &mut lead.state.b2);
+    let q = lead
+        .quantize(Dataset::new(&calib[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.lead.groups == 4 && q.b2.groups == 6 && q.lead.min == -128);
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&calib[150..], |x| lead.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; LeadingInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    assert_eq!(LeadingInt8::__staticnn_from_payload(&blob[40..]), Some(q));
 
     let mut cnn = UnfoldedCnn::<f32>::new(&mut rng);
     randomise_bn(&mut rng, &mut cnn.params.bn, &mut cnn.state.bn);
