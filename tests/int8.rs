@@ -109,8 +109,74 @@ network! {
 }
 
 network! {
-    /// A batch norm after a ReLU is not folded, and has no int8 form.
-    struct Unfolded { input: 4, Linear(3), ReLU, bn: BatchNorm }
+    /// A batch norm after a ReLU is not folded: a depthwise 1×1 convolution, with the
+    /// ReLU after it fused.
+    struct Unfolded { input: 4, Linear(8), ReLU, bn: BatchNorm, ReLU, out: Linear(3) }
+}
+
+network! {
+    /// A batch norm on the input (nothing before it to fold into) and a second batch norm
+    /// after one folded into `fc`: both kept.
+    struct Leading {
+        input: 4,
+        lead: BatchNorm,
+        fc: Linear(6),
+        b1: BatchNorm,
+        b2: BatchNorm,
+        out: Linear(2),
+    }
+}
+
+network! {
+    /// A spatial batch norm after a ReLU (not folded), last.
+    struct UnfoldedCnn {
+        input: [2, 6, 6],
+        Conv2d(3, kernel = 3, padding = 1),
+        ReLU,
+        bn: BatchNorm,
+    }
+}
+
+/// Doubles its input: a user's layer, which has no int8 form.
+#[derive(Default)]
+pub struct Double;
+
+impl<T: Scalar, const N: usize> Layer<T, N, N> for Double {
+    type Params = ();
+    type State = ();
+    type Tape<const B: usize> = ();
+    const KIND: &'static str = "Double";
+    const FLOPS: usize = N;
+
+    fn init_params<R: staticnn::rand::Rng + ?Sized>(&self, _: &mut (), _: &mut (), _: &mut R) {}
+    fn forward<const B: usize>(
+        &self,
+        _: &(),
+        _: &(),
+        x: &SMatrix<T, N, B>,
+        y: &mut SMatrix<T, N, B>,
+    ) {
+        *y = x * T::of(2.0);
+    }
+    fn backward<const B: usize>(
+        &self,
+        _: &(),
+        _: &SMatrix<T, N, B>,
+        _: &SMatrix<T, N, B>,
+        _: &(),
+        dy: &SMatrix<T, N, B>,
+        dx: Option<&mut SMatrix<T, N, B>>,
+        _: &mut (),
+    ) {
+        if let Some(dx) = dx {
+            *dx = dy * T::of(2.0);
+        }
+    }
+}
+
+network! {
+    /// A user's layer has no int8 form.
+    struct WithCustom { input: 4, Linear(3), twice: Custom(Double), Linear(2) }
 }
 
 network! {
@@ -691,6 +757,113 @@ fn quantised_grouped_convolutions_follow_the_float_network() {
     );
 }
 
+/// Random running statistics and affine parameters for a batch norm of `N` channels.
+fn randomise_bn<const N: usize>(
+    rng: &mut Xoshiro128PlusPlus,
+    p: &mut staticnn::layers::BatchNormParams<f32, N>,
+    s: &mut staticnn::layers::BatchNormState<f32, N>,
+) {
+    for c in 0..N {
+        p.weight[c] = rng.random::<f32>() * 3.0 - 1.0;
+        p.bias[c] = rng.random::<f32>() - 0.5;
+        s.running_mean[c] = rng.random::<f32>() * 0.5;
+        s.running_var[c] = rng.random::<f32>() * 2.0 + 0.1;
+    }
+}
+
+/// A batch norm the inference form keeps (after a ReLU) quantises as a depthwise 1×1
+/// convolution (issue 17): flat (a ReLU after it fused) and spatial, within a few output
+/// steps of the float network; the blob round trip and the `const` reader.
+#[test]
+fn quantised_unfolded_batch_norms_follow_the_float_network() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(43);
+    let mut net = Unfolded::<f32>::new(&mut rng);
+    randomise_bn(&mut rng, &mut net.params.bn, &mut net.state.bn);
+    let calib = samples(44, 200);
+    let labels = vec![(); calib.len()];
+    let q = net
+        .quantize(Dataset::new(&calib[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.bn.depthwise && q.bn.groups == 8 && q.bn.weight.len() == 8);
+    assert_eq!((q.bn.window.in_h, q.bn.window.in_w), (1, 1));
+    // The ReLU after it is fused.
+    assert_eq!(i32::from(q.bn.min), q.bn.output.zero_point);
+    // A negative γ gives a negative weight (symmetric per channel: ±127 at the largest).
+    for c in 0..8 {
+        assert_eq!(
+            q.bn.weight[c][0],
+            if net.params.bn.weight[c] < 0.0 {
+                -127
+            } else {
+                127
+            }
+        );
+    }
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&calib[150..], |x| net.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; UnfoldedInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.bn.bias[3] += 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    assert_eq!(UnfoldedInt8::__staticnn_from_payload(&blob[40..]), Some(q));
+
+    // A batch norm first reads the int8 input; one after a folded one reads the `Linear`.
+    let mut lead = Leading::<f32>::new(&mut rng);
+    randomise_bn(&mut rng, &mut lead.params.lead, &mut lead.state.lead);
+    randomise_bn(&mut rng, &mut lead.params.b1, &mut lead.state.b1);
+    randomise_bn(&mut rng, &mut lead.params.b2, &mut lead.state.b2);
+    let q = lead
+        .quantize(Dataset::new(&calib[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.lead.groups == 4 && q.b2.groups == 6 && q.lead.min == -128);
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&calib[150..], |x| lead.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; LeadingInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    assert_eq!(LeadingInt8::__staticnn_from_payload(&blob[40..]), Some(q));
+
+    let mut cnn = UnfoldedCnn::<f32>::new(&mut rng);
+    randomise_bn(&mut rng, &mut cnn.params.bn, &mut cnn.state.bn);
+    let images: Vec<[f32; 72]> = (0..200)
+        .map(|_| core::array::from_fn(|_| rng.random::<f32>() * 2.0 - 0.5))
+        .collect();
+    let q = cnn
+        .quantize(Dataset::new(&images[..150], &labels[..150]).unwrap())
+        .unwrap();
+    assert!(q.bn.depthwise && q.bn.groups == 3);
+    assert_eq!((q.bn.window.in_h, q.bn.window.in_w), (36, 1));
+    assert_eq!(q.bn.min, -128);
+    let step = q.output_params().scale;
+    let (worst, range) = worst_of(&images[150..], |x| cnn.forward(x), |x| q.forward(x));
+    assert!(worst <= 4.0 * step, "worst {worst}, step {step}");
+    assert!(
+        range >= 10.0 * step,
+        "outputs span few steps: {range} / {step}"
+    );
+    let mut blob = vec![0u8; UnfoldedCnnInt8::BLOB_BYTES];
+    int8_to_bytes(&q, &mut blob).unwrap();
+    let mut back = q;
+    back.bn.multiplier[1] ^= 1;
+    int8_from_bytes(&mut back, &blob).unwrap();
+    assert_eq!(back, q);
+    assert_eq!(
+        UnfoldedCnnInt8::__staticnn_from_payload(&blob[40..]),
+        Some(q)
+    );
+}
+
 /// A softmax last: TensorFlow Lite's kernel (bit for bit on `tests/int8_tflite.rs`'s
 /// `mlp_softmax` fixture) is within a few steps of 1/256 of the float softmax, its
 /// columns sum to about 1, and the blob carries it.
@@ -849,18 +1022,23 @@ fn unfolded_normalize_is_applied_at_the_float_boundary() {
 fn unquantisable_networks_and_empty_calibration_are_typed_errors() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     let labels = vec![(); 3];
-    let unfolded = Unfolded::<f32>::new(&mut rng);
-    let err = unfolded
+    let custom = WithCustom::<f32>::new(&mut rng);
+    let err = custom
         .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
         .unwrap_err();
-    assert_eq!(
-        err,
-        QuantError::Unsupported {
-            layer: "bn",
-            kind: "BatchNorm"
-        }
+    assert!(
+        matches!(err, QuantError::Unsupported { layer: "twice", .. }),
+        "{err}"
     );
-    assert!(err.to_string().contains("`bn` (BatchNorm)"), "{err}");
+    assert!(err.to_string().contains("`twice`"), "{err}");
+    let mut unfolded = Unfolded::<f32>::new(&mut rng);
+    unfolded.state.bn.running_var[2] = -1e-5;
+    assert_eq!(
+        unfolded
+            .quantize(Dataset::new(&samples(3, 3), &labels).unwrap())
+            .unwrap_err(),
+        QuantError::NonFinite
+    );
     let mut normalized = NormalizedPadded::<f32>::new(&mut rng);
     normalized.state.norm.std[0] = 0.0;
     let images = vec![[0.5f32; 16]; 3];

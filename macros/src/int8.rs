@@ -2,7 +2,8 @@
 //!
 //! The layers are taken as the inference form has them (dropout removed, batch norms after
 //! a `Linear` folded into it) and mapped one by one to integer entries of
-//! `staticnn::quant`: a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
+//! `staticnn::quant`: a batch norm that does not fold becomes a depthwise `1 × 1`
+//! `QConv2d`, a `Linear` becomes a `QLinear` (with a `ReLU` right after it fused
 //! into its output range), `Tanh` and `Sigmoid` become `QTable`s, `Softmax` a `QSoftmax`, and so on; the sum that
 //! ends a residual block becomes a `QAdd` (a `ReLU` after it fused). The entries follow the
 //! forward steps of `residual::ops` (a chain for a plain network): each reads the network's
@@ -39,6 +40,9 @@ enum Entry<'a> {
     Maxout { layer: &'a Layer, relu: bool },
     /// `Softmax` (TensorFlow Lite's int8 `SOFTMAX`).
     Softmax { layer: &'a Layer },
+    /// A `BatchNorm` the inference form keeps (nothing before it takes it): a depthwise
+    /// `1 × 1` convolution (`QConv2d`), with a `ReLU` fused into it or not.
+    Norm { layer: &'a Layer, relu: bool },
 }
 
 impl Entry<'_> {
@@ -51,8 +55,22 @@ impl Entry<'_> {
             | Entry::Gap { layer }
             | Entry::Softmax { layer }
             | Entry::Add { layer, .. }
+            | Entry::Norm { layer, .. }
             | Entry::Maxout { layer, .. } => layer,
         }
+    }
+}
+
+/// The type whose `quant::conv::Geometry` describes a kept `BatchNorm` as a depthwise
+/// `1 × 1` convolution: its own (`SpatialBatchNorm<C, S>`), or `SpatialBatchNorm<N, 1>`
+/// for a flat one of `N` features.
+fn norm_geometry(layer: &Layer) -> TokenStream {
+    match layer.in_shape {
+        crate::shape::Shape::Flat(_) => {
+            let n = &layer.output;
+            quote!(::staticnn::layers::SpatialBatchNorm::<#n, 1>)
+        }
+        _ => layer.ty.clone(),
     }
 }
 
@@ -149,7 +167,7 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
         };
         let fuses = matches!(
             l.kind.as_str(),
-            "Linear" | "Conv1d" | "Conv2d" | "Residual" | "Maxout"
+            "Linear" | "Conv1d" | "Conv2d" | "Residual" | "Maxout" | "BatchNorm"
         ) && !l.custom;
         let relu = fuses && relu_next.is_some();
         let entry = match l.kind.as_str() {
@@ -165,6 +183,7 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
             "Linear" => Entry::Linear { layer: l, relu },
             "Maxout" => Entry::Maxout { layer: l, relu },
             "Conv1d" | "Conv2d" => Entry::Conv { layer: l, relu },
+            "BatchNorm" => Entry::Norm { layer: l, relu },
             "MaxPool1d" | "MaxPool2d" | "AvgPool1d" | "AvgPool2d" => Entry::Pool {
                 layer: l,
                 max: l.kind.starts_with("Max"),
@@ -328,6 +347,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let g = quote!(<#ty as #q::conv::Geometry>);
                 quote!(#q::conv::QConv2d<{ #g::KK }, { #g::OUT_C }>)
             }
+            Entry::Norm { layer, .. } => {
+                let ty = norm_geometry(layer);
+                quote!(#q::conv::QConv2d<1, { <#ty as #q::conv::Geometry>::OUT_C }>)
+            }
             Entry::Pool { .. } => quote!(#q::conv::QPool),
             Entry::Gap { .. } => quote!(#q::conv::QGlobalAvgPool),
             Entry::Softmax { .. } => quote!(#q::QSoftmax),
@@ -346,6 +369,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
             Entry::Table { func, .. } => func.tag_and_name().1,
             Entry::Conv { relu: true, .. } => "convolution, ReLU fused",
             Entry::Conv { .. } => "convolution",
+            Entry::Norm { relu: true, .. } => {
+                "batch norm as a depthwise 1×1 convolution, ReLU fused"
+            }
+            Entry::Norm { .. } => "batch norm as a depthwise 1×1 convolution",
             Entry::Pool { max: true, .. } => "max pooling",
             Entry::Pool { .. } => "average pooling",
             Entry::Gap { .. } => "global average pooling",
@@ -389,11 +416,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             // Convolutions: 5, other groups 6 (grouped and depthwise differ in length);
             // pooling: max 7, average 8; then the window.
-            Entry::Conv { layer, .. } | Entry::Pool { layer, .. } => {
-                let ty = &layer.ty;
+            Entry::Conv { layer, .. } | Entry::Pool { layer, .. } | Entry::Norm { layer, .. } => {
+                let ty = match e {
+                    Entry::Norm { .. } => norm_geometry(layer),
+                    _ => layer.ty.clone(),
+                };
                 let g = quote!(<#ty as #q::conv::Geometry>);
                 let kind = match e {
-                    Entry::Conv { .. } => quote!(if #g::GROUPS == 1 { 5u8 } else { 6u8 }),
+                    Entry::Conv { .. } | Entry::Norm { .. } => {
+                        quote!(if #g::GROUPS == 1 { 5u8 } else { 6u8 })
+                    }
                     Entry::Pool { max: true, .. } => quote!(7u8),
                     _ => quote!(8u8),
                 };
@@ -547,6 +579,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 quote! {
                     let #f = #q::conv::QConv2d::quantize::<#ty, _>(
                         &__f.params.#f, #name, #prev, #s.params()?, #fused,
+                    )?;
+                }
+            }
+            Entry::Norm { layer, relu } => {
+                let fused = fused_of(*relu);
+                let (ty, v, name) = (norm_geometry(layer), &layer.value, f.to_string());
+                quote! {
+                    let #f = #q::conv::QConv2d::batch_norm::<#ty>(
+                        (#v).eps, &__f.params.#f, &__f.state.#f, #name, #prev, #s.params()?,
+                        #fused,
                     )?;
                 }
             }
@@ -811,6 +853,10 @@ fn const_reader(
             | Entry::Maxout { .. } => quote!(<#t>::from_blob_bytes(__a)),
             Entry::Conv { layer, .. } | Entry::Gap { layer } => {
                 let ty = &layer.ty;
+                quote!(<#t>::from_blob_bytes::<#ty>(__a))
+            }
+            Entry::Norm { layer, .. } => {
+                let ty = norm_geometry(layer);
                 quote!(<#t>::from_blob_bytes::<#ty>(__a))
             }
             Entry::Pool { layer, max } => {

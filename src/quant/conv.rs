@@ -26,10 +26,12 @@ use nalgebra::SMatrix;
 use super::fixed::{multiply_by_quantized_multiplier_double_rounding, quantize_multiplier};
 use super::layers::{fused_range, i32_at};
 use super::{Fused, QLayer, QParams, QuantError};
+use crate::Scalar;
 use crate::layers::conv::{ConvShape, Geom};
 use crate::layers::pool::PoolShape;
 use crate::layers::{
-    AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvParams, GlobalAvgPool, MaxPool1d, MaxPool2d,
+    AvgPool1d, AvgPool2d, BatchNormParams, BatchNormState, Conv1d, Conv2d, ConvParams,
+    GlobalAvgPool, MaxPool1d, MaxPool2d, SpatialBatchNorm,
 };
 
 /// The geometry of a 2-D window operation (convolution or pooling): input and output
@@ -471,6 +473,30 @@ impl<const C: usize, const S: usize> Geometry for GlobalAvgPool<C, S> {
     const KK: usize = 0;
 }
 
+/// A batch norm the inference form keeps (not folded) as a depthwise `1 × 1` convolution:
+/// `C` channels of `S` positions (a flat batch norm of `N` features is
+/// `SpatialBatchNorm<N, 1>`), one weight per channel.
+impl<const C: usize, const S: usize> Geometry for SpatialBatchNorm<C, S> {
+    const WINDOW: Window = Window {
+        in_h: S,
+        in_w: 1,
+        out_h: S,
+        out_w: 1,
+        k_h: 1,
+        k_w: 1,
+        stride_h: 1,
+        stride_w: 1,
+        pad_top: 0,
+        pad_left: 0,
+        dil_h: 1,
+        dil_w: 1,
+    };
+    const IN_C: usize = C;
+    const OUT_C: usize = C;
+    const GROUPS: usize = C;
+    const KK: usize = 1;
+}
+
 /// The fingerprint entries of a window (kernel, stride, padding, dilation), so that two
 /// geometries with the same widths do not share blobs.
 pub const fn window_prints(w: &Window) -> [(u8, usize, usize); 4] {
@@ -581,6 +607,32 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
             depthwise,
             groups,
         })
+    }
+
+    /// An eval-mode batch norm that no layer before it takes (`eps`, `params`, `state`) as
+    /// this depthwise `1 × 1` convolution (`L` is `SpatialBatchNorm<CO, S>`, see
+    /// [`Geometry`]): channel `c`'s weight `a_c = γ_c / √(σ²_c + ε)` and bias
+    /// `β_c − a_c · μ_c`, quantised as [`quantize`](Self::quantize) does.
+    ///
+    /// # Errors
+    ///
+    /// [`QuantError::NonFinite`] for a non-finite `a_c` or bias (a zero `σ² + ε`, say).
+    pub fn batch_norm<L: Geometry>(
+        eps: f64,
+        params: &BatchNormParams<f32, CO>,
+        state: &BatchNormState<f32, CO>,
+        layer: &'static str,
+        input: QParams,
+        output: QParams,
+        fused: Fused,
+    ) -> Result<Self, QuantError> {
+        let mut affine = ConvParams::<f32, KK, CO, CO>::zeroed();
+        for c in 0..CO {
+            let a = params.weight[c] / (state.running_var[c] + f32::of(eps)).sqrt_correct();
+            affine.weight.column_mut(c).fill(a);
+            affine.bias[c] = params.bias[c] - a * state.running_mean[c];
+        }
+        Self::quantize::<L, CO>(&affine, layer, input, output, fused)
     }
 
     /// The layer on a batch of `B` columns (`NI = in_c · in_h · in_w`,

@@ -8,7 +8,8 @@
 //! whole window, as the float layer), `GlobalAvgPool`, `Flatten`,
 //! `Residual(...)` blocks with or without projection (the sum is [`QAdd`], a `ReLU` after
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
-//! as `to_inference()` does) also gets a generated integer twin `NameInt8` and
+//! as `to_inference()` does; a `BatchNorm` that does not fold is a depthwise `1 × 1`
+//! [`conv::QConv2d`], [`conv::QConv2d::batch_norm`]) also gets a generated integer twin `NameInt8` and
 //! `Name::<f32>::quantize(calibration)`. A leading `Normalize` that does not fold (before a
 //! padded convolution or a residual block) is kept as [`QNormalize`] and applied in `f32`
 //! at the boundary:
@@ -29,7 +30,7 @@
 //!
 //! The forward pass uses integers only and allocates nothing; floating point appears only
 //! while quantising and at the `f32` boundary (a kept `Normalize` included). A network with a layer that cannot be
-//! quantised yet gets a `quantize` that returns [`QuantError::Unsupported`].
+//! quantised (a custom layer) gets a `quantize` that returns [`QuantError::Unsupported`].
 //! `tests/int8_tflite.rs` checks the integer networks against TensorFlow Lite fixtures.
 
 pub mod add;
