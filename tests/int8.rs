@@ -1286,3 +1286,27 @@ proptest! {
         check_int8_blob(&q, &blob)?;
     }
 }
+
+/// The inference form quantises to the same integer network as the trained network it
+/// came from (batch norm folded and dropout removed), so a deployed network, one loaded
+/// from a file or kept alone in firmware, can be quantised; and an unquantisable network's
+/// inference form says so too. (A network with nothing to fold has no separate inference
+/// form: `to_inference()` gives the network itself.)
+#[test]
+fn the_inference_form_quantises_as_the_trained_network() {
+    let net = trained();
+    let calib = samples(21, 40);
+    let units = vec![(); calib.len()];
+    let data = Dataset::new(&calib, &units).unwrap();
+    let deployed: SmallInference<f32> = net.to_inference();
+    assert_eq!(
+        deployed.quantize(data).unwrap(),
+        net.quantize(data).unwrap()
+    );
+
+    let unfolded = Unfolded::<f32>::new(&mut Xoshiro128PlusPlus::seed_from_u64(22));
+    assert_eq!(
+        unfolded.to_inference().quantize(data).unwrap(),
+        unfolded.quantize(data).unwrap()
+    );
+}

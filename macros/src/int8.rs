@@ -232,6 +232,13 @@ fn entries(kept: &[Layer]) -> Result<(Vec<Node<'_>>, Vec<Op>, Src), &Layer> {
 pub fn expand(plan: &Plan) -> TokenStream {
     let (orig, vis, input) = (&plan.name, &plan.vis, &plan.input);
     let name = format_ident!("{}Int8", plan.name);
+    // The inference twin (`inference.rs`, only when something folds or drops), which
+    // quantises to the same network.
+    let inference = format_ident!("{}Inference", plan.name);
+    let has_inference = plan
+        .layers
+        .iter()
+        .any(|l| matches!(l.kind.as_str(), "BatchNorm" | "Dropout" | "Normalize"));
     let q = quote!(::staticnn::quant);
     let dataset = quote!(::staticnn::data::Dataset<'_, f32, #input, __L>);
     let (kept, folded) = kept(&plan.layers);
@@ -242,24 +249,29 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 Err(l) => (l.field.to_string(), l.kind.clone()),
                 Ok(_) => ("input".to_string(), "no layer".to_string()),
             };
-            return quote! {
-                impl #orig<f32> {
-                    /// This network cannot be quantised yet: always
-                    /// `QuantError::Unsupported`, naming its first layer without an int8
-                    /// form.
-                    ///
-                    /// # Errors
-                    ///
-                    /// Always [`QuantError::Unsupported`](::staticnn::quant::QuantError::Unsupported).
-                    #vis fn quantize<__L>(&self, _calibration: #dataset)
-                        -> ::core::result::Result<#q::Unquantisable, #q::QuantError> {
-                        ::core::result::Result::Err(#q::QuantError::Unsupported {
-                            layer: #layer,
-                            kind: #kind,
-                        })
+            let unsupported = |ty: &syn::Ident| {
+                quote! {
+                    impl #ty<f32> {
+                        /// This network cannot be quantised yet: always
+                        /// `QuantError::Unsupported`, naming its first layer without an int8
+                        /// form.
+                        ///
+                        /// # Errors
+                        ///
+                        /// Always [`QuantError::Unsupported`](::staticnn::quant::QuantError::Unsupported).
+                        #vis fn quantize<__L>(&self, _calibration: #dataset)
+                            -> ::core::result::Result<#q::Unquantisable, #q::QuantError> {
+                            ::core::result::Result::Err(#q::QuantError::Unsupported {
+                                layer: #layer,
+                                kind: #kind,
+                            })
+                        }
                     }
                 }
             };
+            let trained = unsupported(orig);
+            let deployed = has_inference.then(|| unsupported(&inference));
+            return quote! { #trained #deployed };
         }
     };
     let entries: Vec<&Entry> = nodes.iter().map(|n| &n.entry).collect();
@@ -485,11 +497,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let last_buffer = format_ident!("__h{}", last + 1);
 
     // quantize: the float forward step by step, recording each entry's output range.
-    let float_source = if plan
-        .layers
-        .iter()
-        .any(|l| matches!(l.kind.as_str(), "BatchNorm" | "Dropout" | "Normalize"))
-    {
+    let float_source = if has_inference {
         quote!(let __f = &self.to_inference();)
     } else {
         quote!(let __f = self;)
@@ -660,6 +668,39 @@ pub fn expand(plan: &Plan) -> TokenStream {
         "Quantises this network to [`{name}`] (see `staticnn::quant`): the inference form's layers (batch norms folded, dropout removed), weights per output channel, activation ranges from the float forward pass of every `calibration` sample."
     );
 
+    let quantize_body = quote! {
+                let mut __input = #q::MinMax::EMPTY;
+                #( let mut #stats = #q::MinMax::EMPTY; )*
+                for (__sample, _) in calibration.iter() {
+                    let __x0 = ::staticnn::nalgebra::SMatrix::<f32, #input, 1>::from_column_slice(&__sample[..]);
+                    #see_raw_input
+                    #(#float_steps)*
+                }
+                let input = __input.params()?;
+                #norm_build
+                #(#builds)*
+                ::core::result::Result::Ok(#name { input, #norm_field #(#fields),* })
+    };
+    let deployed_quantize = has_inference.then(|| {
+        let doc = format!(
+            "Quantises this inference form to [`{name}`], as [`{orig}::quantize`] quantises the trained network it came from (the same integer network, bit for bit): for a deployed network, one loaded from a file, or firmware that keeps only this form."
+        );
+        quote! {
+            impl #inference<f32> {
+                #[doc = #doc]
+                ///
+                /// # Errors
+                ///
+                /// As the trained network's `quantize`.
+                #vis fn quantize<__L>(&self, calibration: #dataset)
+                    -> ::core::result::Result<#name, #q::QuantError> {
+                    let __f = self;
+                    #quantize_body
+                }
+            }
+        }
+    });
+
     quote! {
         #[doc = #doc]
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -815,19 +856,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
             #vis fn quantize<__L>(&self, calibration: #dataset)
                 -> ::core::result::Result<#name, #q::QuantError> {
                 #float_source
-                let mut __input = #q::MinMax::EMPTY;
-                #( let mut #stats = #q::MinMax::EMPTY; )*
-                for (__sample, _) in calibration.iter() {
-                    let __x0 = ::staticnn::nalgebra::SMatrix::<f32, #input, 1>::from_column_slice(&__sample[..]);
-                    #see_raw_input
-                    #(#float_steps)*
-                }
-                let input = __input.params()?;
-                #norm_build
-                #(#builds)*
-                ::core::result::Result::Ok(#name { input, #norm_field #(#fields),* })
+                #quantize_body
             }
         }
+
+        #deployed_quantize
     }
 }
 

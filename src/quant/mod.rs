@@ -10,7 +10,8 @@
 //! it fused), with `BatchNorm` and a leading `Normalize` folded and `Dropout` removed first,
 //! as `to_inference()` does; a `BatchNorm` that does not fold is a depthwise `1 × 1`
 //! [`conv::QConv2d`], [`conv::QConv2d::batch_norm`]) also gets a generated integer twin `NameInt8` and
-//! `Name::<f32>::quantize(calibration)`. A leading `Normalize` that does not fold (before a
+//! `Name::<f32>::quantize(calibration)` (also on the inference twin `NameInference<f32>`,
+//! giving the same network). A leading `Normalize` that does not fold (before a
 //! padded convolution or a residual block) is kept as [`QNormalize`] and applied in `f32`
 //! at the boundary:
 //!
