@@ -12,7 +12,8 @@
 //!   "staticnn folded"), as a deployed network runs;
 //! - W6 and W7 are declared with `network!`, as users declare them; each convolution of
 //!   them alone, forward and backward, through the `Layer` trait, and LeNet-5's first max
-//!   pooling and ReLU (no FLOPs counted: their rate reads 0).
+//!   pooling and ReLU (no FLOPs counted: their rate reads 0), and the two in train mode as
+//!   the generated train step runs them, fused, next to the layers one after the other.
 //! - the digits CNN of `examples/digits_cnn.rs`, int8 (`forward_int8`) next to its `f32`
 //!   inference form, at batch 1 and 32 (`SUMMARY_ONLY="digits CNN"`).
 //!
@@ -154,6 +155,74 @@ fn conv_alone<
     ]
 }
 
+/// LeNet-5's first `ReLU` and max pooling at batch 32, train mode: the two layers one after
+/// the other ("layers") and fused as the generated train step runs them ("fused",
+/// `ReluMaxPool`), forward (writing both outputs) and backward (the gradient of the
+/// `ReLU`'s input).
+fn relu_pool_cases() -> Vec<Case> {
+    use staticnn::__private::ReluMaxPool;
+    const B: usize = 32;
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(4);
+    let pool = LeNetP1::default();
+    let x = batch::<4704, B>(&mut rng);
+    let dy = batch::<1176, B>(&mut rng);
+    let mut r = zeroed_box::<SMatrix<f32, 4704, B>>();
+    let mut y = zeroed_box::<SMatrix<f32, 1176, B>>();
+    Layer::<f32, 4704, 4704>::forward(&ReLU, &(), &(), &x, &mut r);
+    Layer::<f32, 4704, 1176>::forward(&pool, &(), &(), &r, &mut y);
+    let (x2, x3, dy2) = (x.clone(), x.clone(), dy.clone());
+    let (r2, y2, r3, y3) = (r.clone(), y.clone(), r.clone(), y.clone());
+    let (mut rf, mut yf) = (r.clone(), y.clone());
+    let (mut d1, mut d2) = (
+        zeroed_box::<SMatrix<f32, 4704, B>>(),
+        zeroed_box::<SMatrix<f32, 4704, B>>(),
+    );
+    let mut df = zeroed_box::<SMatrix<f32, 4704, B>>();
+    let (fwd, back) = (
+        "relu+maxpool 6x28x28 B=32 train forward",
+        "relu+maxpool 6x28x28 B=32 backward",
+    );
+    vec![
+        Case::new(fwd, "layers", 0, None, move || {
+            Layer::<f32, 4704, 4704>::forward(&ReLU, &(), &(), black_box(&*x), &mut r);
+            Layer::<f32, 4704, 1176>::forward(&pool, &(), &(), &r, &mut y);
+            black_box(y[0]);
+        }),
+        Case::new(fwd, "fused", 0, Some("layers"), move || {
+            pool.relu_forward(black_box(&*x2), &mut rf, &mut yf);
+            black_box(yf[0]);
+        }),
+        Case::new(back, "layers", 0, None, move || {
+            let dy = black_box(&*dy);
+            Layer::<f32, 4704, 1176>::backward(
+                &pool,
+                &(),
+                &r2,
+                &y2,
+                &(),
+                dy,
+                Some(&mut *d1),
+                &mut (),
+            );
+            Layer::<f32, 4704, 4704>::backward(
+                &ReLU,
+                &(),
+                &x3,
+                &r2,
+                &(),
+                &d1,
+                Some(&mut *d2),
+                &mut (),
+            );
+            black_box(d2[0]);
+        }),
+        Case::new(back, "fused", 0, Some("layers"), move || {
+            pool.relu_backward(&r3, &y3, black_box(&*dy2), &mut df);
+            black_box(df[0]);
+        }),
+    ]
+}
+
 network! {
     /// The digits CNN of `examples/digits_cnn.rs` (batch norms folded and dropout removed
     /// by its inference and int8 forms), for the int8 comparison.
@@ -290,6 +359,7 @@ fn main() {
         "maxpool 6x28x28 2x2 B=32 backward",
         0,
     ));
+    cases.extend(relu_pool_cases());
     cases.extend(conv_alone::<ReLU, 4704, 4704, 32>(
         "relu 6x28x28 B=32 forward",
         "relu 6x28x28 B=32 backward",

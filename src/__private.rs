@@ -15,6 +15,10 @@ pub mod kernels {
     pub use crate::kernels::{Path, affine, affine_grads, affine_input_grad, cpu_path, path};
 }
 
+/// The max pooling layers' fused `ReLU` + pooling, which the generated train-mode forward
+/// and backward call for a `ReLU` followed by a max pooling.
+pub use crate::layers::pool::ReluMaxPool;
+
 /// Whether a training step has each layer check the gradients it writes (the vector kernels
 /// check them as they store them) rather than checking the whole gradient block afterwards.
 pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;

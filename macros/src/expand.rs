@@ -295,6 +295,26 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
         }
     });
+    // A `ReLU` (not the first layer) followed by a max pooling trains as one step
+    // (`__private::ReluMaxPool`): one pass over the image forward, writing both layers'
+    // outputs to the tape, and one backward, which reads the pooling's input (the `ReLU`'s
+    // output) and writes the gradient of the `ReLU`'s input. The same bits as the layers
+    // one after the other. `relu_pool[k]`: layer `k` is such a `ReLU`.
+    let relu_pool: Vec<bool> = (0..n)
+        .map(|k| {
+            k >= 1
+                && k + 1 < n
+                && layers[k].kind == "ReLU"
+                && !layers[k].custom
+                && matches!(layers[k + 1].kind.as_str(), "MaxPool1d" | "MaxPool2d")
+                && !layers[k + 1].custom
+        })
+        .collect();
+    let fused_pool = |k: usize| -> TokenStream {
+        let l = &layers[k];
+        let (ty, i, o) = (&l.ty, &l.input, &l.output);
+        quote!(<#ty as #pv::ReluMaxPool<T, #i, #o>>)
+    };
     let train_steps = (0..n).map(|k| {
         let (fwdt, v, f, a) = (&lt_forward_train[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {
@@ -303,12 +323,31 @@ pub fn expand(plan: &Plan) -> TokenStream {
             let p = fields[k - 1];
             quote!(&tape.#p)
         };
+        if relu_pool[k] {
+            let (pool, vp, fp) = (fused_pool(k + 1), values[k + 1], fields[k + 1]);
+            return quote!(#pool::relu_forward::<{ B }>(&#vp, #src, &mut tape.#f, &mut tape.#fp););
+        }
+        if k >= 1 && relu_pool[k - 1] {
+            return TokenStream::new();
+        }
         quote!(#fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
     });
 
     // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
     // `SET` (a const of the generated `__backward`) picks the layers' overwriting backward,
     // `CHECK` the one that also says whether the gradients it wrote are finite.
+    // The buffer each layer's input gradient goes to: the steps, last layer first,
+    // alternate between the two (a fused `ReLU` + pooling is one step, whose gradient is
+    // the `ReLU`'s).
+    let mut dx_buf = vec![0; n];
+    let mut step = 0;
+    for k in (0..n).rev() {
+        if !relu_pool[k] {
+            let to = if k >= 1 && relu_pool[k - 1] { k - 1 } else { k };
+            dx_buf[to] = step;
+            step += 1;
+        }
+    }
     let backward_steps = (0..n).rev().map(|k| {
         let (bwd, bwd_set) = (&lt_backward[k], &lt_backward_set[k]);
         let bwd_finite = &lt_backward_finite[k];
@@ -322,17 +361,36 @@ pub fn expand(plan: &Plan) -> TokenStream {
         let dy = if k == n - 1 {
             quote!(dy)
         } else {
-            let buf = grad_buf(n - 2 - k);
+            let buf = grad_buf(dx_buf[k + 1]);
             let w = outs[k];
             quote!(#pv::front::<T, #w, { __W - (#w) }, { B }, __W>(#buf))
         };
         let dx = if k == 0 {
             quote!(dx)
         } else {
-            let buf = grad_buf(n - 1 - k);
+            let buf = grad_buf(dx_buf[k]);
             let w = ins[k];
             quote!(#pv::Some(#pv::front_mut::<T, #w, { __W - (#w) }, { B }, __W>(#buf)))
         };
+        if relu_pool[k] {
+            // Done with the pooling after it.
+            return TokenStream::new();
+        }
+        if k >= 1 && relu_pool[k - 1] {
+            // The pooling's `dy`, and the `ReLU`'s `dx` (a buffer: the `ReLU` is not first).
+            let (pool, p) = (fused_pool(k), fields[k - 1]);
+            let buf = grad_buf(dx_buf[k - 1]);
+            let w = ins[k - 1];
+            return quote! {
+                #pool::relu_backward::<{ B }>(
+                    &#v,
+                    &tape.#p,
+                    &tape.#f,
+                    #dy,
+                    #pv::front_mut::<T, #w, { __W - (#w) }, { B }, __W>(#buf),
+                );
+            };
+        }
         let args =
             quote!((&#v, &self.params.#f, #src, &tape.#f, &tape.#a, #dy, #dx, &mut grads.#f));
         quote! {

@@ -7,6 +7,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::pool_avx512;
+use crate::layers::ReLU;
 use crate::layers::conv::{Geom, out_len};
 use crate::{Layer, SMatrix, Scalar};
 
@@ -82,6 +83,34 @@ const fn tiles_input(g: &Geom) -> bool {
         && g.pw == 0
         && g.ho * g.kh == g.hi
         && g.wo * g.kw == g.wi
+}
+
+/// A max pooling that runs together with the `ReLU` before it, for the code `network!`
+/// writes (through [`crate::__private`]): one pass over the image where the two layers
+/// take three (the `ReLU` reads the convolution's output and writes its own, the pooling
+/// reads that; backward, the pooling writes a gradient that the `ReLU` reads with its
+/// input). The same bits as the two layers one after the other, and the same tape: the
+/// `ReLU`'s output is written too.
+pub trait ReluMaxPool<T: Scalar, const I: usize, const O: usize>: Layer<T, I, O> {
+    /// The `ReLU`'s forward on `x` into `r`, then the pooling's on `r` into `y`.
+    fn relu_forward<const B: usize>(
+        &self,
+        x: &SMatrix<T, I, B>,
+        r: &mut SMatrix<T, I, B>,
+        y: &mut SMatrix<T, O, B>,
+    );
+
+    /// The pooling's backward (its input `r`, the `ReLU`'s output, and its output `y`),
+    /// then the `ReLU`'s: writes into `dx` the gradient of the `ReLU`'s input, `dy · 1` or
+    /// `dy · 0` of the pooling's input gradient by whether `r > 0` (where the `ReLU`'s input
+    /// is `> 0`, as its backward asks).
+    fn relu_backward<const B: usize>(
+        &self,
+        r: &SMatrix<T, I, B>,
+        y: &SMatrix<T, O, B>,
+        dy: &SMatrix<T, O, B>,
+        dx: &mut SMatrix<T, I, B>,
+    );
 }
 
 /// The index of the window's maximum in PyTorch's scan order: the first strict maximum,
@@ -376,6 +405,61 @@ macro_rules! max_pool_layer {
                     windows(&g, |o, base, rows, cols| {
                         dxs[window_max(&g, xs, base, rows, cols).0] += dys[o];
                     });
+                }
+            }
+        }
+
+        impl<T: Scalar, const I: usize, const O: usize, $(const $gen: usize),*>
+            ReluMaxPool<T, I, O> for $ty
+        {
+            #[inline]
+            fn relu_forward<const B: usize>(
+                &self,
+                x: &SMatrix<T, I, B>,
+                r: &mut SMatrix<T, I, B>,
+                y: &mut SMatrix<T, O, B>,
+            ) {
+                check::<Self, I, O>();
+                #[cfg(target_arch = "x86_64")]
+                if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
+                    && pool_avx512::relu_forward(
+                        &<Self as PoolShape>::GEOM,
+                        x.as_slice(),
+                        r.as_mut_slice(),
+                        y.as_mut_slice(),
+                    )
+                {
+                    return;
+                }
+                Layer::<T, I, I>::forward(&ReLU, &(), &(), x, r);
+                Layer::<T, I, O>::forward(self, &(), &(), r, y);
+            }
+
+            #[inline]
+            fn relu_backward<const B: usize>(
+                &self,
+                r: &SMatrix<T, I, B>,
+                y: &SMatrix<T, O, B>,
+                dy: &SMatrix<T, O, B>,
+                dx: &mut SMatrix<T, I, B>,
+            ) {
+                check::<Self, I, O>();
+                #[cfg(target_arch = "x86_64")]
+                if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
+                    && pool_avx512::relu_backward(
+                        &<Self as PoolShape>::GEOM,
+                        r.as_slice(),
+                        dy.as_slice(),
+                        dx.as_mut_slice(),
+                    )
+                {
+                    return;
+                }
+                Layer::<T, I, O>::backward(self, &(), r, y, &(), dy, Some(&mut *dx), &mut ());
+                // The `ReLU`'s backward, `g · (x > 0 ? 1 : 0)`, on its output: `r > 0`
+                // exactly where its input `x > 0` (`r` is `x` there, `+0` elsewhere).
+                for (d, &v) in dx.as_mut_slice().iter_mut().zip(r.as_slice()) {
+                    *d = *d * if v > T::zero() { T::one() } else { T::zero() };
                 }
             }
         }
@@ -678,12 +762,54 @@ mod tests {
         };
     }
 
+    /// [`ReluMaxPool`]'s forward and backward against `ReLU` then `P`, bit for bit, on `x`
+    /// (as the `ReLU`'s input) and output gradients with infinities (`∞ · 0` is NaN in the
+    /// `ReLU`'s backward) and negative values (`−g · 0` is `−0`).
+    fn fused_agrees<T: Scalar, P, const I: usize, const O: usize>(x: &SMatrix<T, I, 3>)
+    where
+        P: ReluMaxPool<T, I, O, Params = (), State = ()> + Default,
+    {
+        let p = P::default();
+        let dy = SMatrix::<T, O, 3>::from_fn(|i, b| match (i + b) % 7 {
+            0 => T::of(f64::INFINITY),
+            1 => T::of(f64::NEG_INFINITY),
+            k => T::of((k as f64 - 3.5) * (i + 1) as f64),
+        });
+        let (mut r, mut y) = (SMatrix::<T, I, 3>::zeros(), SMatrix::<T, O, 3>::zeros());
+        Layer::<T, I, I>::forward(&ReLU, &(), &(), x, &mut r);
+        Layer::<T, I, O>::forward(&p, &(), &(), &r, &mut y);
+        let (mut dp, mut dx) = (SMatrix::<T, I, 3>::zeros(), SMatrix::<T, I, 3>::zeros());
+        let tape = bytemuck::Zeroable::zeroed();
+        p.backward(&(), &r, &y, &tape, &dy, Some(&mut dp), &mut ());
+        Layer::<T, I, I>::backward(&ReLU, &(), x, &r, &(), &dp, Some(&mut dx), &mut ());
+        let nan = T::of(f64::NAN);
+        let (mut rf, mut yf) = (SMatrix::from_element(nan), SMatrix::from_element(nan));
+        let mut dxf = SMatrix::<T, I, 3>::from_element(nan);
+        p.relu_forward(x, &mut rf, &mut yf);
+        p.relu_backward(&rf, &yf, &dy, &mut dxf);
+        for (what, a, e) in [
+            ("relu", rf.as_slice(), r.as_slice()),
+            ("pool", yf.as_slice(), y.as_slice()),
+            ("dx", dxf.as_slice(), dx.as_slice()),
+        ] {
+            for (i, (a, e)) in a.iter().zip(e.iter()).enumerate() {
+                assert_eq!(
+                    a.as_f64().to_bits(),
+                    e.as_f64().to_bits(),
+                    "fused {what}[{i}] = {a}, the layers give {e}"
+                );
+            }
+        }
+    }
+
     /// `P`'s backward against the window scan, bit for bit, on the batch `x` (the output
-    /// given to backward is not read: zeros), and its forward.
+    /// given to backward is not read: zeros), and its forward; then `P` fused with the
+    /// `ReLU` before it ([`ReluMaxPool`]) against the two layers one after the other.
     fn scan_agrees<T: Scalar, P, const I: usize, const O: usize>(x: &SMatrix<T, I, 3>)
     where
-        P: Layer<T, I, O, Params = (), State = ()> + PoolShape + Default,
+        P: ReluMaxPool<T, I, O, Params = (), State = ()> + PoolShape + Default,
     {
+        fused_agrees::<T, P, I, O>(x);
         let dy = SMatrix::<T, O, 3>::from_fn(|i, b| T::of((i + 1) as f64 * (1.0 - b as f64)));
         let mut y = SMatrix::<T, O, 3>::zeros();
         let mut dx = SMatrix::<T, I, 3>::from_element(T::of(f64::NAN));

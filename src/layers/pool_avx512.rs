@@ -9,13 +9,20 @@
 //! the scan's value, bit for bit, and the backward sends `0 + dy` to the scan's input and
 //! `+0` to the three others, as the scalar code does, then interleaves the columns back.
 //! The last vector of a row is masked.
+//!
+//! The same kernels fuse the `ReLU` before the pooling (`RELU`): forward, each input is
+//! first made `x > 0 ? x : +0` (the `ReLU` layer's formula) and stored to the `ReLU`'s
+//! output as well; backward, each input gradient is then multiplied by `1` or `0` as the
+//! `ReLU`'s backward does, from the sign of the pooling's input (the `ReLU`'s output, which
+//! is `> 0` exactly where the `ReLU`'s input is). The same bits as the two layers one after
+//! the other, in one pass over the image instead of three.
 
 use core::any::TypeId;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _CMP_EQ_OQ, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_ps,
     _mm512_cmp_ps_mask, _mm512_loadu_si512, _mm512_mask_mov_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_permutex2var_ps, _mm512_set1_ps,
-    _mm512_setzero_ps,
+    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_mul_ps, _mm512_permutex2var_ps,
+    _mm512_set1_ps, _mm512_setzero_ps,
 };
 
 use super::conv::Geom;
@@ -52,7 +59,24 @@ pub(crate) fn forward<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
     let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
     check(g, x.len(), y.len());
     // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
-    unsafe { max2x2::<false>(g, x, y, &[], &mut []) };
+    unsafe { max2x2::<false, false>(g, x, y, &[], &mut [], &mut []) };
+    true
+}
+
+/// The `ReLU` and the forward of a batch in one pass when the kernels run: `r` (the
+/// `ReLU`'s output, the pooling's input) and `y` written from `x`; `false` (nothing done)
+/// otherwise.
+#[inline(always)]
+pub(crate) fn relu_forward<T: Scalar>(g: &Geom, x: &[T], r: &mut [T], y: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+    let r: &mut [f32] = bytemuck::cast_slice_mut(r);
+    check(g, x.len(), y.len());
+    assert!(r.len() == x.len());
+    // SAFETY: as in `forward`.
+    unsafe { max2x2::<false, true>(g, x, y, &[], &mut [], r) };
     true
 }
 
@@ -68,7 +92,24 @@ pub(crate) fn backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> 
     check(g, x.len(), dy.len());
     assert!(dx.len() == x.len());
     // SAFETY: as in `forward`.
-    unsafe { max2x2::<true>(g, x, &mut [], dy, dx) };
+    unsafe { max2x2::<true, false>(g, x, &mut [], dy, dx, &mut []) };
+    true
+}
+
+/// The backward of a batch and that of the `ReLU` before it when the kernels run: `x` is
+/// the pooling's input (the `ReLU`'s output); writes every gradient of the `ReLU`'s input
+/// into `dx`; `false` (nothing done) otherwise.
+#[inline(always)]
+pub(crate) fn relu_backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (x, dy): (&[f32], &[f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice(dy));
+    let dx: &mut [f32] = bytemuck::cast_slice_mut(dx);
+    check(g, x.len(), dy.len());
+    assert!(dx.len() == x.len());
+    // SAFETY: as in `forward`.
+    unsafe { max2x2::<true, true>(g, x, &mut [], dy, dx, &mut []) };
     true
 }
 
@@ -100,17 +141,38 @@ static LOW: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23]
 static HIGH: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
 
 /// The forward (`BACK = false`: `y` written, `dy` and `dx` empty) or the backward (`dx`
-/// written from `dy`, `y` empty) over every sample and channel.
+/// written from `dy`, `y` empty) over every sample and channel. With `RELU`, the forward
+/// takes the `ReLU` of each input first and writes it to `r` (as long as `x`), and the
+/// backward applies the `ReLU`'s backward to `dx` (`x` is then the `ReLU`'s output);
+/// otherwise `r` is empty.
 ///
 /// # Safety
 ///
 /// The CPU has AVX-512F; the lengths were checked by [`check`].
 #[target_feature(enable = "avx512f")]
-unsafe fn max2x2<const BACK: bool>(g: &Geom, x: &[f32], y: &mut [f32], dy: &[f32], dx: &mut [f32]) {
+unsafe fn max2x2<const BACK: bool, const RELU: bool>(
+    g: &Geom,
+    x: &[f32],
+    y: &mut [f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    r: &mut [f32],
+) {
     // SAFETY: 64-byte reads of the 16 `i32` of each table.
     let idx = |t: &[i32; 16]| unsafe { _mm512_loadu_si512(t.as_ptr().cast::<__m512i>()) };
     let (even, odd, low, high) = (idx(&EVEN), idx(&ODD), idx(&LOW), idx(&HIGH));
     let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
+    let rp = r.as_mut_ptr();
+    let zero = _mm512_setzero_ps();
+    // The `ReLU` layer's `x > 0 ? x : +0` (NaN to `+0`).
+    let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
+    // The factor of the `ReLU`'s backward, from its output `v`: `1` where `v > 0`, else `0`.
+    let slope = |v: __m512| {
+        _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero),
+            _mm512_set1_ps(1.0),
+        )
+    };
     let planes = x.len() / (g.hi * g.wi);
     for c in 0..planes {
         for oh in 0..g.ho {
@@ -123,22 +185,30 @@ unsafe fn max2x2<const BACK: bool>(g: &Geom, x: &[f32], y: &mut [f32], dy: &[f32
                 let (ma, mb) = (first(2 * n), first((2 * n).saturating_sub(16)));
                 let a = 2 * ow0;
                 // SAFETY: masked loads of the 2n inputs of these windows, in the rows.
-                let (v00, v01, v10, v11) = unsafe {
-                    let (p, q) = (
+                let (mut p, mut q, mut s, mut t) = unsafe {
+                    (
                         _mm512_maskz_loadu_ps(ma, xp.add(r0 + a)),
                         _mm512_maskz_loadu_ps(mb, xp.add(r0 + a + 16)),
-                    );
-                    let (s, t) = (
                         _mm512_maskz_loadu_ps(ma, xp.add(r1 + a)),
                         _mm512_maskz_loadu_ps(mb, xp.add(r1 + a + 16)),
-                    );
-                    (
-                        _mm512_permutex2var_ps(p, even, q),
-                        _mm512_permutex2var_ps(p, odd, q),
-                        _mm512_permutex2var_ps(s, even, t),
-                        _mm512_permutex2var_ps(s, odd, t),
                     )
                 };
+                if RELU && !BACK {
+                    (p, q, s, t) = (relu(p), relu(q), relu(s), relu(t));
+                    // SAFETY: masked stores of the 2n `ReLU` outputs, where the inputs are.
+                    unsafe {
+                        _mm512_mask_storeu_ps(rp.add(r0 + a), ma, p);
+                        _mm512_mask_storeu_ps(rp.add(r0 + a + 16), mb, q);
+                        _mm512_mask_storeu_ps(rp.add(r1 + a), ma, s);
+                        _mm512_mask_storeu_ps(rp.add(r1 + a + 16), mb, t);
+                    }
+                }
+                let (v00, v01, v10, v11) = (
+                    _mm512_permutex2var_ps(p, even, q),
+                    _mm512_permutex2var_ps(p, odd, q),
+                    _mm512_permutex2var_ps(s, even, t),
+                    _mm512_permutex2var_ps(s, odd, t),
+                );
                 let mut best = _mm512_set1_ps(f32::NEG_INFINITY);
                 let mut at = _mm512_setzero_ps();
                 for (k, v) in [v00, v01, v10, v11].into_iter().enumerate() {
@@ -162,22 +232,25 @@ unsafe fn max2x2<const BACK: bool>(g: &Geom, x: &[f32], y: &mut [f32], dy: &[f32
                         _mm512_maskz_mov_ps(hit, d)
                     };
                     let (g00, g01, g10, g11) = (grad(0.0), grad(1.0), grad(2.0), grad(3.0));
+                    let mut d = [
+                        _mm512_permutex2var_ps(g00, low, g01),
+                        _mm512_permutex2var_ps(g00, high, g01),
+                        _mm512_permutex2var_ps(g10, low, g11),
+                        _mm512_permutex2var_ps(g10, high, g11),
+                    ];
+                    if RELU {
+                        // `g · 1` or `g · 0`, as the `ReLU`'s backward computes it.
+                        for (d, v) in d.iter_mut().zip([p, q, s, t]) {
+                            *d = _mm512_mul_ps(*d, slope(v));
+                        }
+                    }
                     // SAFETY: masked stores of the 2n inputs of these windows.
                     unsafe {
-                        let at0 = dxp.add(r0 + a);
-                        _mm512_mask_storeu_ps(at0, ma, _mm512_permutex2var_ps(g00, low, g01));
-                        _mm512_mask_storeu_ps(
-                            at0.add(16),
-                            mb,
-                            _mm512_permutex2var_ps(g00, high, g01),
-                        );
-                        let at1 = dxp.add(r1 + a);
-                        _mm512_mask_storeu_ps(at1, ma, _mm512_permutex2var_ps(g10, low, g11));
-                        _mm512_mask_storeu_ps(
-                            at1.add(16),
-                            mb,
-                            _mm512_permutex2var_ps(g10, high, g11),
-                        );
+                        let (at0, at1) = (dxp.add(r0 + a), dxp.add(r1 + a));
+                        _mm512_mask_storeu_ps(at0, ma, d[0]);
+                        _mm512_mask_storeu_ps(at0.add(16), mb, d[1]);
+                        _mm512_mask_storeu_ps(at1, ma, d[2]);
+                        _mm512_mask_storeu_ps(at1.add(16), mb, d[3]);
                     }
                 }
                 ow0 += 16;
