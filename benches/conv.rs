@@ -106,6 +106,7 @@ impl<L: Layer<f32, I, O>, const I: usize, const O: usize, const B: usize> Stage<
 
 type LeNetC1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
 type LeNetP1 = MaxPool2d<6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0>;
+type LeNetP2 = MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>;
 type LeNetC2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
 /// LeNet-5's FLOPs per sample, forward: 2·multiply-adds of its convolutions and linears.
 const LENET_FWD: u64 = 2 * (25 * 6 * 784 + 150 * 16 * 100 + 400 * 120 + 120 * 84 + 84 * 10);
@@ -155,37 +156,41 @@ fn conv_alone<
     ]
 }
 
-/// LeNet-5's first `ReLU` and max pooling at batch 32, train mode: the two layers one after
+/// A `ReLU` and max pooling of LeNet-5 at batch 32, train mode: the two layers one after
 /// the other ("layers") and fused as the generated train step runs them ("fused",
 /// `ReluMaxPool`), forward (writing both outputs) and backward (the gradient of the
 /// `ReLU`'s input).
-fn relu_pool_cases() -> Vec<Case> {
-    use staticnn::__private::ReluMaxPool;
+fn relu_pool_cases<P, const I: usize, const O: usize>(
+    fwd: &'static str,
+    back: &'static str,
+) -> Vec<Case>
+where
+    P: staticnn::__private::ReluMaxPool<f32, I, O, Params = (), State = (), Tape<32> = ()>
+        + Default
+        + Copy
+        + 'static,
+{
     const B: usize = 32;
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(4);
-    let pool = LeNetP1::default();
-    let x = batch::<4704, B>(&mut rng);
-    let dy = batch::<1176, B>(&mut rng);
-    let mut r = zeroed_box::<SMatrix<f32, 4704, B>>();
-    let mut y = zeroed_box::<SMatrix<f32, 1176, B>>();
-    Layer::<f32, 4704, 4704>::forward(&ReLU, &(), &(), &x, &mut r);
-    Layer::<f32, 4704, 1176>::forward(&pool, &(), &(), &r, &mut y);
+    let pool = P::default();
+    let x = batch::<I, B>(&mut rng);
+    let dy = batch::<O, B>(&mut rng);
+    let mut r = zeroed_box::<SMatrix<f32, I, B>>();
+    let mut y = zeroed_box::<SMatrix<f32, O, B>>();
+    Layer::<f32, I, I>::forward(&ReLU, &(), &(), &x, &mut r);
+    Layer::<f32, I, O>::forward(&pool, &(), &(), &r, &mut y);
     let (x2, x3, dy2) = (x.clone(), x.clone(), dy.clone());
     let (r2, y2, r3, y3) = (r.clone(), y.clone(), r.clone(), y.clone());
     let (mut rf, mut yf) = (r.clone(), y.clone());
     let (mut d1, mut d2) = (
-        zeroed_box::<SMatrix<f32, 4704, B>>(),
-        zeroed_box::<SMatrix<f32, 4704, B>>(),
+        zeroed_box::<SMatrix<f32, I, B>>(),
+        zeroed_box::<SMatrix<f32, I, B>>(),
     );
-    let mut df = zeroed_box::<SMatrix<f32, 4704, B>>();
-    let (fwd, back) = (
-        "relu+maxpool 6x28x28 B=32 train forward",
-        "relu+maxpool 6x28x28 B=32 backward",
-    );
+    let mut df = zeroed_box::<SMatrix<f32, I, B>>();
     vec![
         Case::new(fwd, "layers", 0, None, move || {
-            Layer::<f32, 4704, 4704>::forward(&ReLU, &(), &(), black_box(&*x), &mut r);
-            Layer::<f32, 4704, 1176>::forward(&pool, &(), &(), &r, &mut y);
+            Layer::<f32, I, I>::forward(&ReLU, &(), &(), black_box(&*x), &mut r);
+            Layer::<f32, I, O>::forward(&pool, &(), &(), &r, &mut y);
             black_box(y[0]);
         }),
         Case::new(fwd, "fused", 0, Some("layers"), move || {
@@ -194,26 +199,8 @@ fn relu_pool_cases() -> Vec<Case> {
         }),
         Case::new(back, "layers", 0, None, move || {
             let dy = black_box(&*dy);
-            Layer::<f32, 4704, 1176>::backward(
-                &pool,
-                &(),
-                &r2,
-                &y2,
-                &(),
-                dy,
-                Some(&mut *d1),
-                &mut (),
-            );
-            Layer::<f32, 4704, 4704>::backward(
-                &ReLU,
-                &(),
-                &x3,
-                &r2,
-                &(),
-                &d1,
-                Some(&mut *d2),
-                &mut (),
-            );
+            Layer::<f32, I, O>::backward(&pool, &(), &r2, &y2, &(), dy, Some(&mut *d1), &mut ());
+            Layer::<f32, I, I>::backward(&ReLU, &(), &x3, &r2, &(), &d1, Some(&mut *d2), &mut ());
             black_box(d2[0]);
         }),
         Case::new(back, "fused", 0, Some("layers"), move || {
@@ -359,7 +346,14 @@ fn main() {
         "maxpool 6x28x28 2x2 B=32 backward",
         0,
     ));
-    cases.extend(relu_pool_cases());
+    cases.extend(relu_pool_cases::<LeNetP1, 4704, 1176>(
+        "relu+maxpool 6x28x28 B=32 train forward",
+        "relu+maxpool 6x28x28 B=32 backward",
+    ));
+    cases.extend(relu_pool_cases::<LeNetP2, 1600, 400>(
+        "relu+maxpool 16x10x10 B=32 train forward",
+        "relu+maxpool 16x10x10 B=32 backward",
+    ));
     cases.extend(conv_alone::<ReLU, 4704, 4704, 32>(
         "relu 6x28x28 B=32 forward",
         "relu 6x28x28 B=32 backward",

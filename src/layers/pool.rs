@@ -729,7 +729,8 @@ mod tests {
 
     /// The same in `f32`, where 2 × 2 windows of stride 2 take the AVX-512 kernels (when
     /// the CPU has them): forward and backward against the scan, bit for bit; rows of 28
-    /// and of 70 inputs (a last vector of 14 and of 3 windows), and a lone row pair.
+    /// and of 70 inputs (a last vector of 14 and of 3 windows), a lone row pair, and rows
+    /// packed several to a vector.
     #[test]
     fn tiling_max_pool_in_f32_follows_the_scan() {
         let (inf, nan) = (f32::INFINITY, f32::NAN);
@@ -756,6 +757,17 @@ mod tests {
         scan_agrees::<f32, Three, 192, 48>(&SMatrix::from_fn(value));
         type One = MaxPool2d<3, 2, 2, 1, 1, 2, 2, 2, 2, 0, 0>;
         scan_agrees::<f32, One, 12, 3>(&SMatrix::from_fn(value));
+        // Rows of at most 8 windows, several to a vector: LeNet-5's second pooling (rows
+        // of 5, three to a vector), rows of 6 with a last vector of one row, rows of 3
+        // (five to a vector) with a last vector of four, and of 7 (two).
+        type Lenet2 = MaxPool2d<16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Lenet2, 1600, 400>(&SMatrix::from_fn(value));
+        type Six = MaxPool2d<5, 2, 12, 1, 6, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Six, 120, 30>(&SMatrix::from_fn(value));
+        type Threes = MaxPool2d<1, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Threes, 36, 9>(&SMatrix::from_fn(value));
+        type Sevens = MaxPool2d<2, 4, 14, 2, 7, 2, 2, 2, 2, 0, 0>;
+        scan_agrees::<f32, Sevens, 112, 28>(&SMatrix::from_fn(value));
         #[cfg(target_arch = "x86_64")]
         const {
             assert!(pool_avx512::applies(&<Lenet as PoolShape>::GEOM))

@@ -20,9 +20,9 @@
 use core::any::TypeId;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _CMP_EQ_OQ, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_ps,
-    _mm512_cmp_ps_mask, _mm512_loadu_si512, _mm512_mask_mov_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_mul_ps, _mm512_permutex2var_ps,
-    _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_cmp_ps_mask, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_mask_mov_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_mul_ps,
+    _mm512_permutex2var_ps, _mm512_set1_ps, _mm512_setzero_ps,
 };
 
 use super::conv::Geom;
@@ -59,7 +59,7 @@ pub(crate) fn forward<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
     let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
     check(g, x.len(), y.len());
     // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
-    unsafe { max2x2::<false, false>(g, x, y, &[], &mut [], &mut []) };
+    unsafe { run::<false, false>(g, x, y, &[], &mut [], &mut []) };
     true
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn relu_forward<T: Scalar>(g: &Geom, x: &[T], r: &mut [T], y: &mut [T
     check(g, x.len(), y.len());
     assert!(r.len() == x.len());
     // SAFETY: as in `forward`.
-    unsafe { max2x2::<false, true>(g, x, y, &[], &mut [], r) };
+    unsafe { run::<false, true>(g, x, y, &[], &mut [], r) };
     true
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> 
     check(g, x.len(), dy.len());
     assert!(dx.len() == x.len());
     // SAFETY: as in `forward`.
-    unsafe { max2x2::<true, false>(g, x, &mut [], dy, dx, &mut []) };
+    unsafe { run::<true, false>(g, x, &mut [], dy, dx, &mut []) };
     true
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn relu_backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]
     check(g, x.len(), dy.len());
     assert!(dx.len() == x.len());
     // SAFETY: as in `forward`.
-    unsafe { max2x2::<true, true>(g, x, &mut [], dy, dx, &mut []) };
+    unsafe { run::<true, true>(g, x, &mut [], dy, dx, &mut []) };
     true
 }
 
@@ -139,6 +139,169 @@ static EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
 static ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
 static LOW: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
 static HIGH: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
+
+/// [`max2x2_packed`] for rows of at most 8 windows, [`max2x2`] otherwise.
+///
+/// # Safety
+///
+/// As [`max2x2`].
+#[inline(always)]
+unsafe fn run<const BACK: bool, const RELU: bool>(
+    g: &Geom,
+    x: &[f32],
+    y: &mut [f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    r: &mut [f32],
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        if g.wo <= 8 {
+            max2x2_packed::<BACK, RELU>(g, x, y, dy, dx, r);
+        } else {
+            max2x2::<BACK, RELU>(g, x, y, dy, dx, r);
+        }
+    }
+}
+
+/// [`max2x2`] for rows of at most 8 windows (LeNet-5's second pooling has 5), where one
+/// row to a vector would leave most lanes empty: `m = 16 / wo` rows of windows to a
+/// vector. The windows tile the input, so the batch is a sequence of row pairs of `2·wi`
+/// inputs, each giving `wo` outputs, and `m` of them are `4·m·wo ≤ 64` consecutive inputs:
+/// four vectors. Each corner of the windows (in scan order) is gathered from them by two
+/// two-vector permutations and a blend, and the gradients go back the same way (each input
+/// takes the gradient of its window's corner of its row and column parity). The scan, its
+/// bits and the `ReLU` are [`max2x2`]'s.
+///
+/// # Safety
+///
+/// As [`max2x2`].
+#[target_feature(enable = "avx512f")]
+unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
+    g: &Geom,
+    x: &[f32],
+    y: &mut [f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    r: &mut [f32],
+) {
+    let (wi, wo) = (g.wi, g.wo);
+    let m = 16 / wo;
+    let per = m * wo;
+    let span = 2 * wi;
+    let pairs = x.len() / span;
+    // Lane l (window l of a vector): its top left input, l's row pair times `span` plus
+    // twice its column; the other corners are 1, `wi` and `wi + 1` further. Lanes past
+    // the last window repeat it (their results are not stored).
+    let mut corner = [[0i32; 16]; 4];
+    let mut upper = [0 as __mmask16; 4];
+    for l in 0..16 {
+        let w = l.min(per - 1);
+        let top_left = (w / wo) * span + 2 * (w % wo);
+        for (c, off) in [0, 1, wi, wi + 1].into_iter().enumerate() {
+            let at = top_left + off;
+            corner[c][l] = at as i32;
+            upper[c] |= u16::from(at >= 32) << l;
+        }
+    }
+    // Input lane i of vector k, at `16k + i` in the vectors: its window (plus 16 for an odd
+    // column, the second operand of the permutation), and whether it is in a bottom row.
+    let mut source = [[0i32; 16]; 4];
+    let mut bottom = [0 as __mmask16; 4];
+    for (k, (src, bot)) in source.iter_mut().zip(&mut bottom).enumerate() {
+        for (i, s) in src.iter_mut().enumerate() {
+            let at = (16 * k + i).min(4 * per - 1);
+            let (pair, rem) = (at / span, at % span);
+            let (row, col) = (rem / wi, rem % wi);
+            *s = (pair * wo + col / 2 + 16 * (col & 1)) as i32;
+            *bot |= u16::from(row == 1) << i;
+        }
+    }
+    // SAFETY: 64-byte reads of 16 `i32`.
+    let idx = |t: &[i32; 16]| unsafe { _mm512_loadu_si512(t.as_ptr().cast::<__m512i>()) };
+    let corners = [
+        idx(&corner[0]),
+        idx(&corner[1]),
+        idx(&corner[2]),
+        idx(&corner[3]),
+    ];
+    let sources = [
+        idx(&source[0]),
+        idx(&source[1]),
+        idx(&source[2]),
+        idx(&source[3]),
+    ];
+    let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
+    let rp = r.as_mut_ptr();
+    let zero = _mm512_setzero_ps();
+    let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
+    let slope = |v: __m512| {
+        _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero),
+            _mm512_set1_ps(1.0),
+        )
+    };
+    let mut p0 = 0;
+    while p0 < pairs {
+        let rows = (pairs - p0).min(m);
+        let (n_in, n_out) = (rows * span, rows * wo);
+        let (base, out) = (p0 * span, p0 * wo);
+        let masks = [0, 1, 2, 3].map(|k| first(n_in.saturating_sub(16 * k)));
+        // SAFETY: masked loads of the `n_in` inputs of these row pairs (no lane read past
+        // them; the addresses of empty vectors are not dereferenced).
+        let mut v = [0, 1, 2, 3]
+            .map(|k| unsafe { _mm512_maskz_loadu_ps(masks[k], xp.wrapping_add(base + 16 * k)) });
+        if RELU && !BACK {
+            for (k, v) in v.iter_mut().enumerate() {
+                *v = relu(*v);
+                // SAFETY: masked stores of the `ReLU` outputs, where the inputs are.
+                unsafe { _mm512_mask_storeu_ps(rp.wrapping_add(base + 16 * k), masks[k], *v) };
+            }
+        }
+        let gather = |c: usize| {
+            _mm512_mask_blend_ps(
+                upper[c],
+                _mm512_permutex2var_ps(v[0], corners[c], v[1]),
+                _mm512_permutex2var_ps(v[2], corners[c], v[3]),
+            )
+        };
+        let mut best = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut at = _mm512_setzero_ps();
+        for c in 0..4 {
+            let u = gather(c);
+            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(u, best)
+                | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(u, u);
+            best = _mm512_mask_mov_ps(best, take, u);
+            at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(c as f32));
+        }
+        let mo = first(n_out);
+        if !BACK {
+            // SAFETY: the `n_out` outputs of these windows.
+            unsafe { _mm512_mask_storeu_ps(yp.add(out), mo, best) };
+        } else {
+            // `0 + dy`, as the scalar code adds into zero.
+            // SAFETY: the `n_out` output gradients of these windows.
+            let d = _mm512_add_ps(zero, unsafe { _mm512_maskz_loadu_ps(mo, dyp.add(out)) });
+            let grad = |c: f32| -> __m512 {
+                _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(at, _mm512_set1_ps(c)), d)
+            };
+            let (g00, g01, g10, g11) = (grad(0.0), grad(1.0), grad(2.0), grad(3.0));
+            for k in 0..4 {
+                let mut o = _mm512_mask_blend_ps(
+                    bottom[k],
+                    _mm512_permutex2var_ps(g00, sources[k], g01),
+                    _mm512_permutex2var_ps(g10, sources[k], g11),
+                );
+                if RELU {
+                    o = _mm512_mul_ps(o, slope(v[k]));
+                }
+                // SAFETY: masked stores of the input gradients of these row pairs.
+                unsafe { _mm512_mask_storeu_ps(dxp.wrapping_add(base + 16 * k), masks[k], o) };
+            }
+        }
+        p0 += rows;
+    }
+}
 
 /// The forward (`BACK = false`: `y` written, `dy` and `dx` empty) or the backward (`dx`
 /// written from `dy`, `y` empty) over every sample and channel. With `RELU`, the forward
@@ -184,23 +347,25 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
                 let n = (g.wo - ow0).min(16);
                 let (ma, mb) = (first(2 * n), first((2 * n).saturating_sub(16)));
                 let a = 2 * ow0;
-                // SAFETY: masked loads of the 2n inputs of these windows, in the rows.
+                // SAFETY: masked loads of the 2n inputs of these windows, in the rows (the
+                // address of an empty second half, which may be past the end, is not
+                // dereferenced: `wrapping_add`).
                 let (mut p, mut q, mut s, mut t) = unsafe {
                     (
-                        _mm512_maskz_loadu_ps(ma, xp.add(r0 + a)),
-                        _mm512_maskz_loadu_ps(mb, xp.add(r0 + a + 16)),
-                        _mm512_maskz_loadu_ps(ma, xp.add(r1 + a)),
-                        _mm512_maskz_loadu_ps(mb, xp.add(r1 + a + 16)),
+                        _mm512_maskz_loadu_ps(ma, xp.wrapping_add(r0 + a)),
+                        _mm512_maskz_loadu_ps(mb, xp.wrapping_add(r0 + a + 16)),
+                        _mm512_maskz_loadu_ps(ma, xp.wrapping_add(r1 + a)),
+                        _mm512_maskz_loadu_ps(mb, xp.wrapping_add(r1 + a + 16)),
                     )
                 };
                 if RELU && !BACK {
                     (p, q, s, t) = (relu(p), relu(q), relu(s), relu(t));
                     // SAFETY: masked stores of the 2n `ReLU` outputs, where the inputs are.
                     unsafe {
-                        _mm512_mask_storeu_ps(rp.add(r0 + a), ma, p);
-                        _mm512_mask_storeu_ps(rp.add(r0 + a + 16), mb, q);
-                        _mm512_mask_storeu_ps(rp.add(r1 + a), ma, s);
-                        _mm512_mask_storeu_ps(rp.add(r1 + a + 16), mb, t);
+                        _mm512_mask_storeu_ps(rp.wrapping_add(r0 + a), ma, p);
+                        _mm512_mask_storeu_ps(rp.wrapping_add(r0 + a + 16), mb, q);
+                        _mm512_mask_storeu_ps(rp.wrapping_add(r1 + a), ma, s);
+                        _mm512_mask_storeu_ps(rp.wrapping_add(r1 + a + 16), mb, t);
                     }
                 }
                 let (v00, v01, v10, v11) = (
@@ -246,11 +411,11 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
                     }
                     // SAFETY: masked stores of the 2n inputs of these windows.
                     unsafe {
-                        let (at0, at1) = (dxp.add(r0 + a), dxp.add(r1 + a));
+                        let (at0, at1) = (dxp.wrapping_add(r0 + a), dxp.wrapping_add(r1 + a));
                         _mm512_mask_storeu_ps(at0, ma, d[0]);
-                        _mm512_mask_storeu_ps(at0.add(16), mb, d[1]);
+                        _mm512_mask_storeu_ps(at0.wrapping_add(16), mb, d[1]);
                         _mm512_mask_storeu_ps(at1, ma, d[2]);
-                        _mm512_mask_storeu_ps(at1.add(16), mb, d[3]);
+                        _mm512_mask_storeu_ps(at1.wrapping_add(16), mb, d[3]);
                     }
                 }
                 ow0 += 16;
