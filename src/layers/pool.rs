@@ -459,7 +459,7 @@ macro_rules! max_pool_layer {
                 // The `ReLU`'s backward, `g · (x > 0 ? 1 : 0)`, on its output: `r > 0`
                 // exactly where its input `x > 0` (`r` is `x` there, `+0` elsewhere).
                 for (d, &v) in dx.as_mut_slice().iter_mut().zip(r.as_slice()) {
-                    *d = *d * if v > T::zero() { T::one() } else { T::zero() };
+                    *d *= if v > T::zero() { T::one() } else { T::zero() };
                 }
             }
         }

@@ -195,13 +195,12 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
     // the last window repeat it (their results are not stored).
     let mut corner = [[0i32; 16]; 4];
     let mut upper = [0 as __mmask16; 4];
-    for l in 0..16 {
-        let w = l.min(per - 1);
-        let top_left = (w / wo) * span + 2 * (w % wo);
-        for (c, off) in [0, 1, wi, wi + 1].into_iter().enumerate() {
-            let at = top_left + off;
-            corner[c][l] = at as i32;
-            upper[c] |= u16::from(at >= 32) << l;
+    for ((lanes, up), off) in corner.iter_mut().zip(&mut upper).zip([0, 1, wi, wi + 1]) {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let w = l.min(per - 1);
+            let at = (w / wo) * span + 2 * (w % wo) + off;
+            *lane = at as i32;
+            *up |= u16::from(at >= 32) << l;
         }
     }
     // Input lane i of vector k, at `16k + i` in the vectors: its window (plus 16 for an odd
