@@ -159,10 +159,12 @@ fn conv_alone<
 /// A `ReLU` and max pooling of LeNet-5 at batch 32, train mode: the two layers one after
 /// the other ("layers") and fused as the generated train step runs them ("fused",
 /// `ReluMaxPool`), forward (writing both outputs) and backward (the gradient of the
-/// `ReLU`'s input).
+/// `ReLU`'s input), and the eval forward (the `ReLU` in place then the pooling, as other
+/// targets run it, against the pooling of each input's `ReLU`, as x86-64 does).
 fn relu_pool_cases<P, const I: usize, const O: usize>(
     fwd: &'static str,
     back: &'static str,
+    eval: &'static str,
 ) -> Vec<Case>
 where
     P: staticnn::__private::ReluMaxPool<f32, I, O, Params = (), State = (), Tape<32> = ()>
@@ -187,7 +189,19 @@ where
         zeroed_box::<SMatrix<f32, I, B>>(),
     );
     let mut df = zeroed_box::<SMatrix<f32, I, B>>();
+    let (mut xe, x4) = (x.clone(), x.clone());
+    let (mut ye, mut ye2) = (y.clone(), y.clone());
     vec![
+        Case::new(eval, "layers", 0, None, move || {
+            // The `ReLU` in place (idempotent: the same work every time), then the pooling.
+            staticnn::__private::relu_in_place(black_box(&mut *xe));
+            Layer::<f32, I, O>::forward(&pool, &(), &(), &xe, &mut ye);
+            black_box(ye[0]);
+        }),
+        Case::new(eval, "fused", 0, Some("layers"), move || {
+            pool.relu_forward_eval(black_box(&*x4), &mut ye2);
+            black_box(ye2[0]);
+        }),
         Case::new(fwd, "layers", 0, None, move || {
             Layer::<f32, I, I>::forward(&ReLU, &(), &(), black_box(&*x), &mut r);
             Layer::<f32, I, O>::forward(&pool, &(), &(), &r, &mut y);
@@ -349,10 +363,12 @@ fn main() {
     cases.extend(relu_pool_cases::<LeNetP1, 4704, 1176>(
         "relu+maxpool 6x28x28 B=32 train forward",
         "relu+maxpool 6x28x28 B=32 backward",
+        "relu+maxpool 6x28x28 B=32 eval forward",
     ));
     cases.extend(relu_pool_cases::<LeNetP2, 1600, 400>(
         "relu+maxpool 16x10x10 B=32 train forward",
         "relu+maxpool 16x10x10 B=32 backward",
+        "relu+maxpool 16x10x10 B=32 eval forward",
     ));
     cases.extend(conv_alone::<ReLU, 4704, 4704, 32>(
         "relu 6x28x28 B=32 forward",

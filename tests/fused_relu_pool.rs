@@ -1,9 +1,11 @@
 //! A `ReLU` followed by a max pooling trains as one step (`ReluMaxPool`): the train-mode
 //! forward writes both layers' outputs in one pass, and backward writes the gradient of the
 //! `ReLU`'s input from the pooling's input without the pooling's own gradient in between.
-//! It must give the bits of the two layers one after the other: each network here is
-//! compared with its twin whose `ReLU`s are declared `Custom(ReLU)` (a custom layer is
-//! never fused), on the output, every tape field, every parameter gradient and the input
+//! On x86-64 the eval `forward` pools the `ReLU` of each input too (the layer before the
+//! `ReLU` writes its output alone), without keeping it. It must give the bits of the two
+//! layers one after the other: each network here is compared with its twin whose `ReLU`s
+//! are declared `Custom(ReLU)` (a custom layer is never fused), on the output of `forward`
+//! and of `forward_train`, every tape field, every parameter gradient and the input
 //! gradient, for `backward`, `backward_overwrite` and `backward_overwrite_finite`. The
 //! pairs sit after the first layer and later, last in the network, behind a `ReLU` that is
 //! the first layer (not fused: it has no gradient buffer), on 2 × 2 windows (the AVX-512
@@ -100,6 +102,7 @@ macro_rules! compare {
             let yf = *fused.forward_train(&x, &mut tf, &mut rng);
             let yp = *plain.forward_train(&x, &mut tp, &mut rng);
             same("output", yf.as_slice(), yp.as_slice());
+            same("forward", fused.forward(&x).as_slice(), plain.forward(&x).as_slice());
             $(same(stringify!($f), tf.$f.as_slice(), tp.$f.as_slice());)*
             // Accumulating into the same starting gradients, then overwriting them.
             let mut gf = *fused.params();

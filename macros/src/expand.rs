@@ -183,6 +183,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
+    // `<Pool as ReluMaxPool<T, IN, OUT>>` for the max pooling at `k`.
+    let fused_pool = |k: usize| -> TokenStream {
+        let l = &layers[k];
+        let (ty, i, o) = (&l.ty, &l.input, &l.output);
+        quote!(<#ty as #pv::ReluMaxPool<T, #i, #o>>)
+    };
+
     // Eval forward through one scratch buffer: step s reads its input at one end and writes
     // its output at the other, the ends alternating, so that no step overwrites the input of
     // the next. The first step reads `x`, the last writes the returned matrix.
@@ -222,18 +229,56 @@ pub fn expand(plan: &Plan) -> TokenStream {
     });
     let scratch_rows = quote!({ #pv::scratch_rows(&[#(#pairs),*]) });
     let m = steps.len();
+    // On x86-64 a max pooling whose step follows a step ending in a `ReLU` (a layer other
+    // than a `Linear`, then the `ReLU`, neither custom) takes that `ReLU` over: the layer
+    // before writes its output alone, and the pooling pools the `ReLU` of each input
+    // (`ReluMaxPool::relu_forward_eval`, the same bits). The steps and the scratch are the
+    // same; other targets (microcontrollers) keep the `ReLU` in place.
+    let eval_relu_pool: Vec<bool> = (0..n)
+        .map(|j| {
+            j >= 2
+                && matches!(layers[j].kind.as_str(), "MaxPool1d" | "MaxPool2d")
+                && !layers[j].custom
+                && steps.contains(&(j - 2, j - 1))
+                && layers[j - 1].kind == "ReLU"
+                && layers[j - 2].kind != "Linear"
+        })
+        .collect();
     let forward_steps = steps.iter().enumerate().map(|(s, &(k, last))| {
         let (fwd, v, f) = (&lt_forward[k], values[k], fields[k]);
         let (i, o) = (ins[k], outs[last]);
+        let takes_relu = last == k + 1 && k + 2 < n && eval_relu_pool[k + 2];
+        let layer = |src: TokenStream, dst: TokenStream| {
+            if eval_relu_pool[k] {
+                let pool = fused_pool(k);
+                quote! {
+                    #[cfg(target_arch = "x86_64")]
+                    #pool::relu_forward_eval::<{ B }>(&#v, #src, #dst);
+                    #[cfg(not(target_arch = "x86_64"))]
+                    #fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);
+                }
+            } else {
+                quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+            }
+        };
         let call = |src: TokenStream, dst: TokenStream| {
             if last == k {
-                quote!(#fwd(&#v, &self.params.#f, &self.state.#f, #src, #dst);)
+                layer(src, dst)
             } else if layers[k].kind == "Linear" {
                 quote!(#pv::linear_relu(&self.params.#f, #src, #dst);)
-            } else {
+            } else if takes_relu {
+                let run = layer(src, quote!(&mut *__d));
                 quote! {{
                     let __d = #dst;
-                    #fwd(&#v, &self.params.#f, &self.state.#f, #src, &mut *__d);
+                    #run
+                    #[cfg(not(target_arch = "x86_64"))]
+                    #pv::relu_in_place(__d);
+                }}
+            } else {
+                let run = layer(src, quote!(&mut *__d));
+                quote! {{
+                    let __d = #dst;
+                    #run
                     #pv::relu_in_place(__d);
                 }}
             }
@@ -310,11 +355,6 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 && !layers[k + 1].custom
         })
         .collect();
-    let fused_pool = |k: usize| -> TokenStream {
-        let l = &layers[k];
-        let (ty, i, o) = (&l.ty, &l.input, &l.output);
-        quote!(<#ty as #pv::ReluMaxPool<T, #i, #o>>)
-    };
     let train_steps = (0..n).map(|k| {
         let (fwdt, v, f, a) = (&lt_forward_train[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {

@@ -100,6 +100,10 @@ pub trait ReluMaxPool<T: Scalar, const I: usize, const O: usize>: Layer<T, I, O>
         y: &mut SMatrix<T, O, B>,
     );
 
+    /// The pooling's forward on the `ReLU` of `x` into `y`, the `ReLU`'s output not kept
+    /// (what the generated eval `forward` runs, on x86-64).
+    fn relu_forward_eval<const B: usize>(&self, x: &SMatrix<T, I, B>, y: &mut SMatrix<T, O, B>);
+
     /// The pooling's backward (its input `r`, the `ReLU`'s output, and its output `y`),
     /// then the `ReLU`'s: writes into `dx` the gradient of the `ReLU`'s input, `dy · 1` or
     /// `dy · 0` of the pooling's input gradient by whether `r > 0` (where the `ReLU`'s input
@@ -137,6 +141,29 @@ fn window_max<T: Scalar>(
         }
     }
     (at, best)
+}
+
+/// The maximum of the window's `ReLU`s, [`window_max`] of `max(0, v)` (`v > 0 ? v : +0`)
+/// without a buffer for them: every `ReLU` is `+0` or positive, never NaN, so the scan's
+/// value is the largest, `+0` when none is positive (a window always holds an input).
+#[inline(always)]
+fn window_max_relu<T: Scalar>(
+    g: &Geom,
+    x: &[T],
+    base: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> T {
+    let mut best = T::zero();
+    for ih in rows.0..rows.1 {
+        for iw in cols.0..cols.1 {
+            let v = x[base + ih * g.wi + iw];
+            if v > best {
+                best = v;
+            }
+        }
+    }
+    best
 }
 
 /// Max pooling's backward for one sample where the windows tile the input
@@ -433,6 +460,27 @@ macro_rules! max_pool_layer {
                 }
                 Layer::<T, I, I>::forward(&ReLU, &(), &(), x, r);
                 Layer::<T, I, O>::forward(self, &(), &(), r, y);
+            }
+
+            #[inline]
+            fn relu_forward_eval<const B: usize>(
+                &self,
+                x: &SMatrix<T, I, B>,
+                y: &mut SMatrix<T, O, B>,
+            ) {
+                check::<Self, I, O>();
+                let g = <Self as PoolShape>::GEOM;
+                #[cfg(target_arch = "x86_64")]
+                if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
+                    && pool_avx512::relu_forward_eval(&g, x.as_slice(), y.as_mut_slice())
+                {
+                    return;
+                }
+                for (xs, ys) in x.as_slice().chunks_exact(I).zip(y.as_mut_slice().chunks_exact_mut(O)) {
+                    windows(&g, |o, base, rows, cols| {
+                        ys[o] = window_max_relu(&g, xs, base, rows, cols);
+                    });
+                }
             }
 
             #[inline]
@@ -774,7 +822,8 @@ mod tests {
         };
     }
 
-    /// [`ReluMaxPool`]'s forward and backward against `ReLU` then `P`, bit for bit, on `x`
+    /// [`ReluMaxPool`]'s forward (train and eval) and backward against `ReLU` then `P`, bit
+    /// for bit, on `x`
     /// (as the `ReLU`'s input) and output gradients with infinities (`∞ · 0` is NaN in the
     /// `ReLU`'s backward) and negative values (`−g · 0` is `−0`).
     fn fused_agrees<T: Scalar, P, const I: usize, const O: usize>(x: &SMatrix<T, I, 3>)
@@ -799,7 +848,10 @@ mod tests {
         let mut dxf = SMatrix::<T, I, 3>::from_element(nan);
         p.relu_forward(x, &mut rf, &mut yf);
         p.relu_backward(&rf, &yf, &dy, &mut dxf);
+        let mut ye = SMatrix::<T, O, 3>::from_element(nan);
+        p.relu_forward_eval(x, &mut ye);
         for (what, a, e) in [
+            ("eval", ye.as_slice(), y.as_slice()),
             ("relu", rf.as_slice(), r.as_slice()),
             ("pool", yf.as_slice(), y.as_slice()),
             ("dx", dxf.as_slice(), dx.as_slice()),

@@ -15,7 +15,8 @@
 //! output as well; backward, each input gradient is then multiplied by `1` or `0` as the
 //! `ReLU`'s backward does, from the sign of the pooling's input (the `ReLU`'s output, which
 //! is `> 0` exactly where the `ReLU`'s input is). The same bits as the two layers one after
-//! the other, in one pass over the image instead of three.
+//! the other, in one pass over the image instead of three. The eval forward does the same
+//! without keeping the `ReLU`'s output.
 
 use core::any::TypeId;
 use core::arch::x86_64::{
@@ -77,6 +78,20 @@ pub(crate) fn relu_forward<T: Scalar>(g: &Geom, x: &[T], r: &mut [T], y: &mut [T
     assert!(r.len() == x.len());
     // SAFETY: as in `forward`.
     unsafe { run::<false, true>(g, x, y, &[], &mut [], r) };
+    true
+}
+
+/// The forward of a batch on the `ReLU` of each input when the kernels run (the `ReLU`'s
+/// output is not kept); `false` (nothing done) otherwise.
+#[inline(always)]
+pub(crate) fn relu_forward_eval<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
+    if !runs::<T>() {
+        return false;
+    }
+    let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
+    check(g, x.len(), y.len());
+    // SAFETY: as in `forward`.
+    unsafe { run::<false, true>(g, x, y, &[], &mut [], &mut []) };
     true
 }
 
@@ -231,7 +246,7 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
         idx(&source[3]),
     ];
     let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
-    let rp = r.as_mut_ptr();
+    let (rp, keep) = (r.as_mut_ptr(), !r.is_empty());
     let zero = _mm512_setzero_ps();
     let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
     let slope = |v: __m512| {
@@ -253,8 +268,12 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
         if RELU && !BACK {
             for (k, v) in v.iter_mut().enumerate() {
                 *v = relu(*v);
-                // SAFETY: masked stores of the `ReLU` outputs, where the inputs are.
-                unsafe { _mm512_mask_storeu_ps(rp.wrapping_add(base + 16 * k), masks[k], *v) };
+                if keep {
+                    // SAFETY: masked stores of the `ReLU` outputs, where the inputs are.
+                    unsafe {
+                        _mm512_mask_storeu_ps(rp.wrapping_add(base + 16 * k), masks[k], *v);
+                    }
+                }
             }
         }
         let gather = |c: usize| {
@@ -304,7 +323,8 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
 
 /// The forward (`BACK = false`: `y` written, `dy` and `dx` empty) or the backward (`dx`
 /// written from `dy`, `y` empty) over every sample and channel. With `RELU`, the forward
-/// takes the `ReLU` of each input first and writes it to `r` (as long as `x`), and the
+/// takes the `ReLU` of each input first and writes it to `r` (as long as `x`, or empty:
+/// not kept), and the
 /// backward applies the `ReLU`'s backward to `dx` (`x` is then the `ReLU`'s output);
 /// otherwise `r` is empty.
 ///
@@ -324,7 +344,7 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
     let idx = |t: &[i32; 16]| unsafe { _mm512_loadu_si512(t.as_ptr().cast::<__m512i>()) };
     let (even, odd, low, high) = (idx(&EVEN), idx(&ODD), idx(&LOW), idx(&HIGH));
     let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
-    let rp = r.as_mut_ptr();
+    let (rp, keep) = (r.as_mut_ptr(), !r.is_empty());
     let zero = _mm512_setzero_ps();
     // The `ReLU` layer's `x > 0 ? x : +0` (NaN to `+0`).
     let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
@@ -359,6 +379,8 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
                 };
                 if RELU && !BACK {
                     (p, q, s, t) = (relu(p), relu(q), relu(s), relu(t));
+                }
+                if RELU && !BACK && keep {
                     // SAFETY: masked stores of the 2n `ReLU` outputs, where the inputs are.
                     unsafe {
                         _mm512_mask_storeu_ps(rp.wrapping_add(r0 + a), ma, p);
