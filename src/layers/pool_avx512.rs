@@ -20,10 +20,10 @@
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __m512, __m512i, __mmask16, _CMP_EQ_OQ, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_ps,
+    __m512, __m512i, __mmask16, _CMP_EQ_OQ, _CMP_GT_OQ, _CMP_NGT_UQ, _CMP_UNORD_Q, _mm512_add_ps,
     _mm512_cmp_ps_mask, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_mask_mov_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_mul_ps,
-    _mm512_permutex2var_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_mask_mul_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps,
+    _mm512_max_ps, _mm512_permutex2var_ps, _mm512_set1_ps, _mm512_setzero_ps,
 };
 
 use super::conv::Geom;
@@ -155,6 +155,32 @@ static ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 
 static LOW: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
 static HIGH: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
 
+/// The `ReLU` layer's `x > 0 ? x : +0`: `vmaxps` returns its second operand unless the
+/// first is greater, so NaN and `−0` become `+0` too.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn relu(v: __m512) -> __m512 {
+    _mm512_max_ps(v, _mm512_setzero_ps())
+}
+
+/// The `ReLU`'s backward on the gradients `d` of its outputs `v`: `d · 1` (that is `d`)
+/// where `v > 0`, `d · 0` elsewhere (NaN for an infinite `d`, `−0` for a negative one), as
+/// the layer computes it.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn relu_back(d: __m512, v: __m512) -> __m512 {
+    let zero = _mm512_setzero_ps();
+    _mm512_mask_mul_ps(d, _mm512_cmp_ps_mask::<_CMP_NGT_UQ>(v, zero), d, zero)
+}
+
+/// The maximum of the four corners of `ReLU` outputs (never NaN, every zero `+0`): the
+/// value of the window scan, whichever corner it picks.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn max4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512 {
+    _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(c, d))
+}
+
 /// [`max2x2_packed`] for rows of at most 8 windows, [`max2x2`] otherwise.
 ///
 /// # Safety
@@ -248,13 +274,6 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
     let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
     let (rp, keep) = (r.as_mut_ptr(), !r.is_empty());
     let zero = _mm512_setzero_ps();
-    let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
-    let slope = |v: __m512| {
-        _mm512_maskz_mov_ps(
-            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero),
-            _mm512_set1_ps(1.0),
-        )
-    };
     let mut p0 = 0;
     while p0 < pairs {
         let rows = (pairs - p0).min(m);
@@ -285,12 +304,16 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
         };
         let mut best = _mm512_set1_ps(f32::NEG_INFINITY);
         let mut at = _mm512_setzero_ps();
-        for c in 0..4 {
-            let u = gather(c);
-            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(u, best)
-                | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(u, u);
-            best = _mm512_mask_mov_ps(best, take, u);
-            at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(c as f32));
+        if RELU && !BACK {
+            best = max4(gather(0), gather(1), gather(2), gather(3));
+        } else {
+            for c in 0..4 {
+                let u = gather(c);
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(u, best)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(u, u);
+                best = _mm512_mask_mov_ps(best, take, u);
+                at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(c as f32));
+            }
         }
         let mo = first(n_out);
         if !BACK {
@@ -311,7 +334,7 @@ unsafe fn max2x2_packed<const BACK: bool, const RELU: bool>(
                     _mm512_permutex2var_ps(g10, sources[k], g11),
                 );
                 if RELU {
-                    o = _mm512_mul_ps(o, slope(v[k]));
+                    o = relu_back(o, v[k]);
                 }
                 // SAFETY: masked stores of the input gradients of these row pairs.
                 unsafe { _mm512_mask_storeu_ps(dxp.wrapping_add(base + 16 * k), masks[k], o) };
@@ -345,16 +368,6 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
     let (even, odd, low, high) = (idx(&EVEN), idx(&ODD), idx(&LOW), idx(&HIGH));
     let (xp, yp, dyp, dxp) = (x.as_ptr(), y.as_mut_ptr(), dy.as_ptr(), dx.as_mut_ptr());
     let (rp, keep) = (r.as_mut_ptr(), !r.is_empty());
-    let zero = _mm512_setzero_ps();
-    // The `ReLU` layer's `x > 0 ? x : +0` (NaN to `+0`).
-    let relu = |v: __m512| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero), v);
-    // The factor of the `ReLU`'s backward, from its output `v`: `1` where `v > 0`, else `0`.
-    let slope = |v: __m512| {
-        _mm512_maskz_mov_ps(
-            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero),
-            _mm512_set1_ps(1.0),
-        )
-    };
     let planes = x.len() / (g.hi * g.wi);
     for c in 0..planes {
         for oh in 0..g.ho {
@@ -397,11 +410,15 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
                 );
                 let mut best = _mm512_set1_ps(f32::NEG_INFINITY);
                 let mut at = _mm512_setzero_ps();
-                for (k, v) in [v00, v01, v10, v11].into_iter().enumerate() {
-                    let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
-                        | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
-                    best = _mm512_mask_mov_ps(best, take, v);
-                    at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(k as f32));
+                if RELU && !BACK {
+                    best = max4(v00, v01, v10, v11);
+                } else {
+                    for (k, v) in [v00, v01, v10, v11].into_iter().enumerate() {
+                        let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
+                            | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                        best = _mm512_mask_mov_ps(best, take, v);
+                        at = _mm512_mask_mov_ps(at, take, _mm512_set1_ps(k as f32));
+                    }
                 }
                 let m = first(n);
                 if !BACK {
@@ -427,7 +444,7 @@ unsafe fn max2x2<const BACK: bool, const RELU: bool>(
                     if RELU {
                         // `g · 1` or `g · 0`, as the `ReLU`'s backward computes it.
                         for (d, v) in d.iter_mut().zip([p, q, s, t]) {
-                            *d = _mm512_mul_ps(*d, slope(v));
+                            *d = relu_back(*d, v);
                         }
                     }
                     // SAFETY: masked stores of the 2n inputs of these windows.
