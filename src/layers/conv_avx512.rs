@@ -33,11 +33,12 @@ use core::arch::x86_64::{
 };
 
 use super::conv::{ConvShape, Geom};
+use super::conv_avx512_oc as oc;
 use crate::Scalar;
 use crate::kernels::{self, Path};
 
 /// Lanes of an `f32` vector.
-const L: usize = 16;
+pub(super) const L: usize = 16;
 /// The most output channels the forward kernel keeps in registers at once.
 const FWD_BLOCK: usize = 16;
 /// The most output channels × kernel columns the weight-gradient kernel keeps in
@@ -171,8 +172,31 @@ pub(crate) fn forward<T: Scalar, S: ConvShape>(w: &[T], bias: &[T], x: &[T], y: 
     check_lengths(&S::GEOM, w, x, y);
     assert!(bias.is_empty() || bias.len() == S::GEOM.co);
     // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
-    unsafe { forward_of::<S>(w, bias, x, y) };
+    unsafe { forward_any::<S>(w, bias, x, y) };
     true
+}
+
+/// Whether the forward of `S` runs on the channel-vectorised kernel of
+/// [`conv_avx512_oc`](super::conv_avx512_oc) rather than along the rows.
+const fn by_channels(g: &Geom) -> bool {
+    oc::applies(g, applies(g))
+}
+
+/// The forward of `S` on the kernel that takes it: vectorised over the output channels
+/// where [`by_channels`], along the rows otherwise.
+///
+/// # Safety
+///
+/// As [`forward_of`].
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_any<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
+    if const { by_channels(&S::GEOM) } {
+        // SAFETY: `by_channels` implies `oc::applies`; lengths as checked by the callers.
+        unsafe { oc::forward::<S>(w, bias, x, y) }
+    } else {
+        // SAFETY: as this function's.
+        unsafe { forward_of::<S>(w, bias, x, y) }
+    }
 }
 
 /// The backward of a batch when the kernels run: adds the weight and bias gradients,
@@ -220,7 +244,7 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
         }
         // SAFETY: as in `forward`; `flipped` is a valid convolution from `dy`'s sample
         // width to `dx`'s.
-        unsafe { forward_of::<Flipped<S>>(wf, &[], dy, dx) };
+        unsafe { forward_any::<Flipped<S>>(wf, &[], dy, dx) };
     }
     true
 }
@@ -240,7 +264,7 @@ fn check_lengths(g: &Geom, w: &[f32], x: &[f32], y: &[f32]) {
 
 /// Lanes `lo .. hi` of a mask (empty when `hi <= lo`).
 #[inline(always)]
-fn lanes(lo: isize, hi: isize) -> __mmask16 {
+pub(super) fn lanes(lo: isize, hi: isize) -> __mmask16 {
     let (lo, hi) = (
         lo.clamp(0, L as isize) as u32,
         hi.clamp(0, L as isize) as u32,
