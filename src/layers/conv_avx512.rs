@@ -137,11 +137,25 @@ const fn wgrad_block(kw: usize) -> usize {
     }
 }
 
+/// Vectors of an output row `wo` wide per block of the forward with `ob` channels (see
+/// [`Blocks::FWD_V`]): both vectors of a two-vector row share each tap's weights, and
+/// their `2 · ob` accumulators stay within [`FWD_BLOCK`] registers.
+const fn fwd_vecs(wo: usize, ob: usize) -> usize {
+    if wo > L && wo <= 2 * L && 2 * ob <= FWD_BLOCK {
+        2
+    } else {
+        1
+    }
+}
+
 /// The blocks of output channels of the kernels for `S`: constants that divide the
 /// channels, so that every block has the same size and its loops unroll into registers.
 trait Blocks: ConvShape {
     /// Output channels per block of the forward.
     const FWD_OB: usize = divisor_at_most(Self::GEOM.co, FWD_BLOCK);
+    /// Vectors of an output row per block of the forward: 2 where a row is exactly two
+    /// vectors long (17 to 32 outputs) and the block has at most 8 channels, else 1.
+    const FWD_V: usize = fwd_vecs(Self::GEOM.wo, Self::FWD_OB);
     /// Output channels per block of the weight gradient: with one accumulator per kernel
     /// column, and the kernel row's inputs and an output gradient, in 32 registers.
     const WGRAD_OB: usize = divisor_at_most(Self::GEOM.co, wgrad_block(Self::GEOM.kw));
@@ -289,6 +303,11 @@ fn tap_lanes(g: &Geom, ow0: usize, kw: usize) -> __mmask16 {
 
 /// The forward of `S` over a batch: `y = bias + conv(x)` (see the module's notes).
 ///
+/// A block is [`Blocks::FWD_OB`] output channels × [`Blocks::FWD_V`] vectors of an output
+/// row (both vectors of a row of 17 to 32 outputs where the channels are few): each tap
+/// loads the row's shifted input vectors once and multiplies each into every channel of
+/// the block, the weights broadcast from memory.
+///
 /// # Safety
 ///
 /// The CPU has AVX-512F, and the slices' lengths match `S`'s geometry
@@ -298,7 +317,7 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
     let g = &S::GEOM;
     let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
     let (ni, no) = (g.ci * plane, g.co * l);
-    let ob = S::FWD_OB;
+    let (ob, vb) = (S::FWD_OB, S::FWD_V);
     let samples = x.len() / ni;
     let (wp, bp, xp, yp) = (w.as_ptr(), bias.as_ptr(), x.as_ptr(), y.as_mut_ptr());
     for s in 0..samples {
@@ -306,11 +325,15 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
             for oh in 0..g.ho {
                 let mut ow0 = 0;
                 while ow0 < g.wo {
+                    // acc[o · V + c]: channel o0 + o, vector c (outputs ow0 + 16c ..).
                     let mut acc = [_mm512_setzero_ps(); FWD_BLOCK];
                     if !bias.is_empty() {
-                        for (o, a) in acc.iter_mut().enumerate().take(ob) {
+                        for o in 0..ob {
                             // SAFETY: o0 + o < co = bias.len().
-                            *a = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
+                            let b = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
+                            for a in &mut acc[o * vb..][..vb] {
+                                *a = b;
+                            }
                         }
                     }
                     for kh in 0..g.kh {
@@ -321,29 +344,37 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
                         for j in 0..g.ci {
                             let row = s * ni + j * plane + ih * g.wi;
                             for kw in 0..g.kw {
-                                let m = tap_lanes(g, ow0, kw);
-                                // The lanes in `m` read x[row + ow0 + t + kw − pw], inside
-                                // the row; the others read nothing.
-                                let at = xp.wrapping_add(row + ow0 + kw).wrapping_sub(g.pw);
-                                // SAFETY: masked load, every lane read in bounds.
-                                let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
                                 let t = (j * g.kh + kh) * g.kw + kw;
-                                for (o, a) in acc.iter_mut().enumerate().take(ob) {
-                                    // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
-                                    let wv = _mm512_set1_ps(unsafe { *wp.add((o0 + o) * kk + t) });
-                                    *a = _mm512_fmadd_ps(wv, v, *a);
+                                for c in 0..vb {
+                                    let ow = ow0 + c * L;
+                                    let m = tap_lanes(g, ow, kw);
+                                    // The lanes in `m` read x[row + ow + t + kw − pw],
+                                    // inside the row; the others read nothing.
+                                    let at = xp.wrapping_add(row + ow + kw).wrapping_sub(g.pw);
+                                    // SAFETY: masked load, every lane read in bounds.
+                                    let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
+                                    for o in 0..ob {
+                                        // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
+                                        let wv =
+                                            _mm512_set1_ps(unsafe { *wp.add((o0 + o) * kk + t) });
+                                        let a = &mut acc[o * vb + c];
+                                        *a = _mm512_fmadd_ps(wv, v, *a);
+                                    }
                                 }
                             }
                         }
                     }
-                    let m = lanes(0, (g.wo - ow0) as isize);
-                    for (o, a) in acc.iter().enumerate().take(ob) {
-                        let at = s * no + (o0 + o) * l + oh * g.wo + ow0;
-                        // SAFETY: the lanes of `m` are outputs of row `oh` of channel
-                        // o0 + o of sample s: inside `y`.
-                        unsafe { _mm512_mask_storeu_ps(yp.add(at), m, *a) };
+                    for o in 0..ob {
+                        for c in 0..vb {
+                            let ow = ow0 + c * L;
+                            let m = lanes(0, g.wo as isize - ow as isize);
+                            let at = s * no + (o0 + o) * l + oh * g.wo + ow;
+                            // SAFETY: the lanes of `m` are outputs of row `oh` of channel
+                            // o0 + o of sample s: inside `y`.
+                            unsafe { _mm512_mask_storeu_ps(yp.add(at), m, acc[o * vb + c]) };
+                        }
                     }
-                    ow0 += L;
+                    ow0 += vb * L;
                 }
             }
         }
