@@ -156,6 +156,14 @@ trait Blocks: ConvShape {
     /// Vectors of an output row per block of the forward: 2 where a row is exactly two
     /// vectors long (17 to 32 outputs) and the block has at most 8 channels, else 1.
     const FWD_V: usize = fwd_vecs(Self::GEOM.wo, Self::FWD_OB);
+    /// Output rows per block of the forward: 2 where a block of one vector a row has at
+    /// most 8 channels, else 1.
+    const FWD_R: usize = if Self::FWD_V == 1 && 2 * Self::FWD_OB <= FWD_BLOCK && Self::GEOM.ho >= 2
+    {
+        2
+    } else {
+        1
+    };
     /// Output channels per block of the weight gradient: with one accumulator per kernel
     /// column, and the kernel row's inputs and an output gradient, in 32 registers.
     const WGRAD_OB: usize = divisor_at_most(Self::GEOM.co, wgrad_block(Self::GEOM.kw));
@@ -317,61 +325,89 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
     let g = &S::GEOM;
     let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
     let (ni, no) = (g.ci * plane, g.co * l);
-    let (ob, vb) = (S::FWD_OB, S::FWD_V);
+    let (ob, rb, vb) = (S::FWD_OB, S::FWD_R, S::FWD_V);
     let samples = x.len() / ni;
     let (wp, bp, xp, yp) = (w.as_ptr(), bias.as_ptr(), x.as_ptr(), y.as_mut_ptr());
+    // The taps of kernel row `$kh` into `$acc`, for the rows of the block that read
+    // inside the image: row 0 where `$r0`, row 1 where `$r1` (literals).
+    macro_rules! fwd_taps {
+        ($acc:ident, $s:ident, $o0:ident, $oh0:ident, $ow0:ident, $kh:ident, $r0:literal, $r1:literal) => {
+            for j in 0..g.ci {
+                for kw in 0..g.kw {
+                    let t = (j * g.kh + $kh) * g.kw + kw;
+                    for r in 0..rb {
+                        if !((r == 0 && $r0) || (r == 1 && $r1)) {
+                            continue;
+                        }
+                        let ih = ($oh0 + r + $kh).wrapping_sub(g.ph);
+                        let row = $s * ni + j * plane + ih * g.wi;
+                        for c in 0..vb {
+                            let ow = $ow0 + c * L;
+                            let m = tap_lanes(g, ow, kw);
+                            // The lanes in `m` read x[row + ow + t + kw − pw], inside the
+                            // row; the others read nothing.
+                            let at = xp.wrapping_add(row + ow + kw).wrapping_sub(g.pw);
+                            // SAFETY: masked load, every lane read in bounds.
+                            let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
+                            for o in 0..ob {
+                                // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
+                                let wv = _mm512_set1_ps(unsafe { *wp.add(($o0 + o) * kk + t) });
+                                let a = &mut $acc[(o * rb + r) * vb + c];
+                                *a = _mm512_fmadd_ps(wv, v, *a);
+                            }
+                        }
+                    }
+                }
+            }
+        };
+    }
     for s in 0..samples {
         for o0 in (0..g.co).step_by(ob) {
-            for oh in 0..g.ho {
+            for oh0 in (0..g.ho).step_by(rb) {
                 let mut ow0 = 0;
                 while ow0 < g.wo {
-                    // acc[o · V + c]: channel o0 + o, vector c (outputs ow0 + 16c ..).
+                    // acc[(o · R + r) · V + c]: channel o0 + o, row oh0 + r, vector c
+                    // (outputs ow0 + 16c ..).
                     let mut acc = [_mm512_setzero_ps(); FWD_BLOCK];
                     if !bias.is_empty() {
                         for o in 0..ob {
                             // SAFETY: o0 + o < co = bias.len().
                             let b = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
-                            for a in &mut acc[o * vb..][..vb] {
+                            for a in &mut acc[o * rb * vb..][..rb * vb] {
                                 *a = b;
                             }
                         }
                     }
                     for kh in 0..g.kh {
-                        let ih = (oh + kh).wrapping_sub(g.ph);
-                        if ih >= g.hi {
-                            continue;
-                        }
-                        for j in 0..g.ci {
-                            let row = s * ni + j * plane + ih * g.wi;
-                            for kw in 0..g.kw {
-                                let t = (j * g.kh + kh) * g.kw + kw;
-                                for c in 0..vb {
-                                    let ow = ow0 + c * L;
-                                    let m = tap_lanes(g, ow, kw);
-                                    // The lanes in `m` read x[row + ow + t + kw − pw],
-                                    // inside the row; the others read nothing.
-                                    let at = xp.wrapping_add(row + ow + kw).wrapping_sub(g.pw);
-                                    // SAFETY: masked load, every lane read in bounds.
-                                    let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
-                                    for o in 0..ob {
-                                        // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
-                                        let wv =
-                                            _mm512_set1_ps(unsafe { *wp.add((o0 + o) * kk + t) });
-                                        let a = &mut acc[o * vb + c];
-                                        *a = _mm512_fmadd_ps(wv, v, *a);
-                                    }
-                                }
-                            }
+                        // Which rows of the block read an input row inside the image
+                        // (and are inside the output): the taps for each case, with the
+                        // rows known to the compiler (no branch in the tap loop).
+                        let inside = |r: usize| {
+                            let oh = oh0 + r;
+                            oh < g.ho && (oh + kh).wrapping_sub(g.ph) < g.hi
+                        };
+                        match (inside(0), rb > 1 && inside(1)) {
+                            (true, true) => fwd_taps!(acc, s, o0, oh0, ow0, kh, true, true),
+                            (true, false) => fwd_taps!(acc, s, o0, oh0, ow0, kh, true, false),
+                            (false, true) => fwd_taps!(acc, s, o0, oh0, ow0, kh, false, true),
+                            (false, false) => {}
                         }
                     }
                     for o in 0..ob {
-                        for c in 0..vb {
-                            let ow = ow0 + c * L;
-                            let m = lanes(0, g.wo as isize - ow as isize);
-                            let at = s * no + (o0 + o) * l + oh * g.wo + ow;
-                            // SAFETY: the lanes of `m` are outputs of row `oh` of channel
-                            // o0 + o of sample s: inside `y`.
-                            unsafe { _mm512_mask_storeu_ps(yp.add(at), m, acc[o * vb + c]) };
+                        for r in 0..rb {
+                            let oh = oh0 + r;
+                            if oh >= g.ho {
+                                break;
+                            }
+                            for c in 0..vb {
+                                let ow = ow0 + c * L;
+                                let m = lanes(0, g.wo as isize - ow as isize);
+                                let at = s * no + (o0 + o) * l + oh * g.wo + ow;
+                                // SAFETY: the lanes of `m` are outputs of row `oh` of
+                                // channel o0 + o of sample s: inside `y`.
+                                let a = acc[(o * rb + r) * vb + c];
+                                unsafe { _mm512_mask_storeu_ps(yp.add(at), m, a) };
+                            }
                         }
                     }
                     ow0 += vb * L;
