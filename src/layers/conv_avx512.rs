@@ -618,4 +618,42 @@ mod tests {
         // 16 channels in and out: a whole forward block both ways.
         agrees::<Conv2d<16, 4, 5, 16, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 16>>(2);
     }
+
+    /// The forward's blocks (see [`Blocks`]) on every geometry they newly cover, each
+    /// against the direct loops (forward, weight, bias and input gradients).
+    #[test]
+    fn forward_blocks_match_direct_loops() {
+        if !runs::<f32>() {
+            std::eprintln!("the AVX-512 path is not in use (CPU or STATICNN_KERNELS): not run");
+            return;
+        }
+        type C1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
+        type C2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
+        const {
+            // LeNet-5: both vectors of conv1's rows of 28; conv2's input gradient (6
+            // channels, rows of 14) two rows a block; conv1's (one channel, rows of 28)
+            // both vectors of a row.
+            assert!(<C1 as Blocks>::FWD_V == 2 && <C1 as Blocks>::FWD_R == 1);
+            assert!(<Flipped<C2> as Blocks>::FWD_OB == 6 && <Flipped<C2> as Blocks>::FWD_R == 2);
+            assert!(<Flipped<C1> as Blocks>::FWD_OB == 1 && <Flipped<C1> as Blocks>::FWD_V == 2);
+        };
+        // B = 1 and 3 of both (the input gradient of C1 has one output channel).
+        agrees::<C1>(1);
+        agrees::<C2>(1);
+        agrees::<C2>(3);
+        // Rows of 17 (a second vector of one lane) and 32 (two whole vectors), padding
+        // reaching both vectors, 2 and 8 channels.
+        agrees::<Conv2d<3, 5, 17, 2, 5, 17, 3, 5, 1, 1, 1, 2, 1, 1, 1, 45, 2>>(3);
+        agrees::<Conv2d<2, 4, 32, 8, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 18, 8>>(1);
+        // Two rows a block: an odd number of rows (the last block one row), padding
+        // above and below (blocks with one row inside, or neither for a kernel row),
+        // 4 channels, odd widths (and the input gradients: 5 channels, rows of 9; 4
+        // channels, rows of 11).
+        agrees::<Conv2d<5, 7, 9, 4, 7, 9, 5, 3, 1, 1, 2, 1, 1, 1, 1, 75, 4>>(3);
+        agrees::<Conv2d<4, 3, 11, 6, 5, 13, 3, 3, 1, 1, 2, 2, 1, 1, 1, 36, 6>>(2);
+        // 32 output channels with padding (blocks of 16, one row and vector a block;
+        // not the channel kernel), 16 and 1 input channels.
+        agrees::<Conv2d<16, 6, 6, 32, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 32>>(3);
+        agrees::<Conv2d<1, 9, 20, 32, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 32>>(1);
+    }
 }
