@@ -53,7 +53,10 @@ pub(super) const fn applies(g: &Geom, row_kernels: bool) -> bool {
 /// Output rows per block: the largest divisor of `HO` whose rows fit in [`OC_ACC`]
 /// accumulators (1 at least).
 const fn rows_per_block(g: &Geom) -> usize {
-    let mut r = if g.wo == 0 { 1 } else { OC_ACC / g.wo };
+    let mut r = match OC_ACC.checked_div(g.wo) {
+        Some(r) => r,
+        None => 1,
+    };
     if r > g.ho {
         r = g.ho;
     }
