@@ -9,9 +9,13 @@
 //! the taps that reach into the zero padding, masked: a masked-off lane reads nothing and
 //! holds zero):
 //!
-//! - forward: for a block of output channels, one accumulator per channel, started from
-//!   the bias; each tap loads the input's row once, shifted by the tap, and multiplies it
-//!   into every channel of the block with the tap's weight broadcast from memory;
+//! - forward: for a block of output channels, one accumulator per channel (and per vector
+//!   of a two-vector row, or per row of a pair of one-vector rows, where the block has at
+//!   most 8 channels: more independent chains of fused multiply-adds), started from the
+//!   bias; each tap loads the input's row once, shifted by the tap, and multiplies it into
+//!   every channel of the block with the tap's weight broadcast from memory (unpadded
+//!   convolutions with a multiple of 16 output channels run vectorised over the channels
+//!   instead: [`conv_avx512_oc`](super::conv_avx512_oc));
 //! - weight gradient: for each input channel, kernel row and block of output channels, one
 //!   accumulator per output channel and kernel column, kept in registers over the whole
 //!   batch (each step loads the kernel row's shifted inputs and each channel's output
