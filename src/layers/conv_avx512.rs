@@ -9,9 +9,13 @@
 //! the taps that reach into the zero padding, masked: a masked-off lane reads nothing and
 //! holds zero):
 //!
-//! - forward: for a block of output channels, one accumulator per channel, started from
-//!   the bias; each tap loads the input's row once, shifted by the tap, and multiplies it
-//!   into every channel of the block with the tap's weight broadcast from memory;
+//! - forward: for a block of output channels, one accumulator per channel (and per vector
+//!   of a two-vector row, or per row of a pair of one-vector rows, where the block has at
+//!   most 8 channels: more independent chains of fused multiply-adds), started from the
+//!   bias; each tap loads the input's row once, shifted by the tap, and multiplies it into
+//!   every channel of the block with the tap's weight broadcast from memory (unpadded
+//!   convolutions with a multiple of 16 output channels run vectorised over the channels
+//!   instead: [`conv_avx512_oc`](super::conv_avx512_oc));
 //! - weight gradient: for each input channel, kernel row and block of output channels, one
 //!   accumulator per output channel and kernel column, kept in registers over the whole
 //!   batch (each step loads the kernel row's shifted inputs and each channel's output
@@ -33,11 +37,12 @@ use core::arch::x86_64::{
 };
 
 use super::conv::{ConvShape, Geom};
+use super::conv_avx512_oc as oc;
 use crate::Scalar;
 use crate::kernels::{self, Path};
 
 /// Lanes of an `f32` vector.
-const L: usize = 16;
+pub(super) const L: usize = 16;
 /// The most output channels the forward kernel keeps in registers at once.
 const FWD_BLOCK: usize = 16;
 /// The most output channels × kernel columns the weight-gradient kernel keeps in
@@ -136,11 +141,33 @@ const fn wgrad_block(kw: usize) -> usize {
     }
 }
 
+/// Vectors of an output row `wo` wide per block of the forward with `ob` channels (see
+/// [`Blocks::FWD_V`]): both vectors of a two-vector row share each tap's weights, and
+/// their `2 · ob` accumulators stay within [`FWD_BLOCK`] registers.
+const fn fwd_vecs(wo: usize, ob: usize) -> usize {
+    if wo > L && wo <= 2 * L && 2 * ob <= FWD_BLOCK {
+        2
+    } else {
+        1
+    }
+}
+
 /// The blocks of output channels of the kernels for `S`: constants that divide the
 /// channels, so that every block has the same size and its loops unroll into registers.
 trait Blocks: ConvShape {
     /// Output channels per block of the forward.
     const FWD_OB: usize = divisor_at_most(Self::GEOM.co, FWD_BLOCK);
+    /// Vectors of an output row per block of the forward: 2 where a row is exactly two
+    /// vectors long (17 to 32 outputs) and the block has at most 8 channels, else 1.
+    const FWD_V: usize = fwd_vecs(Self::GEOM.wo, Self::FWD_OB);
+    /// Output rows per block of the forward: 2 where a block of one vector a row has at
+    /// most 8 channels, else 1.
+    const FWD_R: usize = if Self::FWD_V == 1 && 2 * Self::FWD_OB <= FWD_BLOCK && Self::GEOM.ho >= 2
+    {
+        2
+    } else {
+        1
+    };
     /// Output channels per block of the weight gradient: with one accumulator per kernel
     /// column, and the kernel row's inputs and an output gradient, in 32 registers.
     const WGRAD_OB: usize = divisor_at_most(Self::GEOM.co, wgrad_block(Self::GEOM.kw));
@@ -171,8 +198,31 @@ pub(crate) fn forward<T: Scalar, S: ConvShape>(w: &[T], bias: &[T], x: &[T], y: 
     check_lengths(&S::GEOM, w, x, y);
     assert!(bias.is_empty() || bias.len() == S::GEOM.co);
     // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
-    unsafe { forward_of::<S>(w, bias, x, y) };
+    unsafe { forward_any::<S>(w, bias, x, y) };
     true
+}
+
+/// Whether the forward of `S` runs on the channel-vectorised kernel of
+/// [`conv_avx512_oc`](super::conv_avx512_oc) rather than along the rows.
+const fn by_channels(g: &Geom) -> bool {
+    oc::applies(g, applies(g))
+}
+
+/// The forward of `S` on the kernel that takes it: vectorised over the output channels
+/// where [`by_channels`], along the rows otherwise.
+///
+/// # Safety
+///
+/// As [`forward_of`].
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_any<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
+    if const { by_channels(&S::GEOM) } {
+        // SAFETY: `by_channels` implies `oc::applies`; lengths as checked by the callers.
+        unsafe { oc::forward::<S>(w, bias, x, y) }
+    } else {
+        // SAFETY: as this function's.
+        unsafe { forward_of::<S>(w, bias, x, y) }
+    }
 }
 
 /// The backward of a batch when the kernels run: adds the weight and bias gradients,
@@ -220,7 +270,7 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
         }
         // SAFETY: as in `forward`; `flipped` is a valid convolution from `dy`'s sample
         // width to `dx`'s.
-        unsafe { forward_of::<Flipped<S>>(wf, &[], dy, dx) };
+        unsafe { forward_any::<Flipped<S>>(wf, &[], dy, dx) };
     }
     true
 }
@@ -240,7 +290,7 @@ fn check_lengths(g: &Geom, w: &[f32], x: &[f32], y: &[f32]) {
 
 /// Lanes `lo .. hi` of a mask (empty when `hi <= lo`).
 #[inline(always)]
-fn lanes(lo: isize, hi: isize) -> __mmask16 {
+pub(super) fn lanes(lo: isize, hi: isize) -> __mmask16 {
     let (lo, hi) = (
         lo.clamp(0, L as isize) as u32,
         hi.clamp(0, L as isize) as u32,
@@ -265,6 +315,11 @@ fn tap_lanes(g: &Geom, ow0: usize, kw: usize) -> __mmask16 {
 
 /// The forward of `S` over a batch: `y = bias + conv(x)` (see the module's notes).
 ///
+/// A block is [`Blocks::FWD_OB`] output channels × [`Blocks::FWD_V`] vectors of an output
+/// row (both vectors of a row of 17 to 32 outputs where the channels are few): each tap
+/// loads the row's shifted input vectors once and multiplies each into every channel of
+/// the block, the weights broadcast from memory.
+///
 /// # Safety
 ///
 /// The CPU has AVX-512F, and the slices' lengths match `S`'s geometry
@@ -274,52 +329,92 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
     let g = &S::GEOM;
     let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
     let (ni, no) = (g.ci * plane, g.co * l);
-    let ob = S::FWD_OB;
+    let (ob, rb, vb) = (S::FWD_OB, S::FWD_R, S::FWD_V);
     let samples = x.len() / ni;
     let (wp, bp, xp, yp) = (w.as_ptr(), bias.as_ptr(), x.as_ptr(), y.as_mut_ptr());
-    for s in 0..samples {
-        for o0 in (0..g.co).step_by(ob) {
-            for oh in 0..g.ho {
-                let mut ow0 = 0;
-                while ow0 < g.wo {
-                    let mut acc = [_mm512_setzero_ps(); FWD_BLOCK];
-                    if !bias.is_empty() {
-                        for (o, a) in acc.iter_mut().enumerate().take(ob) {
-                            // SAFETY: o0 + o < co = bias.len().
-                            *a = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
-                        }
-                    }
-                    for kh in 0..g.kh {
-                        let ih = (oh + kh).wrapping_sub(g.ph);
-                        if ih >= g.hi {
+    // The taps of kernel row `$kh` into `$acc`, for the rows of the block that read
+    // inside the image: row 0 where `$r0`, row 1 where `$r1` (literals).
+    macro_rules! fwd_taps {
+        ($acc:ident, $s:ident, $o0:ident, $oh0:ident, $ow0:ident, $kh:ident, $r0:literal, $r1:literal) => {
+            for j in 0..g.ci {
+                for kw in 0..g.kw {
+                    let t = (j * g.kh + $kh) * g.kw + kw;
+                    for r in 0..rb {
+                        if !((r == 0 && $r0) || (r == 1 && $r1)) {
                             continue;
                         }
-                        for j in 0..g.ci {
-                            let row = s * ni + j * plane + ih * g.wi;
-                            for kw in 0..g.kw {
-                                let m = tap_lanes(g, ow0, kw);
-                                // The lanes in `m` read x[row + ow0 + t + kw − pw], inside
-                                // the row; the others read nothing.
-                                let at = xp.wrapping_add(row + ow0 + kw).wrapping_sub(g.pw);
-                                // SAFETY: masked load, every lane read in bounds.
-                                let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
-                                let t = (j * g.kh + kh) * g.kw + kw;
-                                for (o, a) in acc.iter_mut().enumerate().take(ob) {
-                                    // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
-                                    let wv = _mm512_set1_ps(unsafe { *wp.add((o0 + o) * kk + t) });
-                                    *a = _mm512_fmadd_ps(wv, v, *a);
-                                }
+                        let ih = ($oh0 + r + $kh).wrapping_sub(g.ph);
+                        let row = $s * ni + j * plane + ih * g.wi;
+                        for c in 0..vb {
+                            let ow = $ow0 + c * L;
+                            let m = tap_lanes(g, ow, kw);
+                            // The lanes in `m` read x[row + ow + t + kw − pw], inside the
+                            // row; the others read nothing.
+                            let at = xp.wrapping_add(row + ow + kw).wrapping_sub(g.pw);
+                            // SAFETY: masked load, every lane read in bounds.
+                            let v = unsafe { _mm512_maskz_loadu_ps(m, at) };
+                            for o in 0..ob {
+                                // SAFETY: (o0 + o)·KK + t < CO·KK = w.len().
+                                let wv = _mm512_set1_ps(unsafe { *wp.add(($o0 + o) * kk + t) });
+                                let a = &mut $acc[(o * rb + r) * vb + c];
+                                *a = _mm512_fmadd_ps(wv, v, *a);
                             }
                         }
                     }
-                    let m = lanes(0, (g.wo - ow0) as isize);
-                    for (o, a) in acc.iter().enumerate().take(ob) {
-                        let at = s * no + (o0 + o) * l + oh * g.wo + ow0;
-                        // SAFETY: the lanes of `m` are outputs of row `oh` of channel
-                        // o0 + o of sample s: inside `y`.
-                        unsafe { _mm512_mask_storeu_ps(yp.add(at), m, *a) };
+                }
+            }
+        };
+    }
+    for s in 0..samples {
+        for o0 in (0..g.co).step_by(ob) {
+            for oh0 in (0..g.ho).step_by(rb) {
+                let mut ow0 = 0;
+                while ow0 < g.wo {
+                    // acc[(o · R + r) · V + c]: channel o0 + o, row oh0 + r, vector c
+                    // (outputs ow0 + 16c ..).
+                    let mut acc = [_mm512_setzero_ps(); FWD_BLOCK];
+                    if !bias.is_empty() {
+                        for o in 0..ob {
+                            // SAFETY: o0 + o < co = bias.len().
+                            let b = _mm512_set1_ps(unsafe { *bp.add(o0 + o) });
+                            for a in &mut acc[o * rb * vb..][..rb * vb] {
+                                *a = b;
+                            }
+                        }
                     }
-                    ow0 += L;
+                    for kh in 0..g.kh {
+                        // Which rows of the block read an input row inside the image
+                        // (and are inside the output): the taps for each case, with the
+                        // rows known to the compiler (no branch in the tap loop).
+                        let inside = |r: usize| {
+                            let oh = oh0 + r;
+                            oh < g.ho && (oh + kh).wrapping_sub(g.ph) < g.hi
+                        };
+                        match (inside(0), rb > 1 && inside(1)) {
+                            (true, true) => fwd_taps!(acc, s, o0, oh0, ow0, kh, true, true),
+                            (true, false) => fwd_taps!(acc, s, o0, oh0, ow0, kh, true, false),
+                            (false, true) => fwd_taps!(acc, s, o0, oh0, ow0, kh, false, true),
+                            (false, false) => {}
+                        }
+                    }
+                    for o in 0..ob {
+                        for r in 0..rb {
+                            let oh = oh0 + r;
+                            if oh >= g.ho {
+                                break;
+                            }
+                            for c in 0..vb {
+                                let ow = ow0 + c * L;
+                                let m = lanes(0, g.wo as isize - ow as isize);
+                                let at = s * no + (o0 + o) * l + oh * g.wo + ow;
+                                // SAFETY: the lanes of `m` are outputs of row `oh` of
+                                // channel o0 + o of sample s: inside `y`.
+                                let a = acc[(o * rb + r) * vb + c];
+                                unsafe { _mm512_mask_storeu_ps(yp.add(at), m, a) };
+                            }
+                        }
+                    }
+                    ow0 += vb * L;
                 }
             }
         }
@@ -526,5 +621,43 @@ mod tests {
         agrees::<Conv2d<4, 5, 1, 3, 5, 1, 3, 1, 1, 1, 1, 0, 1, 1, 1, 12, 3>>(3);
         // 16 channels in and out: a whole forward block both ways.
         agrees::<Conv2d<16, 4, 5, 16, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 16>>(2);
+    }
+
+    /// The forward's blocks (see [`Blocks`]) on every geometry they newly cover, each
+    /// against the direct loops (forward, weight, bias and input gradients).
+    #[test]
+    fn forward_blocks_match_direct_loops() {
+        if !runs::<f32>() {
+            std::eprintln!("the AVX-512 path is not in use (CPU or STATICNN_KERNELS): not run");
+            return;
+        }
+        type C1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
+        type C2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
+        const {
+            // LeNet-5: both vectors of conv1's rows of 28; conv2's input gradient (6
+            // channels, rows of 14) two rows a block; conv1's (one channel, rows of 28)
+            // both vectors of a row.
+            assert!(<C1 as Blocks>::FWD_V == 2 && <C1 as Blocks>::FWD_R == 1);
+            assert!(<Flipped<C2> as Blocks>::FWD_OB == 6 && <Flipped<C2> as Blocks>::FWD_R == 2);
+            assert!(<Flipped<C1> as Blocks>::FWD_OB == 1 && <Flipped<C1> as Blocks>::FWD_V == 2);
+        };
+        // B = 1 and 3 of both (the input gradient of C1 has one output channel).
+        agrees::<C1>(1);
+        agrees::<C2>(1);
+        agrees::<C2>(3);
+        // Rows of 17 (a second vector of one lane) and 32 (two whole vectors), padding
+        // reaching both vectors, 2 and 8 channels.
+        agrees::<Conv2d<3, 5, 17, 2, 5, 17, 3, 5, 1, 1, 1, 2, 1, 1, 1, 45, 2>>(3);
+        agrees::<Conv2d<2, 4, 32, 8, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 18, 8>>(1);
+        // Two rows a block: an odd number of rows (the last block one row), padding
+        // above and below (blocks with one row inside, or neither for a kernel row),
+        // 4 channels, odd widths (and the input gradients: 5 channels, rows of 9; 4
+        // channels, rows of 11).
+        agrees::<Conv2d<5, 7, 9, 4, 7, 9, 5, 3, 1, 1, 2, 1, 1, 1, 1, 75, 4>>(3);
+        agrees::<Conv2d<4, 3, 11, 6, 5, 13, 3, 3, 1, 1, 2, 2, 1, 1, 1, 36, 6>>(2);
+        // 32 output channels with padding (blocks of 16, one row and vector a block;
+        // not the channel kernel), 16 and 1 input channels.
+        agrees::<Conv2d<16, 6, 6, 32, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 32>>(3);
+        agrees::<Conv2d<1, 9, 20, 32, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 32>>(1);
     }
 }
