@@ -22,10 +22,13 @@
 //! column tile of each full row tile, which reads `W` in place and stores each step into the
 //! panel as it multiplies: `W` comes from L2 or L3 (the optimiser has just written it), and
 //! there its loads overlap with the multiply-adds instead of stalling a packing loop (W3's
-//! step about 2 % faster). A pass that packs its panels first packs as many row tiles' panels
-//! side by side as the stack array holds (four for W3's weight gradient), then runs each
-//! column tile down all of them, so that the columns of `X` it reads come from L1 for all but
-//! the first (W3's weight-gradient product about 4 % faster).
+//! step about 2 % faster). With AVX-512, the wide tiles also prefetch the next row tile's
+//! panel of `W` into L2 while they run ([`wide_tiles`]), so that this packing tile does not
+//! wait for L3 (W5's forward product 4–6 % faster in its step). The weight gradient's whole
+//! four-vector row tiles run the same wide tiles, `dY` as `A` (packed by the first column
+//! tile), `Xᵀ` as `X` ([`grads_tiles`]). A pass that packs its panels first packs as many row
+//! tiles' panels side by side as the stack array holds, then runs each column tile down all
+//! of them, so that the columns of `X` it reads come from L1 for all but the first.
 //!
 //! The bulk tiles (two vectors of rows × five or six columns) take two steps per trip, and
 //! every tile reads strided columns of `X` (the forward and input-gradient products) from
@@ -53,16 +56,17 @@
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __m256, __m256d, __m256i, __m512, __m512d, __mmask8, __mmask16, _mm256_add_pd, _mm256_add_ps,
-    _mm256_and_pd, _mm256_and_ps, _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castsi256_pd,
-    _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
-    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
-    _mm256_maskstore_ps, _mm256_max_pd, _mm256_max_ps, _mm256_mul_pd, _mm256_mul_ps,
-    _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps,
-    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_pd, _mm256_sub_ps, _mm256_unpackhi_pd,
-    _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps, _mm512_add_pd, _mm512_add_ps,
-    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
+    __m256, __m256d, __m256i, __m512, __m512d, __mmask8, __mmask16, _MM_HINT_T1, _mm_prefetch,
+    _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps, _mm256_broadcast_sd,
+    _mm256_broadcast_ss, _mm256_castsi256_pd, _mm256_castsi256_ps, _mm256_cmpgt_epi32,
+    _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
+    _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd, _mm256_maskstore_ps,
+    _mm256_max_pd, _mm256_max_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_permute2f128_pd,
+    _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_sub_pd, _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps,
+    _mm256_unpacklo_pd, _mm256_unpacklo_ps, _mm512_add_pd, _mm512_add_ps, _mm512_fmadd_pd,
+    _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
     _mm512_mask_storeu_ps, _mm512_maskz_loadu_pd, _mm512_maskz_loadu_ps, _mm512_maskz_mov_pd,
     _mm512_maskz_mov_ps, _mm512_max_pd, _mm512_max_ps, _mm512_mul_pd, _mm512_mul_ps,
     _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd,
@@ -797,9 +801,14 @@ const RELU: u8 = 4;
 /// fast at the median, and 1.21× with two steps per trip, in a harness that alternated the
 /// variants call by call.
 const STRIDED: u8 = 8;
+/// Prefetches one line into L2 per trip of two steps, from [`Pass`]'s `pf`, `pf_step` apart:
+/// the forward product's wide tiles fetch the next row tile's panel of `W` while they run
+/// on this one ([`wide_tiles`]).
+const PREFETCH: u8 = 16;
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
+#[derive(Clone, Copy)]
 struct Pass<S> {
     /// `X[0, 0]` of the pass; `X[k, j]` is at `x + k·xk + j·xj`.
     x: *const S,
@@ -821,6 +830,10 @@ struct Pass<S> {
     /// (null: the pass's `pack` packs every panel first): `A[r, k]` is at `a + r + k·a_step`.
     a: *const S,
     a_step: usize,
+    /// `PREFETCH`: the line that a tile's first trip prefetches into L2, and the distance
+    /// to the next trip's (a hint: never read, so it may point anywhere).
+    pf: *const S,
+    pf_step: usize,
 }
 
 /// Runs `tile` on the column tiles of `n` columns of the last row tile of a pass, when it
@@ -1009,8 +1022,7 @@ unsafe fn tile<
                 options(pure, nomem, nostack, preserves_flags)
             );
         }
-        // Elements per step: four vectors in the forward's wide panel (`half` = `2·L`),
-        // else two (two panels side by side, `half` = `kc·2·L`: the same when `kc` is 1).
+        // Elements per step: four vectors in the wide panel (`half` = `2·L`), else two.
         let ps = if MV > 2 && half == 2 * S::L {
             4 * S::L
         } else {
@@ -1031,7 +1043,12 @@ unsafe fn tile<
         } else {
             0
         };
+        let mut pf = p.pf;
         for _ in 0..pairs {
+            if MODE & PREFETCH != 0 {
+                _mm_prefetch::<_MM_HINT_T1>(pf.cast());
+                pf = pf.wrapping_add(p.pf_step);
+            }
             step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<I, S, MV, NR, PACK, MODE>(
@@ -1281,36 +1298,11 @@ unsafe fn tiles_down<I, S: Lanes<I>, const MODE: u8>(
     // SAFETY: `I` (the caller).
     let mut check = unsafe { S::zeros() };
     let mut j0 = 0;
-    // With 32 registers, the weight gradient (adjacent columns of `X`: neither `STRIDED`
-    // nor `TRANSPOSED`) runs its row tiles two by two: a tile of four vectors over two
-    // panels side by side (`kc` steps apart), each broadcast of `X` serving four
-    // multiply-adds; only when the column tiles are five or six wide. (The input gradient
-    // ran 1.1-1.3x slower so, and the transposed tiles store through a buffer of two
-    // vectors.)
-    let wide =
-        S::REGS >= 32 && MODE & (STRIDED | TRANSPOSED) == 0 && !pack_first && tile_width(n, 0) == 6;
-    let pairs = if wide { tiles.len() / 2 } else { 0 };
+    // (With 32 registers, the weight gradient's whole four-vector row tiles do not come
+    // here: they run the forward product's wide tiles, see [`grads_tiles`].)
     for ct in 0..n.div_ceil(6) {
         let width = tile_width(n, ct);
-        for q in 0..pairs {
-            let pp = panel.step(2 * q * p.kc);
-            let r0 = (tiles.start + 2 * q) * 2 * S::L;
-            let half = p.kc * 2 * S::L;
-            // SAFETY: rows `r0 .. r0 + 4·L` (two row tiles of the group, their panels at
-            // `pp` and `half` on) and columns `j0 .. j0 + width` (five or six) lie inside
-            // the pass (the caller).
-            unsafe {
-                let c = if width == 6 {
-                    tile::<I, S, 4, false, MODE, 6, false>(p, pp, r0, j0, m, half)
-                } else {
-                    tile::<I, S, 4, false, MODE, 5, false>(p, pp, r0, j0, m, half)
-                };
-                if MODE & CHECKED != 0 {
-                    check = S::plus(check, c);
-                }
-            }
-        }
-        for t in tiles.start + 2 * pairs..tiles.end {
+        for t in tiles.clone() {
             let pp = panel.step((t - tiles.start) * p.kc);
             let r0 = t * 2 * S::L;
             // SAFETY: rows `r0 .. r0 + 2·L` and columns `j0 .. j0 + width` lie inside the
@@ -1549,15 +1541,30 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
                 // SAFETY: `k0 < i`: inside `w` (`o · i`).
                 a: unsafe { w.as_ptr().add(k0 * o) },
                 a_step: o,
+                pf: core::ptr::null(),
+                pf_step: 0,
+            };
+            // Where the next pass's first panel starts: `W`'s rows from 0, inputs `k0 + kc ..`
+            // (none after the last pass).
+            let next = if last {
+                core::ptr::null()
+            } else {
+                // SAFETY: `k0 + kc < i`: inside `w` (`o · i`).
+                unsafe { w.as_ptr().add((k0 + kc) * o) }
             };
             // SAFETY: rows `0 .. o4` (whole wide tiles), columns `0 .. n` (tiles of five or
             // six: `wide`), inputs `k0 .. k0 + kc` of `W`, `x` and `y`; the panel holds
             // `kc ≤ KC / 2` steps of four vectors; the instruction set `I` (the caller).
             unsafe {
                 if relu && last {
-                    wide_tiles::<I, S, { RELU | STRIDED }>(&p, n, panel.step(0))
+                    wide_tiles::<I, S, { RELU | STRIDED }, { RELU | STRIDED | PREFETCH }>(
+                        &p,
+                        n,
+                        panel.step(0),
+                        next,
+                    )
                 } else {
-                    wide_tiles::<I, S, STRIDED>(&p, n, panel.step(0))
+                    wide_tiles::<I, S, STRIDED, { STRIDED | PREFETCH }>(&p, n, panel.step(0), next)
                 }
             };
         }
@@ -1569,32 +1576,74 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
     }
 }
 
-/// The wide tiles of a forward pass: every full row tile of four vectors (`p.rows` rows, a
-/// multiple of `4·L`) × column tiles of five or six columns (the first of six, which packs
-/// the panel from `p.a` as it runs).
+/// The wide tiles of a pass of the forward product or of the weight gradient: every full row
+/// tile of four vectors (`p.rows` rows, a multiple of `4·L`) × column tiles of five or six
+/// columns (the first of six, which packs the panel from `p.a` as it runs). Returns the sum
+/// of the tiles' checks (`CHECKED`, see [`tile`]).
 ///
 /// # Safety
 /// As [`tile`] for each tile, `panel` holding `p.kc` steps of four vectors; the column tiles
 /// of `n` are five or six columns wide, the first six.
+///
+/// The first column tile of each row tile packs its panel from `W` in place, and `W` is in
+/// L3 in a training step (the optimiser has just written it, and W5's 2.4 MB of weights do
+/// not fit L2): its loads waited there, 12–16 % of W5's forward time for 4.7 % of its
+/// multiply-adds (`perf`, W5's step). So while a row tile runs, its column tiles 1 to 8 run
+/// as `MODE_PF` (`MODE` and [`PREFETCH`]) and fetch the next row tile's panel into L2 (rows
+/// `r0 + 4·L ..` of this pass, or rows `0 ..` of `next`, the next pass's first input; `null`
+/// after the last pass): tile `1 + 2·v + h` fetches the lines of vector `v` over half `h` of
+/// the steps, one line per trip. That panel's tile then took 6 % of the forward's time, and
+/// the forward 4–6 % less against the unchanged weight gradient in the same profiles. The
+/// other tiles carry no prefetch (with one in every tile, their loops slowed as much as the
+/// packing tile gained).
 #[inline(always)]
-unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8>(p: &Pass<S>, n: usize, panel: *mut S) {
+unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
+    p: &Pass<S>,
+    n: usize,
+    panel: *mut S,
+    next: *const S,
+) -> S::V {
     // SAFETY: the caller's bounds; `m` is unused by tiles without a mask.
     unsafe {
         let m = S::mask(S::L);
+        let mut check = S::zeros();
+        let trips = p.kc / 2;
         for r0 in (0..p.rows).step_by(4 * S::L) {
             let mut j0 = 0;
+            // Where the next row tile's panel starts in `W` (a hint, never read).
+            let base = if r0 + 4 * S::L < p.rows {
+                p.a.wrapping_add(r0 + 4 * S::L)
+            } else {
+                next
+            };
+            let mut q = *p;
             for ct in 0..n.div_ceil(6) {
                 let width = tile_width(n, ct);
-                match width {
-                    6 if ct == 0 => {
-                        tile::<I, S, 4, false, MODE, 6, true>(p, panel, r0, j0, m, 2 * S::L)
+                let (v, h) = (ct.wrapping_sub(1) / 2, ct.wrapping_sub(1) % 2);
+                let fetch = ct >= 1 && v < 4 && !base.is_null();
+                if fetch {
+                    q.pf = base.wrapping_add(v * S::L + h * trips * p.a_step);
+                    q.pf_step = p.a_step;
+                }
+                let q = &q;
+                let half = 2 * S::L;
+                let c = match (width, fetch) {
+                    (6, _) if ct == 0 => {
+                        tile::<I, S, 4, false, MODE, 6, true>(q, panel, r0, j0, m, half)
                     }
-                    6 => tile::<I, S, 4, false, MODE, 6, false>(p, panel, r0, j0, m, 2 * S::L),
-                    _ => tile::<I, S, 4, false, MODE, 5, false>(p, panel, r0, j0, m, 2 * S::L),
+                    (6, false) => tile::<I, S, 4, false, MODE, 6, false>(q, panel, r0, j0, m, half),
+                    (6, true) => {
+                        tile::<I, S, 4, false, MODE_PF, 6, false>(q, panel, r0, j0, m, half)
+                    }
+                    _ => tile::<I, S, 4, false, MODE, 5, false>(q, panel, r0, j0, m, half),
                 };
+                if MODE & CHECKED != 0 {
+                    check = S::plus(check, c);
+                }
                 j0 += width;
             }
         }
+        check
     }
 }
 
@@ -1643,6 +1692,8 @@ unsafe fn affine_pass<I, S: Lanes<I>>(
         // SAFETY: `k0 < i`, `r0 < o`: inside `w` (`o · i`).
         a: unsafe { w.as_ptr().add(k0 * o + r0) },
         a_step: o,
+        pf: core::ptr::null(),
+        pf_step: 0,
     };
     // The panel: rows `r0 + r .. r0 + r + h` of `W`'s columns `k0 .. k0 + kc`, in order.
     let pack = Columns {
@@ -1706,6 +1757,8 @@ unsafe fn affine_few_outputs<I, S: Lanes<I>>(
         kc: i,
         a: core::ptr::null(),
         a_step: 0,
+        pf: core::ptr::null(),
+        pf_step: 0,
     };
     // The panel: samples `r0 .. r0 + h` of `X`, transposed.
     let pack = Transposed {
@@ -1811,7 +1864,63 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
         }
         return crate::block::slice_all_finite(dw) && crate::block::slice_all_finite(db);
     }
-    while b0 < n {
+    // With 32 registers, the rows of whole four-vector tiles run the forward product's wide
+    // tiles (`wide_tiles`): `dY` is `A`, read in place by the first column tile of each row
+    // tile, which packs it into a panel of four vectors a step, and `Xᵀ` is `X`, its columns
+    // adjacent. Their bias gradient is summed apart ([`bias_grad`]); the rows past them run
+    // the two-vector tiles below. In W3's and W5's steps (`perf`, shares against the
+    // unchanged forward product and update) this ran 2–5 % faster than pairs of the grouped
+    // two-vector row tiles run as one tile over their two panels side by side, which it
+    // replaces. The forward's prefetch of the next row tile's panel comes with it.
+    let wide = S::REGS >= 32 && o >= 4 * S::L && tile_width(i, 0) == 6;
+    let o4 = if wide { o / (4 * S::L) * (4 * S::L) } else { 0 };
+    if wide {
+        let step = n.div_ceil(n.div_ceil(KC / 2));
+        while b0 < n {
+            let kc = step.min(n - b0);
+            let from_dw = add || b0 > 0;
+            let p = Pass {
+                // SAFETY: `b0 < n`: inside `x` (`i · n`) and `dY` (`o · n`).
+                x: unsafe { x.as_ptr().add(b0 * i) },
+                xk: i,
+                xj: 1,
+                y: dw.as_mut_ptr(),
+                ys: o,
+                rows: o4,
+                init: if from_dw { dw.as_ptr() } else { zeros.as_ptr() },
+                init_rows: usize::from(from_dw),
+                init_step: if from_dw { o } else { 0 },
+                kc,
+                // SAFETY: as above.
+                a: unsafe { dy.as_ptr().add(b0 * o) },
+                a_step: o,
+                pf: core::ptr::null(),
+                pf_step: 0,
+            };
+            // The next pass's first panel of `dY` (none after the last pass).
+            let next = if b0 + kc == n {
+                core::ptr::null()
+            } else {
+                // SAFETY: `b0 + kc < n`: inside `dY` (`o · n`).
+                unsafe { dy.as_ptr().add((b0 + kc) * o) }
+            };
+            // SAFETY: rows `0 .. o4` (whole wide tiles), columns `0 .. i` (tiles of five or
+            // six, the first six: `wide`) of `dW`, samples `b0 .. b0 + kc ≤ b0 + KC / 2` of
+            // `x` and `dY`; the panel holds `KC / 2` steps of four vectors; `I` (the caller).
+            // Every pass checks, the last one's verdict counts.
+            check = unsafe {
+                wide_tiles::<I, S, CHECKED, { CHECKED | PREFETCH }>(&p, i, panel.step(0), next)
+            };
+            b0 += kc;
+        }
+        // SAFETY: `o4 ≤ o`, a multiple of `4·L`; `I` (the caller).
+        check_db = unsafe { bias_grad::<I, S>(&mut db[..o4], dy, o, add) };
+        b0 = 0;
+    }
+    let rest = o - o4;
+    // SAFETY: as above.
+    let (mut check_rest, mut check_db_rest) = unsafe { (S::zeros(), S::zeros()) };
+    while rest > 0 && b0 < n {
         let kc = step.min(n - b0);
         let last = b0 + kc == n;
         let from_dw = add || b0 > 0;
@@ -1820,39 +1929,92 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
             x: unsafe { x.as_ptr().add(b0 * i) },
             xk: i,
             xj: 1,
-            y: dw.as_mut_ptr(),
+            // SAFETY: `o4 < o`: inside `dW` (`o · i`, `i ≥ 1`: `tile_width` of 0 is 0).
+            y: unsafe { dw.as_mut_ptr().add(o4) },
             ys: o,
-            rows: o,
-            init: if from_dw { dw.as_ptr() } else { zeros.as_ptr() },
+            rows: rest,
+            // SAFETY: as above.
+            init: if from_dw {
+                unsafe { dw.as_ptr().add(o4) }
+            } else {
+                zeros.as_ptr()
+            },
             init_rows: usize::from(from_dw),
             init_step: if from_dw { o } else { 0 },
             kc,
             a: core::ptr::null(),
             a_step: 0,
+            pf: core::ptr::null(),
+            pf_step: 0,
         };
-        // The panel: rows `r0 .. r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in order, and
-        // the bias gradient of those rows.
+        // The panel: rows `o4 + r0 .. o4 + r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in
+        // order, and the bias gradient of those rows.
         let pack = GradsPanel {
-            dy: &dy[b0 * o..],
+            dy: &dy[b0 * o + o4..],
             o,
             kc,
-            db: &mut *db,
+            db: &mut db[o4..],
             zeros: &zeros,
             from_dw,
             last,
-            check_db: &mut check_db,
+            check_db: &mut check_db_rest,
         };
-        // SAFETY: the pass covers rows `0 .. o` and columns `0 .. i` of `dW`, and samples
+        // SAFETY: the pass covers rows `o4 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has the instruction set `I`. Every pass checks (one
         // instantiation of the tiles), the last one's verdict counts.
         let c = unsafe { pass::<I, S, CHECKED>(&p, i, panel, pack) };
         if last {
-            check = c;
+            check_rest = c;
         }
         b0 += kc;
     }
     // SAFETY: as above.
-    unsafe { S::all_zero(S::plus(check, check_db)) }
+    unsafe {
+        S::all_zero(S::plus(
+            S::plus(check, check_db),
+            S::plus(check_rest, check_db_rest),
+        ))
+    }
+}
+
+/// The bias gradient of the first `db.len()` rows (a multiple of `4·L`): `db` (+)= the sum
+/// of `dY`'s columns (`o` apart), sample by sample in order, as [`GradsPanel`] sums it (four
+/// vectors of rows at a time: four chains of additions in flight). Returns the check of the
+/// sums (zero in every lane when they are all finite, see [`tile`]).
+///
+/// # Safety
+/// `dy` holds `n` columns of `o ≥ db.len()` rows; `I`.
+#[inline(always)]
+unsafe fn bias_grad<I, S: Lanes<I>>(db: &mut [S], dy: &[S], o: usize, add: bool) -> S::V {
+    let (l, rows) = (S::L, db.len());
+    let n = dy.len() / o;
+    assert!(rows.is_multiple_of(4 * l) && rows <= o && dy.len() == o * n);
+    // SAFETY: rows `r .. r + 4·L ≤ rows ≤ o` of `db` and of each column of `dy`; `I`.
+    unsafe {
+        let mut check = S::zeros();
+        for r in (0..rows).step_by(4 * l) {
+            let d = db.as_mut_ptr().add(r);
+            let mut acc: [S::V; 4] = core::array::from_fn(|v| {
+                if add {
+                    S::load(d.add(v * l))
+                } else {
+                    S::zeros()
+                }
+            });
+            let mut col = dy.as_ptr().add(r);
+            for _ in 0..n {
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = S::plus(*a, S::load(col.add(v * l)));
+                }
+                col = col.wrapping_add(o);
+            }
+            for (v, &a) in acc.iter().enumerate() {
+                S::store(d.add(v * l), a);
+                check = S::plus(check, S::minus(a, a));
+            }
+        }
+        check
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1940,6 +2102,8 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
             kc,
             a: core::ptr::null(),
             a_step: 0,
+            pf: core::ptr::null(),
+            pf_step: 0,
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `c0 .. c0 + h`, transposed.
         let pack = Transposed {

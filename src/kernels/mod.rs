@@ -682,14 +682,17 @@ mod tests {
     fn weight_grads_check_what_they_store() {
         fn check<T: Scalar>(big: f64) {
             let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
-            let mut x = [T::zero(); 13 * 300];
-            let mut g = [T::zero(); 33 * 300];
-            let (mut dw, mut dw_set) = ([T::zero(); 33 * 13], [T::zero(); 33 * 13]);
-            let (mut db, mut db_set) = ([T::zero(); 33], [T::zero(); 33]);
+            let mut x = std::vec![T::zero(); 13 * 300];
+            let mut g = std::vec![T::zero(); 65 * 300];
+            let (mut dw, mut dw_set) =
+                (std::vec![T::zero(); 65 * 13], std::vec![T::zero(); 65 * 13]);
+            let (mut db, mut db_set) = ([T::zero(); 65], [T::zero(); 65]);
             let bad = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, big];
             let mut trial = 0usize;
-            for o in [1, 3, 8, 9, 16, 17, 33] {
-                for i in [1, 5, 6, 7, 13] {
+            // 64 and 65 rows (and 32, 33 for `f64`) with 6 or 12 inputs (first column tile
+            // six wide): the wide tiles of AVX-512, with and without rows past them.
+            for o in [1, 3, 8, 9, 16, 17, 33, 64, 65] {
+                for i in [1, 5, 6, 7, 12, 13] {
                     for n in [1, 4, 7, 300] {
                         for case in 0..7 {
                             trial += 1;
