@@ -14,6 +14,8 @@ mod batch_norm;
 pub(crate) mod conv;
 #[cfg(target_arch = "x86_64")]
 mod conv_avx512;
+#[cfg(target_arch = "x86_64")]
+mod conv_avx512_wgrad;
 mod dropout;
 mod linear;
 mod maxout;
