@@ -198,10 +198,7 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
     assert!(dw.len() == w.len() && (db.is_empty() || db.len() == g.co));
     // SAFETY: as in `forward`.
     unsafe {
-        if !db.is_empty() {
-            wgrad::bias_grad(g.co, g.l(), dy, db);
-        }
-        wgrad::weight_grad::<S>(x, dy, dw);
+        wgrad::weight_grad::<S>(x, dy, dw, db);
     }
     if let Some(dx) = dx {
         let (dx, wf) = (f32s_mut(dx), f32s_mut(wbuf));

@@ -30,10 +30,10 @@
 //! direct loops' (tolerances, not bits), one rounding per fused multiply-add.
 
 use core::arch::x86_64::{
-    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps, _mm512_loadu_ps,
-    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mullo_epi32,
-    _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps,
+    _mm512_loadu_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+    _mm512_mullo_epi32, _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 use super::conv::{ConvShape, Geom};
@@ -115,21 +115,34 @@ pub(super) const fn kind(g: &Geom) -> Kind {
     }
 }
 
-/// Adds the weight gradient of `S` over a batch to `dw` with the kernel [`kind`] chooses.
+/// Adds the weight gradient of `S` over a batch to `dw` with the kernel [`kind`] chooses,
+/// and the bias gradient to `db` unless it is empty (summed as the kernel copies `dy`, or
+/// by [`bias_grad`] for [`Kind::Direct`]).
 ///
 /// # Safety
 ///
 /// The CPU has AVX-512F; `x` and `dy` hold the same whole number of `S`'s input and output
-/// samples, `dw` is `S`'s kernel (`KK · CO`), `S`'s geometry is one where
-/// `conv_avx512::applies`.
+/// samples, `dw` is `S`'s kernel (`KK · CO`), `db` empty or `CO` long, `S`'s geometry is
+/// one where `conv_avx512::applies`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn weight_grad<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
+pub(super) unsafe fn weight_grad<S: ConvShape>(
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    assert!(db.is_empty() || db.len() == S::GEOM.co);
     // SAFETY: the caller's conditions are each kernel's.
     unsafe {
         match const { kind(&S::GEOM) } {
-            Kind::Channels => channels::<S>(x, dy, dw),
-            Kind::Rows => rows::<S>(x, dy, dw),
-            Kind::Direct => direct::<S>(x, dy, dw),
+            Kind::Channels => channels::<S>(x, dy, dw, db),
+            Kind::Rows => rows::<S>(x, dy, dw, db),
+            Kind::Direct => {
+                if !db.is_empty() {
+                    bias_grad(S::GEOM.co, S::GEOM.l(), dy, db);
+                }
+                direct::<S>(x, dy, dw)
+            }
         }
     }
 }
@@ -250,7 +263,7 @@ const fn rows_stride(g: &Geom) -> usize {
 ///
 /// As [`weight_grad`], and [`rows_fit`] for `S`'s geometry.
 #[target_feature(enable = "avx512f")]
-unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
+unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f32]) {
     let g = &S::GEOM;
     let samples = check(g, x, dy, dw);
     let (kk, no) = (g.kk(), g.co * g.l());
@@ -271,6 +284,9 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
         let hi = g.ho.saturating_sub(g.ph).min(g.hi).max(lo);
         let (lo, hi) = if khb == g.kh { (lo, hi) } else { (0, 0) };
         for o in 0..g.co {
+            // Two sums (even and odd vectors), so that the additions do not all wait on
+            // each other.
+            let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
             for r in 0..g.ho {
                 let (from, to) = (s * no + (o * g.ho + r) * g.wo, r * vectors * L);
                 for v in 0..vectors {
@@ -281,8 +297,22 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
                     unsafe {
                         let d = _mm512_maskz_loadu_ps(m, dy.as_ptr().add(from + v * L));
                         _mm512_mask_storeu_ps(dbuf.0.as_mut_ptr().add(to + v * L), m, d);
+                        if v % 2 == 0 {
+                            even = _mm512_add_ps(even, d);
+                        } else {
+                            odd = _mm512_add_ps(odd, d);
+                        }
                     }
                 }
+            }
+            if let Some(db) = db.get_mut(o) {
+                *db += _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
+            }
+            // The next channel's `dy` (the next `HO·WO` scalars, also across samples),
+            // on its way from L2 while this one's products run.
+            let next = dy.as_ptr().wrapping_add(s * no + (o + 1) * g.l());
+            for k in (0..g.l()).step_by(L) {
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(k).cast());
             }
             let dq = dbuf.0.as_ptr();
             for j in 0..g.ci {
@@ -372,7 +402,7 @@ unsafe fn channels_step<const P: usize>(
 ///
 /// As [`weight_grad`], and [`channels_fit`] for `S`'s geometry.
 #[target_feature(enable = "avx512f")]
-unsafe fn channels<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
+unsafe fn channels<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f32]) {
     let g = &S::GEOM;
     let samples = check(g, x, dy, dw);
     let (l, kk, no) = (g.l(), g.kk(), g.co * g.l());
@@ -398,6 +428,7 @@ unsafe fn channels<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
         for b in 0..blocks {
             let m = lanes(0, (g.co - b * L) as isize);
             let base = dy.as_ptr().wrapping_add(s * no + b * L * l);
+            let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
             for p in 0..l {
                 // SAFETY: the lanes of `m` read channels b·16 + lane < CO of sample s at
                 // position p (and l·16 < 2³¹: DYT_MAX bounds l).
@@ -411,6 +442,20 @@ unsafe fn channels<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
                 };
                 // SAFETY: (p · blocks + b + 1) · 16 ≤ DYT_MAX.
                 unsafe { _mm512_storeu_ps(dp.add((p * blocks + b) * L), v) };
+                if p % 2 == 0 {
+                    even = _mm512_add_ps(even, v);
+                } else {
+                    odd = _mm512_add_ps(odd, v);
+                }
+            }
+            if !db.is_empty() {
+                let sum = _mm512_add_ps(even, odd);
+                let mut lanes_of = [0.0f32; L];
+                // SAFETY: 16 scalars.
+                unsafe { _mm512_storeu_ps(lanes_of.as_mut_ptr(), sum) };
+                for (d, v) in db[b * L..].iter_mut().zip(lanes_of) {
+                    *d += v;
+                }
             }
         }
         for b in 0..blocks {
@@ -649,22 +694,29 @@ mod tests {
         };
         for &k in kinds.iter().chain([&chosen]) {
             assert!(fits(&g, k), "{k:?} {g:?}");
-            let mut dw = vec![0.5f32; kk * g.co];
+            let (mut dw, mut db) = (vec![0.5f32; kk * g.co], vec![0.5f32; g.co]);
             // SAFETY: the path is AVX-512 (checked by the callers), the lengths match, the
             // kernel fits.
             unsafe {
                 match k {
-                    Kind::Channels => channels::<S>(&x, &dy, &mut dw),
-                    Kind::Rows => rows::<S>(&x, &dy, &mut dw),
-                    Kind::Direct => direct::<S>(&x, &dy, &mut dw),
+                    Kind::Channels => channels::<S>(&x, &dy, &mut dw, &mut db),
+                    Kind::Rows => rows::<S>(&x, &dy, &mut dw, &mut db),
+                    Kind::Direct => bias_grad(g.co, g.l(), &dy, &mut db),
+                }
+                if k == Kind::Direct {
+                    direct::<S>(&x, &dy, &mut dw);
                 }
             }
             close(&alloc::format!("{k:?} dw"), &dw, &e_dw, &m_dw);
+            close(&alloc::format!("{k:?} db"), &db, &e_db, &m_db);
+            // Without a bias: the same weight gradient.
+            let mut dw0 = vec![0.5f32; kk * g.co];
+            // SAFETY: as above.
+            unsafe { weight_grad::<S>(&x, &dy, &mut dw0, &mut []) };
+            if k == chosen {
+                assert_eq!(dw0, dw);
+            }
         }
-        let mut db = vec![0.5f32; g.co];
-        // SAFETY: as above.
-        unsafe { bias_grad(g.co, g.l(), &dy, &mut db) };
-        close("db", &db, &e_db, &m_db);
     }
 
     /// Every weight-gradient kernel matches the direct loops, on the geometries each takes.
