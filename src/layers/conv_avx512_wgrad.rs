@@ -29,6 +29,8 @@
 //! L1); the lanes are summed into `dW` once per call. Sums run in another order than the
 //! direct loops' (tolerances, not bits), one rounding per fused multiply-add.
 
+use core::mem::MaybeUninit;
+
 use core::arch::x86_64::{
     __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps,
     _mm512_loadu_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
@@ -44,8 +46,12 @@ use super::conv_avx512::{Blocks, L, MAX_KW, WGRAD_BLOCK, lanes, tap_lanes};
 pub(super) const TILE: usize = 25;
 /// The most scalars of a sample's input in the padded stack buffer (16 KiB).
 const XPAD_MAX: usize = 4096;
+/// [`XPAD_MAX`] in vectors.
+const XPAD_V: usize = XPAD_MAX / L;
 /// The most scalars of a sample's transposed output gradient (16 KiB).
 const DYT_MAX: usize = 4096;
+/// [`DYT_MAX`] in vectors.
+const DYT_V: usize = DYT_MAX / L;
 /// The most accumulator vectors of a call (16 KiB).
 const ACC_MAX: usize = 256;
 /// Neighbouring positions of [`Kind::Channels`]' steps (the rest of a row one at a time).
@@ -203,9 +209,34 @@ unsafe fn add_rows_acc(acc: &[__m512], dw: &mut [f32]) {
     }
 }
 
-/// A stack buffer aligned to a cache line.
-#[repr(C, align(64))]
-struct Aligned<const N: usize>([f32; N]);
+/// A stack buffer of `N` vectors (`16 · N` scalars), aligned to a cache line.
+type Buffer<const N: usize> = MaybeUninit<[__m512; N]>;
+
+/// The first `n` scalars of `buf`, zeroed (the rest is not touched: a small convolution
+/// does not clear 16 KiB it does not use).
+#[inline(always)]
+fn zeroed<const N: usize>(buf: &mut Buffer<N>, n: usize) -> &mut [f32] {
+    assert!(n <= N * L);
+    let p = buf.as_mut_ptr().cast::<f32>();
+    // SAFETY: the first n ≤ 16·N scalars of the buffer, all written (zero is a valid f32)
+    // before the slice is made, and borrowed from `buf` for its lifetime.
+    unsafe {
+        core::ptr::write_bytes(p, 0, n);
+        core::slice::from_raw_parts_mut(p, n)
+    }
+}
+
+/// The first `n` vectors of `buf`, zeroed.
+#[inline(always)]
+fn zeroed_vectors<const N: usize>(buf: &mut Buffer<N>, n: usize) -> &mut [__m512] {
+    assert!(n <= N);
+    let p = buf.as_mut_ptr().cast::<__m512>();
+    // SAFETY: as in `zeroed` (all-zero bits are sixteen 0.0 lanes).
+    unsafe {
+        core::ptr::write_bytes(p, 0, n);
+        core::slice::from_raw_parts_mut(p, n)
+    }
+}
 
 /// One input row `ih` of [`Kind::Rows`] for channel `o`, input channel `j` and the kernel
 /// rows `kh0 .. kh0 + khb`: for each vector of the row, the `KW` shifted input vectors
@@ -270,14 +301,19 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
     let (stride, vectors) = (rows_stride(g), row_vectors(g));
     let khb = const { tile_rows(S::GEOM.kh, S::GEOM.kw) };
     assert!(rows_fit(g) && g.kw <= MAX_KW && khb * g.kw <= TILE);
-    let mut xbuf = Aligned([0.0f32; XPAD_MAX]);
+    let (mut xb, mut db_, mut ab) = (
+        Buffer::<XPAD_V>::uninit(),
+        Buffer::<DYT_V>::uninit(),
+        Buffer::<ACC_MAX>::uninit(),
+    );
+    let xbuf = zeroed(&mut xb, g.ci * g.hi * stride);
     // Rows of 16 · vectors, zeros past WO.
-    let mut dbuf = Aligned([0.0f32; DYT_MAX]);
-    let mut acc = [_mm512_setzero_ps(); ACC_MAX];
+    let dbuf = zeroed(&mut db_, g.ho * vectors * L);
+    let acc = zeroed_vectors(&mut ab, kk * g.co);
     for s in 0..samples {
         // SAFETY: sample s of x; CI·HI·stride ≤ XPAD_MAX and WI + PW ≤ stride.
-        unsafe { copy_sample(g, x, s, &mut xbuf.0, stride) };
-        let xq = xbuf.0.as_ptr();
+        unsafe { copy_sample(g, x, s, xbuf, stride) };
+        let xq = xbuf.as_ptr();
         // Input rows whose every kernel row of a whole tile has its output row:
         // 0 ≤ ih + PH − kh < HO for kh in 0 .. KH.
         let lo = (g.kh - 1).saturating_sub(g.ph).min(g.hi);
@@ -296,7 +332,7 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
                     // stay zero.
                     unsafe {
                         let d = _mm512_maskz_loadu_ps(m, dy.as_ptr().add(from + v * L));
-                        _mm512_mask_storeu_ps(dbuf.0.as_mut_ptr().add(to + v * L), m, d);
+                        _mm512_mask_storeu_ps(dbuf.as_mut_ptr().add(to + v * L), m, d);
                         if v % 2 == 0 {
                             even = _mm512_add_ps(even, d);
                         } else {
@@ -314,7 +350,7 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
             for k in (0..g.l()).step_by(L) {
                 _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(k).cast());
             }
-            let dq = dbuf.0.as_ptr();
+            let dq = dbuf.as_ptr();
             for j in 0..g.ci {
                 let mut kh0 = 0;
                 while kh0 < g.kh {
@@ -345,7 +381,7 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
         }
     }
     // SAFETY: AVX-512F.
-    unsafe { add_rows_acc(&acc[..kk * g.co], dw) };
+    unsafe { add_rows_acc(acc, dw) };
 }
 
 /// One step of [`Kind::Channels`]: `P` neighbouring positions `(oh, ow0 + p)` of channel
@@ -410,15 +446,20 @@ unsafe fn channels<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut
     let width = g.wi + 2 * g.pw;
     let khb = const { tile_rows(S::GEOM.kh, S::GEOM.kw) };
     assert!(channels_fit(g) && khb * g.kw <= TILE);
-    let mut xbuf = [0.0f32; XPAD_MAX];
-    let mut dyt = [0.0f32; DYT_MAX];
-    let mut acc = [_mm512_setzero_ps(); ACC_MAX];
+    let (mut xb, mut dyb, mut ab) = (
+        Buffer::<XPAD_V>::uninit(),
+        Buffer::<DYT_V>::uninit(),
+        Buffer::<ACC_MAX>::uninit(),
+    );
+    let xbuf = zeroed(&mut xb, g.ci * g.hi * width);
+    let dyt = zeroed(&mut dyb, g.l() * blocks * L);
+    let acc = zeroed_vectors(&mut ab, kk * blocks);
     // One pointer to `dyt` for its writes and reads.
     let dp = dyt.as_mut_ptr();
     let dq = dp.cast_const();
     for s in 0..samples {
         // SAFETY: sample s of x; CI·HI·width ≤ XPAD_MAX.
-        unsafe { copy_sample(g, x, s, &mut xbuf, width) };
+        unsafe { copy_sample(g, x, s, xbuf, width) };
         let xq = xbuf.as_ptr();
         // dyt[p][b·16 + lane] = dy[s][b·16 + lane][p], one gather a vector.
         let idx = _mm512_mullo_epi32(
