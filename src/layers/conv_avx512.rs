@@ -12,10 +12,8 @@
 //! - forward: for a block of output channels, one accumulator per channel, started from
 //!   the bias; each tap loads the input's row once, shifted by the tap, and multiplies it
 //!   into every channel of the block with the tap's weight broadcast from memory;
-//! - weight gradient: for each input channel, kernel row and block of output channels, one
-//!   accumulator per output channel and kernel column, kept in registers over the whole
-//!   batch (each step loads the kernel row's shifted inputs and each channel's output
-//!   gradient once), then summed across its lanes into `dW`;
+//! - weight and bias gradients: in [`conv_avx512_wgrad`](super::conv_avx512_wgrad), 16
+//!   output channels or 16 positions of a row to a vector, whichever fills more lanes;
 //! - input gradient: the forward kernel on the output gradient, with the kernel flipped
 //!   and the input and output channels swapped, padding `K − 1 − P`: the "full"
 //!   correlation, which writes every input gradient once (nothing to clear, no scatter).
