@@ -15,28 +15,32 @@
 //!   for `Q · KW` multiply-adds);
 //! - [`Kind::Rows`], 16 output positions of a row to a vector (LeNet-5's first
 //!   convolution: 6 channels, rows 28 wide). The sample's input goes into a stack buffer
-//!   whose rows are wide enough for every shifted vector (`16 · ⌈WO/16⌉ + KW − 1`,
-//!   zeros around the data), so that no load of the input is masked; the accumulators are
-//!   one vector per tap of a block of kernel rows of one output channel, each step one
-//!   vector of `dy` (masked at the row's end, and the multiply-adds merge-masked there)
-//!   times the tile's shifted input vectors;
+//!   whose rows are wide enough for every shifted vector (`16 · ⌈WO/16⌉ + KW − 1`, rounded
+//!   up to a cache line, zeros around the data), so that no load of the input is masked,
+//!   and each channel's `dy` into an aligned buffer of whole vectors (zeros past `WO`: the
+//!   lanes past a row's end add `0 · x`). The accumulators are one vector per tap of a
+//!   block of kernel rows of one output channel; each step is one input row: its `KW`
+//!   shifted vectors loaded once, times the `dy` vector of every kernel row's output row
+//!   (`KW` loads and as many of `dy` for `KH · KW` multiply-adds);
 //! - [`Kind::Direct`], the first kernel of session 9, for geometries whose buffers would
 //!   not fit on the stack: accumulators for a block of output channels × the kernel
 //!   columns of one kernel row, kept over the whole batch, the input loads masked.
 //!
 //! The first two keep each sample's tile accumulators in registers and add them into a
 //! stack array of vectors once per sample and tile (`dy` and the input of a sample stay in
-//! L1); the lanes are summed into `dW` once per call. Sums run in another order than the
+//! L1); the lanes are summed into `dW` once per call; the bias gradient is summed from the
+//! `dy` vectors they copy (two sums, not one chain of dependent additions). A padding
+//! input multiplies its `dy` as a zero, as PyTorch's im2col does (an infinite `dy` there
+//! gives NaN, where the direct loops skip the term). Sums run in another order than the
 //! direct loops' (tolerances, not bits), one rounding per fused multiply-add.
 
-use core::mem::MaybeUninit;
-
 use core::arch::x86_64::{
-    __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps,
-    _mm512_loadu_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
-    _mm512_mullo_epi32, _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps,
-    _mm512_setzero_ps, _mm512_storeu_ps,
+    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps, _mm512_loadu_ps,
+    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mullo_epi32,
+    _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_storeu_ps,
 };
+use core::mem::MaybeUninit;
 
 use super::conv::{ConvShape, Geom};
 use super::conv_avx512::{Blocks, L, MAX_KW, WGRAD_BLOCK, lanes, tap_lanes};
@@ -343,12 +347,6 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
             }
             if let Some(db) = db.get_mut(o) {
                 *db += _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
-            }
-            // The next channel's `dy` (the next `HO·WO` scalars, also across samples),
-            // on its way from L2 while this one's products run.
-            let next = dy.as_ptr().wrapping_add(s * no + (o + 1) * g.l());
-            for k in (0..g.l()).step_by(L) {
-                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(k).cast());
             }
             let dq = dbuf.as_ptr();
             for j in 0..g.ci {
