@@ -35,10 +35,10 @@
 //! direct loops' (tolerances, not bits), one rounding per fused multiply-add.
 
 use core::arch::x86_64::{
-    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps, _mm512_loadu_ps,
-    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mullo_epi32,
-    _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps,
+    _mm512_loadu_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+    _mm512_mullo_epi32, _mm512_reduce_add_ps, _mm512_set_epi32, _mm512_set1_epi32, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps,
 };
 use core::mem::MaybeUninit;
 
@@ -347,6 +347,12 @@ unsafe fn rows<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32], db: &mut [f3
             }
             if let Some(db) = db.get_mut(o) {
                 *db += _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
+            }
+            // The next channel's `dy` (the next `HO·WO` scalars, also across samples),
+            // on its way from L2 while this one's products run.
+            let next = dy.as_ptr().wrapping_add(s * no + (o + 1) * g.l());
+            for k in (0..g.l()).step_by(L) {
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(k).cast());
             }
             let dq = dbuf.as_ptr();
             for j in 0..g.ci {
