@@ -21,7 +21,8 @@
 //!   lanes past a row's end add `0 · x`). The accumulators are one vector per tap of a
 //!   block of kernel rows of one output channel; each step is one input row: its `KW`
 //!   shifted vectors loaded once, times the `dy` vector of every kernel row's output row
-//!   (`KW` loads and as many of `dy` for `KH · KW` multiply-adds);
+//!   (`KW` loads and as many of `dy` for `KH · KW` multiply-adds); the next channel's `dy`
+//!   is prefetched while one channel's products run;
 //! - [`Kind::Direct`], the first kernel of session 9, for geometries whose buffers would
 //!   not fit on the stack: accumulators for a block of output channels × the kernel
 //!   columns of one kernel row, kept over the whole batch, the input loads masked.
