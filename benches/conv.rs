@@ -11,7 +11,8 @@
 //!   one sample, and that of its inference form (`to_inference`, batch norms folded:
 //!   "staticnn folded"), as a deployed network runs;
 //! - W6 and W7 are declared with `network!`, as users declare them; each convolution of
-//!   them alone, forward and backward, through the `Layer` trait, and LeNet-5's first max
+//!   them alone, forward and backward, through the `Layer` trait (LeNet-5's two also their
+//!   backward without the input gradient: "weight gradient"), and LeNet-5's first max
 //!   pooling and ReLU (no FLOPs counted: their rate reads 0), and the two in train mode as
 //!   the generated train step runs them, fused, next to the layers one after the other.
 //! - the digits CNN of `examples/digits_cnn.rs`, int8 (`forward_int8`) next to its `f32`
@@ -224,6 +225,27 @@ where
     ]
 }
 
+/// One convolution's backward alone at batch `B` without the input gradient (its weight
+/// and bias gradients: what a network's first layer runs in a train step).
+fn conv_weight_grad<
+    L: Layer<f32, I, O> + Default + 'static,
+    const I: usize,
+    const O: usize,
+    const B: usize,
+>(
+    group: &'static str,
+    flops_fwd: u64,
+) -> Case {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(4);
+    let mut s = Stage::<L, I, O, B>::new(L::default(), &mut rng);
+    let x = batch::<I, B>(&mut rng);
+    let dy = batch::<O, B>(&mut rng);
+    s.fwd(&x, &mut rng);
+    Case::new(group, "staticnn", flops_fwd * B as u64, None, move || {
+        black_box(s.back(black_box(&x), &dy, false)[0]);
+    })
+}
+
 network! {
     /// The digits CNN of `examples/digits_cnn.rs` (batch norms folded and dropout removed
     /// by its inference and int8 forms), for the int8 comparison.
@@ -349,6 +371,14 @@ fn main() {
         "conv 1->6 5x5 pad 2 28x28 B=32 forward",
         "conv 1->6 5x5 pad 2 28x28 B=32 backward",
         2 * 25 * 6 * 784,
+    ));
+    cases.push(conv_weight_grad::<LeNetC1, 784, 4704, 32>(
+        "conv 1->6 5x5 pad 2 28x28 B=32 weight gradient",
+        2 * 25 * 6 * 784,
+    ));
+    cases.push(conv_weight_grad::<LeNetC2, 1176, 1600, 32>(
+        "conv 6->16 5x5 14x14 B=32 weight gradient",
+        2 * 150 * 16 * 100,
     ));
     cases.extend(conv_alone::<LeNetC2, 1176, 1600, 32>(
         "conv 6->16 5x5 14x14 B=32 forward",

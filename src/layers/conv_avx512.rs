@@ -16,10 +16,8 @@
 //!   every channel of the block with the tap's weight broadcast from memory (unpadded
 //!   convolutions with a multiple of 16 output channels run vectorised over the channels
 //!   instead: [`conv_avx512_oc`](super::conv_avx512_oc));
-//! - weight gradient: for each input channel, kernel row and block of output channels, one
-//!   accumulator per output channel and kernel column, kept in registers over the whole
-//!   batch (each step loads the kernel row's shifted inputs and each channel's output
-//!   gradient once), then summed across its lanes into `dW`;
+//! - weight and bias gradients: in [`conv_avx512_wgrad`](super::conv_avx512_wgrad), 16
+//!   output channels or 16 positions of a row to a vector, whichever fills more lanes;
 //! - input gradient: the forward kernel on the output gradient, with the kernel flipped
 //!   and the input and output channels swapped, padding `K − 1 − P`: the "full"
 //!   correlation, which writes every input gradient once (nothing to clear, no scatter).
@@ -32,12 +30,13 @@
 
 use core::any::TypeId;
 use core::arch::x86_64::{
-    __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    __mmask16, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps,
+    _mm512_setzero_ps,
 };
 
 use super::conv::{ConvShape, Geom};
 use super::conv_avx512_oc as oc;
+use super::conv_avx512_wgrad as wgrad;
 use crate::Scalar;
 use crate::kernels::{self, Path};
 
@@ -49,9 +48,9 @@ const FWD_BLOCK: usize = 16;
 /// registers (with the kernel row's inputs and one output gradient: 32 registers).
 const WGRAD_REGS: usize = 31;
 /// The most output channels in one block of the weight-gradient kernel.
-const WGRAD_BLOCK: usize = 15;
+pub(super) const WGRAD_BLOCK: usize = 15;
 /// The widest kernel the weight-gradient kernel takes.
-const MAX_KW: usize = 7;
+pub(super) const MAX_KW: usize = 7;
 
 /// Whether a convolution runs on these kernels where the path is AVX-512: stride 1,
 /// dilation 1, one group, padding below the kernel (so that the input gradient is the
@@ -154,7 +153,7 @@ const fn fwd_vecs(wo: usize, ob: usize) -> usize {
 
 /// The blocks of output channels of the kernels for `S`: constants that divide the
 /// channels, so that every block has the same size and its loops unroll into registers.
-trait Blocks: ConvShape {
+pub(super) trait Blocks: ConvShape {
     /// Output channels per block of the forward.
     const FWD_OB: usize = divisor_at_most(Self::GEOM.co, FWD_BLOCK);
     /// Vectors of an output row per block of the forward: 2 where a row is exactly two
@@ -247,10 +246,7 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
     assert!(dw.len() == w.len() && (db.is_empty() || db.len() == g.co));
     // SAFETY: as in `forward`.
     unsafe {
-        if !db.is_empty() {
-            bias_grad(g.co, g.l(), dy, db);
-        }
-        weight_grad_of::<S>(x, dy, dw);
+        wgrad::weight_grad::<S>(x, dy, dw, db);
     }
     if let Some(dx) = dx {
         let (dx, wf) = (f32s_mut(dx), f32s_mut(wbuf));
@@ -305,7 +301,7 @@ pub(super) fn lanes(lo: isize, hi: isize) -> __mmask16 {
 /// For the vector of outputs `ow0 .. ow0 + 16` of a row and the kernel column `kw`: the
 /// lanes whose output is in the row and whose input column `ow + kw − PW` is in the image.
 #[inline(always)]
-fn tap_lanes(g: &Geom, ow0: usize, kw: usize) -> __mmask16 {
+pub(super) fn tap_lanes(g: &Geom, ow0: usize, kw: usize) -> __mmask16 {
     // Input column of lane t: ow0 + t + kw − pw, inside for t in [pw − kw − ow0, wi + pw − kw − ow0).
     let shift = ow0 as isize + kw as isize - g.pw as isize;
     let lo = -shift;
@@ -415,100 +411,6 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
                         }
                     }
                     ow0 += vb * L;
-                }
-            }
-        }
-    }
-}
-
-/// Adds to `db[o]` the sum of channel `o` of every sample of `dy` (`co` channels of `l`
-/// positions a sample): in four vector accumulators (a scalar sum is one chain of
-/// dependent additions, four cycles each).
-///
-/// # Safety
-///
-/// The CPU has AVX-512F; `db` holds `co` values, `dy` whole samples.
-#[target_feature(enable = "avx512f")]
-unsafe fn bias_grad(co: usize, l: usize, dy: &[f32], db: &mut [f32]) {
-    assert!(db.len() == co && dy.len().is_multiple_of(co * l));
-    let dyp = dy.as_ptr();
-    let samples = dy.len() / (co * l);
-    for (o, d) in db.iter_mut().enumerate() {
-        let mut acc = [_mm512_setzero_ps(); 4];
-        for s in 0..samples {
-            let base = (s * co + o) * l;
-            let mut t = 0;
-            while t + 4 * L <= l {
-                for (k, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: positions t + 16k .. t + 16k + 16 <= l of channel o.
-                    *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(dyp.add(base + t + k * L)) });
-                }
-                t += 4 * L;
-            }
-            while t < l {
-                let m = lanes(0, (l - t) as isize);
-                // SAFETY: the lanes of `m` are positions t.. < l of channel o of sample s.
-                let v = unsafe { _mm512_maskz_loadu_ps(m, dyp.add(base + t)) };
-                acc[0] = _mm512_add_ps(acc[0], v);
-                t += L;
-            }
-        }
-        let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-        *d += _mm512_reduce_add_ps(sum);
-    }
-}
-
-/// The weight gradient of `S` over a batch: `dw += Σ dy ⋆ x` (see the module's notes).
-///
-/// # Safety
-///
-/// As [`forward_of`]; `dw` is `S`'s kernel.
-#[target_feature(enable = "avx512f")]
-unsafe fn weight_grad_of<S: ConvShape>(x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    let g = &S::GEOM;
-    let (plane, l, kk) = (g.hi * g.wi, g.l(), g.kk());
-    let (ni, no) = (g.ci * plane, g.co * l);
-    let ob = S::WGRAD_OB;
-    let samples = x.len() / ni;
-    let (xp, dyp) = (x.as_ptr(), dy.as_ptr());
-    for j in 0..g.ci {
-        for kh in 0..g.kh {
-            for o0 in (0..g.co).step_by(ob) {
-                let mut acc = [[_mm512_setzero_ps(); MAX_KW]; WGRAD_BLOCK];
-                for s in 0..samples {
-                    for oh in 0..g.ho {
-                        let ih = (oh + kh).wrapping_sub(g.ph);
-                        if ih >= g.hi {
-                            continue;
-                        }
-                        let row = s * ni + j * plane + ih * g.wi;
-                        let mut ow0 = 0;
-                        while ow0 < g.wo {
-                            let mut xv = [_mm512_setzero_ps(); MAX_KW];
-                            for (kw, v) in xv.iter_mut().enumerate().take(g.kw) {
-                                let m = tap_lanes(g, ow0, kw);
-                                let at = xp.wrapping_add(row + ow0 + kw).wrapping_sub(g.pw);
-                                // SAFETY: masked load, every lane read in bounds.
-                                *v = unsafe { _mm512_maskz_loadu_ps(m, at) };
-                            }
-                            let m = lanes(0, (g.wo - ow0) as isize);
-                            for (o, a) in acc.iter_mut().enumerate().take(ob) {
-                                let at = s * no + (o0 + o) * l + oh * g.wo + ow0;
-                                // SAFETY: the lanes of `m` are in row `oh` of channel
-                                // o0 + o of sample s.
-                                let d = unsafe { _mm512_maskz_loadu_ps(m, dyp.add(at)) };
-                                for (kw, a) in a.iter_mut().enumerate().take(g.kw) {
-                                    *a = _mm512_fmadd_ps(d, xv[kw], *a);
-                                }
-                            }
-                            ow0 += L;
-                        }
-                    }
-                }
-                for (o, a) in acc.iter().enumerate().take(ob) {
-                    for (kw, a) in a.iter().enumerate().take(g.kw) {
-                        dw[(o0 + o) * kk + (j * g.kh + kh) * g.kw + kw] += _mm512_reduce_add_ps(*a);
-                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ pub(crate) mod conv;
 mod conv_avx512;
 #[cfg(target_arch = "x86_64")]
 mod conv_avx512_oc;
+mod conv_avx512_wgrad;
 mod dropout;
 mod linear;
 mod maxout;
