@@ -377,7 +377,9 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
                 loss: loss.as_f64(),
             });
         }
-        if opt.try_step(self.params_mut(), grads).is_err() {
+        // The backward pass checked the gradients: the optimiser may check less.
+        let grads = crate::optim::FiniteGrads::checked(&*grads);
+        if opt.try_step_finite(self.params_mut(), grads).is_err() {
             *self.state_mut() = state;
             return Err(TrainError::NonFiniteUpdate {
                 loss: loss.as_f64(),
