@@ -708,7 +708,13 @@ where
     // Running statistics change in the forward pass: keep them to restore on failure.
     let state = *net.state();
     let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
-    let y = net.forward_train(x, &mut work.tape, rng);
+    // The parameters' bound only serves hooks that keep the gradients (then the update
+    // trusts them); otherwise the optimiser checks everything itself.
+    let (y, bounded) = if H::KEEPS_GRADIENTS {
+        net.forward_train_bounded(x, &mut work.tape, rng)
+    } else {
+        (net.forward_train(x, &mut work.tape, rng), false)
+    };
     let mut loss = N::Loss::default().loss_and_grad(y, target, &mut dy);
     let finite = net.backward_overwrite_finite(x, &mut work.tape, &dy, &mut work.grads, None)
         && loss.is_finite();
@@ -723,7 +729,7 @@ where
     }
     let updated = if H::KEEPS_GRADIENTS {
         // The backward pass checked the gradients, and the hook left them alone.
-        opt.try_step_finite(net.params_mut(), FiniteGrads::checked(&work.grads))
+        opt.try_step_finite(net.params_mut(), FiniteGrads::checked(&work.grads, bounded))
     } else {
         opt.try_step(net.params_mut(), &work.grads)
     };

@@ -105,6 +105,22 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         rng: &mut R,
     ) -> &'t SMatrix<T, OUT, B>;
 
+    /// [`forward_train`](Network::forward_train), and whether every parameter is finite
+    /// and at most `MAX/4` in magnitude, which a training step passes on to the optimiser
+    /// ([`FiniteGrads`](crate::optim::FiniteGrads)) so that plain SGD needs no check pass.
+    /// The networks of `network!` check each layer's parameters just after its forward
+    /// read them (still in the cache) on targets with vector units; the default, and
+    /// those targets without, say `false` (not known), which costs nothing.
+    #[doc(hidden)]
+    fn forward_train_bounded<'t, const B: usize, R: Rng + ?Sized>(
+        &mut self,
+        x: &SMatrix<T, IN, B>,
+        tape: &'t mut Self::Tape<B>,
+        rng: &mut R,
+    ) -> (&'t SMatrix<T, OUT, B>, bool) {
+        (self.forward_train(x, tape, rng), false)
+    }
+
     /// Backward pass after [`forward_train`](Network::forward_train) on the same `x` and
     /// `tape`: given `dy`, the loss gradient with respect to the output, **adds** the gradient
     /// of every parameter to `grads` (zero it first, or accumulate over micro-batches) and,
@@ -368,7 +384,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
-        let y = self.forward_train(x, tape, rng);
+        let (y, bounded) = self.forward_train_bounded(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
         let finite = self.backward_overwrite_finite(x, tape, &dy, grads, None) && loss.is_finite();
         if !finite {
@@ -377,8 +393,9 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
                 loss: loss.as_f64(),
             });
         }
-        // The backward pass checked the gradients: the optimiser may check less.
-        let grads = crate::optim::FiniteGrads::checked(&*grads);
+        // The backward pass checked the gradients, the forward perhaps bounded the
+        // parameters (unchanged since): the optimiser may check less.
+        let grads = crate::optim::FiniteGrads::checked(&*grads, bounded);
         if opt.try_step_finite(self.params_mut(), grads).is_err() {
             *self.state_mut() = state;
             return Err(TrainError::NonFiniteUpdate {

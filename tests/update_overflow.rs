@@ -35,6 +35,11 @@ network! {
     struct Line { input: 1, Linear(1), loss: Mse }
 }
 
+network! {
+    /// A residual block: its train-mode forward is written by `macros/src/residual.rs`.
+    struct Res { input: 3, Linear(4), Residual(Linear(4), Tanh), Linear(2), loss: Mse }
+}
+
 /// The bytes of a network: parameters and running statistics.
 fn bytes<N: bytemuck::Pod>(n: &N) -> Vec<u8> {
     bytemuck::bytes_of(n).to_vec()
@@ -356,4 +361,54 @@ fn sgd_on_finite_gradients_refuses_what_try_step_refuses() {
             }
         }
     }
+}
+
+/// `train_step` with plain SGD is `forward_train`, the loss, `backward_overwrite` and
+/// `step`, bit for bit, whatever its forward found about the parameters (`network!`'s
+/// `forward_train_bounded`, with and without residual blocks): within the bound (no check
+/// before the update for `|lr| ≤ 1/4`), and with a parameter past it (`3e38 > MAX/4`,
+/// on an input that is zero, so that the loss stays finite), where the optimiser checks.
+#[test]
+fn train_step_with_sgd_is_its_operations_whatever_the_bound() {
+    fn same<N: Supervised<f32, 3, 2, Loss = Mse> + Copy + PartialEq + std::fmt::Debug>(mut net: N) {
+        let (mut x, t) = batch();
+        x.row_mut(0).fill(0.0);
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(6);
+        let (mut tape, mut grads) = (N::tape::<4>(), N::gradients());
+        let (_, bounded) = net.forward_train_bounded(&x, &mut tape, &mut rng);
+        assert_eq!(bounded, staticnn::__private::BOUNDS_IN_FORWARD);
+        // A first-layer weight whose gradient is zero (its input is): past the bound.
+        let mut dy = SMatrix::<f32, 2, 4>::zeros();
+        let y = *net.forward_train(&x, &mut tape, &mut rng);
+        Mse.loss_and_grad(&y, &t, &mut dy);
+        net.backward_overwrite(&x, &mut tape, &dy, &mut grads, None);
+        let spot = (0..N::LAYERS[0].params)
+            .find(|&k| staticnn::block::as_slice::<f32, _>(&grads)[k] == 0.0)
+            .expect("a weight of the zero input");
+        let mut huge = net;
+        staticnn::block::as_mut_slice::<f32, _>(huge.params_mut())[spot] = 3e38;
+        let (_, bounded) = huge.forward_train_bounded(&x, &mut tape, &mut rng);
+        assert!(!bounded);
+        for start in [net, huge] {
+            for lr in [0.01f32, 0.25, -0.25, 0.3] {
+                let (mut a, mut b) = (start, start);
+                let (mut rng_a, mut rng_b) = (rng.clone(), rng.clone());
+                for _ in 0..3 {
+                    let loss = a
+                        .train_step(&x, &t, &mut grads, &mut tape, &mut Sgd::new(lr), &mut rng_a)
+                        .expect("a finite step");
+                    let y = *b.forward_train(&x, &mut tape, &mut rng_b);
+                    let by_hand = Mse.loss_and_grad(&y, &t, &mut dy);
+                    let mut g = N::gradients();
+                    b.backward_overwrite(&x, &mut tape, &dy, &mut g, None);
+                    Sgd::new(lr).step(b.params_mut(), &g);
+                    assert_eq!(loss.to_bits(), by_hand.to_bits());
+                    assert_eq!(bytes(&a), bytes(&b), "lr={lr}");
+                }
+            }
+        }
+    }
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(10);
+    same(Small::<f32>::new(&mut rng));
+    same(Res::<f32>::new(&mut rng));
 }

@@ -2040,11 +2040,13 @@ unsafe fn lanes_finite<I, S: Lanes<I>>(
     }
 }
 
-/// [`sgd`] on the instruction set `I`: the check (when asked), then the update, which
-/// runs from the end of the block to its start. The check runs from the start, so the
-/// update first meets the values the check read last, still in the cache (each element
-/// is independent of the others: the order changes no bit). With
-/// [`SgdCheck::FiniteGrads`] the check reads only the parameters when it can (see there).
+/// [`sgd`] on the instruction set `I`: the check (when asked), then the update. After a
+/// checking pass, which runs from the start, the update runs from the end of the block to
+/// its start, so that it first meets the values the check read last, still in the cache;
+/// without one, from the start, where a training step wrote its last gradients (each
+/// element is independent of the others: the order changes no bit). With
+/// [`SgdCheck::FiniteGrads`] the check reads only the parameters when it can, with
+/// [`SgdCheck::Bounded`] nothing (see there).
 ///
 /// # Safety
 /// The CPU has the instruction set `I`, and the caller is compiled for it; `p` and `g` have
@@ -2068,10 +2070,11 @@ unsafe fn sgd_lanes<I, S: Lanes<I>>(p: &mut [S], g: &[S], lr: S, check: SgdCheck
                 S::times(lrv, S::load_masked(gp.add(whole), m)),
             )
         };
+        let mut read = false;
         if check != SgdCheck::None {
-            // The bound of `SgdCheck::FiniteGrads`: every `4·p` finite, `|lr| ≤ 1/4`.
-            let quarter = S::of(0.25);
-            let quick = check == SgdCheck::FiniteGrads && lr <= quarter && -quarter <= lr && {
+            // The bounds of `SgdCheck`: `|lr| ≤ 1/4`, and every `4·p` finite (checked
+            // here for `FiniteGrads`, known for `Bounded`).
+            let quick = check.quick(lr, || {
                 let four = S::broadcast(&S::of(4.0));
                 lanes_finite::<I, S>(
                     n,
@@ -2079,16 +2082,29 @@ unsafe fn sgd_lanes<I, S: Lanes<I>>(p: &mut [S], g: &[S], lr: S, check: SgdCheck
                     |k| S::times(four, S::load(pp.add(k))),
                     || S::times(four, S::load_masked(pp.add(whole), m)),
                 )
-            };
+            });
             if !quick && !lanes_finite::<I, S>(n, m, new, new_tail) {
                 return false;
             }
+            // A pass ran from the start: write from the end, what it read last first.
+            read = !(quick && check == SgdCheck::Bounded);
         }
-        if whole < n {
-            S::store_masked(pp.add(whole), m, new_tail());
-        }
-        for k in (0..whole).step_by(l).rev() {
-            S::store(pp.add(k), new(k));
+        if read {
+            if whole < n {
+                S::store_masked(pp.add(whole), m, new_tail());
+            }
+            for k in (0..whole).step_by(l).rev() {
+                S::store(pp.add(k), new(k));
+            }
+        } else {
+            // No pass: from the start, where a training step's backward pass wrote the
+            // gradients last (those of the first layer).
+            for k in (0..whole).step_by(l) {
+                S::store(pp.add(k), new(k));
+            }
+            if whole < n {
+                S::store_masked(pp.add(whole), m, new_tail());
+            }
         }
     }
     true

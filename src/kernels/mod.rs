@@ -363,6 +363,26 @@ pub(crate) enum SgdCheck {
     /// finite. Where that bound fails (a huge or non-finite parameter, a large learning
     /// rate) the `Full` check decides, so the answer is always exactly `Full`'s.
     FiniteGrads,
+    /// As `FiniteGrads`, for parameters the caller has also found within that bound
+    /// (`__private::params_bounded`): nothing is read before the update when
+    /// `|lr| ≤ 1/4`; otherwise the `Full` check decides.
+    Bounded,
+}
+
+impl SgdCheck {
+    /// Whether the check may stop at the bounds of [`SgdCheck::FiniteGrads`]: the learning
+    /// rate within `±1/4` (not NaN), the gradients known finite, and `bounded()` (run
+    /// only when needed) or the caller's word that the parameters are within theirs.
+    #[inline(always)]
+    pub(crate) fn quick<T: Scalar>(self, lr: T, bounded: impl FnOnce() -> bool) -> bool {
+        let quarter = T::of(0.25);
+        let lr_ok = lr <= quarter && -quarter <= lr;
+        match self {
+            SgdCheck::None | SgdCheck::Full => false,
+            SgdCheck::FiniteGrads => lr_ok && bounded(),
+            SgdCheck::Bounded => lr_ok,
+        }
+    }
 }
 
 /// Plain SGD, `p ← p − lr·g` for every element, on the vector kernels of [`path`], with
@@ -959,7 +979,8 @@ mod tests {
     /// edges, and with a check writes nothing when one new value (in a whole vector or in
     /// the masked tail) overflows or is NaN. `SgdCheck::FiniteGrads` (finite gradients
     /// only) answers as `Full` does: where its bound on the parameters holds (at its edge
-    /// too), and where it does not (a huge, infinite or NaN parameter, `|lr| > 1/4`).
+    /// too), and where it does not (a huge, infinite or NaN parameter, `|lr| > 1/4`);
+    /// `SgdCheck::Bounded` too, where the parameters are within the bound.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sgd_update_has_the_loops_bits() {
@@ -970,7 +991,13 @@ mod tests {
                     .zip(b)
                     .all(|(a, b)| a.as_f64().to_bits() == b.as_f64().to_bits())
             };
-            let checks = [SgdCheck::None, SgdCheck::Full, SgdCheck::FiniteGrads];
+            // `Bounded` only where the parameters are within its bound (its contract).
+            let checks = [
+                SgdCheck::None,
+                SgdCheck::Full,
+                SgdCheck::FiniteGrads,
+                SgdCheck::Bounded,
+            ];
             for p in [Path::Avx2, Path::Avx512] {
                 if p > cpu_path() {
                     continue;
@@ -1028,6 +1055,9 @@ mod tests {
                                 params.iter().zip(&g).map(|(&p, &g)| p - lr * g).collect();
                             assert!(loop_.iter().all(|v| v.is_finite()));
                             for c in checks {
+                                if c == SgdCheck::Bounded && bp.abs() > max / 4.0 {
+                                    continue;
+                                }
                                 let mut q = params.clone();
                                 assert_eq!(fma::sgd(p, &mut q, &g, lr, c), Some(true));
                                 assert!(same(&q, &loop_), "{c:?} n={n} spot={spot}");

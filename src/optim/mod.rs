@@ -157,8 +157,13 @@ pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
 /// A gradient block every value of which is finite, for
 /// [`Optimizer::try_step_finite`]: made only by [`FiniteGrads::new`], which checks, and by
 /// the training steps of staticnn after the backward pass checked the gradients it wrote.
+/// A training step may also know that every parameter it is about to update is finite
+/// and at most `MAX/4` in magnitude ([`params_bounded`](FiniteGrads::params_bounded)).
 #[derive(Debug)]
-pub struct FiniteGrads<'a, P>(&'a P);
+pub struct FiniteGrads<'a, P> {
+    grads: &'a P,
+    bounded: bool,
+}
 
 impl<P> Clone for FiniteGrads<'_, P> {
     fn clone(&self) -> Self {
@@ -180,18 +185,30 @@ impl<'a, P> FiniteGrads<'a, P> {
     where
         P: bytemuck::Pod,
     {
-        block::all_finite::<T, P>(grads).then_some(FiniteGrads(grads))
+        block::all_finite::<T, P>(grads).then_some(FiniteGrads {
+            grads,
+            bounded: false,
+        })
     }
 
     /// For gradients the caller has checked: the backward pass of a training step, which
-    /// checks them as it writes them.
-    pub(crate) fn checked(grads: &'a P) -> Self {
-        FiniteGrads(grads)
+    /// checks them as it writes them. `bounded`: the caller has also found every
+    /// parameter that the update will read finite and at most `MAX/4` in magnitude
+    /// (`__private::params_bounded`), and nothing changes them before the update.
+    pub(crate) fn checked(grads: &'a P, bounded: bool) -> Self {
+        FiniteGrads { grads, bounded }
     }
 
     /// The gradients.
     pub fn get(self) -> &'a P {
-        self.0
+        self.grads
+    }
+
+    /// Whether the training step that made this value found every parameter that the
+    /// update reads finite and at most `MAX/4` in magnitude (`false`: not known), so that
+    /// with `|lr| ≤ 1/4` plain SGD cannot leave a non-finite parameter and checks nothing.
+    pub fn params_bounded(&self) -> bool {
+        self.bounded
     }
 }
 

@@ -5,7 +5,7 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, FiniteGrads, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
+use super::{Decay, FiniteGrads, LearningRate, NonFiniteUpdate, VECTOR, all_finite, all_of, runs};
 use crate::kernels::SgdCheck;
 use crate::layout::{learned, learned_mut};
 use crate::{Optimizer, ParamBlock, Scalar, block};
@@ -217,15 +217,22 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
         self.update::<P>(params, grads, SgdCheck::Full)
     }
 
-    /// Without weight decay and where the vector kernels run, the check reads only the
-    /// parameters when `|lr| ≤ 1/4` (finite gradients cannot then overflow a parameter of
-    /// magnitude at most `MAX/4`), and the full check decides only where that bound fails.
+    /// Without weight decay and on targets with vector units, when `|lr| ≤ 1/4`, the
+    /// check reads only the parameters (finite gradients cannot then overflow a parameter
+    /// of magnitude at most `MAX/4`), and nothing at all when the training step found the
+    /// parameters within that bound ([`FiniteGrads::params_bounded`]); the full check
+    /// decides only where the bound fails.
     fn try_step_finite(
         &mut self,
         params: &mut P,
         grads: FiniteGrads<'_, P>,
     ) -> Result<(), NonFiniteUpdate> {
-        self.update::<P>(params, grads.get(), SgdCheck::FiniteGrads)
+        let check = if grads.params_bounded() {
+            SgdCheck::Bounded
+        } else {
+            SgdCheck::FiniteGrads
+        };
+        self.update::<P>(params, grads.get(), check)
     }
 }
 
@@ -259,8 +266,9 @@ impl<T: Scalar> Sgd<T, NoVelocity> {
 }
 
 /// Plain SGD, `θ ← θ − γ·g`: one loop over the whole block but its padding, no layout
-/// needed. The vector kernels where they run, else the portable loop, which checks every
-/// new value with any `check` but `None`.
+/// needed. The vector kernels where they run, else the portable loop, which on targets
+/// with vector units takes the bounds of `SgdCheck` as the kernels do, and elsewhere
+/// (microcontrollers, the smaller code) checks every new value with any `check` but `None`.
 #[inline]
 fn plain<T: Scalar, P: ParamBlock<T>>(
     lr: T,
@@ -279,7 +287,15 @@ fn plain<T: Scalar, P: ParamBlock<T>>(
     }
     // The one definition both passes use.
     let new = |p: T, g: T| p - lr * g;
+    let quick = || {
+        VECTOR
+            && check.quick(lr, || {
+                let four = T::of(4.0);
+                all_of(params.iter(), |&p| all_finite([p * four]))
+            })
+    };
     if check != SgdCheck::None
+        && !quick()
         && !all_of(params.iter().zip(grads), |(&p, &g)| all_finite([new(p, g)]))
     {
         return Err(NonFiniteUpdate);
