@@ -29,7 +29,7 @@ pub const BOUNDS_IN_FORWARD: bool = crate::kernels::FUSED_FINITE_CHECK;
 /// Whether every scalar of `block` is finite and at most `MAX/4` in magnitude (`4·v`
 /// finite: a power-of-two scaling, exact): the bound under which plain SGD with
 /// `|lr| ≤ 1/4` cannot overflow on finite gradients (see `kernels::SgdCheck`). Sums of
-/// `w − w` (zero for a finite `w`, NaN otherwise) in 16 accumulators, which vectorise;
+/// `4·v·0` (zero for a finite `4·v`, NaN otherwise) in 16 accumulators, which vectorise;
 /// always inlined, so that it runs on the vectors of the forward copy it is in.
 #[inline(always)]
 pub fn params_bounded<T: Scalar, P: Pod>(block: &P) -> bool {
@@ -40,8 +40,7 @@ pub fn params_bounded<T: Scalar, P: Pod>(block: &P) -> bool {
     let mut acc = [T::zero(); 16];
     for c in chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            let w = v * four;
-            *a += w - w;
+            *a += v * four * T::zero();
         }
     }
     acc.iter().all(|&a| a == T::zero()) && rest.iter().all(|&v| (v * four).is_finite())

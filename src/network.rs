@@ -354,7 +354,10 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// The guarantee that an error loses nothing costs no memory beyond a copy of the
     /// persistent state (running statistics, usually small) on the stack, and one read-only
     /// pass of the optimiser over the parameters, gradients and its state before it writes
-    /// them (see [`optim`](crate::optim#non-finite-updates)).
+    /// them (see [`optim`](crate::optim#non-finite-updates)). Plain [`Sgd`](crate::Sgd)
+    /// (no weight decay, `|lr| ≤ 1/4`) needs no such pass: the backward pass checked the
+    /// gradients as it wrote them, and the forward the parameters as it read them
+    /// ([`Optimizer::try_step_finite`](crate::optim::Optimizer::try_step_finite)).
     ///
     /// `opt` is any [`Optimizer`](crate::Optimizer) of this network's parameters (every
     /// one is an [`OptimizerOf`] them, which words the error when it is not); the error

@@ -294,7 +294,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let () = __AtLeastTwo::<{ B }>::OK;
             }
         }
-    });
+    })
+    .collect::<Vec<_>>();
     let train_steps = (0..n).map(|k| {
         let (fwdt, v, f, a) = (&lt_forward_train[k], values[k], fields[k], &aux[k]);
         let src = if k == 0 {
@@ -690,7 +691,6 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
             ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
-                #(#batch_guards)*
                 #[cfg(target_arch = "x86_64")]
                 if #pv::avx2_forward() {
                     // SAFETY: `avx2_forward` says that the CPU runs AVX2 and FMA.
@@ -795,6 +795,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
             ) -> &'t #sn::SMatrix<T, #output, { B }> {
+                #(#batch_guards)*
                 self.__forward_train_on::<{ B }, false, R>(x, tape, rng).0
             }
 
@@ -804,6 +805,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
             ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
+                #(#batch_guards)*
                 self.__forward_train_on::<{ B }, { #pv::BOUNDS_IN_FORWARD }, R>(x, tape, rng)
             }
 

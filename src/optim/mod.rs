@@ -40,7 +40,11 @@
 //! more pass over the parameters, the gradients and the state per step. For Adam and
 //! RMSprop that pass first tries a quick bound without the square root and the division
 //! (it vouches for ordinary values; `BOUND` in the source says why it is sound) and repeats
-//! the exact computation only when the bound cannot vouch for every element. Measured on
+//! the exact computation only when the bound cannot vouch for every element. A training
+//! step calls [`Optimizer::try_step_finite`], which knows that the gradients are finite
+//! and, from the forward pass, usually that every parameter is at most `MAX/4` in
+//! magnitude: plain [`Sgd`] without weight decay then needs no checking pass at all when
+//! `|lr| ≤ 1/4` (W5's update: 13 % of its step before, 7 % after). Measured on
 //! the parameter block of W4 (110 k `f32`, x86-64 with AVX, one thread; medians of 400
 //! alternated calls), `step` → `try_step`: plain SGD 9.8 → 22 µs, SGD with momentum
 //! 26 → 66 µs, Adam 54 → 86 µs, RMSprop 42 → 85 µs. In whole training steps (criterion,
