@@ -23,6 +23,33 @@ pub use crate::layers::pool::ReluMaxPool;
 /// check them as they store them) rather than checking the whole gradient block afterwards.
 pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;
 
+/// Whether the generated `Network::forward_train_bounded` checks each layer's parameters
+/// after its forward ([`params_bounded`]): where the vector kernels check the gradients as
+/// they store them, so that a training step with plain SGD reads the gradients and the
+/// parameters once, in the update. Elsewhere (microcontrollers) it says `false`, which
+/// leaves the check to the optimiser, as before.
+pub const BOUNDS_IN_FORWARD: bool = crate::kernels::FUSED_FINITE_CHECK;
+
+/// Whether every scalar of `block` is finite and at most `MAX/4` in magnitude (`4·v`
+/// finite: a power-of-two scaling, exact): the bound under which plain SGD with
+/// `|lr| ≤ 1/4` cannot overflow on finite gradients (see `kernels::SgdCheck`). Sums of
+/// `4·v·0` (zero for a finite `4·v`, NaN otherwise) in 16 accumulators, which vectorise;
+/// always inlined, so that it runs on the vectors of the forward copy it is in.
+#[inline(always)]
+pub fn params_bounded<T: Scalar, P: Pod>(block: &P) -> bool {
+    let values = crate::block::as_slice::<T, P>(block);
+    let four = T::of(4.0);
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    let mut acc = [T::zero(); 16];
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v * four * T::zero();
+        }
+    }
+    acc.iter().all(|&a| a == T::zero()) && rest.iter().all(|&v| (v * four).is_finite())
+}
+
 /// Whether the generated `Network::forward` runs its copy compiled for AVX2 + FMA: on
 /// x86-64 when the products' [`path`](crate::kernels::path) is AVX2 or wider (so
 /// `STATICNN_KERNELS=portable` runs the baseline copy) and the target does not enable AVX2

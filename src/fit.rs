@@ -53,7 +53,7 @@ use bytemuck::Zeroable;
 
 use crate::data::{Augment, DataError, Dataset, Loader, Targets};
 use crate::network::TrainError;
-use crate::optim::clip_grad_norm;
+use crate::optim::{FiniteGrads, clip_grad_norm};
 use crate::regularize::{MaxNorm, Penalty};
 use crate::schedule::{Constant, Schedule};
 use crate::{
@@ -217,6 +217,13 @@ impl<N: ?Sized, F: FnMut(&N, &EpochStats) -> Control> Callback<N> for OnEpoch<N,
 /// [`ClipGradNorm`], [`Penalize`] (any [`Penalty`], such as [`L2`](crate::regularize::L2)),
 /// [`MaxNorm`]; [`before_update`] makes one from a closure.
 pub trait StepHook<T: Scalar, P> {
+    /// Whether [`before_update`](StepHook::before_update) leaves the gradients as they
+    /// are (`false` unless a hook says so): the step then tells the optimiser that they
+    /// are finite, as the backward pass found them ([`Optimizer::try_step_finite`]), which
+    /// lets plain SGD check less. `()`, [`MaxNorm`] and pairs of such hooks set it. A hook
+    /// that sets it and still changes the gradients may have a non-finite update written.
+    const KEEPS_GRADIENTS: bool = false;
+
     /// After the backward pass, before the update: `grads` holds the batch's loss gradient
     /// (finite) and may be changed; `loss` is the batch loss and may be added to (a
     /// penalty's value). A non-finite loss or update afterwards fails the step as
@@ -230,10 +237,14 @@ pub trait StepHook<T: Scalar, P> {
 }
 
 impl<T: Scalar, P> StepHook<T, P> for () {
+    const KEEPS_GRADIENTS: bool = true;
+
     fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
 }
 
 impl<T: Scalar, P, A: StepHook<T, P>, B: StepHook<T, P>> StepHook<T, P> for (A, B) {
+    const KEEPS_GRADIENTS: bool = A::KEEPS_GRADIENTS && B::KEEPS_GRADIENTS;
+
     fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T) {
         self.0.before_update(params, grads, loss);
         self.1.before_update(params, grads, loss);
@@ -269,6 +280,8 @@ impl<T: Scalar, P: ParamBlock<T>, R: Penalty> StepHook<T, P> for Penalize<R> {
 
 /// The max-norm constraint, applied after every update.
 impl<T: Scalar, P: ParamBlock<T>> StepHook<T, P> for MaxNorm {
+    const KEEPS_GRADIENTS: bool = true;
+
     fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
 
     fn after_update(&mut self, params: &mut P) {
@@ -695,7 +708,13 @@ where
     // Running statistics change in the forward pass: keep them to restore on failure.
     let state = *net.state();
     let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
-    let y = net.forward_train(x, &mut work.tape, rng);
+    // The parameters' bound only serves hooks that keep the gradients (then the update
+    // trusts them); otherwise the optimiser checks everything itself.
+    let (y, bounded) = if H::KEEPS_GRADIENTS {
+        net.forward_train_bounded(x, &mut work.tape, rng)
+    } else {
+        (net.forward_train(x, &mut work.tape, rng), false)
+    };
     let mut loss = N::Loss::default().loss_and_grad(y, target, &mut dy);
     let finite = net.backward_overwrite_finite(x, &mut work.tape, &dy, &mut work.grads, None)
         && loss.is_finite();
@@ -708,7 +727,13 @@ where
             loss: loss.as_f64(),
         });
     }
-    if opt.try_step(net.params_mut(), &work.grads).is_err() {
+    let updated = if H::KEEPS_GRADIENTS {
+        // The backward pass checked the gradients, and the hook left them alone.
+        opt.try_step_finite(net.params_mut(), FiniteGrads::checked(&work.grads, bounded))
+    } else {
+        opt.try_step(net.params_mut(), &work.grads)
+    };
+    if updated.is_err() {
         *net.state_mut() = state;
         return Err(TrainError::NonFiniteUpdate {
             loss: loss.as_f64(),

@@ -105,6 +105,22 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         rng: &mut R,
     ) -> &'t SMatrix<T, OUT, B>;
 
+    /// [`forward_train`](Network::forward_train), and whether every parameter is finite
+    /// and at most `MAX/4` in magnitude, which a training step passes on to the optimiser
+    /// ([`FiniteGrads`](crate::optim::FiniteGrads)) so that plain SGD needs no check pass.
+    /// The networks of `network!` check each layer's parameters just after its forward
+    /// read them (still in the cache) on targets with vector units; the default, and
+    /// those targets without, say `false` (not known), which costs nothing.
+    #[doc(hidden)]
+    fn forward_train_bounded<'t, const B: usize, R: Rng + ?Sized>(
+        &mut self,
+        x: &SMatrix<T, IN, B>,
+        tape: &'t mut Self::Tape<B>,
+        rng: &mut R,
+    ) -> (&'t SMatrix<T, OUT, B>, bool) {
+        (self.forward_train(x, tape, rng), false)
+    }
+
     /// Backward pass after [`forward_train`](Network::forward_train) on the same `x` and
     /// `tape`: given `dy`, the loss gradient with respect to the output, **adds** the gradient
     /// of every parameter to `grads` (zero it first, or accumulate over micro-batches) and,
@@ -338,7 +354,10 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// The guarantee that an error loses nothing costs no memory beyond a copy of the
     /// persistent state (running statistics, usually small) on the stack, and one read-only
     /// pass of the optimiser over the parameters, gradients and its state before it writes
-    /// them (see [`optim`](crate::optim#non-finite-updates)).
+    /// them (see [`optim`](crate::optim#non-finite-updates)). Plain [`Sgd`](crate::Sgd)
+    /// (no weight decay, `|lr| ≤ 1/4`) needs no such pass: the backward pass checked the
+    /// gradients as it wrote them, and the forward the parameters as it read them
+    /// ([`Optimizer::try_step_finite`](crate::optim::Optimizer::try_step_finite)).
     ///
     /// `opt` is any [`Optimizer`](crate::Optimizer) of this network's parameters (every
     /// one is an [`OptimizerOf`] them, which words the error when it is not); the error
@@ -368,7 +387,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         // Running statistics change in the forward pass: keep them to restore on failure.
         let state = *self.state();
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
-        let y = self.forward_train(x, tape, rng);
+        let (y, bounded) = self.forward_train_bounded(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
         let finite = self.backward_overwrite_finite(x, tape, &dy, grads, None) && loss.is_finite();
         if !finite {
@@ -377,7 +396,10 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
                 loss: loss.as_f64(),
             });
         }
-        if opt.try_step(self.params_mut(), grads).is_err() {
+        // The backward pass checked the gradients, the forward perhaps bounded the
+        // parameters (unchanged since): the optimiser may check less.
+        let grads = crate::optim::FiniteGrads::checked(&*grads, bounded);
+        if opt.try_step_finite(self.params_mut(), grads).is_err() {
             *self.state_mut() = state;
             return Err(TrainError::NonFiniteUpdate {
                 loss: loss.as_f64(),

@@ -309,19 +309,28 @@ fn callbacks_see_the_network() {
 
 /// Trains three epochs by hand with `train_step`, as `fit` did before its step hook.
 fn by_hand(seed: u64, xs: &[[f32; 4]], ys: &[usize]) -> Net<f32> {
+    by_hand_with(seed, xs, ys, Adam::new(0.02f32))
+}
+
+/// [`by_hand`] with the optimiser `opt`.
+fn by_hand_with<O: Optimizer<f32, NetParams<f32>>>(
+    seed: u64,
+    xs: &[[f32; 4]],
+    ys: &[usize],
+    mut opt: O,
+) -> Net<f32> {
     let data = Dataset::new(xs, ys).unwrap();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
     let mut net = Net::<f32>::new(&mut rng);
     let (mut tape, mut grads) = (Net::<f32>::tape::<4>(), Net::<f32>::gradients());
     let mut order = vec![0; xs.len()];
     let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
-    let mut adam = Adam::new(0.02f32);
     let mut x = SMatrix::<f32, 4, 4>::zeros();
     let mut t = [ClassIndex::<3>::default(); 4];
     for _ in 0..3 {
         loader.start_epoch(&mut rng);
         while loader.next_batch(&mut x, &mut t, &mut rng).is_some() {
-            net.train_step(&x, &t, &mut grads, &mut tape, &mut adam, &mut rng)
+            net.train_step(&x, &t, &mut grads, &mut tape, &mut opt, &mut rng)
                 .unwrap();
         }
     }
@@ -349,6 +358,37 @@ fn plain_step_is_train_step() {
         )
         .unwrap();
     assert_eq!(net, by_hand(15, &xs, &ys));
+}
+
+/// With plain SGD, a step is `train_step` exactly whether the hook keeps the gradients
+/// (`()`: the update trusts the backward pass and the forward's bound on the parameters,
+/// `Optimizer::try_step_finite`) or may change them (a closure: `try_step` checks all).
+#[test]
+fn plain_sgd_step_is_train_step_whatever_the_hook() {
+    let (xs, ys) = clusters::<f32>(24, 14);
+    let data = Dataset::new(&xs, &ys).unwrap();
+    let expected = by_hand_with(15, &xs, &ys, Sgd::new(0.2f32));
+    for keeps in [true, false] {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(15);
+        let mut net = Net::<f32>::new(&mut rng);
+        let mut work = Workspace::new(&net, Batch::<4>);
+        let mut order = vec![0; 24];
+        let mut loader = Loader::new(data, &mut order, Remainder::Drop).unwrap();
+        let mut sgd = Sgd::new(0.2f32);
+        if keeps {
+            Fit::new(3)
+                .run(&mut net, &mut sgd, &mut loader, data, &mut work, &mut rng)
+                .unwrap();
+        } else {
+            Fit::new(3)
+                .step_hook(before_update(
+                    |_: &NetParams<f32>, _: &mut NetParams<f32>| 0.0,
+                ))
+                .run(&mut net, &mut sgd, &mut loader, data, &mut work, &mut rng)
+                .unwrap();
+        }
+        assert_eq!(net, expected, "keeps={keeps}");
+    }
 }
 
 /// Step hooks: gradient clipping bounds every update's gradient, a penalty is the same as

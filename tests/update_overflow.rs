@@ -7,7 +7,7 @@
 use staticnn::data::{Dataset, Loader, Remainder};
 use staticnn::fit::{Batch, Fit, FitError, Workspace};
 use staticnn::network::TrainError;
-use staticnn::optim::{AdamConfig, AdamWConfig, Decay, RmsPropConfig, SgdConfig};
+use staticnn::optim::{AdamConfig, AdamWConfig, Decay, FiniteGrads, RmsPropConfig, SgdConfig};
 use staticnn::prelude::*;
 use staticnn::rand::SeedableRng;
 use staticnn::rand::rngs::Xoshiro128PlusPlus;
@@ -33,6 +33,11 @@ network! {
 
 network! {
     struct Line { input: 1, Linear(1), loss: Mse }
+}
+
+network! {
+    /// A residual block: its train-mode forward is written by `macros/src/residual.rs`.
+    struct Res { input: 3, Linear(4), Residual(Linear(4), Tanh), Linear(2), loss: Mse }
 }
 
 /// The bytes of a network: parameters and running statistics.
@@ -256,8 +261,8 @@ fn a_successful_try_step_is_step() {
     fn same<O: Optimizer<f32, NormedParams<f32>> + Copy>(opt: O, state: impl Fn(&O) -> Vec<u8>) {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(8);
         let net = Normed::<f32>::new(&mut rng);
-        let (mut a, mut b) = (*net.params(), *net.params());
-        let (mut opt_a, mut opt_b) = (opt, opt);
+        let (mut a, mut b, mut c) = (*net.params(), *net.params(), *net.params());
+        let (mut opt_a, mut opt_b, mut opt_c) = (opt, opt, opt);
         for k in 0..3 {
             let mut g = NormedParams::<f32>::zeroed();
             for (i, v) in staticnn::block::as_mut_slice::<f32, _>(&mut g)
@@ -268,8 +273,14 @@ fn a_successful_try_step_is_step() {
             }
             opt_a.step(&mut a, &g);
             opt_b.try_step(&mut b, &g).expect("a finite update");
+            let finite = FiniteGrads::new::<f32>(&g).expect("finite gradients");
+            opt_c
+                .try_step_finite(&mut c, finite)
+                .expect("a finite update");
             assert_eq!(block(&a), block(&b));
+            assert_eq!(block(&a), block(&c));
             assert_eq!(state(&opt_a), state(&opt_b));
+            assert_eq!(state(&opt_a), state(&opt_c));
         }
     }
     let momentum = SgdConfig {
@@ -298,4 +309,106 @@ fn a_successful_try_step_is_step() {
         let (v, a, b) = o.averages();
         [block(v), block(a), block(b)].concat()
     });
+}
+
+/// Plain SGD told that the gradients are finite (`try_step_finite`, what `train_step` and
+/// `fit` call) checks only the parameters while `|lr| ≤ 1/4`, and answers exactly as
+/// `try_step` does: it refuses an update that overflows a parameter near the largest
+/// `f32` or starts from a NaN or infinite one, writing nothing, and takes, with `step`'s
+/// bits, an update that its bound on the parameters cannot vouch for but that stays finite.
+#[test]
+fn sgd_on_finite_gradients_refuses_what_try_step_refuses() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+    let net = Small::<f32>::new(&mut rng);
+    // The learned scalars (the block may end with padding, which no optimiser touches).
+    let n = Small::<f32>::PARAMS;
+    let mut g = SmallParams::<f32>::zeroed();
+    for (i, v) in staticnn::block::as_mut_slice::<f32, _>(&mut g)
+        .iter_mut()
+        .enumerate()
+    {
+        *v = (i % 5) as f32 * 0.3 - 0.6;
+    }
+    for lr in [0.01f32, 0.25, -0.25, 0.5] {
+        for spot in [0, n / 2, n - 1] {
+            // (parameter, gradient, refused)
+            let cases = [
+                (f32::MAX, f32::MAX.copysign(-lr), true),
+                (-f32::MAX, f32::MAX.copysign(lr), true),
+                (f32::NAN, 0.5, true),
+                (f32::INFINITY, 0.0, true),
+                (3e38, 1.0, false),
+                (f32::MAX / 4.0, f32::MAX.copysign(-lr), false),
+            ];
+            for (p, dp, refused) in cases {
+                let (mut params, mut grads) = (*net.params(), g);
+                staticnn::block::as_mut_slice::<f32, _>(&mut params)[spot] = p;
+                staticnn::block::as_mut_slice::<f32, _>(&mut grads)[spot] = dp;
+                // The reference: the full check, then the step it stands for.
+                let (mut full, mut stepped) = (params, params);
+                let expected = Sgd::new(lr).try_step(&mut full, &grads);
+                Sgd::new(lr).step(&mut stepped, &grads);
+                let before = params;
+                let finite = FiniteGrads::new::<f32>(&grads).expect("finite gradients");
+                let got = Sgd::new(lr).try_step_finite(&mut params, finite);
+                assert_eq!(got, expected, "lr={lr} spot={spot} p={p} g={dp}");
+                assert_eq!(expected.is_err(), refused, "lr={lr} spot={spot} p={p}");
+                if got.is_err() {
+                    assert_eq!(block(&params), block(&before));
+                } else {
+                    assert_eq!(block(&params), block(&stepped));
+                }
+            }
+        }
+    }
+}
+
+/// `train_step` with plain SGD is `forward_train`, the loss, `backward_overwrite` and
+/// `step`, bit for bit, whatever its forward found about the parameters (`network!`'s
+/// `forward_train_bounded`, with and without residual blocks): within the bound (no check
+/// before the update for `|lr| ≤ 1/4`), and with a parameter past it (`3e38 > MAX/4`,
+/// on an input that is zero, so that the loss stays finite), where the optimiser checks.
+#[test]
+fn train_step_with_sgd_is_its_operations_whatever_the_bound() {
+    fn same<N: Supervised<f32, 3, 2, Loss = Mse> + Copy + PartialEq + std::fmt::Debug>(mut net: N) {
+        let (mut x, t) = batch();
+        x.row_mut(0).fill(0.0);
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(6);
+        let (mut tape, mut grads) = (N::tape::<4>(), N::gradients());
+        let (_, bounded) = net.forward_train_bounded(&x, &mut tape, &mut rng);
+        assert_eq!(bounded, staticnn::__private::BOUNDS_IN_FORWARD);
+        // A first-layer weight whose gradient is zero (its input is): past the bound.
+        let mut dy = SMatrix::<f32, 2, 4>::zeros();
+        let y = *net.forward_train(&x, &mut tape, &mut rng);
+        Mse.loss_and_grad(&y, &t, &mut dy);
+        net.backward_overwrite(&x, &mut tape, &dy, &mut grads, None);
+        let spot = (0..N::LAYERS[0].params)
+            .find(|&k| staticnn::block::as_slice::<f32, _>(&grads)[k] == 0.0)
+            .expect("a weight of the zero input");
+        let mut huge = net;
+        staticnn::block::as_mut_slice::<f32, _>(huge.params_mut())[spot] = 3e38;
+        let (_, bounded) = huge.forward_train_bounded(&x, &mut tape, &mut rng);
+        assert!(!bounded);
+        for start in [net, huge] {
+            for lr in [0.01f32, 0.25, -0.25, 0.3] {
+                let (mut a, mut b) = (start, start);
+                let (mut rng_a, mut rng_b) = (rng.clone(), rng.clone());
+                for _ in 0..3 {
+                    let loss = a
+                        .train_step(&x, &t, &mut grads, &mut tape, &mut Sgd::new(lr), &mut rng_a)
+                        .expect("a finite step");
+                    let y = *b.forward_train(&x, &mut tape, &mut rng_b);
+                    let by_hand = Mse.loss_and_grad(&y, &t, &mut dy);
+                    let mut g = N::gradients();
+                    b.backward_overwrite(&x, &mut tape, &dy, &mut g, None);
+                    Sgd::new(lr).step(b.params_mut(), &g);
+                    assert_eq!(loss.to_bits(), by_hand.to_bits());
+                    assert_eq!(bytes(&a), bytes(&b), "lr={lr}");
+                }
+            }
+        }
+    }
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(10);
+    same(Small::<f32>::new(&mut rng));
+    same(Res::<f32>::new(&mut rng));
 }

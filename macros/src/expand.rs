@@ -339,7 +339,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 let () = __AtLeastTwo::<{ B }>::OK;
             }
         }
-    });
+    })
+    .collect::<Vec<_>>();
     // A `ReLU` (not the first layer) followed by a max pooling trains as one step
     // (`__private::ReluMaxPool`): one pass over the image forward, writing both layers'
     // outputs to the tape, and one backward, which reads the pooling's input (the `ReLU`'s
@@ -370,7 +371,12 @@ pub fn expand(plan: &Plan) -> TokenStream {
         if k >= 1 && relu_pool[k - 1] {
             return TokenStream::new();
         }
-        quote!(#fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
+        quote! {
+            #fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);
+            if BOUND {
+                __bounded &= #pv::params_bounded::<T, _>(&self.params.#f);
+            }
+        }
     });
 
     // Backward: the last layer reads `dy`; gradients then ping-pong between two buffers.
@@ -745,29 +751,50 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
 
             /// The train-mode forward's steps, inlined into `Network::forward_train` and,
-            /// on x86-64, into its copy compiled for AVX2 + FMA.
+            /// on x86-64, into its copy compiled for AVX2 + FMA. With `BOUND` (for
+            /// `Network::forward_train_bounded`), each layer's parameters are checked
+            /// against `staticnn::__private::params_bounded` just after its forward read
+            /// them; the result says whether all are (`false` without `BOUND`).
             #[inline(always)]
-            fn __forward_train<'t, const B: usize, R: #pv::Rng + ?Sized>(
+            fn __forward_train<'t, const B: usize, const BOUND: bool, R: #pv::Rng + ?Sized>(
                 &mut self,
                 x: &#sn::SMatrix<T, #input_w, { B }>,
                 tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
-            ) -> &'t #sn::SMatrix<T, #output, { B }> {
+            ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
+                let mut __bounded = BOUND;
                 #train_body
-                &tape.#last
+                (&tape.#last, __bounded)
             }
 
             /// `Network::forward_train` compiled for AVX2 + FMA, as `__forward_avx2` is
             /// for `forward`: the same operations, so the same bits.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            fn __forward_train_avx2<'t, const B: usize, R: #pv::Rng + ?Sized>(
+            fn __forward_train_avx2<'t, const B: usize, const BOUND: bool, R: #pv::Rng + ?Sized>(
                 &mut self,
                 x: &#sn::SMatrix<T, #input_w, { B }>,
                 tape: &'t mut #tape_ty<T, { B }>,
                 rng: &mut R,
-            ) -> &'t #sn::SMatrix<T, #output, { B }> {
-                self.__forward_train::<{ B }, R>(x, tape, rng)
+            ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
+                self.__forward_train::<{ B }, BOUND, R>(x, tape, rng)
+            }
+
+            /// `Network::forward_train` (`BOUND` false) and
+            /// `Network::forward_train_bounded` (`BOUND`), on the copy the CPU runs best.
+            #[inline(always)]
+            fn __forward_train_on<'t, const B: usize, const BOUND: bool, R: #pv::Rng + ?Sized>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &'t mut #tape_ty<T, { B }>,
+                rng: &mut R,
+            ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
+                #[cfg(target_arch = "x86_64")]
+                if #pv::avx2_forward() {
+                    // SAFETY: `avx2_forward` says that the CPU runs AVX2 and FMA.
+                    return unsafe { self.__forward_train_avx2::<{ B }, BOUND, R>(x, tape, rng) };
+                }
+                self.__forward_train::<{ B }, BOUND, R>(x, tape, rng)
             }
 
             /// The backward pass of `Network::backward` (`SET` false: the layers add their
@@ -867,12 +894,17 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 rng: &mut R,
             ) -> &'t #sn::SMatrix<T, #output, { B }> {
                 #(#batch_guards)*
-                #[cfg(target_arch = "x86_64")]
-                if #pv::avx2_forward() {
-                    // SAFETY: `avx2_forward` says that the CPU runs AVX2 and FMA.
-                    return unsafe { self.__forward_train_avx2::<{ B }, R>(x, tape, rng) };
-                }
-                self.__forward_train::<{ B }, R>(x, tape, rng)
+                self.__forward_train_on::<{ B }, false, R>(x, tape, rng).0
+            }
+
+            fn forward_train_bounded<'t, const B: usize, R: #pv::Rng + ?Sized>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input_w, { B }>,
+                tape: &'t mut #tape_ty<T, { B }>,
+                rng: &mut R,
+            ) -> (&'t #sn::SMatrix<T, #output, { B }>, bool) {
+                #(#batch_guards)*
+                self.__forward_train_on::<{ B }, { #pv::BOUNDS_IN_FORWARD }, R>(x, tape, rng)
             }
 
             #[inline]

@@ -280,7 +280,12 @@ pub fn code(layers: &[Layer], input: &W, output: &W, items: &Items) -> Code {
                 &items.aux[*k],
             );
             let src = tape_view(*src);
-            quote!(#fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);)
+            quote! {
+                #fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);
+                if BOUND {
+                    __bounded &= #pv::params_bounded::<T, _>(&self.params.#f);
+                }
+            }
         }
         Op::Join { h, body, skip } => {
             let (a, b, f) = (tape_view(*body), tape_view(*skip), &layers[*h].field);

@@ -75,7 +75,7 @@ use core::arch::x86_64::{
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 
-use super::Path;
+use super::{Path, SgdCheck};
 use crate::Scalar;
 
 /// The widest vector path this CPU runs: AVX-512 when it has AVX-512F (with AVX2 and FMA),
@@ -2123,10 +2123,10 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
 // θ ← θ − γ·g
 
 /// Plain SGD, `p ← p − lr·g` for every element (a multiplication, then a subtraction: the
-/// portable loop's two roundings, so its bits), on the vector `path`. With `check`, a
-/// read-only pass first makes sure that every new value is finite; if one is not, nothing
-/// is written and the result is `Some(false)`. Returns `None` (nothing done) when `path` is
-/// not a vector path this CPU runs, or `T` is neither `f32` nor `f64`.
+/// portable loop's two roundings, so its bits), on the vector `path`. With a `check`, a
+/// read-only pass first makes sure that every new value is finite (see [`SgdCheck`]); if
+/// one is not, nothing is written and the result is `Some(false)`. Returns `None` (nothing
+/// done) when `path` is not a vector path this CPU runs, or `T` is neither `f32` nor `f64`.
 ///
 /// The portable loop is compiled for the target's baseline (SSE2 on x86-64: 4 `f32` a
 /// vector); this one takes 16 with AVX-512 (W3's step spent 19 % of its time in the update).
@@ -2135,7 +2135,7 @@ pub(super) fn sgd<T: Scalar>(
     params: &mut [T],
     grads: &[T],
     lr: T,
-    check: bool,
+    check: SgdCheck,
 ) -> Option<bool> {
     if !runs(path) {
         return None;
@@ -2166,14 +2166,57 @@ pub(super) fn sgd<T: Scalar>(
     }
 }
 
-/// [`sgd`] on the instruction set `I`: the check (when asked) four vectors a trip into four
-/// sums of `v − v` (zero for a finite `v`, NaN otherwise), then the update.
+/// Whether `value(k)` is finite for every `k` of `0 .. whole` (steps of `l`) and, when
+/// `whole < n`, in the lanes `m` of `tail()`: four vectors a trip into four sums of
+/// `v − v` (zero for a finite `v`, NaN otherwise), added up once at the end.
+///
+/// # Safety
+/// The instruction set `I` (the caller is compiled for it); `value` and `tail` may do what
+/// the caller's bounds allow.
+#[inline(always)]
+unsafe fn lanes_finite<I, S: Lanes<I>>(
+    n: usize,
+    m: S::M,
+    value: impl Fn(usize) -> S::V,
+    tail: impl Fn() -> S::V,
+) -> bool {
+    let l = S::L;
+    let whole = n / l * l;
+    let quads = n / (4 * l) * (4 * l);
+    // SAFETY: the instruction set `I` (the caller).
+    unsafe {
+        let mut acc = [S::zeros(); 4];
+        for k in (0..quads).step_by(4 * l) {
+            for (q, a) in acc.iter_mut().enumerate() {
+                let v = value(k + q * l);
+                *a = S::plus(*a, S::minus(v, v));
+            }
+        }
+        for k in (quads..whole).step_by(l) {
+            let v = value(k);
+            acc[0] = S::plus(acc[0], S::minus(v, v));
+        }
+        if whole < n {
+            let v = tail();
+            acc[0] = S::plus(acc[0], S::keep(S::minus(v, v), m));
+        }
+        S::all_zero(S::plus(S::plus(acc[0], acc[1]), S::plus(acc[2], acc[3])))
+    }
+}
+
+/// [`sgd`] on the instruction set `I`: the check (when asked), then the update. After a
+/// checking pass, which runs from the start, the update runs from the end of the block to
+/// its start, so that it first meets the values the check read last, still in the cache;
+/// without one, from the start, where a training step wrote its last gradients (each
+/// element is independent of the others: the order changes no bit). With
+/// [`SgdCheck::FiniteGrads`] the check reads only the parameters when it can, with
+/// [`SgdCheck::Bounded`] nothing (see there).
 ///
 /// # Safety
 /// The CPU has the instruction set `I`, and the caller is compiled for it; `p` and `g` have
 /// the same length.
 #[inline(always)]
-unsafe fn sgd_lanes<I, S: Lanes<I>>(p: &mut [S], g: &[S], lr: S, check: bool) -> bool {
+unsafe fn sgd_lanes<I, S: Lanes<I>>(p: &mut [S], g: &[S], lr: S, check: SgdCheck) -> bool {
     assert_eq!(p.len(), g.len());
     let l = S::L;
     let n = p.len();
@@ -2191,33 +2234,41 @@ unsafe fn sgd_lanes<I, S: Lanes<I>>(p: &mut [S], g: &[S], lr: S, check: bool) ->
                 S::times(lrv, S::load_masked(gp.add(whole), m)),
             )
         };
-        if check {
-            let mut acc = [S::zeros(); 4];
-            let quads = n / (4 * l) * (4 * l);
-            for k in (0..quads).step_by(4 * l) {
-                for (q, a) in acc.iter_mut().enumerate() {
-                    let v = new(k + q * l);
-                    *a = S::plus(*a, S::minus(v, v));
-                }
-            }
-            for k in (quads..whole).step_by(l) {
-                let v = new(k);
-                acc[0] = S::plus(acc[0], S::minus(v, v));
-            }
-            if whole < n {
-                let v = new_tail();
-                acc[0] = S::plus(acc[0], S::keep(S::minus(v, v), m));
-            }
-            let sum = S::plus(S::plus(acc[0], acc[1]), S::plus(acc[2], acc[3]));
-            if !S::all_zero(sum) {
+        let mut read = false;
+        if check != SgdCheck::None {
+            // The bounds of `SgdCheck`: `|lr| ≤ 1/4`, and every `4·p` finite (checked
+            // here for `FiniteGrads`, known for `Bounded`).
+            let quick = check.quick(lr, || {
+                let four = S::broadcast(&S::of(4.0));
+                lanes_finite::<I, S>(
+                    n,
+                    m,
+                    |k| S::times(four, S::load(pp.add(k))),
+                    || S::times(four, S::load_masked(pp.add(whole), m)),
+                )
+            });
+            if !quick && !lanes_finite::<I, S>(n, m, new, new_tail) {
                 return false;
             }
+            // A pass ran from the start: write from the end, what it read last first.
+            read = !(quick && check == SgdCheck::Bounded);
         }
-        for k in (0..whole).step_by(l) {
-            S::store(pp.add(k), new(k));
-        }
-        if whole < n {
-            S::store_masked(pp.add(whole), m, new_tail());
+        if read {
+            if whole < n {
+                S::store_masked(pp.add(whole), m, new_tail());
+            }
+            for k in (0..whole).step_by(l).rev() {
+                S::store(pp.add(k), new(k));
+            }
+        } else {
+            // No pass: from the start, where a training step's backward pass wrote the
+            // gradients last (those of the first layer).
+            for k in (0..whole).step_by(l) {
+                S::store(pp.add(k), new(k));
+            }
+            if whole < n {
+                S::store_masked(pp.add(whole), m, new_tail());
+            }
         }
     }
     true
@@ -2230,7 +2281,7 @@ macro_rules! sgd_entry_points {
         /// The CPU has the instruction set; `p` and `g` have the same length.
         #[target_feature(enable = $features)]
         #[inline(never)]
-        unsafe fn $name(p: &mut [$t], g: &[$t], lr: $t, check: bool) -> bool {
+        unsafe fn $name(p: &mut [$t], g: &[$t], lr: $t, check: SgdCheck) -> bool {
             // SAFETY: the caller's.
             unsafe { sgd_lanes::<$isa, $t>(p, g, lr, check) }
         }

@@ -349,12 +349,53 @@ fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, ad
     blocked::input_grad(w, dy, dx, i, o, add);
 }
 
+/// What the SGD update checks before it writes anything (see [`sgd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SgdCheck {
+    /// Nothing: the update is written whatever it gives (`Optimizer::step`).
+    None,
+    /// Every new value, in a read-only pass over the parameters and the gradients.
+    Full,
+    /// As `Full`, for gradients the caller knows to be finite, which lets the check read
+    /// only the parameters when `|lr| ≤ 1/4`: if every `4·p` is finite (`|p| ≤ MAX/4`, a
+    /// power-of-two scaling, exact) and `|g| ≤ MAX`, then `|lr·g| ≤ MAX/4` (rounded no
+    /// higher, `MAX/4` being a value of `T`) and `|p − lr·g| ≤ MAX/2`: every new value is
+    /// finite. Where that bound fails (a huge or non-finite parameter, a large learning
+    /// rate) the `Full` check decides, so the answer is always exactly `Full`'s.
+    FiniteGrads,
+    /// As `FiniteGrads`, for parameters the caller has also found within that bound
+    /// (`__private::params_bounded`): nothing is read before the update when
+    /// `|lr| ≤ 1/4`; otherwise the `Full` check decides.
+    Bounded,
+}
+
+impl SgdCheck {
+    /// Whether the check may stop at the bounds of [`SgdCheck::FiniteGrads`]: the learning
+    /// rate within `±1/4` (not NaN), the gradients known finite, and `bounded()` (run
+    /// only when needed) or the caller's word that the parameters are within theirs.
+    #[inline(always)]
+    pub(crate) fn quick<T: Scalar>(self, lr: T, bounded: impl FnOnce() -> bool) -> bool {
+        let quarter = T::of(0.25);
+        let lr_ok = lr <= quarter && -quarter <= lr;
+        match self {
+            SgdCheck::None | SgdCheck::Full => false,
+            SgdCheck::FiniteGrads => lr_ok && bounded(),
+            SgdCheck::Bounded => lr_ok,
+        }
+    }
+}
+
 /// Plain SGD, `p ← p − lr·g` for every element, on the vector kernels of [`path`], with
-/// the bits of the portable loop (a multiplication, then a subtraction). With `check`,
+/// the bits of the portable loop (a multiplication, then a subtraction). With a `check`,
 /// nothing is written unless every new value is finite. `None` where no vector path runs
 /// (the caller takes its own loop); otherwise whether the update was written.
 #[inline]
-pub(crate) fn sgd<T: Scalar>(params: &mut [T], grads: &[T], lr: T, check: bool) -> Option<bool> {
+pub(crate) fn sgd<T: Scalar>(
+    params: &mut [T],
+    grads: &[T],
+    lr: T,
+    check: SgdCheck,
+) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if BLOCKED {
         return fma::sgd(path(), params, grads, lr, check);
@@ -937,15 +978,29 @@ mod tests {
     }
 
     /// The vector SGD update gives the portable loop's bits (`p − lr·g`, two roundings) on
-    /// every vector path this CPU runs and every length around the vectors' edges, and with
-    /// the check writes nothing when one new value (in a whole vector or in the masked
-    /// tail) overflows or is NaN.
+    /// every vector path this CPU runs, every check and every length around the vectors'
+    /// edges, and with a check writes nothing when one new value (in a whole vector or in
+    /// the masked tail) overflows or is NaN. `SgdCheck::FiniteGrads` (finite gradients
+    /// only) answers as `Full` does: where its bound on the parameters holds (at its edge
+    /// too), and where it does not (a huge, infinite or NaN parameter, `|lr| > 1/4`);
+    /// `SgdCheck::Bounded` too, where the parameters are within the bound.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sgd_update_has_the_loops_bits() {
-        fn check<T: Scalar>(big: f64) {
+        fn check<T: Scalar>(big: f64, max: f64) {
             let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
-            let lr = T::of(0.0137);
+            let same = |a: &[T], b: &[T]| {
+                a.iter()
+                    .zip(b)
+                    .all(|(a, b)| a.as_f64().to_bits() == b.as_f64().to_bits())
+            };
+            // `Bounded` only where the parameters are within its bound (its contract).
+            let checks = [
+                SgdCheck::None,
+                SgdCheck::Full,
+                SgdCheck::FiniteGrads,
+                SgdCheck::Bounded,
+            ];
             for p in [Path::Avx2, Path::Avx512] {
                 if p > cpu_path() {
                     continue;
@@ -953,36 +1008,70 @@ mod tests {
                 for n in (0..=70).chain([127, 128, 129, 1000]) {
                     let g: std::vec::Vec<T> = (0..n).map(|k| v(k + 3)).collect();
                     let start: std::vec::Vec<T> = (0..n).map(v).collect();
-                    for checked in [false, true] {
-                        let mut params = start.clone();
-                        assert_eq!(fma::sgd(p, &mut params, &g, lr, checked), Some(true));
-                        for k in 0..n {
-                            let e = start[k] - lr * g[k];
-                            assert_eq!(params[k].as_f64().to_bits(), e.as_f64().to_bits());
+                    for lr in [0.0137, -0.25, 0.3, 3.0].map(T::of) {
+                        let loop_: std::vec::Vec<T> =
+                            start.iter().zip(&g).map(|(&p, &g)| p - lr * g).collect();
+                        for c in checks {
+                            let mut params = start.clone();
+                            assert_eq!(fma::sgd(p, &mut params, &g, lr, c), Some(true));
+                            assert!(same(&params, &loop_), "{c:?} n={n}");
                         }
                     }
-                    // One value that overflows or is NaN, anywhere: nothing written.
+                    let lr = T::of(0.0137);
                     for spot in [0, n / 2, n.saturating_sub(1)]
                         .into_iter()
                         .filter(|_| n > 0)
                     {
-                        for bad in [big, f64::NAN] {
+                        // One value that overflows or is NaN, anywhere: nothing written.
+                        // The first two gradients are not finite (`Full` only).
+                        let bad = [
+                            (big, -big / 0.0137, false),
+                            (big, f64::NAN, false),
+                            (max, -max, true),
+                            (f64::NAN, 1.0, true),
+                            (f64::INFINITY, 0.0, true),
+                        ];
+                        for (bp, bg, finite) in bad {
+                            for c in [SgdCheck::Full, SgdCheck::FiniteGrads] {
+                                if c == SgdCheck::FiniteGrads && !finite {
+                                    continue;
+                                }
+                                let mut g = g.clone();
+                                let mut params = start.clone();
+                                params[spot] = T::of(bp);
+                                g[spot] = T::of(bg);
+                                let before = params.clone();
+                                assert_eq!(fma::sgd(p, &mut params, &g, lr, c), Some(false));
+                                assert!(same(&params, &before), "{c:?} n={n} spot={spot}");
+                            }
+                        }
+                        // Past the bound but finite (the full check decides: written), and
+                        // at the bound's edge (|p| = MAX/4, |g| = MAX, |lr| = 1/4).
+                        let fine = [(big, 1.0, 0.0137), (max / 4.0, -max, 0.25)];
+                        for (bp, bg, lr) in fine {
+                            let lr = T::of(lr);
                             let mut g = g.clone();
                             let mut params = start.clone();
-                            params[spot] = T::of(big);
-                            g[spot] = T::of(-bad / 0.0137);
-                            assert_eq!(fma::sgd(p, &mut params, &g, lr, true), Some(false));
-                            assert!(params.iter().zip(&start).enumerate().all(|(k, (a, b))| {
-                                k == spot || a.as_f64().to_bits() == b.as_f64().to_bits()
-                            }));
-                            assert_eq!(params[spot].as_f64(), T::of(big).as_f64());
+                            params[spot] = T::of(bp);
+                            g[spot] = T::of(bg);
+                            let loop_: std::vec::Vec<T> =
+                                params.iter().zip(&g).map(|(&p, &g)| p - lr * g).collect();
+                            assert!(loop_.iter().all(|v| v.is_finite()));
+                            for c in checks {
+                                if c == SgdCheck::Bounded && bp.abs() > max / 4.0 {
+                                    continue;
+                                }
+                                let mut q = params.clone();
+                                assert_eq!(fma::sgd(p, &mut q, &g, lr, c), Some(true));
+                                assert!(same(&q, &loop_), "{c:?} n={n} spot={spot}");
+                            }
                         }
                     }
                 }
             }
         }
-        check::<f32>(3e38);
-        check::<f64>(1.7e308);
+        check::<f32>(3e38, f32::MAX as f64);
+        check::<f64>(1.7e308, f64::MAX);
     }
 
     /// `path` is capped by what the CPU runs, and `set_path` by the CPU too; the products

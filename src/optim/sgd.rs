@@ -5,7 +5,8 @@ use core::fmt;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Decay, LearningRate, NonFiniteUpdate, all_finite, all_of, runs};
+use super::{Decay, FiniteGrads, LearningRate, NonFiniteUpdate, VECTOR, all_finite, all_of, runs};
+use crate::kernels::SgdCheck;
 use crate::layout::{learned, learned_mut};
 use crate::{Optimizer, ParamBlock, Scalar, block};
 
@@ -209,23 +210,42 @@ impl<T: Scalar, S> LearningRate<T> for Sgd<T, S> {
 impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
     fn step(&mut self, params: &mut P, grads: &P) {
         // Unchecked, the update cannot fail.
-        let _ = self.update::<P, false>(params, grads);
+        let _ = self.update::<P>(params, grads, SgdCheck::None);
     }
 
     fn try_step(&mut self, params: &mut P, grads: &P) -> Result<(), NonFiniteUpdate> {
-        self.update::<P, true>(params, grads)
+        self.update::<P>(params, grads, SgdCheck::Full)
+    }
+
+    /// Without weight decay and on targets with vector units, when `|lr| ≤ 1/4`, the
+    /// check reads only the parameters (finite gradients cannot then overflow a parameter
+    /// of magnitude at most `MAX/4`), and nothing at all when the training step found the
+    /// parameters within that bound ([`FiniteGrads::params_bounded`]); the full check
+    /// decides only where the bound fails.
+    fn try_step_finite(
+        &mut self,
+        params: &mut P,
+        grads: FiniteGrads<'_, P>,
+    ) -> Result<(), NonFiniteUpdate> {
+        let check = if grads.params_bounded() {
+            SgdCheck::Bounded
+        } else {
+            SgdCheck::FiniteGrads
+        };
+        self.update::<P>(params, grads.get(), check)
     }
 }
 
 impl<T: Scalar> Sgd<T, NoVelocity> {
-    /// One step; with `CHECK`, a read-only pass first makes sure every new parameter is
+    /// One step; with a `check`, a read-only pass first makes sure every new parameter is
     /// finite, and nothing is written if one is not. Always inlined, so that where the
     /// configuration is a constant (firmware: `Sgd::new`) only one of the loops is linked.
     #[inline(always)]
-    fn update<P: ParamBlock<T>, const CHECK: bool>(
+    fn update<P: ParamBlock<T>>(
         &self,
         params: &mut P,
         grads: &P,
+        check: SgdCheck,
     ) -> Result<(), NonFiniteUpdate> {
         assert!(
             self.config.momentum == 0.0,
@@ -236,24 +256,29 @@ impl<T: Scalar> Sgd<T, NoVelocity> {
         // links only the plain loop).
         let (lr, decay) = (self.lr, self.config.weight_decay);
         if decay.lambda == 0.0 {
-            plain::<T, P, CHECK>(lr, params, grads)
+            plain::<T, P>(lr, params, grads, check)
+        } else if check != SgdCheck::None {
+            decayed::<T, P, true>(lr, decay, params, grads)
         } else {
-            decayed::<T, P, CHECK>(lr, decay, params, grads)
+            decayed::<T, P, false>(lr, decay, params, grads)
         }
     }
 }
 
 /// Plain SGD, `θ ← θ − γ·g`: one loop over the whole block but its padding, no layout
-/// needed.
+/// needed. The vector kernels where they run, else the portable loop, which on targets
+/// with vector units takes the bounds of `SgdCheck` as the kernels do, and elsewhere
+/// (microcontrollers, the smaller code) checks every new value with any `check` but `None`.
 #[inline]
-fn plain<T: Scalar, P: ParamBlock<T>, const CHECK: bool>(
+fn plain<T: Scalar, P: ParamBlock<T>>(
     lr: T,
     params: &mut P,
     grads: &P,
+    check: SgdCheck,
 ) -> Result<(), NonFiniteUpdate> {
     let (params, grads) = (learned_mut::<T, P>(params), learned::<T, P>(grads));
     // The vector kernels where they run (x86-64): the same bits, 16 `f32` a vector.
-    if let Some(written) = crate::kernels::sgd(params, grads, lr, CHECK) {
+    if let Some(written) = crate::kernels::sgd(params, grads, lr, check) {
         return if written {
             Ok(())
         } else {
@@ -262,7 +287,17 @@ fn plain<T: Scalar, P: ParamBlock<T>, const CHECK: bool>(
     }
     // The one definition both passes use.
     let new = |p: T, g: T| p - lr * g;
-    if CHECK && !all_of(params.iter().zip(grads), |(&p, &g)| all_finite([new(p, g)])) {
+    let quick = || {
+        VECTOR
+            && check.quick(lr, || {
+                let four = T::of(4.0);
+                all_of(params.iter(), |&p| all_finite([p * four]))
+            })
+    };
+    if check != SgdCheck::None
+        && !quick()
+        && !all_of(params.iter().zip(grads), |(&p, &g)| all_finite([new(p, g)]))
+    {
         return Err(NonFiniteUpdate);
     }
     for (p, &g) in params.iter_mut().zip(grads) {
