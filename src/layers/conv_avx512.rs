@@ -37,6 +37,7 @@ use core::arch::x86_64::{
 };
 
 use super::conv::{ConvShape, Geom};
+use super::conv_avx512_dx as dxk;
 use super::conv_avx512_oc as oc;
 use crate::Scalar;
 use crate::kernels::{self, Path};
@@ -51,7 +52,7 @@ const WGRAD_REGS: usize = 31;
 /// The most output channels in one block of the weight-gradient kernel.
 const WGRAD_BLOCK: usize = 15;
 /// The widest kernel the weight-gradient kernel takes.
-const MAX_KW: usize = 7;
+pub(super) const MAX_KW: usize = 7;
 
 /// Whether a convolution runs on these kernels where the path is AVX-512: stride 1,
 /// dilation 1, one group, padding below the kernel (so that the input gradient is the
@@ -255,6 +256,11 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
     if let Some(dx) = dx {
         let (dx, wf) = (f32s_mut(dx), f32s_mut(wbuf));
         assert!(wf.len() == w.len() && dx.len() == x.len());
+        if const { dxk::applies(&S::GEOM, applies(&S::GEOM)) } {
+            // SAFETY: as in `forward`; `dxk::applies` holds; `wbuf` is `KK · CO` scalars.
+            unsafe { dxk::input_grad::<S>(w, dy, dx, wf) };
+            return true;
+        }
         // wf[j][o][KH−1−kh][KW−1−kw] = w[o][j][kh][kw].
         let (kh, kw, kk) = (g.kh, g.kw, g.kk());
         let kkf = g.co * kh * kw;
