@@ -22,7 +22,10 @@
 //!   gradient once), then summed across its lanes into `dW`;
 //! - input gradient: the forward kernel on the output gradient, with the kernel flipped
 //!   and the input and output channels swapped, padding `K − 1 − P`: the "full"
-//!   correlation, which writes every input gradient once (nothing to clear, no scatter).
+//!   correlation, which writes every input gradient once (nothing to clear, no scatter);
+//!   unpadded convolutions with a multiple of 16 output channels and narrow input rows
+//!   run vectorised over the output channels instead:
+//!   [`conv_avx512_dx`](super::conv_avx512_dx).
 //!
 //! Each kernel is compiled once per layer type, its geometry a constant, for AVX-512F; the
 //! layer calls it when [`applies`] and the run-time kernel path is
@@ -228,7 +231,8 @@ unsafe fn forward_any<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut 
 
 /// The backward of a batch when the kernels run: adds the weight and bias gradients,
 /// writes `dx` when given; `false` (nothing done) otherwise. `wbuf` holds the flipped
-/// kernel (`KK · CO` scalars).
+/// (or, for [`conv_avx512_dx`](super::conv_avx512_dx), rearranged) kernel (`KK · CO`
+/// scalars).
 #[inline(always)]
 pub(crate) fn backward<T: Scalar, S: ConvShape>(
     w: &[T],
