@@ -20,7 +20,10 @@
 //!   output channels or 16 positions of a row to a vector, whichever fills more lanes;
 //! - input gradient: the forward kernel on the output gradient, with the kernel flipped
 //!   and the input and output channels swapped, padding `K − 1 − P`: the "full"
-//!   correlation, which writes every input gradient once (nothing to clear, no scatter).
+//!   correlation, which writes every input gradient once (nothing to clear, no scatter);
+//!   unpadded convolutions with a multiple of 16 output channels and narrow input rows
+//!   run vectorised over the output channels instead:
+//!   [`conv_avx512_dx`](super::conv_avx512_dx).
 //!
 //! Each kernel is compiled once per layer type, its geometry a constant, for AVX-512F; the
 //! layer calls it when [`applies`] and the run-time kernel path is
@@ -35,6 +38,7 @@ use core::arch::x86_64::{
 };
 
 use super::conv::{ConvShape, Geom};
+use super::conv_avx512_dx as dxk;
 use super::conv_avx512_oc as oc;
 use super::conv_avx512_wgrad as wgrad;
 use crate::Scalar;
@@ -226,7 +230,8 @@ unsafe fn forward_any<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut 
 
 /// The backward of a batch when the kernels run: adds the weight and bias gradients,
 /// writes `dx` when given; `false` (nothing done) otherwise. `wbuf` holds the flipped
-/// kernel (`KK · CO` scalars).
+/// (or, for [`conv_avx512_dx`](super::conv_avx512_dx), rearranged) kernel (`KK · CO`
+/// scalars).
 #[inline(always)]
 pub(crate) fn backward<T: Scalar, S: ConvShape>(
     w: &[T],
@@ -251,6 +256,11 @@ pub(crate) fn backward<T: Scalar, S: ConvShape>(
     if let Some(dx) = dx {
         let (dx, wf) = (f32s_mut(dx), f32s_mut(wbuf));
         assert!(wf.len() == w.len() && dx.len() == x.len());
+        if const { dxk::applies(&S::GEOM, applies(&S::GEOM)) } {
+            // SAFETY: as in `forward`; `dxk::applies` holds; `wbuf` is `KK · CO` scalars.
+            unsafe { dxk::input_grad::<S>(w, dy, dx, wf) };
+            return true;
+        }
         // wf[j][o][KH−1−kh][KW−1−kw] = w[o][j][kh][kw].
         let (kh, kw, kk) = (g.kh, g.kw, g.kk());
         let kkf = g.co * kh * kw;

@@ -78,7 +78,7 @@ impl<S: ConvShape> OcBlocks for S {}
 /// `i`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn transpose16(r: &mut [__m512; L]) {
+pub(super) fn transpose16(r: &mut [__m512; L]) {
     let mut t = [_mm512_setzero_ps(); L];
     // Pairs of rows interleaved by 32 bits, then by 64 bits: each 128-bit lane of t
     // holds a 4 × 4 block transposed.
@@ -312,6 +312,36 @@ mod tests {
         // One output column, a 1 × 1 kernel (a pointwise convolution of a column), 48
         // channels.
         agrees::<Conv2d<4, 5, 1, 48, 5, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 4, 48>>(3);
+        // Input rows of 16 (the widest the channel-vectorised input gradient takes), and a
+        // 7 × 7 kernel on rows of 16.
+        agrees::<Conv2d<2, 6, 16, 16, 4, 12, 3, 5, 1, 1, 0, 0, 1, 1, 1, 30, 16>>(2);
+        agrees::<Conv2d<1, 9, 16, 16, 3, 10, 7, 7, 1, 1, 0, 0, 1, 1, 1, 49, 16>>(1);
+        // The input gradients of these cases run vectorised over the output channels
+        // (`conv_avx512_dx`); padding, rows of 17, 8 channels or more than 256 vectors of
+        // output gradient a sample do not.
+        const {
+            use super::super::conv_avx512::applies as rows;
+            use super::super::conv_avx512_dx::applies as dx;
+            macro_rules! dx_takes {
+                ($($t:ty => $v:expr),* $(,)?) => {$({
+                    let g = <$t as ConvShape>::GEOM;
+                    assert!(dx(&g, rows(&g)) == $v);
+                })*};
+            }
+            dx_takes! {
+                LeNetC2 => true,
+                Conv2d<3, 9, 9, 32, 7, 7, 3, 3, 1, 1, 0, 0, 1, 1, 1, 27, 32> => true,
+                Conv2d<2, 8, 11, 16, 6, 7, 3, 5, 1, 1, 0, 0, 1, 1, 1, 30, 16> => true,
+                Conv2d<4, 5, 1, 48, 5, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 4, 48> => true,
+                Conv2d<2, 6, 16, 16, 4, 12, 3, 5, 1, 1, 0, 0, 1, 1, 1, 30, 16> => true,
+                Conv2d<1, 9, 16, 16, 3, 10, 7, 7, 1, 1, 0, 0, 1, 1, 1, 49, 16> => true,
+                Conv2d<1, 9, 30, 16, 7, 28, 3, 3, 1, 1, 0, 0, 1, 1, 1, 9, 16> => false,
+                Conv2d<1, 9, 17, 16, 7, 15, 3, 3, 1, 1, 0, 0, 1, 1, 1, 9, 16> => false,
+                Conv2d<6, 14, 14, 16, 14, 14, 5, 5, 1, 1, 2, 2, 1, 1, 1, 150, 16> => false,
+                Conv2d<6, 14, 14, 8, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 8> => false,
+                Conv2d<2, 12, 12, 48, 10, 10, 3, 3, 1, 1, 0, 0, 1, 1, 1, 18, 48> => false,
+            }
+        };
         // Padding, rows of 29 or a 16 × 17 output take the row kernels.
         const {
             let g = <Conv2d<6, 14, 14, 16, 14, 14, 5, 5, 1, 1, 2, 2, 1, 1, 1, 150, 16> as ConvShape>::GEOM;

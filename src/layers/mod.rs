@@ -15,6 +15,8 @@ pub(crate) mod conv;
 #[cfg(target_arch = "x86_64")]
 mod conv_avx512;
 #[cfg(target_arch = "x86_64")]
+mod conv_avx512_dx;
+#[cfg(target_arch = "x86_64")]
 mod conv_avx512_oc;
 mod conv_avx512_wgrad;
 mod dropout;
