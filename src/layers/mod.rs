@@ -18,6 +18,7 @@ mod conv_avx512;
 mod conv_avx512_dx;
 #[cfg(target_arch = "x86_64")]
 mod conv_avx512_oc;
+#[cfg(target_arch = "x86_64")]
 mod conv_avx512_wgrad;
 mod dropout;
 mod linear;
