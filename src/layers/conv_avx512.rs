@@ -11,7 +11,8 @@
 //!
 //! - forward: for a block of output channels, one accumulator per channel (and per vector
 //!   of a two-vector row, or per row of a pair of one-vector rows, where the block has at
-//!   most 8 channels: more independent chains of fused multiply-adds), started from the
+//!   most 8 channels, or both, where it has at most 4: more independent chains of fused
+//!   multiply-adds), started from the
 //!   bias; each tap loads the input's row once, shifted by the tap, and multiplies it into
 //!   every channel of the block with the tap's weight broadcast from memory (unpadded
 //!   convolutions with a multiple of 16 output channels run vectorised over the channels
@@ -46,7 +47,8 @@ use crate::kernels::{self, Path};
 
 /// Lanes of an `f32` vector.
 pub(super) const L: usize = 16;
-/// The most output channels the forward kernel keeps in registers at once.
+/// The most output channels the forward kernel keeps in registers at once (and the most
+/// accumulators of a block).
 const FWD_BLOCK: usize = 16;
 /// The most output channels × kernel columns the weight-gradient kernel keeps in
 /// registers (with the kernel row's inputs and one output gradient: 32 registers).
@@ -163,10 +165,11 @@ pub(super) trait Blocks: ConvShape {
     /// Vectors of an output row per block of the forward: 2 where a row is exactly two
     /// vectors long (17 to 32 outputs) and the block has at most 8 channels, else 1.
     const FWD_V: usize = fwd_vecs(Self::GEOM.wo, Self::FWD_OB);
-    /// Output rows per block of the forward: 2 where a block of one vector a row has at
-    /// most 8 channels, else 1.
-    const FWD_R: usize = if Self::FWD_V == 1 && 2 * Self::FWD_OB <= FWD_BLOCK && Self::GEOM.ho >= 2
-    {
+    /// Output rows per block of the forward: 2 where the block's `2 · FWD_OB · FWD_V`
+    /// accumulators fit in [`FWD_BLOCK`] (one vector a row and at most 8 channels, or two
+    /// vectors a row and at most 4 channels), else 1. Conv 1 → 6 on rows of 28 keeps one
+    /// row of two vectors: two rows (24 accumulators) measured 5–6 % slower.
+    const FWD_R: usize = if Self::GEOM.ho >= 2 && 2 * Self::FWD_OB * Self::FWD_V <= FWD_BLOCK {
         2
     } else {
         1
@@ -546,12 +549,13 @@ mod tests {
         type C1 = Conv2d<1, 28, 28, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 6>;
         type C2 = Conv2d<6, 14, 14, 16, 10, 10, 5, 5, 1, 1, 0, 0, 1, 1, 1, 150, 16>;
         const {
-            // LeNet-5: both vectors of conv1's rows of 28; conv2's input gradient (6
-            // channels, rows of 14) two rows a block; conv1's (one channel, rows of 28)
-            // both vectors of a row.
+            // LeNet-5: both vectors of one of conv1's rows of 28 (6 channels: 12
+            // accumulators); conv2's input gradient (6 channels, rows of 14) two rows a
+            // block; conv1's (one channel, rows of 28) both vectors of two rows.
             assert!(<C1 as Blocks>::FWD_V == 2 && <C1 as Blocks>::FWD_R == 1);
             assert!(<Flipped<C2> as Blocks>::FWD_OB == 6 && <Flipped<C2> as Blocks>::FWD_R == 2);
             assert!(<Flipped<C1> as Blocks>::FWD_OB == 1 && <Flipped<C1> as Blocks>::FWD_V == 2);
+            assert!(<Flipped<C1> as Blocks>::FWD_R == 2);
         };
         // B = 1 and 3 of both (the input gradient of C1 has one output channel).
         agrees::<C1>(1);
@@ -567,6 +571,17 @@ mod tests {
         // channels, rows of 11).
         agrees::<Conv2d<5, 7, 9, 4, 7, 9, 5, 3, 1, 1, 2, 1, 1, 1, 1, 75, 4>>(3);
         agrees::<Conv2d<4, 3, 11, 6, 5, 13, 3, 3, 1, 1, 2, 2, 1, 1, 1, 36, 6>>(2);
+        // Two rows of two vectors a block: an odd number of rows with padding above and
+        // below, 4 channels (16 accumulators) and rows of 20; rows of 29, a 5 × 5 kernel
+        // with padding 2 on 5 rows (kernel rows inside for one row of a block only).
+        type W1 = Conv2d<2, 7, 20, 4, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 18, 4>;
+        type W2 = Conv2d<1, 5, 29, 3, 5, 29, 5, 5, 1, 1, 2, 2, 1, 1, 1, 25, 3>;
+        const {
+            assert!(<W1 as Blocks>::FWD_R == 2 && <W1 as Blocks>::FWD_V == 2);
+            assert!(<W2 as Blocks>::FWD_R == 2 && <W2 as Blocks>::FWD_V == 2);
+        };
+        agrees::<W1>(3);
+        agrees::<W2>(2);
         // 32 output channels with padding (blocks of 16, one row and vector a block;
         // not the channel kernel), 16 and 1 input channels.
         agrees::<Conv2d<16, 6, 6, 32, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 144, 32>>(3);
