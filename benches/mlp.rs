@@ -542,7 +542,8 @@ fn product_cases(
     cases
 }
 
-/// The products of W2 at batch 32, of W3, and W5's two wide layers, one by one.
+/// The products of W2 at batch 32, of W3, W5's two wide layers and W6's Linear layers, one
+/// by one.
 fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     let mut cases = Vec::new();
     for shape in [(64, 64, 32), (10, 64, 32)] {
@@ -558,6 +559,12 @@ fn all_product_cases(rng: &mut Xoshiro128PlusPlus) -> Vec<Case> {
     for shape in [(512, 784, 128), (512, 512, 128)] {
         cases.extend(product_cases("W5", Product::Forward, shape, rng));
         cases.extend(product_cases("W5", Product::WeightGrad, shape, rng));
+    }
+    // W6's (LeNet-5's) three Linear layers at batch 32: rows not a multiple of 16.
+    for shape in [(120, 400, 32), (84, 120, 32), (10, 84, 32)] {
+        cases.extend(product_cases("W6", Product::Forward, shape, rng));
+        cases.extend(product_cases("W6", Product::WeightGrad, shape, rng));
+        cases.extend(product_cases("W6", Product::InputGrad, shape, rng));
     }
     cases
 }

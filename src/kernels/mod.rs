@@ -913,6 +913,11 @@ mod tests {
                 (64, 128, 64),
                 (80, 300, 40),
                 (130, 200, 31),
+                // LeNet-5's Linear layers at batch 32 (the input gradient's tiles over the
+                // samples on AVX-512, over the inputs on AVX2).
+                (120, 400, 32),
+                (84, 120, 32),
+                (10, 84, 32),
                 // Weight gradients over several passes of samples (two of 150), with wide
                 // forward tiles (six columns each) and a row tail of one.
                 (65, 17, 300),
