@@ -967,8 +967,15 @@ unsafe fn step<
             }
             if MODE & BOUNDED != 0 {
                 // Two chains of `MV / 2` multiply-adds per step: short beside the tile's.
+                // One factor is read back from the panel (just stored: forwarded, in L1) by
+                // a volatile load, which neither moves past the barrier between a trip's
+                // two steps nor folds into the register: with both factors in registers,
+                // LLVM sank the first step's multiply-adds past it, kept its four vectors
+                // live through the second, and the tile spilled its accumulators to the
+                // stack every step. (The panel's steps are vector-aligned: `Aligned`.)
                 for (v, &x) in av.iter().enumerate() {
-                    bnd[v % 2] = S::fmadd(x, x, bnd[v % 2]);
+                    let y = a.add(at(v)).cast::<S::V>().read_volatile();
+                    bnd[v % 2] = S::fmadd(x, y, bnd[v % 2]);
                 }
             }
             av
