@@ -654,6 +654,7 @@ macro_rules! entry_points {
         /// # Safety
         /// The CPU has the instruction set; the slice lengths are those asserted by
         /// [`affine`].
+        #[allow(clippy::too_many_arguments)]
         #[target_feature(enable = $features)]
         #[inline(never)]
         unsafe fn $affine(
@@ -931,11 +932,13 @@ fn tile_width(n: usize, t: usize) -> usize {
 /// Step `k` of a tile: the panel's two vectors of rows at `a` (`PACK`: loaded from `A` in
 /// place at `src` and stored into the panel at `a`), times the tile's columns of `X` at this
 /// step, added into `acc`. Column `j` is at `x0 + j·xj`, or (`STRIDED`, `j ≥ 3`) at
-/// `x3 + (j − 3)·xj`.
+/// `x3 + (j − 3)·xj`. With `PACK` and [`BOUNDED`], also adds the squares of the packed
+/// vectors into `bnd` (even vectors into the first, odd into the second).
 ///
 /// # Safety
 /// the instruction set `I`; the panel step, `A`'s rows (`PACK`) and the tile's columns of `X` at this
 /// step are inside their buffers.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn step<
     I,
