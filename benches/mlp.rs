@@ -6,7 +6,8 @@
 //! as "thrpt … elem/s", the FLOP rate), then prints a summary table measured by interleaving
 //! all cases round by round, so that the ratios between them are taken under the same load.
 //! `SUMMARY_ONLY=W3 cargo bench --features std` prints only the summary, of the peak and
-//! the cases whose `group/variant` contains `W3` (`SUMMARY_ONLY=` for all of them).
+//! the cases whose `group/variant` contains `W3` (`SUMMARY_ONLY=` for all of them; a
+//! filter ending in `$` keeps those that end with the rest: `SUMMARY_ONLY="SGD/staticnn$"`).
 //! `PHASES="W2 64-64-64-10 ReLU B=32/staticnn" cargo bench --features std` times that case
 //! call by call, alternating with the peak loop, to show the machine's slow phases.
 //!

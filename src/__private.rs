@@ -37,17 +37,28 @@ pub const BOUNDS_IN_FORWARD: bool = crate::kernels::FUSED_FINITE_CHECK;
 /// always inlined, so that it runs on the vectors of the forward copy it is in.
 #[inline(always)]
 pub fn params_bounded<T: Scalar, P: Pod>(block: &P) -> bool {
-    let values = crate::block::as_slice::<T, P>(block);
-    let four = T::of(4.0);
-    let chunks = values.chunks_exact(16);
-    let rest = chunks.remainder();
-    let mut acc = [T::zero(); 16];
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v * four * T::zero();
-        }
-    }
-    acc.iter().all(|&a| a == T::zero()) && rest.iter().all(|&v| (v * four).is_finite())
+    crate::kernels::bounded(crate::block::as_slice::<T, P>(block))
+}
+
+/// A `Linear` layer's train-mode forward (its eval forward) and [`params_bounded`] of its
+/// parameters, in one: what the generated `Network::forward_train_bounded` calls for a
+/// `Linear` layer. Where the AVX-512 wide tiles run the product, the weights are bounded as
+/// the product packs them (`kernels::affine_bounded`), not read a second time. The same
+/// bits as the layer's forward; `true` only when [`params_bounded`] would say so.
+#[inline(always)]
+pub fn linear_bounded<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    p: &crate::layers::LinearParams<T, I, O>,
+    x: &SMatrix<T, I, B>,
+    y: &mut SMatrix<T, O, B>,
+) -> bool {
+    crate::kernels::affine_bounded(
+        p.weight.as_slice(),
+        p.bias.as_slice(),
+        x.as_slice(),
+        y.as_mut_slice(),
+        I,
+        O,
+    )
 }
 
 /// Whether the generated `Network::forward` runs its copy compiled for AVX2 + FMA: on

@@ -412,3 +412,52 @@ fn train_step_with_sgd_is_its_operations_whatever_the_bound() {
     same(Small::<f32>::new(&mut rng));
     same(Res::<f32>::new(&mut rng));
 }
+
+network! {
+    /// Layers wide enough for AVX-512's wide forward tiles at a batch of 12, whose packing
+    /// bounds the weights (`__private::linear_bounded`).
+    struct Wide { input: 8, Linear(64), ReLU, Linear(64), Tanh, Linear(2), loss: Mse }
+}
+
+/// `forward_train_bounded` on layers whose product bounds the weights as it packs them:
+/// the outputs of `forward_train`, bit for bit, and `true` exactly when every parameter is
+/// within `MAX/4` (`params_bounded` of the whole block), whatever the weight past it and
+/// wherever it is: in either wide layer, its first or last weight, at `MAX/4` itself (which
+/// the packing's sums of squares cannot bound: the layer checks it apart), beyond, NaN.
+#[test]
+fn the_bound_of_the_wide_layers_is_the_blocks() {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(12);
+    let net = Wide::<f32>::new(&mut rng);
+    let x = SMatrix::<f32, 8, 12>::from_fn(|r, c| (r as f32 - 3.5) * 0.3 + c as f32 * 0.1);
+    let (mut tape, mut plain) = (Wide::<f32>::tape::<12>(), Wide::<f32>::tape::<12>());
+    let first = Wide::<f32>::LAYERS[0].params;
+    let second = first + Wide::<f32>::LAYERS[2].params;
+    let mut seen = [0; 2];
+    for at in [0, 1, 63, 64 * 8 - 1, first, first + 64 * 64 - 1, second - 1] {
+        for bad in [
+            f32::MAX / 4.0,
+            -f32::MAX / 4.0,
+            1e20,
+            3e38,
+            f32::INFINITY,
+            f32::NAN,
+        ] {
+            let mut net = net;
+            staticnn::block::as_mut_slice::<f32, _>(net.params_mut())[at] = bad;
+            let within = staticnn::__private::params_bounded::<f32, _>(net.params());
+            assert_eq!(within, bad.abs() <= f32::MAX / 4.0);
+            let (y, bounded) = net.forward_train_bounded(&x, &mut tape, &mut rng);
+            let y = *y;
+            let y_plain = *net.forward_train(&x, &mut plain, &mut rng);
+            let bits = |m: &SMatrix<f32, 2, 12>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&y_plain), "{at}: {bad}");
+            assert_eq!(
+                bounded,
+                within && staticnn::__private::BOUNDS_IN_FORWARD,
+                "{at}: {bad}"
+            );
+            seen[usize::from(bounded)] += 1;
+        }
+    }
+    assert!(!staticnn::__private::BOUNDS_IN_FORWARD || seen[1] > 0 && seen[0] > 0);
+}

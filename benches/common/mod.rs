@@ -440,9 +440,15 @@ fn bench_main(mut cases: Vec<Case>) {
     }
     if let Ok(filter) = std::env::var("SUMMARY_ONLY") {
         // A quick look: the summary alone, on the peak and the cases whose group contains
-        // the filter in `group/variant` (all of them when it is empty).
+        // the filter in `group/variant` (all of them when it is empty); a filter ending in
+        // `$` keeps the cases whose `group/variant` ends with the rest (one variant alone,
+        // for a profile: `SUMMARY_ONLY="SGD/staticnn$"`).
         if bench_mode {
-            cases.retain(|c| c.group == "peak" || c.id().contains(filter.as_str()));
+            let keep = |id: &str| match filter.strip_suffix('$') {
+                Some(end) => id.ends_with(end),
+                None => id.contains(filter.as_str()),
+            };
+            cases.retain(|c| c.group == "peak" || keep(&c.id()));
             summary(&mut cases);
         }
         return;

@@ -371,6 +371,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
         if k >= 1 && relu_pool[k - 1] {
             return TokenStream::new();
         }
+        if layers[k].kind == "Linear" && !layers[k].custom {
+            // The product bounds the weights as it packs them (`__private::linear_bounded`).
+            return quote! {
+                if BOUND {
+                    __bounded &= #pv::linear_bounded(&self.params.#f, #src, &mut tape.#f);
+                } else {
+                    #fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);
+                }
+            };
+        }
         quote! {
             #fwdt(&#v, &self.params.#f, &mut self.state.#f, #src, &mut tape.#f, &mut tape.#a, rng);
             if BOUND {

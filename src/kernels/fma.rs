@@ -649,11 +649,12 @@ fn same_mut<T: Scalar, S: Scalar>(s: &mut [T]) -> Option<&mut [S]> {
 macro_rules! entry_points {
     ($t:ty, $isa:ty, $features:literal, $affine:ident, $grads:ident, $input_grad:ident) => {
         /// [`affine_tiles`] for this type and instruction set, the `ReLU` after it when
-        /// `relu`.
+        /// `relu`; with `bound`, whether its packing found every weight bounded.
         ///
         /// # Safety
         /// The CPU has the instruction set; the slice lengths are those asserted by
         /// [`affine`].
+        #[allow(clippy::too_many_arguments)]
         #[target_feature(enable = $features)]
         #[inline(never)]
         unsafe fn $affine(
@@ -664,9 +665,10 @@ macro_rules! entry_points {
             i: usize,
             o: usize,
             relu: bool,
-        ) {
+            bound: bool,
+        ) -> bool {
             // SAFETY: the caller's.
-            unsafe { affine_tiles::<$isa, $t>(w, bias, x, y, i, o, relu) }
+            unsafe { affine_tiles::<$isa, $t>(w, bias, x, y, i, o, relu, bound) }
         }
 
         /// [`grads_tiles`] for this type and instruction set: whether every value it stored
@@ -820,6 +822,12 @@ const STRIDED: u8 = 8;
 /// the forward product's wide tiles fetch the next row tile's panel of `W` while they run
 /// on this one ([`wide_tiles`]).
 const PREFETCH: u8 = 16;
+/// The tile that packs the panel also sums the squares of the values it packs, in two
+/// accumulators beside its multiply-adds, and returns `Σ (s − s)` over them ([`tile`]):
+/// zero when both sums are finite, which bounds every packed value by `√MAX`, far below
+/// the `MAX/4` that plain SGD needs (see [`affine_bounded`]). Only for the packing tile of
+/// the forward's wide tiles, whose loads of `W` are already in registers.
+const BOUNDED: u8 = 32;
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
@@ -925,11 +933,13 @@ fn tile_width(n: usize, t: usize) -> usize {
 /// Step `k` of a tile: the panel's two vectors of rows at `a` (`PACK`: loaded from `A` in
 /// place at `src` and stored into the panel at `a`), times the tile's columns of `X` at this
 /// step, added into `acc`. Column `j` is at `x0 + j·xj`, or (`STRIDED`, `j ≥ 3`) at
-/// `x3 + (j − 3)·xj`.
+/// `x3 + (j − 3)·xj`. With `PACK` and [`BOUNDED`], also adds the squares of the packed
+/// vectors into `bnd` (even vectors into the first, odd into the second).
 ///
 /// # Safety
 /// the instruction set `I`; the panel step, `A`'s rows (`PACK`) and the tile's columns of `X` at this
 /// step are inside their buffers.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn step<
     I,
@@ -940,6 +950,7 @@ unsafe fn step<
     const MODE: u8,
 >(
     acc: &mut [[S::V; MV]; NR],
+    bnd: &mut [S::V; 2],
     a: *mut S,
     src: *const S,
     x0: *const S,
@@ -957,6 +968,19 @@ unsafe fn step<
             let av = core::array::from_fn(|v| S::load(src.add(v * S::L)));
             for (v, &x) in av.iter().enumerate() {
                 S::store(a.add(at(v)), x);
+            }
+            if MODE & BOUNDED != 0 {
+                // Two chains of `MV / 2` multiply-adds per step: short beside the tile's.
+                // One factor is read back from the panel (just stored: forwarded, in L1) by
+                // a volatile load, which neither moves past the barrier between a trip's
+                // two steps nor folds into the register: with both factors in registers,
+                // LLVM sank the first step's multiply-adds past it, kept its four vectors
+                // live through the second, and the tile spilled its accumulators to the
+                // stack every step. (The panel's steps are vector-aligned: `Aligned`.)
+                for (v, &x) in av.iter().enumerate() {
+                    let y = a.add(at(v)).cast::<S::V>().read_volatile();
+                    bnd[v % 2] = S::fmadd(x, y, bnd[v % 2]);
+                }
             }
             av
         } else {
@@ -1060,15 +1084,17 @@ unsafe fn tile<
             0
         };
         let mut pf = p.pf;
+        let mut bnd = [S::zeros(); 2];
         for _ in 0..pairs {
             if MODE & PREFETCH != 0 {
                 _mm_prefetch::<_MM_HINT_T1>(pf.cast());
                 pf = pf.wrapping_add(p.pf_step);
             }
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj, half);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<I, S, MV, NR, PACK, MODE>(
                 &mut acc,
+                &mut bnd,
                 a.add(ps),
                 src.wrapping_add(p.a_step),
                 xk.wrapping_add(p.xk),
@@ -1082,7 +1108,7 @@ unsafe fn tile<
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
         for _ in 2 * pairs..p.kc {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, a, src, xk, xk3, p.xj, half);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj, half);
             a = a.add(ps);
             src = src.wrapping_add(p.a_step);
             xk = xk.wrapping_add(p.xk);
@@ -1099,6 +1125,9 @@ unsafe fn tile<
             }
         }
         let mut check = S::zeros();
+        if PACK && MODE & BOUNDED != 0 {
+            check = S::plus(S::minus(bnd[0], bnd[0]), S::minus(bnd[1], bnd[1]));
+        }
         if MODE & TRANSPOSED != 0 {
             // Column `j` of the tile is `Y[r0 .., j0 + j]`, one value every `ys`: through a
             // buffer of the tile's rows, the rows that exist.
@@ -1485,9 +1514,9 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
         // SAFETY: the CPU runs `path` (`runs`).
         unsafe {
             if wide {
-                affine_f32_avx512(w, bias, x, y, i, o, RELU_AFTER)
+                affine_f32_avx512(w, bias, x, y, i, o, RELU_AFTER, false)
             } else {
-                affine_f32_avx2(w, bias, x, y, i, o, RELU_AFTER)
+                affine_f32_avx2(w, bias, x, y, i, o, RELU_AFTER, false)
             }
         };
     } else if let (Some(w), Some(bias), Some(x), Some(y)) =
@@ -1496,9 +1525,9 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
         // SAFETY: as above.
         unsafe {
             if wide {
-                affine_f64_avx512(w, bias, x, y, i, o, RELU_AFTER)
+                affine_f64_avx512(w, bias, x, y, i, o, RELU_AFTER, false)
             } else {
-                affine_f64_avx2(w, bias, x, y, i, o, RELU_AFTER)
+                affine_f64_avx2(w, bias, x, y, i, o, RELU_AFTER, false)
             }
         };
     } else {
@@ -1507,9 +1536,70 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     true
 }
 
+/// [`affine`] without the `ReLU`, in a training step whose optimiser wants to know whether
+/// every weight is within `MAX/4` (`__private::params_bounded`): `Some(true)` when the
+/// product ran and the packing of its wide tiles read every weight and bounded it (the sums
+/// of their squares are finite, so each is at most `√MAX`); `Some(false)` when it ran but
+/// says nothing of the weights (another layout, or a value too large: the caller checks
+/// them); `None` when it did not run (as [`affine`]'s `false`).
+///
+/// W5's first layer's weights are read from L3 in a step (they do not fit L2 beside the
+/// rest): a pass of its own over them took 2–3.5 % of the step, where the packing tile has
+/// them in registers already.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn affine_bounded<T: Scalar>(
+    path: Path,
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+) -> Option<bool> {
+    if o == 0 || !runs(path) {
+        return None;
+    }
+    let n = y.len() / o;
+    assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
+    if n == 0 {
+        return Some(false);
+    }
+    let wide = path == Path::Avx512;
+    if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
+        // SAFETY: the CPU runs `path` (`runs`); the lengths asserted above.
+        let bounded = unsafe {
+            if wide {
+                affine_f32_avx512(w, bias, x, y, i, o, false, true)
+            } else {
+                affine_f32_avx2(w, bias, x, y, i, o, false, true)
+            }
+        };
+        Some(bounded)
+    } else if let (Some(w), Some(bias), Some(x), Some(y)) =
+        (same(w), same(bias), same(x), same_mut(y))
+    {
+        // SAFETY: as above.
+        let bounded = unsafe {
+            if wide {
+                affine_f64_avx512(w, bias, x, y, i, o, false, true)
+            } else {
+                affine_f64_avx2(w, bias, x, y, i, o, false, true)
+            }
+        };
+        Some(bounded)
+    } else {
+        None
+    }
+}
+
+/// With `bound` (and not `relu`), returns whether the wide tiles' packing read every
+/// weight and found the sums of their squares finite ([`BOUNDED`]); `false` says nothing
+/// (another layout, or a value too large).
+///
 /// # Safety
 /// The CPU has the instruction set `I`, and the caller is compiled for it; the slice
 /// lengths are those asserted by [`affine`].
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn affine_tiles<I, S: Lanes<I>>(
     w: &[S],
@@ -1519,7 +1609,8 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
     i: usize,
     o: usize,
     relu: bool,
-) {
+    bound: bool,
+) -> bool {
     let n = y.len() / o;
     if i == 0 {
         for yc in y.chunks_exact_mut(o) {
@@ -1528,12 +1619,12 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
         if relu {
             super::relu_in_place(y);
         }
-        return;
+        return false;
     }
     if few_outputs::<I, S>(o, i, n) {
         // SAFETY: the slice lengths of `affine`; the instruction set `I` (the caller).
         unsafe { affine_few_outputs::<I, S>(w, bias, x, y, i, o, relu) };
-        return;
+        return false;
     }
     let mut panel = Panel::new();
     let panel = &mut panel;
@@ -1551,6 +1642,8 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
     } else {
         pass_len(i)
     };
+    // SAFETY: the instruction set `I` (the caller).
+    let mut bounds = unsafe { S::zeros() };
     while k0 < i {
         let kc = step.min(i - k0);
         let last = k0 + kc == i;
@@ -1586,14 +1679,20 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
             // `kc ≤ KC / 2` steps of four vectors; the instruction set `I` (the caller).
             unsafe {
                 if relu && last {
-                    wide_tiles::<I, S, { RELU | STRIDED }, { RELU | STRIDED | PREFETCH }>(
+                    const R: u8 = RELU | STRIDED;
+                    wide_tiles::<I, S, R, { R | PREFETCH }, R>(&p, n, panel.step(0), next);
+                } else if bound {
+                    const M: u8 = STRIDED;
+                    let c = wide_tiles::<I, S, M, { M | PREFETCH }, { M | BOUNDED }>(
                         &p,
                         n,
                         panel.step(0),
                         next,
-                    )
+                    );
+                    bounds = S::plus(bounds, c);
                 } else {
-                    wide_tiles::<I, S, STRIDED, { STRIDED | PREFETCH }>(&p, n, panel.step(0), next)
+                    const M: u8 = STRIDED;
+                    wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, n, panel.step(0), next);
                 }
             };
         }
@@ -1603,6 +1702,8 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
         }
         k0 += kc;
     }
+    // SAFETY: the instruction set `I` (the caller).
+    bound && !relu && wide && o4 == o && unsafe { S::all_zero(bounds) }
 }
 
 /// The wide tiles of a pass of the forward product or of the weight gradient: every full row
@@ -1626,7 +1727,7 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
 /// other tiles carry no prefetch (with one in every tile, their loops slowed as much as the
 /// packing tile gained).
 #[inline(always)]
-unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
+unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8, const MODE_PACK: u8>(
     p: &Pass<S>,
     n: usize,
     panel: *mut S,
@@ -1658,7 +1759,7 @@ unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
                 let half = 2 * S::L;
                 let c = match (width, fetch) {
                     (6, _) if ct == 0 => {
-                        tile::<I, S, 4, false, MODE, 6, true>(q, panel, r0, j0, m, half)
+                        tile::<I, S, 4, false, MODE_PACK, 6, true>(q, panel, r0, j0, m, half)
                     }
                     (6, false) => tile::<I, S, 4, false, MODE, 6, false>(q, panel, r0, j0, m, half),
                     (6, true) => {
@@ -1666,7 +1767,7 @@ unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
                     }
                     _ => tile::<I, S, 4, false, MODE, 5, false>(q, panel, r0, j0, m, half),
                 };
-                if MODE & CHECKED != 0 {
+                if (MODE | MODE_PACK) & (CHECKED | BOUNDED) != 0 {
                     check = S::plus(check, c);
                 }
                 j0 += width;
@@ -1938,7 +2039,12 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
             // `x` and `dY`; the panel holds `KC / 2` steps of four vectors; `I` (the caller).
             // Every pass checks, the last one's verdict counts.
             check = unsafe {
-                wide_tiles::<I, S, CHECKED, { CHECKED | PREFETCH }>(&p, i, panel.step(0), next)
+                wide_tiles::<I, S, CHECKED, { CHECKED | PREFETCH }, CHECKED>(
+                    &p,
+                    i,
+                    panel.step(0),
+                    next,
+                )
             };
             b0 += kc;
         }

@@ -228,6 +228,54 @@ fn affine_large<T: Scalar, const RELU: bool>(
     }
 }
 
+/// [`affine`] in a training step whose optimiser wants to know whether every weight and
+/// bias is finite and at most `MAX/4` in magnitude ([`bounded`]; plain SGD then writes in
+/// one pass): the same product, the same bits, and that answer. Where the AVX-512 wide
+/// tiles run the product, the tile that packs `W` bounds every weight as it loads it
+/// (`fma::affine_bounded`), so `W` is not read again: W5's first layer's weights come from
+/// L3 in a step, and a pass of its own over them cost 2–3.5 % of the step. Elsewhere, or
+/// when that bound fails, [`bounded`] of the weights after the product. A `true` is always
+/// right; a `false` may be too cautious (a weight above `√MAX` that the packing's sums of
+/// squares cannot bound), which only costs the optimiser its full check.
+#[inline(always)]
+pub fn affine_bounded<T: Scalar>(
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED
+        && !small_single_sample(y.len(), i, o)
+        && let Some(packed) = fma::affine_bounded(path(), w, bias, x, y, i, o)
+    {
+        return (packed || bounded(w)) && bounded(bias);
+    }
+    affine(w, bias, x, y, i, o);
+    bounded(w) && bounded(bias)
+}
+
+/// Whether every value is finite and at most `MAX/4` in magnitude (`4·v` finite: a
+/// power-of-two scaling, exact): the bound under which plain SGD with `|lr| ≤ 1/4` cannot
+/// overflow on finite gradients (see [`SgdCheck`]). Sums of `4·v·0` (zero for a finite
+/// `4·v`, NaN otherwise) in 16 accumulators, which vectorise; always inlined, so that it
+/// runs on the vectors of the forward copy it is in.
+#[inline(always)]
+pub(crate) fn bounded<T: Scalar>(values: &[T]) -> bool {
+    let four = T::of(4.0);
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    let mut acc = [T::zero(); 16];
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v * four * T::zero();
+        }
+    }
+    acc.iter().all(|&a| a == T::zero()) && rest.iter().all(|&v| (v * four).is_finite())
+}
+
 /// Whether a forward product is a single sample through few enough weights that the plain
 /// loops take it ([`SMALL_GEMV`]); `y_len` is the length of its output.
 #[inline(always)]
@@ -980,6 +1028,103 @@ mod tests {
         }
         check::<f32>();
         check::<f64>();
+    }
+
+    /// `affine_bounded`: `affine`'s product, bit for bit, on every path the CPU runs; on
+    /// AVX-512's wide tiles the packing tile bounds every weight it loads (`Some(true)`,
+    /// no second pass), and one weight anywhere that its sums of squares cannot bound
+    /// (NaN, infinite, huge, and `MAX/4` too) makes it say nothing (`Some(false)`), where
+    /// `kernels::affine_bounded` checks the weights itself: its answer is `bounded`'s.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_forward_bounds_the_weights_as_it_packs_them() {
+        fn check<T: Scalar>(huge: f64) {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let bits = |a: &[T]| -> std::vec::Vec<u64> {
+                a.iter().map(|x| x.as_f64().to_bits()).collect()
+            };
+            let quarter = T::of(huge / 4.0);
+            let f32s = core::mem::size_of::<T>() == 4;
+            // (o, i, n, whether AVX-512's wide tiles pack every row): several passes of
+            // inputs (300, 784), several row tiles, and layouts they do not cover (a row
+            // tail of two-vector tiles in `f32`, a first column tile of four, few outputs).
+            let shapes = [
+                (64, 8, 12, true),
+                (128, 784, 64, true),
+                (512, 300, 128, true),
+                (96, 200, 12, !f32s),
+                (64, 8, 7, false),
+                (10, 64, 64, false),
+                (40, 300, 40, false),
+            ];
+            for (o, i, n, wide) in shapes {
+                let w0: std::vec::Vec<T> = (0..o * i).map(v).collect();
+                let x: std::vec::Vec<T> = (0..i * n).map(|k| v(k + 5)).collect();
+                let bias: std::vec::Vec<T> = (0..o).map(|k| v(k + 3)).collect();
+                // First and last weight, the last input's first, a middle one, one of the
+                // second pass (inputs from 128 for 300 inputs, from 196 for 784).
+                let spots = [
+                    0,
+                    o - 1,
+                    o * i - 1,
+                    o * (i / 2) + o / 2,
+                    o * (i - 1),
+                    200 * o + 3,
+                ];
+                let mut cases = std::vec![(w0.clone(), true)];
+                for &at in spots.iter().filter(|&&at| at < o * i) {
+                    for (bad, bounded) in [
+                        (T::of(f64::NAN), false),
+                        (T::of(f64::INFINITY), false),
+                        (T::of(f64::NEG_INFINITY), false),
+                        (T::of(huge * 0.75), false),
+                        (quarter, true),
+                        (T::zero() - quarter, true),
+                        (T::of(1e20), true),
+                    ] {
+                        let mut w = w0.clone();
+                        w[at] = bad;
+                        cases.push((w, bounded));
+                    }
+                }
+                for (w, bounded) in cases {
+                    // What the packing bounds: sums of squares, finite while every square is
+                    // (`1e20²` is not in `f32`; `MAX/4`'s never).
+                    let squares = w.iter().all(|&x| (x * x).is_finite());
+                    assert_eq!(super::bounded(&w), bounded);
+                    for p in [Path::Avx2, Path::Avx512] {
+                        if p > cpu_path() {
+                            continue;
+                        }
+                        let mut y = std::vec![T::of(f64::NAN); o * n];
+                        let mut y_plain = y.clone();
+                        let packed = fma::affine_bounded(p, &w, &bias, &x, &mut y, i, o);
+                        assert!(fma::affine::<T, false>(
+                            p,
+                            &w,
+                            &bias,
+                            &x,
+                            &mut y_plain,
+                            i,
+                            o
+                        ));
+                        assert_eq!(bits(&y), bits(&y_plain), "{o}×{i}×{n} on {p:?}");
+                        let expected = p == Path::Avx512 && wide && squares;
+                        assert_eq!(packed, Some(expected), "{o}×{i}×{n} on {p:?}");
+                    }
+                    let mut y = std::vec![T::of(f64::NAN); o * n];
+                    let mut y_plain = y.clone();
+                    assert_eq!(affine_bounded(&w, &bias, &x, &mut y, i, o), bounded);
+                    affine(&w, &bias, &x, &mut y_plain, i, o);
+                    assert_eq!(bits(&y), bits(&y_plain));
+                    let mut nan_bias = bias.clone();
+                    nan_bias[o - 1] = T::of(f64::NAN);
+                    assert!(!affine_bounded(&w, &nan_bias, &x, &mut y, i, o));
+                }
+            }
+        }
+        check::<f32>(f32::MAX as f64);
+        check::<f64>(f64::MAX);
     }
 
     /// The vector SGD update gives the portable loop's bits (`p − lr·g`, two roundings) on
