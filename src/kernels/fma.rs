@@ -828,6 +828,10 @@ const PREFETCH: u8 = 16;
 /// the `MAX/4` that plain SGD needs (see [`affine_bounded`]). Only for the packing tile of
 /// the forward's wide tiles, whose loads of `W` are already in registers.
 const BOUNDED: u8 = 32;
+/// `X` is a weight gradient's block of columns packed tile by tile ([`pack_x_block`]):
+/// the tile of columns `j0 ..` (`width` wide) reads step `k` of its column `j` at
+/// `x + j0·kc + k·width + j` (`wide_tiles` sets each tile's base and stride).
+const XPACKED: u8 = 64;
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
@@ -1749,6 +1753,13 @@ unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8, const MO
             let mut q = *p;
             for ct in 0..n.div_ceil(6) {
                 let width = tile_width(n, ct);
+                if MODE & XPACKED != 0 {
+                    // The tile's packed columns: `x + j0·kc`, `width` a step (the tile adds
+                    // `j0·xj` to its base, hence the `- j0`: a pointer never read there).
+                    q.x = p.x.wrapping_add(j0 * p.kc).wrapping_sub(j0);
+                    q.xk = width;
+                    q.xj = 1;
+                }
                 let (v, h) = (ct.wrapping_sub(1) / 2, ct.wrapping_sub(1) % 2);
                 let fetch = ct >= 1 && v < 4 && !base.is_null();
                 if fetch {
@@ -1958,6 +1969,83 @@ pub(super) fn affine_grads<T: Scalar>(
     }
 }
 
+/// Bytes of a block of `X` packed for the weight gradient's wide tiles ([`XBlock`]).
+const X_BLOCK_BYTES: usize = 64 * 1024;
+
+/// Columns of `X` per block of the weight gradient's wide tiles: as many as `KC / 2` steps
+/// of them fill [`X_BLOCK_BYTES`] (128 in `f32`, 64 in `f64`). The blocks of a gradient
+/// share its columns evenly, so with more than one, each has more than half of this: at
+/// least 32, whose column tiles are five or six wide, the first six, as the wide tiles
+/// need (a block of 25 would be five tiles of five).
+const fn x_block<S>() -> usize {
+    X_BLOCK_BYTES / (KC / 2 * core::mem::size_of::<S>())
+}
+
+const _: () = assert!(x_block::<f64>() >= 52 && x_block::<f32>() >= 52);
+
+/// Full row tiles from which the weight gradient packs `X` ([`pack_x_block`]): each row
+/// tile reads all of `X` once, so packing pays where several do: W5's train step (eight
+/// row tiles in both of its wide layers) ran 1.00–1.06× as fast packed (median 1.02×, nine
+/// alternated runs of the bench), W3's (two row tiles and one) 0.94×.
+const X_PACK_ROW_TILES: usize = 4;
+
+/// The storage of a block of `X` packed for the weight gradient ([`pack_x_block`]), on the
+/// stack, aligned to a cache line. Not zeroed: the packing writes every value the tiles read.
+#[repr(C, align(64))]
+struct XBlock(MaybeUninit<[u8; X_BLOCK_BYTES]>);
+
+impl XBlock {
+    #[inline(always)]
+    fn new() -> Self {
+        XBlock(MaybeUninit::uninit())
+    }
+}
+
+/// Packs columns `c0 .. c0 + cw` of samples `b0 .. b0 + kc` of `X` (`i × n`, sample `b` at
+/// `b·i`) into `block`, column tile by column tile (the tiles of [`tile_width`] of `cw`):
+/// the tile of columns `j0 ..` (`width` wide) holds step `k` at `j0·kc + k·width`, its
+/// `width` values adjacent. Returns the block's start, for [`XPACKED`] tiles.
+///
+/// The weight gradient's tiles read `X` with the samples `i` apart: a tile's six columns
+/// lie on a new line at every step (128 lines for W5's 128 samples, each shared by at most
+/// three tiles), and beside the tile's 32 KiB panel they overflowed L1 (48 KiB). Packed,
+/// a tile reads 3 KiB in order.
+///
+/// # Safety
+/// `b0 + kc ≤ n`, `c0 + cw ≤ i`, `kc · cw` values fit `X_BLOCK_BYTES`; the instruction set `I`.
+#[inline(always)]
+unsafe fn pack_x_block<I, S: Lanes<I>>(
+    x: &[S],
+    i: usize,
+    (b0, kc): (usize, usize),
+    (c0, cw): (usize, usize),
+    block: &mut XBlock,
+) -> *const S {
+    assert!(kc * cw * core::mem::size_of::<S>() <= X_BLOCK_BYTES && c0 + cw <= i);
+    assert!((b0 + kc) * i <= x.len());
+    let dst = block.0.as_mut_ptr().cast::<S>();
+    let mut j0 = 0;
+    for t in 0..cw.div_ceil(6) {
+        let width = tile_width(cw, t);
+        // SAFETY: `width ≤ 6 ≤ L` lanes: the masked loads read columns `c0 + j0 ..
+        // c0 + j0 + width ≤ c0 + cw ≤ i` of samples `b0 .. b0 + kc` (asserted inside `x`),
+        // the masked stores write `j0·kc .. (j0 + width)·kc` of the block (asserted inside
+        // it); `I` (the caller).
+        unsafe {
+            let m = S::mask(width);
+            let mut src = x.as_ptr().add(b0 * i + c0 + j0);
+            let mut d = dst.add(j0 * kc);
+            for _ in 0..kc {
+                S::store_masked(d, m, S::load_masked(src, m));
+                src = src.wrapping_add(i);
+                d = d.add(width);
+            }
+        }
+        j0 += width;
+    }
+    dst
+}
+
 /// `dW` (`o × i`) (+)= `dY` (`o × n`, packed by rows) · `Xᵀ` (`X` is `i × n`): the shared
 /// dimension is the batch, and the bias gradient is summed while packing `dY`. Without
 /// `add`, the first pass starts from zero instead of reading `dW` and `db`. The last pass
@@ -2006,46 +2094,85 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
     let o4 = if wide { o / (4 * S::L) * (4 * S::L) } else { 0 };
     if wide {
         let step = n.div_ceil(n.div_ceil(KC / 2));
+        let mut xblock = XBlock::new();
         while b0 < n {
             let kc = step.min(n - b0);
             let from_dw = add || b0 > 0;
-            let p = Pass {
-                // SAFETY: `b0 < n`: inside `x` (`i · n`) and `dY` (`o · n`).
-                x: unsafe { x.as_ptr().add(b0 * i) },
-                xk: i,
-                xj: 1,
-                y: dw.as_mut_ptr(),
-                ys: o,
-                rows: o4,
-                init: if from_dw { dw.as_ptr() } else { zeros.as_ptr() },
-                init_rows: usize::from(from_dw),
-                init_step: if from_dw { o } else { 0 },
-                kc,
-                // SAFETY: as above.
-                a: unsafe { dy.as_ptr().add(b0 * o) },
-                a_step: o,
-                pf: core::ptr::null(),
-                pf_step: 0,
-            };
-            // The next pass's first panel of `dY` (none after the last pass).
-            let next = if b0 + kc == n {
-                core::ptr::null()
+            // Every pass checks, the last one's verdict counts: the sum over its blocks.
+            // SAFETY: `I` (the caller).
+            check = unsafe { S::zeros() };
+            let mut c0 = 0;
+            // `X` packed by blocks of columns where enough row tiles read it (see
+            // `X_PACK_ROW_TILES`), else read in place, all of it a block.
+            let packed = o4 >= X_PACK_ROW_TILES * 4 * S::L;
+            let blocks = if packed {
+                i.div_ceil(x_block::<S>())
             } else {
-                // SAFETY: `b0 + kc < n`: inside `dY` (`o · n`).
-                unsafe { dy.as_ptr().add((b0 + kc) * o) }
+                1
             };
-            // SAFETY: rows `0 .. o4` (whole wide tiles), columns `0 .. i` (tiles of five or
-            // six, the first six: `wide`) of `dW`, samples `b0 .. b0 + kc ≤ b0 + KC / 2` of
-            // `x` and `dY`; the panel holds `KC / 2` steps of four vectors; `I` (the caller).
-            // Every pass checks, the last one's verdict counts.
-            check = unsafe {
-                wide_tiles::<I, S, CHECKED, { CHECKED | PREFETCH }, CHECKED>(
-                    &p,
-                    i,
-                    panel.step(0),
-                    next,
-                )
-            };
+            for blk in 0..blocks {
+                let cw = i / blocks + usize::from(blk < i % blocks);
+                // SAFETY: samples `b0 .. b0 + kc ≤ n`, columns `c0 .. c0 + cw ≤ i` of `x`;
+                // `kc ≤ KC / 2` steps of `cw ≤ x_block` columns fit the block. In place:
+                // `b0 < n`, inside `x` (`i · n`).
+                let xp = unsafe {
+                    if packed {
+                        pack_x_block::<I, S>(x, i, (b0, kc), (c0, cw), &mut xblock)
+                    } else {
+                        x.as_ptr().add(b0 * i)
+                    }
+                };
+                let p = Pass {
+                    x: xp,
+                    xk: i,
+                    xj: 1,
+                    // SAFETY: `c0 < i`: inside `dW` (`o · i`).
+                    y: unsafe { dw.as_mut_ptr().add(c0 * o) },
+                    ys: o,
+                    rows: o4,
+                    init: if from_dw {
+                        // SAFETY: as above.
+                        unsafe { dw.as_ptr().add(c0 * o) }
+                    } else {
+                        zeros.as_ptr()
+                    },
+                    init_rows: usize::from(from_dw),
+                    init_step: if from_dw { o } else { 0 },
+                    kc,
+                    // SAFETY: `b0 < n`: inside `dY` (`o · n`).
+                    a: unsafe { dy.as_ptr().add(b0 * o) },
+                    a_step: o,
+                    pf: core::ptr::null(),
+                    pf_step: 0,
+                };
+                // The first panel after this block's last row tile: the same pass's first
+                // rows for the next block, else the next pass's (none after the last).
+                let next = if c0 + cw < i {
+                    p.a
+                } else if b0 + kc < n {
+                    // SAFETY: `b0 + kc < n`: inside `dY` (`o · n`).
+                    unsafe { dy.as_ptr().add((b0 + kc) * o) }
+                } else {
+                    core::ptr::null()
+                };
+                // SAFETY: rows `0 .. o4` (whole wide tiles), columns `c0 .. c0 + cw` of `dW`
+                // (tiles of five or six, the first six: `wide` when the block is all of
+                // `i`, and blocks of more than 25 columns otherwise), samples `b0 .. b0 + kc`
+                // of `X` (packed) and `dY`; the panel holds `KC / 2` steps of four vectors;
+                // `I` (the caller).
+                let c = unsafe {
+                    if packed {
+                        const M: u8 = CHECKED | XPACKED;
+                        wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                    } else {
+                        const M: u8 = CHECKED;
+                        wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                    }
+                };
+                // SAFETY: `I` (the caller).
+                check = unsafe { S::plus(check, c) };
+                c0 += cw;
+            }
             b0 += kc;
         }
         // SAFETY: `o4 ≤ o`, a multiple of `4·L`; `I` (the caller).

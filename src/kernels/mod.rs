@@ -972,6 +972,11 @@ mod tests {
                 // Three full row tiles of the weight gradient (a pair and one alone) and a
                 // forward of two wide passes with a whole two-vector tile after them.
                 (96, 200, 12),
+                // Weight gradients that pack `X` by blocks (four full row tiles and a row
+                // tail; three blocks of columns in `f32`, four in `f64`; two passes of
+                // samples), and one block of columns alone.
+                (260, 200, 150),
+                (256, 60, 20),
                 // No columns, with inputs and outputs over several passes: nothing to do.
                 (300, 600, 0),
                 (70, 300, 0),
