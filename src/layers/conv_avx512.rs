@@ -431,7 +431,7 @@ unsafe fn forward_of<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y: &mut [
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::layers) mod tests {
     use super::super::conv::{direct_backward, direct_forward};
     use super::*;
     use crate::layers::Conv2d;
@@ -443,8 +443,9 @@ mod tests {
     extern crate alloc;
 
     /// The direct loops over a batch in `f64`: output, weight and bias gradients (from
-    /// zero), input gradient.
-    fn direct(
+    /// zero; no bias gradient without a bias), input gradient. Shared by the tests of the
+    /// other AVX-512 convolution kernels.
+    pub(in crate::layers) fn direct(
         g: &Geom,
         w: &[f64],
         bias: &[f64],
@@ -462,7 +463,25 @@ mod tests {
             let (dys, dxs) = (&dy[s * no..][..no], &mut dx[s * ni..][..ni]);
             direct_backward(g, w, xs, dys, &mut dw, &mut db, Some(dxs));
         }
+        if bias.is_empty() {
+            db.clear();
+        }
         (y, dw, db, dx)
+    }
+
+    /// Asserts that `got` (the kernels', `f32`) is what the direct loops computed in `f64`
+    /// plus `add` (what a gradient buffer held before the kernels added to it), to `f32`
+    /// rounding over a sum of `kk` terms: within `1e-5 · max(1, |e|) · √kk`.
+    pub(in crate::layers) fn assert_close(g: &Geom, what: &str, got: &[f32], e: &[f64], add: f64) {
+        assert_eq!(got.len(), e.len(), "{g:?}: {what}");
+        let tol = 1e-5 * (g.kk() as f64).sqrt();
+        for (i, (&a, &e)) in got.iter().zip(e).enumerate() {
+            let e = e + add;
+            assert!(
+                (f64::from(a) - e).abs() <= tol * e.abs().max(1.0),
+                "{g:?}: {what}[{i}] = {a}, direct loops (f64) {e}"
+            );
+        }
     }
 
     /// These kernels compute what the direct loops compute in `f64`, to `f32` rounding:
@@ -491,21 +510,10 @@ mod tests {
             Some(&mut dx),
             &mut wbuf
         ));
-        for (what, a, e, add) in [
-            ("y", &y, &e_y, 0.0),
-            ("dw", &dw, &e_dw, 0.5),
-            ("db", &db, &e_db, 0.5),
-            ("dx", &dx, &e_dx, 0.0),
-        ] {
-            assert_eq!(a.len(), e.len());
-            for (i, (&a, &e)) in a.iter().zip(e.iter()).enumerate() {
-                let e = e + add;
-                assert!(
-                    (f64::from(a) - e).abs() <= 1e-5 * e.abs().max(1.0) * (kk as f64).sqrt(),
-                    "{g:?}: {what}[{i}] = {a}, direct loops (f64) {e}"
-                );
-            }
-        }
+        assert_close(&g, "y", &y, &e_y, 0.0);
+        assert_close(&g, "dw", &dw, &e_dw, 0.5);
+        assert_close(&g, "db", &db, &e_db, 0.5);
+        assert_close(&g, "dx", &dx, &e_dx, 0.0);
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub(super) unsafe fn forward<S: ConvShape>(w: &[f32], bias: &[f32], x: &[f32], y
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::{direct_backward, direct_forward};
+    use super::super::conv_avx512::tests::{assert_close, direct};
     use super::super::conv_avx512::{backward, runs};
     use super::*;
     use crate::layers::Conv2d;
@@ -249,16 +249,8 @@ mod tests {
         let (w, x, dy) = (rand(kk * g.co), rand(ni * b), rand(no * b));
         for bias in [rand(g.co), Vec::new()] {
             let wide = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
-            let (w64, b64, x64, dy64) = (wide(&w), wide(&bias), wide(&x), wide(&dy));
-            let mut e_y = vec![0.0; no * b];
-            let (mut e_dw, mut e_db, mut e_dx) =
-                (vec![0.0; w.len()], vec![0.0; g.co], vec![0.0; ni * b]);
-            for s in 0..b {
-                let (xs, ys) = (&x64[s * ni..][..ni], &mut e_y[s * no..][..no]);
-                direct_forward(&g, &w64, &b64, xs, ys);
-                let (dys, dxs) = (&dy64[s * no..][..no], &mut e_dx[s * ni..][..ni]);
-                direct_backward(&g, &w64, xs, dys, &mut e_dw, &mut e_db, Some(dxs));
-            }
+            let (e_y, e_dw, e_db, e_dx) =
+                direct(&g, &wide(&w), &wide(&bias), &wide(&x), &wide(&dy));
             let mut y = vec![f32::NAN; no * b];
             assert!(super::super::conv_avx512::forward::<f32, S>(
                 &w, &bias, &x, &mut y
@@ -274,21 +266,10 @@ mod tests {
                 Some(&mut dx),
                 &mut wbuf
             ));
-            let e_db = if bias.is_empty() { Vec::new() } else { e_db };
-            for (what, a, e) in [
-                ("y", &y, &e_y),
-                ("dw", &dw, &e_dw),
-                ("db", &db, &e_db),
-                ("dx", &dx, &e_dx),
-            ] {
-                assert_eq!(a.len(), e.len(), "{what}");
-                for (i, (&a, &e)) in a.iter().zip(e.iter()).enumerate() {
-                    assert!(
-                        (f64::from(a) - e).abs() <= 1e-5 * e.abs().max(1.0) * (kk as f64).sqrt(),
-                        "{g:?}: {what}[{i}] = {a}, direct loops (f64) {e}"
-                    );
-                }
-            }
+            assert_close(&g, "y", &y, &e_y, 0.0);
+            assert_close(&g, "dw", &dw, &e_dw, 0.0);
+            assert_close(&g, "db", &db, &e_db, 0.0);
+            assert_close(&g, "dx", &dx, &e_dx, 0.0);
         }
     }
 
