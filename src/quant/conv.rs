@@ -164,7 +164,7 @@ impl Requantize<'_> {
 
 /// A 2-D convolution of one sample `x` (`[in_c][in_h][in_w]`) with per-channel weights
 /// `[out_c][in_c][k_h][k_w]` into `y` (`[out_c][out_h][out_w]`), as TensorFlow Lite's
-/// `ConvPerChannel`.
+/// `ConvPerChannel`: [`grouped_conv2d`] with one group.
 ///
 /// # Errors
 ///
@@ -178,34 +178,7 @@ pub fn conv2d(
     rq: &Requantize<'_>,
     y: &mut [i8],
 ) -> Result<(), QuantError> {
-    let out_c = rq.bias.len();
-    win.check(x.len(), in_c, y.len(), out_c)?;
-    rq.check(out_c)?;
-    win.kernels(weight.len(), out_c, in_c)?;
-    let (plane, kernel) = (win.in_h * win.in_w, win.k_h * win.k_w);
-    let zp = rq.input_zero_point;
-    for o in 0..out_c {
-        let w_o = &weight[o * in_c * kernel..(o + 1) * in_c * kernel];
-        for oy in 0..win.out_h {
-            for ox in 0..win.out_w {
-                let mut acc = 0i32;
-                for ky in 0..win.k_h {
-                    for kx in 0..win.k_w {
-                        let Some((iy, ix)) = win.at(oy, ox, ky, kx) else {
-                            continue;
-                        };
-                        for i in 0..in_c {
-                            let v = i32::from(x[i * plane + iy * win.in_w + ix]);
-                            let w = i32::from(w_o[i * kernel + ky * win.k_w + kx]);
-                            acc = acc.wrapping_add(w.wrapping_mul(v.wrapping_sub(zp)));
-                        }
-                    }
-                }
-                y[(o * win.out_h + oy) * win.out_w + ox] = rq.apply(o, acc);
-            }
-        }
-    }
-    Ok(())
+    grouped_conv2d(win, in_c, 1, x, weight, rq, y)
 }
 
 /// A depthwise convolution (`groups == channels`, one filter per channel) of one sample
@@ -674,8 +647,6 @@ impl<const KK: usize, const CO: usize> QConv2d<KK, CO> {
         {
             let _ = if self.depthwise {
                 depthwise_conv2d(&self.window, xc, w, &rq, yc)
-            } else if self.groups == 1 {
-                conv2d(&self.window, self.in_c, xc, w, &rq, yc)
             } else {
                 grouped_conv2d(&self.window, self.in_c, self.groups, xc, w, &rq, yc)
             };
@@ -1088,9 +1059,6 @@ mod tests {
         conv2d(&geometry, c_in, &x, &full, &rq, &mut b).unwrap();
         assert_eq!(a, b);
         assert!(a.iter().any(|v| *v != a[0]), "{a:?}");
-        // Groups 1: conv2d itself.
-        grouped_conv2d(&geometry, c_in, 1, &x, &full, &rq, &mut a).unwrap();
-        assert_eq!(a, b);
         // Groups = channels: the depthwise kernel.
         let rq4 = Requantize {
             bias: &rq.bias[..4],
