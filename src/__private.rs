@@ -30,11 +30,9 @@ pub const FUSED_FINITE_CHECK: bool = crate::kernels::FUSED_FINITE_CHECK;
 /// leaves the check to the optimiser, as before.
 pub const BOUNDS_IN_FORWARD: bool = crate::kernels::FUSED_FINITE_CHECK;
 
-/// Whether every scalar of `block` is finite and at most `MAX/4` in magnitude (`4·v`
-/// finite: a power-of-two scaling, exact): the bound under which plain SGD with
-/// `|lr| ≤ 1/4` cannot overflow on finite gradients (see `kernels::SgdCheck`). Sums of
-/// `4·v·0` (zero for a finite `4·v`, NaN otherwise) in 16 accumulators, which vectorise;
-/// always inlined, so that it runs on the vectors of the forward copy it is in.
+/// Whether every scalar of `block` is finite and at most `MAX/4` in magnitude: the bound
+/// under which plain SGD with `|lr| ≤ 1/4` cannot overflow on finite gradients
+/// (`kernels::bounded` of the block's scalars, always inlined).
 #[inline(always)]
 pub fn params_bounded<T: Scalar, P: Pod>(block: &P) -> bool {
     crate::kernels::bounded(crate::block::as_slice::<T, P>(block))

@@ -915,13 +915,13 @@ unsafe fn tile_of_width<I, S: Lanes<I>, const MV: usize, const MASK: bool, const
     // SAFETY: the caller's bounds.
     unsafe {
         match width {
-            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m, 0),
-            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m, 0),
-            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m, 0),
-            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m, 0),
-            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m, 0),
-            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m, 0),
-            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m, 0),
+            6 if pack => tile::<I, S, 2, false, MODE, 6, true>(p, panel, r0, j0, m),
+            6 => tile::<I, S, MV, MASK, MODE, 6, false>(p, panel, r0, j0, m),
+            5 => tile::<I, S, MV, MASK, MODE, 5, false>(p, panel, r0, j0, m),
+            4 => tile::<I, S, MV, MASK, MODE, 4, false>(p, panel, r0, j0, m),
+            3 => tile::<I, S, MV, MASK, MODE, 3, false>(p, panel, r0, j0, m),
+            2 => tile::<I, S, MV, MASK, MODE, 2, false>(p, panel, r0, j0, m),
+            _ => tile::<I, S, MV, MASK, MODE, 1, false>(p, panel, r0, j0, m),
         }
     }
 }
@@ -960,13 +960,11 @@ unsafe fn step<
     x0: *const S,
     x3: *const S,
     xj: usize,
-    half: usize,
 ) {
     // SAFETY: the caller's bounds.
     unsafe {
-        // Vector `v` of the step in the panel: the first two at `a`, the next two `half`
-        // elements on (see [`tile`]).
-        let at = |v: usize| v % 2 * S::L + v / 2 * half;
+        // Vector `v` of the step in the panel, whose steps are `max(MV, 2)` vectors.
+        let at = |v: usize| v * S::L;
         let av: [S::V; MV] = if PACK {
             // Rows `r0 ..` of `A` at this step, stored into the panel for the other tiles.
             let av = core::array::from_fn(|v| S::load(src.add(v * S::L)));
@@ -1035,7 +1033,6 @@ unsafe fn tile<
     r0: usize,
     j0: usize,
     m: S::M,
-    half: usize,
 ) -> S::V {
     // SAFETY: the caller's bounds.
     unsafe {
@@ -1066,12 +1063,8 @@ unsafe fn tile<
                 options(pure, nomem, nostack, preserves_flags)
             );
         }
-        // Elements per step: four vectors in the wide panel (`half` = `2·L`), else two.
-        let ps = if MV > 2 && half == 2 * S::L {
-            4 * S::L
-        } else {
-            2 * S::L
-        };
+        // Elements per step: four vectors in the wide panel, else two.
+        let ps = MV.max(2) * S::L;
         let mut a = panel;
         let mut src = if PACK { p.a.add(r0) } else { p.a };
         // Two steps per trip in the tiles that carry the products' bulk (two full vectors of
@@ -1094,7 +1087,7 @@ unsafe fn tile<
                 _mm_prefetch::<_MM_HINT_T1>(pf.cast());
                 pf = pf.wrapping_add(p.pf_step);
             }
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj, half);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj);
             core::arch::asm!("", options(nostack, preserves_flags));
             step::<I, S, MV, NR, PACK, MODE>(
                 &mut acc,
@@ -1104,7 +1097,6 @@ unsafe fn tile<
                 xk.wrapping_add(p.xk),
                 xk3.wrapping_add(p.xk),
                 p.xj,
-                half,
             );
             a = a.add(2 * ps);
             src = src.wrapping_add(2 * p.a_step);
@@ -1112,7 +1104,7 @@ unsafe fn tile<
             xk3 = xk3.wrapping_add(2 * p.xk);
         }
         for _ in 2 * pairs..p.kc {
-            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj, half);
+            step::<I, S, MV, NR, PACK, MODE>(&mut acc, &mut bnd, a, src, xk, xk3, p.xj);
             a = a.add(ps);
             src = src.wrapping_add(p.a_step);
             xk = xk.wrapping_add(p.xk);
@@ -1503,41 +1495,7 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
     i: usize,
     o: usize,
 ) -> bool {
-    if o == 0 || !runs(path) {
-        return false;
-    }
-    let n = y.len() / o;
-    assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
-    if n == 0 {
-        // No columns: nothing to write (and the passes' pointers into the empty `x`, past
-        // the first, would lie outside it).
-        return true;
-    }
-    let wide = path == Path::Avx512;
-    if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
-        // SAFETY: the CPU runs `path` (`runs`).
-        unsafe {
-            if wide {
-                affine_f32_avx512(w, bias, x, y, i, o, RELU_AFTER, false)
-            } else {
-                affine_f32_avx2(w, bias, x, y, i, o, RELU_AFTER, false)
-            }
-        };
-    } else if let (Some(w), Some(bias), Some(x), Some(y)) =
-        (same(w), same(bias), same(x), same_mut(y))
-    {
-        // SAFETY: as above.
-        unsafe {
-            if wide {
-                affine_f64_avx512(w, bias, x, y, i, o, RELU_AFTER, false)
-            } else {
-                affine_f64_avx2(w, bias, x, y, i, o, RELU_AFTER, false)
-            }
-        };
-    } else {
-        return false;
-    }
-    true
+    affine_on(path, w, bias, x, y, i, o, RELU_AFTER, false).is_some()
 }
 
 /// [`affine`] without the `ReLU`, in a training step whose optimiser wants to know whether
@@ -1550,7 +1508,6 @@ pub(super) fn affine<T: Scalar, const RELU_AFTER: bool>(
 /// W5's first layer's weights are read from L3 in a step (they do not fit L2 beside the
 /// rest): a pass of its own over them took 2–3.5 % of the step, where the packing tile has
 /// them in registers already.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn affine_bounded<T: Scalar>(
     path: Path,
     w: &[T],
@@ -1560,37 +1517,56 @@ pub(super) fn affine_bounded<T: Scalar>(
     i: usize,
     o: usize,
 ) -> Option<bool> {
+    affine_on(path, w, bias, x, y, i, o, false, true)
+}
+
+/// [`affine`] (`relu`) and [`affine_bounded`] (`bound`): `None` when the product did not
+/// run, else whether `bound` found every weight bounded (`false` without `bound`, and for
+/// no columns: nothing was read).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn affine_on<T: Scalar>(
+    path: Path,
+    w: &[T],
+    bias: &[T],
+    x: &[T],
+    y: &mut [T],
+    i: usize,
+    o: usize,
+    relu: bool,
+    bound: bool,
+) -> Option<bool> {
     if o == 0 || !runs(path) {
         return None;
     }
     let n = y.len() / o;
     assert!(w.len() == o * i && bias.len() == o && x.len() == i * n && y.len() == o * n);
     if n == 0 {
+        // No columns: nothing to write (and the passes' pointers into the empty `x`, past
+        // the first, would lie outside it).
         return Some(false);
     }
     let wide = path == Path::Avx512;
     if let (Some(w), Some(bias), Some(x), Some(y)) = (same(w), same(bias), same(x), same_mut(y)) {
         // SAFETY: the CPU runs `path` (`runs`); the lengths asserted above.
-        let bounded = unsafe {
+        Some(unsafe {
             if wide {
-                affine_f32_avx512(w, bias, x, y, i, o, false, true)
+                affine_f32_avx512(w, bias, x, y, i, o, relu, bound)
             } else {
-                affine_f32_avx2(w, bias, x, y, i, o, false, true)
+                affine_f32_avx2(w, bias, x, y, i, o, relu, bound)
             }
-        };
-        Some(bounded)
+        })
     } else if let (Some(w), Some(bias), Some(x), Some(y)) =
         (same(w), same(bias), same(x), same_mut(y))
     {
         // SAFETY: as above.
-        let bounded = unsafe {
+        Some(unsafe {
             if wide {
-                affine_f64_avx512(w, bias, x, y, i, o, false, true)
+                affine_f64_avx512(w, bias, x, y, i, o, relu, bound)
             } else {
-                affine_f64_avx2(w, bias, x, y, i, o, false, true)
+                affine_f64_avx2(w, bias, x, y, i, o, relu, bound)
             }
-        };
-        Some(bounded)
+        })
     } else {
         None
     }
@@ -1767,16 +1743,13 @@ unsafe fn wide_tiles<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8, const MO
                     q.pf_step = p.a_step;
                 }
                 let q = &q;
-                let half = 2 * S::L;
                 let c = match (width, fetch) {
                     (6, _) if ct == 0 => {
-                        tile::<I, S, 4, false, MODE_PACK, 6, true>(q, panel, r0, j0, m, half)
+                        tile::<I, S, 4, false, MODE_PACK, 6, true>(q, panel, r0, j0, m)
                     }
-                    (6, false) => tile::<I, S, 4, false, MODE, 6, false>(q, panel, r0, j0, m, half),
-                    (6, true) => {
-                        tile::<I, S, 4, false, MODE_PF, 6, false>(q, panel, r0, j0, m, half)
-                    }
-                    _ => tile::<I, S, 4, false, MODE, 5, false>(q, panel, r0, j0, m, half),
+                    (6, false) => tile::<I, S, 4, false, MODE, 6, false>(q, panel, r0, j0, m),
+                    (6, true) => tile::<I, S, 4, false, MODE_PF, 6, false>(q, panel, r0, j0, m),
+                    _ => tile::<I, S, 4, false, MODE, 5, false>(q, panel, r0, j0, m),
                 };
                 if (MODE | MODE_PACK) & (CHECKED | BOUNDED) != 0 {
                     check = S::plus(check, c);
@@ -2103,7 +2076,9 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
             check = unsafe { S::zeros() };
             let mut c0 = 0;
             // `X` packed by blocks of columns where enough row tiles read it (see
-            // `X_PACK_ROW_TILES`), else read in place, all of it a block.
+            // `X_PACK_ROW_TILES`), else read in place, all of it a block. (Worked out here,
+            // in the pass: hoisted out of the loop, LLVM kept the wide tiles' accumulators
+            // on the stack, and W5's step ran at half its speed.)
             let packed = o4 >= X_PACK_ROW_TILES * 4 * S::L;
             let blocks = if packed {
                 i.div_ceil(x_block::<S>())
@@ -2455,8 +2430,8 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
 }
 
 /// Whether `dX = Wᵀ · dY` runs its tiles over the samples ([`input_grad_few_samples`]):
-/// whole row tiles of two vectors of samples (LeNet-5's batch of 32 in `f32`), at most two
-/// of them, and `W`'s rows in one pass, at least four vectors of them (LeNet-5's last layer,
+/// whole row tiles of two vectors of samples (LeNet-5's batch of 32 in `f32`), at most
+/// [`FEW_SAMPLE_TILES`] of them, and `W`'s rows in one pass, at least four vectors of them (LeNet-5's last layer,
 /// 10 outputs, ran at 0.69× the speed of the tiles over the inputs this way: each value
 /// stored one by one for only 10 multiply-adds).
 #[inline(always)]
@@ -2541,7 +2516,6 @@ unsafe fn wide_row<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
     // SAFETY: the caller's bounds; `m` is unused by tiles without a mask.
     unsafe {
         let m = S::mask(S::L);
-        let half = 2 * S::L;
         let lines = (p.kc * core::mem::size_of::<S>()).div_ceil(64);
         let mut q = *p;
         q.pf_step = column;
@@ -2554,10 +2528,10 @@ unsafe fn wide_row<I, S: Lanes<I>, const MODE: u8, const MODE_PF: u8>(
                 q.pf = next.wrapping_add(line * 64 / core::mem::size_of::<S>());
             }
             match (width, fetch) {
-                (6, false) => tile::<I, S, 4, false, MODE, 6, false>(&q, panel, r0, j0, m, half),
-                (6, true) => tile::<I, S, 4, false, MODE_PF, 6, false>(&q, panel, r0, j0, m, half),
-                (_, false) => tile::<I, S, 4, false, MODE, 5, false>(&q, panel, r0, j0, m, half),
-                (_, true) => tile::<I, S, 4, false, MODE_PF, 5, false>(&q, panel, r0, j0, m, half),
+                (6, false) => tile::<I, S, 4, false, MODE, 6, false>(&q, panel, r0, j0, m),
+                (6, true) => tile::<I, S, 4, false, MODE_PF, 6, false>(&q, panel, r0, j0, m),
+                (_, false) => tile::<I, S, 4, false, MODE, 5, false>(&q, panel, r0, j0, m),
+                (_, true) => tile::<I, S, 4, false, MODE_PF, 5, false>(&q, panel, r0, j0, m),
             };
             j0 += width;
         }

@@ -389,7 +389,7 @@ macro_rules! max_pool_layer {
                 let g = <Self as PoolShape>::GEOM;
                 #[cfg(target_arch = "x86_64")]
                 if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
-                    && pool_avx512::forward(&g, x.as_slice(), y.as_mut_slice())
+                    && pool_avx512::forward::<T, false>(&g, x.as_slice(), y.as_mut_slice())
                 {
                     return;
                 }
@@ -416,7 +416,7 @@ macro_rules! max_pool_layer {
                 let g = <Self as PoolShape>::GEOM;
                 #[cfg(target_arch = "x86_64")]
                 if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
-                    && pool_avx512::backward(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice())
+                    && pool_avx512::backward::<T, false>(&g, x.as_slice(), dy.as_slice(), dx.as_mut_slice())
                 {
                     return;
                 }
@@ -472,7 +472,7 @@ macro_rules! max_pool_layer {
                 let g = <Self as PoolShape>::GEOM;
                 #[cfg(target_arch = "x86_64")]
                 if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
-                    && pool_avx512::relu_forward_eval(&g, x.as_slice(), y.as_mut_slice())
+                    && pool_avx512::forward::<T, true>(&g, x.as_slice(), y.as_mut_slice())
                 {
                     return;
                 }
@@ -494,7 +494,7 @@ macro_rules! max_pool_layer {
                 check::<Self, I, O>();
                 #[cfg(target_arch = "x86_64")]
                 if const { pool_avx512::applies(&<Self as PoolShape>::GEOM) }
-                    && pool_avx512::relu_backward(
+                    && pool_avx512::backward::<T, true>(
                         &<Self as PoolShape>::GEOM,
                         r.as_slice(),
                         dy.as_slice(),

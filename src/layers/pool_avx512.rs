@@ -50,17 +50,18 @@ fn runs<T: Scalar>() -> bool {
     TypeId::of::<T>() == TypeId::of::<f32>() && kernels::path() == Path::Avx512
 }
 
-/// The forward of a batch (whole samples in `x` and `y`) when the kernels run; `false`
-/// (nothing done) otherwise.
+/// The forward of a batch (whole samples in `x` and `y`) when the kernels run, on the
+/// `ReLU` of each input when `RELU` (the `ReLU`'s output is not kept); `false` (nothing
+/// done) otherwise.
 #[inline(always)]
-pub(crate) fn forward<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
+pub(crate) fn forward<T: Scalar, const RELU: bool>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
     if !runs::<T>() {
         return false;
     }
     let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
     check(g, x.len(), y.len());
     // SAFETY: the path is AVX-512, so the CPU has AVX-512F; the lengths are checked.
-    unsafe { run::<false, false>(g, x, y, &[], &mut [], &mut []) };
+    unsafe { run::<false, RELU>(g, x, y, &[], &mut [], &mut []) };
     true
 }
 
@@ -81,24 +82,16 @@ pub(crate) fn relu_forward<T: Scalar>(g: &Geom, x: &[T], r: &mut [T], y: &mut [T
     true
 }
 
-/// The forward of a batch on the `ReLU` of each input when the kernels run (the `ReLU`'s
-/// output is not kept); `false` (nothing done) otherwise.
+/// The backward of a batch when the kernels run: writes every input gradient, or with
+/// `RELU` that of the `ReLU` before the pooling (`x`, the pooling's input, is then the
+/// `ReLU`'s output), into `dx`; `false` (nothing done) otherwise.
 #[inline(always)]
-pub(crate) fn relu_forward_eval<T: Scalar>(g: &Geom, x: &[T], y: &mut [T]) -> bool {
-    if !runs::<T>() {
-        return false;
-    }
-    let (x, y): (&[f32], &mut [f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice_mut(y));
-    check(g, x.len(), y.len());
-    // SAFETY: as in `forward`.
-    unsafe { run::<false, true>(g, x, y, &[], &mut [], &mut []) };
-    true
-}
-
-/// The backward of a batch when the kernels run: writes every input gradient; `false`
-/// (nothing done) otherwise.
-#[inline(always)]
-pub(crate) fn backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> bool {
+pub(crate) fn backward<T: Scalar, const RELU: bool>(
+    g: &Geom,
+    x: &[T],
+    dy: &[T],
+    dx: &mut [T],
+) -> bool {
     if !runs::<T>() {
         return false;
     }
@@ -107,24 +100,7 @@ pub(crate) fn backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> 
     check(g, x.len(), dy.len());
     assert!(dx.len() == x.len());
     // SAFETY: as in `forward`.
-    unsafe { run::<true, false>(g, x, &mut [], dy, dx, &mut []) };
-    true
-}
-
-/// The backward of a batch and that of the `ReLU` before it when the kernels run: `x` is
-/// the pooling's input (the `ReLU`'s output); writes every gradient of the `ReLU`'s input
-/// into `dx`; `false` (nothing done) otherwise.
-#[inline(always)]
-pub(crate) fn relu_backward<T: Scalar>(g: &Geom, x: &[T], dy: &[T], dx: &mut [T]) -> bool {
-    if !runs::<T>() {
-        return false;
-    }
-    let (x, dy): (&[f32], &[f32]) = (bytemuck::cast_slice(x), bytemuck::cast_slice(dy));
-    let dx: &mut [f32] = bytemuck::cast_slice_mut(dx);
-    check(g, x.len(), dy.len());
-    assert!(dx.len() == x.len());
-    // SAFETY: as in `forward`.
-    unsafe { run::<true, true>(g, x, &mut [], dy, dx, &mut []) };
+    unsafe { run::<true, RELU>(g, x, &mut [], dy, dx, &mut []) };
     true
 }
 
