@@ -59,6 +59,114 @@ pub fn linear_bounded<T: Scalar, const I: usize, const O: usize, const B: usize>
     )
 }
 
+/// What the generated `Network::backward_sgd` did: updated the parameters (the step is
+/// done), or declined before changing anything (the training step then takes its usual
+/// passes, which decide as before).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FusedSgd {
+    /// Every layer's weights and biases took the plain SGD update.
+    Updated,
+    /// Nothing was changed but the tape's backward buffers.
+    Declined,
+}
+
+/// Whether plain SGD can run inside the backward pass here (`Network::backward_sgd`): the
+/// vector kernels that apply it as the weight gradients are computed run for `T`.
+#[inline(always)]
+pub fn fused_sgd_runs<T: Scalar>() -> bool {
+    crate::kernels::fused_sgd_runs::<T>()
+}
+
+/// A `Linear` layer's input gradient `dX = Wᵀ · dY`, the layer's backward bits.
+#[inline(always)]
+pub fn linear_input_grad<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    p: &crate::layers::LinearParams<T, I, O>,
+    dy: &SMatrix<T, O, B>,
+    dx: &mut SMatrix<T, I, B>,
+) {
+    crate::kernels::affine_input_grad(p.weight.as_slice(), dy.as_slice(), dx.as_mut_slice(), I, O);
+}
+
+/// The `ReLU`'s backward in place: `g ← g · (x > 0 ? 1 : 0)` with `x` the `ReLU`'s input,
+/// the layer's own formula and bits.
+#[inline(always)]
+pub fn relu_backward_in_place<T: Scalar, const R: usize, const C: usize>(
+    x: &SMatrix<T, R, C>,
+    g: &mut SMatrix<T, R, C>,
+) {
+    for (g, &x) in g.as_mut_slice().iter_mut().zip(x.as_slice()) {
+        *g *= if x > T::zero() { T::one() } else { T::zero() };
+    }
+}
+
+/// The `ReLU`'s backward from `dy` into `dx`, as the layer computes it.
+#[inline(always)]
+pub fn relu_backward_into<T: Scalar, const R: usize, const C: usize>(
+    x: &SMatrix<T, R, C>,
+    dy: &SMatrix<T, R, C>,
+    dx: &mut SMatrix<T, R, C>,
+) {
+    let it = x.as_slice().iter().zip(dy.as_slice());
+    for (d, (&x, &g)) in dx.as_mut_slice().iter_mut().zip(it) {
+        *d = g * if x > T::zero() { T::one() } else { T::zero() };
+    }
+}
+
+/// Whether plain SGD (`|lr| ≤ 1/4`) applied to a `Linear` layer whose parameters are at
+/// most `MAX/4` (the training step's forward checked them) gives finite parameters, for
+/// its input `x` and output gradient `dy`, proven before anything is written: every value
+/// finite and `B · max|dY| · max|X| ≤ MAX/8` and `B · max|dY| ≤ MAX/8` bound every weight
+/// and bias gradient by `MAX/8` times the rounding's growth over `B` sums (at most
+/// `e^{1/4}` with `B · ε ≤ 1/4`), so that `|p − lr·g| < MAX/4 + MAX/16·1.3`. `false` when
+/// the bound cannot vouch: the step then takes the usual passes, whose check decides.
+#[inline]
+pub fn sgd_bounded<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    x: &SMatrix<T, I, B>,
+    dy: &SMatrix<T, O, B>,
+) -> bool {
+    let (Some(mx), Some(mdy)) = (
+        crate::kernels::max_abs(x.as_slice()),
+        crate::kernels::max_abs(dy.as_slice()),
+    ) else {
+        return false;
+    };
+    let (max, eps) = if core::mem::size_of::<T>() == 4 {
+        (f64::from(f32::MAX), f64::from(f32::EPSILON) / 2.0)
+    } else {
+        (f64::MAX, f64::EPSILON / 2.0)
+    };
+    let n = B as f64;
+    let (mx, mdy) = (mx.as_f64(), mdy.as_f64());
+    n * eps <= 0.25 && n * mdy <= max / 8.0 && n * mdy * mx <= max / 8.0
+}
+
+/// Plain SGD on a `Linear` layer as its parameter gradients are computed: the weights by
+/// the vector kernels as each tile of `dW` is finished (`dW` never stored, `g.weight` is
+/// scratch), then the biases from their gradient, which is written into `g.bias`. The
+/// bits of the layer's backward followed by `Sgd`'s update.
+#[inline(always)]
+pub fn linear_sgd<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    p: &mut crate::layers::LinearParams<T, I, O>,
+    g: &mut crate::layers::LinearParams<T, I, O>,
+    x: &SMatrix<T, I, B>,
+    dy: &SMatrix<T, O, B>,
+    lr: T,
+) {
+    crate::kernels::affine_grads_sgd(
+        p.weight.as_mut_slice(),
+        g.weight.as_mut_slice(),
+        g.bias.as_mut_slice(),
+        x.as_slice(),
+        dy.as_slice(),
+        I,
+        O,
+        lr,
+    );
+    for (b, &d) in p.bias.as_mut_slice().iter_mut().zip(g.bias.as_slice()) {
+        *b -= lr * d;
+    }
+}
+
 /// Whether the generated `Network::forward` runs its copy compiled for AVX2 + FMA: on
 /// x86-64 when the products' [`path`](crate::kernels::path) is AVX2 or wider (so
 /// `STATICNN_KERNELS=portable` runs the baseline copy) and the target does not enable AVX2

@@ -224,6 +224,13 @@ pub trait StepHook<T: Scalar, P> {
     /// that sets it and still changes the gradients may have a non-finite update written.
     const KEEPS_GRADIENTS: bool = false;
 
+    /// Whether [`before_update`](StepHook::before_update) does anything (`true` unless a
+    /// hook says otherwise). `()`, [`MaxNorm`] and pairs of such hooks set it `false`: a
+    /// step with plain [`Sgd`](crate::Sgd) may then apply the update inside the backward
+    /// pass, as [`Supervised::train_step`] does, where the gradients are never all in
+    /// `grads` at once.
+    const BEFORE_UPDATE: bool = true;
+
     /// After the backward pass, before the update: `grads` holds the batch's loss gradient
     /// (finite) and may be changed; `loss` is the batch loss and may be added to (a
     /// penalty's value). A non-finite loss or update afterwards fails the step as
@@ -238,12 +245,14 @@ pub trait StepHook<T: Scalar, P> {
 
 impl<T: Scalar, P> StepHook<T, P> for () {
     const KEEPS_GRADIENTS: bool = true;
+    const BEFORE_UPDATE: bool = false;
 
     fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
 }
 
 impl<T: Scalar, P, A: StepHook<T, P>, B: StepHook<T, P>> StepHook<T, P> for (A, B) {
     const KEEPS_GRADIENTS: bool = A::KEEPS_GRADIENTS && B::KEEPS_GRADIENTS;
+    const BEFORE_UPDATE: bool = A::BEFORE_UPDATE || B::BEFORE_UPDATE;
 
     fn before_update(&mut self, params: &P, grads: &mut P, loss: &mut T) {
         self.0.before_update(params, grads, loss);
@@ -281,6 +290,7 @@ impl<T: Scalar, P: ParamBlock<T>, R: Penalty> StepHook<T, P> for Penalize<R> {
 /// The max-norm constraint, applied after every update.
 impl<T: Scalar, P: ParamBlock<T>> StepHook<T, P> for MaxNorm {
     const KEEPS_GRADIENTS: bool = true;
+    const BEFORE_UPDATE: bool = false;
 
     fn before_update(&mut self, _: &P, _: &mut P, _: &mut T) {}
 
@@ -716,6 +726,19 @@ where
         (net.forward_train(x, &mut work.tape, rng), false)
     };
     let mut loss = N::Loss::default().loss_and_grad(y, target, &mut dy);
+    // Plain SGD inside the backward pass, as `train_step` applies it, when the hook has
+    // nothing to do before the update.
+    if H::KEEPS_GRADIENTS
+        && !H::BEFORE_UPDATE
+        && bounded
+        && loss.is_finite()
+        && let Some(lr) = opt.plain_sgd_lr()
+        && net.backward_sgd(x, &mut work.tape, &dy, &mut work.grads, lr)
+            == crate::__private::FusedSgd::Updated
+    {
+        hook.after_update(net.params_mut());
+        return Ok(loss);
+    }
     let finite = net.backward_overwrite_finite(x, &mut work.tape, &dy, &mut work.grads, None)
         && loss.is_finite();
     if finite {

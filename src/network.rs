@@ -171,6 +171,24 @@ pub trait Network<T: Scalar, const IN: usize, const OUT: usize>: Pod {
         block::all_finite::<T, _>(grads)
     }
 
+    /// Plain SGD with learning rate `lr` (`|lr| ≤ 1/4`, parameters at most `MAX/4`, as
+    /// [`Supervised::train_step`] knows them to be) applied inside the backward pass, each
+    /// weight matrix updated as its gradient is computed, or nothing changed
+    /// ([`FusedSgd::Declined`](crate::__private::FusedSgd)). `network!` writes it for
+    /// networks of `Linear` and `ReLU` layers on x86-64; the default declines.
+    #[doc(hidden)]
+    fn backward_sgd<const B: usize>(
+        &mut self,
+        x: &SMatrix<T, IN, B>,
+        tape: &mut Self::Tape<B>,
+        dy: &SMatrix<T, OUT, B>,
+        grads: &mut Self::Params,
+        lr: T,
+    ) -> crate::__private::FusedSgd {
+        let _ = (x, tape, dy, grads, lr);
+        crate::__private::FusedSgd::Declined
+    }
+
     /// The network output saved in a tape by the last train-mode forward.
     fn output<const B: usize>(tape: &Self::Tape<B>) -> &SMatrix<T, OUT, B>;
 
@@ -348,7 +366,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     }
 
     /// One training step on a batch: train-mode forward, loss, backward (which overwrites
-    /// `grads`), and one optimiser step ([`Optimizer::try_step`](crate::optim::Optimizer::try_step)). Returns the batch loss
+    /// `grads`; see below for plain SGD), and one optimiser step ([`Optimizer::try_step`](crate::optim::Optimizer::try_step)). Returns the batch loss
     /// (before the update).
     ///
     /// The guarantee that an error loses nothing costs no memory beyond a copy of the
@@ -358,6 +376,16 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
     /// (no weight decay, `|lr| ≤ 1/4`) needs no such pass: the backward pass checked the
     /// gradients as it wrote them, and the forward the parameters as it read them
     /// ([`Optimizer::try_step_finite`](crate::optim::Optimizer::try_step_finite)).
+    ///
+    /// With that [`Sgd`](crate::Sgd), a network of `Linear` and `ReLU` layers on x86-64
+    /// with the vector kernels goes further: once the input gradients of every layer are
+    /// known and bound the update (every value finite, `B·max|dY|·max|X|` far from
+    /// overflow), each weight matrix is updated as its gradient is computed, tile by tile,
+    /// and the weight gradients are never stored: one pass over the weights where there
+    /// were three over weights and gradients (W5: about 1.07× the speed). The parameters
+    /// get the same bits; `grads` then holds the bias gradients, and its weight gradients
+    /// are unspecified (call [`Network::backward_overwrite`] for them). Where the bound
+    /// cannot vouch, the step takes the passes above.
     ///
     /// `opt` is any [`Optimizer`](crate::Optimizer) of this network's parameters (every
     /// one is an [`OptimizerOf`] them, which words the error when it is not); the error
@@ -389,6 +417,16 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
         let (y, bounded) = self.forward_train_bounded(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
+        // Plain SGD on bounded parameters: applied inside the backward pass where the
+        // network and the CPU allow it, once every gradient is proven to give finite
+        // parameters (the same bits as the passes below, which run otherwise).
+        if bounded
+            && loss.is_finite()
+            && let Some(lr) = opt.plain_sgd_lr()
+            && self.backward_sgd(x, tape, &dy, grads, lr) == crate::__private::FusedSgd::Updated
+        {
+            return Ok(loss);
+        }
         let finite = self.backward_overwrite_finite(x, tape, &dy, grads, None) && loss.is_finite();
         if !finite {
             *self.state_mut() = state;

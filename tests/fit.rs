@@ -361,8 +361,10 @@ fn plain_step_is_train_step() {
 }
 
 /// With plain SGD, a step is `train_step` exactly whether the hook keeps the gradients
-/// (`()`: the update trusts the backward pass and the forward's bound on the parameters,
-/// `Optimizer::try_step_finite`) or may change them (a closure: `try_step` checks all).
+/// (`()`: on x86-64 with the vector kernels, both apply the update inside the backward
+/// pass, `Network::backward_sgd`; elsewhere the update trusts the backward pass and the
+/// forward's bound on the parameters, `Optimizer::try_step_finite`) or may change them (a
+/// closure: the backward pass, then `try_step`, which checks all).
 #[test]
 fn plain_sgd_step_is_train_step_whatever_the_hook() {
     let (xs, ys) = clusters::<f32>(24, 14);

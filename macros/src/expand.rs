@@ -460,6 +460,108 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
     });
 
+    // Plain SGD inside the backward pass (`Network::backward_sgd`, x86-64), for a chain of
+    // `Linear` and `ReLU` layers: first every input gradient, last layer first, each
+    // `Linear`'s output gradient kept in a buffer of its own (the `ReLU`s' backward in
+    // place), then, once each `Linear`'s input and output gradient bound its update, the
+    // weight gradients applied as they are computed. `fused_slots` buffers: one per
+    // `Linear` but the first, and one for a last `ReLU`.
+    let fusable = !residual
+        && layers.iter().any(|l| l.kind == "Linear")
+        && layers
+            .iter()
+            .all(|l| !l.custom && (l.kind == "Linear" || l.kind == "ReLU"));
+    let mut fused_slots = 0usize;
+    let backward_sgd = if fusable {
+        let slot = |s: usize| format_ident!("__f{}", s);
+        let view = |s: usize, w: &W| {
+            let g = slot(s);
+            quote!(#pv::front::<T, #w, { __W - (#w) }, { B }, __W>(#g))
+        };
+        let view_mut = |s: usize, w: &W| {
+            let g = slot(s);
+            quote!(#pv::front_mut::<T, #w, { __W - (#w) }, { B }, __W>(#g))
+        };
+        // Where the gradient of the current layer's output is: `dy`, or a buffer.
+        let mut at: Option<usize> = None;
+        let mut grads_steps = Vec::new();
+        // Each `Linear`: its field, input and output gradient.
+        let mut linears = Vec::new();
+        for k in (0..n).rev() {
+            let src = if k == 0 {
+                quote!(x)
+            } else {
+                let p = fields[k - 1];
+                quote!(&tape.#p)
+            };
+            let w = outs[k];
+            if layers[k].kind == "ReLU" {
+                if k == 0 {
+                    continue;
+                }
+                match at {
+                    Some(s) => {
+                        let g = view_mut(s, w);
+                        grads_steps.push(quote!(#pv::relu_backward_in_place(#src, #g);));
+                    }
+                    None => {
+                        let s = fused_slots;
+                        fused_slots += 1;
+                        let g = view_mut(s, w);
+                        grads_steps.push(quote!(#pv::relu_backward_into(#src, dy, #g);));
+                        at = Some(s);
+                    }
+                }
+            } else {
+                let dyk = at.map_or_else(|| quote!(dy), |s| view(s, w));
+                let f = fields[k];
+                // An input gradient only for a `Linear` before it (`ReLU`s first need none).
+                if layers[..k].iter().any(|l| l.kind == "Linear") {
+                    let s = fused_slots;
+                    fused_slots += 1;
+                    let g = view_mut(s, ins[k]);
+                    grads_steps.push(quote!(#pv::linear_input_grad(&self.params.#f, #dyk, #g);));
+                    at = Some(s);
+                }
+                linears.push((f, src, dyk));
+            }
+        }
+        let slots: Vec<_> = (0..fused_slots).map(slot).collect();
+        let bounds = linears
+            .iter()
+            .map(|(_, src, dyk)| quote!(#pv::sgd_bounded(#src, #dyk)));
+        let updates = linears.iter().map(|(f, src, dyk)| {
+            quote!(#pv::linear_sgd(&mut self.params.#f, &mut grads.#f, #src, #dyk, lr);)
+        });
+        quote! {
+            #[cfg(target_arch = "x86_64")]
+            fn backward_sgd<const B: usize>(
+                &mut self,
+                x: &#sn::SMatrix<T, #input, { B }>,
+                tape: &mut #tape_ty<T, { B }>,
+                dy: &#sn::SMatrix<T, #output, { B }>,
+                grads: &mut #params_ty<T>,
+                lr: T,
+            ) -> #pv::FusedSgd {
+                if !#pv::fused_sgd_runs::<T>() {
+                    return #pv::FusedSgd::Declined;
+                }
+                const __W: usize = #widest;
+                let [#(#slots,)* ..] = &mut tape.__grad;
+                // Every input gradient, with the weights they were computed with.
+                #(#grads_steps)*
+                // The update of every layer bounded before the first is written.
+                if !(true #( && #bounds )*) {
+                    return #pv::FusedSgd::Declined;
+                }
+                #(#updates)*
+                #pv::FusedSgd::Updated
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+
     let supervised = loss.as_ref().map(|loss| {
         // A literal output width of 1 is refused by `validate`; one given by a `const` item
         // is asserted here, on the loss's token.
@@ -512,7 +614,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     };
     let train_body = quote!(#(#train_steps)*);
     let backward_body = quote! {
-        let [__g0, __g1] = &mut tape.__grad;
+        let [__g0, __g1, ..] = &mut tape.__grad;
         let _ = (&__g0, &__g1);
         let mut __finite = true;
         #(#backward_steps)*
@@ -548,6 +650,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
             scratch_rows,
             2,
         )
+    };
+    // The backward buffers: on x86-64 as many as `backward_sgd` keeps output gradients in,
+    // when that is more than the two the backward pass alternates between.
+    let grad_field = if fused_slots > grad_slots {
+        quote! {
+            #[cfg(target_arch = "x86_64")]
+            __grad: [#sn::SMatrix<T, #widest, { B }>; #fused_slots],
+            #[cfg(not(target_arch = "x86_64"))]
+            __grad: [#sn::SMatrix<T, #widest, { B }>; #grad_slots],
+        }
+    } else {
+        quote!(__grad: [#sn::SMatrix<T, #widest, { B }>; #grad_slots],)
     };
 
     // The summary reports the scratch `forward` uses (its steps, or with residual blocks its
@@ -619,7 +733,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 pub #fields: #sn::SMatrix<T, #outs, { B }>,
             )*
             #( #aux: #lt_tape<{ B }>, )*
-            __grad: [#sn::SMatrix<T, #widest, { B }>; #grad_slots],
+            #grad_field
         }
 
         #[allow(unsafe_code, unused_braces)]
@@ -726,7 +840,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// in blobs so that a blob made by another architecture is refused.
             pub const FINGERPRINT: u64 =
                 #sn::io::fingerprint(<Self as #sn::Network<T, #input_w, #output>>::LAYERS);
-            /// Widest layer output: the height of each of the tape's two backward buffers.
+            /// Widest layer output: the height of each of the tape's backward buffers (two;
+            /// on x86-64, a chain of `Linear` and `ReLU` layers has one per `Linear` but
+            /// the first, and one for a last `ReLU`, when that is more).
             pub const WIDEST: usize = #widest;
             /// Rows of eval-mode scratch: the largest input width plus output width of any
             /// layer (the first layer counting only its output, the last only its input).
@@ -959,6 +1075,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     #sn::block::all_finite::<T, _>(grads)
                 }
             }
+
+            #backward_sgd
         }
 
         #supervised

@@ -167,6 +167,8 @@ trait Lanes<I>: Scalar {
     }
     /// `x` where `x > 0`, else `+0` (NaN and `−0` included): the `ReLU` layer's value.
     unsafe fn relu(v: Self::V) -> Self::V;
+    /// The larger of `a` and `b` lane by lane (`b` where either is NaN).
+    unsafe fn larger(a: Self::V, b: Self::V) -> Self::V;
     /// The mask selecting the first `n` lanes (`n ≤ L`).
     unsafe fn mask(n: usize) -> Self::M;
     /// Transposes an `L × L` block into a panel whose steps are `step` elements apart: lane
@@ -229,6 +231,11 @@ impl Lanes<Avx2> for f32 {
     unsafe fn zeros() -> __m256 {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn larger(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_max_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn relu(v: __m256) -> __m256 {
@@ -387,6 +394,11 @@ impl Lanes<Avx2> for f64 {
         unsafe { _mm256_setzero_pd() }
     }
     #[inline(always)]
+    unsafe fn larger(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_max_pd(a, b) }
+    }
+    #[inline(always)]
     unsafe fn relu(v: __m256d) -> __m256d {
         // SAFETY: the caller guarantees AVX. `max(v, 0)` returns its second operand, `+0`,
         // when `v` is NaN and when both are zeros: `+0` for `−0`, as `if v > 0 { v } else { 0 }`.
@@ -465,6 +477,11 @@ impl Lanes<Avx512> for f32 {
     unsafe fn zeros() -> __m512 {
         // SAFETY: the caller guarantees AVX-512F.
         unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn larger(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_max_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn relu(v: __m512) -> __m512 {
@@ -555,6 +572,11 @@ impl Lanes<Avx512> for f64 {
     unsafe fn zeros() -> __m512d {
         // SAFETY: the caller guarantees AVX-512F.
         unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn larger(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { _mm512_max_pd(a, b) }
     }
     #[inline(always)]
     unsafe fn relu(v: __m512d) -> __m512d {
@@ -689,7 +711,7 @@ macro_rules! entry_points {
             add: bool,
         ) -> bool {
             // SAFETY: the caller's.
-            unsafe { grads_tiles::<$isa, $t>(dw, db, x, dy, i, o, add) }
+            unsafe { grads_tiles::<$isa, $t>(dw, db, x, dy, i, o, add, core::ptr::null_mut(), 0.0) }
         }
 
         /// [`input_grad_tiles`] for this type and instruction set.
@@ -832,6 +854,11 @@ const BOUNDED: u8 = 32;
 /// the tile of columns `j0 ..` (`width` wide) reads step `k` of its column `j` at
 /// `x + j0·kc + k·width + j` (`wide_tiles` sets each tile's base and stride).
 const XPACKED: u8 = 64;
+/// Writes `W[r, j] − lr·v` into [`Pass`]'s `upd` instead of storing the tile's value `v`
+/// into `y`: the last pass of a weight gradient that plain SGD applies as it is computed
+/// ([`affine_grads_sgd`]), the update's bits (a multiplication, then a subtraction, as
+/// [`sgd`] computes it). The weight gradient itself is never stored.
+const SGD: u8 = 128;
 
 /// One pass of a product `Y[r, j] = init[r, j] + Σ_k A[r, k] · X[k, j]` over a packed panel
 /// of `A` (two vectors of rows per step `k`, zero past the last row) and `kc` steps.
@@ -862,6 +889,10 @@ struct Pass<S> {
     /// to the next trip's (a hint: never read, so it may point anywhere).
     pf: *const S,
     pf_step: usize,
+    /// `SGD`: the parameters that the pass updates, `W[r, j]` at `upd + r + j·ys` (the
+    /// layout of `y`), and the learning rate.
+    upd: *mut S,
+    lr: S,
 }
 
 /// Runs `tile` on the column tiles of `n` columns of the last row tile of a pass, when it
@@ -1136,6 +1167,18 @@ unsafe fn tile<
                 let yj = p.y.add(r0 * p.ys + j0 + j);
                 for (r, &value) in lanes[..rows].iter().enumerate() {
                     yj.add(r * p.ys).write(value);
+                }
+            }
+            return check;
+        }
+        if MODE & SGD != 0 {
+            // The update instead of the value: `W − lr·v`, the rows that exist (masks).
+            let lr = S::broadcast(&p.lr);
+            for (j, accj) in acc.iter().enumerate() {
+                let uj = p.upd.add(r0 + (j0 + j) * p.ys);
+                for (v, &c) in accj.iter().enumerate() {
+                    let w = load_row::<I, S, MV, MASK>(uj, v, m);
+                    store_row::<I, S, MV, MASK>(uj, v, m, S::minus(w, S::times(lr, c)));
                 }
             }
             return check;
@@ -1645,6 +1688,8 @@ unsafe fn affine_tiles<I, S: Lanes<I>>(
                 a_step: o,
                 pf: core::ptr::null(),
                 pf_step: 0,
+                upd: core::ptr::null_mut(),
+                lr: S::zero(),
             };
             // Where the next pass's first panel starts: `W`'s rows from 0, inputs `k0 + kc ..`
             // (none after the last pass).
@@ -1808,6 +1853,8 @@ unsafe fn affine_pass<I, S: Lanes<I>>(
         a_step: o,
         pf: core::ptr::null(),
         pf_step: 0,
+        upd: core::ptr::null_mut(),
+        lr: S::zero(),
     };
     // The panel: rows `r0 + r .. r0 + r + h` of `W`'s columns `k0 .. k0 + kc`, in order.
     let pack = Columns {
@@ -1873,6 +1920,8 @@ unsafe fn affine_few_outputs<I, S: Lanes<I>>(
         a_step: 0,
         pf: core::ptr::null(),
         pf_step: 0,
+        upd: core::ptr::null_mut(),
+        lr: S::zero(),
     };
     // The panel: samples `r0 .. r0 + h` of `X`, transposed.
     let pack = Transposed {
@@ -2029,6 +2078,7 @@ unsafe fn pack_x_block<I, S: Lanes<I>>(
 /// The CPU has the instruction set `I`, and the caller is compiled for it; the slice
 /// lengths are those asserted by [`affine_grads`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn grads_tiles<I, S: Lanes<I>>(
     dw: &mut [S],
     db: &mut [S],
@@ -2037,6 +2087,8 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
     i: usize,
     o: usize,
     add: bool,
+    upd: *mut S,
+    lr: S,
 ) -> bool {
     let n = dy.len() / o;
     let zeros = [S::zero(); 64];
@@ -2071,6 +2123,9 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
         while b0 < n {
             let kc = step.min(n - b0);
             let from_dw = add || b0 > 0;
+            // With `upd`, the last pass updates the parameters (`SGD`); the others store
+            // their partial sums in `dW`, as without.
+            let update = !upd.is_null() && b0 + kc == n;
             // Every pass checks, the last one's verdict counts: the sum over its blocks.
             // SAFETY: `I` (the caller).
             check = unsafe { S::zeros() };
@@ -2119,6 +2174,13 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
                     a_step: o,
                     pf: core::ptr::null(),
                     pf_step: 0,
+                    // SAFETY: `c0 < i`: inside the parameters (`o · i`, as `dW`).
+                    upd: if update {
+                        unsafe { upd.add(c0 * o) }
+                    } else {
+                        core::ptr::null_mut()
+                    },
+                    lr,
                 };
                 // The first panel after this block's last row tile: the same pass's first
                 // rows for the next block, else the next pass's (none after the last).
@@ -2136,12 +2198,23 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
                 // of `X` (packed) and `dY`; the panel holds `KC / 2` steps of four vectors;
                 // `I` (the caller).
                 let c = unsafe {
-                    if packed {
-                        const M: u8 = CHECKED | XPACKED;
-                        wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
-                    } else {
-                        const M: u8 = CHECKED;
-                        wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                    match (packed, update) {
+                        (true, false) => {
+                            const M: u8 = CHECKED | XPACKED;
+                            wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                        }
+                        (false, false) => {
+                            const M: u8 = CHECKED;
+                            wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                        }
+                        (true, true) => {
+                            const M: u8 = SGD | XPACKED;
+                            wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                        }
+                        (false, true) => {
+                            const M: u8 = SGD;
+                            wide_tiles::<I, S, M, { M | PREFETCH }, M>(&p, cw, panel.step(0), next)
+                        }
                     }
                 };
                 // SAFETY: `I` (the caller).
@@ -2160,6 +2233,7 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
     while rest > 0 && b0 < n {
         let kc = step.min(n - b0);
         let last = b0 + kc == n;
+        let update = !upd.is_null() && last;
         let from_dw = add || b0 > 0;
         let p = Pass {
             // SAFETY: `b0 < n`: inside `x` (`i · n`).
@@ -2183,6 +2257,13 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
             a_step: 0,
             pf: core::ptr::null(),
             pf_step: 0,
+            // SAFETY: `o4 < o`: inside the parameters (`o · i`, as `dW`).
+            upd: if update {
+                unsafe { upd.add(o4) }
+            } else {
+                core::ptr::null_mut()
+            },
+            lr,
         };
         // The panel: rows `o4 + r0 .. o4 + r0 + h` of `dY`'s columns `b0 .. b0 + kc`, in
         // order, and the bias gradient of those rows.
@@ -2199,7 +2280,13 @@ unsafe fn grads_tiles<I, S: Lanes<I>>(
         // SAFETY: the pass covers rows `o4 .. o` and columns `0 .. i` of `dW`, and samples
         // `b0 .. b0 + kc` of `x`; the CPU has the instruction set `I`. Every pass checks (one
         // instantiation of the tiles), the last one's verdict counts.
-        let c = unsafe { pass::<I, S, CHECKED>(&p, i, panel, pack) };
+        let c = unsafe {
+            if update {
+                pass::<I, S, SGD>(&p, i, panel, pack)
+            } else {
+                pass::<I, S, CHECKED>(&p, i, panel, pack)
+            }
+        };
         if last {
             check_rest = c;
         }
@@ -2354,6 +2441,8 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
                 a_step: 0,
                 pf: core::ptr::null(),
                 pf_step: 0,
+                upd: core::ptr::null_mut(),
+                lr: S::zero(),
             };
             for r0 in (0..i4).step_by(4 * S::L) {
                 // `W`'s rows `k0 .. k0 + kc` of columns `r0 .. r0 + 4·L`, transposed.
@@ -2413,6 +2502,8 @@ unsafe fn input_grad_tiles<I, S: Lanes<I>>(
             a_step: 0,
             pf: core::ptr::null(),
             pf_step: 0,
+            upd: core::ptr::null_mut(),
+            lr: S::zero(),
         };
         // The panel: `W`'s rows `k0 .. k0 + kc` of columns `i4 + c0 .. i4 + c0 + h`,
         // transposed.
@@ -2480,6 +2571,8 @@ unsafe fn input_grad_few_samples<I, S: Lanes<I>>(
         a_step: 0,
         pf: core::ptr::null(),
         pf_step: 0,
+        upd: core::ptr::null_mut(),
+        lr: S::zero(),
     };
     // The panel: samples `r0 .. r0 + h` of `dY`, transposed.
     let pack = Transposed {
@@ -2705,6 +2798,219 @@ macro_rules! sgd_entry_points {
             unsafe { sgd_lanes::<$isa, $t>(p, g, lr, check) }
         }
     };
+}
+
+/// The entry points of [`affine_grads_sgd`] and [`max_abs`], compiled for their
+/// instruction sets.
+macro_rules! fused_entry_points {
+    ($t:ty, $isa:ty, $features:literal, $grads_sgd:ident, $max_abs:ident) => {
+        /// [`grads_tiles`] updating `w` in its last pass (`SGD`).
+        ///
+        /// # Safety
+        /// The CPU has the instruction set; the slice lengths are those asserted by
+        /// [`affine_grads_sgd`].
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        unsafe fn $grads_sgd(
+            w: &mut [$t],
+            dw: &mut [$t],
+            db: &mut [$t],
+            x: &[$t],
+            dy: &[$t],
+            i: usize,
+            o: usize,
+            lr: $t,
+        ) {
+            // SAFETY: the caller's; `w` has the length of `dw` (`o · i`).
+            unsafe {
+                grads_tiles::<$isa, $t>(dw, db, x, dy, i, o, false, w.as_mut_ptr(), lr);
+            }
+        }
+
+        /// [`max_abs_lanes`] for this type and instruction set.
+        ///
+        /// # Safety
+        /// The CPU has the instruction set.
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        unsafe fn $max_abs(s: &[$t]) -> Option<$t> {
+            // SAFETY: the caller's.
+            unsafe { max_abs_lanes::<$isa, $t>(s) }
+        }
+    };
+}
+
+fused_entry_points!(f32, Avx2, "avx2,fma", grads_sgd_f32_avx2, max_abs_f32_avx2);
+fused_entry_points!(f64, Avx2, "avx2,fma", grads_sgd_f64_avx2, max_abs_f64_avx2);
+fused_entry_points!(
+    f32,
+    Avx512,
+    "avx512f,avx2,fma",
+    grads_sgd_f32_avx512,
+    max_abs_f32_avx512
+);
+fused_entry_points!(
+    f64,
+    Avx512,
+    "avx512f,avx2,fma",
+    grads_sgd_f64_avx512,
+    max_abs_f64_avx512
+);
+
+/// `W ← W − lr·(dY · Xᵀ)` for a weight matrix `W` (`o × i`) whose gradient is computed by
+/// the tiles of [`affine_grads`] (the same bits, every output summed in sample order) and
+/// applied as each tile finishes, the update's bits ([`sgd`]'s: a multiplication, then a
+/// subtraction), and `db = Σ_b dY[:, b]`. The weight gradient is not stored: `dw` holds
+/// the partial sums between passes of samples (more than `KC / 2` of them), and is
+/// otherwise left as it was. Returns `false` (nothing done) when `path` is not a vector
+/// path this CPU runs, `T` is neither `f32` nor `f64`, or there are no samples.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn affine_grads_sgd<T: Scalar>(
+    path: Path,
+    w: &mut [T],
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    (i, o): (usize, usize),
+    lr: T,
+) -> bool {
+    if o == 0 || !runs(path) {
+        return false;
+    }
+    let n = dy.len() / o;
+    assert!(
+        w.len() == o * i
+            && dw.len() == o * i
+            && db.len() == o
+            && x.len() == i * n
+            && dy.len() == o * n
+    );
+    if n == 0 {
+        return false;
+    }
+    let wide = path == Path::Avx512;
+    let lr = core::slice::from_ref(&lr);
+    if let (Some(w), Some(dw), Some(db), Some(x), Some(dy), Some(lr)) = (
+        same_mut(w),
+        same_mut(dw),
+        same_mut(db),
+        same(x),
+        same(dy),
+        same(lr),
+    ) {
+        // SAFETY: the CPU runs `path` (`runs`); the lengths asserted above.
+        unsafe {
+            if wide {
+                grads_sgd_f32_avx512(w, dw, db, x, dy, i, o, lr[0])
+            } else {
+                grads_sgd_f32_avx2(w, dw, db, x, dy, i, o, lr[0])
+            }
+        }
+        true
+    } else if let (Some(w), Some(dw), Some(db), Some(x), Some(dy), Some(lr)) = (
+        same_mut(w),
+        same_mut(dw),
+        same_mut(db),
+        same(x),
+        same(dy),
+        same(lr),
+    ) {
+        // SAFETY: as above.
+        unsafe {
+            if wide {
+                grads_sgd_f64_avx512(w, dw, db, x, dy, i, o, lr[0])
+            } else {
+                grads_sgd_f64_avx2(w, dw, db, x, dy, i, o, lr[0])
+            }
+        }
+        true
+    } else {
+        false
+    }
+}
+
+/// The largest `|v|` of `s` (0 when empty), or `None` if a value is not finite; `None`
+/// (outer) when `path` is not a vector path this CPU runs or `T` is neither `f32` nor
+/// `f64`.
+pub(super) fn max_abs<T: Scalar>(path: Path, s: &[T]) -> Option<Option<T>> {
+    if !runs(path) {
+        return None;
+    }
+    let wide = path == Path::Avx512;
+    if let Some(s) = same::<T, f32>(s) {
+        // SAFETY: the CPU runs `path` (`runs`).
+        let m = unsafe {
+            if wide {
+                max_abs_f32_avx512(s)
+            } else {
+                max_abs_f32_avx2(s)
+            }
+        };
+        Some(m.map(|v| same::<f32, T>(core::slice::from_ref(&v)).expect("T is f32")[0]))
+    } else if let Some(s) = same::<T, f64>(s) {
+        // SAFETY: as above.
+        let m = unsafe {
+            if wide {
+                max_abs_f64_avx512(s)
+            } else {
+                max_abs_f64_avx2(s)
+            }
+        };
+        Some(m.map(|v| same::<f64, T>(core::slice::from_ref(&v)).expect("T is f64")[0]))
+    } else {
+        None
+    }
+}
+
+/// [`max_abs`]'s loop: four vectors a trip into four running maxima of `max(v, −v)` and
+/// four sums of `v − v` (zero while every value is finite, NaN from the first that is not),
+/// the tail through a mask (zeros elsewhere).
+///
+/// # Safety
+/// The CPU has the instruction set `I`, and the caller is compiled for it.
+#[inline(always)]
+unsafe fn max_abs_lanes<I, S: Lanes<I>>(s: &[S]) -> Option<S> {
+    let (l, n) = (S::L, s.len());
+    let p = s.as_ptr();
+    // SAFETY: every load is inside `s` (`k + 4·L ≤ n`, then `k + L ≤ n`, the tail through
+    // the mask of its `n − k` lanes); the instruction set `I` (the caller).
+    unsafe {
+        let mut top = [S::zeros(); 4];
+        let mut bad = [S::zeros(); 4];
+        let mut k = 0;
+        while k + 4 * l <= n {
+            for v in 0..4 {
+                let x = S::load(p.add(k + v * l));
+                top[v] = S::larger(top[v], S::larger(x, S::minus(S::zeros(), x)));
+                bad[v] = S::plus(bad[v], S::minus(x, x));
+            }
+            k += 4 * l;
+        }
+        while k < n {
+            let x = if k + l <= n {
+                S::load(p.add(k))
+            } else {
+                S::load_masked(p.add(k), S::mask(n - k))
+            };
+            top[0] = S::larger(top[0], S::larger(x, S::minus(S::zeros(), x)));
+            bad[0] = S::plus(bad[0], S::minus(x, x));
+            k += l;
+        }
+        let bad = S::plus(S::plus(bad[0], bad[1]), S::plus(bad[2], bad[3]));
+        if !S::all_zero(bad) {
+            return None;
+        }
+        let top = S::larger(S::larger(top[0], top[1]), S::larger(top[2], top[3]));
+        let mut lanes = [S::zero(); 16];
+        S::store(lanes.as_mut_ptr(), top);
+        Some(
+            lanes[..l]
+                .iter()
+                .fold(S::zero(), |m, &t| if t > m { t } else { m }),
+        )
+    }
 }
 
 sgd_entry_points!(f32, Avx2, "avx2,fma", sgd_f32_avx2);

@@ -397,6 +397,66 @@ fn input_grad<T: Scalar>(w: &[T], dy: &[T], dx: &mut [T], i: usize, o: usize, ad
     blocked::input_grad(w, dy, dx, i, o, add);
 }
 
+/// Whether [`affine_grads_sgd`] and [`max_abs`] run vector kernels for `T` here: the
+/// training step applies plain SGD inside its backward pass only where they do
+/// (`Network::backward_sgd`), and keeps its two passes elsewhere.
+#[inline]
+pub(crate) fn fused_sgd_runs<T: Scalar>() -> bool {
+    use core::any::TypeId;
+    let float =
+        TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    cfg!(target_arch = "x86_64") && BLOCKED && float && path() != Path::Portable
+}
+
+/// Plain SGD applied to a weight matrix as its gradient is computed: `W ← W − lr·dW` with
+/// `dW = dY · Xᵀ` (`o × i`), and `db = Σ_b dY[:, b]` written. The bits of
+/// [`affine_grads_set`] followed by [`sgd`] on `W`, but the vector kernels never store
+/// `dW` (one pass over `W` instead of three over `W` and `dW`): `dw` is scratch, left
+/// holding partial sums or what it held. Elsewhere (or without samples) `dW` is written
+/// into `dw` and then applied.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn affine_grads_sgd<T: Scalar>(
+    w: &mut [T],
+    dw: &mut [T],
+    db: &mut [T],
+    x: &[T],
+    dy: &[T],
+    i: usize,
+    o: usize,
+    lr: T,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED && fma::affine_grads_sgd(path(), w, dw, db, x, dy, (i, o), lr) {
+        return;
+    }
+    weight_grads::<T, false>(dw, db, x, dy, i, o, false);
+    for (p, &g) in w.iter_mut().zip(dw.iter()) {
+        *p -= lr * g;
+    }
+}
+
+/// The largest `|v|` of `s` (0 when it is empty), or `None` when a value is NaN or
+/// infinite.
+#[inline]
+pub(crate) fn max_abs<T: Scalar>(s: &[T]) -> Option<T> {
+    #[cfg(target_arch = "x86_64")]
+    if BLOCKED && let Some(m) = fma::max_abs(path(), s) {
+        return m;
+    }
+    let mut top = T::zero();
+    for &v in s {
+        if !v.is_finite() {
+            return None;
+        }
+        let a = if v < T::zero() { -v } else { v };
+        if a > top {
+            top = a;
+        }
+    }
+    Some(top)
+}
+
 /// What the SGD update checks before it writes anything (see [`sgd`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SgdCheck {
@@ -1130,6 +1190,100 @@ mod tests {
         }
         check::<f32>(f32::MAX as f64);
         check::<f64>(f64::MAX);
+    }
+
+    /// The vector kernels' largest `|v|` is the plain loop's, for every length of a tail and
+    /// of whole trips, and `None` wherever a NaN or infinity sits (`f32`, `f64`).
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[test]
+    fn max_abs_is_the_loops() {
+        fn check<T: Scalar>() {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            for p in [Path::Avx2, Path::Avx512] {
+                if p > cpu_path() {
+                    continue;
+                }
+                for n in (0..=70).chain([127, 128, 129]) {
+                    let s: std::vec::Vec<T> = (0..n).map(v).collect();
+                    let top = s.iter().map(|&x| x.as_f64().abs()).fold(0.0, f64::max);
+                    assert_eq!(
+                        fma::max_abs(p, &s).map(|m| m.map(T::as_f64)),
+                        Some(Some(top))
+                    );
+                    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                        for at in 0..n {
+                            let mut w = s.clone();
+                            w[at] = T::of(bad);
+                            assert_eq!(fma::max_abs(p, &w), Some(None), "{p:?} n={n} at={at}");
+                        }
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// The weight gradient applied as it is computed (`fma::affine_grads_sgd`) is the
+    /// gradient of `fma::affine_grads` followed by the update's loop, bit for bit, and
+    /// writes its bias gradient: whole and partial row tiles (AVX-512's wide ones, its
+    /// packed `X` from four of them), one and several passes of samples, `f32` and `f64`,
+    /// whatever its scratch held.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[test]
+    fn grads_sgd_is_the_gradient_then_the_update() {
+        fn check<T: Scalar>() {
+            let v = |k: usize| T::of(((k * 37 + 11) % 23) as f64 / 7.0 - 1.5);
+            let bits = |s: &[T]| {
+                s.iter()
+                    .map(|x| x.as_f64().to_bits())
+                    .collect::<std::vec::Vec<_>>()
+            };
+            for p in [Path::Avx2, Path::Avx512] {
+                if p > cpu_path() {
+                    continue;
+                }
+                for (o, i, n) in [
+                    (1, 1, 1),
+                    (5, 3, 2),
+                    (64, 6, 7),
+                    (70, 20, 129),
+                    (300, 17, 128),
+                    (300, 131, 200),
+                    (16, 64, 257),
+                ] {
+                    let x: std::vec::Vec<T> = (0..i * n).map(v).collect();
+                    let dy: std::vec::Vec<T> = (0..o * n).map(|k| v(k + 5) * T::of(0.1)).collect();
+                    let w0: std::vec::Vec<T> = (0..o * i).map(|k| v(k + 9)).collect();
+                    for lr in [0.0137, -0.25].map(T::of) {
+                        let (mut dw, mut db) =
+                            (std::vec![T::zero(); o * i], std::vec![T::zero(); o]);
+                        let done = fma::affine_grads(p, &mut dw, &mut db, &x, &dy, i, o, false);
+                        assert_eq!(done, Some(true));
+                        let want: std::vec::Vec<T> =
+                            w0.iter().zip(&dw).map(|(&w, &g)| w - lr * g).collect();
+                        let mut w = w0.clone();
+                        let mut scratch = std::vec![T::of(f64::NAN); o * i];
+                        let mut db2 = std::vec![T::of(f64::NAN); o];
+                        let ran = fma::affine_grads_sgd(
+                            p,
+                            &mut w,
+                            &mut scratch,
+                            &mut db2,
+                            &x,
+                            &dy,
+                            (i, o),
+                            lr,
+                        );
+                        assert!(ran, "{p:?} {o}x{i} n={n}");
+                        assert_eq!(bits(&w), bits(&want), "{p:?} {o}x{i} n={n}");
+                        assert_eq!(bits(&db2), bits(&db), "{p:?} {o}x{i} n={n}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
     }
 
     /// The vector SGD update gives the portable loop's bits (`p − lr·g`, two roundings) on

@@ -156,6 +156,16 @@ pub trait Optimizer<T: Scalar, P: ParamBlock<T>>: LearningRate<T> {
     ) -> Result<(), NonFiniteUpdate> {
         self.try_step(params, grads.get())
     }
+
+    /// The learning rate `lr` when this optimiser's update is plain SGD, `θ ← θ − lr·g` on
+    /// every parameter with nothing else to change (no momentum, no weight decay, no state),
+    /// and `|lr| ≤ 1/4`: a training step may then apply it inside its backward pass, with
+    /// the same bits ([`Supervised::train_step`](crate::Supervised::train_step)). `None`,
+    /// the default, for every other optimiser.
+    #[doc(hidden)]
+    fn plain_sgd_lr(&self) -> Option<T> {
+        None
+    }
 }
 
 /// A gradient block every value of which is finite, for

@@ -234,6 +234,14 @@ impl<T: Scalar, P: ParamBlock<T>> Optimizer<T, P> for Sgd<T, NoVelocity> {
         };
         self.update::<P>(params, grads.get(), check)
     }
+
+    /// `Some(lr)` without momentum and weight decay, when `|lr| ≤ 1/4` (the bound of
+    /// `SgdCheck::Bounded`): the update is then `p − lr·g` on every parameter.
+    fn plain_sgd_lr(&self) -> Option<T> {
+        let quarter = T::of(0.25);
+        let plain = self.config.momentum == 0.0 && self.config.weight_decay.lambda == 0.0;
+        (plain && self.lr <= quarter && -self.lr <= quarter).then_some(self.lr)
+    }
 }
 
 impl<T: Scalar> Sgd<T, NoVelocity> {
