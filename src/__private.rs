@@ -99,19 +99,6 @@ pub fn relu_backward_in_place<T: Scalar, const R: usize, const C: usize>(
     }
 }
 
-/// The `ReLU`'s backward from `dy` into `dx`, as the layer computes it.
-#[inline(always)]
-pub fn relu_backward_into<T: Scalar, const R: usize, const C: usize>(
-    x: &SMatrix<T, R, C>,
-    dy: &SMatrix<T, R, C>,
-    dx: &mut SMatrix<T, R, C>,
-) {
-    let it = x.as_slice().iter().zip(dy.as_slice());
-    for (d, (&x, &g)) in dx.as_mut_slice().iter_mut().zip(it) {
-        *d = g * if x > T::zero() { T::one() } else { T::zero() };
-    }
-}
-
 /// Whether plain SGD (`|lr| ≤ 1/4`) applied to a `Linear` layer whose parameters are at
 /// most `MAX/4` (the training step's forward checked them) gives finite parameters, for
 /// its input `x` and output gradient `dy`, proven before anything is written: every value

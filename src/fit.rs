@@ -728,14 +728,8 @@ where
     let mut loss = N::Loss::default().loss_and_grad(y, target, &mut dy);
     // Plain SGD inside the backward pass, as `train_step` applies it, when the hook has
     // nothing to do before the update.
-    if H::KEEPS_GRADIENTS
-        && !H::BEFORE_UPDATE
-        && bounded
-        && loss.is_finite()
-        && let Some(lr) = opt.plain_sgd_lr()
-        && net.backward_sgd(x, &mut work.tape, &dy, &mut work.grads, lr)
-            == crate::__private::FusedSgd::Updated
-    {
+    let ready = H::KEEPS_GRADIENTS && !H::BEFORE_UPDATE && bounded && loss.is_finite();
+    if crate::network::sgd_in_backward(net, x, &mut work.tape, &dy, &mut work.grads, opt, ready) {
         hook.after_update(net.params_mut());
         return Ok(loss);
     }

@@ -417,14 +417,7 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
         let mut dy: SMatrix<T, OUT, B> = Zeroable::zeroed();
         let (y, bounded) = self.forward_train_bounded(x, tape, rng);
         let loss = Self::Loss::default().loss_and_grad(y, target, &mut dy);
-        // Plain SGD on bounded parameters: applied inside the backward pass where the
-        // network and the CPU allow it, once every gradient is proven to give finite
-        // parameters (the same bits as the passes below, which run otherwise).
-        if bounded
-            && loss.is_finite()
-            && let Some(lr) = opt.plain_sgd_lr()
-            && self.backward_sgd(x, tape, &dy, grads, lr) == crate::__private::FusedSgd::Updated
-        {
+        if sgd_in_backward(self, x, tape, &dy, grads, opt, bounded && loss.is_finite()) {
             return Ok(loss);
         }
         let finite = self.backward_overwrite_finite(x, tape, &dy, grads, None) && loss.is_finite();
@@ -444,5 +437,35 @@ pub trait Supervised<T: Scalar, const IN: usize, const OUT: usize>: Network<T, I
             });
         }
         Ok(loss)
+    }
+}
+
+/// The training step's plain SGD inside the backward pass ([`Network::backward_sgd`]),
+/// offered when the forward bounded the parameters and the loss is finite (`ready`) and
+/// the optimiser's update is plain SGD ([`Optimizer::plain_sgd_lr`]). Returns whether it
+/// updated the parameters: the step is then done, with the bits of the passes
+/// `train_step` runs otherwise (and only then).
+///
+/// [`Optimizer::plain_sgd_lr`]: crate::optim::Optimizer::plain_sgd_lr
+#[inline(always)]
+pub(crate) fn sgd_in_backward<T, N, O, const IN: usize, const OUT: usize, const B: usize>(
+    net: &mut N,
+    x: &SMatrix<T, IN, B>,
+    tape: &mut N::Tape<B>,
+    dy: &SMatrix<T, OUT, B>,
+    grads: &mut N::Params,
+    opt: &O,
+    ready: bool,
+) -> bool
+where
+    T: Scalar,
+    N: Network<T, IN, OUT>,
+    O: crate::optim::Optimizer<T, N::Params> + ?Sized,
+{
+    match opt.plain_sgd_lr() {
+        Some(lr) if ready => {
+            net.backward_sgd(x, tape, dy, grads, lr) == crate::__private::FusedSgd::Updated
+        }
+        _ => false,
     }
 }

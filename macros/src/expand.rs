@@ -505,10 +505,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
                         grads_steps.push(quote!(#pv::relu_backward_in_place(#src, #g);));
                     }
                     None => {
+                        // A last `ReLU`: its own backward, from `dy` into a buffer.
                         let s = fused_slots;
                         fused_slots += 1;
                         let g = view_mut(s, w);
-                        grads_steps.push(quote!(#pv::relu_backward_into(#src, dy, #g);));
+                        let (bwd, v, f, a) = (&lt_backward[k], values[k], fields[k], &aux[k]);
+                        grads_steps.push(quote! {
+                            #bwd(&#v, &self.params.#f, #src, &tape.#f, &tape.#a, dy, #pv::Some(#g), &mut grads.#f);
+                        });
                         at = Some(s);
                     }
                 }

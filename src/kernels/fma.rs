@@ -2933,7 +2933,7 @@ pub(super) fn affine_grads_sgd<T: Scalar>(
 
 /// The largest `|v|` of `s` (0 when empty), or `None` if a value is not finite; `None`
 /// (outer) when `path` is not a vector path this CPU runs or `T` is neither `f32` nor
-/// `f64`.
+/// `f64`. (`T` is the type of the slice: `T::of` of the `f32` or `f64` is exact.)
 pub(super) fn max_abs<T: Scalar>(path: Path, s: &[T]) -> Option<Option<T>> {
     if !runs(path) {
         return None;
@@ -2948,7 +2948,7 @@ pub(super) fn max_abs<T: Scalar>(path: Path, s: &[T]) -> Option<Option<T>> {
                 max_abs_f32_avx2(s)
             }
         };
-        Some(m.map(|v| same::<f32, T>(core::slice::from_ref(&v)).expect("T is f32")[0]))
+        Some(m.map(|v| T::of(f64::from(v))))
     } else if let Some(s) = same::<T, f64>(s) {
         // SAFETY: as above.
         let m = unsafe {
@@ -2958,7 +2958,7 @@ pub(super) fn max_abs<T: Scalar>(path: Path, s: &[T]) -> Option<Option<T>> {
                 max_abs_f64_avx2(s)
             }
         };
-        Some(m.map(|v| same::<f64, T>(core::slice::from_ref(&v)).expect("T is f64")[0]))
+        Some(m.map(T::of))
     } else {
         None
     }
